@@ -1,0 +1,461 @@
+/**
+ * ResNet Studio's VS Code glue: diagnostics, hovers and inlay hints for `*.resnet.ts` specs, and the diagram
+ * panel. All logic lives in pure modules (extension/src/pure, model-core); this file only talks to VS Code.
+ *
+ * Spec files keep VS Code's own TypeScript language (IntelliSense for `import { resnet } from "resnet-studio"`);
+ * our providers attach through a `**\/*.resnet.ts` pattern selector, and also to the "resnet-spec" language
+ * for users who associate the files with it.
+ */
+import * as vscode from "vscode";
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import { analyzeSpecText, debounce, plainTwin, type SpecAnalysis } from "./pure/specDocument";
+import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
+import { makeNonce, webviewHtml } from "./pure/html";
+import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import {
+  EMPTY_TRAINING, applyTrainingEvent, isWebviewToHost,
+  type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
+} from "../../model-core/src/protocol";
+import { initialExpansion, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
+import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
+import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
+import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
+
+const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }, { language: "resnet-spec" }];
+const VIEW_TYPE = "resnetStudio.diagram";
+/** Layouts with more boxes than this travel separately from the snapshot. */
+const SPLIT_SNAPSHOT_ABOVE = 500;
+
+function isSpecDocument(doc: vscode.TextDocument): boolean {
+  return doc.uri.path.endsWith(".resnet.ts");
+}
+
+function config<T>(key: string, fallback: T): T {
+  return vscode.workspace.getConfiguration("resnetStudio").get<T>(key, fallback);
+}
+
+/** Analysis results per document version, shared by diagnostics, hovers, inlay hints and the panel. */
+class SpecCache {
+  private readonly entries = new Map<string, { version: number; analysis: SpecAnalysis }>();
+  get(doc: vscode.TextDocument): SpecAnalysis {
+    const key = doc.uri.toString();
+    const hit = this.entries.get(key);
+    if (hit && hit.version === doc.version) return hit.analysis;
+    const analysis = analyzeSpecText(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
+    this.entries.set(key, { version: doc.version, analysis });
+    return analysis;
+  }
+  forget(doc: vscode.TextDocument): void { this.entries.delete(doc.uri.toString()); }
+}
+
+function toRange(doc: vscode.TextDocument, r: SourceRange | null): vscode.Range {
+  if (!r) return new vscode.Range(0, 0, 0, 0);
+  return new vscode.Range(doc.positionAt(r.startOffset), doc.positionAt(Math.max(r.startOffset, r.endOffset)));
+}
+
+function toVsDiagnostic(doc: vscode.TextDocument, d: SpecDiagnostic): vscode.Diagnostic {
+  const severity = d.severity === "error" ? vscode.DiagnosticSeverity.Error : d.severity === "warning" ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information;
+  const out = new vscode.Diagnostic(toRange(doc, d.range), d.message, severity);
+  out.source = "resnet-studio";
+  out.code = d.code;
+  return out;
+}
+
+/** Runs one job at a time on the training worker thread; a new job replaces the worker. */
+class TrainWorkerHost {
+  private worker: Worker | null = null;
+  constructor(private readonly script: string) {}
+  get busy(): boolean { return this.worker !== null; }
+
+  run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void> {
+    this.stop();
+    const worker = new Worker(this.script);
+    this.worker = worker;
+    return new Promise((resolve) => {
+      const finish = (): void => { if (this.worker === worker) this.worker = null; void worker.terminate(); resolve(); };
+      worker.on("message", (m: WorkerToHost) => {
+        onMessage(m);
+        const ended = m.type === "gradients" || m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
+        if (ended) finish();
+      });
+      worker.on("error", (err) => { onMessage({ type: "error", message: err.message }); finish(); });
+      worker.on("exit", (code) => { if (this.worker === worker) { if (code !== 0) onMessage({ type: "error", message: `worker exited with code ${code}` }); finish(); } });
+      worker.postMessage(job);
+    });
+  }
+
+  cancel(): boolean {
+    if (!this.worker) return false;
+    this.worker.postMessage({ type: "cancel" } satisfies HostToWorker);
+    return true;
+  }
+
+  stop(): void {
+    if (this.worker) { void this.worker.terminate(); this.worker = null; }
+  }
+}
+
+/** The diagram panel: one per window, following the active spec (like the markdown preview). */
+class DiagramPanel {
+  private static current: DiagramPanel | null = null;
+  private readonly disposables: vscode.Disposable[] = [];
+  private view: ViewState;
+  private graph: ModelGraph | null = null;
+  private laid: LaidOutGraph | null = null;
+  private title = "ResNet Studio";
+  private gradients: GradientPair | null = null;
+  private training: TrainingState = EMPTY_TRAINING;
+  private diagnostics: SpecDiagnostic[] = [];
+  private layoutGeneration = 0;
+
+  static show(ctx: ExtensionContext, doc: vscode.TextDocument | null, column: vscode.ViewColumn): DiagramPanel {
+    if (DiagramPanel.current) {
+      DiagramPanel.current.panel.reveal(column, true);
+      if (doc) void DiagramPanel.current.follow(doc);
+      return DiagramPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "ResNet Diagram", { viewColumn: column, preserveFocus: true }, webviewOptions(ctx.extension));
+    const p = new DiagramPanel(ctx, panel, null);
+    if (doc) void p.follow(doc);
+    return p;
+  }
+
+  static revive(ctx: ExtensionContext, panel: vscode.WebviewPanel, state: unknown): DiagramPanel {
+    panel.webview.options = webviewOptions(ctx.extension);
+    const saved = isViewState(state) ? state : null;
+    const p = new DiagramPanel(ctx, panel, saved);
+    const doc = saved?.documentUri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === saved.documentUri) : undefined;
+    if (doc) void p.follow(doc);
+    else if (saved?.documentUri) void vscode.workspace.openTextDocument(vscode.Uri.parse(saved.documentUri)).then((d) => p.follow(d), () => undefined);
+    return p;
+  }
+
+  static get active(): DiagramPanel | null { return DiagramPanel.current; }
+
+  private constructor(private readonly ctx: ExtensionContext, readonly panel: vscode.WebviewPanel, saved: ViewState | null) {
+    DiagramPanel.current = this;
+    this.view = saved ?? { documentUri: null, expansion: { expanded: [] }, overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };
+    const nonce = makeNonce();
+    const scriptUri = panel.webview.asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js")).toString();
+    panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: unknown) => { if (isWebviewToHost(m)) void this.onMessage(m); }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  get documentUri(): string | null { return this.view.documentUri; }
+
+  private post(message: HostToWebview): void { void this.panel.webview.postMessage(message); }
+
+  /** Show `doc`'s network; a new document starts from the configured expansion level. */
+  async follow(doc: vscode.TextDocument): Promise<void> {
+    const uri = doc.uri.toString();
+    const analysis = this.ctx.cache.get(doc);
+    this.diagnostics = analysis.diagnostics;
+    this.post({ type: "diagnostics", diagnostics: analysis.diagnostics });
+    if (!analysis.graph) return; // keep showing the last good diagram while the spec is broken
+    const sameDocument = this.view.documentUri === uri;
+    const sameNetwork = sameDocument && this.graph?.name === analysis.graph.name && this.graph.nodes.length === analysis.graph.nodes.length;
+    const expansion = sameNetwork || (sameDocument && this.view.expansion.expanded.length > 0)
+      ? this.view.expansion : initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks"));
+    if (!sameNetwork) this.gradients = null;
+    this.view = { ...this.view, documentUri: uri, expansion };
+    this.graph = analysis.graph;
+    this.title = `${analysis.graph.name} — ${path.basename(doc.uri.path)}`;
+    this.post({ type: "graph", graph: analysis.graph, title: this.title });
+    this.panel.title = `Diagram: ${path.basename(doc.uri.path)}`;
+    await this.relayout(expansion);
+  }
+
+  /** Show a network that has no document (the bundled example). */
+  async showGraph(graph: ModelGraph, title: string): Promise<void> {
+    this.graph = graph;
+    this.title = title;
+    this.gradients = null;
+    this.post({ type: "graph", graph, title });
+    this.view = { ...this.view, documentUri: null, expansion: initialExpansion(graph) };
+    await this.relayout(this.view.expansion);
+  }
+
+  private async relayout(expansion: ExpansionState): Promise<LaidOutGraph | null> {
+    const graph = this.graph;
+    if (!graph) return null;
+    const generation = ++this.layoutGeneration;
+    try {
+      const laid = await this.ctx.layout().layout(graph, expansion);
+      if (generation !== this.layoutGeneration) return laid; // a newer edit won
+      this.laid = laid;
+      this.view = { ...this.view, expansion };
+      this.post({ type: "layout", laid, expansion });
+      return laid;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`ResNet Studio: layout failed: ${err instanceof Error ? err.message : String(err)}`);
+      return null;
+    }
+  }
+
+  private snapshot(): Snapshot {
+    return { title: this.title, graph: this.graph, laid: this.laid, view: this.view, gradients: this.gradients, training: this.training, diagnostics: this.diagnostics };
+  }
+
+  private async onMessage(m: WebviewToHost): Promise<void> {
+    switch (m.type) {
+      case "ready": {
+        // Big layouts go in their own message so the page parses graph and layout in separate tasks.
+        const snapshot = this.snapshot();
+        const split = snapshot.laid !== null && snapshot.laid.nodes.length > SPLIT_SNAPSHOT_ABOVE;
+        this.post({ type: "snapshot", snapshot: split ? { ...snapshot, laid: null } : snapshot });
+        if (split && this.laid) this.post({ type: "layout", laid: this.laid, expansion: this.view.expansion });
+        return;
+      }
+      case "viewState":
+        this.view = { ...m.view, documentUri: this.view.documentUri };
+        return;
+      case "revealSource":
+        await this.reveal(m.range);
+        return;
+      case "request":
+        try {
+          const body = await this.handle(m.body);
+          this.post({ type: "response", id: m.id, ok: true, kind: m.body.kind, body });
+        } catch (err) {
+          this.post({ type: "response", id: m.id, ok: false, kind: m.body.kind, error: err instanceof Error ? err.message : String(err) });
+        }
+    }
+  }
+
+  private async handle(body: RequestBody): Promise<ResponseBodies[RequestBody["kind"]]> {
+    switch (body.kind) {
+      case "layout": {
+        const laid = await this.relayout(body.expansion);
+        if (!laid) throw new Error("no diagram to lay out");
+        return { laid, expansion: body.expansion };
+      }
+      case "gradientFlow":
+        return await this.computeGradients();
+      case "savePng":
+        return { saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")) };
+      case "saveSvg": {
+        if (!this.graph) throw new Error("no diagram to export");
+        const laid = await this.ctx.layout().layout(this.graph, body.expansion);
+        const svg = renderSvg(laid, body.overlays, this.gradients?.residual ?? null, { standalone: true });
+        return { saved: await saveFile(body.suggestedName, { "SVG image": ["svg"] }, Buffer.from(svg, "utf8")) };
+      }
+      case "train":
+        return { started: await this.train() };
+      case "cancelTraining":
+        return { cancelled: this.ctx.trainer.cancel() };
+    }
+  }
+
+  private async reveal(range: SourceRange | null): Promise<void> {
+    if (!range || !this.view.documentUri) return;
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
+    const target = toRange(doc, range);
+    const shown = vscode.window.visibleTextEditors.find((e) => e.document === doc);
+    const editor = await vscode.window.showTextDocument(doc, { viewColumn: shown?.viewColumn ?? vscode.ViewColumn.One, selection: target, preserveFocus: true }); // keep keyboard focus in the diagram
+    editor.revealRange(target, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  }
+
+  async computeGradients(): Promise<GradientPair> {
+    const graph = this.graph;
+    if (!graph) throw new Error("open a .resnet.ts spec first");
+    // One worker runs one job: a gradient pass would stop a training run.
+    if (this.ctx.trainer.busy) throw new Error("a training run is in progress; cancel it first");
+    const plain = plainTwin(graph.spec);
+    const wasmDir = path.join(this.ctx.extension.extensionPath, "dist", "wasm") + path.sep;
+    let result: GradientPair | null = null;
+    let failure: string | null = null;
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: gradient flow of ${graph.name}` }, () =>
+      this.ctx.trainer.run({ type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir }, (m) => {
+        if (m.type === "gradients") result = m.pair;
+        else if (m.type === "error") failure = m.message;
+      }));
+    if (!result) throw new Error(failure ?? "gradient flow stopped");
+    const pair: GradientPair = result;
+    if (this.graph === graph) {
+      this.gradients = pair;
+      this.view = { ...this.view, overlays: { ...this.view.overlays, gradients: true } };
+      this.post({ type: "gradients", gradients: pair });
+    }
+    return pair;
+  }
+
+  async train(): Promise<boolean> {
+    if (this.ctx.trainer.busy) { void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress."); return false; }
+    let graph = this.graph;
+    if (!graph) {
+      const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE);
+      if (!bundled.graph) throw new Error("the bundled example spec did not analyse");
+      graph = bundled.graph;
+      await this.showGraph(graph, `${graph.name} (bundled example)`);
+    }
+    const dist = path.join(this.ctx.extension.extensionPath, "dist");
+    this.training = EMPTY_TRAINING;
+    this.view = { ...this.view, tab: "training" };
+    this.post({ type: "command", command: "showTraining" });
+    void this.ctx.trainer.run({
+      type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
+      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64) },
+    }, (m) => {
+      if (m.type === "training") {
+        this.training = applyTrainingEvent(this.training, m.event);
+        this.post({ type: "training", event: m.event });
+        if (m.event.kind === "failed") void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
+      } else if (m.type === "error") {
+        const event = { kind: "failed", message: m.message } as const;
+        this.training = applyTrainingEvent(this.training, event);
+        this.post({ type: "training", event });
+        void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
+      }
+    });
+    return true;
+  }
+
+  runWebviewCommand(command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining"): void {
+    this.post({ type: "command", command });
+  }
+
+  dispose(): void {
+    if (DiagramPanel.current === this) DiagramPanel.current = null;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}
+
+function isViewState(value: unknown): value is ViewState {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<ViewState>;
+  return typeof v.zoom === "number" && typeof v.expansion === "object" && v.expansion !== null && Array.isArray(v.expansion.expanded) && typeof v.overlays === "object";
+}
+
+function webviewOptions(extension: vscode.Extension<unknown>): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(extension.extensionUri, "dist")] };
+}
+
+async function saveFile(suggestedName: string, filters: Record<string, string[]>, data: Uint8Array): Promise<string | null> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const defaultUri = folder ? vscode.Uri.joinPath(folder, suggestedName) : undefined;
+  const target = await vscode.window.showSaveDialog({ defaultUri, filters });
+  if (!target) return null;
+  await vscode.workspace.fs.writeFile(target, data);
+  return target.fsPath;
+}
+
+interface ExtensionContext {
+  extension: vscode.Extension<unknown>;
+  cache: SpecCache;
+  trainer: TrainWorkerHost;
+  layout(): LayoutClient;
+}
+
+function activeSpecDocument(): vscode.TextDocument | null {
+  const doc = vscode.window.activeTextEditor?.document;
+  return doc && isSpecDocument(doc) ? doc : null;
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const dist = path.join(context.extensionPath, "dist");
+  let layoutClient: LayoutClient | null = null;
+  const ctx: ExtensionContext = {
+    extension: context.extension,
+    cache: new SpecCache(),
+    trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
+    layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
+  };
+
+  const diagnostics = vscode.languages.createDiagnosticCollection("resnet-studio");
+  const refresh = (doc: vscode.TextDocument): void => {
+    if (!isSpecDocument(doc)) return;
+    const analysis = ctx.cache.get(doc);
+    diagnostics.set(doc.uri, analysis.diagnostics.map((d) => toVsDiagnostic(doc, d)));
+    const panel = DiagramPanel.active;
+    if (panel && panel.documentUri === doc.uri.toString()) void panel.follow(doc);
+  };
+  const pending = new Map<string, ReturnType<typeof debounce<[vscode.TextDocument]>>>();
+  const refreshSoon = (doc: vscode.TextDocument): void => {
+    const key = doc.uri.toString();
+    let d = pending.get(key);
+    if (!d) { d = debounce(refresh, config("diagnosticsDelayMs", 250)); pending.set(key, d); }
+    d(doc);
+  };
+
+  context.subscriptions.push(
+    diagnostics,
+    { dispose: () => { layoutClient?.dispose(); ctx.trainer.stop(); for (const d of pending.values()) d.cancel(); } },
+    vscode.workspace.onDidOpenTextDocument(refresh),
+    vscode.workspace.onDidChangeTextDocument((e) => { if (isSpecDocument(e.document)) refreshSoon(e.document); }),
+    vscode.workspace.onDidCloseTextDocument((doc) => { diagnostics.delete(doc.uri); ctx.cache.forget(doc); pending.get(doc.uri.toString())?.cancel(); pending.delete(doc.uri.toString()); }),
+    vscode.window.onDidChangeActiveTextEditor((editor) => {
+      const panel = DiagramPanel.active;
+      if (editor && panel && isSpecDocument(editor.document) && config("followActiveEditor", true)) void panel.follow(editor.document);
+    }),
+    vscode.languages.registerHoverProvider(SPEC_SELECTOR, {
+      provideHover(doc, position) {
+        const graph = ctx.cache.get(doc).graph;
+        if (!graph) return null;
+        const text = hoverMarkdown(graph, doc.offsetAt(position));
+        return text ? new vscode.Hover(new vscode.MarkdownString(text)) : null;
+      },
+    }),
+    vscode.languages.registerInlayHintsProvider(SPEC_SELECTOR, {
+      provideInlayHints(doc, range) {
+        if (!config("inlayHints", true)) return [];
+        const graph = ctx.cache.get(doc).graph;
+        if (!graph) return [];
+        return stageInlayHints(graph)
+          .map((h) => ({ h, pos: doc.positionAt(h.offset) }))
+          .filter(({ pos }) => range.contains(pos))
+          .map(({ h, pos }) => {
+            const hint = new vscode.InlayHint(pos, h.label);
+            hint.tooltip = h.tooltip;
+            hint.paddingLeft = true;
+            return hint;
+          });
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+      async deserializeWebviewPanel(panel, state) { DiagramPanel.revive(ctx, panel, state); },
+    }),
+    vscode.commands.registerCommand("resnetStudio.openDiagramToSide", (uri?: vscode.Uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside)),
+    vscode.commands.registerCommand("resnetStudio.openDiagram", (uri?: vscode.Uri) => openDiagram(ctx, uri, vscode.ViewColumn.Active)),
+    vscode.commands.registerCommand("resnetStudio.showGradientFlow", async (uri?: vscode.Uri) => {
+      const panel = await openDiagram(ctx, uri, vscode.ViewColumn.Beside);
+      if (!panel) return;
+      panel.runWebviewCommand("showGradients");
+      try { await panel.computeGradients(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: gradient flow failed: ${err instanceof Error ? err.message : String(err)}`); }
+    }),
+    vscode.commands.registerCommand("resnetStudio.trainSmallModel", async (uri?: vscode.Uri) => {
+      const doc = await specDocumentFor(uri);
+      // show() follows `doc` synchronously up to the layout, so the panel's graph is already this spec's.
+      const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
+      try { await panel.train(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
+    }),
+    vscode.commands.registerCommand("resnetStudio.cancelTraining", () => { if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running."); }),
+    vscode.commands.registerCommand("resnetStudio.exportSvg", () => DiagramPanel.active?.runWebviewCommand("exportSvg")),
+    vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
+    vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
+  );
+  for (const doc of vscode.workspace.textDocuments) refresh(doc);
+}
+
+async function specDocumentFor(uri: vscode.Uri | undefined): Promise<vscode.TextDocument | null> {
+  if (uri instanceof vscode.Uri && uri.path.endsWith(".resnet.ts")) return vscode.workspace.openTextDocument(uri);
+  return activeSpecDocument();
+}
+
+async function openDiagram(ctx: ExtensionContext, uri: vscode.Uri | undefined, column: vscode.ViewColumn): Promise<DiagramPanel | null> {
+  const doc = await specDocumentFor(uri);
+  if (!doc && !DiagramPanel.active) {
+    void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to see its diagram.");
+    return null;
+  }
+  return DiagramPanel.show(ctx, doc, column);
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}

@@ -1,0 +1,144 @@
+/**
+ * What the editor shows about a spec: hover text for a position and inlay hints after each stage.
+ * Pure: works on the graph IR and offsets, so it is tested under node without VS Code.
+ */
+import type { GraphNode, ModelGraph, StageGroup, BlockGroup } from "../../../model-core/src/analysis/graph";
+import type { SourceRange } from "../../../model-core/src/diagnostics";
+import { formatCount, formatShape } from "./format";
+
+/** An element of the graph that came from a place in the spec. */
+interface Located {
+  level: "stage" | "block" | "node";
+  title: string;
+  range: SourceRange;
+  inputShape: number[];
+  outputShape: number[];
+  params: number;
+  macs: number;
+  receptiveField: { size: number; stride: number } | null;
+  detail: string | null;
+}
+
+function contains(range: SourceRange, offset: number): boolean {
+  return range.startOffset <= offset && offset <= range.endOffset;
+}
+
+function lastNode(graph: ModelGraph, ids: readonly string[]): GraphNode | undefined {
+  const last = ids[ids.length - 1];
+  return last === undefined ? undefined : graph.nodes.find((n) => n.id === last);
+}
+
+function fromStage(graph: ModelGraph, stage: StageGroup): Located | null {
+  if (!stage.source) return null;
+  return {
+    level: "stage", title: `${stage.id} · ${stage.label}`, range: stage.source, inputShape: stage.inputShape, outputShape: stage.outputShape,
+    params: stage.params, macs: stage.macs, receptiveField: lastNode(graph, stage.nodeIds)?.receptiveField ?? null,
+    detail: stage.blocks.length > 0 ? `${stage.blocks.length} block${stage.blocks.length === 1 ? "" : "s"}` : null,
+  };
+}
+
+function fromBlock(graph: ModelGraph, block: BlockGroup): Located | null {
+  if (!block.source) return null;
+  return {
+    level: "block", title: `${block.id} · ${block.label}`, range: block.source, inputShape: block.inputShape, outputShape: block.outputShape,
+    params: block.params, macs: block.macs, receptiveField: lastNode(graph, block.nodeIds)?.receptiveField ?? null,
+    detail: block.addId ? "residual" : "plain (no shortcut)",
+  };
+}
+
+function fromNode(node: GraphNode): Located | null {
+  if (!node.source) return null;
+  return {
+    level: "node", title: `${node.id} · ${node.op.kind}`, range: node.source, inputShape: node.inputShape, outputShape: node.outputShape,
+    params: node.params, macs: node.macs, receptiveField: node.receptiveField, detail: null,
+  };
+}
+
+/** Every graph element with a source range, groups before nodes. */
+function located(graph: ModelGraph): Located[] {
+  const out: Located[] = [];
+  for (const stage of graph.stages) {
+    const s = fromStage(graph, stage);
+    if (s) out.push(s);
+    for (const block of stage.blocks) {
+      const b = fromBlock(graph, block);
+      if (b) out.push(b);
+    }
+  }
+  for (const node of graph.nodes) {
+    const n = fromNode(node);
+    if (n) out.push(n);
+  }
+  return out;
+}
+
+function width(r: SourceRange): number {
+  return r.endOffset - r.startOffset;
+}
+
+/**
+ * Markdown for a hover at `offset`: the spec element with the narrowest range containing the position.
+ * A stage call produces the stage, its blocks and their layers, all with the same range: the coarsest level
+ * that has an element there is shown (the stage). A range shared by many elements of one level (e.g. the
+ * whole builder call) is summarised by the model totals.
+ */
+export function hoverMarkdown(graph: ModelGraph, offset: number): string | null {
+  const all = located(graph);
+  if (all.length === 0) return null;
+  const start = Math.min(...all.map((l) => l.range.startOffset)), end = Math.max(...all.map((l) => l.range.endOffset));
+  const hits = all.filter((l) => contains(l.range, offset));
+  const narrowest = Math.min(...hits.map((h) => width(h.range)));
+  // Inside the builder call but on no element of its own (e.g. `name`), or on the whole call: the model totals.
+  if (hits.length === 0 || narrowest >= end - start) return start <= offset && offset <= end ? modelSummaryMarkdown(graph) : null;
+  const inner = hits.filter((h) => width(h.range) === narrowest);
+  for (const level of ["stage", "block", "node"] as const) {
+    const atLevel = inner.filter((h) => h.level === level);
+    if (atLevel.length === 0) continue;
+    if (atLevel.length > 3) return modelSummaryMarkdown(graph);
+    return atLevel.map(describe).join("\n\n---\n\n");
+  }
+  return null;
+}
+
+function describe(l: Located): string {
+  const lines = [`**${l.title}**${l.detail ? ` (${l.detail})` : ""}`, "", `| | |`, `|---|---|`,
+    `| shape | ${formatShape(l.inputShape)} → ${formatShape(l.outputShape)} |`,
+    `| params | ${formatCount(l.params)} (${l.params.toLocaleString("en-US")}) |`,
+    `| MACs | ${formatCount(l.macs)} |`];
+  if (l.receptiveField) lines.push(`| receptive field | ${l.receptiveField.size}×${l.receptiveField.size}, stride ${l.receptiveField.stride} |`);
+  return lines.join("\n");
+}
+
+/** Totals of the whole network. */
+export function modelSummaryMarkdown(graph: ModelGraph): string {
+  const t = graph.totals;
+  return [`**${graph.name}**: ${t.depth} weight layers`, "", `| | |`, `|---|---|`,
+    `| input → output | ${formatShape(graph.input)} → ${formatShape(graph.output)} |`,
+    `| params | ${formatCount(t.params)} (${t.params.toLocaleString("en-US")}) |`,
+    `| MACs | ${formatCount(t.macs)} |`, `| activations | ${formatCount(t.activations)} |`].join("\n");
+}
+
+export interface InlayHintText {
+  /** Where the hint goes: the end of the stage's spec element. */
+  offset: number;
+  label: string;
+  tooltip: string;
+}
+
+/** One hint after each stage that has its own spec element, e.g. `→ [128,28,28] · 0.5M params`. */
+export function stageInlayHints(graph: ModelGraph): InlayHintText[] {
+  const hints: InlayHintText[] = [];
+  const seen = new Set<number>();
+  for (const stage of graph.stages) {
+    if (!stage.source || seen.has(stage.source.endOffset)) continue;
+    // Stages without their own element (stem, head) inherit the whole call's range; skip them.
+    if (stage.id === "stem" || stage.id === "head") continue;
+    seen.add(stage.source.endOffset);
+    hints.push({
+      offset: stage.source.endOffset,
+      label: `→ ${formatShape(stage.outputShape)} · ${formatCount(stage.params)} params`,
+      tooltip: `${stage.id}: ${stage.label}, ${formatShape(stage.inputShape)} → ${formatShape(stage.outputShape)}, ${formatCount(stage.macs)} MACs`,
+    });
+  }
+  return hints;
+}

@@ -1,0 +1,26 @@
+/** Maps the trainer's events (engineer D2's TrainEvent) to the webview protocol's TrainingEvent. Pure. */
+import type { TrainEvent } from "../../../model-core/src/runtime/trainTypes";
+import type { TrainingEvent } from "../../../model-core/src/protocol";
+import type { GradientFlowResult } from "../../../model-core/src/analysis/gradflow";
+
+export function toTrainingEvent(event: TrainEvent, ctx: { backend: string; gradients: GradientFlowResult | null; millis: number }): TrainingEvent | null {
+  switch (event.type) {
+    case "start":
+      return { kind: "started", model: event.model, dataset: event.dataset, backend: event.backend || ctx.backend, epochs: event.config.epochs, batch: event.config.batchSize };
+    case "step": {
+      const { type: _type, ...point } = event;
+      return { kind: "step", point };
+    }
+    case "epoch": {
+      const { type: _type, ...point } = event;
+      return { kind: "epoch", point, gradients: ctx.gradients };
+    }
+    case "done":
+      if (event.reason === "diverged") return { kind: "failed", message: event.message ?? "training diverged" };
+      return { kind: "finished", cancelled: event.reason === "aborted", millis: event.seconds * 1000 };
+    case "error":
+      return { kind: "failed", message: event.message };
+    case "checkpoint":
+      return null;
+  }
+}

@@ -1,0 +1,19 @@
+/** Messages between the extension host and its training / gradient-flow worker thread (plain data). */
+import type { ModelGraph } from "../../../model-core/src/analysis/graph";
+import type { GradientPair, TrainingEvent } from "../../../model-core/src/protocol";
+import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
+
+export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow";
+
+export type HostToWorker =
+  /** One forward/backward pass of `graph` (and `plain`, its twin without shortcuts) on a seeded random batch. */
+  | { type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string }
+  /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
+  | { type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number }
+  /** Stop training between steps. */
+  | { type: "cancel" };
+
+export type WorkerToHost =
+  | { type: "gradients"; pair: GradientPair }
+  | { type: "training"; event: TrainingEvent }
+  | { type: "error"; message: string };

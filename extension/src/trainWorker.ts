@@ -1,0 +1,114 @@
+/**
+ * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Two jobs: one
+ * gradient-flow pass of a network and its plain twin, or a training run on the embedded MNIST digits that
+ * streams events (with a gradient-flow snapshot after every epoch) and stops on "cancel".
+ */
+import { parentPort } from "node:worker_threads";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, type BackendChoice } from "../../model-core/src/runtime/backend";
+import { buildModel, type TfModel } from "../../model-core/src/runtime/model";
+import { gradientFlow } from "../../model-core/src/runtime/gradflow";
+import { train } from "../../model-core/src/runtime/train";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainEvent } from "../../model-core/src/runtime/trainTypes";
+import { loadMnist, MNIST_FILE_NAME } from "../../model-core/src/data/mnist";
+import { BatchAdapter, type ImageDataset } from "../../model-core/src/data/dataset";
+import { resolveDataset } from "../../model-core/src/data/resolve";
+import { SeededRng } from "../../model-core/src/data/rng";
+import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
+import type { TrainingEvent } from "../../model-core/src/protocol";
+import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import { toTrainingEvent } from "./pure/trainEvents";
+
+const port = parentPort;
+let abort: AbortController | null = null;
+
+function send(message: WorkerToHost): void { port?.postMessage(message); }
+function messageOf(err: unknown): string { return err instanceof Error ? err.message : String(err); }
+
+/** He et al.'s comparison setting: a seeded standard-normal batch with random labels, BN in training mode. */
+async function flowOnRandomBatch(graph: ModelGraph, batch: number, seed: number): Promise<GradientFlowResult> {
+  const [c, h, w] = graph.input as [number, number, number];
+  const rng = new SeededRng(seed);
+  const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * graph.output[0]!));
+  const x = tf.randomNormal([batch, h, w, c], 0, 1, "float32", seed) as tf.Tensor4D;
+  const model = buildModel(graph, { seed });
+  try {
+    return await gradientFlow(model, { x, labels });
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}
+
+/** The same few real images every epoch, so snapshots are comparable. */
+function fixedBatch(dataset: ImageDataset, graph: ModelGraph, count: number): { x: tf.Tensor4D; labels: number[] } {
+  const [c, h, w] = graph.input as [number, number, number];
+  const adapter = new BatchAdapter(dataset, [c, h, w]);
+  const n = Math.min(count, dataset.count);
+  const indices = Array.from({ length: n }, (_, i) => i);
+  const pixels = new Float32Array(n * adapter.sampleSize);
+  adapter.fill(indices, 0, n, pixels);
+  const labels = new Int32Array(n);
+  adapter.labels(indices, 0, n, labels);
+  return { x: tf.tensor4d(pixels, [n, h, w, c]), labels: Array.from(labels) };
+}
+
+async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
+  const backend = await initBackend(job.backend as BackendChoice);
+  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
+  const file = join(job.dataDir, MNIST_FILE_NAME);
+  const [c, h, w] = job.graph.input as [number, number, number];
+  const data = job.dataset === "mnist" && existsSync(file)
+    ? { train: loadMnist(file), val: null }
+    : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
+  const dataset = data.train;
+  const model: TfModel = buildModel(job.graph, { seed: config.seed });
+  const probe = fixedBatch(dataset, job.graph, job.gradientBatch);
+  abort = new AbortController();
+  const started = performance.now();
+  // Snapshots are taken as each epoch ends, between training steps; events keep their order.
+  let chain: Promise<void> = Promise.resolve();
+  const forward = (event: TrainingEvent | null): void => { if (event) send({ type: "training", event }); };
+  try {
+    await train({
+      model, data, config, signal: abort.signal,
+      onEvent: (event: TrainEvent) => {
+        if (event.type === "epoch") {
+          chain = chain.then(async () => {
+            let gradients: GradientFlowResult | null = null;
+            try { gradients = await gradientFlow(model, probe); } catch { gradients = null; }
+            forward(toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }));
+          });
+        } else {
+          chain = chain.then(() => forward(toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started })));
+        }
+      },
+    });
+    await chain;
+  } finally {
+    probe.x.dispose();
+    model.dispose();
+    abort = null;
+  }
+}
+
+port?.on("message", (job: HostToWorker) => {
+  if (job.type === "cancel") { abort?.abort(); return; }
+  if (job.type === "gradientFlow") {
+    void (async () => {
+      try {
+        await initBackend(job.backend as BackendChoice);
+        const residual = await flowOnRandomBatch(job.graph, job.batch, job.seed);
+        const plain = job.plain ? await flowOnRandomBatch(job.plain, job.batch, job.seed) : null;
+        send({ type: "gradients", pair: { residual, plain } });
+      } catch (err) {
+        send({ type: "error", message: messageOf(err) });
+      }
+    })();
+    return;
+  }
+  void runTraining(job).catch((err: unknown) => send({ type: "training", event: { kind: "failed", message: messageOf(err) } }));
+});

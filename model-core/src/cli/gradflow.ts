@@ -1,0 +1,106 @@
+/**
+ * `resnet-studio gradflow <spec|preset>`: one forward/backward pass at initialisation on seeded standard-normal
+ * inputs and random labels, printed as a per-block table (or one GradientFlowResult JSON object with --json).
+ */
+import type { Command } from "commander";
+import * as tf from "@tensorflow/tfjs-core";
+import { SpecError, formatDiagnostic } from "../diagnostics";
+import type { ModelGraph } from "../analysis/graph";
+import type { GradientFlowResult } from "../analysis/gradflow";
+import { analyze } from "../analysis/analyze";
+import { loadSpec, parseShapeArg } from "../load";
+import { SeededRng } from "../data/rng";
+import { initBackend, parseBackendChoice } from "../runtime/backend";
+import { buildModel, type ApplyMode } from "../runtime/model";
+import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
+
+export interface GradflowCliOptions {
+  batch?: string;
+  seed?: string;
+  /** commander's `--no-bn` sets bn: false. */
+  bn?: boolean;
+  input?: string;
+  mode?: string;
+  backend?: string;
+  json?: boolean;
+}
+
+/** The batch He et al.'s CIFAR comparison uses; large inputs default to a small batch to bound memory. */
+const DEFAULT_BATCH = 32;
+const LARGE_INPUT_BATCH = 2;
+const LARGE_INPUT_PIXELS = 64 * 64;
+
+function parseCount(text: string, flag: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${text}"`);
+  return value;
+}
+
+/** Loads the network (with BN removed when asked); throws SpecError with located diagnostics on bad specs. */
+export function loadGradflowGraph(arg: string, options: Pick<GradflowCliOptions, "input" | "bn">): { graph: ModelGraph; warnings: string[] } {
+  const input = options.input === undefined ? undefined : parseShapeArg(options.input);
+  const loaded = loadSpec(arg, { input });
+  const errors = loaded.diagnostics.filter((d) => d.severity === "error");
+  if (!loaded.graph || errors.length > 0) {
+    throw new SpecError(errors.length > 0 ? errors : [{ severity: "error", code: "analysis-failed", message: "the network could not be analyzed", range: null }]);
+  }
+  const warnings = loaded.diagnostics.map((d) => formatDiagnostic(d, loaded.file ?? arg));
+  if (options.bn !== false || loaded.graph.spec.norm === "none") return { graph: loaded.graph, warnings };
+  const withoutBn = analyze({ ...loaded.graph.spec, norm: "none" });
+  if (!withoutBn.graph) throw new SpecError(withoutBn.diagnostics.filter((d) => d.severity === "error"));
+  return { graph: withoutBn.graph, warnings };
+}
+
+export async function runGradflow(arg: string, options: GradflowCliOptions): Promise<GradientFlowResult> {
+  const { graph, warnings } = loadGradflowGraph(arg, options);
+  const [c, h, w] = graph.input;
+  const batch = options.batch === undefined ? (h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH) : parseCount(options.batch, "--batch", 1);
+  const seed = options.seed === undefined ? 1 : parseCount(options.seed, "--seed", 0);
+  const mode = (options.mode ?? "train") as ApplyMode;
+  if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
+  const backend = await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
+
+  const model = buildModel(graph, { seed });
+  const rng = new SeededRng(seed + 1);
+  const values = new Float32Array(batch * h * w * c);
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal();
+  const x = tf.tensor4d(values, [batch, h, w, c]);
+  const labels = Array.from({ length: batch }, () => rng.int(graph.output[0]));
+  try {
+    const result = await gradientFlow(model, { x, labels }, { mode });
+    if (options.json) {
+      process.stdout.write(JSON.stringify(result) + "\n");
+    } else {
+      for (const warning of warnings) process.stderr.write(warning + "\n");
+      process.stdout.write(
+        [
+          `backend: ${backend.name} (${backend.detail})`,
+          `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}`,
+          gradientFlowTable(result, graph),
+          "",
+        ].join("\n"),
+      );
+    }
+    return result;
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+}
+
+export function registerGradflow(program: Command): void {
+  program
+    .command("gradflow")
+    .description("measure gradient flow at initialisation: ‖dL/dx‖ per block, the shortcut/branch split at each Add, and the first/last ratio")
+    .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet56, plain56")
+    .option("--batch <N>", `batch size (default ${DEFAULT_BATCH}; ${LARGE_INPUT_BATCH} for inputs larger than 64×64)`)
+    .option("--seed <N>", "seed for weights, inputs and labels (default 1)")
+    .option("--no-bn", "remove batch normalisation (convs get biases, PyTorch's default init)")
+    .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
+    .option("--mode <train|eval>", "BN with batch statistics (train, default) or running statistics (eval)")
+    .option("--backend <name>", "auto (default), tensorflow, wasm or cpu")
+    .option("--json", "print one GradientFlowResult JSON object instead of the table")
+    .action(async (spec: string, options: GradflowCliOptions) => {
+      await runGradflow(spec, options);
+    });
+}

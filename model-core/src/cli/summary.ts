@@ -1,0 +1,240 @@
+/** `resnet-studio summary`: a torchinfo-like table of a network, or one JSON object with `--json`. */
+import type { Command } from "commander";
+import { formatDiagnostic, type Diagnostic, type SourceRange } from "../diagnostics";
+import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
+import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
+
+/** float32: every parameter and activation is 4 bytes. */
+const BYTES_PER_VALUE = 4;
+
+export interface SummaryLayer {
+  id: string;
+  kind: NodeOp["kind"];
+  /** Short description of the op's attributes, e.g. "3×3, stride 2". */
+  detail: string;
+  input: Shape;
+  output: Shape;
+  params: number;
+  macs: number;
+  receptiveField: ReceptiveField;
+  stage: string | null;
+  block: string | null;
+  role: GraphNode["role"];
+  source: SourceRange | null;
+}
+
+export interface SummaryStage {
+  name: string;
+  label: string;
+  input: Shape;
+  output: Shape;
+  params: number;
+  macs: number;
+}
+
+export interface SummaryJson {
+  name: string;
+  file: string | null;
+  input: Shape;
+  output: Shape;
+  params: number;
+  macs: number;
+  /** Weighted layers on the longest path (the number in a ResNet's name). */
+  depth: number;
+  /** Output elements of all layers for one sample. */
+  activations: number;
+  /** Estimated forward-pass activation memory for one float32 sample, in bytes. */
+  activationBytes: number;
+  stages: SummaryStage[];
+  layers: SummaryLayer[];
+  /** Warnings (a summarized spec has no errors). */
+  diagnostics: Diagnostic[];
+}
+
+export function opDetail(op: NodeOp): string {
+  switch (op.kind) {
+    case "conv": {
+      const parts = [`${op.kernel}×${op.kernel}`];
+      if (op.stride !== 1) parts.push(`stride ${op.stride}`);
+      if (op.groups !== 1) parts.push(`groups ${op.groups}`);
+      return parts.join(", ");
+    }
+    case "maxpool":
+      return `${op.kernel}×${op.kernel}, stride ${op.stride}`;
+    case "padshortcut":
+      return `option A, stride ${op.stride}, +${op.padBefore + op.padAfter} ch`;
+    case "dropout":
+      return `rate ${op.rate}`;
+    case "add":
+      return op.mode === "plain" ? (op.shortcutScale !== 1 || op.residualScale !== 1 ? `${op.shortcutScale}·x + ${op.residualScale}·F` : "") : op.mode;
+    default:
+      return "";
+  }
+}
+
+export function summarize(graph: ModelGraph, file: string | null, diagnostics: Diagnostic[] = []): SummaryJson {
+  return {
+    name: graph.name,
+    file,
+    input: graph.input,
+    output: graph.output,
+    params: graph.totals.params,
+    macs: graph.totals.macs,
+    depth: graph.totals.depth,
+    activations: graph.totals.activations,
+    activationBytes: graph.totals.activations * BYTES_PER_VALUE,
+    stages: graph.stages.map((s) => ({ name: s.id, label: s.label, input: s.inputShape, output: s.outputShape, params: s.params, macs: s.macs })),
+    layers: graph.nodes.map((n) => ({
+      id: n.id,
+      kind: n.op.kind,
+      detail: opDetail(n.op),
+      input: n.inputShape,
+      output: n.outputShape,
+      params: n.params,
+      macs: n.macs,
+      receptiveField: n.receptiveField,
+      stage: n.stage,
+      block: n.block,
+      role: n.role,
+      source: n.source,
+    })),
+    diagnostics: diagnostics.filter((d) => d.severity !== "error"),
+  };
+}
+
+const thousands = (n: number) => n.toLocaleString("en-US");
+
+/** 1.82G, 118.01M, 12.5K. */
+export function compactCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+const megabytes = (bytes: number) => (bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KB` : `${(bytes / 2 ** 20).toFixed(2)} MB`);
+const shapeText = (shape: Shape) => `[${shape.join(", ")}]`;
+
+interface Row {
+  name: string;
+  type: string;
+  output: string;
+  params: string;
+  macs: string;
+  rf: string;
+}
+
+/** How deep the table goes: 1 stages, 2 blocks, 3 every layer (torchinfo's `depth`). */
+export type TableDepth = 1 | 2 | 3;
+
+/** The table printed on a terminal: layers indented by depth (stage, block, layer), then totals. */
+export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, depth: TableDepth = 3): string {
+  const rows: Row[] = [];
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const nodeRow = (node: GraphNode, depth: number): Row => ({
+    name: `${"  ".repeat(depth)}${node.id}`,
+    type: [node.op.kind, opDetail(node.op)].filter(Boolean).join(" "),
+    output: shapeText(node.outputShape),
+    params: node.params ? thousands(node.params) : "--",
+    macs: node.macs ? compactCount(node.macs) : "--",
+    rf: node.op.kind === "input" ? "" : String(node.receptiveField.size),
+  });
+  const input = graph.nodes[0];
+  if (input) rows.push(nodeRow(input, 0));
+  for (const stage of graph.stages) {
+    rows.push({ name: stage.id, type: stage.label, output: shapeText(stage.outputShape), params: thousands(stage.params), macs: compactCount(stage.macs), rf: "" });
+    const blocks = new Map(stage.blocks.map((b) => [b.id, b]));
+    let openBlock: string | null = null;
+    for (const id of stage.nodeIds) {
+      const node = byId.get(id);
+      if (!node) continue;
+      if (depth >= 2 && node.block && node.block !== openBlock && blocks.has(node.block)) {
+        const block = blocks.get(node.block)!;
+        rows.push({ name: `  ${block.id}`, type: block.label, output: shapeText(block.outputShape), params: thousands(block.params), macs: compactCount(block.macs), rf: "" });
+      }
+      openBlock = node.block;
+      if (depth >= 3) rows.push(nodeRow(node, node.block ? 2 : 1));
+    }
+  }
+  const header: Row = { name: "Layer", type: "Type", output: "Output shape", params: "Params", macs: "MACs", rf: "RF" };
+  const width = (key: keyof Row) => Math.max(...[header, ...rows].map((r) => r[key].length));
+  const w = { name: width("name"), type: width("type"), output: width("output"), params: width("params"), macs: width("macs"), rf: width("rf") };
+  const line = (r: Row) =>
+    `${r.name.padEnd(w.name)}  ${r.type.padEnd(w.type)}  ${r.output.padEnd(w.output)}  ${r.params.padStart(w.params)}  ${r.macs.padStart(w.macs)}  ${r.rf.padStart(w.rf)}`.trimEnd();
+  const total = w.name + w.type + w.output + w.params + w.macs + w.rf + 10;
+  const rule = "─".repeat(total);
+  const paramBytes = summary.params * BYTES_PER_VALUE;
+  const inputBytes = summary.input.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE;
+  const out = [
+    `${summary.name}${summary.file ? ` (${summary.file})` : ""}`,
+    rule,
+    line(header),
+    rule,
+    ...rows.map(line),
+    rule,
+    `Total params: ${thousands(summary.params)} (${compactCount(summary.params)})`,
+    `Total MACs: ${thousands(summary.macs)} (${compactCount(summary.macs)})`,
+    `Depth (weighted layers): ${summary.depth}`,
+    `Input size: ${shapeText(summary.input)}, ${megabytes(inputBytes)}`,
+    `Output: ${shapeText(summary.output)}`,
+    `Forward activations (one sample, float32): ${megabytes(summary.activationBytes)}`,
+    `Params size (float32): ${megabytes(paramBytes)}`,
+    `Estimated total size: ${megabytes(inputBytes + summary.activationBytes + paramBytes)}`,
+    rule,
+  ];
+  return out.join("\n") + "\n";
+}
+
+export interface SummaryOptions {
+  input?: string;
+  json?: boolean;
+  /** "1" stages, "2" blocks, "3" layers (default). */
+  depth?: string;
+}
+
+function parseDepth(text: string | undefined): TableDepth {
+  if (text === undefined) return 3;
+  if (text === "1" || text === "2" || text === "3") return Number(text) as TableDepth;
+  throw new Error(`--depth must be 1 (stages), 2 (blocks) or 3 (layers), got "${text}"`);
+}
+
+/** Print every diagnostic to stderr; true when at least one is an error. */
+export function reportDiagnostics(loaded: LoadedSpec, arg: string): boolean {
+  const sorted = [...loaded.diagnostics].sort((a, b) => (a.range?.startOffset ?? -1) - (b.range?.startOffset ?? -1));
+  for (const d of sorted) process.stderr.write(formatDiagnostic(d, loaded.file ?? arg) + "\n");
+  return loaded.diagnostics.some((d) => d.severity === "error");
+}
+
+/** Write and wait until flushed: the launcher calls process.exit right after, which would cut a piped stdout short. */
+export function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Load and print a summary. Returns the loaded spec, or null after reporting errors (exit code set to 1). */
+export async function runSummary(arg: string, options: SummaryOptions): Promise<LoadedSpec | null> {
+  const input = options.input === undefined ? undefined : parseShapeArg(options.input);
+  const depth = parseDepth(options.depth);
+  const loaded = loadSpec(arg, { input });
+  const failed = reportDiagnostics(loaded, arg);
+  if (failed || !loaded.graph) {
+    if (!failed) process.stderr.write(`${loaded.file ?? arg}: error: the network could not be analyzed\n`);
+    process.exitCode = 1;
+    return null;
+  }
+  const summary = summarize(loaded.graph, loaded.file, loaded.diagnostics);
+  await writeStdout(options.json ? JSON.stringify(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
+  return loaded;
+}
+
+export function registerSummary(program: Command): void {
+  program
+    .command("summary")
+    .description("print layers, output shapes, parameters and MACs of a .resnet.ts spec or a preset (e.g. resnet50)")
+    .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet18, resnet56, plain20")
+    .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
+    .option("--json", "print one JSON object instead of the table")
+    .option("--depth <1|2|3>", "table rows: 1 stages, 2 blocks, 3 every layer (default)")
+    .action(async (spec: string, options: SummaryOptions) => {
+      await runSummary(spec, options);
+    });
+}

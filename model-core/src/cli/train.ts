@@ -1,0 +1,312 @@
+/**
+ * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
+ * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { SingleBar } from "cli-progress";
+import { loadSpec, parseShapeArg } from "../load";
+import type { ModelGraph } from "../analysis/graph";
+import { reportDiagnostics, writeStdout } from "./summary";
+import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
+import { buildModel, type TfModel } from "../runtime/model";
+import { train } from "../runtime/train";
+import { CHECKPOINT_FILE_NAME, readCheckpoint } from "../runtime/checkpoint";
+import { resolveDataset, type ResolvedDataset } from "../data/resolve";
+import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
+
+export interface TrainCliOptions {
+  dataset?: string;
+  epochs?: string;
+  batch?: string;
+  optimizer?: string;
+  lr?: string;
+  momentum?: string;
+  weightDecay?: string;
+  schedule?: string;
+  valFraction?: string;
+  maxSteps?: string;
+  logEvery?: string;
+  out?: string;
+  resume?: string;
+  backend?: string;
+  seed?: string;
+  input?: string;
+  json?: boolean;
+  download?: boolean;
+  /** Print nothing but errors (used by `start`, which prints its own lines). */
+  quiet?: boolean;
+}
+
+/** Bad command-line values: printed as `resnet-studio: error: …`, no stack. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * Per-dataset defaults. MNIST: small Adam run sized for examples/small.resnet.ts to pass 97% validation accuracy
+ * in under two minutes on two cores. CIFAR-10: the paper's recipe (SGD, momentum 0.9, weight decay 1e-4, lr 0.1
+ * divided by 10 at 50% and 75% of training; He et al. 2015 §4.2), shortened.
+ */
+export function datasetDefaults(dataset: string): Partial<TrainConfig> {
+  const kind = dataset.split(":")[0];
+  // Measured on 2 loaded cores (wasm, ~510 img/s): 4 epochs reach 97.2% in 73 s; 5 add margin and stay under 2 minutes.
+  if (kind === "mnist") return { epochs: 5, batchSize: 64, optimizer: "adam", lr: 1e-2, weightDecay: 0, schedule: { kind: "cosine" } };
+  if (kind === "cifar10") {
+    return { epochs: 12, batchSize: 128, optimizer: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 1e-4, schedule: { kind: "step", milestones: [6, 9], gamma: 0.1 } };
+  }
+  return { epochs: 3, batchSize: 32, optimizer: "adam", lr: 3e-3, weightDecay: 5e-4, schedule: { kind: "cosine" } };
+}
+
+function parseNumber(value: string, flag: string, rule: { integer?: boolean; min?: number; minExclusive?: number; max?: number }): number {
+  const n = Number(value);
+  const bad =
+    value.trim() === "" || !Number.isFinite(n) || (rule.integer && !Number.isInteger(n)) ||
+    (rule.min !== undefined && n < rule.min) || (rule.minExclusive !== undefined && n <= rule.minExclusive) || (rule.max !== undefined && n > rule.max);
+  if (bad) {
+    const kind = rule.integer ? "an integer" : "a number";
+    const range = [
+      rule.min !== undefined ? `≥ ${rule.min}` : rule.minExclusive !== undefined ? `> ${rule.minExclusive}` : "",
+      rule.max !== undefined ? `≤ ${rule.max}` : "",
+    ].filter(Boolean).join(" and ");
+    throw new UsageError(`${flag} must be ${kind}${range ? " " + range : ""}, got "${value}"`);
+  }
+  return n;
+}
+
+function parseSchedule(value: string, epochs: number): LrSchedule {
+  if (value === "constant") return { kind: "constant" };
+  if (value === "cosine") return { kind: "cosine" };
+  if (value === "step") return { kind: "step", milestones: [Math.round(epochs * 0.5), Math.round(epochs * 0.75)], gamma: 0.1 };
+  throw new UsageError(`--schedule must be constant, step or cosine, got "${value}"`);
+}
+
+/** The run's config: built-in defaults < dataset defaults < the resumed checkpoint's config < explicit flags. */
+export function buildTrainConfig(options: TrainCliOptions, resumed: TrainConfig | null): TrainConfig {
+  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...datasetDefaults(options.dataset ?? "mnist"), ...(resumed ?? {}) };
+  if (options.epochs !== undefined) config.epochs = parseNumber(options.epochs, "--epochs", { integer: true, min: 1 });
+  if (options.batch !== undefined) config.batchSize = parseNumber(options.batch, "--batch", { integer: true, min: 2 });
+  if (options.optimizer !== undefined) {
+    if (options.optimizer !== "adam" && options.optimizer !== "sgd") throw new UsageError(`--optimizer must be adam or sgd, got "${options.optimizer}"`);
+    config.optimizer = options.optimizer;
+    if (options.lr === undefined && !resumed) config.lr = options.optimizer === "sgd" ? 0.1 : 3e-3;
+  }
+  if (options.lr !== undefined) config.lr = parseNumber(options.lr, "--lr", { minExclusive: 0 });
+  if (options.momentum !== undefined) config.momentum = parseNumber(options.momentum, "--momentum", { min: 0, max: 0.999 });
+  if (options.weightDecay !== undefined) config.weightDecay = parseNumber(options.weightDecay, "--weight-decay", { min: 0 });
+  if (options.schedule !== undefined) config.schedule = parseSchedule(options.schedule, config.epochs);
+  if (options.valFraction !== undefined) config.valFraction = parseNumber(options.valFraction, "--val-fraction", { min: 0, max: 0.9 });
+  if (options.maxSteps !== undefined) config.maxSteps = parseNumber(options.maxSteps, "--max-steps", { integer: true, min: 1 });
+  if (options.logEvery !== undefined) config.logEvery = parseNumber(options.logEvery, "--log-every", { integer: true, min: 1 });
+  if (options.seed !== undefined) config.seed = parseNumber(options.seed, "--seed", { integer: true, min: 0 });
+  return config;
+}
+
+/** What the last --json line (and `start`) reports. */
+export interface TrainSummary {
+  type: "summary";
+  model: string;
+  dataset: string;
+  backend: string;
+  reason: TrainResult["reason"];
+  message?: string;
+  epochs: number;
+  valAccuracy: number | null;
+  valLoss: number | null;
+  accuracy: number | null;
+  /** Training images per second over the whole run (validation excluded). */
+  imagesPerSecond: number | null;
+  /** Seconds of training (train()), and of the whole command including loading. */
+  trainSeconds: number;
+  totalSeconds: number;
+  checkpoint: string | null;
+}
+
+export interface TrainRun {
+  result: TrainResult;
+  summary: TrainSummary;
+  model: TfModel;
+  graph: ModelGraph;
+  data: ResolvedDataset;
+  backend: BackendInfo;
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/**
+ * Loads the spec, picks the backend, resolves the dataset, trains, reports. Returns null when the spec has errors
+ * (already printed, exit code set). The caller owns the returned model (dispose it).
+ */
+export async function runTrain(specArg: string, options: TrainCliOptions): Promise<TrainRun | null> {
+  const started = performance.now();
+  const dataset = options.dataset ?? "mnist";
+  const input = options.input === undefined ? undefined : parseShapeArg(options.input);
+  const backendChoice = parseBackendChoice(options.backend ?? "auto", "--backend");
+  const resumed = options.resume ? readCheckpoint(options.resume) : null;
+  const config = buildTrainConfig(options, resumed?.header.config ?? null);
+
+  const loaded = loadSpec(specArg, { input });
+  const failed = reportDiagnostics({ ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") }, specArg);
+  if (failed || !loaded.graph) {
+    if (!failed) process.stderr.write(`${loaded.file ?? specArg}: error: the network could not be analyzed\n`);
+    process.exitCode = 1;
+    return null;
+  }
+  const graph = loaded.graph;
+  const backend = await initBackend(backendChoice);
+  const data = await resolveDataset(dataset, {
+    input: graph.spec.input, classes: graph.spec.classes, seed: config.seed, download: options.download,
+    onDownloadProgress: (received, total) => {
+      if (!options.json && !options.quiet) process.stderr.write(`\rdownloading CIFAR-10: ${(received / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ""} MB`);
+    },
+  });
+
+  let checkpointPath: string | undefined;
+  if (options.out) {
+    mkdirSync(options.out, { recursive: true });
+    checkpointPath = join(options.out, CHECKPOINT_FILE_NAME);
+  }
+  const model = buildModel(graph, { seed: config.seed });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  const reporter = options.json ? jsonReporter(options.logEvery !== undefined) : options.quiet ? () => undefined : terminalReporter();
+  let result: TrainResult;
+  try {
+    result = await train({
+      model, data, config, signal: controller.signal, checkpoint: checkpointPath, resumeFrom: resumed ? resumed.path : undefined,
+      onEvent: reporter,
+    });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+  const trainSeconds = result.history.reduce((s, e) => s + e.trainSamples / Math.max(1e-9, e.imagesPerSecond), 0);
+  const trainImages = result.history.reduce((s, e) => s + e.trainSamples, 0);
+  const summary: TrainSummary = {
+    type: "summary",
+    model: graph.spec.name,
+    dataset: data.train.name,
+    backend: backend.name,
+    reason: result.reason,
+    ...(result.message ? { message: result.message } : {}),
+    epochs: result.epochsCompleted,
+    valAccuracy: result.final ? round(result.final.valAccuracy, 5) : null,
+    valLoss: result.final ? round(result.final.valLoss, 5) : null,
+    accuracy: result.final ? round(result.final.accuracy, 5) : null,
+    imagesPerSecond: trainSeconds > 0 ? round(trainImages / trainSeconds, 1) : null,
+    trainSeconds: round(result.seconds, 2),
+    totalSeconds: round((performance.now() - started) / 1000, 2),
+    checkpoint: checkpointPath && existsSync(checkpointPath) ? checkpointPath : null,
+  };
+  if (options.json) await writeStdout(JSON.stringify(summary) + "\n");
+  else if (!options.quiet) await writeStdout(formatSummary(summary));
+  if (result.reason === "diverged") {
+    process.stderr.write(`resnet-studio: error: ${result.message ?? "training diverged"}\n`);
+    process.exitCode = 1;
+  } else if (result.reason === "aborted") {
+    process.exitCode = 130;
+  }
+  return { result, summary, model, graph, data, backend };
+}
+
+export function formatSummary(s: TrainSummary): string {
+  const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(2)}%`);
+  const lines = [
+    `${s.model} on ${s.dataset} (${s.backend}): ${s.reason === "completed" ? "done" : s.reason} after ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}`,
+    `  validation accuracy ${pct(s.valAccuracy)}  (loss ${s.valLoss?.toFixed(4) ?? "n/a"}; training accuracy ${pct(s.accuracy)})`,
+    `  ${s.imagesPerSecond?.toFixed(0) ?? "n/a"} training images/s; ${s.trainSeconds.toFixed(1)} s training, ${s.totalSeconds.toFixed(1)} s in all`,
+  ];
+  if (s.checkpoint) lines.push(`  checkpoint: ${s.checkpoint}`);
+  return lines.join("\n") + "\n";
+}
+
+/** JSON lines on stdout: start, (steps with --log-every), epochs, checkpoints. The summary line comes last. */
+function jsonReporter(withSteps: boolean): (event: TrainEvent) => void {
+  return (event) => {
+    if (event.type === "step" && !withSteps) return;
+    if (event.type === "done") return;
+    process.stdout.write(JSON.stringify(event) + "\n");
+  };
+}
+
+/** A cli-progress bar per epoch on a terminal; one plain line per epoch otherwise. */
+function terminalReporter(): (event: TrainEvent) => void {
+  const interactive = Boolean(process.stderr.isTTY);
+  let bar: SingleBar | null = null;
+  let epochs = 0;
+  return (event) => {
+    switch (event.type) {
+      case "start":
+        epochs = event.config.epochs;
+        process.stderr.write(
+          `training ${event.model} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images, ` +
+            `${event.config.optimizer} lr ${event.config.lr}, batch ${event.config.batchSize}, ${event.backend}` +
+            (event.startEpoch > 0 ? `, resuming at epoch ${event.startEpoch + 1}` : "") + "\n",
+        );
+        break;
+      case "step":
+        if (!interactive) break;
+        if (!bar) {
+          bar = new SingleBar({
+            format: `epoch {epoch}/${epochs} [{bar}] {value}/{total} steps | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}`,
+            barsize: 24, hideCursor: true, clearOnComplete: true, stream: process.stderr,
+          });
+          bar.start(event.stepsPerEpoch, 0, { epoch: event.epoch + 1, loss: "-", acc: "-", ips: "-" });
+        }
+        bar.update(event.step + 1, { epoch: event.epoch + 1, loss: event.loss.toFixed(4), acc: (event.accuracy * 100).toFixed(1) + "%", ips: event.imagesPerSecond.toFixed(0) });
+        break;
+      case "epoch":
+        bar?.stop();
+        bar = null;
+        process.stderr.write(
+          `epoch ${event.epoch + 1}/${event.epochs}: loss ${event.loss.toFixed(4)} acc ${(event.accuracy * 100).toFixed(2)}% | ` +
+            `val loss ${event.valLoss.toFixed(4)} val acc ${(event.valAccuracy * 100).toFixed(2)}% | lr ${event.lr.toPrecision(3)} | ` +
+            `${event.imagesPerSecond.toFixed(0)} img/s | ${event.seconds.toFixed(1)} s\n`,
+        );
+        break;
+      case "done":
+        bar?.stop();
+        bar = null;
+        if (event.reason === "aborted") process.stderr.write("stopped (cancelled); the last completed epoch's checkpoint, if any, is kept\n");
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command("train")
+    .description("train a .resnet.ts spec or preset on MNIST (embedded), CIFAR-10 binaries or synthetic data")
+    .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet20")
+    .option("--dataset <name>", "mnist | cifar10:<dir>[:classes=0,2] | synthetic[:count=N]", "mnist")
+    .option("--epochs <n>", "epochs (default per dataset: mnist 5, cifar10 12, synthetic 3)")
+    .option("--batch <n>", "batch size (default: mnist 64, cifar10 128, synthetic 32)")
+    .option("--optimizer <name>", "adam | sgd (default: adam; sgd for cifar10)")
+    .option("--lr <x>", "peak learning rate (default: mnist 1e-2, other adam 3e-3, sgd 0.1)")
+    .option("--momentum <x>", "SGD momentum (default 0.9)")
+    .option("--weight-decay <x>", "L2 on conv/fc weights (default: mnist 0, cifar10 1e-4, synthetic 5e-4)")
+    .option("--schedule <kind>", "constant | step | cosine (default: cosine; step for cifar10)")
+    .option("--val-fraction <x>", "fraction held out for validation when the dataset has no test split (default 0.1)")
+    .option("--max-steps <n>", "stop after this many steps")
+    .option("--log-every <n>", "with --json, also print a line every n steps")
+    .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
+    .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
+    .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
+    .option("--seed <n>", "seed for weight init and shuffling (default 1)")
+    .option("--input <C,H,W>", "override the spec's input shape")
+    .option("--download", "download CIFAR-10 into the cifar10:<dir> folder if it is missing")
+    .option("--json", "JSON lines instead of a progress bar; the last line is the summary")
+    .action(async (spec: string, options: TrainCliOptions) => {
+      const run = await runTrain(spec, options);
+      run?.model.dispose();
+    });
+}

@@ -1,0 +1,7 @@
+/** Datasets for training (node only: they read files). */
+export * from "./dataset";
+export * from "./rng";
+export * from "./mnist";
+export * from "./cifar10";
+export * from "./synthetic";
+export * from "./resolve";

@@ -1,0 +1,77 @@
+/**
+ * Turns the CLI's `--dataset` argument into datasets:
+ *   mnist                              the embedded 10,000 digits (10% held out for validation)
+ *   cifar10:<dir>[:classes=0,2]        official binary batches from <dir>; test_batch.bin validates; optional class filter
+ *   synthetic[:count=N][:classes=K]    seeded class-dependent patterns at the model's input shape
+ */
+import type { Shape3 } from "../spec/types";
+import { downloadCifar10, findCifar10Folder, loadCifar10 } from "./cifar10";
+import { DatasetError, filterClasses, type ImageDataset } from "./dataset";
+import { loadMnist } from "./mnist";
+import { syntheticDataset } from "./synthetic";
+
+export interface ResolvedDataset {
+  train: ImageDataset;
+  /** A separate validation set (CIFAR-10's test batch); null = split `train`. */
+  val: ImageDataset | null;
+}
+
+export interface ResolveOptions {
+  /** The model's input, for synthetic data. */
+  input: Shape3;
+  /** The model's class count, for synthetic data. */
+  classes: number;
+  seed: number;
+  /** Download CIFAR-10 into <dir> when it is missing. */
+  download?: boolean;
+  onDownloadProgress?: (receivedBytes: number, totalBytes: number | null) => void;
+}
+
+export async function resolveDataset(arg: string, options: ResolveOptions): Promise<ResolvedDataset> {
+  const [kind, ...rest] = arg.split(":");
+  if (kind === "mnist") {
+    if (rest.length > 0) throw new DatasetError(`--dataset mnist takes no options, got "${arg}"`);
+    return { train: loadMnist(), val: null };
+  }
+  if (kind === "synthetic") {
+    const opts = parseKeyValues(rest, arg, ["count", "classes"]);
+    const count = opts.count !== undefined ? parsePositiveInt(opts.count, "count", arg) : 2000;
+    const classes = opts.classes !== undefined ? parsePositiveInt(opts.classes, "classes", arg) : options.classes;
+    return { train: syntheticDataset({ count, classes, shape: options.input, seed: options.seed }), val: null };
+  }
+  if (kind === "cifar10") {
+    // The folder may itself contain ':' (Windows drive letters), so only a trailing classes=… part is an option.
+    const last = rest[rest.length - 1] ?? "";
+    const hasClasses = last.startsWith("classes=");
+    const dir = (hasClasses ? rest.slice(0, -1) : rest).join(":");
+    if (!dir) throw new DatasetError(`--dataset cifar10 needs a folder: cifar10:<dir>[:classes=0,2], got "${arg}"`);
+    const classes = hasClasses
+      ? last.slice("classes=".length).split(",").map((s) => {
+          const n = Number(s);
+          if (s.trim() === "" || !Number.isInteger(n)) throw new DatasetError(`--dataset ${arg}: "${s}" is not a class number`);
+          return n;
+        })
+      : null;
+    if (!findCifar10Folder(dir) && options.download) await downloadCifar10(dir, { onProgress: options.onDownloadProgress });
+    const { train, test } = loadCifar10(dir);
+    if (!classes) return { train, val: test };
+    return { train: filterClasses(train, classes), val: test ? filterClasses(test, classes) : null };
+  }
+  throw new DatasetError(`unknown dataset "${arg}": use mnist, cifar10:<dir>[:classes=0,2] or synthetic`);
+}
+
+function parseKeyValues(parts: string[], arg: string, allowed: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of parts) {
+    const [key, value] = part.split("=");
+    if (!allowed.includes(key) || value === undefined) throw new DatasetError(`--dataset ${arg}: unknown option "${part}" (allowed: ${allowed.map((k) => k + "=…").join(", ")})`);
+    out[key] = value;
+  }
+  return out;
+}
+
+function parsePositiveInt(value: string, key: string, arg: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new DatasetError(`--dataset ${arg}: ${key} must be a positive integer, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,450 @@
+/**
+ * Evaluates the declarative subset of TypeScript a `.resnet.ts` file may use, from the syntax tree alone.
+ * The user's file is never executed: every construct outside the subset is reported with its location and a hint.
+ */
+import ts from "typescript";
+import type { Diagnostic, SourceRange } from "../diagnostics";
+import { closestName } from "../spec/builders";
+import { PRESET_NAMES, presetOptions } from "../spec/presets";
+import type { PresetOverrides } from "../spec/types";
+import { errorAt, nodeRange } from "./ranges";
+import {
+  CallableRef,
+  NetworkValue,
+  PresetRef,
+  describeValue,
+  forgetPath,
+  invalidValue,
+  isPlainRecord,
+  nestInto,
+  type Evaluated,
+  type PlainRecord,
+  type PlainValue,
+  type SpecValue,
+} from "./values";
+
+/** The module users import builders from. */
+export const SPEC_MODULE = "resnet-studio";
+
+export type Binding =
+  | { kind: "const"; value: Evaluated }
+  | { kind: "callable"; ref: CallableRef }
+  /** Declared but unusable (a `let`, a destructuring, a failed import): already reported where it was declared. */
+  | { kind: "broken" };
+
+/** Limits that keep a hostile spec (e.g. 40 consts each doubling an array by spreading) from exhausting memory. */
+export const MAX_ARRAY_LENGTH = 100_000;
+export const MAX_STRING_LENGTH = 10_000;
+
+const LITERAL_HINT = "write the value as a literal (number, string, boolean, array or object)";
+
+/** Names of constructs outside the subset, for messages. */
+function constructName(node: ts.Node): string {
+  switch (node.kind) {
+    case ts.SyntaxKind.ArrowFunction:
+    case ts.SyntaxKind.FunctionExpression:
+      return "a function";
+    case ts.SyntaxKind.ConditionalExpression:
+      return "a conditional (?:) expression";
+    case ts.SyntaxKind.NewExpression:
+      return "`new`";
+    case ts.SyntaxKind.ClassExpression:
+      return "a class";
+    case ts.SyntaxKind.TaggedTemplateExpression:
+      return "a tagged template";
+    case ts.SyntaxKind.AwaitExpression:
+      return "`await`";
+    case ts.SyntaxKind.RegularExpressionLiteral:
+      return "a regular expression";
+    case ts.SyntaxKind.BigIntLiteral:
+      return "a bigint";
+    case ts.SyntaxKind.ThisKeyword:
+      return "`this`";
+    case ts.SyntaxKind.TypeOfExpression:
+      return "`typeof`";
+    case ts.SyntaxKind.PostfixUnaryExpression:
+      return "`++`/`--`";
+    default:
+      return "this expression";
+  }
+}
+
+const BINARY_OPERATORS: ReadonlyMap<ts.SyntaxKind, string> = new Map([
+  [ts.SyntaxKind.PlusToken, "+"],
+  [ts.SyntaxKind.MinusToken, "-"],
+  [ts.SyntaxKind.AsteriskToken, "*"],
+  [ts.SyntaxKind.SlashToken, "/"],
+  [ts.SyntaxKind.PercentToken, "%"],
+  [ts.SyntaxKind.AsteriskAsteriskToken, "**"],
+]);
+
+export class SpecEvaluator {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly bindings = new Map<string, Binding>();
+  /** Top-level const names not yet evaluated, with their declaration line, to explain use-before-definition. */
+  readonly pendingConsts = new Map<string, number>();
+  /** Start offset of a property's value → range of the whole `key: value`, to report unknown keys at the key. */
+  readonly propertyRanges = new Map<number, SourceRange>();
+
+  constructor(
+    private readonly sourceFile: ts.SourceFile,
+    private readonly file: string,
+  ) {}
+
+  range(node: ts.Node): SourceRange {
+    return nodeRange(this.sourceFile, this.file, node);
+  }
+
+  error(node: ts.Node, code: string, message: string): Evaluated {
+    this.diagnostics.push(errorAt(this.range(node), code, message));
+    return invalidValue();
+  }
+
+  private leaf(node: ts.Node, value: SpecValue): Evaluated {
+    return { value, sources: new Map([["", this.range(node)]]), invalid: new Set() };
+  }
+
+  evaluate(node: ts.Expression): Evaluated {
+    if (
+      ts.isParenthesizedExpression(node) ||
+      ts.isAsExpression(node) ||
+      ts.isSatisfiesExpression(node) ||
+      ts.isTypeAssertionExpression(node) ||
+      ts.isNonNullExpression(node)
+    ) {
+      // Types are for the editor; the value is the inner expression. Keep the outer range for the whole.
+      const inner = this.evaluate(node.expression);
+      if (inner.sources.has("")) inner.sources.set("", this.range(node));
+      return inner;
+    }
+    if (ts.isNumericLiteral(node)) return this.leaf(node, Number(node.text));
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) return this.leaf(node, node.text);
+    if (node.kind === ts.SyntaxKind.TrueKeyword) return this.leaf(node, true);
+    if (node.kind === ts.SyntaxKind.FalseKeyword) return this.leaf(node, false);
+    if (node.kind === ts.SyntaxKind.NullKeyword) return this.leaf(node, null);
+    if (ts.isTemplateExpression(node)) {
+      return this.error(node, "unsupported-syntax", "template literals with ${...} substitutions are not evaluated; write a plain string such as \"ResNet-18\"");
+    }
+    if (ts.isIdentifier(node)) return this.identifier(node);
+    if (ts.isArrayLiteralExpression(node)) return this.array(node);
+    if (ts.isObjectLiteralExpression(node)) return this.object(node);
+    if (ts.isPrefixUnaryExpression(node)) return this.unary(node);
+    if (ts.isBinaryExpression(node)) return this.binary(node);
+    if (ts.isPropertyAccessExpression(node)) return this.member(node, node.expression, node.name.text, node.name);
+    if (ts.isElementAccessExpression(node)) return this.elementAccess(node);
+    if (ts.isCallExpression(node)) return this.call(node);
+    return this.error(node, "unsupported-syntax", `${constructName(node)} is not allowed in a spec (the file is read, never run); ${LITERAL_HINT}`);
+  }
+
+  private identifier(node: ts.Identifier): Evaluated {
+    const name = node.text;
+    const binding = this.bindings.get(name);
+    if (binding?.kind === "broken") return invalidValue();
+    if (binding?.kind === "callable") return this.leaf(node, binding.ref);
+    if (binding?.kind === "const") {
+      const sources = new Map(binding.value.sources);
+      sources.set("", this.range(node));
+      return { value: binding.value.value, sources, invalid: new Set(binding.value.invalid) };
+    }
+    const laterLine = this.pendingConsts.get(name);
+    if (laterLine !== undefined) {
+      return this.error(node, "use-before-definition", `"${name}" is used before its definition on line ${laterLine}; move that const above this line`);
+    }
+    if (name === "undefined") return this.error(node, "unsupported-syntax", "undefined is not a value in a spec; leave the key out to use its default");
+    if (name === "Infinity" || name === "NaN") return this.error(node, "unsupported-syntax", `${name} is not a valid size; write a finite number`);
+    return this.error(node, "unknown-identifier", `"${name}" is not defined here; a spec can only use its own const declarations and resnet, stage, presets imported from "${SPEC_MODULE}"`);
+  }
+
+  private array(node: ts.ArrayLiteralExpression): Evaluated {
+    const result: Evaluated = { value: undefined, sources: new Map([["", this.range(node)]]), invalid: new Set() };
+    const items: PlainValue[] = [];
+    for (const element of node.elements) {
+      if (ts.isOmittedExpression(element)) {
+        this.error(node, "unsupported-syntax", "array holes ([a, , b]) are not allowed; write every element");
+        continue;
+      }
+      if (ts.isSpreadElement(element)) {
+        const spread = this.evaluate(element.expression);
+        if (spread.value === undefined) {
+          result.invalid.add(String(items.length));
+          continue;
+        }
+        if (!Array.isArray(spread.value)) {
+          this.error(element.expression, "invalid-spread", `only arrays can be spread into an array, not ${describeValue(spread.value)}`);
+          continue;
+        }
+        const offset = items.length;
+        for (const [path, range] of spread.sources) {
+          if (path === "") continue;
+          const [head, ...rest] = path.split(".");
+          result.sources.set([String(Number(head) + offset), ...rest].join("."), range);
+        }
+        for (const path of spread.invalid) {
+          const [head, ...rest] = path.split(".");
+          if (path !== "") result.invalid.add([String(Number(head) + offset), ...rest].join("."));
+        }
+        items.push(...spread.value);
+        continue;
+      }
+      const item = this.plain(element);
+      const index = String(items.length);
+      nestInto(result, index, item);
+      // Keep indices stable after an invalid element so later elements keep their paths.
+      items.push(item.value === undefined ? null : (item.value as PlainValue));
+    }
+    if (items.length > MAX_ARRAY_LENGTH) {
+      return this.error(node, "absurd-size", `this array has ${items.length} elements (limit ${MAX_ARRAY_LENGTH}); a spec needs far fewer`);
+    }
+    result.value = items;
+    return result;
+  }
+
+  /** Evaluate an expression that must be plain data (not a network or a function). */
+  plain(node: ts.Expression): Evaluated {
+    const evaluated = this.evaluate(node);
+    const v = evaluated.value;
+    if (v instanceof NetworkValue) {
+      return this.error(node, "misplaced-network", `${v.origin}(...) describes a whole network; use it only as the default export`);
+    }
+    if (v instanceof CallableRef || v instanceof PresetRef) {
+      return this.error(node, "uncalled-function", `${describeValue(v)} must be called here, e.g. stage({ channels: 64, blocks: 2 })`);
+    }
+    return evaluated;
+  }
+
+  private propertyName(name: ts.PropertyName): string | null {
+    if (ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isNumericLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name)) return name.text;
+    this.error(name, "unsupported-syntax", "computed keys ([expr]: value) are not allowed; write the key name");
+    return null;
+  }
+
+  private object(node: ts.ObjectLiteralExpression): Evaluated {
+    const result: Evaluated = { value: undefined, sources: new Map([["", this.range(node)]]), invalid: new Set() };
+    const record: PlainRecord = {};
+    const written = new Set<string>();
+    // A key's range is its value's (where a wrong value is); propertyRanges remembers the whole `key: value`.
+    const assign = (key: string, keyRange: SourceRange, child: Evaluated) => {
+      forgetPath(result, key);
+      delete record[key];
+      nestInto(result, key, child);
+      result.sources.set(key, keyRange);
+      if (child.value !== undefined) record[key] = child.value as PlainValue;
+    };
+    for (const property of node.properties) {
+      if (ts.isSpreadAssignment(property)) {
+        const spread = this.evaluate(property.expression);
+        if (spread.value === undefined) {
+          // Unknown keys were spread: nothing of this object can be checked reliably.
+          result.invalid.add("");
+          continue;
+        }
+        if (!isPlainRecord(spread.value)) {
+          this.error(property.expression, "invalid-spread", `only objects can be spread into an object, not ${describeValue(spread.value)}`);
+          continue;
+        }
+        for (const [key, value] of Object.entries(spread.value)) {
+          const child: Evaluated = { value, sources: new Map(), invalid: new Set() };
+          for (const [path, range] of spread.sources) {
+            if (path === key) child.sources.set("", range);
+            else if (path.startsWith(key + ".")) child.sources.set(path.slice(key.length + 1), range);
+          }
+          for (const path of spread.invalid) {
+            if (path === key) child.invalid.add("");
+            else if (path.startsWith(key + ".")) child.invalid.add(path.slice(key.length + 1));
+          }
+          assign(key, child.sources.get("") ?? this.range(property), child);
+          written.delete(key);
+        }
+        for (const path of spread.invalid) if (!path.includes(".") && !(path in spread.value)) result.invalid.add(path);
+        continue;
+      }
+      let key: string | null;
+      let child: Evaluated;
+      if (ts.isPropertyAssignment(property)) {
+        key = this.propertyName(property.name);
+        child = this.plain(property.initializer);
+      } else if (ts.isShorthandPropertyAssignment(property)) {
+        key = property.name.text;
+        child = this.plain(property.name);
+      } else {
+        this.error(property, "unsupported-syntax", `methods, getters and setters are not allowed in a spec object; ${LITERAL_HINT}`);
+        continue;
+      }
+      if (key === null) {
+        // The key could be any option, so nothing about this object's keys can be checked.
+        result.invalid.add("");
+        continue;
+      }
+      if (written.has(key)) this.error(property.name ?? property, "duplicate-key", `"${key}" is given twice in this object; remove one`);
+      written.add(key);
+      if (child.value === undefined) {
+        forgetPath(result, key);
+        delete record[key];
+        result.invalid.add(key);
+        result.sources.set(key, this.range(property));
+        continue;
+      }
+      const valueRange = child.sources.get("") ?? this.range(property);
+      this.propertyRanges.set(valueRange.startOffset, this.range(property));
+      assign(key, valueRange, child);
+    }
+    result.value = record;
+    return result;
+  }
+
+  private unary(node: ts.PrefixUnaryExpression): Evaluated {
+    const operand = this.evaluate(node.operand);
+    if (operand.value === undefined) return operand;
+    if (node.operator !== ts.SyntaxKind.MinusToken && node.operator !== ts.SyntaxKind.PlusToken) {
+      return this.error(node, "unsupported-syntax", `the operator ${ts.tokenToString(node.operator)} is not allowed; only + - * / % ** on numbers`);
+    }
+    if (typeof operand.value !== "number") {
+      return this.error(node, "invalid-operand", `unary ${ts.tokenToString(node.operator)} needs a number, not ${describeValue(operand.value)}`);
+    }
+    return this.leaf(node, node.operator === ts.SyntaxKind.MinusToken ? -operand.value : operand.value);
+  }
+
+  private binary(node: ts.BinaryExpression): Evaluated {
+    const operator = BINARY_OPERATORS.get(node.operatorToken.kind);
+    if (operator === undefined) {
+      return this.error(node.operatorToken, "unsupported-syntax", `the operator ${node.operatorToken.getText(this.sourceFile)} is not allowed in a spec; only + - * / % ** on numbers (and + on strings)`);
+    }
+    const left = this.evaluate(node.left);
+    const right = this.evaluate(node.right);
+    if (left.value === undefined || right.value === undefined) return invalidValue();
+    const a = left.value;
+    const b = right.value;
+    if (operator === "+" && (typeof a === "string" || typeof b === "string") && (typeof a === "string" || typeof a === "number") && (typeof b === "string" || typeof b === "number")) {
+      const text = String(a) + String(b);
+      if (text.length > MAX_STRING_LENGTH) return this.error(node, "absurd-size", `this string is ${text.length} characters long (limit ${MAX_STRING_LENGTH})`);
+      return this.leaf(node, text);
+    }
+    if (typeof a !== "number" || typeof b !== "number") {
+      const bad = typeof a !== "number" ? node.left : node.right;
+      return this.error(bad, "invalid-operand", `${operator} needs numbers, not ${describeValue(typeof a !== "number" ? a : b)}`);
+    }
+    let value: number;
+    switch (operator) {
+      case "+": value = a + b; break;
+      case "-": value = a - b; break;
+      case "*": value = a * b; break;
+      case "/": value = a / b; break;
+      case "%": value = a % b; break;
+      default: value = a ** b; break;
+    }
+    if (!Number.isFinite(value)) {
+      return this.error(node, "invalid-number", `${node.getText(this.sourceFile)} is not a finite number${b === 0 && (operator === "/" || operator === "%") ? " (division by zero)" : ""}`);
+    }
+    return this.leaf(node, value);
+  }
+
+  private member(node: ts.Expression, objectNode: ts.Expression, key: string, keyNode: ts.Node): Evaluated {
+    const base = this.evaluate(objectNode);
+    const v = base.value;
+    if (v === undefined) return invalidValue();
+    if (v instanceof CallableRef && v.kind === "presets") {
+      if (!PRESET_NAMES.includes(key as (typeof PRESET_NAMES)[number])) {
+        const guess = closestName(key, PRESET_NAMES);
+        return this.error(keyNode, "unknown-preset", `unknown preset "${key}"${guess ? `; did you mean "${guess}"?` : `; presets are ${PRESET_NAMES.join(", ")}`}`);
+      }
+      return this.leaf(node, new PresetRef(key));
+    }
+    if (v instanceof CallableRef && v.kind === "namespace") {
+      if (key === "resnet" || key === "stage" || key === "presets") return this.leaf(node, new CallableRef(key, `${v.name}.${key}`));
+      return this.leaf(node, new CallableRef("other-import", `${v.name}.${key}`));
+    }
+    if (isPlainRecord(v) || Array.isArray(v)) {
+      if (!Object.prototype.hasOwnProperty.call(v, key)) {
+        return this.error(keyNode, "unknown-member", `${describeValue(v)} has no "${key}"`);
+      }
+      const child: Evaluated = { value: (v as Record<string, PlainValue>)[key], sources: new Map(), invalid: new Set() };
+      for (const [path, range] of base.sources) if (path.startsWith(key + ".")) child.sources.set(path.slice(key.length + 1), range);
+      for (const path of base.invalid) if (path === key || path.startsWith(key + ".")) child.invalid.add(path.slice(key.length + 1));
+      child.sources.set("", this.range(node));
+      return child;
+    }
+    return this.error(node, "unsupported-syntax", `cannot read "${key}" of ${describeValue(v)}; ${LITERAL_HINT}`);
+  }
+
+  private elementAccess(node: ts.ElementAccessExpression): Evaluated {
+    const index = this.evaluate(node.argumentExpression);
+    if (index.value === undefined) return invalidValue();
+    if (typeof index.value !== "number" && typeof index.value !== "string") {
+      return this.error(node.argumentExpression, "invalid-operand", `an index must be a number or a string, not ${describeValue(index.value)}`);
+    }
+    return this.member(node, node.expression, String(index.value), node.argumentExpression);
+  }
+
+  /** The builder a callee names, or null (then the call is reported). */
+  /** The identifier a member chain starts from: `presets` in `presets.resnet50`, `rs` in `rs["presets"].resnet18`. */
+  private chainRoot(node: ts.Expression): ts.Identifier | null {
+    let current = node;
+    while (ts.isPropertyAccessExpression(current) || ts.isElementAccessExpression(current)) current = current.expression;
+    return ts.isIdentifier(current) ? current : null;
+  }
+
+  /** The builder a callee names, or null (then the call is reported). */
+  private callee(node: ts.Expression): CallableRef | PresetRef | null | "invalid" {
+    // Only chains rooted at an import are evaluated; other callees (e.g. Math.random) are named, not evaluated.
+    const root = this.chainRoot(node);
+    const binding = root ? this.bindings.get(root.text) : undefined;
+    if (binding?.kind === "broken") return "invalid";
+    if (binding?.kind !== "callable") return null;
+    const ref = this.evaluate(node);
+    if (ref.value === undefined) return "invalid";
+    return ref.value instanceof CallableRef || ref.value instanceof PresetRef ? ref.value : null;
+  }
+
+  private call(node: ts.CallExpression): Evaluated {
+    const callee = this.callee(node.expression);
+    if (callee === "invalid") return invalidValue();
+    const calleeText = node.expression.getText(this.sourceFile);
+    if (callee === null || (callee instanceof CallableRef && (callee.kind === "other-import" || callee.kind === "namespace" || callee.kind === "presets"))) {
+      return this.error(
+        node,
+        "unsupported-call",
+        `calls to ${calleeText}(...) are not evaluated (the file is read, never run); only resnet(...), stage(...) and presets.<name>(...) from "${SPEC_MODULE}" are allowed; ${LITERAL_HINT}`,
+      );
+    }
+    const spreadArg = node.arguments.find(ts.isSpreadElement);
+    if (spreadArg) return this.error(spreadArg, "unsupported-syntax", "spread arguments are not allowed; pass the options object directly");
+    if (callee instanceof PresetRef) return this.presetCall(node, callee);
+    const label = callee.kind;
+    if (node.arguments.length !== 1) {
+      return this.error(node, "wrong-arguments", `${label}() takes exactly one options object, got ${node.arguments.length} arguments`);
+    }
+    const arg = this.plain(node.arguments[0]!);
+    if (arg.value !== undefined && !isPlainRecord(arg.value)) {
+      const example = label === "stage" ? "{ channels: 64, blocks: 2 }" : "{ stages: [stage({ channels: 64, blocks: 2 })] }";
+      return this.error(node.arguments[0]!, "invalid-type", `${label}() takes an options object like ${example}, not ${describeValue(arg.value)}`);
+    }
+    arg.sources.set("", this.range(node));
+    if (label === "stage") return arg;
+    return { value: new NetworkValue(arg.value === undefined ? {} : (arg.value as PlainValue), "resnet"), sources: arg.sources, invalid: arg.invalid };
+  }
+
+  private presetCall(node: ts.CallExpression, preset: PresetRef): Evaluated {
+    const origin = `presets.${preset.name}`;
+    if (node.arguments.length > 1) return this.error(node, "wrong-arguments", `${origin}() takes at most one overrides object, got ${node.arguments.length} arguments`);
+    let overrides: Evaluated = { value: {}, sources: new Map(), invalid: new Set() };
+    if (node.arguments.length === 1) {
+      overrides = this.plain(node.arguments[0]!);
+      if (overrides.value !== undefined && !isPlainRecord(overrides.value)) {
+        return this.error(node.arguments[0]!, "invalid-type", `${origin}() takes an overrides object like { classes: 10 }, not ${describeValue(overrides.value)}`);
+      }
+    }
+    const record: PlainRecord = isPlainRecord(overrides.value) ? { ...overrides.value } : {};
+    for (const fixed of ["stages", "block"]) {
+      if (fixed in record) {
+        const where = overrides.sources.get(fixed);
+        this.diagnostics.push(errorAt(where ?? this.range(node), "preset-fixed-key", `a preset fixes "${fixed}"; to change it write resnet({ ... }) with your own stages instead of ${origin}()`));
+        delete record[fixed];
+        overrides.invalid.add(fixed);
+      }
+    }
+    const options = presetOptions(preset.name, record as PresetOverrides);
+    const sources = new Map(overrides.sources);
+    sources.set("", this.range(node));
+    return { value: new NetworkValue((options ?? {}) as unknown as PlainValue, origin), sources, invalid: overrides.invalid };
+  }
+}

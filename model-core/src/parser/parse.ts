@@ -1,0 +1,266 @@
+/**
+ * The static `.resnet.ts` parser: reads the file's syntax tree with the TypeScript compiler API, evaluates
+ * the declarative subset (never executing the file), validates the options and analyzes the graph.
+ */
+import ts from "typescript";
+import type { Diagnostic, SourceRange } from "../diagnostics";
+import type { ModelGraph } from "../analysis/graph";
+import { analyze } from "../analysis/analyze";
+import { normalizeSpec } from "../spec/builders";
+import { sourceAt, type SpecSourceMap } from "../spec/sources";
+import type { ResNetSpec, Shape3 } from "../spec/types";
+import { SPEC_MODULE, SpecEvaluator } from "./evaluate";
+import { errorAt, rangeOf, syntaxDiagnostics } from "./ranges";
+import { CallableRef, NetworkValue, PresetRef, describeValue, type Evaluated } from "./values";
+
+export interface ParseOptions {
+  /** Replaces the spec's `input` (the CLI's `--input C,H,W`). */
+  input?: Shape3;
+}
+
+export interface ParsedSpec {
+  spec: ResNetSpec | null;
+  sources: SpecSourceMap;
+  diagnostics: Diagnostic[];
+  /** The analyzed graph; null when the spec has errors. */
+  graph: ModelGraph | null;
+}
+
+/** The default export, evaluated but not yet validated. */
+export interface EvaluatedSpecFile {
+  /** The loose options of the default export's network, or null when there is none. */
+  options: unknown;
+  sources: Map<string, SourceRange>;
+  /** Option paths that could not be evaluated (already reported). */
+  invalid: Set<string>;
+  diagnostics: Diagnostic[];
+  /** Range of the whole default-export expression. */
+  exportRange: SourceRange | null;
+  /** Start offset of a property's value → range of the whole `key: value` property. */
+  propertyRanges: ReadonlyMap<number, SourceRange>;
+}
+
+const BUILDER_IMPORTS = new Set(["resnet", "stage", "presets"]);
+const STATEMENT_HINT = `a spec file holds only imports from "${SPEC_MODULE}", const declarations, types and \`export default resnet({...})\``;
+
+/** "loops are", "this statement is": the start of a sentence about an unsupported statement. */
+function statementPhrase(statement: ts.Statement): string {
+  if (ts.isFunctionDeclaration(statement)) return "function declarations are";
+  if (ts.isClassDeclaration(statement)) return "classes are";
+  if (ts.isIfStatement(statement)) return "if statements are";
+  if (ts.isForStatement(statement) || ts.isForOfStatement(statement) || ts.isForInStatement(statement) || ts.isWhileStatement(statement) || ts.isDoStatement(statement)) return "loops are";
+  if (ts.isExpressionStatement(statement)) return "expression statements are";
+  if (ts.isEnumDeclaration(statement)) return "enums are";
+  if (ts.isModuleDeclaration(statement)) return "namespaces are";
+  if (ts.isImportEqualsDeclaration(statement)) return "`import … = require(…)` is";
+  if (ts.isExportDeclaration(statement)) return "re-exports are";
+  return "this statement is";
+}
+
+function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
+  return ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === kind);
+}
+
+/** Evaluate a spec file's default export without validating it. */
+export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile {
+  const sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const evaluator = new SpecEvaluator(sourceFile, file);
+  const diagnostics = evaluator.diagnostics;
+  diagnostics.push(...syntaxDiagnostics(sourceFile, file));
+
+  for (const statement of sourceFile.statements) {
+    if (ts.isVariableStatement(statement) && statement.declarationList.flags & ts.NodeFlags.Const) {
+      for (const d of statement.declarationList.declarations) {
+        if (ts.isIdentifier(d.name)) evaluator.pendingConsts.set(d.name.text, rangeOf(sourceFile, file, d.name.getStart(sourceFile), d.name.end).line);
+      }
+    }
+  }
+
+  let exported: Evaluated | null = null;
+  let exportNode: ts.Node | null = null;
+  for (const statement of sourceFile.statements) {
+    if (ts.isImportDeclaration(statement)) {
+      importBindings(statement, evaluator);
+    } else if (ts.isVariableStatement(statement)) {
+      constBindings(statement, evaluator);
+    } else if (ts.isExportAssignment(statement)) {
+      if (statement.isExportEquals) {
+        evaluator.error(statement, "unsupported-syntax", "`export =` is not supported; write `export default resnet({...})`");
+        continue;
+      }
+      if (exported !== null) {
+        evaluator.error(statement, "duplicate-export", "a spec file has exactly one default export; remove this one");
+        continue;
+      }
+      exportNode = statement.expression;
+      exported = evaluator.evaluate(statement.expression);
+    } else if (ts.isTypeAliasDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isEmptyStatement(statement)) {
+      // Types only help the editor.
+    } else if (ts.isExportDeclaration(statement) && statement.isTypeOnly) {
+      // `export type { ... }`
+    } else if (ts.isExportDeclaration(statement) && !statement.moduleSpecifier && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+      // `export { net as default }` is the same as `export default net`; other names are just exported.
+      for (const element of statement.exportClause.elements) {
+        if (element.name.text !== "default") continue;
+        if (exported !== null) {
+          evaluator.error(element, "duplicate-export", "a spec file has exactly one default export; remove this one");
+          continue;
+        }
+        const local = element.propertyName ?? element.name;
+        exportNode = local;
+        exported = ts.isIdentifier(local) ? evaluator.evaluate(local) : evaluator.error(local, "unsupported-syntax", "export a const by name");
+      }
+    } else if (hasModifier(statement, ts.SyntaxKind.DefaultKeyword)) {
+      evaluator.error(statement, "invalid-default-export", "the default export must be resnet({...}) or presets.<name>(...), not a declaration");
+      exported ??= { value: undefined, sources: new Map(), invalid: new Set([""]) };
+    } else {
+      if (ts.isImportEqualsDeclaration(statement)) evaluator.bindings.set(statement.name.text, { kind: "broken" });
+      const hint = ts.isExportDeclaration(statement) ? "; write `export default <name>` to export a const" : "";
+      evaluator.error(statement, "unsupported-syntax", `${statementPhrase(statement)} not allowed (the file is read, never run); ${STATEMENT_HINT}${hint}`);
+    }
+  }
+
+  if (exported === null || exportNode === null) {
+    if (exported === null) {
+      const start = rangeOf(sourceFile, file, 0, 0);
+      diagnostics.push(errorAt(start, "missing-default-export", "no default export; end the file with `export default resnet({ stages: [...] })` or `export default presets.resnet18()`"));
+    }
+    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges: evaluator.propertyRanges };
+  }
+  const value = exported.value;
+  if (value === undefined) return { options: null, sources: exported.sources, invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+  if (!(value instanceof NetworkValue)) {
+    const hint =
+      value instanceof CallableRef && value.kind === "resnet"
+        ? "call it: resnet({ stages: [...] })"
+        : value instanceof PresetRef
+          ? `call it: presets.${value.name}()`
+          : "wrap the options in resnet({...}) or use presets.<name>(...)";
+    evaluator.error(exportNode, "invalid-default-export", `the default export must be a network, not ${describeValue(value)}; ${hint}`);
+    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+  }
+  return { options: value.options, sources: exported.sources, invalid: exported.invalid, diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+}
+
+function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluator): void {
+  const clause = statement.importClause;
+  const moduleName = ts.isStringLiteral(statement.moduleSpecifier) ? statement.moduleSpecifier.text : "";
+  const names: ts.Identifier[] = [];
+  if (clause?.name) names.push(clause.name);
+  if (clause?.namedBindings && ts.isNamespaceImport(clause.namedBindings)) names.push(clause.namedBindings.name);
+  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings)) names.push(...clause.namedBindings.elements.map((e) => e.name));
+  const breakAll = () => names.forEach((n) => evaluator.bindings.set(n.text, { kind: "broken" }));
+  if (moduleName !== SPEC_MODULE) {
+    if (!clause?.isTypeOnly) {
+      evaluator.error(statement.moduleSpecifier, "unsupported-import", `imports from ${statement.moduleSpecifier.getText()} are not allowed; a spec imports only from "${SPEC_MODULE}" (other files are never loaded)`);
+    }
+    breakAll();
+    return;
+  }
+  if (!clause) return;
+  if (clause.name) {
+    evaluator.error(clause.name, "unsupported-import", `"${SPEC_MODULE}" has no default export; write import { resnet, stage, presets } from "${SPEC_MODULE}"`);
+    evaluator.bindings.set(clause.name.text, { kind: "broken" });
+  }
+  const bindings = clause.namedBindings;
+  if (!bindings) return;
+  if (ts.isNamespaceImport(bindings)) {
+    evaluator.bindings.set(bindings.name.text, { kind: "callable", ref: new CallableRef("namespace", bindings.name.text) });
+    return;
+  }
+  for (const element of bindings.elements) {
+    const imported = (element.propertyName ?? element.name).text;
+    const local = element.name.text;
+    const kind = BUILDER_IMPORTS.has(imported) && !clause.isTypeOnly && !element.isTypeOnly ? (imported as "resnet" | "stage" | "presets") : "other-import";
+    evaluator.bindings.set(local, { kind: "callable", ref: new CallableRef(kind, local) });
+  }
+}
+
+function constBindings(statement: ts.VariableStatement, evaluator: SpecEvaluator): void {
+  const list = statement.declarationList;
+  const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
+  if (!isConst) {
+    const keyword = list.flags & ts.NodeFlags.Let ? "let" : "var";
+    evaluator.error(list, "unsupported-syntax", `\`${keyword}\` bindings are not allowed; use \`const\` (a spec is a fixed description)`);
+  }
+  for (const declaration of list.declarations) {
+    if (!ts.isIdentifier(declaration.name)) {
+      evaluator.error(declaration.name, "unsupported-syntax", "destructuring is not supported; declare each const by name");
+      for (const element of declaration.name.elements) {
+        if (!ts.isOmittedExpression(element) && ts.isIdentifier(element.name)) evaluator.bindings.set(element.name.text, { kind: "broken" });
+      }
+      continue;
+    }
+    const name = declaration.name.text;
+    evaluator.pendingConsts.delete(name);
+    if (!isConst) {
+      evaluator.bindings.set(name, { kind: "broken" });
+      continue;
+    }
+    if (!declaration.initializer) {
+      evaluator.error(declaration, "unsupported-syntax", `const ${name} needs a value`);
+      evaluator.bindings.set(name, { kind: "broken" });
+      continue;
+    }
+    // The const is not visible inside its own initializer.
+    evaluator.pendingConsts.set(name, rangeOfLine(declaration, statement));
+    const value = evaluator.evaluate(declaration.initializer);
+    evaluator.pendingConsts.delete(name);
+    evaluator.bindings.set(name, value.value === undefined ? { kind: "broken" } : { kind: "const", value });
+  }
+}
+
+function rangeOfLine(declaration: ts.VariableDeclaration, statement: ts.Statement): number {
+  const sourceFile = statement.getSourceFile();
+  return sourceFile.getLineAndCharacterOfPosition(declaration.getStart(sourceFile)).line + 1;
+}
+
+/** True when `a` and `b` are the same path or one lies inside the other. */
+function pathsOverlap(a: string, b: string): boolean {
+  return a === b || a === "" || b === "" || a.startsWith(b + ".") || b.startsWith(a + ".");
+}
+
+/**
+ * Validate evaluated options and analyze them. Issues on values that could not be evaluated are dropped:
+ * the evaluator already reported why.
+ */
+export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOptions = {}): ParsedSpec {
+  const diagnostics = [...evaluated.diagnostics];
+  const sources = new Map(evaluated.sources);
+  if (evaluated.options === null || evaluated.invalid.has("")) return { spec: null, sources, diagnostics, graph: null };
+  let loose = evaluated.options;
+  if (options.input && typeof loose === "object" && loose !== null) {
+    loose = { ...loose, input: [...options.input] };
+    for (const key of [...sources.keys()]) if (key === "input" || key.startsWith("input.")) sources.delete(key);
+  }
+  const { spec, issues } = normalizeSpec(loose);
+  for (const issue of issues) {
+    const key = issue.path.join(".");
+    if ([...evaluated.invalid].some((bad) => pathsOverlap(bad, key))) continue;
+    let range = sourceAt(sources, issue.path) ?? evaluated.exportRange;
+    // An unknown key is pointed at by its name, not its value.
+    if (issue.code === "unknown-key" && range) range = evaluated.propertyRanges.get(range.startOffset) ?? range;
+    diagnostics.push(errorAt(range, issue.code, issue.message));
+  }
+  const hasErrors = diagnostics.some((d) => d.severity === "error");
+  if (!spec || hasErrors) return { spec: null, sources, diagnostics, graph: null };
+  const analysis = analyze(spec, sources);
+  diagnostics.push(...analysis.diagnostics);
+  // The spec stays available even when the graph is refused (e.g. a collapsed spatial size), for hovers.
+  return { spec, sources, diagnostics, graph: analysis.graph };
+}
+
+/** Parse, evaluate, validate and analyze the text of a `.resnet.ts` file. Never throws on bad input. Diagnostics come in source order. */
+export function parseSpecText(text: string, file: string, options: ParseOptions = {}): ParsedSpec {
+  let parsed: ParsedSpec;
+  try {
+    parsed = validateEvaluated(evaluateSpecText(text, file), options);
+  } catch (err) {
+    // E.g. a stack overflow on absurdly deep nesting: still a located diagnostic, never a crash.
+    const message = err instanceof Error ? err.message : String(err);
+    const start = { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 };
+    return { spec: null, sources: new Map(), graph: null, diagnostics: [errorAt(start, "internal-error", `could not read this spec: ${message}`)] };
+  }
+  parsed.diagnostics.sort((a, b) => (a.range?.startOffset ?? -1) - (b.range?.startOffset ?? -1));
+  return parsed;
+}

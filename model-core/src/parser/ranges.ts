@@ -1,0 +1,34 @@
+/** Source ranges and diagnostics for nodes of a TypeScript syntax tree. */
+import ts from "typescript";
+import type { Diagnostic, SourceRange } from "../diagnostics";
+
+export function rangeOf(sourceFile: ts.SourceFile, file: string, start: number, end: number): SourceRange {
+  const from = sourceFile.getLineAndCharacterOfPosition(start);
+  const to = sourceFile.getLineAndCharacterOfPosition(end);
+  return {
+    file,
+    startOffset: start,
+    endOffset: end,
+    line: from.line + 1,
+    column: from.character + 1,
+    endLine: to.line + 1,
+    endColumn: to.character + 1,
+  };
+}
+
+export function nodeRange(sourceFile: ts.SourceFile, file: string, node: ts.Node): SourceRange {
+  return rangeOf(sourceFile, file, node.getStart(sourceFile), node.getEnd());
+}
+
+export function errorAt(range: SourceRange | null, code: string, message: string): Diagnostic {
+  return { severity: "error", code, message, range };
+}
+
+/** TypeScript's own syntax errors, located. `parseDiagnostics` is not in the public typings but is always set by createSourceFile. */
+export function syntaxDiagnostics(sourceFile: ts.SourceFile, file: string): Diagnostic[] {
+  const parsed = (sourceFile as unknown as { parseDiagnostics?: readonly ts.DiagnosticWithLocation[] }).parseDiagnostics ?? [];
+  return parsed.map((d) => {
+    const message = ts.flattenDiagnosticMessageText(d.messageText, " ");
+    return errorAt(rangeOf(sourceFile, file, d.start, d.start + d.length), "syntax-error", `syntax error: ${message}`);
+  });
+}

@@ -1,0 +1,185 @@
+/**
+ * The messages between the extension host and the diagram webview, as plain structured-clone-safe data.
+ * Both sides import this module; it has no runtime code beyond small constructors and type guards.
+ *
+ * Flow (as in VS Code's markdown preview and hex editor): the webview posts `ready`; the host answers with a
+ * full `snapshot`; later the host pushes partial updates (`layout`, `gradients`, `training`, `diagnostics`) and
+ * the webview sends `request`s (each answered by one `response` with the same id) and fire-and-forget events.
+ */
+import type { Diagnostic, SourceRange } from "./diagnostics";
+import type { ModelGraph } from "./analysis/graph";
+import type { GradientFlowResult } from "./analysis/gradflow";
+import type { ExpansionState } from "./render/view";
+import type { LaidOutGraph } from "./render/layout";
+import type { OverlayOptions } from "./render/svg";
+import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
+
+/** Which panel of the webview is in front. */
+export type ViewTab = "diagram" | "gradients" | "training";
+
+/** Everything about the view that survives hiding, reloading and restarting (vscode.setState + serializer). */
+export interface ViewState {
+  /** Spec file the panel follows; null for a preset or the bundled example. */
+  documentUri: string | null;
+  expansion: ExpansionState;
+  overlays: OverlayOptions;
+  /** Selected node id (a layer, block or stage id). */
+  selected: string | null;
+  /** Diagram transform: screen = diagram × zoom + pan. */
+  zoom: number;
+  panX: number;
+  panY: number;
+  search: string;
+  tab: ViewTab;
+}
+
+/** One epoch's metrics (engineer D2's trainer type). */
+export type EpochPoint = EpochMetrics;
+/** Progress within an epoch (engineer D2's trainer type). */
+export type StepPoint = StepMetrics;
+
+/** Events streamed from the training worker to the webview. */
+export type TrainingEvent =
+  /** Training started: what is trained and how. */
+  | { kind: "started"; model: string; dataset: string; backend: string; epochs: number; batch: number }
+  /** One optimisation step finished. */
+  | { kind: "step"; point: StepPoint }
+  /** One epoch finished (with validation). */
+  | { kind: "epoch"; point: EpochPoint; gradients: GradientFlowResult | null }
+  /** The run ended normally or by cancellation. */
+  | { kind: "finished"; cancelled: boolean; millis: number }
+  /** The run failed (e.g. NaN loss); `message` is for people. */
+  | { kind: "failed"; message: string };
+
+/** What the training view knows; rebuilt from events by `applyTrainingEvent`. */
+export interface TrainingState {
+  status: "idle" | "running" | "finished" | "cancelled" | "failed";
+  model: string | null;
+  dataset: string | null;
+  backend: string | null;
+  epochs: number;
+  batch: number;
+  lastStep: StepPoint | null;
+  history: EpochPoint[];
+  /** The gradient-flow snapshot taken after each epoch (index = history index). */
+  gradientSnapshots: (GradientFlowResult | null)[];
+  message: string | null;
+}
+
+/** The residual network's gradient flow and, for the side-by-side chart, its plain twin's. */
+export interface GradientPair {
+  residual: GradientFlowResult;
+  plain: GradientFlowResult | null;
+}
+
+/**
+ * The full state the host sends after `ready`. For huge graphs the host may send `laid: null` here and the
+ * layout in a following `layout` message, so the page never parses one multi-megabyte message in one task.
+ */
+export interface Snapshot {
+  title: string;
+  graph: ModelGraph | null;
+  laid: LaidOutGraph | null;
+  view: ViewState;
+  gradients: GradientPair | null;
+  training: TrainingState;
+  diagnostics: Diagnostic[];
+}
+
+/** Webview → host requests; each gets exactly one response. */
+export type RequestBody =
+  /** Lay the current graph out for a new expansion state. */
+  | { kind: "layout"; expansion: ExpansionState }
+  /** Run one forward/backward pass (and the plain twin's) in a worker. */
+  | { kind: "gradientFlow" }
+  /** Save a PNG rendered by the webview (base64 without the data: prefix). */
+  | { kind: "savePng"; base64: string; suggestedName: string }
+  /** Save the standalone SVG of the current view. */
+  | { kind: "saveSvg"; expansion: ExpansionState; overlays: OverlayOptions; suggestedName: string }
+  /** Start training the followed spec (or the bundled example). */
+  | { kind: "train" }
+  /** Cancel the running training. */
+  | { kind: "cancelTraining" };
+
+/** What a successful response carries, by request kind. */
+export interface ResponseBodies {
+  layout: { laid: LaidOutGraph; expansion: ExpansionState };
+  gradientFlow: GradientPair;
+  savePng: { saved: string | null };
+  saveSvg: { saved: string | null };
+  train: { started: boolean };
+  cancelTraining: { cancelled: boolean };
+}
+
+export type RequestKind = RequestBody["kind"];
+
+/** Messages the webview posts to the host. */
+export type WebviewToHost =
+  /** The webview script is running and wants a snapshot. */
+  | { type: "ready" }
+  /** A request, answered by a `response` with the same id. */
+  | { type: "request"; id: number; body: RequestBody }
+  /** The user clicked a node: open its spec element. */
+  | { type: "revealSource"; nodeId: string; range: SourceRange | null }
+  /** The view state changed (persisted by the host for the serializer and the next snapshot). */
+  | { type: "viewState"; view: ViewState };
+
+/** Messages the host posts to the webview. */
+export type HostToWebview =
+  /** Replace everything. */
+  | { type: "snapshot"; snapshot: Snapshot }
+  /** The followed network changed (an edit, another document); a `layout` message follows. */
+  | { type: "graph"; graph: ModelGraph; title: string }
+  /** A new layout of the current graph (after a `graph` message or for a new expansion). */
+  | { type: "layout"; laid: LaidOutGraph; expansion: ExpansionState }
+  /** New gradient-flow results. */
+  | { type: "gradients"; gradients: GradientPair }
+  /** One training event. */
+  | { type: "training"; event: TrainingEvent }
+  /** The followed spec's current problems (empty when it is fine). */
+  | { type: "diagnostics"; diagnostics: Diagnostic[] }
+  /** Answer to a request. */
+  | { type: "response"; id: number; ok: true; kind: RequestKind; body: ResponseBodies[RequestKind] }
+  | { type: "response"; id: number; ok: false; kind: RequestKind; error: string }
+  /** Host-side command that the webview performs (toolbar-equivalent actions from the command palette). */
+  | { type: "command"; command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining" };
+
+export const EMPTY_TRAINING: TrainingState = {
+  status: "idle", model: null, dataset: null, backend: null, epochs: 0, batch: 0,
+  lastStep: null, history: [], gradientSnapshots: [], message: null,
+};
+
+/** Folds one training event into the training state (pure; used by both host and webview). */
+export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): TrainingState {
+  switch (event.kind) {
+    case "started":
+      return { ...EMPTY_TRAINING, status: "running", model: event.model, dataset: event.dataset, backend: event.backend, epochs: event.epochs, batch: event.batch };
+    case "step":
+      return { ...state, lastStep: event.point };
+    case "epoch":
+      return { ...state, history: [...state.history, event.point], gradientSnapshots: [...state.gradientSnapshots, event.gradients] };
+    case "finished":
+      return { ...state, status: event.cancelled ? "cancelled" : "finished", message: event.cancelled ? "Cancelled" : `Finished in ${(event.millis / 1000).toFixed(1)} s` };
+    case "failed":
+      return { ...state, status: "failed", message: event.message };
+  }
+}
+
+const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "diagnostics", "response", "command"]);
+const WEBVIEW_TYPES = new Set(["ready", "request", "revealSource", "viewState"]);
+
+/** Cheap structural check for messages arriving from the other side (they cross a process boundary). */
+export function isHostToWebview(value: unknown): value is HostToWebview {
+  return typeof value === "object" && value !== null && HOST_TYPES.has((value as { type?: unknown }).type as string);
+}
+
+export function isWebviewToHost(value: unknown): value is WebviewToHost {
+  if (typeof value !== "object" || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  if (!WEBVIEW_TYPES.has(type as string)) return false;
+  if (type === "request") {
+    const m = value as { id?: unknown; body?: { kind?: unknown } };
+    return typeof m.id === "number" && typeof m.body === "object" && m.body !== null && typeof m.body.kind === "string";
+  }
+  return true;
+}

@@ -1,0 +1,38 @@
+/** Number and shape formatting shared by the diagram's labels and tooltips. */
+import type { Shape } from "../analysis/graph";
+
+/** [256,56,56] → "256×56×56". */
+export function formatShape(shape: readonly number[]): string {
+  return shape.length ? shape.join("×") : "scalar";
+}
+
+/** 11689512 → "11.7M", 1800 → "1.8K". */
+export function formatCount(value: number): string {
+  if (!Number.isFinite(value)) return "–";
+  const abs = Math.abs(value);
+  const units: [number, string][] = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "K"]];
+  for (const [scale, suffix] of units) {
+    if (abs >= scale) return `${trim(value / scale)}${suffix}`;
+  }
+  return trim(value);
+}
+
+/** A gradient norm in compact scientific form: 3.2e-4. */
+export function formatNorm(value: number): string {
+  if (!Number.isFinite(value)) return "–";
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  if (abs >= 0.01 && abs < 1000) return trim(value);
+  return value.toExponential(1);
+}
+
+function trim(value: number): string {
+  const abs = Math.abs(value);
+  const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  return String(Number(value.toFixed(digits)));
+}
+
+/** Shape equality, used to tell where a stage changes resolution. */
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

@@ -1,0 +1,13 @@
+/**
+ * The diagram: view model (what is expanded), elkjs layout, and the pure SVG renderer with overlays.
+ * No DOM and no tfjs here, so the extension host, a worker, the webview and the CLI all share it.
+ */
+export { initialExpansion, toggleExpansion, buildView, opLabel, MODEL_GROUP_ID } from "./view";
+export type { ExpandLevel, ExpansionState, GraphView, ViewUnit, ViewContainer, ViewEdge } from "./view";
+export { layoutView, clearLayoutCache, warmUpLayout, unitSize, NODE_SIZE, ADD_GLYPH } from "./layout";
+export type { LaidOutNode, LaidOutEdge, LaidOutContainer, LaidOutGraph } from "./layout";
+export { renderSvg, escapeXml, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
+export type { OverlayOptions, RenderOptions, Viewport } from "./svg";
+export { logScale, heatColor, buildGradientIndex } from "./overlays";
+export type { LogScale, GradientIndex } from "./overlays";
+export { formatShape, formatCount, formatNorm } from "./format";

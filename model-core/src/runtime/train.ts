@@ -1,0 +1,358 @@
+/**
+ * The training loop: seeded shuffling, mini-batches adapted to the spec's input, softmax cross-entropy, SGD/Adam with
+ * weight decay and an LR schedule, validation after every epoch, checkpoints, resume, cancellation between steps, and
+ * a stop on a non-finite loss. Tensor count is flat across steps: every step disposes all it creates.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+// Gradients of the core ops are registered by this side-effect module (tfjs-core alone ships none).
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
+import type { ModelGraph } from "../analysis/graph";
+import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
+import { SeededRng, shuffledIndices } from "../data/rng";
+import { assertSameSpec, CheckpointError, readCheckpoint, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
+import { decayedParameterNames, Optimizer } from "./optim";
+import type { EpochMetrics, LrSchedule, StepMetrics, StopReason, TrainConfig, TrainEvent, TrainResult } from "./trainTypes";
+
+/** What the trainer needs of a model (engineer D1's TfModel fits it). */
+export interface TrainableModel {
+  readonly graph: ModelGraph;
+  readonly params: Map<string, tf.Variable>;
+  readonly buffers: Map<string, tf.Variable>;
+  apply(x: tf.Tensor4D, mode: "train" | "eval"): tf.Tensor2D;
+}
+
+export interface TrainData {
+  train: ImageDataset;
+  /** A separate validation set; null = hold out `config.valFraction` of `train`. */
+  val: ImageDataset | null;
+}
+
+export interface TrainOptions {
+  model: TrainableModel;
+  data: TrainData;
+  config: TrainConfig;
+  /** Cancels between steps; train() then resolves with reason "aborted". */
+  signal?: AbortSignal;
+  onStep?: (metrics: StepMetrics) => void;
+  onEpoch?: (metrics: EpochMetrics) => void;
+  /** Every event, in order (start, steps, epochs, checkpoints, done). */
+  onEvent?: (event: TrainEvent) => void;
+  /** Save a checkpoint here (a folder, or a .rsckpt file) after every epoch. */
+  checkpoint?: string;
+  /** Resume from this checkpoint (folder or file): weights, BN statistics, optimiser state, epoch counter, RNG state. */
+  resumeFrom?: string;
+}
+
+/** Batch size of validation passes (no gradients, so larger than training). */
+const VAL_BATCH = 256;
+/** Offset between the weight-init seed and the shuffling seed, so the two streams differ. */
+const SHUFFLE_SEED_SALT = 0x5f3759df;
+
+export function learningRateAt(config: TrainConfig, globalStep: number, stepsPerEpoch: number): number {
+  const schedule: LrSchedule = config.schedule;
+  const epoch = Math.floor(globalStep / stepsPerEpoch);
+  switch (schedule.kind) {
+    case "constant":
+      return config.lr;
+    case "step":
+      return config.lr * Math.pow(schedule.gamma, schedule.milestones.filter((m) => m <= epoch).length);
+    case "cosine": {
+      const total = Math.max(1, config.epochs * stepsPerEpoch);
+      const warmup = Math.round((schedule.warmupEpochs ?? 0) * stepsPerEpoch);
+      const minLr = schedule.minLr ?? 0;
+      if (globalStep < warmup) return (config.lr * (globalStep + 1)) / warmup;
+      const progress = Math.min(1, (globalStep - warmup) / Math.max(1, total - warmup));
+      return minLr + (config.lr - minLr) * 0.5 * (1 + Math.cos(Math.PI * progress));
+    }
+  }
+}
+
+export function validateConfig(config: TrainConfig): void {
+  const problems: string[] = [];
+  if (!(Number.isInteger(config.epochs) && config.epochs >= 1)) problems.push(`epochs must be a positive integer, got ${config.epochs}`);
+  if (!(Number.isInteger(config.batchSize) && config.batchSize >= 2)) problems.push(`batch size must be an integer ≥ 2 (BatchNorm needs two samples), got ${config.batchSize}`);
+  if (!(config.lr > 0 && Number.isFinite(config.lr))) problems.push(`learning rate must be positive, got ${config.lr}`);
+  if (!(config.weightDecay >= 0)) problems.push(`weight decay must be ≥ 0, got ${config.weightDecay}`);
+  if (!(config.momentum >= 0 && config.momentum < 1)) problems.push(`momentum must be in [0, 1), got ${config.momentum}`);
+  if (config.optimizer !== "adam" && config.optimizer !== "sgd") problems.push(`optimizer must be adam or sgd, got ${String(config.optimizer)}`);
+  if (!Number.isInteger(config.seed)) problems.push(`seed must be an integer, got ${config.seed}`);
+  if (problems.length > 0) throw new TrainConfigError(problems.join("; "));
+}
+
+export class TrainConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TrainConfigError";
+  }
+}
+
+function crossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+}
+
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * One optimisation step on one batch: forward in train mode, softmax cross-entropy, backward, optimiser update.
+ * Used by train() and by the throughput benchmark, so both measure the same work. A non-finite loss skips the update.
+ */
+export class TrainStepper {
+  private readonly paramNameByVariable = new Map<string, string>();
+  private readonly variables: tf.Variable[];
+
+  constructor(private readonly model: TrainableModel, readonly optimizer: Optimizer) {
+    for (const [name, v] of model.params) this.paramNameByVariable.set(v.name, name);
+    this.variables = [...model.params.values()];
+  }
+
+  /** Returns the batch's mean loss and number of correct predictions; disposes everything it creates. */
+  async step(x: tf.Tensor4D, labels: tf.Tensor1D, lr: number): Promise<{ loss: number; correct: number }> {
+    const classes = this.model.graph.spec.classes;
+    let correct: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = this.model.apply(x, "train");
+      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")) as tf.Scalar);
+      const oneHot = tf.cast(tf.oneHot(labels, classes), "float32") as tf.Tensor2D;
+      return crossEntropy(logits, oneHot);
+    }, this.variables);
+    const correctTensor = correct as tf.Scalar | null;
+    try {
+      const [lossValue, correctValue] = await Promise.all([value.data(), correctTensor ? correctTensor.data() : Promise.resolve([0])]);
+      const loss = lossValue[0];
+      if (Number.isFinite(loss)) {
+        const byName = new Map<string, tf.Tensor>();
+        for (const [varName, g] of Object.entries(grads)) {
+          const name = this.paramNameByVariable.get(varName);
+          if (name) byName.set(name, g);
+        }
+        this.optimizer.apply(byName, lr);
+      }
+      return { loss, correct: correctValue[0] };
+    } finally {
+      tf.dispose(grads);
+      value.dispose();
+      correctTensor?.dispose();
+    }
+  }
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { model, data, config, signal } = options;
+  validateConfig(config);
+  const started = performance.now();
+  const spec = model.graph.spec;
+  const [channels, height, width] = spec.input;
+  const classes = spec.classes;
+  const emit = (event: TrainEvent) => options.onEvent?.(event);
+
+  // Data: a fixed split unless a separate validation set is given.
+  let trainIndices: Uint32Array;
+  let valIndices: Uint32Array;
+  if (data.val) {
+    trainIndices = Uint32Array.from({ length: data.train.count }, (_, i) => i);
+    valIndices = Uint32Array.from({ length: data.val.count }, (_, i) => i);
+  } else {
+    ({ train: trainIndices, val: valIndices } = splitDataset(data.train, config.valFraction));
+  }
+  for (const set of data.val ? [data.train, data.val] : [data.train]) {
+    if (set.classes > classes) throw new DatasetError(`dataset ${set.name} has ${set.classes} classes but the model "${spec.name}" has ${classes} outputs`);
+  }
+  const trainAdapter = new BatchAdapter(data.train, spec.input);
+  const valAdapter = data.val ? new BatchAdapter(data.val, spec.input) : trainAdapter;
+  const batchSize = Math.min(config.batchSize, trainIndices.length);
+  if (batchSize < 2) throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
+  const stepsPerEpoch = Math.floor(trainIndices.length / batchSize);
+
+  const optimizer = new Optimizer(model.params, {
+    kind: config.optimizer,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    decayed: decayedParameterNames(model.graph),
+  });
+  const stepper = new TrainStepper(model, optimizer);
+
+  let rng = new SeededRng((config.seed ^ SHUFFLE_SEED_SALT) >>> 0);
+  let startEpoch = 0;
+  let globalStep = 0;
+  const history: EpochMetrics[] = [];
+  if (options.resumeFrom) {
+    const checkpoint = readCheckpoint(options.resumeFrom);
+    try {
+      resume(checkpoint, model, optimizer, config);
+    } catch (err) {
+      optimizer.dispose();
+      throw err;
+    }
+    startEpoch = checkpoint.header.epoch;
+    globalStep = checkpoint.header.globalStep;
+    rng = SeededRng.fromState(checkpoint.header.rngState);
+    history.push(...checkpoint.header.history);
+  }
+
+  const backend = tf.getBackend();
+  const paramsCount = model.graph.totals.params;
+  emit({
+    type: "start", model: spec.name, backend, dataset: data.train.name, trainSamples: trainIndices.length,
+    valSamples: valIndices.length, config, startEpoch, params: paramsCount,
+  });
+
+  const xBuffer = new Float32Array(batchSize * trainAdapter.sampleSize);
+  const labelBuffer = new Int32Array(batchSize);
+  let reason: StopReason = "completed";
+  let message: string | undefined;
+  let epoch = startEpoch;
+
+  try {
+    for (; epoch < config.epochs; epoch++) {
+      if (config.timeBudgetSeconds !== undefined && epoch > startEpoch && (performance.now() - started) / 1000 >= config.timeBudgetSeconds) {
+        reason = "timeBudget";
+        break;
+      }
+      const order = shuffledIndices(trainIndices.length, rng);
+      for (let i = 0; i < order.length; i++) order[i] = trainIndices[order[i]];
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let correctSum = 0;
+      let seen = 0;
+      let lastLogTime = epochStart;
+      let lastLogSeen = 0;
+      let lr = learningRateAt(config, globalStep, stepsPerEpoch);
+      let step = 0;
+      for (; step < stepsPerEpoch; step++) {
+        if (signal?.aborted) {
+          reason = "aborted";
+          break;
+        }
+        if (config.maxSteps !== undefined && globalStep >= config.maxSteps) {
+          reason = "maxSteps";
+          break;
+        }
+        lr = learningRateAt(config, globalStep, stepsPerEpoch);
+        trainAdapter.fill(order, step * batchSize, batchSize, xBuffer);
+        trainAdapter.labels(order, step * batchSize, batchSize, labelBuffer);
+        const x = tf.tensor4d(xBuffer, [batchSize, height, width, channels]);
+        const labels = tf.tensor1d(labelBuffer, "int32");
+        let outcome: { loss: number; correct: number };
+        try {
+          outcome = await stepper.step(x, labels, lr);
+        } finally {
+          tf.dispose([x, labels]);
+        }
+        const { loss } = outcome;
+        const correctValue = [outcome.correct];
+        if (!Number.isFinite(loss)) {
+          reason = "diverged";
+          message =
+            `training diverged: the loss became ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}); ` +
+            `lower the learning rate (--lr) or use a warm-up`;
+          break;
+        }
+        globalStep++;
+        lossSum += loss * batchSize;
+        correctSum += correctValue[0];
+        seen += batchSize;
+        if ((step + 1) % config.logEvery === 0 || step + 1 === stepsPerEpoch) {
+          const now = performance.now();
+          const metrics: StepMetrics = {
+            epoch, step, stepsPerEpoch, globalStep, loss, accuracy: correctValue[0] / batchSize, lr,
+            imagesPerSecond: ((seen - lastLogSeen) * 1000) / Math.max(1e-6, now - lastLogTime),
+          };
+          lastLogTime = now;
+          lastLogSeen = seen;
+          options.onStep?.(metrics);
+          emit({ type: "step", ...metrics });
+        }
+        // Let timers and abort events run between steps.
+        await nextTick();
+      }
+      if (reason !== "completed") break;
+      const trainSeconds = (performance.now() - epochStart) / 1000;
+      const val = await evaluate(model, valAdapter, valIndices);
+      const metrics: EpochMetrics = {
+        epoch, epochs: config.epochs, loss: lossSum / Math.max(1, seen), accuracy: correctSum / Math.max(1, seen),
+        valLoss: val.loss, valAccuracy: val.accuracy, lr, imagesPerSecond: seen / Math.max(1e-9, trainSeconds),
+        seconds: (performance.now() - epochStart) / 1000, trainSamples: seen, valSamples: valIndices.length,
+      };
+      history.push(metrics);
+      options.onEpoch?.(metrics);
+      emit({ type: "epoch", ...metrics });
+      if (!Number.isFinite(val.loss)) {
+        reason = "diverged";
+        message = `training diverged: the validation loss became ${val.loss} after epoch ${epoch + 1}; lower the learning rate (--lr)`;
+        epoch++;
+        break;
+      }
+      if (options.checkpoint) {
+        const path = await saveCheckpoint(options.checkpoint, {
+          meta: {
+            model: spec.name, spec, epoch: epoch + 1, globalStep, rngState: rng.getState(),
+            optimizer: { kind: optimizer.kind, step: optimizer.step }, config, history, backend,
+          },
+          tensors: [
+            ...[...model.params].map(([name, tensor]) => ({ name, group: "param" as const, tensor })),
+            ...[...model.buffers].map(([name, tensor]) => ({ name, group: "buffer" as const, tensor })),
+            ...optimizer.stateTensors().map(([name, tensor]) => ({ name, group: "optimizer" as const, tensor })),
+          ],
+        });
+        emit({ type: "checkpoint", path, epoch: epoch + 1 });
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const completedEpochs = history.length;
+  const result: TrainResult = {
+    reason, message, epochsCompleted: completedEpochs, globalStep, history,
+    final: history.length > 0 ? history[history.length - 1] : null,
+    backend, seconds: (performance.now() - started) / 1000,
+  };
+  emit({ type: "done", ...result });
+  return result;
+}
+
+function resume(checkpoint: Checkpoint, model: TrainableModel, optimizer: Optimizer, config: TrainConfig): void {
+  assertSameSpec(checkpoint, model.graph.spec);
+  if (checkpoint.header.optimizer.kind !== config.optimizer) {
+    throw new CheckpointError(
+      `${checkpoint.path}: checkpoint was trained with ${checkpoint.header.optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${checkpoint.header.optimizer.kind})`,
+    );
+  }
+  restoreVariables(checkpoint, "param", model.params);
+  restoreVariables(checkpoint, "buffer", model.buffers);
+  restoreVariables(checkpoint, "optimizer", optimizer.stateTensors());
+  optimizer.step = checkpoint.header.optimizer.step;
+}
+
+/** Mean loss and accuracy in eval mode (BN running statistics, no dropout). */
+export async function evaluate(
+  model: TrainableModel,
+  adapter: BatchAdapter,
+  indices: Uint32Array,
+): Promise<{ loss: number; accuracy: number }> {
+  if (indices.length === 0) return { loss: NaN, accuracy: NaN };
+  const classes = model.graph.spec.classes;
+  const [channels, height, width] = adapter.target;
+  const batch = Math.min(VAL_BATCH, indices.length);
+  const xBuffer = new Float32Array(batch * adapter.sampleSize);
+  const labelBuffer = new Int32Array(batch);
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < indices.length; start += batch) {
+    const n = Math.min(batch, indices.length - start);
+    adapter.fill(indices, start, n, xBuffer);
+    adapter.labels(indices, start, n, labelBuffer);
+    const [lossTensor, correctTensor] = tf.tidy(() => {
+      const x = tf.tensor4d(xBuffer.subarray(0, n * adapter.sampleSize), [n, height, width, channels]);
+      const labels = tf.tensor1d(labelBuffer.subarray(0, n), "int32");
+      const logits = model.apply(x, "eval");
+      const oneHot = tf.cast(tf.oneHot(labels, classes), "float32") as tf.Tensor2D;
+      const loss = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))));
+      return [loss, tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32"))];
+    });
+    const [l, c] = await Promise.all([lossTensor.data(), correctTensor.data()]);
+    tf.dispose([lossTensor, correctTensor]);
+    lossSum += l[0];
+    correct += c[0];
+  }
+  return { loss: lossSum / indices.length, accuracy: correct / indices.length };
+}

@@ -1,0 +1,76 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildTrainConfig, datasetDefaults } from "../src/cli/train";
+
+const root = join(__dirname, "..", "..");
+
+/** Runs the CLI from source (no build needed). */
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((c) => process.exit(c))`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("config precedence: defaults < dataset defaults < checkpoint < flags; bad flags are named", () => {
+  const mnist = buildTrainConfig({ dataset: "mnist" }, null);
+  assert.equal(mnist.optimizer, datasetDefaults("mnist").optimizer);
+  const cifar = buildTrainConfig({ dataset: "cifar10:/x" }, null);
+  assert.equal(cifar.optimizer, "sgd");
+  assert.equal(cifar.weightDecay, 1e-4);
+  const resumed = buildTrainConfig({ dataset: "mnist", epochs: "9" }, { ...mnist, lr: 0.5, epochs: 2 });
+  assert.equal(resumed.lr, 0.5);
+  assert.equal(resumed.epochs, 9);
+  assert.deepEqual(buildTrainConfig({ schedule: "step", epochs: "8" }, null).schedule, { kind: "step", milestones: [4, 6], gamma: 0.1 });
+  assert.throws(() => buildTrainConfig({ lr: "fast" }, null), /--lr must be a number > 0, got "fast"/);
+  assert.throws(() => buildTrainConfig({ batch: "1" }, null), /--batch must be an integer ≥ 2, got "1"/);
+  assert.throws(() => buildTrainConfig({ optimizer: "rmsprop" }, null), /--optimizer must be adam or sgd/);
+});
+
+test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, checkpoint written, resume continues", () => {
+  const out = mkdtempSync(join(tmpdir(), "rs-cli-train-"));
+  try {
+    const common = ["train", "examples/small.resnet.ts", "--input", "1,8,8", "--dataset", "synthetic:count=40", "--batch", "8", "--backend", "cpu", "--json", "--out", out];
+    const first = cli([...common, "--epochs", "1"]);
+    assert.equal(first.status, 0, first.stderr);
+    const lines = first.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines[0].type, "start");
+    assert.ok(lines.some((l) => l.type === "epoch"));
+    const summary = lines[lines.length - 1];
+    assert.equal(summary.type, "summary");
+    assert.equal(summary.backend, "cpu");
+    assert.equal(typeof summary.valAccuracy, "number");
+    assert.equal(typeof summary.imagesPerSecond, "number");
+    assert.deepEqual(readdirSync(out), ["checkpoint.rsckpt"]);
+    const second = cli([...common, "--epochs", "2", "--resume", out]);
+    assert.equal(second.status, 0, second.stderr);
+    const resumed = second.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(resumed[0].startEpoch, 1);
+    assert.equal(resumed.filter((l) => l.type === "epoch").length, 1, "only the second epoch runs");
+    assert.equal(resumed[resumed.length - 1].epochs, 2);
+    const otherSpec = cli(["train", "resnet20", "--dataset", "synthetic:count=20", "--backend", "cpu", "--resume", out]);
+    assert.equal(otherSpec.status, 1);
+    assert.match(otherSpec.stderr, /checkpoint is for spec "Small ResNet \(MNIST\)".*not for "resnet20"/);
+    assert.doesNotMatch(otherSpec.stderr, /\n\s+at /, "no stack trace");
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("bad input to `train` and `bench` gives one clear line, no stack", () => {
+  const cases: [string[], RegExp][] = [
+    [["train", "examples/small.resnet.ts", "--epochs", "0"], /--epochs must be an integer ≥ 1, got "0"/],
+    [["train", "examples/small.resnet.ts", "--dataset", "cifar10:/definitely/not/here"], /\/definitely\/not\/here: no CIFAR-10 binary files/],
+    [["train", "no-such.resnet.ts"], /no-such\.resnet\.ts: error: file not found/],
+    [["bench", "--batch", "x"], /--batch must be an integer ≥ 2, got "x"/],
+  ];
+  for (const [args, expected] of cases) {
+    const r = cli(args);
+    assert.equal(r.status, 1, args.join(" "));
+    assert.match(r.stderr, expected);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});

@@ -1,0 +1,61 @@
+// One esbuild script, one bundle per runtime: model-core (node library + CLI), extension host (node,
+// `vscode` external), worker threads (node), webview (browser). Also copies the tfjs wasm binaries and
+// converts the embedded MNIST digits. Entries whose source does not exist yet are skipped.
+import * as esbuild from "esbuild";
+import { existsSync, mkdirSync, cpSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const watch = process.argv.includes("--watch");
+const production = process.argv.includes("--production");
+
+// model-core keeps its npm dependencies external; the extension bundles them (the .vsix ships no node_modules),
+// except the wasm backend's binaries, copied next to the bundle, and optional tfjs-node.
+const modelCoreExternals = ["typescript", "elkjs", "commander", "cli-progress"];
+// @tensorflow/* stays external, except tfjs-core's gradient registrations: they ship only as extensionless ESM
+// (dist/register_all_gradients.js) that Node cannot load from a CJS bundle, so that subtree is bundled (its ops find the
+// one engine and kernel registry through tfjs's globals). (An esbuild `external` entry would also cover the subpath.)
+const tfjsExternalExceptGradients = {
+  name: "tfjs-external-except-gradients",
+  setup(build) {
+    build.onResolve({ filter: /^@tensorflow\// }, (a) => (a.path.startsWith("@tensorflow/tfjs-core/dist/") ? undefined : { path: a.path, external: true }));
+  },
+};
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: "warning", absWorkingDir: root };
+
+const builds = [
+  { entryPoints: ["model-core/src/index.ts"], outfile: "model-core/dist/index.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
+  { entryPoints: ["model-core/src/cli/main.ts"], outfile: "model-core/dist/cli.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
+  { entryPoints: ["model-core/src/render/layoutWorker.ts"], outfile: "model-core/dist/layoutWorker.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
+  { entryPoints: ["extension/src/extension.ts"], outfile: "dist/extension.js", platform: "node", format: "cjs", target: "node20", external: ["vscode", "@tensorflow/tfjs-node"] },
+  { entryPoints: ["extension/src/layoutWorker.ts"], outfile: "dist/layoutWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
+  { entryPoints: ["extension/src/trainWorker.ts"], outfile: "dist/trainWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
+  { entryPoints: ["webview/src/main.ts"], outfile: "dist/webview.js", platform: "browser", format: "iife", target: "es2022", loader: { ".css": "text" } },
+];
+
+function copyWasmBinaries() {
+  const src = join(root, "node_modules/@tensorflow/tfjs-backend-wasm/dist");
+  if (!existsSync(src)) return;
+  for (const target of ["dist/wasm", "model-core/dist/wasm"]) {
+    mkdirSync(join(root, target), { recursive: true });
+    for (const f of readdirSync(src)) if (f.endsWith(".wasm")) cpSync(join(src, f), join(root, target, f));
+  }
+}
+
+function buildDatasets() {
+  const script = join(root, "scripts/build-mnist.mjs");
+  if (!existsSync(script)) return;
+  const r = spawnSync(process.execPath, [script], { stdio: "inherit", cwd: root });
+  if (r.status !== 0) throw new Error("build-mnist failed");
+}
+
+const present = builds.filter((b) => existsSync(join(root, b.entryPoints[0])));
+if (watch) {
+  for (const b of present) await (await esbuild.context({ ...common, ...b })).watch();
+} else {
+  await Promise.all(present.map((b) => esbuild.build({ ...common, ...b })));
+  copyWasmBinaries();
+  buildDatasets();
+}

@@ -1,0 +1,196 @@
+/**
+ * The two chart views: plain vs residual per-layer gradient norms side by side, and live training curves
+ * with a gradient-flow snapshot per epoch. Drawn with chart.js in the page's theme colours.
+ */
+import {
+  Chart, BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip,
+  type ChartConfiguration,
+} from "chart.js";
+import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import type { GradientPair, TrainingState } from "../../model-core/src/protocol";
+import { layerGradientSeries } from "./details";
+import { formatNorm } from "../../extension/src/pure/format";
+
+Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip);
+
+function themeColor(name: string, fallback: string): string {
+  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+}
+
+function palette(): { text: string; grid: string; residual: string; plain: string; val: string; series: string[] } {
+  return {
+    text: themeColor("--vscode-editor-foreground", "#cccccc"),
+    grid: themeColor("--vscode-panel-border", "#80808040"),
+    residual: themeColor("--vscode-charts-blue", "#3794ff"),
+    plain: themeColor("--vscode-charts-orange", "#d18616"),
+    val: themeColor("--vscode-charts-green", "#89d185"),
+    series: ["--vscode-charts-blue", "--vscode-charts-purple", "--vscode-charts-green", "--vscode-charts-yellow", "--vscode-charts-orange", "--vscode-charts-red"]
+      .map((v, i) => themeColor(v, ["#3794ff", "#b180d7", "#89d185", "#cca700", "#d18616", "#f14c4c"][i]!)),
+  };
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = ""): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+function axes(log: boolean, yTitle: string, min?: number, max?: number): NonNullable<ChartConfiguration<"bar" | "line">["options"]>["scales"] {
+  const p = palette();
+  return {
+    x: { ticks: { color: p.text, maxRotation: 60, autoSkip: true }, grid: { color: p.grid } },
+    y: { type: log ? "logarithmic" : "linear", min, max, title: { display: true, text: yTitle, color: p.text }, ticks: { color: p.text }, grid: { color: p.grid } },
+  };
+}
+
+/** Plain vs residual: ‖dL/d output‖₂ per weight layer, both on the same log scale. */
+export class GradientCharts {
+  private readonly caption: HTMLElement;
+  private readonly residualCanvas = document.createElement("canvas");
+  private readonly plainCanvas = document.createElement("canvas");
+  private residualChart: Chart | null = null;
+  private plainChart: Chart | null = null;
+  private readonly note: HTMLElement;
+
+  constructor(host: HTMLElement, onCompute: () => void) {
+    const root = el("div", "charts");
+    this.caption = el("p", "chart-caption", "No gradient flow yet.");
+    const compute = document.createElement("vscode-button");
+    compute.textContent = "Compute gradient flow";
+    compute.setAttribute("data-action-local", "compute-gradients");
+    compute.addEventListener("click", onCompute);
+    const row = el("div", "chart-row");
+    const a = el("div", "chart-box"), b = el("div", "chart-box");
+    a.append(this.residualCanvas); b.append(this.plainCanvas);
+    this.residualCanvas.setAttribute("data-chart", "residual");
+    this.plainCanvas.setAttribute("data-chart", "plain");
+    row.append(a, b);
+    this.note = el("p", "chart-note", "One forward/backward pass at initialisation on a seeded random batch (cross-entropy on random labels). Bars are the L2 norm of the gradient at each weight layer's output, input side on the left. What is plotted is measured, not the textbook story: with BN, deep plain nets' gradients grow toward the input.");
+    root.append(this.caption, compute, row, this.note);
+    host.append(root);
+  }
+
+  setBusy(busy: boolean): void {
+    if (busy) this.caption.textContent = "Computing gradient flow…";
+  }
+
+  update(pair: GradientPair | null, graph: ModelGraph | null): void {
+    if (!pair) { this.caption.textContent = "No gradient flow yet: run “Gradient flow” to compare this network with its plain twin."; return; }
+    if (this.residualCanvas.offsetParent === null) return; // hidden: drawn when the tab is shown
+    const res = layerGradientSeries(pair.residual, graph);
+    const plain = pair.plain ? layerGradientSeries(pair.plain, graph) : null;
+    const all = [...res.values, ...(plain?.values ?? [])].filter((v) => v > 0 && Number.isFinite(v));
+    const min = all.length ? 10 ** Math.floor(Math.log10(Math.min(...all))) : undefined;
+    const max = all.length ? 10 ** Math.ceil(Math.log10(Math.max(...all))) : undefined;
+    const p = palette();
+    const ratio = (r: GradientPair["residual"]): string => `${formatNorm(r.ratio.value)} (‖g‖ first block input / last block output)`;
+    this.caption.textContent = `${pair.residual.model}: ratio ${ratio(pair.residual)}` + (pair.plain ? ` · plain twin: ratio ${ratio(pair.plain)}` : " · no plain twin") + ` · backend ${pair.residual.backend}, batch ${pair.residual.batch}`;
+    this.residualChart = draw(this.residualChart, this.residualCanvas, res.labels, [{ label: `${pair.residual.model} (residual)`, data: res.values, color: p.residual }], min, max);
+    if (plain && pair.plain) this.plainChart = draw(this.plainChart, this.plainCanvas, plain.labels, [{ label: /plain/i.test(pair.plain.model) ? pair.plain.model : `${pair.plain.model} (plain twin)`, data: plain.values, color: p.plain }], min, max);
+  }
+}
+
+function draw(chart: Chart | null, canvas: HTMLCanvasElement, labels: string[], series: { label: string; data: number[]; color: string }[], min?: number, max?: number): Chart {
+  chart?.destroy();
+  const p = palette();
+  return new Chart(canvas, {
+    type: "bar",
+    data: { labels, datasets: series.map((s) => ({ label: s.label, data: s.data, backgroundColor: s.color, borderColor: s.color })) },
+    options: {
+      animation: false, responsive: true, maintainAspectRatio: false,
+      plugins: { legend: { labels: { color: p.text } } },
+      scales: axes(true, "‖dL/d output‖₂ (log)", min, max),
+    },
+  });
+}
+
+/** Live training: progress, loss and accuracy per epoch, and each epoch's gradient-flow snapshot. */
+export class TrainingCharts {
+  private readonly statusLine: HTMLElement;
+  private readonly progress: HTMLProgressElement;
+  private readonly metrics: HTMLElement;
+  private readonly lossCanvas = document.createElement("canvas");
+  private readonly accCanvas = document.createElement("canvas");
+  private readonly gradCanvas = document.createElement("canvas");
+  private lossChart: Chart | null = null;
+  private accChart: Chart | null = null;
+  private gradChart: Chart | null = null;
+  private drawnEpochs = -1;
+  private last: TrainingState | null = null;
+
+  constructor(host: HTMLElement, onTrain: () => void, onCancel: () => void) {
+    const root = el("div", "charts");
+    this.statusLine = el("p", "chart-caption", "Not trained yet. “Train” trains the open spec (or a small bundled network) on the embedded MNIST digits.");
+    this.progress = document.createElement("progress");
+    this.progress.max = 1; this.progress.value = 0;
+    const train = document.createElement("vscode-button");
+    train.textContent = "Train";
+    train.addEventListener("click", onTrain);
+    const cancel = document.createElement("vscode-button");
+    cancel.textContent = "Cancel";
+    cancel.setAttribute("secondary", "");
+    cancel.addEventListener("click", onCancel);
+    this.metrics = el("div", "metrics");
+    const row = el("div", "chart-row");
+    const a = el("div", "chart-box short"), b = el("div", "chart-box short");
+    a.append(this.lossCanvas); b.append(this.accCanvas);
+    this.lossCanvas.setAttribute("data-chart", "loss");
+    this.accCanvas.setAttribute("data-chart", "accuracy");
+    row.append(a, b);
+    const gradBox = el("div", "chart-box");
+    this.gradCanvas.setAttribute("data-chart", "epoch-gradients");
+    gradBox.append(this.gradCanvas);
+    root.append(this.statusLine, this.progress, train, cancel, this.metrics, row, el("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"), gradBox);
+    host.append(root);
+  }
+
+  update(state: TrainingState): void {
+    this.last = state;
+    const step = state.lastStep;
+    const total = Math.max(1, state.epochs * (step?.stepsPerEpoch ?? 1));
+    const done = step ? step.epoch * step.stepsPerEpoch + step.step + 1 : 0;
+    this.progress.value = state.status === "finished" ? 1 : done / total;
+    const head = state.status === "idle" ? null : `${state.model ?? "model"} on ${state.dataset ?? "?"} · backend ${state.backend ?? "?"} · batch ${state.batch} · ${state.status}`;
+    if (head) this.statusLine.textContent = head + (state.message ? ` — ${state.message}` : "");
+    const lastEpoch = state.history[state.history.length - 1];
+    this.metrics.textContent = [
+      step ? `epoch ${step.epoch + 1}/${state.epochs} · step ${step.step + 1}/${step.stepsPerEpoch} · loss ${step.loss.toFixed(4)} · ${Math.round(step.imagesPerSecond)} img/s` : "",
+      lastEpoch ? `last epoch: val accuracy ${(lastEpoch.valAccuracy * 100).toFixed(2)}% · val loss ${lastEpoch.valLoss.toFixed(4)} · ${Math.round(lastEpoch.imagesPerSecond)} img/s` : "",
+    ].filter(Boolean).join("\n");
+    if (this.lossCanvas.offsetParent === null) return; // hidden: charts need a size; drawn when shown
+    if (this.drawnEpochs === state.history.length && this.lossChart) return;
+    this.drawnEpochs = state.history.length;
+    this.drawCurves(state);
+  }
+
+  private drawCurves(state: TrainingState): void {
+    const p = palette();
+    const labels = state.history.map((h) => String(h.epoch + 1));
+    const line = (chart: Chart | null, canvas: HTMLCanvasElement, sets: { label: string; data: number[]; color: string }[], yTitle: string, log = false, xLabels = labels): Chart => {
+      chart?.destroy();
+      return new Chart(canvas, {
+        type: "line",
+        data: { labels: xLabels, datasets: sets.map((s) => ({ label: s.label, data: s.data, borderColor: s.color, backgroundColor: s.color, pointRadius: 2, tension: 0 })) },
+        options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { labels: { color: p.text } } }, scales: axes(log, yTitle) },
+      });
+    };
+    this.lossChart = line(this.lossChart, this.lossCanvas, [
+      { label: "train loss", data: state.history.map((h) => h.loss), color: p.residual },
+      { label: "val loss", data: state.history.map((h) => h.valLoss), color: p.val }], "loss (per epoch)");
+    this.accChart = line(this.accChart, this.accCanvas, [
+      { label: "train accuracy", data: state.history.map((h) => h.accuracy), color: p.residual },
+      { label: "val accuracy", data: state.history.map((h) => h.valAccuracy), color: p.val }], "accuracy");
+    const snaps = state.gradientSnapshots.map((g, i) => ({ g, i })).filter((x): x is { g: NonNullable<typeof x.g>; i: number } => x.g !== null);
+    if (snaps.length === 0) return;
+    const first = layerGradientSeries(snaps[0]!.g, null);
+    this.gradChart = line(this.gradChart, this.gradCanvas, snaps.map(({ g, i }, k) => ({
+      label: `epoch ${i + 1}`, data: layerGradientSeries(g, null).values, color: p.series[k % p.series.length]!,
+    })), "‖dL/d output‖₂ (log)", true, first.labels);
+  }
+
+  /** Redraw after the pane becomes visible. */
+  refresh(): void {
+    if (this.last) { this.drawnEpochs = -1; this.update(this.last); }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The webview's state and how host messages change it. Pure (no DOM), so it is tested under node.
+ */
+import type { HostToWebview, Snapshot, TrainingState, ViewState, GradientPair } from "../../model-core/src/protocol";
+import { applyTrainingEvent, EMPTY_TRAINING } from "../../model-core/src/protocol";
+import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import type { Diagnostic } from "../../model-core/src/diagnostics";
+import type { LaidOutGraph } from "../../model-core/src/render/layout";
+import type { OverlayOptions } from "../../model-core/src/render/svg";
+
+export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false };
+
+export function defaultViewState(): ViewState {
+  return { documentUri: null, expansion: { expanded: [] }, overlays: { ...DEFAULT_OVERLAYS }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };
+}
+
+export interface WebviewModel {
+  title: string;
+  graph: ModelGraph | null;
+  laid: LaidOutGraph | null;
+  view: ViewState;
+  gradients: GradientPair | null;
+  training: TrainingState;
+  diagnostics: Diagnostic[];
+  /** Bumped whenever `laid` changes, so the view knows to re-render and maybe re-fit. */
+  layoutVersion: number;
+  /** True when the next render should fit the diagram to the window (zoom 0 = never fitted). */
+  needsFit: boolean;
+}
+
+export function emptyModel(saved?: ViewState | null): WebviewModel {
+  const view = saved ?? defaultViewState();
+  return { title: "ResNet Studio", graph: null, laid: null, view, gradients: null, training: EMPTY_TRAINING, diagnostics: [], layoutVersion: 0, needsFit: view.zoom <= 0 };
+}
+
+/** A snapshot replaces everything except a view state the webview restored itself (zoom/pan survive reloads). */
+function fromSnapshot(model: WebviewModel, snapshot: Snapshot): WebviewModel {
+  const restored = model.view.zoom > 0 && model.view.documentUri === snapshot.view.documentUri;
+  const view: ViewState = restored
+    ? { ...snapshot.view, zoom: model.view.zoom, panX: model.view.panX, panY: model.view.panY }
+    : snapshot.view;
+  return {
+    title: snapshot.title, graph: snapshot.graph, laid: snapshot.laid, view, gradients: snapshot.gradients,
+    training: snapshot.training, diagnostics: snapshot.diagnostics, layoutVersion: model.layoutVersion + 1, needsFit: view.zoom <= 0,
+  };
+}
+
+/** Whether `id` still names something in the layout (a node or a group box). */
+function present(laid: LaidOutGraph | null, id: string | null): boolean {
+  return id !== null && laid !== null && (laid.nodes.some((n) => n.id === id) || laid.containers.some((c) => c.id === id));
+}
+
+export function reduce(model: WebviewModel, message: HostToWebview): WebviewModel {
+  switch (message.type) {
+    case "snapshot":
+      return fromSnapshot(model, message.snapshot);
+    case "graph": {
+      const graphChanged = model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
+      return {
+        ...model, title: message.title, graph: message.graph, needsFit: model.needsFit || graphChanged,
+        // Gradients of another network would colour the wrong nodes.
+        gradients: graphChanged ? null : model.gradients,
+      };
+    }
+    case "layout": {
+      const selected = present(message.laid, model.view.selected) ? model.view.selected : null;
+      return { ...model, laid: message.laid, view: { ...model.view, expansion: message.expansion, selected }, layoutVersion: model.layoutVersion + 1 };
+    }
+    case "gradients":
+      return { ...model, gradients: message.gradients, view: { ...model.view, overlays: { ...model.view.overlays, gradients: true } } };
+    case "training":
+      return { ...model, training: applyTrainingEvent(model.training, message.event) };
+    case "diagnostics":
+      return { ...model, diagnostics: message.diagnostics };
+    case "response":
+    case "command":
+      return model;
+  }
+}
+
+/** View-state edits made by the user. */
+export type ViewAction =
+  | { kind: "select"; id: string | null }
+  | { kind: "overlay"; key: keyof OverlayOptions; on: boolean }
+  | { kind: "transform"; zoom: number; panX: number; panY: number }
+  | { kind: "search"; text: string }
+  | { kind: "tab"; tab: ViewState["tab"] };
+
+export function reduceView(view: ViewState, action: ViewAction): ViewState {
+  switch (action.kind) {
+    case "select": return { ...view, selected: action.id };
+    case "overlay": return { ...view, overlays: { ...view.overlays, [action.key]: action.on } };
+    case "transform": return { ...view, zoom: action.zoom, panX: action.panX, panY: action.panY };
+    case "search": return { ...view, search: action.text };
+    case "tab": return { ...view, tab: action.tab };
+  }
+}
