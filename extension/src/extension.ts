@@ -3,8 +3,8 @@
  * panel. All logic lives in pure modules (extension/src/pure, model-core); this file only talks to VS Code.
  *
  * Spec files keep VS Code's own TypeScript language (IntelliSense for `import { resnet } from "resnet-studio"`);
- * our providers attach through a `**\/*.resnet.ts` pattern selector, and also to the "resnet-spec" language
- * for users who associate the files with it.
+ * our providers attach through a `**\/*.resnet.ts` pattern selector, and the spec highlighting is a grammar
+ * injected into source.ts (syntaxes/).
  */
 import * as vscode from "vscode";
 import * as path from "node:path";
@@ -23,7 +23,7 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 
-const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }, { language: "resnet-spec" }];
+const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
 /** Layouts with more boxes than this travel separately from the snapshot. */
 const SPLIT_SNAPSHOT_ABOVE = 500;

@@ -101,7 +101,12 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     const layoutRequests = messagesOf(fake, "request").filter((m) => m.body.kind === "layout");
     assert.equal(layoutRequests.length, 1);
 
-    // Enter expands it again.
+    // A double-click expands it again (the first click re-renders, so the page pairs the clicks itself).
+    await page.dblclick('#layer g[data-node-id="layer2"] rect');
+    await page.waitForSelector('#layer g[data-node-id="layer2.1"]');
+    // Escape collapses it, Enter expands it.
+    await page.keyboard.press("Escape");
+    await page.waitForSelector('#layer g[data-node-id="layer2"][data-expanded="false"]');
     await page.keyboard.press("Enter");
     await page.waitForSelector('#layer g[data-node-id="layer2.1"]');
     assert.equal(await edgeShape(page, "layer1.2", "layer2.0"), "256,56,56");

@@ -450,6 +450,9 @@ function collapseAround(id: string): void {
   if (group) void toggle(group);
 }
 
+/** Two clicks on the same node within this many ms expand or collapse it (the common OS default is 500). */
+const DOUBLE_CLICK_MS = 500;
+let lastClick: { id: string; time: number } | null = null;
 let drag: { x: number; y: number; panX: number; panY: number; moved: boolean; pointerId: number } | null = null;
 viewport.addEventListener("pointerdown", (e) => {
   if (e.button !== 0) return;
@@ -474,12 +477,12 @@ viewport.addEventListener("pointerup", (e) => {
   const box = findBox(id);
   // Clicking the ⊟ header of an expanded frame collapses it; clicking a box selects it and reveals its source.
   if (box && box.expanded && e.target instanceof Element && e.target.classList.contains("rs-glyph")) { void toggle(id); return; }
+  // A native dblclick never fires here: the first click re-renders the SVG, so the second lands on a new element.
+  // Pair the clicks ourselves, by node id, within the usual double-click interval.
+  const isDoubleClick = lastClick !== null && lastClick.id === id && e.timeStamp - lastClick.time < DOUBLE_CLICK_MS;
+  lastClick = isDoubleClick ? null : { id, time: e.timeStamp };
+  if (isDoubleClick) { if (box?.expandable) void toggle(id); return; }
   select(id, true);
-});
-viewport.addEventListener("dblclick", (e) => {
-  const id = nodeIdAt(e.target);
-  const box = id ? findBox(id) : null;
-  if (id && box?.expandable) void toggle(id);
 });
 viewport.addEventListener("pointerleave", hideTooltip);
 viewport.addEventListener("wheel", (e) => {
