@@ -40,8 +40,16 @@ function axes(log: boolean, yTitle: string, min?: number, max?: number): NonNull
   const p = palette();
   return {
     x: { ticks: { color: p.text, maxRotation: 60, autoSkip: true }, grid: { color: p.grid } },
-    y: { type: log ? "logarithmic" : "linear", min, max, title: { display: true, text: yTitle, color: p.text }, ticks: { color: p.text }, grid: { color: p.grid } },
+    y: { type: log ? "logarithmic" : "linear", min, max, title: { display: true, text: yTitle, color: p.text }, ticks: { color: p.text, ...(log ? { callback: logTickLabel } : {}) }, grid: { color: p.grid } },
   };
+}
+
+/** On a log axis, label only 1, 2 and 5 × 10ᵏ: chart.js labels every minor tick, and near a decade they overlap. */
+function logTickLabel(value: string | number): string {
+  const v = Number(value);
+  if (!(v > 0)) return "";
+  const mantissa = Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
+  return mantissa === 1 || mantissa === 2 || mantissa === 5 ? v.toPrecision(1).replace(/\.?0+e/, "e") : "";
 }
 
 /** Plain vs residual: ‖dL/d output‖₂ per weight layer, both on the same log scale. */
