@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, cpSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
+import { writePluginStub, writeSpecDeclarations } from "../extension/tsserver-plugin/build.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const watch = process.argv.includes("--watch");
@@ -29,9 +30,14 @@ const builds = [
   { entryPoints: ["model-core/src/index.ts"], outfile: "model-core/dist/index.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
   { entryPoints: ["model-core/src/cli/main.ts"], outfile: "model-core/dist/cli.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
   { entryPoints: ["model-core/src/render/layoutWorker.ts"], outfile: "model-core/dist/layoutWorker.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
+  // Data-parallel training replicas (model-core/src/runtime/parallel.ts finds them next to the bundle that trains).
+  { entryPoints: ["model-core/src/runtime/replicaWorker.ts"], outfile: "model-core/dist/trainReplicaWorker.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
   { entryPoints: ["extension/src/extension.ts"], outfile: "dist/extension.js", platform: "node", format: "cjs", target: "node20", external: ["vscode", "@tensorflow/tfjs-node"] },
   { entryPoints: ["extension/src/layoutWorker.ts"], outfile: "dist/layoutWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
   { entryPoints: ["extension/src/trainWorker.ts"], outfile: "dist/trainWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
+  { entryPoints: ["model-core/src/runtime/replicaWorker.ts"], outfile: "dist/trainReplicaWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
+  // TypeScript server plugin (contributes.typescriptServerPlugins): resolves "resnet-studio" to dist/types/ when it is not installed.
+  { entryPoints: ["extension/tsserver-plugin/index.ts"], outfile: "dist/tsserver-plugin/index.js", platform: "node", format: "cjs", target: "node20" },
   { entryPoints: ["webview/src/main.ts"], outfile: "dist/webview.js", platform: "browser", format: "iife", target: "es2022", loader: { ".css": "text" } },
 ];
 
@@ -52,6 +58,9 @@ function buildDatasets() {
 }
 
 const present = builds.filter((b) => existsSync(join(root, b.entryPoints[0])));
+// The plugin's declaration file (dist/types/resnet-studio.d.ts) and the node_modules/ stub tsserver loads it through.
+writeSpecDeclarations(root);
+writePluginStub(root);
 if (watch) {
   for (const b of present) await (await esbuild.context({ ...common, ...b })).watch();
 } else {

@@ -2,13 +2,14 @@
  * End-to-end: the built extension (dist/extension.js + the root manifest) inside a real VS Code, offline.
  * VS Code is code-server 4.100.x (an npm devDependency; prepared by scripts/e2e-setup.mjs), driven through
  * Debian's Chromium with playwright-core. Checks, the way a user sees them: diagnostics (squiggle + Problems panel),
- * the diagram webview (expanding a block), hovers, and a real gradient-flow pass charted in the webview.
+ * the diagram webview (expanding a block), hovers, and a real gradient-flow pass charted in the webview. The
+ * workspace has no node_modules: TypeScript itself must resolve "resnet-studio" through the extension's tsserver plugin.
  * Skips only when code-server or /usr/bin/chromium is missing.
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +19,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHROMIUM_PATH = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"];
 const CODE_SERVER_ENTRY = join(ROOT, "node_modules", "code-server", "out", "node", "entry.js");
+/** Where VS Code's built-in TypeScript extension looks for its bundled TypeScript (code-server's postinstall, skipped here). */
+const BUILTIN_TYPESCRIPT = join(ROOT, "node_modules", "code-server", "lib", "vscode", "extensions", "node_modules", "typescript");
 /** `npm run screenshots` points this at docs/screenshots; a plain test run must not rewrite tracked files. */
 const SCREENSHOT_DIR = process.env.RESNET_STUDIO_SCREENSHOTS ?? join(tmpdir(), "resnet-studio-screenshots");
 const SCREENSHOT = join(SCREENSHOT_DIR, "vscode.png");
@@ -117,6 +120,25 @@ async function startCodeServer(dir: string, extensionsDir: string, workspace: st
   return { url, log: () => output };
 }
 
+/**
+ * code-server's own postinstall installs the TypeScript that VS Code's TypeScript extension runs (tsserver); the
+ * offline setup skips it (scripts/e2e-setup.mjs), so link the repo's typescript package there, as a user's VS Code
+ * ships one. Without it there is no tsserver, hence no TypeScript diagnostics, completion or plugin to test.
+ */
+function ensureBuiltinTypeScript(): void {
+  if (existsSync(join(BUILTIN_TYPESCRIPT, "lib", "tsserver.js"))) return;
+  rmSync(BUILTIN_TYPESCRIPT, { recursive: true, force: true });
+  mkdirSync(dirname(BUILTIN_TYPESCRIPT), { recursive: true });
+  symlinkSync(join(ROOT, "node_modules", "typescript"), BUILTIN_TYPESCRIPT, "dir");
+}
+
+/** The declaration files our tsserver plugin reports using, from every tsserver log under `dir`. */
+function pluginDeclarationFiles(dir: string): string[] {
+  const logs = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith("tsserver.log")).map((f) => join(dir, f));
+  const used = logs.flatMap((log) => [...readFileSync(log, "utf8").matchAll(/\[resnet-studio-tsserver-plugin\] "resnet-studio" is not installed for .*; using (\S+)/g)].map((m) => m[1]));
+  return [...new Set(used)];
+}
+
 /** Runs a command from the command palette by its exact title. */
 async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press("F1");
@@ -196,6 +218,13 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     // loads the manifest and dist/ exactly as built.
     symlinkSync(ROOT, join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`), "dir");
   }
+  // The plugin must be where tsserver probes: <extension>/node_modules/<name> (the .vsix gets it from `npm run package`).
+  if (!VSIX) assert.ok(existsSync(join(ROOT, "node_modules", "resnet-studio-tsserver-plugin", "index.js")), "the tsserver plugin stub is missing: run `npm run build` first");
+  ensureBuiltinTypeScript();
+  // tsserver logs tell which plugin copy ran: code-server lives in this repo's node_modules, so tsserver's own plugin
+  // search (next to its typescript, walking up) could otherwise find the repo's stub instead of the installed .vsix's.
+  mkdirSync(join(tempDir, "user-data", "User"), { recursive: true });
+  writeFileSync(join(tempDir, "user-data", "User", "settings.json"), JSON.stringify({ "typescript.tsserver.log": "verbose" }));
   copyFileSync(join(ROOT, "examples", "resnet18.resnet.ts"), join(workspace, "resnet18.resnet.ts"));
   copyFileSync(BROKEN_FIXTURE, join(workspace, "broken.resnet.ts"));
   copyFileSync(join(ROOT, "examples", "small.resnet.ts"), join(workspace, "small.resnet.ts"));
@@ -205,6 +234,7 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   const pageErrors: string[] = [];
   page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text().slice(0, 300)); });
+  const tsMessages: string[] = [];
   const context = (): string => `\n--- code-server log ---\n${server.log().slice(-3000)}\n--- page errors ---\n${pageErrors.slice(-10).join("\n")}`;
 
   try {
@@ -222,6 +252,15 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     const problemText = (await problem.textContent()) ?? "";
     assert.match(problemText, /resnet-studio/, `Problems row lacks our source: ${problemText}`);
     assert.ok(problemText.includes(`[Ln ${expected.line}, Col ${expected.column}]`), `Problems row has the wrong place (want ${expected.line}:${expected.column}): ${problemText}`);
+
+    // (a') TypeScript itself checks the spec against our typings (tsserver plugin → dist/types/resnet-studio.d.ts):
+    // the misspelt block kind is also a TS error, and "resnet-studio" is never reported missing.
+    const tsProblem = page.locator(".markers-panel .monaco-list-row", { hasText: "is not assignable to type 'BlockKind" }).first();
+    await tsProblem.waitFor({ state: "visible", timeout: STEP_MS }).catch(async () => {
+      const rows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
+      throw new Error(`no TypeScript error for the unknown block kind in the Problems panel; rows:\n  ${rows.join("\n  ")}`);
+    });
+    tsMessages.push(((await tsProblem.textContent()) ?? "").trim());
 
     await runCommand(page, "View: Hide Panel");
 
@@ -259,14 +298,43 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
 
     // Let the hover's fade-in finish so the screenshot shows it opaque.
     await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== "running"), undefined, { timeout: STEP_MS });
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+    await page.keyboard.press("Escape");
+
+    // (c') Hovering `resnet` shows the builder's signature from our typings (TypeScript's quick info), and the
+    // Problems panel has no "Cannot find module 'resnet-studio'" for either spec.
+    const resnetLine = source.findIndex((l) => l.includes("resnet({"));
+    await goTo(page, resnetLine + 1, source[resnetLine].indexOf("resnet({") + 2);
+    await runCommand(page, "Show or Focus Hover");
+    const tsHover = page.locator(".monaco-hover:not(.hidden)", { hasText: "ResNetOptions" }).first();
+    await tsHover.waitFor({ state: "visible", timeout: STEP_MS }).catch(async () => {
+      const shown = await page.locator(".monaco-hover:not(.hidden)").allTextContents();
+      throw new Error(`hovering resnet( shows no signature from the resnet-studio typings; hovers:\n  ${shown.join("\n  ")}`);
+    });
+    const tsHoverText = (await tsHover.textContent()) ?? "";
+    assert.match(tsHoverText, /resnet\(options: ResNetOptions\): ResNetSpec/, `unexpected TypeScript hover: ${tsHoverText}`);
+    tsMessages.push(`hover: ${/[^\n]*resnet\(options: ResNetOptions\): ResNetSpec/.exec(tsHoverText)?.[0] ?? tsHoverText}`);
+    await page.keyboard.press("Escape");
+    await runCommand(page, "View: Focus Problems (Errors, Warnings, Infos)");
+    const rows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
+    assert.ok(rows.length > 0, "the Problems panel is empty (it should list broken.resnet.ts)");
+    assert.deepEqual(rows.filter((r) => /Cannot find module|resnet18\.resnet\.ts/.test(r)), [], `unexpected problems:\n  ${rows.join("\n  ")}`);
+    tsMessages.push(`Problems panel rows: ${rows.length}`);
+    const used = pluginDeclarationFiles(join(tempDir, "user-data"));
+    // The installed copy: inside --extensions-dir for a .vsix; the repo (the link's target) otherwise.
+    const expectedDir = VSIX ? realpathSync(extensionsDir) : ROOT;
+    assert.ok(used.length > 0 && used.every((f) => f.startsWith(expectedDir) && f.endsWith(join("dist", "types", "resnet-studio.d.ts"))),
+      `the tsserver plugin should use the declaration file under ${expectedDir}; the tsserver logs say: ${used.join(", ") || "(nothing)"}`);
+    tsMessages.push(`plugin used: ${used.join(", ")}`);
+    await runCommand(page, "View: Hide Panel");
+    if (process.env.RESNET_STUDIO_E2E_VERBOSE === "1") console.log(`TypeScript checks:\n  ${tsMessages.join("\n  ")}`);
 
     // Errors thrown inside our extension reach the page console through the extension host.
     // (VS Code's own failures mention its install under node_modules/code-server; those are not ours.)
     const ours = pageErrors.filter((e) => e.includes("[Extension Host]") && !e.includes("node_modules/code-server") && (e.includes(ROOT) || /resnet/i.test(e)));
     assert.deepEqual(ours, [], "the extension host reported errors from our extension");
     if (process.env.RESNET_STUDIO_E2E_VERBOSE === "1") console.log(context());
-    mkdirSync(dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT });
 
     // (d) "Show Gradient Flow" runs a real forward/backward pass in the extension's worker thread (tfjs, wasm or
     // cpu backend) on the small MNIST net and charts it; the caption names the model, the ratio and the backend.
