@@ -1,6 +1,7 @@
 // Training benchmarks (engineer D2). Prints JSON lines {bench, metric, value, unit, backend, bar?, pass?}:
-//  - trainImagesPerSecond / forwardImagesPerSecond of CIFAR ResNet-20 at batch 64 (`resnet-studio bench --json`),
-//    which scripts/bench.mjs compares with PyTorch;
+//  - trainImagesPerSecond / forwardImagesPerSecond of CIFAR ResNet-20 at batch 64 (`resnet-studio bench --json`, the
+//    path `train` uses: data-parallel worker threads on wasm when ≥ 2 cores), which scripts/bench.mjs compares with
+//    PyTorch; plus the same training figure single-threaded (`--workers 1`) for reference (no bar);
 //  - the MNIST bar: `resnet-studio train examples/small.resnet.ts --dataset mnist` with its default settings must
 //    reach ≥ 97% validation accuracy within 120 s for the whole process.
 // Both run the built CLI (model-core/dist/cli.cjs), so `npm run build` first. BENCH_SKIP_MNIST=1 skips the bar.
@@ -31,14 +32,22 @@ function emit(line: Record<string, unknown>): void {
   console.log(JSON.stringify(line));
 }
 
-const throughput = runCli(["bench", "--model", "resnet20", "--batch", "64", "--json"], 10 * 60_000);
+const seconds = process.env.BENCH_TRAIN_SECONDS ?? "16";
+const throughput = runCli(["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--json"], 10 * 60_000);
 const bench = lastJson(throughput.stdout);
 if (bench) {
+  const note = `${bench.workers} worker${bench.workers === 1 ? "" : "s"} (the default of \`train\` here)`;
   for (const metric of ["trainImagesPerSecond", "forwardImagesPerSecond"]) {
-    emit({ bench: "resnet20-cifar-b64", metric, value: bench[metric], unit: "images/s", backend: bench.backend });
+    emit({ bench: "resnet20-cifar-b64", metric, value: bench[metric], unit: "images/s", backend: bench.backend, workers: bench.workers, note });
   }
 } else {
   emit({ bench: "resnet20-cifar-b64", metric: "trainImagesPerSecond", value: 0, unit: "images/s", backend: "?", pass: false, note: "bench failed" });
+}
+if (bench && bench.workers !== 1 && !process.env.BENCH_SKIP_ONE_WORKER) {
+  const single = lastJson(runCli(["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--workers", "1", "--json"], 10 * 60_000).stdout);
+  if (single) {
+    emit({ bench: "resnet20-cifar-b64 (1 worker)", metric: "trainImagesPerSecond", value: single.trainImagesPerSecond, unit: "images/s", backend: single.backend, workers: 1, reference: true, note: "single-threaded, for reference" });
+  }
 }
 
 if (!process.env.BENCH_SKIP_MNIST) {

@@ -1,7 +1,8 @@
 /**
  * `resnet-studio bench`: training and forward throughput (images/s, after warm-up) of a preset, CIFAR ResNet-20 at
- * batch 64 by default, on random data. Training runs the same TrainStepper step as `train` (forward, cross-entropy,
- * backward, SGD update); forward runs eval mode.
+ * batch 64 by default, on random data. Training runs the stepper `train` uses, with the same worker count rule
+ * (data-parallel replicas on wasm when ≥ 2 cores; --workers overrides): forward, cross-entropy, backward, averaged
+ * gradients, SGD update. Forward runs eval mode on this thread.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Command } from "commander";
@@ -9,16 +10,18 @@ import { loadSpec } from "../load";
 import { reportDiagnostics, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
 import { buildModel } from "../runtime/model";
-import { TrainStepper } from "../runtime/train";
+import { LocalBatchStepper, type BatchStepper } from "../runtime/stepper";
+import { DataParallelStepper, resolveWorkerCount } from "../runtime/parallel";
 import { decayedParameterNames, Optimizer } from "../runtime/optim";
 import { SeededRng } from "../data/rng";
-import { UsageError } from "./train";
+import { parseWorkers, UsageError } from "./train";
 
 export interface BenchCliOptions {
   model?: string;
   batch?: string;
   backend?: string;
   seconds?: string;
+  workers?: string;
   json?: boolean;
 }
 
@@ -27,6 +30,8 @@ export interface BenchResult {
   batch: number;
   backend: string;
   backendDetail: string;
+  /** Data-parallel replicas (threads) of the training measurement: what `train` uses with the same options. */
+  workers: number;
   trainImagesPerSecond: number;
   forwardImagesPerSecond: number;
   trainStepMs: number;
@@ -54,6 +59,7 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
   const seconds = options.seconds === undefined ? 10 : Number(options.seconds);
   if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got "${options.seconds}"`);
   const backendChoice = parseBackendChoice(options.backend ?? "auto", "--backend");
+  const requestedWorkers = options.workers === undefined ? undefined : parseWorkers(options.workers);
   const loaded = loadSpec(modelArg);
   const failed = reportDiagnostics({ ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") }, modelArg);
   if (failed || !loaded.graph) {
@@ -66,13 +72,16 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
   const [channels, height, width] = graph.spec.input;
   const rng = new SeededRng(1);
   const pixels = new Float32Array(batch * channels * height * width).map(() => rng.normal());
+  const labelValues = Int32Array.from({ length: batch }, () => rng.int(graph.spec.classes));
   const x = tf.tensor4d(pixels, [batch, height, width, channels]);
-  const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => rng.int(graph.spec.classes)), "int32");
   const optimizer = new Optimizer(model.params, { kind: "sgd", momentum: 0.9, weightDecay: 1e-4, decayed: decayedParameterNames(graph) });
-  const stepper = new TrainStepper(model, optimizer);
+  const workers = resolveWorkerCount(requestedWorkers, backend.name, batch);
+  let stepper: BatchStepper | null = null;
   try {
+    stepper = workers > 1 ? await DataParallelStepper.create(model, optimizer, { workers, backend: backend.name, seed: 1 }) : new LocalBatchStepper(model, optimizer);
+    const active = stepper;
     const trainStep = async () => {
-      await stepper.step(x, labels, 1e-3);
+      await active.step(pixels, labelValues, batch, 1e-3);
     };
     const forward = async () => {
       const logits = tf.tidy(() => model.apply(x, "eval"));
@@ -91,6 +100,7 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
       batch,
       backend: backend.name,
       backendDetail: backend.detail,
+      workers: active.workers,
       trainImagesPerSecond: Math.round(((batch * 1000) / trained.meanMs) * 10) / 10,
       forwardImagesPerSecond: Math.round(((batch * 1000) / forwarded.meanMs) * 10) / 10,
       trainStepMs: Math.round(trained.meanMs * 10) / 10,
@@ -103,14 +113,15 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
     else {
       await writeStdout(
         `${result.model}, batch ${batch}, ${result.backend} (${result.backendDetail})\n` +
-          `  training: ${result.trainImagesPerSecond} images/s (${result.trainStepMs} ms/step over ${result.trainSteps} steps)\n` +
+          `  training: ${result.trainImagesPerSecond} images/s (${result.trainStepMs} ms/step over ${result.trainSteps} steps, ${result.workers} worker${result.workers === 1 ? "" : "s"})\n` +
           `  forward:  ${result.forwardImagesPerSecond} images/s (${result.forwardMs} ms/pass over ${result.forwardPasses} passes)\n`,
       );
     }
     return result;
   } finally {
+    await stepper?.dispose();
     optimizer.dispose();
-    tf.dispose([x, labels]);
+    x.dispose();
     model.dispose();
   }
 }
@@ -123,6 +134,7 @@ export function registerBench(program: Command): void {
     .option("--batch <n>", "batch size", "64")
     .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
     .option("--seconds <s>", "measuring time, split between training and forward", "10")
+    .option("--workers <n>", "training threads as `train` would use them: auto (one per core on wasm) or N")
     .option("--json", "print one JSON object")
     .action(async (options: BenchCliOptions) => {
       await runBench(options);

@@ -24,6 +24,8 @@ export interface StartOptions {
   /** Training epochs (default: train's MNIST default). */
   epochs?: string;
   backend?: string;
+  /** Data-parallel training threads: "auto" (default) or a number. */
+  workers?: string;
 }
 
 /** Where examples/small.resnet.ts is: under the working directory, or next to the installed package. */
@@ -60,7 +62,7 @@ export async function runStart(options: StartOptions): Promise<void> {
  */
 async function trainAndShowGradientFlow(spec: string, options: StartOptions): Promise<void> {
   await writeStdout(`\nTraining on the embedded MNIST digits (Ctrl-C stops between steps)...\n`);
-  const run = await runTrain(spec, { dataset: "mnist", input: options.input, epochs: options.epochs, backend: options.backend });
+  const run = await runTrain(spec, { dataset: "mnist", input: options.input, epochs: options.epochs, backend: options.backend, workers: options.workers });
   if (!run) return;
   try {
     if (run.result.reason === "diverged") return;
@@ -97,6 +99,7 @@ export function registerStart(program: Command): void {
     .option("--no-train", "only print the summary")
     .option("--epochs <n>", "training epochs on MNIST")
     .option("--backend <name>", "auto | wasm | cpu | tensorflow")
+    .option("--workers <n>", "training threads: auto (one per core on wasm) or N; 1 = single-threaded")
     .action(async (spec: string | undefined, options: Omit<StartOptions, "spec">) => {
       await runStart({ ...options, spec });
     });

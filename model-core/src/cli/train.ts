@@ -32,6 +32,7 @@ export interface TrainCliOptions {
   resume?: string;
   backend?: string;
   seed?: string;
+  workers?: string;
   input?: string;
   json?: boolean;
   download?: boolean;
@@ -85,6 +86,12 @@ function parseSchedule(value: string, epochs: number): LrSchedule {
   throw new UsageError(`--schedule must be constant, step or cosine, got "${value}"`);
 }
 
+/** `--workers auto | N`: data-parallel replicas (threads); auto = one per core on wasm. */
+export function parseWorkers(value: string): number | undefined {
+  if (value.trim().toLowerCase() === "auto") return undefined;
+  return parseNumber(value, "--workers", { integer: true, min: 1, max: 64 });
+}
+
 /** The run's config: built-in defaults < dataset defaults < the resumed checkpoint's config < explicit flags. */
 export function buildTrainConfig(options: TrainCliOptions, resumed: TrainConfig | null): TrainConfig {
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...datasetDefaults(options.dataset ?? "mnist"), ...(resumed ?? {}) };
@@ -103,6 +110,7 @@ export function buildTrainConfig(options: TrainCliOptions, resumed: TrainConfig 
   if (options.maxSteps !== undefined) config.maxSteps = parseNumber(options.maxSteps, "--max-steps", { integer: true, min: 1 });
   if (options.logEvery !== undefined) config.logEvery = parseNumber(options.logEvery, "--log-every", { integer: true, min: 1 });
   if (options.seed !== undefined) config.seed = parseNumber(options.seed, "--seed", { integer: true, min: 0 });
+  if (options.workers !== undefined) config.workers = parseWorkers(options.workers);
   return config;
 }
 
@@ -112,6 +120,8 @@ export interface TrainSummary {
   model: string;
   dataset: string;
   backend: string;
+  /** Data-parallel replicas (threads) that trained. */
+  workers: number;
   reason: TrainResult["reason"];
   message?: string;
   epochs: number;
@@ -194,6 +204,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     model: graph.spec.name,
     dataset: data.train.name,
     backend: backend.name,
+    workers: result.workers ?? 1,
     reason: result.reason,
     ...(result.message ? { message: result.message } : {}),
     epochs: result.epochsCompleted,
@@ -219,7 +230,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
 export function formatSummary(s: TrainSummary): string {
   const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(2)}%`);
   const lines = [
-    `${s.model} on ${s.dataset} (${s.backend}): ${s.reason === "completed" ? "done" : s.reason} after ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}`,
+    `${s.model} on ${s.dataset} (${s.backend}${s.workers > 1 ? `, ${s.workers} workers` : ""}): ${s.reason === "completed" ? "done" : s.reason} after ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}`,
     `  validation accuracy ${pct(s.valAccuracy)}  (loss ${s.valLoss?.toFixed(4) ?? "n/a"}; training accuracy ${pct(s.accuracy)})`,
     `  ${s.imagesPerSecond?.toFixed(0) ?? "n/a"} training images/s; ${s.trainSeconds.toFixed(1)} s training, ${s.totalSeconds.toFixed(1)} s in all`,
   ];
@@ -248,6 +259,7 @@ function terminalReporter(): (event: TrainEvent) => void {
         process.stderr.write(
           `training ${event.model} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images, ` +
             `${event.config.optimizer} lr ${event.config.lr}, batch ${event.config.batchSize}, ${event.backend}` +
+            ((event.workers ?? 1) > 1 ? ` × ${event.workers} workers (batch split between them)` : "") +
             (event.startEpoch > 0 ? `, resuming at epoch ${event.startEpoch + 1}` : "") + "\n",
         );
         break;
@@ -302,6 +314,7 @@ export function registerTrain(program: Command): void {
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
     .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
     .option("--seed <n>", "seed for weight init and shuffling (default 1)")
+    .option("--workers <n>", "data-parallel training threads, each on a share of every batch: auto (one per core on wasm) or N; 1 = single-threaded")
     .option("--input <C,H,W>", "override the spec's input shape")
     .option("--download", "download CIFAR-10 into the cifar10:<dir> folder if it is missing")
     .option("--json", "JSON lines instead of a progress bar; the last line is the summary")

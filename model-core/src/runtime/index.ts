@@ -8,4 +8,6 @@ export * from "./trainTypes";
 export * from "./optim";
 export * from "./checkpoint";
 export * from "./train";
+export { DataParallelStepper, resolveWorkerCount } from "./parallel";
+export { batchNormTrain } from "./batchNorm";
 export * from "../data/index";

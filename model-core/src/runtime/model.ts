@@ -9,7 +9,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import type { GraphNode, ModelGraph, NodeOp } from "../analysis/graph";
 import { groupedConv2d } from "./convKernels";
+import { batchNormTrain, registerBatchNormKernels } from "./batchNorm";
 import { defaultUniformBound, kaimingNormalStd, normalValues, tensorRng, uniformValues } from "./init";
+
+// Fused BN kernels for wasm and cpu (kernel registration is by name, so before or after the backend starts).
+registerBatchNormKernels();
 
 export type ApplyMode = "train" | "eval";
 
@@ -252,7 +256,7 @@ export class GraphModel implements TfModel {
       const scale = tf.mul(p.gamma, tf.rsqrt(tf.add(p.runningVar, op.eps)));
       return tf.add(tf.mul(x, scale), tf.sub(p.beta, tf.mul(p.runningMean, scale)));
     }
-    const { output, mean, variance } = batchNormTrain(x, p.gamma, p.beta, op.eps);
+    const { output, mean, variance } = batchNormTrain(x, p.gamma as tf.Tensor as tf.Tensor1D, p.beta as tf.Tensor as tf.Tensor1D, op.eps);
     if (updateStats) {
       const count = x.shape[0] * x.shape[1] * x.shape[2];
       const m = op.momentum;
@@ -293,39 +297,6 @@ function gateBiasFor(graph: ModelGraph, consumers: GraphNode[]): number | null {
   const variant = graph.spec.shortcutVariant;
   if (variant.kind !== "exclusiveGating" && variant.kind !== "shortcutOnlyGating") return null;
   return consumers.some((c) => c.op.kind === "sigmoid") ? variant.gateBias : null;
-}
-
-/**
- * BN with batch statistics and a closed-form backward pass (cheaper than differentiating through the moments):
- * dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)), per channel. Returns the batch mean and biased variance too.
- */
-function batchNormTrain(x: tf.Tensor4D, gamma: tf.Variable, beta: tf.Variable, eps: number): { output: tf.Tensor4D; mean: tf.Tensor; variance: tf.Tensor } {
-  let mean: tf.Tensor | null = null;
-  let variance: tf.Tensor | null = null;
-  const count = x.shape[0] * x.shape[1] * x.shape[2];
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, g, b] = args as tf.Tensor[];
-    const save = args[3] as tf.GradSaveFunc;
-    const moments = tf.moments(input, [0, 1, 2]);
-    // Kept past the custom op's scope for the running-statistics update; the caller disposes them.
-    mean = tf.keep(moments.mean);
-    variance = tf.keep(moments.variance);
-    const invStd = tf.rsqrt(tf.add(moments.variance, eps));
-    const normalized = tf.mul(tf.sub(input, moments.mean), invStd);
-    save([normalized, invStd, g]);
-    return {
-      value: tf.add(tf.mul(normalized, g), b),
-      gradFunc: (grad: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xHat, inv, scale] = saved;
-        const dBeta = tf.sum(grad, [0, 1, 2]);
-        const dGamma = tf.sum(tf.mul(grad, xHat), [0, 1, 2]);
-        const centered = tf.sub(tf.sub(grad, tf.div(dBeta, count)), tf.mul(xHat, tf.div(dGamma, count)));
-        return [tf.mul(centered, tf.mul(scale, inv)), dGamma, dBeta];
-      },
-    };
-  });
-  const output = op(x, gamma, beta) as tf.Tensor4D;
-  return { output, mean: mean!, variance: variance! };
 }
 
 /**

@@ -34,7 +34,7 @@ export class Optimizer {
   private readonly beta2: number;
   private readonly epsilon: number;
 
-  constructor(private readonly params: Map<string, tf.Variable>, private readonly options: OptimizerOptions) {
+  constructor(private readonly params: Map<string, tf.Variable>, readonly options: OptimizerOptions) {
     this.kind = options.kind;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;

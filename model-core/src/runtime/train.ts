@@ -1,25 +1,21 @@
 /**
  * The training loop: seeded shuffling, mini-batches adapted to the spec's input, softmax cross-entropy, SGD/Adam with
  * weight decay and an LR schedule, validation after every epoch, checkpoints, resume, cancellation between steps, and
- * a stop on a non-finite loss. Tensor count is flat across steps: every step disposes all it creates.
+ * a stop on a non-finite loss. Tensor count is flat across steps: every step disposes all it creates. Each batch is
+ * split between data-parallel replica threads (parallel.ts) when config.workers (or the automatic choice) says so.
  */
 import * as tf from "@tensorflow/tfjs-core";
 // Gradients of the core ops are registered by this side-effect module (tfjs-core alone ships none).
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
-import type { ModelGraph } from "../analysis/graph";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
 import { assertSameSpec, CheckpointError, readCheckpoint, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
+import { DataParallelStepper, resolveWorkerCount } from "./parallel";
+import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
 import type { EpochMetrics, LrSchedule, StepMetrics, StopReason, TrainConfig, TrainEvent, TrainResult } from "./trainTypes";
 
-/** What the trainer needs of a model (engineer D1's TfModel fits it). */
-export interface TrainableModel {
-  readonly graph: ModelGraph;
-  readonly params: Map<string, tf.Variable>;
-  readonly buffers: Map<string, tf.Variable>;
-  apply(x: tf.Tensor4D, mode: "train" | "eval"): tf.Tensor2D;
-}
+export { TrainStepper, LocalBatchStepper, type BatchStepper, type BatchGradients, type TrainableModel } from "./stepper";
 
 export interface TrainData {
   train: ImageDataset;
@@ -76,6 +72,7 @@ export function validateConfig(config: TrainConfig): void {
   if (!(config.momentum >= 0 && config.momentum < 1)) problems.push(`momentum must be in [0, 1), got ${config.momentum}`);
   if (config.optimizer !== "adam" && config.optimizer !== "sgd") problems.push(`optimizer must be adam or sgd, got ${String(config.optimizer)}`);
   if (!Number.isInteger(config.seed)) problems.push(`seed must be an integer, got ${config.seed}`);
+  if (config.workers !== undefined && !(Number.isInteger(config.workers) && config.workers >= 1)) problems.push(`workers must be a positive integer, got ${config.workers}`);
   if (problems.length > 0) throw new TrainConfigError(problems.join("; "));
 }
 
@@ -86,62 +83,13 @@ export class TrainConfigError extends Error {
   }
 }
 
-function crossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): tf.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-}
-
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/**
- * One optimisation step on one batch: forward in train mode, softmax cross-entropy, backward, optimiser update.
- * Used by train() and by the throughput benchmark, so both measure the same work. A non-finite loss skips the update.
- */
-export class TrainStepper {
-  private readonly paramNameByVariable = new Map<string, string>();
-  private readonly variables: tf.Variable[];
-
-  constructor(private readonly model: TrainableModel, readonly optimizer: Optimizer) {
-    for (const [name, v] of model.params) this.paramNameByVariable.set(v.name, name);
-    this.variables = [...model.params.values()];
-  }
-
-  /** Returns the batch's mean loss and number of correct predictions; disposes everything it creates. */
-  async step(x: tf.Tensor4D, labels: tf.Tensor1D, lr: number): Promise<{ loss: number; correct: number }> {
-    const classes = this.model.graph.spec.classes;
-    let correct: tf.Scalar | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = this.model.apply(x, "train");
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")) as tf.Scalar);
-      const oneHot = tf.cast(tf.oneHot(labels, classes), "float32") as tf.Tensor2D;
-      return crossEntropy(logits, oneHot);
-    }, this.variables);
-    const correctTensor = correct as tf.Scalar | null;
-    try {
-      const [lossValue, correctValue] = await Promise.all([value.data(), correctTensor ? correctTensor.data() : Promise.resolve([0])]);
-      const loss = lossValue[0];
-      if (Number.isFinite(loss)) {
-        const byName = new Map<string, tf.Tensor>();
-        for (const [varName, g] of Object.entries(grads)) {
-          const name = this.paramNameByVariable.get(varName);
-          if (name) byName.set(name, g);
-        }
-        this.optimizer.apply(byName, lr);
-      }
-      return { loss, correct: correctValue[0] };
-    } finally {
-      tf.dispose(grads);
-      value.dispose();
-      correctTensor?.dispose();
-    }
-  }
-}
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, data, config, signal } = options;
   validateConfig(config);
   const started = performance.now();
   const spec = model.graph.spec;
-  const [channels, height, width] = spec.input;
   const classes = spec.classes;
   const emit = (event: TrainEvent) => options.onEvent?.(event);
 
@@ -169,7 +117,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     weightDecay: config.weightDecay,
     decayed: decayedParameterNames(model.graph),
   });
-  const stepper = new TrainStepper(model, optimizer);
 
   let rng = new SeededRng((config.seed ^ SHUFFLE_SEED_SALT) >>> 0);
   let startEpoch = 0;
@@ -191,9 +138,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const backend = tf.getBackend();
   const paramsCount = model.graph.totals.params;
+  // After resume: replicas start from this model's (restored) weights, statistics and optimiser state.
+  const workers = resolveWorkerCount(config.workers, backend, batchSize);
+  let stepper: BatchStepper;
+  try {
+    stepper = workers > 1 ? await DataParallelStepper.create(model, optimizer, { workers, backend, seed: config.seed }) : new LocalBatchStepper(model, optimizer);
+  } catch (err) {
+    optimizer.dispose();
+    throw err;
+  }
   emit({
     type: "start", model: spec.name, backend, dataset: data.train.name, trainSamples: trainIndices.length,
-    valSamples: valIndices.length, config, startEpoch, params: paramsCount,
+    valSamples: valIndices.length, config, startEpoch, params: paramsCount, workers: stepper.workers,
   });
 
   const xBuffer = new Float32Array(batchSize * trainAdapter.sampleSize);
@@ -230,14 +186,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         lr = learningRateAt(config, globalStep, stepsPerEpoch);
         trainAdapter.fill(order, step * batchSize, batchSize, xBuffer);
         trainAdapter.labels(order, step * batchSize, batchSize, labelBuffer);
-        const x = tf.tensor4d(xBuffer, [batchSize, height, width, channels]);
-        const labels = tf.tensor1d(labelBuffer, "int32");
-        let outcome: { loss: number; correct: number };
-        try {
-          outcome = await stepper.step(x, labels, lr);
-        } finally {
-          tf.dispose([x, labels]);
-        }
+        const outcome = await stepper.step(xBuffer, labelBuffer, batchSize, lr);
         const { loss } = outcome;
         const correctValue = [outcome.correct];
         if (!Number.isFinite(loss)) {
@@ -298,13 +247,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
     }
   } finally {
+    await stepper.dispose();
     optimizer.dispose();
   }
   const completedEpochs = history.length;
   const result: TrainResult = {
     reason, message, epochsCompleted: completedEpochs, globalStep, history,
     final: history.length > 0 ? history[history.length - 1] : null,
-    backend, seconds: (performance.now() - started) / 1000,
+    backend, workers: stepper.workers, seconds: (performance.now() - started) / 1000,
   };
   emit({ type: "done", ...result });
   return result;

@@ -34,6 +34,12 @@ export interface TrainConfig {
   timeBudgetSeconds?: number;
   /** Emit a step event every `logEvery` steps (the last step of an epoch always emits). */
   logEvery: number;
+  /**
+   * Data-parallel replicas (threads), each training on an equal share of every batch; undefined = automatic (one per
+   * core, up to 4, on wasm; 1 elsewhere), 1 = single-threaded. BN then normalises over each replica's share of the
+   * batch (like PyTorch DDP without SyncBatchNorm), so results depend on this number; the seed fixes them for a given one.
+   */
+  workers?: number;
 }
 
 /**
@@ -97,12 +103,14 @@ export interface TrainResult {
   /** The last epoch's metrics, null if no epoch completed. */
   final: EpochMetrics | null;
   backend: string;
+  /** Data-parallel replicas used (1 = single-threaded; absent from results made before workers existed). */
+  workers?: number;
   seconds: number;
 }
 
 /** Events streamed to the CLI, the extension worker and the webview. */
 export type TrainEvent =
-  | { type: "start"; model: string; backend: string; dataset: string; trainSamples: number; valSamples: number; config: TrainConfig; startEpoch: number; params: number }
+  | { type: "start"; model: string; backend: string; dataset: string; trainSamples: number; valSamples: number; config: TrainConfig; startEpoch: number; params: number; workers?: number }
   | ({ type: "step" } & StepMetrics)
   | ({ type: "epoch" } & EpochMetrics)
   | { type: "checkpoint"; path: string; epoch: number }
