@@ -106,6 +106,8 @@ test("wasm conv gradients match central finite differences", async () => {
     { n: 1, h: 11, w: 11, inC: 2, outC: 3, k: 7, stride: 2, pad: 3, groups: 1 },
     { n: 2, h: 6, w: 6, inC: 4, outC: 8, k: 3, stride: 2, pad: 1, groups: 4 },
     { n: 2, h: 6, w: 6, inC: 8, outC: 8, k: 3, stride: 1, pad: 1, groups: 2 },
+    // Large enough a map for the per-tap dW (padded grid ≤ 1.3× the output).
+    { n: 1, h: 14, w: 16, inC: 3, outC: 4, k: 3, stride: 1, pad: 1, groups: 1 },
   ];
   for (const c of picks) {
     const g = gradients(c);
@@ -137,11 +139,12 @@ test("conv gradients on wasm leak no tensors and no wasm buffers", async () => {
   await tf.setBackend("wasm");
   const c: Case = { n: 2, h: 8, w: 8, inC: 8, outC: 8, k: 3, stride: 2, pad: 1, groups: 1 };
   const dw: Case = { ...c, groups: 8, outC: 16 };
-  gradients(c);
-  gradients(dw); // warm-up (first calls may allocate kernel caches)
+  const s1: Case = { ...c, h: 16, w: 16, stride: 1 }; // per-tap dW with views into one buffer
+  const warm = () => { gradients(c); gradients(dw); gradients(s1); };
+  warm(); // warm-up (first calls may allocate kernel caches)
   const tensorsBefore = tf.memory().numTensors;
   const buffersBefore = tf.engine().backend.numDataIds();
-  for (let i = 0; i < 3; i++) { gradients(c); gradients(dw); }
+  for (let i = 0; i < 3; i++) warm();
   assert.equal(tf.memory().numTensors, tensorsBefore, "engine tensors");
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, "wasm data buffers");
 });
@@ -153,11 +156,20 @@ test("the wasm backend has our conv gradient kernels registered", async () => {
   }
 });
 
-for (const [label, strides, pad] of [["asymmetric 'same' padding (stride 2, even size)", 2, "same"], ["unequal strides [2, 1], 'valid'", [2, 1], "valid"]] as const) {
+// The stride-1 cases on 24×22 maps go through the per-tap dW (one MatMul per kernel tap over a shifted view of
+// padded x); on 8×7 maps through the transposed conv (the padded grid would be > 1.3× the output).
+for (const [label, strides, pad, k, mapH, mapW] of [
+  ["asymmetric 'same' padding (stride 2, even size)", 2, "same", 3, 8, 7],
+  ["unequal strides [2, 1], 'valid'", [2, 1], "valid", 3, 8, 7],
+  ["stride 1, asymmetric 'same' padding (even kernel)", 1, "same", 4, 24, 22],
+  ["stride 1, 'valid', non-square kernel", 1, "valid", [2, 3], 24, 22],
+  ["stride 1, 'same', small map", 1, "same", 3, 8, 7],
+] as const) {
   test(`${label} matches cpu`, async () => {
+    const [kh, kw] = typeof k === "number" ? [k, k] : k;
     const run = () => tf.tidy(() => {
-      const x = tf.tensor4d(seededValues(2 * 8 * 8 * 3, 5), [2, 8, 8, 3]);
-      const w = tf.tensor4d(seededValues(3 * 3 * 3 * 4, 6), [3, 3, 3, 4]);
+      const x = tf.tensor4d(seededValues(2 * mapH * mapW * 3, 5), [2, mapH, mapW, 3]);
+      const w = tf.tensor4d(seededValues(kh * kw * 3 * 4, 6), [kh, kw, 3, 4]);
       const y = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides as number | [number, number], pad);
       const r = tf.tensor(seededValues(y(x, w).size, 7), y(x, w).shape);
       const [dx, dwt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(y(a, b), r)))([x, w]);

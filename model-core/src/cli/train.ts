@@ -55,7 +55,8 @@ export class UsageError extends Error {
  */
 export function datasetDefaults(dataset: string): Partial<TrainConfig> {
   const kind = dataset.split(":")[0];
-  // Measured on 2 loaded cores (wasm, ~510 img/s): 4 epochs reach 97.2% in 73 s; 5 add margin and stay under 2 minutes.
+  // Measured on 2 cores (wasm, 2 data-parallel workers, 550–860 img/s): 5 epochs reach 97.8–97.9% in 48–85 s, whole
+  // process (BENCHMARKS.md); single-threaded (~510 img/s) 4 epochs reached 97.2% in 73 s.
   if (kind === "mnist") return { epochs: 5, batchSize: 64, optimizer: "adam", lr: 1e-2, weightDecay: 0, schedule: { kind: "cosine" } };
   if (kind === "cifar10") {
     return { epochs: 12, batchSize: 128, optimizer: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 1e-4, schedule: { kind: "step", milestones: [6, 9], gamma: 0.1 } };

@@ -1,0 +1,197 @@
+/**
+ * The data-parallel trainer (runtime/parallel.ts): replica worker threads (run from source via tsx here) that split
+ * every batch, average gradients through a SharedArrayBuffer and apply identical updates. On the cpu backend to keep
+ * it fast; the worker count is explicit because automatic mode only parallelises wasm.
+ */
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import * as tf from "@tensorflow/tfjs-core";
+import { buildModel, type TfModel } from "../src/runtime/model";
+import { train } from "../src/runtime/train";
+import { decayedParameterNames, Optimizer } from "../src/runtime/optim";
+import { DataParallelStepper, resolveWorkerCount, shareSizes } from "../src/runtime/parallel";
+import { LocalBatchStepper } from "../src/runtime/stepper";
+import { syntheticDataset } from "../src/data/synthetic";
+import type { ModelGraph } from "../src/analysis/graph";
+import { microGraph, tinyConfig, tinyGraph, useCpu } from "./trainHelpers";
+
+/**
+ * 2 workers vs 1 on the same batch without BN: the averaged gradient (½·g₁ + ½·g₂ of the half-batch means) equals the
+ * full-batch mean gradient up to float32 summation order, so losses and updated weights agree to this relative
+ * tolerance (scaled by max |w|, at least 1).
+ */
+const ONE_VS_TWO_REL_TOL = 1e-5;
+
+before(useCpu);
+
+function batchOf(graph: ModelGraph, count: number, seed: number): { pixels: Float32Array; labels: Int32Array } {
+  const [c, h, w] = graph.spec.input;
+  const data = syntheticDataset({ count, classes: graph.spec.classes, shape: [c, h, w], seed });
+  const pixels = Float32Array.from(data.images, (v) => v / 255 - 0.5);
+  return { pixels, labels: Int32Array.from(data.labels) };
+}
+
+function params(model: TfModel): Float32Array[] {
+  return [...model.params.values()].map((v) => (v.dataSync() as Float32Array).slice());
+}
+
+test("worker count: explicit wins (≤ batch/2), automatic means one per core on wasm only, 1 elsewhere", () => {
+  const saved = process.env.RESNET_STUDIO_WORKERS;
+  delete process.env.RESNET_STUDIO_WORKERS;
+  try {
+    assert.equal(resolveWorkerCount(1, "wasm", 64), 1);
+    assert.equal(resolveWorkerCount(3, "cpu", 64), 3);
+    assert.equal(resolveWorkerCount(8, "wasm", 6), 3, "every replica keeps two images for BN");
+    assert.equal(resolveWorkerCount(undefined, "cpu", 64), 1);
+    assert.equal(resolveWorkerCount(undefined, "tensorflow", 64), 1);
+    assert.ok(resolveWorkerCount(undefined, "wasm", 64) >= 1 && resolveWorkerCount(undefined, "wasm", 64) <= 4);
+    assert.equal(resolveWorkerCount(undefined, "wasm", 16), 1, "shares of at least 16 images in automatic mode");
+    process.env.RESNET_STUDIO_WORKERS = "2";
+    assert.equal(resolveWorkerCount(undefined, "cpu", 64), 2);
+    process.env.RESNET_STUDIO_WORKERS = "two";
+    assert.throws(() => resolveWorkerCount(undefined, "wasm", 64), /RESNET_STUDIO_WORKERS must be a positive integer/);
+  } finally {
+    if (saved === undefined) delete process.env.RESNET_STUDIO_WORKERS;
+    else process.env.RESNET_STUDIO_WORKERS = saved;
+  }
+  assert.deepEqual(shareSizes(7, 2), [4, 3]);
+  assert.deepEqual(shareSizes(64, 3), [22, 21, 21]);
+});
+
+test("without BN, a 2-worker step equals the 1-worker step on the same batch (loss and updated weights)", { timeout: 60_000 }, async () => {
+  const graph = tinyGraph({ norm: "none" });
+  const { pixels, labels } = batchOf(graph, 16, 5);
+  const run = async (workers: number) => {
+    const model = buildModel(graph, { seed: 3 });
+    const optimizer = new Optimizer(model.params, { kind: "sgd", momentum: 0.9, weightDecay: 1e-3, decayed: decayedParameterNames(graph) });
+    const stepper = workers > 1 ? await DataParallelStepper.create(model, optimizer, { workers, backend: "cpu" }) : new LocalBatchStepper(model, optimizer);
+    try {
+      const losses: number[] = [];
+      for (let i = 0; i < 2; i++) losses.push((await stepper.step(pixels, labels, 16, 0.05)).loss);
+      return { losses, weights: params(model) };
+    } finally {
+      await stepper.dispose();
+      optimizer.dispose();
+      model.dispose();
+    }
+  };
+  const one = await run(1);
+  const two = await run(2);
+  one.losses.forEach((l, i) => assert.ok(Math.abs(l - two.losses[i]) <= ONE_VS_TWO_REL_TOL * Math.max(1, Math.abs(l)), `step ${i}: loss ${l} vs ${two.losses[i]}`));
+  one.weights.forEach((w, i) => {
+    let scale = 1, worst = 0;
+    for (let j = 0; j < w.length; j++) {
+      scale = Math.max(scale, Math.abs(w[j]));
+      worst = Math.max(worst, Math.abs(w[j] - two.weights[i][j]));
+    }
+    assert.ok(worst <= ONE_VS_TWO_REL_TOL * scale, `param ${i}: max |diff| ${worst}`);
+  });
+});
+
+test("replicas stay bit-identical (weights, BN statistics, Adam state) and every replica's tensor count is flat", { timeout: 60_000 }, async () => {
+  const graph = tinyGraph();
+  const model = buildModel(graph, { seed: 4 });
+  const optimizer = new Optimizer(model.params, { kind: "adam", momentum: 0, weightDecay: 1e-4, decayed: decayedParameterNames(graph) });
+  const stepper = await DataParallelStepper.create(model, optimizer, { workers: 3, backend: "cpu" });
+  try {
+    const ownerCounts: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { pixels, labels } = batchOf(graph, 14, 10 + i); // shares 5, 5, 4
+      await stepper.step(pixels, labels, 14, 0.01);
+      ownerCounts.push(tf.memory().numTensors);
+    }
+    assert.equal(new Set(ownerCounts).size, 1, `owner tensor counts ${ownerCounts}`);
+    for (const counts of stepper.workerTensorCounts) {
+      assert.equal(counts.length, 8);
+      assert.equal(new Set(counts).size, 1, `worker tensor counts ${counts}`);
+    }
+    const mine = {
+      params: params(model),
+      buffers: [...model.buffers.values()].map((v) => v.dataSync() as Float32Array),
+      optimizerState: optimizer.stateTensors().map(([, v]) => v.dataSync() as Float32Array),
+    };
+    assert.ok(mine.buffers.some((b) => b.some((v) => v !== 0 && v !== 1)), "BN running statistics moved");
+    for (const snapshot of await stepper.snapshots()) {
+      for (const key of ["params", "buffers", "optimizerState"] as const) {
+        assert.equal(snapshot[key].length, mine[key].length);
+        snapshot[key].forEach((values, i) => assert.deepEqual(values, mine[key][i], `${key}[${i}] differs from the owner's`));
+      }
+    }
+  } finally {
+    await stepper.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+});
+
+test("train() with 2 workers: learns, same seed gives the same run, reports its workers", { timeout: 120_000 }, async () => {
+  const data = { train: syntheticDataset({ count: 330, classes: 3, shape: [1, 8, 8], seed: 3, noise: 60 }), val: null };
+  const run = async () => {
+    const model = buildModel(tinyGraph(), { seed: 1 });
+    const losses: number[] = [];
+    const result = await train({ model, data, config: tinyConfig({ epochs: 2, batchSize: 16, lr: 0.01, workers: 2 }), onStep: (m) => losses.push(m.loss) });
+    model.dispose();
+    return { result, losses };
+  };
+  const a = await run();
+  const b = await run();
+  assert.equal(a.result.reason, "completed");
+  assert.equal(a.result.workers, 2);
+  assert.ok(a.result.final && a.result.final.valAccuracy >= 0.8, `val accuracy ${a.result.final?.valAccuracy}`);
+  assert.deepEqual(a.losses, b.losses);
+});
+
+test("train() with 2 workers: abort stops within 100 ms; a non-finite loss stops with the message; checkpoint + resume continue", { timeout: 120_000 }, async () => {
+  // Abort.
+  {
+    const model = buildModel(microGraph(), { seed: 3 });
+    const data = { train: syntheticDataset({ count: 400, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
+    const controller = new AbortController();
+    let steps = 0;
+    let abortedAt = 0;
+    const result = await train({
+      model, data, config: tinyConfig({ epochs: 1000, batchSize: 8, logEvery: 1, workers: 2 }), signal: controller.signal,
+      onStep: () => {
+        if (++steps === 10) setTimeout(() => { abortedAt = performance.now(); controller.abort(); }, 0);
+      },
+    });
+    const latency = performance.now() - abortedAt;
+    model.dispose();
+    assert.equal(result.reason, "aborted");
+    assert.ok(latency < 100, `stopped ${latency.toFixed(1)} ms after abort`);
+  }
+  // Divergence.
+  {
+    const model = buildModel(microGraph({ norm: "none" }), { seed: 4 });
+    const data = { train: syntheticDataset({ count: 200, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
+    const result = await train({ model, data, config: tinyConfig({ epochs: 5, batchSize: 8, lr: 1e12, optimizer: "sgd", schedule: { kind: "constant" }, workers: 2 }) });
+    model.dispose();
+    assert.equal(result.reason, "diverged");
+    assert.match(result.message ?? "", /training diverged: the loss became/);
+  }
+  // Resume: 1 epoch + checkpoint, then resume for the 2nd, equals 2 epochs in one go.
+  const dir = mkdtempSync(join(tmpdir(), "rs-parallel-"));
+  try {
+    const data = { train: syntheticDataset({ count: 96, classes: 2, shape: [1, 4, 4], seed: 2 }), val: null };
+    // Constant LR: a cosine schedule depends on the run's epoch count, which differs between the two halves.
+    const config = tinyConfig({ epochs: 2, batchSize: 8, workers: 2, optimizer: "adam", schedule: { kind: "constant" } });
+    const straight: number[] = [];
+    let model = buildModel(microGraph(), { seed: 5 });
+    await train({ model, data, config, onStep: (m) => straight.push(m.loss) });
+    model.dispose();
+    const resumed: number[] = [];
+    model = buildModel(microGraph(), { seed: 5 });
+    await train({ model, data, config: { ...config, epochs: 1 }, checkpoint: dir, onStep: (m) => resumed.push(m.loss) });
+    model.dispose();
+    model = buildModel(microGraph(), { seed: 6 }); // different init: the checkpoint must overwrite it, in every replica
+    const second = await train({ model, data, config, resumeFrom: dir, onStep: (m) => resumed.push(m.loss) });
+    model.dispose();
+    assert.equal(second.reason, "completed");
+    assert.deepEqual(resumed, straight);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
