@@ -7,7 +7,7 @@ import { analyzeSpecText, debounce, plainTwin } from "../extension/src/pure/spec
 import { hoverMarkdown, modelSummaryMarkdown, stageInlayHints } from "../extension/src/pure/specInfo";
 import { contentSecurityPolicy, makeNonce, webviewHtml } from "../extension/src/pure/html";
 import { formatCount, formatNorm, formatShape } from "../extension/src/pure/format";
-import { toTrainingEvent } from "../extension/src/pure/trainEvents";
+import { toTrainingEvent, workersSetting } from "../extension/src/pure/trainEvents";
 import { BUNDLED_SPEC_TEXT } from "../extension/src/pure/bundledSpec";
 import { applyTrainingEvent, EMPTY_TRAINING, isWebviewToHost, isHostToWebview } from "../model-core/src/protocol";
 import { DEFAULT_TRAIN_CONFIG } from "../model-core/src/runtime/trainTypes";
@@ -165,4 +165,12 @@ test("message guards accept protocol messages and reject junk", () => {
   assert.ok(!isWebviewToHost(null));
   assert.ok(isHostToWebview({ type: "diagnostics", diagnostics: [] }));
   assert.ok(!isHostToWebview("snapshot"));
+});
+
+test("the trainWorkers setting: 0 leaves the choice to the trainer, n forces n replicas, junk is ignored", () => {
+  assert.deepEqual(workersSetting(0), {});
+  assert.deepEqual(workersSetting(1), { workers: 1 });
+  assert.deepEqual(workersSetting(2), { workers: 2 });
+  assert.deepEqual(workersSetting(1.5), {});
+  assert.deepEqual(workersSetting("2"), {});
 });

@@ -22,6 +22,7 @@ import { createLayoutClient, type LayoutClient } from "../../model-core/src/rend
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
+import { workersSetting } from "./pure/trainEvents";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -299,7 +300,7 @@ class DiagramPanel {
     this.post({ type: "command", command: "showTraining" });
     void this.ctx.trainer.run({
       type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
-      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64) },
+      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)) },
     }, (m) => {
       if (m.type === "training") {
         this.training = applyTrainingEvent(this.training, m.event);

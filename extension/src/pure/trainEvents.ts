@@ -24,3 +24,8 @@ export function toTrainingEvent(event: TrainEvent, ctx: { backend: string; gradi
       return null;
   }
 }
+
+/** `resnetStudio.trainWorkers`: 0 (or anything not a positive integer) lets the trainer choose; n forces n replicas. */
+export function workersSetting(value: unknown): { workers?: number } {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1 ? { workers: value } : {};
+}
