@@ -27,6 +27,9 @@ function startWorker(): Worker {
   return new Worker(`require("tsx/cjs"); require(${JSON.stringify(WORKER)});`, { eval: true, env: { ...process.env, RESNET_STUDIO_BACKEND: "cpu" } });
 }
 
+/** The worker as the extension ships it (esbuild bundle, every tfjs backend inside). */
+const BUNDLED_WORKER = join(root, "dist", "trainWorker.js");
+
 function collect(worker: Worker, done: (m: WorkerToHost) => boolean): Promise<WorkerToHost[]> {
   const seen: WorkerToHost[] = [];
   return new Promise((resolve, reject) => {
@@ -95,5 +98,23 @@ test("training job: streams start, steps and epochs with a gradient snapshot, th
     assert.ok(Date.now() - t0 < 10_000, "cancel is prompt");
   } finally {
     await worker.terminate();
+  }
+});
+
+test("the bundled worker (dist/trainWorker.js) keeps every backend: a gradient-flow job runs on cpu and on wasm", { timeout: 120_000 }, async () => {
+  const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+  assert.ok(spec && graph);
+  for (const backend of ["cpu", "wasm"] as const) {
+    const worker = new Worker(BUNDLED_WORKER);
+    try {
+      const done = collect(worker, (m) => m.type === "gradients" || m.type === "error");
+      worker.postMessage({ type: "gradientFlow", graph, plain: null, backend, batch: 2, seed: 1, wasmDir: join(root, "dist", "wasm") + "/" } satisfies HostToWorker);
+      const messages = await done;
+      const last = messages[messages.length - 1]!;
+      assert.equal(last.type, "gradients", `${backend}: ${JSON.stringify(last)}`);
+      if (last.type === "gradients") assert.equal(last.pair.residual.backend, backend);
+    } finally {
+      await worker.terminate();
+    }
   }
 });

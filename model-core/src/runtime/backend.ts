@@ -5,7 +5,9 @@
  * ~144 s for one ResNet-20 step at batch 32 on this machine). The env var RESNET_STUDIO_BACKEND overrides "auto".
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+// A named import, not a bare one: the package declares its node bundle side-effect free, so bundlers drop a bare
+// import, and with it the registration of the "cpu" backend.
+import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -78,7 +80,7 @@ async function select(choice: BackendChoice): Promise<BackendInfo> {
   if (choice === "wasm") return activateWasm("");
   if (choice === "cpu") {
     await activate("cpu");
-    return { name: "cpu", detail: "pure-JS cpu backend (slow: use for checks, not training)" };
+    return { name: "cpu", detail: `pure-JS cpu backend ${version_cpu} (slow: use for checks, not training)` };
   }
   const skipped: string[] = [];
   if (loadTfjsNode()) {
@@ -97,7 +99,7 @@ async function select(choice: BackendChoice): Promise<BackendInfo> {
     skipped.push(`wasm failed: ${messageOf(err)}`);
   }
   await activate("cpu");
-  return { name: "cpu", detail: `pure-JS cpu backend (${skipped.join("; ")}); training will be very slow` };
+  return { name: "cpu", detail: `pure-JS cpu backend ${version_cpu} (${skipped.join("; ")}); training will be very slow` };
 }
 
 async function activateWasm(skippedNote: string): Promise<BackendInfo> {
