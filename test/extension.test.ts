@@ -142,7 +142,7 @@ test("trainer events map to protocol events and fold into the training state", (
   fold({ type: "start", model: "small", backend: "cpu", dataset: "mnist", trainSamples: 9000, valSamples: 1000, config, startEpoch: 0, params: 1000 });
   assert.equal(state.status, "running");
   assert.equal(state.epochs, 2);
-  fold({ type: "step", epoch: 0, step: 9, stepsPerEpoch: 100, globalStep: 10, loss: 1.5, accuracy: 0.5, lr: 0.01, imagesPerSecond: 300 });
+  fold({ type: "step", epoch: 0, step: 9, stepsPerEpoch: 100, globalStep: 10, loss: 1.5, accuracy: 0.5, lr: 0.01, imagesPerSecond: 300, epochSeconds: 2 });
   assert.equal(state.lastStep?.loss, 1.5);
   const epoch = { epoch: 0, epochs: 2, loss: 1.2, accuracy: 0.6, valLoss: 1.1, valAccuracy: 0.65, lr: 0.01, imagesPerSecond: 300, seconds: 3, trainSamples: 9000, valSamples: 1000 };
   fold({ type: "epoch", ...epoch });

@@ -5,7 +5,8 @@
  *   synthetic[:count=N][:classes=K]    seeded class-dependent patterns at the model's input shape
  */
 import type { Shape3 } from "../spec/types";
-import { downloadCifar10, findCifar10Folder, loadCifar10 } from "./cifar10";
+import { CIFAR10_CLASSES, downloadCifar10, findCifar10Folder, loadCifar10 } from "./cifar10";
+import type { DatasetTarget } from "../analysis/adapt";
 import { DatasetError, filterClasses, type ImageDataset } from "./dataset";
 import { loadMnist } from "./mnist";
 import { syntheticDataset } from "./synthetic";
@@ -45,19 +46,44 @@ export async function resolveDataset(arg: string, options: ResolveOptions): Prom
     const hasClasses = last.startsWith("classes=");
     const dir = (hasClasses ? rest.slice(0, -1) : rest).join(":");
     if (!dir) throw new DatasetError(`--dataset cifar10 needs a folder: cifar10:<dir>[:classes=0,2], got "${arg}"`);
-    const classes = hasClasses
-      ? last.slice("classes=".length).split(",").map((s) => {
-          const n = Number(s);
-          if (s.trim() === "" || !Number.isInteger(n)) throw new DatasetError(`--dataset ${arg}: "${s}" is not a class number`);
-          return n;
-        })
-      : null;
+    const classes = hasClasses ? parseClassList(last, arg) : null;
     if (!findCifar10Folder(dir) && options.download) await downloadCifar10(dir, { onProgress: options.onDownloadProgress });
     const { train, test } = loadCifar10(dir);
     if (!classes) return { train, val: test };
     return { train: filterClasses(train, classes), val: test ? filterClasses(test, classes) : null };
   }
   throw new DatasetError(`unknown dataset "${arg}": use mnist, cifar10:<dir>[:classes=0,2] or synthetic`);
+}
+
+function parseClassList(part: string, arg: string): number[] {
+  return part.slice("classes=".length).split(",").map((s) => {
+    const n = Number(s);
+    if (s.trim() === "" || !Number.isInteger(n)) throw new DatasetError(`--dataset ${arg}: "${s}" is not a class number`);
+    return n;
+  });
+}
+
+/** Images of the embedded MNIST file and of CIFAR-10's five training batches. */
+const MNIST_IMAGES = 10_000;
+const CIFAR10_TRAIN_IMAGES_PER_CLASS = 5_000;
+
+/**
+ * What `--dataset arg` feeds a network, known without loading it: the image shape, the label count, and the images an
+ * epoch trains on (MNIST holds out `valFraction`; CIFAR-10 validates on its test batch). Null for synthetic data, which
+ * takes the network's own shape.
+ */
+export function datasetTarget(arg: string, valFraction: number): DatasetTarget | null {
+  const [kind, ...rest] = arg.split(":");
+  if (kind === "mnist") {
+    return { name: "mnist", input: [1, 28, 28], classes: 10, trainSamples: MNIST_IMAGES - Math.max(valFraction > 0 ? 1 : 0, Math.round(MNIST_IMAGES * valFraction)) };
+  }
+  if (kind === "cifar10") {
+    const last = rest[rest.length - 1] ?? "";
+    const classes = last.startsWith("classes=") ? parseClassList(last, arg) : null;
+    const count = classes ? classes.length : CIFAR10_CLASSES.length;
+    return { name: classes ? `cifar10[${classes.join(",")}]` : "cifar10", input: [3, 32, 32], classes: count, trainSamples: count * CIFAR10_TRAIN_IMAGES_PER_CLASS };
+  }
+  return null;
 }
 
 function parseKeyValues(parts: string[], arg: string, allowed: string[]): Record<string, string> {

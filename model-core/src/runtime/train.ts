@@ -73,6 +73,8 @@ export function validateConfig(config: TrainConfig): void {
   if (config.optimizer !== "adam" && config.optimizer !== "sgd") problems.push(`optimizer must be adam or sgd, got ${String(config.optimizer)}`);
   if (!Number.isInteger(config.seed)) problems.push(`seed must be an integer, got ${config.seed}`);
   if (config.workers !== undefined && !(Number.isInteger(config.workers) && config.workers >= 1)) problems.push(`workers must be a positive integer, got ${config.workers}`);
+  if (config.samplesPerEpoch !== undefined && !(Number.isInteger(config.samplesPerEpoch) && config.samplesPerEpoch >= 1)) problems.push(`samples per epoch must be a positive integer, got ${config.samplesPerEpoch}`);
+  if (config.logEverySeconds !== undefined && !(config.logEverySeconds > 0)) problems.push(`logEverySeconds must be positive, got ${config.logEverySeconds}`);
   if (problems.length > 0) throw new TrainConfigError(problems.join("; "));
 }
 
@@ -109,7 +111,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const valAdapter = data.val ? new BatchAdapter(data.val, spec.input) : trainAdapter;
   const batchSize = Math.min(config.batchSize, trainIndices.length);
   if (batchSize < 2) throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
-  const stepsPerEpoch = Math.floor(trainIndices.length / batchSize);
+  const epochSamples = config.samplesPerEpoch === undefined ? trainIndices.length : Math.min(trainIndices.length, Math.max(batchSize, config.samplesPerEpoch));
+  const stepsPerEpoch = Math.floor(epochSamples / batchSize);
 
   const optimizer = new Optimizer(model.params, {
     kind: config.optimizer,
@@ -152,6 +155,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     valSamples: valIndices.length, config, startEpoch, params: paramsCount, workers: stepper.workers,
   });
 
+  const firstGlobalStep = globalStep;
   const xBuffer = new Float32Array(batchSize * trainAdapter.sampleSize);
   const labelBuffer = new Int32Array(batchSize);
   let reason: StopReason = "completed";
@@ -200,11 +204,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         lossSum += loss * batchSize;
         correctSum += correctValue[0];
         seen += batchSize;
-        if ((step + 1) % config.logEvery === 0 || step + 1 === stepsPerEpoch) {
-          const now = performance.now();
+        const now = performance.now();
+        const firstOfRun = globalStep === firstGlobalStep + 1;
+        const overdue = config.logEverySeconds !== undefined && (now - lastLogTime) / 1000 >= config.logEverySeconds;
+        if (firstOfRun || overdue || (step + 1) % config.logEvery === 0 || step + 1 === stepsPerEpoch) {
           const metrics: StepMetrics = {
             epoch, step, stepsPerEpoch, globalStep, loss, accuracy: correctValue[0] / batchSize, lr,
             imagesPerSecond: ((seen - lastLogSeen) * 1000) / Math.max(1e-6, now - lastLogTime),
+            epochSeconds: (now - epochStart) / 1000,
           };
           lastLogTime = now;
           lastLogSeen = seen;

@@ -32,8 +32,12 @@ export interface TrainConfig {
   maxSteps?: number;
   /** Stop starting new epochs once this many seconds have passed (the epoch in progress still finishes and is validated). */
   timeBudgetSeconds?: number;
-  /** Emit a step event every `logEvery` steps (the last step of an epoch always emits). */
+  /** Emit a step event every `logEvery` steps (the first step of the run and the last step of an epoch always emit). */
   logEvery: number;
+  /** Also emit a step event once this many seconds have passed since the last one (for slow steps); undefined = never. */
+  logEverySeconds?: number;
+  /** Train on at most this many images per epoch (a fresh shuffled subset each epoch); undefined = all of them. */
+  samplesPerEpoch?: number;
   /**
    * Data-parallel replicas (threads), each training on an equal share of every batch; undefined = automatic (one per
    * core, up to 4, on wasm; 1 elsewhere), 1 = single-threaded. BN then normalises over each replica's share of the
@@ -72,6 +76,8 @@ export interface StepMetrics {
   lr: number;
   /** Training images per second over the steps since the previous step event. */
   imagesPerSecond: number;
+  /** Wall seconds since the epoch's first step began (at step 0: the first step's time). */
+  epochSeconds: number;
 }
 
 export interface EpochMetrics {

@@ -1,0 +1,91 @@
+/**
+ * Measures the current tfjs backend's training speed with a few real steps of two small probe networks (the same
+ * stepper, replica count and batch size train() would use), then fits the estimator's line (analysis/estimate.ts)
+ * through them. A few seconds on wasm; the extension keeps the result per machine and backend.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
+import { analyzeOrThrow } from "../analysis/analyze";
+import { fitThroughput, type StepSample, type Throughput } from "../analysis/estimate";
+import { normalizeSpec } from "../spec/builders";
+import type { ResNetOptions, ResNetSpec } from "../spec/types";
+import { SeededRng } from "../data/rng";
+import { buildModel } from "./model";
+import { decayedParameterNames, Optimizer } from "./optim";
+import { DataParallelStepper, resolveWorkerCount } from "./parallel";
+import { LocalBatchStepper, type BatchStepper } from "./stepper";
+
+/**
+ * MNIST-sized probes that separate the estimator's three terms: a tiny net (mostly per-step overhead), one with 4× its
+ * MACs (≈ 2.4 M → 9.3 M per image, bracketing the small networks the editor trains), and one with a wide last stage at
+ * 4×4 pixels, whose ≈ 2.5 M parameters cost more than its MACs (the optimiser and replica traffic of a wide head).
+ */
+export const CALIBRATION_PROBES: readonly ResNetOptions[] = [
+  { name: "calibration probe 8/16/32", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
+    stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 2 }, { channels: 32, blocks: 1, stride: 2 }] },
+  { name: "calibration probe 16/32/64", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
+    stages: [{ channels: 16, blocks: 1 }, { channels: 32, blocks: 1, stride: 2 }, { channels: 64, blocks: 1, stride: 2 }] },
+  { name: "calibration probe 8/16/384", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
+    stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 4 }, { channels: 384, blocks: 1, stride: 2 }] },
+];
+
+export interface CalibrationOptions {
+  batchSize: number;
+  /** As TrainConfig.workers: undefined = train()'s automatic choice. */
+  workers?: number;
+  /** Timed steps per probe (their median counts), after one warm-up step (kernel set-up, first allocations). */
+  timedSteps?: number;
+  signal?: AbortSignal;
+}
+
+export interface Calibration {
+  throughput: Throughput;
+  samples: StepSample[];
+  seconds: number;
+}
+
+/** Median seconds of `timed` steps of a network at `batchSize`, after one untimed step (the median ignores a step slowed by other work on a shared machine). */
+export async function measureStepSeconds(options: ResNetOptions | ResNetSpec, batchSize: number, workers: number | undefined, timed: number): Promise<StepSample & { workers: number }> {
+  const { spec } = normalizeSpec(options);
+  if (!spec) throw new Error(`${options.name ?? "probe"}: not a valid spec`);
+  const graph = analyzeOrThrow(spec);
+  const model = buildModel(graph, { seed: 1 });
+  const optimizer = new Optimizer(model.params, { kind: "adam", momentum: 0.9, weightDecay: 0, decayed: decayedParameterNames(graph) });
+  const backend = tf.getBackend();
+  const replicas = resolveWorkerCount(workers, backend, batchSize);
+  let stepper: BatchStepper | null = null;
+  try {
+    stepper = replicas > 1 ? await DataParallelStepper.create(model, optimizer, { workers: replicas, backend, seed: 1 }) : new LocalBatchStepper(model, optimizer);
+    const [c, h, w] = spec.input;
+    const rng = new SeededRng(7);
+    const pixels = Float32Array.from({ length: batchSize * c * h * w }, () => rng.next() * 2 - 1);
+    const labels = Int32Array.from({ length: batchSize }, () => Math.floor(rng.next() * spec.classes));
+    await stepper.step(pixels, labels, batchSize, 1e-3);
+    const times: number[] = [];
+    for (let i = 0; i < Math.max(1, timed); i++) {
+      const started = performance.now();
+      await stepper.step(pixels, labels, batchSize, 1e-3);
+      times.push((performance.now() - started) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    const median = times.length % 2 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
+    return { macsPerImage: graph.totals.macs, params: graph.totals.params, batchSize, seconds: median, workers: stepper.workers };
+  } finally {
+    await stepper?.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+export async function calibrateThroughput(options: CalibrationOptions): Promise<Calibration> {
+  const started = performance.now();
+  const samples: StepSample[] = [];
+  let workers = 1;
+  for (const probe of CALIBRATION_PROBES) {
+    if (options.signal?.aborted) throw new Error("calibration cancelled");
+    const sample = await measureStepSeconds(probe, options.batchSize, options.workers, options.timedSteps ?? 5);
+    workers = sample.workers;
+    samples.push({ macsPerImage: sample.macsPerImage, params: sample.params, batchSize: sample.batchSize, seconds: sample.seconds });
+  }
+  return { throughput: fitThroughput(samples, { backend: tf.getBackend(), workers }), samples, seconds: (performance.now() - started) / 1000 };
+}
