@@ -164,6 +164,7 @@ test("small variant of ResNet-18 on MNIST: exact widths, depth and parameter cou
 
 test("durations read as seconds, minutes or hours", () => {
   assert.equal(formatDuration(0.25), "0.25 s");
+  assert.equal(formatDuration(2.44), "2.4 s");
   assert.equal(formatDuration(45), "45 s");
   assert.equal(formatDuration(150), "2.5 min");
   assert.equal(formatDuration(3 * 3600), "3.0 h");

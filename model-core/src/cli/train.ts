@@ -2,7 +2,7 @@
  * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
  * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
@@ -13,7 +13,12 @@ import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/ba
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
 import { CHECKPOINT_FILE_NAME, readCheckpoint } from "../runtime/checkpoint";
-import { resolveDataset, type ResolvedDataset } from "../data/resolve";
+import { datasetTarget, resolveDataset, type ResolvedDataset } from "../data/resolve";
+import { splitDataset } from "../data/dataset";
+import { adaptToDataset, smallVariant, specSourceText } from "../analysis/adapt";
+import { estimateTraining, type Throughput, type TrainingEstimate } from "../analysis/estimate";
+import { calibrateThroughput } from "../runtime/calibrate";
+import { formatCount, formatDuration } from "../render/format";
 import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
 
 export interface TrainCliOptions {
@@ -34,6 +39,11 @@ export interface TrainCliOptions {
   seed?: string;
   workers?: string;
   input?: string;
+  samplesPerEpoch?: string;
+  /** Train the small variant of the spec (analysis/adapt.ts) instead of the spec as written. */
+  small?: boolean;
+  /** false (--no-estimate): skip the calibration and the estimate. */
+  estimate?: boolean;
   json?: boolean;
   download?: boolean;
   /** Print nothing but errors (used by `start`, which prints its own lines). */
@@ -112,6 +122,7 @@ export function buildTrainConfig(options: TrainCliOptions, resumed: TrainConfig 
   if (options.logEvery !== undefined) config.logEvery = parseNumber(options.logEvery, "--log-every", { integer: true, min: 1 });
   if (options.seed !== undefined) config.seed = parseNumber(options.seed, "--seed", { integer: true, min: 0 });
   if (options.workers !== undefined) config.workers = parseWorkers(options.workers);
+  if (options.samplesPerEpoch !== undefined) config.samplesPerEpoch = parseNumber(options.samplesPerEpoch, "--samples-per-epoch", { integer: true, min: 1 });
   return config;
 }
 
@@ -167,19 +178,33 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     process.exitCode = 1;
     return null;
   }
-  const graph = loaded.graph;
-  const backend = await initBackend(backendChoice);
+  if (options.small && options.resume) {
+    throw new UsageError("--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead");
+  }
   const data = await resolveDataset(dataset, {
-    input: graph.spec.input, classes: graph.spec.classes, seed: config.seed, download: options.download,
+    input: loaded.graph.spec.input, classes: loaded.graph.spec.classes, seed: config.seed, download: options.download,
     onDownloadProgress: (received, total) => {
       if (!options.json && !options.quiet) process.stderr.write(`\rdownloading CIFAR-10: ${(received / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ""} MB`);
     },
   });
+  const backend = await initBackend(backendChoice);
+  const held = data.val ? 0 : splitDataset(data.train, config.valFraction).val.length;
+  const plan = await planTraining(loaded.graph, dataset, data.train.count - held, config, backend, options);
+  if (!plan) {
+    process.exitCode = 1;
+    return null;
+  }
+  const graph = plan.graph;
 
   let checkpointPath: string | undefined;
   if (options.out) {
     mkdirSync(options.out, { recursive: true });
     checkpointPath = join(options.out, CHECKPOINT_FILE_NAME);
+    if (options.small) {
+      const file = join(options.out, SMALL_VARIANT_FILE);
+      writeFileSync(file, specSourceText(graph.spec, `The small variant of ${loaded.graph.spec.name} that \`resnet-studio train --small\` trained on ${dataset}.`));
+      if (!options.json && !options.quiet) process.stderr.write(`small variant saved as ${file}\n`);
+    }
   }
   const model = buildModel(graph, { seed: config.seed });
   const controller = new AbortController();
@@ -226,6 +251,96 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     process.exitCode = 130;
   }
   return { result, summary, model, graph, data, backend };
+}
+
+/** File name of the small variant's spec written next to the checkpoint (`--small --out DIR`). */
+export const SMALL_VARIANT_FILE = "small-variant.resnet.ts";
+/** "Train Small Model"'s budget: an epoch of about a minute. */
+export const SMALL_EPOCH_SECONDS = 60;
+
+/** What `train` prints before training: the adaptation to the dataset and the time estimate (also a JSON line). */
+export interface TrainEstimateLine {
+  type: "estimate";
+  model: string;
+  dataset: string;
+  /** How the spec was changed to fit the dataset (and, with --small, to fit the budget). */
+  changes: string[];
+  backend: string;
+  workers: number;
+  macsPerImage: number;
+  params: number;
+  secondsPerStep: number;
+  stepsPerEpoch: number;
+  secondsPerEpoch: number;
+  epochs: number;
+  calibration: { macsPerSecond: number; stepOverheadSeconds: number; secondsPerParam: number; seconds: number };
+}
+
+/**
+ * The network `train` runs: the spec adapted to the dataset's images and labels (unless --input says otherwise), or
+ * its small variant with --small; and, unless --no-estimate or --quiet, the estimate from a short calibration of the
+ * backend (skipped on the pure-JS cpu backend, which is far too slow to calibrate in seconds).
+ */
+async function planTraining(
+  written: ModelGraph, dataset: string, datasetSamples: number, config: TrainConfig, backend: BackendInfo, options: TrainCliOptions,
+): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
+  const target = options.input === undefined ? datasetTarget(dataset, config.valFraction) : null;
+  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
+  if (options.small && !calibrate) throw new UsageError("--small needs a measured speed, and the pure-JS cpu backend is too slow to calibrate: use --backend wasm");
+  let throughput: Throughput | null = null;
+  let calibrationSeconds = 0;
+  if (calibrate) {
+    if (!options.json && !options.quiet) process.stderr.write(`measuring ${backend.name}'s speed for the estimate (a few seconds; --no-estimate skips it)…\n`);
+    const calibration = await calibrateThroughput({ batchSize: config.batchSize, workers: config.workers });
+    throughput = calibration.throughput;
+    calibrationSeconds = calibration.seconds;
+  }
+  const spec = written.spec;
+  const trainSamples = Math.min(datasetSamples, config.samplesPerEpoch ?? Infinity);
+  let graph: ModelGraph = written;
+  let changes: string[] = [];
+  if (options.small && throughput) {
+    const small = smallVariant(spec, { ...(target ?? { name: dataset, input: spec.input, classes: spec.classes }), trainSamples }, {
+      throughput, batchSize: config.batchSize, budgetSeconds: SMALL_EPOCH_SECONDS,
+    });
+    if (!small) return null;
+    ({ graph, changes } = small);
+  } else if (target) {
+    const adapted = adaptToDataset(spec, target);
+    if (!adapted) return null;
+    ({ graph, changes } = adapted);
+  }
+  if (!throughput) {
+    if (changes.length > 0 && !options.json && !options.quiet) process.stderr.write([`${graph.spec.name}, adapted for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n");
+    return { graph, estimate: null };
+  }
+  const estimate = estimateTraining(graph, { batchSize: config.batchSize, trainSamples, throughput });
+  const line: TrainEstimateLine = {
+    type: "estimate", model: graph.spec.name, dataset, changes, backend: backend.name, workers: throughput.workers,
+    macsPerImage: graph.totals.macs, params: graph.totals.params, secondsPerStep: round(estimate.secondsPerStep, 4),
+    stepsPerEpoch: estimate.stepsPerEpoch, secondsPerEpoch: round(estimate.secondsPerEpoch, 2), epochs: config.epochs,
+    calibration: {
+      macsPerSecond: Math.round(throughput.macsPerSecond), stepOverheadSeconds: round(throughput.stepOverheadSeconds, 4),
+      secondsPerParam: throughput.secondsPerParam, seconds: round(calibrationSeconds, 2),
+    },
+  };
+  if (options.json) process.stdout.write(JSON.stringify(line) + "\n");
+  else if (!options.quiet) process.stderr.write(formatEstimate(line));
+  return { graph, estimate };
+}
+
+export function formatEstimate(e: TrainEstimateLine): string {
+  const lines: string[] = [];
+  if (e.changes.length > 0) lines.push(`${e.model}, adapted for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
+  lines.push(
+    `estimate: ${formatCount(e.macsPerImage)} MACs/image, ${formatCount(e.params)} params → ${formatDuration(e.secondsPerStep)}/step, ` +
+      `${e.stepsPerEpoch} steps → ${formatDuration(e.secondsPerEpoch)}/epoch, ${formatDuration(e.secondsPerEpoch * e.epochs)} for ${e.epochs} epoch${e.epochs === 1 ? "" : "s"}`,
+    `  (${e.backend}${e.workers > 1 ? ` × ${e.workers} workers` : ""} calibrated in ${formatDuration(e.calibration.seconds)}: ` +
+      `${(e.calibration.macsPerSecond / 1e9).toFixed(1)} GMAC/s, ${formatDuration(e.calibration.stepOverheadSeconds)} per step` +
+      `${e.calibration.secondsPerParam > 0 ? `, ${(e.calibration.secondsPerParam * 1e9).toFixed(0)} ns per param` : ""})`,
+  );
+  if (e.secondsPerEpoch > SMALL_EPOCH_SECONDS && !e.model.includes("(small,")) lines.push(`  over a minute per epoch: --small trains a smaller variant of the same design`);
+  return lines.join("\n") + "\n";
 }
 
 export function formatSummary(s: TrainSummary): string {
@@ -316,7 +431,10 @@ export function registerTrain(program: Command): void {
     .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
     .option("--seed <n>", "seed for weight init and shuffling (default 1)")
     .option("--workers <n>", "data-parallel training threads, each on a share of every batch: auto (one per core on wasm) or N; 1 = single-threaded")
-    .option("--input <C,H,W>", "override the spec's input shape")
+    .option("--input <C,H,W>", "override the spec's input shape (otherwise mnist and cifar10 set it, and the class count)")
+    .option("--small", `train a small variant of the spec: same design, the dataset's shape, scaled until an epoch fits ${SMALL_EPOCH_SECONDS} s`)
+    .option("--samples-per-epoch <n>", "train on at most n images per epoch (a fresh random subset each epoch)")
+    .option("--no-estimate", "skip the speed calibration and the time estimate printed before training")
     .option("--download", "download CIFAR-10 into the cifar10:<dir> folder if it is missing")
     .option("--json", "JSON lines instead of a progress bar; the last line is the summary")
     .action(async (spec: string, options: TrainCliOptions) => {

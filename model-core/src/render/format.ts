@@ -26,10 +26,11 @@ export function formatNorm(value: number): string {
   return value.toExponential(1);
 }
 
-/** "45 s", "3.2 min", "1.4 h": a duration for estimates and ETAs. */
+/** "0.25 s", "2.4 s", "45 s", "3.2 min", "1.4 h": a duration for estimates and ETAs. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "–";
   if (seconds < 1) return `${Math.max(0, seconds).toFixed(2)} s`;
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
   if (seconds < 90) return `${Math.round(seconds)} s`;
   if (seconds < 90 * 60) return `${(seconds / 60).toFixed(1)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
