@@ -22,7 +22,9 @@ import { createLayoutClient, type LayoutClient } from "../../model-core/src/rend
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
-import { workersSetting } from "./pure/trainEvents";
+import { mnistTarget, samplesPerEpochSetting, workersSetting } from "./pure/trainEvents";
+import { estimateText, planTraining } from "./pure/trainChoices";
+import { measuredThroughput, offerSaveVariant, pickTrainChoice, showTrainingProgress } from "./trainSmall";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -78,7 +80,7 @@ class TrainWorkerHost {
       const finish = (): void => { if (this.worker === worker) this.worker = null; void worker.terminate(); resolve(); };
       worker.on("message", (m: WorkerToHost) => {
         onMessage(m);
-        const ended = m.type === "gradients" || m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
+        const ended = m.type === "gradients" || m.type === "calibration" || m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
         if (ended) finish();
       });
       worker.on("error", (err) => { onMessage({ type: "error", message: err.message }); finish(); });
@@ -287,29 +289,50 @@ class DiagramPanel {
 
   async train(): Promise<boolean> {
     if (this.ctx.trainer.busy) { void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress."); return false; }
-    let graph = this.graph;
-    if (!graph) {
-      const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE);
-      if (!bundled.graph) throw new Error("the bundled example spec did not analyse");
-      graph = bundled.graph;
-      await this.showGraph(graph, `${graph.name} (bundled example)`);
-    }
+    const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE).graph;
+    if (!bundled) throw new Error("the bundled example spec did not analyse");
+    const written = this.graph;
+    const documentUri = this.view.documentUri;
     const dist = path.join(this.ctx.extension.extensionPath, "dist");
+    const wasmDir = path.join(dist, "wasm") + path.sep;
+    const backend = config<BackendSetting>("backend", "auto");
+    const batchSize = config("trainBatchSize", 64);
+    const epochs = config("trainEpochs", 3);
+    const { workers } = workersSetting(config("trainWorkers", 0));
+    const samplesPerEpoch = samplesPerEpochSetting(config("trainSamplesPerEpoch", 0));
+    const throughput = await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend, batchSize, workers, wasmDir });
+    const target = mnistTarget(samplesPerEpoch);
+    const plan = planTraining({ written, bundled, target, throughput, batchSize, epochs, budgetSeconds: config("trainEpochSeconds", 60) });
+    const choice = plan.direct ?? await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend);
+    if (!choice) return false;
+    if (choice.graph !== written) {
+      const title = choice.kind === "bundled" ? `${choice.graph.name} (bundled example)` : choice.kind === "variant" ? choice.graph.name : `${choice.graph.name} (adapted to ${target.name})`;
+      await this.showGraph(choice.graph, title);
+    }
+    if (choice.kind === "variant" && written) offerSaveVariant(choice.graph.spec, written.spec.name, documentUri);
+    const notes = [
+      `${choice.kind === "variant" ? "small variant" : choice.kind === "bundled" ? "bundled example" : "as written"}: ${estimateText(choice.estimate, epochs)} (estimate on ${throughput.backend})`,
+      ...(choice.changes.length > 0 ? [`adapted to ${target.name}: ${choice.changes.join("; ")}`] : []),
+    ];
     this.training = EMPTY_TRAINING;
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
+    const progress = showTrainingProgress(`ResNet Studio: training ${choice.graph.name}`, () => this.ctx.trainer.cancel());
     void this.ctx.trainer.run({
-      type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
-      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)) },
+      type: "train", graph: choice.graph, backend, dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir,
+      gradientBatch: 8, config: { epochs, batchSize, ...(workers !== undefined ? { workers } : {}), ...(samplesPerEpoch !== undefined ? { samplesPerEpoch } : {}), logEverySeconds: 1 },
     }, (m) => {
       if (m.type === "training") {
-        this.training = applyTrainingEvent(this.training, m.event);
-        this.post({ type: "training", event: m.event });
+        const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
+        this.training = applyTrainingEvent(this.training, event);
+        this.post({ type: "training", event });
+        progress(this.training);
         if (m.event.kind === "failed") void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
       } else if (m.type === "error") {
         const event = { kind: "failed", message: m.message } as const;
         this.training = applyTrainingEvent(this.training, event);
         this.post({ type: "training", event });
+        progress(this.training);
         void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
       }
     });
@@ -348,6 +371,8 @@ async function saveFile(suggestedName: string, filters: Record<string, string[]>
 
 interface ExtensionContext {
   extension: vscode.Extension<unknown>;
+  /** Keeps the backend's calibration per machine (trainSmall.ts). */
+  globalState: vscode.Memento;
   cache: SpecCache;
   trainer: TrainWorkerHost;
   layout(): LayoutClient;
@@ -363,6 +388,7 @@ export function activate(context: vscode.ExtensionContext): void {
   let layoutClient: LayoutClient | null = null;
   const ctx: ExtensionContext = {
     extension: context.extension,
+    globalState: context.globalState,
     cache: new SpecCache(),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
     layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),

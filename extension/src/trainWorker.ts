@@ -1,7 +1,7 @@
 /**
- * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Two jobs: one
- * gradient-flow pass of a network and its plain twin, or a training run on the embedded MNIST digits that
- * streams events (with a gradient-flow snapshot after every epoch) and stops on "cancel".
+ * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Three jobs: one
+ * gradient-flow pass of a network and its plain twin, a calibration of the backend's speed, or a training run on the
+ * embedded MNIST digits that streams events (with a gradient-flow snapshot after every epoch) and stops on "cancel".
  */
 import { parentPort } from "node:worker_threads";
 import { existsSync } from "node:fs";
@@ -11,6 +11,7 @@ import { initBackend, type BackendChoice } from "../../model-core/src/runtime/ba
 import { buildModel, type TfModel } from "../../model-core/src/runtime/model";
 import { gradientFlow } from "../../model-core/src/runtime/gradflow";
 import { train } from "../../model-core/src/runtime/train";
+import { calibrateThroughput } from "../../model-core/src/runtime/calibrate";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainEvent } from "../../model-core/src/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "../../model-core/src/data/mnist";
 import { BatchAdapter, type ImageDataset } from "../../model-core/src/data/dataset";
@@ -104,6 +105,18 @@ port?.on("message", (job: HostToWorker) => {
         const residual = await flowOnRandomBatch(job.graph, job.batch, job.seed);
         const plain = job.plain ? await flowOnRandomBatch(job.plain, job.batch, job.seed) : null;
         send({ type: "gradients", pair: { residual, plain } });
+      } catch (err) {
+        send({ type: "error", message: messageOf(err) });
+      }
+    })();
+    return;
+  }
+  if (job.type === "calibrate") {
+    void (async () => {
+      try {
+        await initBackend(job.backend as BackendChoice);
+        const calibration = await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
+        send({ type: "calibration", throughput: calibration.throughput, seconds: calibration.seconds });
       } catch (err) {
         send({ type: "error", message: messageOf(err) });
       }

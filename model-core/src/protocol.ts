@@ -41,7 +41,7 @@ export type StepPoint = StepMetrics;
 /** Events streamed from the training worker to the webview. */
 export type TrainingEvent =
   /** Training started: what is trained and how. */
-  | { kind: "started"; model: string; dataset: string; backend: string; epochs: number; batch: number }
+  | { kind: "started"; model: string; dataset: string; backend: string; epochs: number; batch: number; notes?: string[] }
   /** One optimisation step finished. */
   | { kind: "step"; point: StepPoint }
   /** One epoch finished (with validation). */
@@ -60,6 +60,10 @@ export interface TrainingState {
   epochs: number;
   batch: number;
   lastStep: StepPoint | null;
+  /** Wall seconds of the run's first step, once known. */
+  firstStepSeconds: number | null;
+  /** What the host says about the run before it starts: the adaptation to the dataset, the estimate. */
+  notes: string[];
   history: EpochPoint[];
   /** The gradient-flow snapshot taken after each epoch (index = history index). */
   gradientSnapshots: (GradientFlowResult | null)[];
@@ -146,16 +150,16 @@ export type HostToWebview =
 
 export const EMPTY_TRAINING: TrainingState = {
   status: "idle", model: null, dataset: null, backend: null, epochs: 0, batch: 0,
-  lastStep: null, history: [], gradientSnapshots: [], message: null,
+  lastStep: null, firstStepSeconds: null, notes: [], history: [], gradientSnapshots: [], message: null,
 };
 
 /** Folds one training event into the training state (pure; used by both host and webview). */
 export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): TrainingState {
   switch (event.kind) {
     case "started":
-      return { ...EMPTY_TRAINING, status: "running", model: event.model, dataset: event.dataset, backend: event.backend, epochs: event.epochs, batch: event.batch };
+      return { ...EMPTY_TRAINING, status: "running", model: event.model, dataset: event.dataset, backend: event.backend, epochs: event.epochs, batch: event.batch, notes: event.notes ?? [] };
     case "step":
-      return { ...state, lastStep: event.point };
+      return { ...state, lastStep: event.point, firstStepSeconds: state.firstStepSeconds ?? (event.point.step === 0 ? event.point.epochSeconds : null) };
     case "epoch":
       return { ...state, history: [...state.history, event.point], gradientSnapshots: [...state.gradientSnapshots, event.gradients] };
     case "finished":

@@ -2,6 +2,7 @@
  * The two chart views: plain vs residual per-layer gradient norms side by side, and live training curves
  * with a gradient-flow snapshot per epoch. Drawn with chart.js in the page's theme colours.
  */
+import { trainingProgress } from "../../model-core/src/runtime/progress";
 import {
   Chart, BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip,
   type ChartConfiguration,
@@ -156,14 +157,14 @@ export class TrainingCharts {
   update(state: TrainingState): void {
     this.last = state;
     const step = state.lastStep;
-    const total = Math.max(1, state.epochs * (step?.stepsPerEpoch ?? 1));
-    const done = step ? step.epoch * step.stepsPerEpoch + step.step + 1 : 0;
-    this.progress.value = state.status === "finished" ? 1 : done / total;
+    const progress = trainingProgress(state);
+    this.progress.value = state.status === "finished" ? 1 : progress?.fraction ?? 0;
     const head = state.status === "idle" ? null : `${state.model ?? "model"} on ${state.dataset ?? "?"} · backend ${state.backend ?? "?"} · batch ${state.batch} · ${state.status}`;
     if (head) this.statusLine.textContent = head + (state.message ? ` — ${state.message}` : "");
     const lastEpoch = state.history[state.history.length - 1];
     this.metrics.textContent = [
-      step ? `epoch ${step.epoch + 1}/${state.epochs} · step ${step.step + 1}/${step.stepsPerEpoch} · loss ${step.loss.toFixed(4)} · ${Math.round(step.imagesPerSecond)} img/s` : "",
+      ...state.notes,
+      step && progress ? `${progress.text} · loss ${step.loss.toFixed(4)}` : state.status === "running" ? "waiting for the first step…" : "",
       lastEpoch ? `last epoch: val accuracy ${(lastEpoch.valAccuracy * 100).toFixed(2)}% · val loss ${lastEpoch.valLoss.toFixed(4)} · ${Math.round(lastEpoch.imagesPerSecond)} img/s` : "",
     ].filter(Boolean).join("\n");
     if (this.lossCanvas.offsetParent === null) return; // hidden: charts need a size; drawn when shown

@@ -1,7 +1,10 @@
-/** Maps the trainer's events (engineer D2's TrainEvent) to the webview protocol's TrainingEvent. Pure. */
+/** Maps the trainer's events to the webview protocol's TrainingEvent, and reads the training settings. Pure. */
 import type { TrainEvent } from "../../../model-core/src/runtime/trainTypes";
 import type { TrainingEvent } from "../../../model-core/src/protocol";
 import type { GradientFlowResult } from "../../../model-core/src/analysis/gradflow";
+import type { DatasetTarget } from "../../../model-core/src/analysis/adapt";
+import { datasetTarget } from "../../../model-core/src/data/resolve";
+import { DEFAULT_TRAIN_CONFIG } from "../../../model-core/src/runtime/trainTypes";
 
 export function toTrainingEvent(event: TrainEvent, ctx: { backend: string; gradients: GradientFlowResult | null; millis: number }): TrainingEvent | null {
   switch (event.type) {
@@ -28,4 +31,15 @@ export function toTrainingEvent(event: TrainEvent, ctx: { backend: string; gradi
 /** `resnetStudio.trainWorkers`: 0 (or anything not a positive integer) lets the trainer choose; n forces n replicas. */
 export function workersSetting(value: unknown): { workers?: number } {
   return typeof value === "number" && Number.isInteger(value) && value >= 1 ? { workers: value } : {};
+}
+
+/** `resnetStudio.trainSamplesPerEpoch`: 0 (or anything not a positive integer) trains on every image each epoch. */
+export function samplesPerEpochSetting(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1 ? value : undefined;
+}
+
+/** The embedded MNIST digits as "Train Small Model" feeds them: the epoch size follows the setting. */
+export function mnistTarget(samplesPerEpoch: number | undefined): DatasetTarget {
+  const target = datasetTarget("mnist", DEFAULT_TRAIN_CONFIG.valFraction)!;
+  return samplesPerEpoch === undefined ? target : { ...target, trainSamples: Math.min(target.trainSamples, samplesPerEpoch) };
 }

@@ -2,6 +2,7 @@
 import type { ModelGraph } from "../../../model-core/src/analysis/graph";
 import type { GradientPair, TrainingEvent } from "../../../model-core/src/protocol";
 import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
+import type { Throughput } from "../../../model-core/src/analysis/estimate";
 
 export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow";
 
@@ -10,10 +11,13 @@ export type HostToWorker =
   | { type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string }
   /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
   | { type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number }
+  /** Measure the backend's training speed (runtime/calibrate.ts) at this batch size and replica setting. */
+  | { type: "calibrate"; backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string }
   /** Stop training between steps. */
   | { type: "cancel" };
 
 export type WorkerToHost =
   | { type: "gradients"; pair: GradientPair }
   | { type: "training"; event: TrainingEvent }
+  | { type: "calibration"; throughput: Throughput; seconds: number }
   | { type: "error"; message: string };

@@ -1,0 +1,107 @@
+/**
+ * What "Train Small Model" offers for a spec: the estimate of each way to train it on the dataset, and whether to ask
+ * at all (an epoch of the spec as written, adapted to the dataset, within the budget trains without a question).
+ * Pure: graphs, a measured throughput and settings in; quick-pick rows out.
+ */
+import type { ModelGraph } from "../../../model-core/src/analysis/graph";
+import { adaptToDataset, smallVariant, type DatasetTarget } from "../../../model-core/src/analysis/adapt";
+import { estimateTraining, type Throughput, type TrainingEstimate } from "../../../model-core/src/analysis/estimate";
+import { formatCount, formatDuration } from "../../../model-core/src/render/format";
+
+export type TrainChoiceKind = "variant" | "asWritten" | "bundled";
+
+export interface TrainChoice {
+  kind: TrainChoiceKind;
+  /** The network that trains (already adapted to the dataset). */
+  graph: ModelGraph;
+  /** How it differs from the spec as written, for people. */
+  changes: string[];
+  estimate: TrainingEstimate;
+  label: string;
+  description: string;
+  detail: string;
+}
+
+export interface TrainPlan {
+  /** Train this without asking: the spec as written fits the budget. */
+  direct: TrainChoice | null;
+  /** Otherwise the rows of the quick pick, the default first. */
+  choices: TrainChoice[];
+}
+
+export interface PlanInput {
+  /** The followed spec's graph (null when no spec is open). */
+  written: ModelGraph | null;
+  /** The bundled small example (examples/small.resnet.ts). */
+  bundled: ModelGraph;
+  target: DatasetTarget;
+  throughput: Throughput;
+  batchSize: number;
+  epochs: number;
+  /** Seconds an epoch may take before the command asks (resnetStudio.trainEpochSeconds). */
+  budgetSeconds: number;
+}
+
+/** "≈ 35 s per epoch (3 epochs ≈ 1.8 min)". */
+export function estimateText(estimate: TrainingEstimate, epochs: number): string {
+  return `≈ ${formatDuration(estimate.secondsPerEpoch)} per epoch (${epochs} epoch${epochs === 1 ? "" : "s"} ≈ ${formatDuration(estimate.secondsPerEpoch * epochs)})`;
+}
+
+function networkText(graph: ModelGraph): string {
+  const widths = graph.spec.stages.map((s) => s.channels).join("/");
+  const blocks = graph.spec.stages.map((s) => s.blocks).join("/");
+  return `${graph.spec.block} blocks ${blocks}, widths ${widths}, ${graph.spec.stem} stem · ${formatCount(graph.totals.params)} params, ${formatCount(graph.totals.macs)} MACs per image`;
+}
+
+export function planTraining(input: PlanInput): TrainPlan {
+  const { target, throughput, batchSize, epochs } = input;
+  const estimateOf = (graph: ModelGraph) => estimateTraining(graph, { batchSize, trainSamples: target.trainSamples, throughput });
+  const bundled = adaptToDataset(input.bundled.spec, target);
+  const bundledChoice = (graph: ModelGraph, changes: string[]): TrainChoice => {
+    const estimate = estimateOf(graph);
+    return {
+      kind: "bundled", graph, changes, estimate,
+      label: `Bundled small example: ${graph.spec.name}`, description: estimateText(estimate, epochs), detail: networkText(graph),
+    };
+  };
+  if (!input.written) {
+    // No spec open: the bundled example, asked about only when even it is over the budget.
+    const choice = bundledChoice(bundled?.graph ?? input.bundled, bundled?.changes ?? []);
+    return choice.estimate.secondsPerEpoch <= input.budgetSeconds ? { direct: choice, choices: [] } : { direct: null, choices: [choice] };
+  }
+  const written = input.written;
+  const choices: TrainChoice[] = [];
+  const adapted = adaptToDataset(written.spec, target);
+  const asWrittenGraph = adapted?.graph ?? written;
+  const asWrittenEstimate = estimateOf(asWrittenGraph);
+  const asWritten: TrainChoice = {
+    kind: "asWritten", graph: asWrittenGraph, changes: adapted?.changes ?? [], estimate: asWrittenEstimate,
+    label: `As written: ${written.spec.name}`, description: estimateText(asWrittenEstimate, epochs),
+    detail: [...(adapted?.changes.length ? [`adapted to ${target.name}: ${adapted.changes.join("; ")}`] : []), networkText(asWrittenGraph)].join(" · "),
+  };
+  if (asWrittenEstimate.secondsPerEpoch <= input.budgetSeconds) return { direct: asWritten, choices: [] };
+  const variant = smallVariant(written.spec, target, { throughput, batchSize, budgetSeconds: input.budgetSeconds });
+  if (variant) {
+    choices.push({
+      kind: "variant", graph: variant.graph, changes: variant.changes, estimate: variant.estimate,
+      label: `Small variant of ${written.spec.name}`, description: estimateText(variant.estimate, epochs),
+      detail: `same blocks, shortcuts and pre-activation, scaled for ${target.name}: ${variant.changes.join("; ")}`,
+    });
+  }
+  choices.push(asWritten);
+  if (bundled) choices.push(bundledChoice(bundled.graph, bundled.changes));
+  return { direct: null, choices };
+}
+
+/** Key of a calibration in the extension's global storage: one per backend setting, replica setting and batch size. */
+export function calibrationKey(backend: string, workers: number | undefined, batchSize: number): string {
+  return `resnetStudio.calibration/${backend}/${workers ?? "auto"}/${batchSize}`;
+}
+
+/** A stored calibration, checked field by field (global storage outlives versions of this extension). */
+export function isThroughput(value: unknown): value is Throughput {
+  if (typeof value !== "object" || value === null) return false;
+  const t = value as Partial<Throughput>;
+  return typeof t.backend === "string" && typeof t.workers === "number" && typeof t.macsPerSecond === "number" && t.macsPerSecond > 0 &&
+    typeof t.stepOverheadSeconds === "number" && t.stepOverheadSeconds >= 0 && typeof t.secondsPerParam === "number" && t.secondsPerParam >= 0;
+}

@@ -1,0 +1,88 @@
+/**
+ * VS Code side of "Train Small Model": the backend's calibration kept in global storage, the quick pick of ways to
+ * train (pure/trainChoices.ts decides what it holds), saving a small variant as a spec, and the progress notification
+ * with Cancel. The decisions live in pure modules; this file only talks to VS Code.
+ */
+import * as vscode from "vscode";
+import * as path from "node:path";
+import type { Throughput } from "../../model-core/src/analysis/estimate";
+import { specSourceText } from "../../model-core/src/analysis/adapt";
+import type { ResNetSpec } from "../../model-core/src/spec/types";
+import type { TrainingState } from "../../model-core/src/protocol";
+import { trainingProgress } from "../../model-core/src/runtime/progress";
+import { formatDuration } from "../../model-core/src/render/format";
+import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import { calibrationKey, isThroughput, type TrainChoice, type TrainPlan } from "./pure/trainChoices";
+
+export interface WorkerRunner {
+  run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void>;
+}
+
+/** The backend's measured speed: from global storage, or measured now (a few seconds, once per machine and setting). */
+export async function measuredThroughput(
+  runner: WorkerRunner, storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string },
+): Promise<Throughput> {
+  const key = calibrationKey(job.backend, job.workers, job.batchSize);
+  const stored = storage.get<unknown>(key);
+  if (isThroughput(stored)) return stored;
+  let result: Throughput | null = null;
+  let failure: string | null = null;
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "ResNet Studio: measuring this machine's training speed (once per backend)…" }, () =>
+    runner.run({ type: "calibrate", ...job }, (m) => {
+      if (m.type === "calibration") result = m.throughput;
+      else if (m.type === "error") failure = m.message;
+      else if (m.type === "training" && m.event.kind === "failed") failure = m.event.message;
+    }));
+  if (!result) throw new Error(`measuring the training speed failed: ${failure ?? "the worker stopped"}`);
+  await storage.update(key, result);
+  return result;
+}
+
+/** Asks how to train; the first row (the small variant when there is one) is the default. */
+export async function pickTrainChoice(plan: TrainPlan, specName: string, backend: string): Promise<TrainChoice | undefined> {
+  const asWritten = plan.choices.find((c) => c.kind === "asWritten");
+  const items = plan.choices.map((choice) => ({ label: choice.label, description: choice.description, detail: choice.detail, choice }));
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `Train Small Model: an epoch of ${specName} would take ${asWritten ? formatDuration(asWritten.estimate.secondsPerEpoch) : "long"} on ${backend}`,
+    placeHolder: "How should it train? (estimates from this machine's measured speed)",
+    ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true,
+  });
+  return picked?.choice;
+}
+
+/** Offers to save the small variant as a new spec beside `documentUri` (non-blocking). */
+export function offerSaveVariant(spec: ResNetSpec, original: string, documentUri: string | null): void {
+  const save = "Save as Spec…";
+  void vscode.window.showInformationMessage(`ResNet Studio: training ${spec.name}, a small variant of ${original} (shown in the diagram).`, save).then(async (answer) => {
+    if (answer !== save) return;
+    const base = documentUri ? vscode.Uri.parse(documentUri) : vscode.workspace.workspaceFolders?.[0]?.uri;
+    const name = `${path.basename(base?.path ?? "network.resnet.ts").replace(/\.resnet\.ts$/, "")}-small.resnet.ts`;
+    const defaultUri = base ? (documentUri ? vscode.Uri.joinPath(base, "..", name) : vscode.Uri.joinPath(base, name)) : undefined;
+    const target = await vscode.window.showSaveDialog({ defaultUri, filters: { "ResNet spec": ["resnet.ts"] } });
+    if (!target) return;
+    await vscode.workspace.fs.writeFile(target, Buffer.from(specSourceText(spec, `A small variant of ${original}, made by ResNet Studio's Train Small Model.`), "utf8"));
+    await vscode.window.showTextDocument(target, { preview: false });
+  });
+}
+
+/**
+ * VS Code's progress notification for a run: step progress, images/s and ETA from every step event, and Cancel wired
+ * to `cancel`. Returns the function that feeds it the training state; it closes once the run is no longer running.
+ */
+export function showTrainingProgress(title: string, cancel: () => void): (state: TrainingState) => void {
+  let update: (state: TrainingState) => void = () => undefined;
+  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
+    new Promise<void>((resolve) => {
+      token.onCancellationRequested(cancel);
+      let reported = 0;
+      update = (state) => {
+        if (state.status !== "running") { resolve(); return; }
+        const now = trainingProgress(state);
+        if (!now) { progress.report({ message: "starting…" }); return; }
+        const percent = now.fraction * 100;
+        progress.report({ increment: Math.max(0, percent - reported), message: now.text });
+        reported = Math.max(reported, percent);
+      };
+    }));
+  return (state) => update(state);
+}
