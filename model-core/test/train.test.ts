@@ -2,10 +2,10 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { buildModel } from "../src/runtime/model";
-import { learningRateAt, train, TrainConfigError } from "../src/runtime/train";
+import { learningRateAt, train, TrainConfigError, validateConfig } from "../src/runtime/train";
 import { decayedParameterNames, Optimizer } from "../src/runtime/optim";
 import { syntheticDataset } from "../src/data/synthetic";
-import type { TrainEvent } from "../src/runtime/trainTypes";
+import type { StepMetrics, TrainEvent } from "../src/runtime/trainTypes";
 import { microGraph, tinyConfig, tinyGraph, useCpu } from "./trainHelpers";
 
 before(useCpu);
@@ -159,4 +159,18 @@ test("bad configs are refused with the reason", async () => {
   const tooManyClasses = { train: syntheticDataset({ count: 20, classes: 5, shape: [1, 4, 4], seed: 1 }), val: null };
   await assert.rejects(train({ model, data: tooManyClasses, config: tinyConfig() }), /has 5 classes but the model "micro" has 2 outputs/);
   model.dispose();
+});
+
+test("progress from the first step: step 0 is reported with its time; samplesPerEpoch shortens the epoch", async () => {
+  const model = buildModel(microGraph(), { seed: 2 });
+  const data = { train: syntheticDataset({ count: 200, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
+  const steps: StepMetrics[] = [];
+  const result = await train({ model, data, config: tinyConfig({ epochs: 2, batchSize: 8, logEvery: 100, samplesPerEpoch: 40 }), onStep: (m) => steps.push(m) });
+  model.dispose();
+  assert.equal(result.reason, "completed");
+  // 40 images per epoch at batch 8: 5 steps; events at the run's first step and each epoch's last.
+  assert.deepEqual(steps.map((s) => [s.epoch, s.step, s.stepsPerEpoch]), [[0, 0, 5], [0, 4, 5], [1, 4, 5]]);
+  assert.ok(steps[0]!.epochSeconds > 0 && steps[0]!.epochSeconds <= steps[1]!.epochSeconds);
+  assert.equal(result.history[0]!.trainSamples, 40);
+  assert.throws(() => validateConfig(tinyConfig({ samplesPerEpoch: 0 })), /samples per epoch must be a positive integer/);
 });
