@@ -284,7 +284,9 @@ export interface TrainEstimateLine {
 async function planTraining(
   written: ModelGraph, dataset: string, datasetSamples: number, config: TrainConfig, backend: BackendInfo, options: TrainCliOptions,
 ): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
-  const target = options.input === undefined ? datasetTarget(dataset, config.valFraction) : null;
+  // --input keeps the given shape (the images are padded or cropped to it); the class count still follows the dataset.
+  const known = datasetTarget(dataset, config.valFraction);
+  const target = known && options.input !== undefined ? { ...known, input: written.spec.input } : known;
   const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
   if (options.small && !calibrate) throw new UsageError("--small needs a measured speed, and the pure-JS cpu backend is too slow to calibrate: use --backend wasm");
   let throughput: Throughput | null = null;
