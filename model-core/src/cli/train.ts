@@ -313,7 +313,7 @@ async function planTraining(
     ({ graph, changes } = adapted);
   }
   if (!throughput) {
-    if (changes.length > 0 && !options.json && !options.quiet) process.stderr.write([`${graph.spec.name}, adapted for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n");
+    if (changes.length > 0 && !options.json && !options.quiet) process.stderr.write([`${graph.spec.name}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n");
     return { graph, estimate: null };
   }
   const estimate = estimateTraining(graph, { batchSize: config.batchSize, trainSamples, throughput });
@@ -333,7 +333,7 @@ async function planTraining(
 
 export function formatEstimate(e: TrainEstimateLine): string {
   const lines: string[] = [];
-  if (e.changes.length > 0) lines.push(`${e.model}, adapted for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
+  if (e.changes.length > 0) lines.push(`${e.model}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
   lines.push(
     `estimate: ${formatCount(e.macsPerImage)} MACs/image, ${formatCount(e.params)} params → ${formatDuration(e.secondsPerStep)}/step, ` +
       `${e.stepsPerEpoch} steps → ${formatDuration(e.secondsPerEpoch)}/epoch, ${formatDuration(e.secondsPerEpoch * e.epochs)} for ${e.epochs} epoch${e.epochs === 1 ? "" : "s"}`,
