@@ -118,3 +118,23 @@ test("the bundled worker (dist/trainWorker.js) keeps every backend: a gradient-f
     }
   }
 });
+
+test("calibrate job: the worker measures the backend and answers with a fitted throughput", { timeout: 300_000 }, async () => {
+  const worker = startWorker();
+  try {
+    const done = collect(worker, (m) => m.type === "calibration" || m.type === "error");
+    // Batch 8 on wasm, one replica: a few seconds even on a loaded machine.
+    worker.postMessage({ type: "calibrate", backend: "wasm", batchSize: 8, workers: 1, wasmDir: "" } satisfies HostToWorker);
+    const messages = await done;
+    const last = messages[messages.length - 1]!;
+    assert.equal(last.type, "calibration", JSON.stringify(last));
+    if (last.type !== "calibration") return;
+    assert.equal(last.throughput.backend, "wasm");
+    assert.equal(last.throughput.workers, 1);
+    assert.ok(last.throughput.macsPerSecond > 0 && Number.isFinite(last.throughput.macsPerSecond));
+    assert.ok(last.throughput.stepOverheadSeconds >= 0 && last.throughput.secondsPerParam >= 0);
+    assert.ok(last.seconds > 0);
+  } finally {
+    await worker.terminate();
+  }
+});
