@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildTrainConfig, datasetDefaults } from "../src/cli/train";
+import { buildTrainConfig, datasetDefaults, type TrainEstimateLine } from "../src/cli/train";
 
 const root = join(__dirname, "..", "..");
 
@@ -70,6 +70,32 @@ test("bad input to `train` and `bench` gives one clear line, no stack", () => {
   for (const [args, expected] of cases) {
     const r = cli(args);
     assert.equal(r.status, 1, args.join(" "));
+    assert.match(r.stderr, expected);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
+test("`train` on MNIST adapts ResNet-18 to the digits and prints the calibrated estimate first; --small needs a measured backend", () => {
+  const run = cli(["train", "examples/resnet18.resnet.ts", "--dataset", "mnist", "--backend", "wasm", "--workers", "1", "--batch", "16",
+    "--epochs", "1", "--samples-per-epoch", "32", "--max-steps", "1", "--json"]);
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines[0]!.type, "estimate");
+  assert.equal(lines[1]!.type, "start");
+  const estimate = lines[0] as unknown as TrainEstimateLine;
+  assert.deepEqual(estimate.changes, ["classes 1000 → 10 (mnist's labels)", "input 3×224×224 → 1×28×28 (mnist's images)"]);
+  assert.equal(estimate.stepsPerEpoch, 2); // 32 images at batch 16
+  assert.equal(estimate.workers, 1);
+  assert.ok(estimate.secondsPerStep > 0 && Math.abs(estimate.secondsPerEpoch - 2 * estimate.secondsPerStep) < 0.01);
+  // The adapted network trains: its parameter count, not the 1,000-class ImageNet one (11,689,512).
+  assert.equal(lines[1]!.params, estimate.params);
+  assert.equal(estimate.params, 11_175_370);
+  for (const [args, expected] of [
+    [["--small", "--resume", "/tmp/nowhere"], /--small picks its variant by this machine's measured speed, so it can't resume/],
+    [["--small", "--backend", "cpu"], /--small needs a measured speed.*use --backend wasm/],
+  ] as const) {
+    const r = cli(["train", "examples/resnet18.resnet.ts", ...args]);
+    assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, expected);
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   }

@@ -168,6 +168,9 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const dataset = options.dataset ?? "mnist";
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
   const backendChoice = parseBackendChoice(options.backend ?? "auto", "--backend");
+  if (options.small && options.resume) {
+    throw new UsageError("--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead");
+  }
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
   const config = buildTrainConfig(options, resumed?.header.config ?? null);
 
@@ -177,9 +180,6 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     if (!failed) process.stderr.write(`${loaded.file ?? specArg}: error: the network could not be analyzed\n`);
     process.exitCode = 1;
     return null;
-  }
-  if (options.small && options.resume) {
-    throw new UsageError("--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead");
   }
   const data = await resolveDataset(dataset, {
     input: loaded.graph.spec.input, classes: loaded.graph.spec.classes, seed: config.seed, download: options.download,
