@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { analyzeSpecText } from "../extension/src/pure/specDocument";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "../extension/src/pure/bundledSpec";
-import { calibrationKey, isThroughput, planTraining } from "../extension/src/pure/trainChoices";
+import { calibrationIsStale, calibrationKey, isThroughput, planTraining } from "../extension/src/pure/trainChoices";
 import { mnistTarget, samplesPerEpochSetting } from "../extension/src/pure/trainEvents";
 import { applyTrainingEvent, EMPTY_TRAINING, type TrainingState } from "../model-core/src/protocol";
 import { trainingProgress } from "../model-core/src/runtime/progress";
@@ -85,4 +85,12 @@ test("stored calibrations are keyed by backend, replicas and batch, and checked 
   assert.ok(!isThroughput({ ...THROUGHPUT, macsPerSecond: 0 }));
   assert.ok(!isThroughput({ backend: "wasm", workers: 2, macsPerSecond: 1e10 }));
   assert.ok(!isThroughput(null));
+  // A first epoch more than 2× off the estimate forgets the calibration, so the next run measures again.
+  const plan = planTraining({ written: graphOf("small.resnet.ts"), bundled, target: mnistTarget(undefined), throughput: THROUGHPUT, batchSize: 64, epochs: 3, budgetSeconds: 60 });
+  const estimate = plan.direct!.estimate;
+  assert.ok(!calibrationIsStale(estimate, estimate.imagesPerSecond * 1.5));
+  assert.ok(!calibrationIsStale(estimate, estimate.imagesPerSecond / 1.9));
+  assert.ok(calibrationIsStale(estimate, estimate.imagesPerSecond / 2.5));
+  assert.ok(calibrationIsStale(estimate, estimate.imagesPerSecond * 3));
+  assert.ok(!calibrationIsStale(estimate, 0));
 });

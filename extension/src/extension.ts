@@ -24,7 +24,7 @@ import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { mnistTarget, samplesPerEpochSetting, workersSetting } from "./pure/trainEvents";
 import { estimateText, planTraining } from "./pure/trainChoices";
-import { measuredThroughput, offerSaveVariant, pickTrainChoice, showTrainingProgress } from "./trainSmall";
+import { measuredThroughput, offerSaveVariant, pickTrainChoice, reviewCalibration, showTrainingProgress } from "./trainSmall";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -324,6 +324,8 @@ class DiagramPanel {
     }, (m) => {
       if (m.type === "training") {
         const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
+        // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
+        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50) void reviewCalibration(this.ctx.globalState, { backend, batchSize, workers }, choice.estimate, event.point.imagesPerSecond);
         this.training = applyTrainingEvent(this.training, event);
         this.post({ type: "training", event });
         progress(this.training);

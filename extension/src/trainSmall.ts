@@ -5,14 +5,14 @@
  */
 import * as vscode from "vscode";
 import * as path from "node:path";
-import type { Throughput } from "../../model-core/src/analysis/estimate";
+import type { Throughput, TrainingEstimate } from "../../model-core/src/analysis/estimate";
 import { specSourceText } from "../../model-core/src/analysis/adapt";
 import type { ResNetSpec } from "../../model-core/src/spec/types";
 import type { TrainingState } from "../../model-core/src/protocol";
 import { trainingProgress } from "../../model-core/src/runtime/progress";
 import { formatDuration } from "../../model-core/src/render/format";
 import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
-import { calibrationKey, isThroughput, type TrainChoice, type TrainPlan } from "./pure/trainChoices";
+import { calibrationIsStale, calibrationKey, isThroughput, type TrainChoice, type TrainPlan } from "./pure/trainChoices";
 
 export interface WorkerRunner {
   run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void>;
@@ -36,6 +36,11 @@ export async function measuredThroughput(
   if (!result) throw new Error(`measuring the training speed failed: ${failure ?? "the worker stopped"}`);
   await storage.update(key, result);
   return result;
+}
+
+/** Forgets the stored calibration when a run's first epoch measured a speed far from its estimate. */
+export async function reviewCalibration(storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number }, estimate: TrainingEstimate, measuredImagesPerSecond: number): Promise<void> {
+  if (calibrationIsStale(estimate, measuredImagesPerSecond)) await storage.update(calibrationKey(job.backend, job.workers, job.batchSize), undefined);
 }
 
 /** Asks how to train; the first row (the small variant when there is one) is the default. */

@@ -105,3 +105,16 @@ export function isThroughput(value: unknown): value is Throughput {
   return typeof t.backend === "string" && typeof t.workers === "number" && typeof t.macsPerSecond === "number" && t.macsPerSecond > 0 &&
     typeof t.stepOverheadSeconds === "number" && t.stepOverheadSeconds >= 0 && typeof t.secondsPerParam === "number" && t.secondsPerParam >= 0;
 }
+
+/** Beyond this factor between estimated and measured step time, a stored calibration is forgotten (measured again next run). */
+export const STALE_CALIBRATION_FACTOR = 2;
+
+/**
+ * Whether a run's first epoch says the stored calibration is off (measured while the machine was busy, or before a
+ * hardware or settings change): its training images/s against the estimate's.
+ */
+export function calibrationIsStale(estimate: TrainingEstimate, measuredImagesPerSecond: number): boolean {
+  if (!(measuredImagesPerSecond > 0)) return false;
+  const ratio = estimate.imagesPerSecond / measuredImagesPerSecond;
+  return ratio > STALE_CALIBRATION_FACTOR || ratio < 1 / STALE_CALIBRATION_FACTOR;
+}
