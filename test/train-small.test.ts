@@ -48,11 +48,14 @@ test("ResNet-18 on MNIST: a quick pick of small variant (default), as written an
 });
 
 test("a spec that fits the budget trains as written without a question; with no spec, the bundled example does", () => {
-  const small = planTraining({ written: graphOf("small.resnet.ts"), bundled, target: mnistTarget(undefined), throughput: THROUGHPUT, batchSize: 64, epochs: 3, budgetSeconds: 60 });
+  const written = graphOf("small.resnet.ts");
+  const small = planTraining({ written, bundled, target: mnistTarget(undefined), throughput: THROUGHPUT, batchSize: 64, epochs: 3, budgetSeconds: 60 });
   assert.equal(small.direct?.kind, "asWritten");
   assert.deepEqual(small.direct?.changes, []);
+  assert.equal(small.direct?.graph, written, "the very graph the diagram shows, so it keeps following the document");
   const none = planTraining({ written: null, bundled, target: mnistTarget(undefined), throughput: THROUGHPUT, batchSize: 64, epochs: 3, budgetSeconds: 60 });
   assert.equal(none.direct?.kind, "bundled");
+  assert.equal(none.direct?.graph, bundled);
   // Fewer images per epoch (resnetStudio.trainSamplesPerEpoch) shrink every estimate.
   assert.equal(mnistTarget(samplesPerEpochSetting(640)).trainSamples, 640);
   assert.equal(samplesPerEpochSetting(0), undefined);

@@ -155,6 +155,7 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     const epochMetrics = { epochs: 2, loss: 0.9, accuracy: 0.7, valLoss: 0.8, valAccuracy: 0.75, lr: 0.003, imagesPerSecond: 500, seconds: 2, trainSamples: 900, valSamples: 100 };
     await fake.send(page, { type: "training", event: { kind: "started", model: "ResNet-50", dataset: "mnist", backend: "wasm", epochs: 2, batch: 64 } });
     await fake.send(page, { type: "training", event: { kind: "step", point: { epoch: 0, step: 4, stepsPerEpoch: 10, globalStep: 5, loss: 1.1, accuracy: 0.6, lr: 0.003, imagesPerSecond: 480, epochSeconds: 1 } } });
+    assert.match((await page.textContent(".pane.active .metrics")) ?? "", /epoch 1\/2 · step 5\/10 · 480 img\/s · ETA 3\.0 s/);
     await fake.send(page, { type: "training", event: { kind: "epoch", point: { epoch: 0, ...epochMetrics }, gradients: syntheticGradients(graph) } });
     await fake.send(page, { type: "training", event: { kind: "epoch", point: { epoch: 1, ...epochMetrics, valAccuracy: 0.9 }, gradients: syntheticGradients(graph) } });
     await fake.send(page, { type: "training", event: { kind: "finished", cancelled: false, millis: 4000 } });

@@ -66,13 +66,14 @@ export function planTraining(input: PlanInput): TrainPlan {
   };
   if (!input.written) {
     // No spec open: the bundled example, asked about only when even it is over the budget.
-    const choice = bundledChoice(bundled?.graph ?? input.bundled, bundled?.changes ?? []);
+    const choice = bundledChoice(bundled && bundled.changes.length > 0 ? bundled.graph : input.bundled, bundled?.changes ?? []);
     return choice.estimate.secondsPerEpoch <= input.budgetSeconds ? { direct: choice, choices: [] } : { direct: null, choices: [choice] };
   }
   const written = input.written;
   const choices: TrainChoice[] = [];
   const adapted = adaptToDataset(written.spec, target);
-  const asWrittenGraph = adapted?.graph ?? written;
+  // Unchanged by the adaptation: the same graph object, so the diagram keeps following the spec's document.
+  const asWrittenGraph = adapted && adapted.changes.length > 0 ? adapted.graph : written;
   const asWrittenEstimate = estimateOf(asWrittenGraph);
   const asWritten: TrainChoice = {
     kind: "asWritten", graph: asWrittenGraph, changes: adapted?.changes ?? [], estimate: asWrittenEstimate,
