@@ -17,6 +17,8 @@ import { analyzeOrThrow } from "../model-core/src/analysis/analyze";
 import type { ModelGraph } from "../model-core/src/analysis/graph";
 import type { ResNetOptions, Shape3 } from "../model-core/src/spec/types";
 import { exportPytorch } from "../model-core/src/export/pytorch";
+import { analyzeSpecText } from "../extension/src/pure/specDocument";
+import { pytorchExportFor } from "../extension/src/pure/exportPytorch";
 import { summarize } from "../model-core/src/cli/summary";
 import { initBackend } from "../model-core/src/runtime/backend";
 import { buildModel, loadTorchStateDict, torchStateDict, type StateTensor, type TfModel } from "../model-core/src/runtime/model";
@@ -394,4 +396,16 @@ print(json.dumps({"meta": meta, "optimizer": sorted(k for k in tensors if k.star
       rmSync(work, { recursive: true, force: true });
     }
   });
+});
+
+test("the editor command's export: model.py for a valid document, the first located problem for a broken one", () => {
+  const text = readFileSync(join(root, "examples/cifar-resnet20.resnet.ts"), "utf8");
+  const good = pytorchExportFor(analyzeSpecText(text, "examples/cifar-resnet20.resnet.ts"), "examples/cifar-resnet20.resnet.ts");
+  assert.ok(good.ok);
+  assert.match(good.code, /^class PadShortcut\(nn\.Module\):$/m);
+  assert.match(good.code, /^NUM_PARAMS = 269722$/m);
+  const broken = text.replace("channels: 32", "channels: 0");
+  const bad = pytorchExportFor(analyzeSpecText(broken, "r20.resnet.ts"), "r20.resnet.ts");
+  assert.ok(!bad.ok);
+  assert.match(bad.message, /^cannot export: r20\.resnet\.ts:\d+:\d+: /);
 });

@@ -105,7 +105,7 @@ function header(graph: ModelGraph, options: PytorchExportOptions): string[] {
   ];
 }
 
-function helpers(spec: ResNetSpec, flags: Flags): string[] {
+function helpers(flags: Flags): string[] {
   const bias = flags.bn ? "False" : "True";
   const lines = [
     ``,
@@ -179,7 +179,6 @@ function helpers(spec: ResNetSpec, flags: Flags): string[] {
       );
     }
   }
-  void spec;
   return lines;
 }
 
@@ -618,7 +617,7 @@ export function exportPytorch(graph: ModelGraph, options: PytorchExportOptions =
   const flags = flagsOf(spec);
   const lines = [
     ...header(graph, options),
-    ...helpers(spec, flags),
+    ...helpers(flags),
     ...blockClass(spec, flags),
     ...networkClass(spec, flags),
     ...buildFunction(),
