@@ -388,6 +388,7 @@ print(json.dumps({"meta": meta, "optimizer": sorted(k for k in tensors if k.star
       assert.equal(meta.backend, "torch");
       assert.equal(meta.globalStep, "1");
       assert.equal(meta.epoch, "0", "an epoch cut short by --max-steps is not counted");
+      assert.deepEqual(JSON.parse(meta.history ?? "null"), [], "nor kept in the history");
       assert.match(meta.specHash ?? "", /^[0-9a-f]{64}$/);
       assert.deepEqual(JSON.parse(meta.optimizer ?? "{}").kind, "adam");
       assert.deepEqual(optimizer, params.flatMap((p) => [`optimizer.${p}.exp_avg`, `optimizer.${p}.exp_avg_sq`]).sort(), "Adam's slots for every parameter");

@@ -331,6 +331,11 @@ def main():
     config = make_config(args)
     torch.manual_seed(config["seed"])
     train_set, val_set, classes = make_datasets(args.dataset, config["seed"])
+    if val_set is None and config.get("valFraction", 0) > 0:
+        # No separate validation set: hold out a fixed share, as the in-editor trainer does.
+        held_out = max(1, round(len(train_set) * config["valFraction"]))
+        split = torch.Generator().manual_seed(0)
+        train_set, val_set = torch.utils.data.random_split(train_set, [len(train_set) - held_out, held_out], generator=split)
     if classes > model.NUM_CLASSES:
         fail(f"the dataset has {classes} classes; the model has only {model.NUM_CLASSES} outputs")
     net = model.build(seed=config["seed"])
@@ -416,11 +421,12 @@ def main():
         metrics = {"epoch": epoch, "epochs": config["epochs"], "loss": loss_sum / max(1, count), "accuracy": correct / max(1, count),
                    "valLoss": val_loss, "valAccuracy": val_accuracy, "lr": lr, "imagesPerSecond": seen / max(1e-9, time.time() - started),
                    "seconds": time.time() - started, "trainSamples": len(train_set), "valSamples": len(val_set) if val_set is not None else 0}
-        history.append(metrics)
         log(json.dumps(dict(type="epoch", **metrics)))
+        # An epoch cut short by --max-steps is not complete: it stays out of the history, and a resumed run repeats it.
+        completed = epoch if stop and step < steps_per_epoch - 1 else epoch + 1
+        if completed > epoch:
+            history.append(metrics)
         if rank == 0:
-            # An epoch cut short by --max-steps is not complete: a resumed run starts it again.
-            completed = epoch if stop and step < steps_per_epoch - 1 else epoch + 1
             save_checkpoint(checkpoint, net, optimizer, config, completed, global_step, history, optimizer_steps)
             log(json.dumps({"type": "checkpoint", "path": checkpoint, "epoch": completed}))
         if distributed:
