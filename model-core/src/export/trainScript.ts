@@ -321,6 +321,7 @@ def main():
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if use_cuda:
         torch.cuda.set_device(local_rank)
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest conv algorithms
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if distributed:
         dist.init_process_group("nccl" if use_cuda else "gloo")
@@ -406,11 +407,13 @@ def main():
             optimizer_steps += 1
             seen += len(y) * world
             sums += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=device)])
-            if not math.isfinite(loss.item()):
-                fail(f"training diverged: the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; lower --lr")
-            if rank == 0 and (step % 10 == 0 or step == steps_per_epoch - 1):
+            # Reading the loss waits for the device, so it is read (and checked) only every 10 steps.
+            if step % 10 == 0 or step == steps_per_epoch - 1:
+                value = loss.item()
+                if not math.isfinite(value):
+                    fail(f"training diverged: the loss became {value} by epoch {epoch + 1}, step {step + 1}; lower --lr")
                 log(json.dumps({"type": "step", "epoch": epoch, "step": step, "stepsPerEpoch": steps_per_epoch, "globalStep": global_step,
-                                "loss": loss.item(), "lr": lr, "imagesPerSecond": seen / max(1e-9, time.time() - started)}))
+                                "loss": value, "lr": lr, "imagesPerSecond": seen / max(1e-9, time.time() - started)}))
             if config.get("maxSteps") is not None and global_step >= config["maxSteps"]:
                 stop = True
                 break
