@@ -90,7 +90,7 @@ interface CaseResult {
   torchvision?: string;
   shapes?: Record<string, number[]>;
   backward?: { missingGrads: string[]; finite: boolean; nonzeroGrads: number; paramTensors: number };
-  parity?: { fromTfjs: Logits; torch: Logits; checkpointRoundTrip: boolean; metadataKeys: string[] };
+  parity?: { fromTfjs: Logits; torch: Logits; checkpointRoundTrip: boolean; metadataKeys: string[]; refusals: { damaged: string | null; foreign: string | null } };
 }
 
 function cases(): Case[] {
@@ -275,6 +275,8 @@ describe("PyTorch export", { skip }, () => {
       if (ours.train) assertClose(r.fromTfjs.train!, ours.train, `${c.name} wasm → torch, train-mode BN`);
       assert.ok(r.checkpointRoundTrip, `${c.name}: write_safetensors → load_checkpoint gives back the same tensors`);
       assert.ok(r.metadataKeys.includes("dataSha256"), `${c.name}: the writer records dataSha256`);
+      assert.match(r.refusals.damaged ?? "", /\.safetensors\.damaged: dataSha256 does not match the data/, `${c.name}: a flipped byte is refused`);
+      assert.match(r.refusals.foreign ?? "", /\.safetensors\.foreign: metadata field spec differs from this model's in classes \(pass strict=False/, `${c.name}: another spec's checkpoint is refused`);
 
       const { data, shape } = inputs.get(c.name)!;
       const model = buildModel(c.graph, { seed: 11 });

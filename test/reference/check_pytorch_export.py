@@ -89,7 +89,29 @@ def parity(mod, case):
     again = mod.build(seed=8)
     metadata = mod.load_checkpoint(again, p["torchOut"])
     same = all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), net.state_dict().values()))
-    return {"fromTfjs": from_tfjs, "torch": logits_of(net, x, p["train"]), "checkpointRoundTrip": same, "metadataKeys": sorted(metadata)}
+    return {"fromTfjs": from_tfjs, "torch": logits_of(net, x, p["train"]), "checkpointRoundTrip": same, "metadataKeys": sorted(metadata),
+            "refusals": refusals(mod, p["torchOut"])}
+
+
+def refusals(mod, path):
+    """The messages load_checkpoint gives for a damaged file and for another spec's checkpoint."""
+    out = {}
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[-1] ^= 0xFF
+    damaged = path + ".damaged"
+    with open(damaged, "wb") as f:
+        f.write(data)
+    other = dict(mod.SPEC, classes=mod.SPEC["classes"] + 1)
+    foreign = path + ".foreign"
+    mod.write_safetensors(foreign, mod.build().state_dict(), {"format": "resnet-studio-checkpoint", "spec": json.dumps(other)})
+    for key, file in (("damaged", damaged), ("foreign", foreign)):
+        try:
+            mod.load_checkpoint(mod.build(), file)
+            out[key] = None
+        except ValueError as err:
+            out[key] = str(err)
+    return out
 
 
 def run_case(case):

@@ -374,7 +374,9 @@ def main():
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp) if use_cuda else None
     if args.amp != "none" and not use_cuda:
         log(f"--amp {args.amp}: autocast is used on CUDA only; training in float32")
-    scaler = torch.cuda.amp.GradScaler() if amp_dtype == torch.float16 else None
+    scaler = None
+    if amp_dtype == torch.float16:  # fp16 needs loss scaling; torch.amp.GradScaler is 2.3+, torch.cuda.amp's is deprecated there
+        scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
     os.makedirs(args.out, exist_ok=True)
     checkpoint = os.path.join(args.out, "checkpoint.safetensors")
     params = sum(p.numel() for p in net.parameters())
