@@ -49,7 +49,7 @@ const tiny = { input: [3, 12, 12], stem: "cifar", classes: 5, stages: [{ channel
 const VARIANTS: Record<string, ResNetOptions> = {
   basicA: { ...tiny, shortcut: "A" },
   basicB: { ...tiny, shortcut: "B" },
-  basicC: { ...tiny, shortcut: "C" },
+  basicC: { ...tiny, shortcut: "C", name: 'odd "name" with \\ and """ quotes' },
   basicGroups: { ...tiny, groups: 2, shortcut: "B" },
   bottleneckResnext: { ...tiny, block: "bottleneck", groups: 2, widthPerGroup: 32, shortcut: "B" },
   preactBasicB: { ...tiny, preActivation: true, shortcut: "B" },
@@ -339,7 +339,7 @@ describe("resnet-studio export", () => {
     assert.match(r.stdout, /^"""resnet152: a residual network exported by ResNet Studio from preset resnet152\./);
     assert.match(r.stdout, /^class Bottleneck\(nn\.Module\):$/m);
     assert.match(r.stdout, /^NUM_PARAMS = 60192808$/m);
-    assert.ok(r.stdout.endsWith(`print(f"{type(net).__name__}: {sum(p.numel() for p in net.parameters()):,} parameters, {tuple(x.shape)} -> {tuple(net.eval()(x).shape)}")\n`), "ends with the __main__ block");
+    assert.ok(r.stdout.endsWith(`print(f"{SPEC['name']}: {sum(p.numel() for p in net.parameters()):,} parameters, {tuple(x.shape)} -> {tuple(net.eval()(x).shape)}")\n`), "ends with the __main__ block");
   });
 
   test("a broken spec gets located diagnostics and exit code 1; bad options are named", async () => {
@@ -367,6 +367,8 @@ export default resnet({ name: "tiny", input: [3, 8, 8], stem: "cifar", stages: [
       const out = await runCli(["export", spec, "--to", "pytorch", "--out", join(work, "model.py"), "--with-train-script"]);
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /wrote .*model\.py, .*train_ddp\.py: tiny, 1,343 parameters/);
+      const direct = spawnSync(PYTHON, [join(work, "model.py")], { encoding: "utf8" });
+      assert.equal(direct.stdout, "tiny: 1,343 parameters, (2, 3, 8, 8) -> (2, 3)\n", direct.stderr);
       const port = 20000 + Math.floor(Math.random() * 20000);
       // --redirects/--tee 1: torchrun 1.13 on Python 3.11 cannot parse their default "0" (the IntFlag zero member).
       const run = spawnSync("timeout", ["120", TORCHRUN, "--redirects", "1", "--tee", "1", "--nproc_per_node", "2", "--master_port", String(port),

@@ -608,7 +608,7 @@ const MAIN = `
 if __name__ == "__main__":
     net = build()
     x = torch.randn(2, *INPUT_SHAPE)
-    print(f"{type(net).__name__}: {sum(p.numel() for p in net.parameters()):,} parameters, {tuple(x.shape)} -> {tuple(net.eval()(x).shape)}")
+    print(f"{SPEC['name']}: {sum(p.numel() for p in net.parameters()):,} parameters, {tuple(x.shape)} -> {tuple(net.eval()(x).shape)}")
 `;
 
 /** The PyTorch source of a network: `model.py`. */
