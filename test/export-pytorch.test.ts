@@ -213,6 +213,7 @@ describe("PyTorch export", { skip }, () => {
   });
 
   after(() => {
+    // KEEP_EXPORT_DIR=1 keeps the generated modules and manifest for rerunning check_pytorch_export.py by hand.
     if (dir && !process.env.KEEP_EXPORT_DIR) rmSync(dir, { recursive: true, force: true });
   });
 
