@@ -8,6 +8,7 @@ export * from "./trainTypes";
 export * from "./optim";
 export * from "./checkpoint";
 export * from "./train";
+export * from "./calibrate";
 export { DataParallelStepper, resolveWorkerCount } from "./parallel";
 export { batchNormTrain } from "./batchNorm";
 export * from "../data/index";
