@@ -42,7 +42,7 @@ test("ResNet-18 on MNIST: a quick pick of small variant (default), as written an
   assert.match(variant!.detail, /stem imagenet → cifar/);
   // As written keeps the ImageNet stem but says how it was fitted to the digits.
   assert.equal(asWritten!.graph.spec.stem, "imagenet");
-  assert.match(asWritten!.detail, /adapted to mnist: classes 1000 → 10 \(mnist's labels\); input 3×224×224 → 1×28×28/);
+  assert.match(asWritten!.detail, /adapted to mnist: input 3×224×224 → 1×28×28 \(mnist's images\); classes 1000 → 10/);
   assert.equal(example!.graph.spec.name, "Small ResNet (MNIST)");
   assert.deepEqual(example!.changes, []);
 });

@@ -80,7 +80,7 @@ test("adaptation to the dataset is explicit: ResNet-18 gets MNIST's input and 10
   assert.deepEqual(adapted.spec.input, [1, 28, 28]);
   assert.equal(adapted.spec.classes, 10);
   assert.equal(adapted.spec.stem, "imagenet"); // as written otherwise
-  assert.deepEqual(adapted.changes, ["classes 1000 → 10 (mnist's labels)", "input 3×224×224 → 1×28×28 (mnist's images)"]);
+  assert.deepEqual(adapted.changes, ["input 3×224×224 → 1×28×28 (mnist's images)", "classes 1000 → 10 (mnist's labels)"]);
   assert.deepEqual(adapted.graph.output, [10]);
   const small = adaptToDataset(example("small.resnet.ts"), MNIST);
   assert.ok(small);

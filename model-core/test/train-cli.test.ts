@@ -83,7 +83,7 @@ test("`train` on MNIST adapts ResNet-18 to the digits and prints the calibrated 
   assert.equal(lines[0]!.type, "estimate");
   assert.equal(lines[1]!.type, "start");
   const estimate = lines[0] as unknown as TrainEstimateLine;
-  assert.deepEqual(estimate.changes, ["classes 1000 → 10 (mnist's labels)", "input 3×224×224 → 1×28×28 (mnist's images)"]);
+  assert.deepEqual(estimate.changes, ["input 3×224×224 → 1×28×28 (mnist's images)", "classes 1000 → 10 (mnist's labels)"]);
   assert.equal(estimate.stepsPerEpoch, 2); // 32 images at batch 16
   assert.equal(estimate.workers, 1);
   assert.ok(estimate.secondsPerStep > 0 && Math.abs(estimate.secondsPerEpoch - 2 * estimate.secondsPerStep) < 0.01);

@@ -35,10 +35,8 @@ export interface AdaptedSpec {
 export function adaptToDataset(spec: ResNetSpec, target: DatasetTarget): AdaptedSpec | null {
   const changes: string[] = [];
   let adapted: ResNetSpec = spec;
-  if (spec.classes !== target.classes) {
-    adapted = { ...adapted, classes: target.classes };
-    changes.push(`classes ${spec.classes} → ${target.classes} (${target.name}'s labels)`);
-  }
+  const classesChange = spec.classes !== target.classes ? `classes ${spec.classes} → ${target.classes} (${target.name}'s labels)` : null;
+  if (classesChange) adapted = { ...adapted, classes: target.classes };
   let graph: ModelGraph | null = null;
   if (!sameInput(spec.input, target.input)) {
     graph = analyze({ ...adapted, input: [...target.input] }).graph;
@@ -49,6 +47,7 @@ export function adaptToDataset(spec: ResNetSpec, target: DatasetTarget): Adapted
       changes.push(`input kept at ${formatShape(spec.input)}: ${formatShape(target.input)} would shrink a stage to nothing; ${target.name}'s images are padded to it`);
     }
   }
+  if (classesChange) changes.push(classesChange);
   graph ??= analyze(adapted).graph;
   return graph ? { spec: adapted, graph, changes } : null;
 }
