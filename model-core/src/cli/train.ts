@@ -19,6 +19,7 @@ import { adaptToDataset, smallVariant, specSourceText } from "../analysis/adapt"
 import { estimateTraining, type Throughput, type TrainingEstimate } from "../analysis/estimate";
 import { calibrateThroughput } from "../runtime/calibrate";
 import { formatCount, formatDuration } from "../render/format";
+import { stepProgress } from "../runtime/progress";
 import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
 
 export interface TrainCliOptions {
@@ -210,6 +211,8 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
+  // On a terminal, a step event at least every second keeps the bar and the ETA moving on slow networks.
+  if (!options.json) config.logEverySeconds = 1;
   const reporter = options.json ? jsonReporter(options.logEvery !== undefined) : options.quiet ? () => undefined : terminalReporter();
   let result: TrainResult;
   try {
@@ -365,24 +368,42 @@ function jsonReporter(withSteps: boolean): (event: TrainEvent) => void {
   };
 }
 
-/** A cli-progress bar per epoch on a terminal; one plain line per epoch otherwise. */
+/** Seconds between plain progress lines when stderr is not a terminal. */
+const PLAIN_PROGRESS_SECONDS = 30;
+
+/** A cli-progress bar per epoch on a terminal (plain progress lines otherwise), the first step's time, one line per epoch. */
 function terminalReporter(): (event: TrainEvent) => void {
   const interactive = Boolean(process.stderr.isTTY);
   let bar: SingleBar | null = null;
   let epochs = 0;
+  let sawStep = false;
+  let lastPlainLine = performance.now();
   return (event) => {
     switch (event.type) {
       case "start":
         epochs = event.config.epochs;
         process.stderr.write(
-          `training ${event.model} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images, ` +
+          `training ${event.model} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images` +
+            (event.config.samplesPerEpoch !== undefined && event.config.samplesPerEpoch < event.trainSamples ? ` (${event.config.samplesPerEpoch} per epoch)` : "") + ", " +
             `${event.config.optimizer} lr ${event.config.lr}, batch ${event.config.batchSize}, ${event.backend}` +
             ((event.workers ?? 1) > 1 ? ` × ${event.workers} workers (batch split between them)` : "") +
             (event.startEpoch > 0 ? `, resuming at epoch ${event.startEpoch + 1}` : "") + "\n",
         );
         break;
       case "step":
-        if (!interactive) break;
+        if (!sawStep) {
+          // train() reports the run's first step: its time, as soon as it is known (it includes the backend's warm-up).
+          sawStep = true;
+          process.stderr.write(`first step: ${formatDuration(event.epochSeconds)}; ${stepProgress(event, epochs, null).text}\n`);
+        }
+        if (!interactive) {
+          // Logs and pipes get a plain progress line every 30 s instead of a bar.
+          if ((performance.now() - lastPlainLine) / 1000 >= PLAIN_PROGRESS_SECONDS) {
+            lastPlainLine = performance.now();
+            process.stderr.write(`${stepProgress(event, epochs, null).text}\n`);
+          }
+          break;
+        }
         if (!bar) {
           bar = new SingleBar({
             format: `epoch {epoch}/${epochs} [{bar}] {value}/{total} steps | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}`,

@@ -3,6 +3,7 @@
  * line for the training view and VS Code's progress notification. Pure (no tfjs): the webview imports it too.
  */
 import type { TrainingState } from "../protocol";
+import type { StepMetrics } from "./trainTypes";
 import { formatDuration } from "../render/format";
 
 export interface TrainingProgress {
@@ -16,19 +17,22 @@ export interface TrainingProgress {
 }
 
 export function trainingProgress(state: TrainingState): TrainingProgress | null {
-  const step = state.lastStep;
-  if (!step) return null;
-  const epochs = Math.max(1, state.epochs);
-  const total = epochs * step.stepsPerEpoch;
+  return state.lastStep ? stepProgress(state.lastStep, state.epochs, state.firstStepSeconds) : null;
+}
+
+/** Progress after `step` of a run of `epochs` epochs (the CLI's lines and the training view's). */
+export function stepProgress(step: StepMetrics, epochs: number, firstStepSeconds: number | null): TrainingProgress {
+  const runEpochs = Math.max(1, epochs);
+  const total = runEpochs * step.stepsPerEpoch;
   const done = Math.min(total, step.epoch * step.stepsPerEpoch + step.step + 1);
   const secondsPerStep = step.epochSeconds / (step.step + 1);
   const etaSeconds = Math.max(0, total - done) * secondsPerStep;
   const parts = [
-    `epoch ${step.epoch + 1}/${epochs}`,
+    `epoch ${step.epoch + 1}/${runEpochs}`,
     `step ${step.step + 1}/${step.stepsPerEpoch}`,
     `${Math.round(step.imagesPerSecond)} img/s`,
     done < total ? `ETA ${formatDuration(etaSeconds)}` : "validating",
   ];
-  if (state.firstStepSeconds !== null && done === 1) parts.push(`first step ${formatDuration(state.firstStepSeconds)}`);
+  if (firstStepSeconds !== null && done === 1) parts.push(`first step ${formatDuration(firstStepSeconds)}`);
   return { fraction: done / total, etaSeconds, imagesPerSecond: step.imagesPerSecond, text: parts.join(" · ") };
 }
