@@ -60,7 +60,9 @@ function graphOrThrow(text: string, file: string): ModelGraph {
 }
 
 async function pickOther(doc: vscode.TextDocument): Promise<{ graph: ModelGraph; title: string } | null> {
-  const files = (await vscode.workspace.findFiles("**/*.resnet.ts", "**/node_modules/**", 200)).filter((u) => u.toString() !== doc.uri.toString());
+  // findFiles needs VS Code's search service; without it the list is empty and Browse… still works.
+  const found = await Promise.resolve(vscode.workspace.findFiles("**/*.resnet.ts", "**/node_modules/**", 200)).catch(() => [] as vscode.Uri[]);
+  const files = found.filter((u) => u.toString() !== doc.uri.toString());
   const items: Choice[] = [
     { label: "$(git-commit) This file at git HEAD", choice: "head" },
     { label: "Spec files", kind: vscode.QuickPickItemKind.Separator, choice: "separator" },

@@ -41,7 +41,6 @@ export class EditMenu {
     this.element.addEventListener("keydown", (e) => this.onKey(e));
     this.element.addEventListener("pointerdown", (e) => e.stopPropagation());
     window.addEventListener("pointerdown", () => this.close());
-    window.addEventListener("blur", () => this.close());
   }
 
   get isOpen(): boolean { return !this.element.hidden; }
