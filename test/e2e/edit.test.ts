@@ -1,7 +1,7 @@
 /**
  * End-to-end (code-server + Chromium, see harness.ts): an edit from the diagram's context menu changes the spec
  * as one undoable edit and the diagram follows; "Compare with…" against git HEAD shows the added block; Ctrl+Z in
- * the editor undoes the edit. Skips only when code-server or /usr/bin/chromium is missing (fails then when CI=true).
+ * the editor undoes the edit; "New Spec from Preset…" writes and opens a spelled-out preset. Skips only when code-server or /usr/bin/chromium is missing (fails then when CI=true).
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -65,7 +65,10 @@ test("edit from the diagram, compare with git HEAD, undo (code-server + Chromium
     // Right-click the second block of layer2: the menu offers the stage's and the network's edits.
     await diagram.locator('svg g[data-node-id="layer2.1"]').first().click({ button: "right" });
     const add = diagram.locator('.rs-edit-menu button[data-edit-label="Blocks 2 → 3"]');
-    await add.waitFor({ state: "visible", timeout: STEP_MS });
+    await add.waitFor({ state: "visible", timeout: 15_000 }).catch(async (err) => {
+      const menu = await diagram.evaluate(() => { const m = document.querySelector(".rs-edit-menu"); return `${m?.outerHTML.slice(0, 400)} active=${document.activeElement?.outerHTML.slice(0, 100)} status=${document.querySelector(".status")?.textContent}`; });
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nmenu: ${menu}`);
+    });
     assert.ok(await diagram.locator('.rs-edit-menu button[data-edit-label="Shortcut B → A"]').isVisible());
     await add.click();
     // The spec changed in the editor and the diagram followed with a third block.
@@ -93,6 +96,22 @@ test("edit from the diagram, compare with git HEAD, undo (code-server + Chromium
     await runCommand(page, "ResNet Studio: Open Diagram to the Side");
     const reopened = await findFrameWith(page, 'svg g[data-node-id="layer2.1"]', STEP_MS);
     await reopened.locator('svg g[data-node-id="layer2.2"]').waitFor({ state: "detached", timeout: STEP_MS });
+    // New Spec from Preset: pick resnet20 (its parameter count is shown), accept the file name; the spelled-out
+    // spec opens with its diagram.
+    await runCommand(page, "ResNet Studio: New Spec from Preset…");
+    await input.waitFor({ state: "visible", timeout: STEP_MS });
+    await input.fill("resnet20");
+    const presetRow = page.locator(".quick-input-widget .monaco-list-row", { hasText: "269,722" }).first();
+    await presetRow.waitFor({ state: "visible", timeout: STEP_MS });
+    await presetRow.click();
+    // The second step asks for the file name, suggesting one that does not exist yet.
+    await page.waitForFunction(() => document.querySelector<HTMLInputElement>(".quick-input-widget input")?.value === "resnet20.resnet.ts", undefined, { timeout: STEP_MS });
+    await page.keyboard.press("Enter");
+    await page.locator('.tab.active[data-resource-name="resnet20.resnet.ts"]').waitFor({ state: "visible", timeout: STEP_MS });
+    await page.locator(".monaco-editor .view-line", { hasText: "stage({ channels: 64, blocks: 3, stride: 2 })" }).first().waitFor({ state: "visible", timeout: STEP_MS });
+    const newDiagram = await findFrameWith(page, 'svg g[data-node-id="layer3.2"]', STEP_MS);
+    assert.match((await newDiagram.locator(".title").first().textContent()) ?? "", /resnet20\.resnet\.ts/);
+
     const ours = pageErrors.filter((e) => e.includes("[Extension Host]") && !e.includes("node_modules/code-server") && /resnet/i.test(e));
     assert.deepEqual(ours, [], "the extension host reported errors from our extension");
   } catch (err) {
