@@ -144,6 +144,27 @@ test("presets without arguments, on one line, and through a namespace import are
   }
 });
 
+test("a new property keeps the object's layout, its comments and the file's quotes", () => {
+  const text = [
+    `import { resnet, stage } from 'resnet-studio';`,
+    `export default resnet({`,
+    `  stem: 'cifar', // small inputs`,
+    `  input: [3, 32, 32],`,
+    `  stages: [stage({ channels: 16, blocks: 2 })] /* one stage */`,
+    `});`,
+    ``,
+  ].join("\n");
+  const result = applySpecEdit(text, "q.resnet.ts", { kind: "network", key: "norm", value: "none" });
+  assert.ok(result.ok, result.ok ? "" : result.reason);
+  assert.equal(result.text, text.replace("})] /* one stage */\n", "})], /* one stage */\n  norm: 'none'\n"));
+  const inline = applySpecEdit(text, "q.resnet.ts", { kind: "stage", stage: 0, key: "stride", value: 2 });
+  assert.ok(inline.ok);
+  assert.match(inline.text, /stage\(\{ channels: 16, blocks: 2, stride: 2 \}\)\] \/\* one stage \*\//);
+  const empty = applySpecEdit(`import { presets } from "resnet-studio";\nexport default presets.resnet20({});\n`, "e.resnet.ts", { kind: "network", key: "residual", value: false });
+  assert.ok(empty.ok);
+  assert.match(empty.text, /presets\.resnet20\(\{ residual: false \}\)/);
+});
+
 test("edits the language refuses are never written: the reason comes back", () => {
   const file = join(EXAMPLES, "small.resnet.ts");
   const text = readFileSync(file, "utf8");

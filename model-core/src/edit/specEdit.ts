@@ -183,7 +183,7 @@ function setProperty(tree: Tree, object: ts.ObjectLiteralExpression, key: string
     if (ts.isPropertyAssignment(p)) return [{ startOffset: p.initializer.getStart(tree.sf), endOffset: p.initializer.getEnd(), newText: text }];
     return [{ startOffset: p.getStart(tree.sf), endOffset: p.getEnd(), newText: `${key}: ${text}` }];
   }
-  return [addProperty(tree, object, `${key}: ${text}`)].flat();
+  return addProperty(tree, object, `${key}: ${text}`);
 }
 
 /** Insert `property` (one or more lines, already indented after its first line) at the end of an object literal. */
