@@ -10,7 +10,7 @@ import styles from "./styles.css";
 import { renderSvg, type OverlayOptions } from "../../model-core/src/render/svg";
 import { toggleExpansion, type ExpansionState } from "../../model-core/src/render/view";
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
-import { isHostToWebview, type HostToWebview, type RequestBody, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
+import { isHostToWebview, type HostToWebview, type RequestBody, type ResponseBodies, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, type ViewAction, type WebviewModel } from "./state";
 import { centreOn, containsRect, fitTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
 import { enclosingGroups, nodeDetails } from "./details";
@@ -530,7 +530,7 @@ const editMenu = new EditMenu(diagramPane, (item) => void requestEdit(item));
 
 async function requestEdit(item: EditItem): Promise<void> {
   try {
-    const result = (await request({ kind: "editSpec", edit: item.edit, ask: item.ask })) as { applied: boolean; message: string };
+    const result = (await request({ kind: "editSpec", edit: item.edit, ask: item.ask })) as ResponseBodies["editSpec"];
     showStatus(result.applied ? `Edited: ${result.message}` : `Not changed: ${result.message}`);
   } catch {
     // the response handler already reported it
@@ -556,7 +556,7 @@ viewport.addEventListener("contextmenu", (e) => {
 function editKey(e: KeyboardEvent): boolean {
   const selected = model.view.selected;
   const spec = model.graph?.spec;
-  if (!spec) return false;
+  if (!spec || e.ctrlKey || e.metaKey || e.altKey) return false;
   if (e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey) || e.key === "e") {
     e.preventDefault();
     const box = selected ? findBox(selected) : null;
