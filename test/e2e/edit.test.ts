@@ -66,9 +66,19 @@ test("edit from the diagram, compare with git HEAD, undo (code-server + Chromium
     // VS Code may reload the webview's page while the workbench settles (the frame detaches): find it again then.
     const misses: string[] = [];
     for (let attempt = 1; ; attempt++) {
+      await diagram.evaluate(() => {
+        const w = window as unknown as { __events?: string[] };
+        if (w.__events) return;
+        w.__events = [];
+        for (const type of ["pointerdown", "contextmenu", "pointerup", "blur", "focus"]) window.addEventListener(type, (e) => w.__events!.push(`${type}${"button" in e ? (e as MouseEvent).button : ""}${e.defaultPrevented ? "!" : ""}`), true);
+      }).catch(() => undefined);
       const shown = await diagram.locator('svg g[data-node-id="layer2.1"]').first().click({ button: "right", timeout: 10_000 })
         .then(() => diagram.locator('.rs-edit-menu button[data-edit-label="Blocks 2 → 3"]').waitFor({ state: "visible", timeout: 10_000 }))
-        .then(() => true, (err: unknown) => { misses.push(`${diagram.isDetached() ? "frame detached; " : ""}${err instanceof Error ? err.message.split("\n")[0] : String(err)}`); return false; });
+        .then(() => true, async (err: unknown) => {
+          const seen = await diagram.evaluate(() => `events ${(window as unknown as { __events?: string[] }).__events?.join(" ")}; menu ${document.querySelector(".rs-edit-menu")?.outerHTML.slice(0, 120)}; graph ${document.querySelector(".title")?.textContent}`).catch(() => "");
+          misses.push(`${diagram.isDetached() ? "frame detached; " : ""}${err instanceof Error ? err.message.split("\n")[0] : String(err)} ${seen}`);
+          return false;
+        });
       if (shown) break;
       if (attempt === 3) throw new Error(`the edit menu did not open on right-click:\n${misses.join("\n")}`);
       diagram = await findFrameWith(page, 'svg g[data-node-id="layer2.1"]', STEP_MS);
