@@ -7,6 +7,7 @@ import { registerTrain } from "./train";
 import { registerBench } from "./bench";
 import { registerRender } from "./render";
 import { registerGradflow } from "./gradflow";
+import { registerExport } from "./export";
 import { registerDiff } from "./diff";
 
 export async function main(argv: string[]): Promise<number> {
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
   registerBench(program);
   registerRender(program);
   registerGradflow(program);
+  registerExport(program);
   registerDiff(program);
   try {
     await program.parseAsync(argv, { from: "user" });
