@@ -1,9 +1,9 @@
 /**
- * Shared set-up of the code-server end-to-end tests: code-server (an npm devDependency, prepared by
- * scripts/e2e-setup.mjs) on an ephemeral port with all its state in a temp folder, driven through Debian's Chromium
- * with playwright-core, and the palette/explorer/frame helpers the tests use.
+ * Shared by the code-server end-to-end tests: start code-server offline with the extension linked (or a .vsix
+ * installed), and drive VS Code's UI (command palette, explorer, webview frames) with playwright-core.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,18 +15,20 @@ export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-backgr
 export const CODE_SERVER_ENTRY = join(ROOT, "node_modules", "code-server", "out", "node", "entry.js");
 /** Where VS Code's built-in TypeScript extension looks for its bundled TypeScript (code-server's postinstall, skipped here). */
 export const BUILTIN_TYPESCRIPT = join(ROOT, "node_modules", "code-server", "lib", "vscode", "extensions", "node_modules", "typescript");
+
 /** Generous per-step limits: the machine is shared, and a cold VS Code start takes several seconds. */
 export const STEP_MS = 45_000;
-export interface Manifest { publisher: string; name: string; version: string; main: string }
-export const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as Manifest;
-
-let codeServer: ChildProcess | null = null;
 
 export function skipReason(): string | false {
   if (!existsSync(CHROMIUM_PATH)) return `${CHROMIUM_PATH} is missing (apt-get install chromium)`;
   if (!existsSync(CODE_SERVER_ENTRY)) return "code-server is not installed (devDependency; run `npm install`)";
   return false;
 }
+
+export interface Manifest { publisher: string; name: string; version: string; main: string }
+export const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as Manifest;
+
+let codeServer: ChildProcess | null = null;
 
 /**
  * code-server forks its own children (the server, extension hosts, our worker threads' process); it runs in its own
@@ -53,6 +55,15 @@ export function codeServerEnv(dir: string): NodeJS.ProcessEnv {
     // No extension marketplace: the test is offline and installs nothing from it.
     EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: "" }),
   };
+}
+
+export function installVsix(dir: string, extensionsDir: string, vsix: string): void {
+  assert.ok(existsSync(vsix), `RESNET_STUDIO_E2E_VSIX=${vsix} does not exist (build it with \`npm run package\`)`);
+  const r = spawnSync(process.execPath, [CODE_SERVER_ENTRY, "--user-data-dir", join(dir, "user-data"), "--extensions-dir", extensionsDir,
+    "--config", join(dir, "config.yaml"), "--install-extension", vsix], { cwd: dir, env: codeServerEnv(dir), encoding: "utf8", timeout: STEP_MS });
+  const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  assert.equal(r.status, 0, `code-server --install-extension ${vsix} failed:\n${output}`);
+  assert.match(output, /was successfully installed/, `code-server did not install ${vsix}:\n${output}`);
 }
 
 /** Starts code-server on an ephemeral 127.0.0.1 port with everything it writes inside `dir`; resolves to its URL. */
@@ -119,6 +130,16 @@ export async function openFile(page: Page, fileName: string): Promise<void> {
   await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({ state: "visible", timeout: STEP_MS });
 }
 
+/** Moves the cursor with Go to Line (1-based line and column). */
+export async function goTo(page: Page, line: number, column: number): Promise<void> {
+  await page.keyboard.press("Control+G");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: STEP_MS });
+  await input.fill(`:${line}:${column}`);
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: STEP_MS });
+}
+
 /** Polls every frame (webviews are nested iframes) until one has `selector`. */
 export async function findFrameWith(page: Page, selector: string, timeoutMs: number): Promise<Frame> {
   const deadline = Date.now() + timeoutMs;
@@ -133,4 +154,10 @@ export async function findFrameWith(page: Page, selector: string, timeoutMs: num
     }
     await page.waitForTimeout(250);
   }
+}
+
+/** One-time offline preparation of code-server (scripts/e2e-setup.mjs); fast when already done. */
+export function prepareCodeServer(): void {
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts", "e2e-setup.mjs")], { cwd: ROOT, encoding: "utf8" });
+  assert.equal(r.status, 0, `scripts/e2e-setup.mjs failed:\n${r.stdout}\n${r.stderr}`);
 }

@@ -8,12 +8,14 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, ROOT, STEP_MS, ensureBuiltinTypeScript, findFrameWith, manifest, openFile, runCommand, skipReason, startCodeServer, stopCodeServer } from "./harness";
+import {
+  CHROMIUM_ARGS, CHROMIUM_PATH, ROOT, STEP_MS, ensureBuiltinTypeScript, findFrameWith, manifest, openFile, prepareCodeServer, runCommand, skipReason,
+  startCodeServer, stopCodeServer,
+} from "./harness";
 
 /** Calibration (three probe networks) plus the quick pick's planning on a loaded 2-core machine. */
 const PICK_MS = 180_000;
@@ -35,8 +37,7 @@ after(async () => {
 
 test("Train Small Model on ResNet-18: estimate, small variant by default, step progress, an epoch with validation accuracy", { skip, timeout: 600_000 }, async () => {
   assert.equal(missing, false, `the code-server e2e cannot run: ${missing}`);
-  const setup = spawnSync(process.execPath, [join(ROOT, "scripts", "e2e-setup.mjs")], { cwd: ROOT, encoding: "utf8" });
-  assert.equal(setup.status, 0, `scripts/e2e-setup.mjs failed:\n${setup.stdout}\n${setup.stderr}`);
+  prepareCodeServer();
   assert.ok(existsSync(join(ROOT, manifest.main)), `${manifest.main} is missing: run \`npm run build\` first`);
   tempDir = mkdtempSync(join(tmpdir(), "resnet-studio-e2e-train-"));
   const extensionsDir = join(tempDir, "extensions");

@@ -8,14 +8,13 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser } from "playwright-core";
 import {
-  CHROMIUM_ARGS, CHROMIUM_PATH, CODE_SERVER_ENTRY, ROOT, STEP_MS, codeServerEnv, ensureBuiltinTypeScript, findFrameWith, manifest, openFile,
-  runCommand, skipReason, startCodeServer, stopCodeServer,
+  ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, installVsix, startCodeServer,
+  ensureBuiltinTypeScript, runCommand, openFile, goTo, findFrameWith, prepareCodeServer,
 } from "./harness";
 
 /** `npm run screenshots` points this at docs/screenshots; a plain test run must not rewrite tracked files. */
@@ -43,30 +42,11 @@ after(async () => {
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
 });
 
-function installVsix(dir: string, extensionsDir: string, vsix: string): void {
-  assert.ok(existsSync(vsix), `RESNET_STUDIO_E2E_VSIX=${vsix} does not exist (build it with \`npm run package\`)`);
-  const r = spawnSync(process.execPath, [CODE_SERVER_ENTRY, "--user-data-dir", join(dir, "user-data"), "--extensions-dir", extensionsDir,
-    "--config", join(dir, "config.yaml"), "--install-extension", vsix], { cwd: dir, env: codeServerEnv(dir), encoding: "utf8", timeout: STEP_MS });
-  const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
-  assert.equal(r.status, 0, `code-server --install-extension ${vsix} failed:\n${output}`);
-  assert.match(output, /was successfully installed/, `code-server did not install ${vsix}:\n${output}`);
-}
-
 /** The declaration files our tsserver plugin reports using, from every tsserver log under `dir`. */
 function pluginDeclarationFiles(dir: string): string[] {
   const logs = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith("tsserver.log")).map((f) => join(dir, f));
   const used = logs.flatMap((log) => [...readFileSync(log, "utf8").matchAll(/\[resnet-studio-tsserver-plugin\] "resnet-studio" is not installed for .*; using (\S+)/g)].map((m) => m[1]));
   return [...new Set(used)];
-}
-
-/** Moves the cursor with Go to Line (1-based line and column). */
-async function goTo(page: Page, line: number, column: number): Promise<void> {
-  await page.keyboard.press("Control+G");
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: STEP_MS });
-  await input.fill(`:${line}:${column}`);
-  await page.keyboard.press("Enter");
-  await page.locator(".quick-input-widget").waitFor({ state: "hidden", timeout: STEP_MS });
 }
 
 /** The `// expect: line:col message` header of a broken fixture. */
@@ -77,8 +57,7 @@ function fixtureExpectation(file: string): { line: number; column: number; messa
 }
 
 test("code-server is prepared for offline use (scripts/e2e-setup.mjs, one-time)", { skip, timeout: 600_000 }, () => {
-  const r = spawnSync(process.execPath, [join(ROOT, "scripts", "e2e-setup.mjs")], { cwd: ROOT, encoding: "utf8" });
-  assert.equal(r.status, 0, `scripts/e2e-setup.mjs failed:\n${r.stdout}\n${r.stderr}`);
+  prepareCodeServer();
 });
 
 test("the extension works inside VS Code (code-server + Chromium)", { skip, timeout: 180_000 }, async (t) => {
