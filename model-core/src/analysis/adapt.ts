@@ -76,7 +76,8 @@ const MAX_ROUNDS = 64;
 /**
  * Same design, the dataset's input and classes, a CIFAR-style stem (3×3/1 conv, no max-pool: small images keep their
  * resolution), and widths and blocks per stage scaled down, alternately, until an epoch of `target.trainSamples`
- * images fits `budgetSeconds` on `throughput` (then the groups of a grouped network, if it is still too slow). Returns null only when the spec itself does not analyse.
+ * images fits `budgetSeconds` on `throughput` (then the groups of a grouped network, if it is still too slow).
+ * Returns null only when the spec itself does not analyse.
  */
 export function smallVariant(spec: ResNetSpec, target: DatasetTarget, options: SmallVariantOptions): SmallVariant | null {
   if (!analyze(spec).graph) return null;
