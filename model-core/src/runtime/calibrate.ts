@@ -17,16 +17,17 @@ import { LocalBatchStepper, type BatchStepper } from "./stepper";
 
 /**
  * MNIST-sized probes that separate the estimator's three terms: a tiny net (mostly per-step overhead), one with 4× its
- * MACs (≈ 2.4 M → 9.3 M per image, bracketing the small networks the editor trains), and one with a wide last stage at
- * 4×4 pixels, whose ≈ 2.5 M parameters cost more than its MACs (the optimiser and replica traffic of a wide head).
+ * MACs (≈ 2.4 M → 9.3 M per image, bracketing the small networks the editor trains), and one with a 512-wide last
+ * stage at 2×2 pixels, whose ≈ 4.8 M parameters cost more than its ≈ 9.7 M MACs (the optimiser update and the
+ * replicas' gradient traffic).
  */
 export const CALIBRATION_PROBES: readonly ResNetOptions[] = [
   { name: "calibration probe 8/16/32", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
     stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 2 }, { channels: 32, blocks: 1, stride: 2 }] },
   { name: "calibration probe 16/32/64", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
     stages: [{ channels: 16, blocks: 1 }, { channels: 32, blocks: 1, stride: 2 }, { channels: 64, blocks: 1, stride: 2 }] },
-  { name: "calibration probe 8/16/384", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
-    stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 4 }, { channels: 384, blocks: 1, stride: 2 }] },
+  { name: "calibration probe 8/16/512", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
+    stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 4 }, { channels: 512, blocks: 1, stride: 4 }] },
 ];
 
 export interface CalibrationOptions {
