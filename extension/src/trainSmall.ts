@@ -63,7 +63,7 @@ export function offerSaveVariant(spec: ResNetSpec, original: string, documentUri
     const base = documentUri ? vscode.Uri.parse(documentUri) : vscode.workspace.workspaceFolders?.[0]?.uri;
     const name = `${path.basename(base?.path ?? "network.resnet.ts").replace(/\.resnet\.ts$/, "")}-small.resnet.ts`;
     const defaultUri = base ? (documentUri ? vscode.Uri.joinPath(base, "..", name) : vscode.Uri.joinPath(base, name)) : undefined;
-    const target = await vscode.window.showSaveDialog({ defaultUri, filters: { "ResNet spec": ["resnet.ts"] } });
+    const target = await vscode.window.showSaveDialog({ defaultUri, filters: { "ResNet spec (.resnet.ts)": ["ts"] } });
     if (!target) return;
     await vscode.workspace.fs.writeFile(target, Buffer.from(specSourceText(spec, `A small variant of ${original}, made by ResNet Studio's Train Small Model.`), "utf8"));
     await vscode.window.showTextDocument(target, { preview: false });
