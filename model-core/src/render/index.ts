@@ -10,4 +10,4 @@ export { renderSvg, escapeXml, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
 export type { OverlayOptions, RenderOptions, Viewport } from "./svg";
 export { logScale, heatColor, buildGradientIndex } from "./overlays";
 export type { LogScale, GradientIndex } from "./overlays";
-export { formatShape, formatCount, formatNorm } from "./format";
+export { formatShape, formatCount, formatNorm, formatBytes } from "./format";
