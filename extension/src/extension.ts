@@ -398,7 +398,8 @@ export function activate(context: vscode.ExtensionContext): void {
       provideHover(doc, position) {
         const graph = ctx.cache.get(doc).graph;
         if (!graph) return null;
-        const text = hoverMarkdown(graph, doc.offsetAt(position));
+        // Memory figures at the batch Train Small Model uses.
+        const text = hoverMarkdown(graph, doc.offsetAt(position), { batch: config("trainBatchSize", 64) });
         return text ? new vscode.Hover(new vscode.MarkdownString(text)) : null;
       },
     }),
@@ -407,7 +408,7 @@ export function activate(context: vscode.ExtensionContext): void {
         if (!config("inlayHints", true)) return [];
         const graph = ctx.cache.get(doc).graph;
         if (!graph) return [];
-        return stageInlayHints(graph)
+        return stageInlayHints(graph, { batch: config("trainBatchSize", 64) })
           .map((h) => ({ h, pos: doc.positionAt(h.offset) }))
           .filter(({ pos }) => range.contains(pos))
           .map(({ h, pos }) => {
