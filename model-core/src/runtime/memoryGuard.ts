@@ -20,10 +20,10 @@ export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
 /** The heap tfjs-backend-wasm starts with, before any tensor (measured: 16 MiB). */
 export const WASM_HEAP_BASE_BYTES = 16 * 2 ** 20;
 /**
- * wasm heap bytes per byte the planner counts (BENCHMARKS.md, "Memory planner"): tfjs's tape and the gradient-flow
- * taps keep 6.6–7.4× the activations PyTorch saves on CIFAR nets and up to 19× on small ImageNet-shaped inputs (their
- * first layers' outputs are large next to what is saved), and weights come with gradients, transposed copies and
- * kernel scratch (≈ 4×). Fitted over the measurements so that every estimate is above its measured high-water mark.
+ * wasm heap bytes per byte the planner counts (BENCHMARKS.md, "Memory planner"). Weights cost 4–6× their size in
+ * tfjs (gradients, transposed copies, kernel scratch); the rest of the heap measured 2.6–7.2× the activations PyTorch
+ * saves (tfjs's tape keeps every op's inputs and outputs; gradient flow adds a tap per node). With these factors the
+ * estimate was 1.10–1.98× every measured high-water mark.
  */
 export const TFJS_ACTIVATION_FACTOR = 9;
 export const TFJS_PARAMETER_FACTOR = 6;
