@@ -89,6 +89,32 @@ test("the training peak matches PyTorch's live-tensor peak of a step (profiler a
   }
 });
 
+test("checkpointed stages: what autograd saves under torch.utils.checkpoint equals the what-if, resnet18 and resnet56", (t) => {
+  if (!haveTorch) {
+    if (process.env.CI === "true") assert.fail(`${PYTHON} has no torch/torchvision, and CI=true forbids skipping`);
+    t.skip(`${PYTHON} has no torch/torchvision`);
+    return;
+  }
+  const cases: [PresetName, [number, number, number], number, string[]][] = [
+    ["resnet18", [3, 64, 64], 2, ["layer2"]],
+    ["resnet56", [3, 32, 32], 4, ["layer1", "layer2", "layer3"]],
+  ];
+  for (const [name, input, batch, stages] of cases) {
+    const r = spawnSync(PYTHON, [REFERENCE, name, String(batch), input.join(","), stages.join(",")], { encoding: "utf8", timeout: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const ref = JSON.parse(r.stdout) as Reference;
+    const graph = graphOf(name, input);
+    const ours = trainingMemory(graph, { batch, checkpointStages: stages });
+    assert.equal(ours.savedActivationBytes, ref.savedActivationBytes, `${name} with ${stages.join(",")} checkpointed`);
+    // The checkpoint keeps each stage's input outside any module; we book it on the stage's first node.
+    const firstNodes = new Set(stages.map((id) => graph.stages.find((s) => s.id === id)!.nodeIds[0]!));
+    const ourStageInputs = ours.nodes.filter((n) => firstNodes.has(n.id)).reduce((sum, n) => sum + n.savedActivationBytes, 0);
+    assert.equal(ourStageInputs, ref.outsideModules);
+    const outside = Object.fromEntries(ours.nodes.filter((n) => n.savedActivationBytes > 0 && !firstNodes.has(n.id)).map((n) => [n.id, n.savedActivationBytes]));
+    assert.deepEqual(outside, ref.layers);
+  }
+});
+
 test("figures measured with saved_tensors_hooks on torch 1.13 (resnet18 and resnet56, batch 2)", () => {
   // test/reference/saved_memory.py resnet18 2 3,64,64 and resnet56 2 3,32,32.
   const r18 = trainingMemory(graphOf("resnet18", [3, 64, 64]), { batch: 2 });

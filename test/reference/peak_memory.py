@@ -1,6 +1,6 @@
 """Measured CPU peak of one training step, against which BENCHMARKS.md documents the planner's peak estimate.
 
-Usage: /usr/bin/python3 test/reference/peak_memory.py NET BATCH C,H,W   (nets as in saved_memory.py). Prints JSON.
+Usage: /usr/bin/python3 test/reference/peak_memory.py NET BATCH C,H,W [STAGE,STAGE…]   (as saved_memory.py). Prints JSON.
 
 Two measures, both taken after a warm-up step (so optimiser state, thread pools and the allocator exist) and with
 zero_grad(set_to_none=True), as the planner assumes:
@@ -17,6 +17,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 sys.path.insert(0, os.path.dirname(__file__))
 from saved_memory import build  # noqa: E402
@@ -32,6 +33,9 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(1)
     model = build(name).train()
+    for stage in [s for s in sys.argv[4].split(",") if s] if len(sys.argv) > 4 else []:
+        seq = getattr(model, stage)
+        seq.forward = lambda x, run=seq.forward: torch.utils.checkpoint.checkpoint(run, x)
     classes = model.fc.out_features
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 

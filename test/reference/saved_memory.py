@@ -1,8 +1,8 @@
 """Bytes that autograd really keeps for one training step, per module, measured with saved_tensors_hooks.
 
-Usage: /usr/bin/python3 test/reference/saved_memory.py NET BATCH C,H,W   (NET: resnet18 | resnet50 |
-resnext50_32x4d | resnet56). Prints one JSON object. Used by model-core/test/memory.test.ts; runs on
-torch 1.13 and 2.x.
+Usage: /usr/bin/python3 test/reference/saved_memory.py NET BATCH C,H,W [STAGE,STAGE…]   (NET: resnet18 | resnet50 |
+resnext50_32x4d | resnet56; the optional stages, e.g. layer1,layer3, run under torch.utils.checkpoint). Prints one
+JSON object. Used by model-core/test/memory.test.ts; runs on torch 1.13 and 2.x.
 
 A saved tensor is counted once per storage (in-place ReLU and `out += identity` share storages, and the
 ReLU output a block saves is the next conv's saved input). It is attributed to the first module, in
@@ -15,6 +15,7 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 import torchvision
 
 
@@ -87,8 +88,13 @@ def storage_of(t):
 
 def main():
     name, batch, shape = sys.argv[1], int(sys.argv[2]), [int(v) for v in sys.argv[3].split(",")]
+    checkpointed = [s for s in sys.argv[4].split(",") if s] if len(sys.argv) > 4 else []
     torch.manual_seed(0)
     model = build(name).train()
+    for stage in checkpointed:
+        # The stage keeps its module names; its forward runs under checkpoint (reentrant, the 1.13 default).
+        seq = getattr(model, stage)
+        seq.forward = lambda x, run=seq.forward: torch.utils.checkpoint.checkpoint(run, x)
     classes = model.fc.out_features
     state_ptrs = {storage_of(t)[0] for t in list(model.parameters()) + list(model.buffers())}
 
