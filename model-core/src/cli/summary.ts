@@ -3,7 +3,9 @@ import type { Command } from "commander";
 import { formatDiagnostic, type Diagnostic, type SourceRange } from "../diagnostics";
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
-import { DTYPE_BYTES, evaluatePlan, largestBatch, parseByteSize, planMemory, type MemoryDtype, type TrainingMemory } from "../analysis/memory";
+import {
+  DTYPE_BYTES, checkpointWhatIf, evaluatePlan, largestBatch, parseByteSize, planMemory, type CheckpointOption, type MemoryDtype, type TrainingMemory,
+} from "../analysis/memory";
 import type { OptimizerName } from "../runtime/trainTypes";
 import { formatBytes } from "../render/format";
 
@@ -53,6 +55,8 @@ export interface SummaryMemory {
   /** The budget given with --memory, and the largest batch whose training peak fits in it (0: none). */
   budgetBytes?: number;
   largestBatch?: number;
+  /** What-if: each residual stage under torch.utils.checkpoint, then all of them. */
+  checkpointing: CheckpointOption[];
 }
 
 export interface SummaryJson {
@@ -130,6 +134,7 @@ export function summarize(graph: ModelGraph, file: string | null, diagnostics: D
       optimizerBytes: memory.optimizerBytes,
       trainPeakBytes: memory.trainPeakBytes,
       inferencePeakBytes: memory.inferencePeakBytes,
+      checkpointing: checkpointWhatIf(graph, { batch: memory.batch, dtype: memory.dtype, optimizer: memory.optimizer }).options,
       ...(memoryOptions.budgetBytes === undefined
         ? {}
         : { budgetBytes: memoryOptions.budgetBytes, largestBatch: largestBatch(plan, memoryOptions.budgetBytes) }),
@@ -253,6 +258,10 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
       : [m.largestBatch > 0
           ? `  largest batch within ${formatBytes(m.budgetBytes)}: ${m.largestBatch}`
           : `  not even batch 1 fits in ${formatBytes(m.budgetBytes)}`]),
+    `  with torch.utils.checkpoint on (peak, saved against none, extra MACs per step):`,
+    ...m.checkpointing.map((c) =>
+      `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
+        `(${c.peakSavedBytes === 0 ? "unchanged" : `${c.peakSavedBytes > 0 ? "−" : "+"}${formatBytes(Math.abs(c.peakSavedBytes))}`}), +${compactCount(c.recomputeMacs)} MACs`),
     rule,
   ];
   return out.join("\n") + "\n";
