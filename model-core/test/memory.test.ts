@@ -212,3 +212,35 @@ test("summary JSON carries the memory object and each layer's saved bytes", () =
   assert.equal(summary.layers.reduce((s, l) => s + l.savedActivationBytes, 0), 3_663_360);
   assert.equal(summary.stages.reduce((s, l) => s + l.savedActivationBytes, 0), 3_663_360);
 });
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const root = join(__dirname, "..", "..");
+  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("summary --batch --memory --optimizer: the JSON memory object, the Saved column and the largest batch", () => {
+  const graph = graphOf("resnet18", [3, 64, 64]);
+  const json = cli("summary", "resnet18", "--input", "3,64,64", "--batch", "2", "--memory", "1GiB", "--optimizer", "adam", "--json");
+  assert.equal(json.status, 0, json.stderr);
+  const memory = (JSON.parse(json.stdout) as { memory: Record<string, unknown> }).memory;
+  const expected = trainingMemory(graph, { batch: 2, optimizer: "adam" });
+  assert.equal(memory.batch, 2);
+  assert.equal(memory.savedActivationBytes, 3_663_360);
+  assert.equal(memory.optimizerBytes, 93_516_344);
+  assert.equal(memory.trainPeakBytes, expected.trainPeakBytes);
+  assert.equal(memory.inferencePeakBytes, expected.inferencePeakBytes);
+  assert.equal(memory.largestBatch, largestBatch(planMemory(graph, { optimizer: "adam" }), 2 ** 30));
+  const table = cli("summary", "resnet18", "--input", "3,64,64", "--batch", "2", "--memory", "1GiB", "--optimizer", "adam");
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(table.stdout, /Saved @2/);
+  assert.match(table.stdout, /^ {2}bn1 .* 513 KiB$/m); // 524,800 bytes
+  assert.match(table.stdout, new RegExp(`largest batch within 1\\.00 GiB: ${memory.largestBatch}$`, "m"));
+  assert.match(table.stdout, /layer1, layer2, layer3, layer4: /);
+  for (const [flag, value, message] of [["--batch", "0", /--batch must be an integer ≥ 1/], ["--memory", "lots", /expected a size such as 24GB/], ["--dtype", "int8", /--dtype must be/]] as const) {
+    const bad = cli("summary", "resnet18", flag, value);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, message);
+  }
+});
