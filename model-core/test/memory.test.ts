@@ -2,11 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets, type PresetName } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
 import { checkpointWhatIf, largestBatch, parseByteSize, planMemory, planPeakBytes, trainingMemory } from "../src/analysis/memory";
 import { summarize } from "../src/cli/summary";
+import { exportPytorch } from "../src/export/pytorch";
 
 const PYTHON = "/usr/bin/python3";
 const REFERENCE = join(__dirname, "..", "..", "test", "reference", "saved_memory.py");
@@ -112,6 +115,36 @@ test("checkpointed stages: what autograd saves under torch.utils.checkpoint equa
     assert.equal(ourStageInputs, ref.outsideModules);
     const outside = Object.fromEntries(ours.nodes.filter((n) => n.savedActivationBytes > 0 && !firstNodes.has(n.id)).map((n) => [n.id, n.savedActivationBytes]));
     assert.deepEqual(outside, ref.layers);
+  }
+});
+
+test("the PyTorch export saves what the planner says, layer by layer (resnet56, resnet50 and a pre-activation net)", (t) => {
+  if (!haveTorch) {
+    if (process.env.CI === "true") assert.fail(`${PYTHON} has no torch/torchvision, and CI=true forbids skipping`);
+    t.skip(`${PYTHON} has no torch/torchvision`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "rs-memory-export-"));
+  try {
+    const cases: [string, [number, number, number], ModelGraph][] = [
+      ["resnet56", [3, 32, 32], graphOf("resnet56", [3, 32, 32])],
+      ["resnet50", [3, 64, 64], graphOf("resnet50", [3, 64, 64])],
+      ["resnet20", [3, 32, 32], analyzeOrThrow(presets.resnet20({ preActivation: true }))],
+    ];
+    for (const [name, input, graph] of cases) {
+      const file = join(dir, `${name}-${graph.spec.preActivation ? "preact" : "post"}.py`);
+      writeFileSync(file, exportPytorch(graph));
+      const r = spawnSync(PYTHON, [REFERENCE, file, "2", input.join(",")], { encoding: "utf8", timeout: 300_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const ref = JSON.parse(r.stdout) as Reference;
+      const ours = trainingMemory(graph, { batch: 2 });
+      assert.equal(ref.outsideModules, 0);
+      const ourLayers = Object.fromEntries(ours.nodes.filter((n) => n.savedActivationBytes > 0).map((n) => [n.id, n.savedActivationBytes]));
+      assert.deepEqual(ourLayers, ref.layers, `${name}${graph.spec.preActivation ? " (pre-activation)" : ""}`);
+      assert.equal(ours.parameterBytes, ref.parameterBytes);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -1,7 +1,7 @@
 """Bytes that autograd really keeps for one training step, per module, measured with saved_tensors_hooks.
 
 Usage: /usr/bin/python3 test/reference/saved_memory.py NET BATCH C,H,W [STAGE,STAGE…]   (NET: resnet18 | resnet50 |
-resnext50_32x4d | resnet56; the optional stages, e.g. layer1,layer3, run under torch.utils.checkpoint). Prints one
+resnext50_32x4d | resnet56 | a model.py written by `resnet-studio export`; the optional stages, e.g. layer1,layer3, run under torch.utils.checkpoint). Prints one
 JSON object. Used by model-core/test/memory.test.ts; runs on torch 1.13 and 2.x.
 
 A saved tensor is counted once per storage (in-place ReLU and `out += identity` share storages, and the
@@ -76,6 +76,14 @@ class CifarResNet(nn.Module):
 
 
 def build(name):
+    """A torchvision net, the CIFAR resnet56 above, or the network of a model.py from `resnet-studio export`."""
+    if name.endswith(".py"):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("exported_model", name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.build()
     if name == "resnet56":
         return CifarResNet(9)
     return getattr(torchvision.models, name)()
@@ -106,7 +114,7 @@ def main():
 
     def module_id(module):
         n = names[module]
-        if isinstance(module, nn.ReLU) and n.count(".") >= 2:
+        if isinstance(module, nn.ReLU) and n.endswith(".relu") and n.count(".") >= 2:
             k = calls.get(n, 0)
             calls[n] = k + 1
             block = n.rsplit(".", 1)[0]
