@@ -10,6 +10,12 @@ import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets, type PresetName } from "../src/spec/presets";
 import { checkPassMemory, passBatch, PassMemoryError, tfjsPassEstimate, WASM_HEAP_LIMIT_BYTES } from "../src/runtime/memoryGuard";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../src/runtime/backend";
+import { buildModel } from "../src/runtime/model";
+import { train, TrainConfigError } from "../src/runtime/train";
+import { syntheticDataset } from "../src/data/synthetic";
+import { microGraph, tinyConfig } from "./trainHelpers";
 
 const root = join(__dirname, "../..");
 const hugeInput = join(root, "test/fixtures/memory/input-2048.resnet.ts");
@@ -103,4 +109,24 @@ test("gradflow resnet1202 without --batch runs at the largest batch that fits, w
   assert.equal(result.batch, b);
   assert.equal(result.adds.length, 600);
   assert.ok(Number.isFinite(result.loss));
+});
+
+test("train() itself refuses a step that would not fit the backend, before the optimiser or replicas allocate (the extension's path)", async () => {
+  await initBackend("wasm");
+  const big = microGraph({ input: [1, 1024, 1024] });
+  const check = checkPassMemory({ graph: big, batch: 16, kind: "train", optimizer: "sgd" });
+  assert.equal(check.fits, false, "precondition: batch 16 of this net is past the wasm heap");
+  assert.ok(check.largestBatch >= 1);
+  const model = buildModel(big, { seed: 1 });
+  const before = tf.memory().numTensors;
+  try {
+    await assert.rejects(
+      train({ model, data: { train: syntheticDataset({ count: 40, classes: 2, shape: [1, 8, 8], seed: 1 }), val: null }, config: tinyConfig({ batchSize: 16, workers: 1, optimizer: "sgd" }) }),
+      (err: unknown) => err instanceof TrainConfigError &&
+        new RegExp(`^a training step of micro at batch 16 on 1×1024×1024 inputs needs about [\\d.]+ GiB, more than the 4\\.00 GiB the backend can hold; use --batch ${check.largestBatch} or smaller$`).test(err.message),
+    );
+    assert.equal(tf.memory().numTensors, before, "nothing was allocated for the refused run");
+  } finally {
+    model.dispose();
+  }
 });
