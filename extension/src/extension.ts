@@ -25,6 +25,9 @@ import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
 import { pytorchExportFor } from "./pure/exportPytorch";
+import { applyDiagramEdit } from "./specEdits";
+import { registerCompare } from "./compare";
+import { registerNewSpec } from "./newSpec";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -252,6 +255,11 @@ class DiagramPanel {
         return { started: await this.train() };
       case "cancelTraining":
         return { cancelled: this.ctx.trainer.cancel() };
+      case "editSpec": {
+        if (!this.view.documentUri) throw new Error("this diagram shows no spec file to edit");
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
+        return await applyDiagramEdit(doc, body.edit, body.ask === true);
+      }
     }
   }
 
@@ -453,6 +461,8 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
+  registerCompare(context);
+  registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   for (const doc of vscode.workspace.textDocuments) refresh(doc);
 }
 
