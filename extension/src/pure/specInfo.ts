@@ -13,16 +13,17 @@ export interface MemoryHoverOptions {
   batch: number;
 }
 
-/** Plans are batch-independent: one per graph, reused by every hover on it. */
-const plans = new WeakMap<ModelGraph, MemoryPlan>();
+/** One plan per graph (batch-independent) and its last evaluation, reused by every hover and hint on that graph. */
+const plans = new WeakMap<ModelGraph, { plan: MemoryPlan; last: TrainingMemory | null }>();
 
 function memoryOf(graph: ModelGraph, batch: number): TrainingMemory {
-  let plan = plans.get(graph);
-  if (!plan) {
-    plan = planMemory(graph);
-    plans.set(graph, plan);
+  let entry = plans.get(graph);
+  if (!entry) {
+    entry = { plan: planMemory(graph), last: null };
+    plans.set(graph, entry);
   }
-  return evaluatePlan(plan, batch);
+  if (entry.last?.batch !== batch) entry.last = evaluatePlan(entry.plan, batch);
+  return entry.last;
 }
 
 /** An element of the graph that came from a place in the spec. */
