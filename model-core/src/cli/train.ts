@@ -12,13 +12,15 @@ import { reportDiagnostics, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
+import { resolveWorkerCount } from "../runtime/parallel";
+import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
 import { CHECKPOINT_FILE_NAME, readCheckpoint } from "../runtime/checkpoint";
 import { datasetTarget, resolveDataset, type ResolvedDataset } from "../data/resolve";
 import { splitDataset } from "../data/dataset";
-import { adaptToDataset, smallVariant, specSourceText } from "../analysis/adapt";
+import { adaptToDataset, smallVariant, specSourceText, type DatasetTarget } from "../analysis/adapt";
 import { estimateTraining, type Throughput, type TrainingEstimate } from "../analysis/estimate";
 import { calibrateThroughput } from "../runtime/calibrate";
-import { formatCount, formatDuration } from "../render/format";
+import { formatBytes, formatCount, formatDuration } from "../render/format";
 import { stepProgress } from "../runtime/progress";
 import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
 
@@ -182,15 +184,36 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     process.exitCode = 1;
     return null;
   }
+  const backend = await initBackend(backendChoice);
+  const adapted = adaptForDataset(loaded.graph, dataset, config, options);
+  if (!adapted) {
+    process.exitCode = 1;
+    return null;
+  }
+  // Estimate before allocating anything big (the dataset included): the dataset's default batch gives way to the
+  // largest one that fits the backend; an explicit or resumed batch that doesn't fit is refused with the estimate.
+  const workers = resolveWorkerCount(config.workers, backend.name, config.batchSize);
+  const memory = checkPassMemory({
+    graph: adapted.graph, batch: Math.ceil(config.batchSize / workers), kind: "train", optimizer: config.optimizer, limitBytes: backendLimitBytes(backend.name),
+  });
+  if (!memory.fits) {
+    if (options.batch !== undefined || resumed || memory.largestBatch < 2) {
+      throw new UsageError(passMemoryMessage(adapted.graph, memory, "a training step", { replicas: workers }));
+    }
+    if (!options.quiet) {
+      process.stderr.write(`note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
+        `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`);
+    }
+    config.batchSize = memory.largestBatch;
+  }
   const data = await resolveDataset(dataset, {
     input: loaded.graph.spec.input, classes: loaded.graph.spec.classes, seed: config.seed, download: options.download,
     onDownloadProgress: (received, total) => {
       if (!options.json && !options.quiet) process.stderr.write(`\rdownloading CIFAR-10: ${(received / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ""} MB`);
     },
   });
-  const backend = await initBackend(backendChoice);
   const held = data.val ? 0 : splitDataset(data.train, config.valFraction).val.length;
-  const plan = await planTraining(loaded.graph, dataset, data.train.count - held, config, backend, options);
+  const plan = await planTraining(loaded.graph, adapted, dataset, data.train.count - held, config, backend, options);
   if (!plan) {
     process.exitCode = 1;
     return null;
@@ -279,17 +302,25 @@ export interface TrainEstimateLine {
   calibration: { macsPerSecond: number; stepOverheadSeconds: number; secondsPerParam: number; seconds: number };
 }
 
-/**
- * The network `train` runs: the spec adapted to the dataset's images and labels (unless --input says otherwise), or
- * its small variant with --small; and, unless --no-estimate or --quiet, the estimate from a short calibration of the
- * backend (skipped on the pure-JS cpu backend, which is far too slow to calibrate in seconds).
- */
-async function planTraining(
-  written: ModelGraph, dataset: string, datasetSamples: number, config: TrainConfig, backend: BackendInfo, options: TrainCliOptions,
-): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
+/** The spec with the dataset's input shape (unless --input gave one) and class count, and what changed. */
+function adaptForDataset(written: ModelGraph, dataset: string, config: TrainConfig, options: TrainCliOptions): { graph: ModelGraph; changes: string[]; target: DatasetTarget | null } | null {
   // --input keeps the given shape (the images are padded or cropped to it); the class count still follows the dataset.
   const known = datasetTarget(dataset, config.valFraction);
   const target = known && options.input !== undefined ? { ...known, input: written.spec.input } : known;
+  if (!target) return { graph: written, changes: [], target: null };
+  const adapted = adaptToDataset(written.spec, target);
+  return adapted ? { graph: adapted.graph, changes: adapted.changes, target } : null;
+}
+
+/**
+ * The network `train` runs: the spec adapted to the dataset, or its small variant with --small; and, unless
+ * --no-estimate or --quiet, the estimate from a short calibration of the backend (skipped on the pure-JS cpu backend,
+ * which is far too slow to calibrate in seconds).
+ */
+async function planTraining(
+  written: ModelGraph, adapted: { graph: ModelGraph; changes: string[]; target: DatasetTarget | null }, dataset: string, datasetSamples: number,
+  config: TrainConfig, backend: BackendInfo, options: TrainCliOptions,
+): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
   const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
   if (options.small && !calibrate) throw new UsageError("--small needs a measured speed, and the pure-JS cpu backend is too slow to calibrate: use --backend wasm");
   let throughput: Throughput | null = null;
@@ -302,18 +333,13 @@ async function planTraining(
   }
   const spec = written.spec;
   const trainSamples = Math.min(datasetSamples, config.samplesPerEpoch ?? Infinity);
-  let graph: ModelGraph = written;
-  let changes: string[] = [];
+  let { graph, changes } = adapted;
   if (options.small && throughput) {
-    const small = smallVariant(spec, { ...(target ?? { name: dataset, input: spec.input, classes: spec.classes }), trainSamples }, {
+    const small = smallVariant(spec, { ...(adapted.target ?? { name: dataset, input: spec.input, classes: spec.classes }), trainSamples }, {
       throughput, batchSize: config.batchSize, budgetSeconds: SMALL_EPOCH_SECONDS,
     });
     if (!small) return null;
     ({ graph, changes } = small);
-  } else if (target) {
-    const adapted = adaptToDataset(spec, target);
-    if (!adapted) return null;
-    ({ graph, changes } = adapted);
   }
   if (!throughput) {
     if (changes.length > 0 && !options.json && !options.quiet) process.stderr.write([`${graph.spec.name}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n");
