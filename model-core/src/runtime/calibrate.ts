@@ -34,7 +34,7 @@ export interface CalibrationOptions {
   batchSize: number;
   /** As TrainConfig.workers: undefined = train()'s automatic choice. */
   workers?: number;
-  /** Timed steps per probe (their median counts), after one warm-up step (kernel set-up, first allocations). */
+  /** Timed steps per probe (their median counts), after one warm-up step (kernel set-up, first allocations); default 5, 1 on cpu. */
   timedSteps?: number;
   signal?: AbortSignal;
 }
@@ -84,7 +84,9 @@ export async function calibrateThroughput(options: CalibrationOptions): Promise<
   let workers = 1;
   for (const probe of CALIBRATION_PROBES) {
     if (options.signal?.aborted) throw new Error("calibration cancelled");
-    const sample = await measureStepSeconds(probe, options.batchSize, options.workers, options.timedSteps ?? 5);
+    // The pure-JS cpu backend takes seconds per probe step: one timed step each keeps its calibration near a minute.
+    const timed = options.timedSteps ?? (tf.getBackend() === "cpu" ? 1 : 5);
+    const sample = await measureStepSeconds(probe, options.batchSize, options.workers, timed);
     workers = sample.workers;
     samples.push({ macsPerImage: sample.macsPerImage, params: sample.params, batchSize: sample.batchSize, seconds: sample.seconds });
   }
