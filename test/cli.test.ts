@@ -10,6 +10,8 @@ import { summarize } from "../model-core/src/cli/summary";
 
 const root = join(__dirname, "..");
 const brokenDir = join(root, "test/fixtures/broken");
+/** Reproductions of specs that once froze or crashed the reader; each must stop at the budget, located. */
+const hostileDir = join(root, "test/fixtures/hostile");
 const examplesDir = join(root, "examples");
 const bin = join(root, "model-core/bin/resnet-studio.js");
 const builtCli = join(root, "model-core/dist/cli.cjs");
@@ -75,15 +77,18 @@ async function pool<T, R>(items: T[], limit: number, task: (item: T) => Promise<
 }
 
 const fixtures = readdirSync(brokenDir).filter((f) => f.endsWith(".resnet.ts")).sort();
+const hostileFixtures = readdirSync(hostileDir).filter((f) => f.endsWith(".resnet.ts")).sort();
 
 test("there are at least 20 broken fixtures, each with an expectation", () => {
   assert.ok(fixtures.length >= 20, `only ${fixtures.length} fixtures`);
   for (const f of fixtures) assert.match(readFileSync(join(brokenDir, f), "utf8"), /^\/\/ expect: \d+:\d+ \S/, f);
 });
 
-test("every broken fixture fails with the expected located diagnostic and no stack", async () => {
-  const results = await pool(fixtures, 3, async (name) => {
-    const file = relative(root, join(brokenDir, name));
+test("every broken and hostile fixture fails with the expected located diagnostic and no stack", async () => {
+  assert.ok(hostileFixtures.length >= 8, hostileFixtures.join(", "));
+  const paths = [...fixtures.map((f) => join(brokenDir, f)), ...hostileFixtures.map((f) => join(hostileDir, f))];
+  const results = await pool(paths, 3, async (path) => {
+    const file = relative(root, path);
     const [, line, column, expected] = /^\/\/ expect: (\d+):(\d+) (.*)$/m.exec(readFileSync(join(root, file), "utf8"))!;
     return { file, line, column, expected: expected!, run: await runCli(["summary", file]) };
   });

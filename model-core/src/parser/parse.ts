@@ -10,7 +10,8 @@ import { normalizeSpec } from "../spec/builders";
 import { sourceAt, type SpecSourceMap } from "../spec/sources";
 import type { ResNetSpec, Shape3 } from "../spec/types";
 import { SPEC_MODULE, SpecEvaluator } from "./evaluate";
-import { errorAt, rangeOf, syntaxDiagnostics } from "./ranges";
+import { errorAt, rangeAtOffset, rangeOf, syntaxDiagnostics } from "./ranges";
+import { BudgetExceeded, SPEC_BUDGET, findDeepNesting } from "./budget";
 import { CallableRef, NetworkValue, PresetRef, describeValue, type Evaluated } from "./values";
 
 export interface ParseOptions {
@@ -61,10 +62,46 @@ function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
   return ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === kind);
 }
 
-/** Evaluate a spec file's default export without validating it. */
+/** A file that stops at `diagnostic`: nothing of it is evaluated further. */
+function refused(diagnostics: Diagnostic[], propertyRanges: ReadonlyMap<number, SourceRange> = new Map()): EvaluatedSpecFile {
+  return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges };
+}
+
+/**
+ * The text checks done before TypeScript parses it: its size, and bracket nesting that would overflow the parser's
+ * stack. Null when the text may be parsed.
+ */
+function refuseBeforeParsing(text: string, file: string): Diagnostic | null {
+  if (text.length > SPEC_BUDGET.sourceChars) {
+    return errorAt(rangeAtOffset(text, file, SPEC_BUDGET.sourceChars), "budget-exceeded", `this file is longer than ${SPEC_BUDGET.sourceChars} characters (${text.length}); a spec needs far fewer`);
+  }
+  const deep = findDeepNesting(text, SPEC_BUDGET.nesting);
+  if (deep >= 0) return errorAt(rangeAtOffset(text, file, deep), "nesting-too-deep", `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`);
+  return null;
+}
+
+/** Evaluate a spec file's default export without validating it. Stops with one located diagnostic past the budget (./budget.ts). */
 export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile {
-  const sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const early = refuseBeforeParsing(text, file);
+  if (early) return refused([early]);
+  let sourceFile: ts.SourceFile;
+  try {
+    sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    // A shape of nesting the pre-scan does not count (it counts brackets and prefix operators).
+    return refused([errorAt(rangeAtOffset(text, file, 0), "nesting-too-deep", "this file nests too deeply for the parser; a spec needs only a few levels")]);
+  }
   const evaluator = new SpecEvaluator(sourceFile, file);
+  try {
+    return evaluateSourceFile(sourceFile, file, evaluator);
+  } catch (err) {
+    if (!(err instanceof BudgetExceeded)) throw err;
+    return refused([...evaluator.diagnostics, errorAt(err.range, err.code, err.message)], evaluator.propertyRanges);
+  }
+}
+
+function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: SpecEvaluator): EvaluatedSpecFile {
   const diagnostics = evaluator.diagnostics;
   diagnostics.push(...syntaxDiagnostics(sourceFile, file));
 

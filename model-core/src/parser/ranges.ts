@@ -32,3 +32,15 @@ export function syntaxDiagnostics(sourceFile: ts.SourceFile, file: string): Diag
     return errorAt(rangeOf(sourceFile, file, d.start, d.start + d.length), "syntax-error", `syntax error: ${message}`);
   });
 }
+
+/** The range of one offset in `text`, found without a syntax tree (e.g. before TypeScript may parse the text). */
+export function rangeAtOffset(text: string, file: string, offset: number): SourceRange {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  const column = offset - lineStart + 1;
+  return { file, startOffset: offset, endOffset: offset, line, column, endLine: line, endColumn: column };
+}
