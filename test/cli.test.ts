@@ -210,3 +210,14 @@ test("examples type-check against model-core's typings", () => {
   const r = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "examples"], { cwd: root, encoding: "utf8" });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
+
+test("gradflow JSON piped to a slow reader arrives whole (the launcher flushes before it exits)", () => {
+  // resnet110's result is ≈ 90 KB, more than a pipe holds (64 KiB): the reader only starts after the writer is done.
+  const command = `"${process.execPath}" "${bin}" gradflow resnet110 --batch 1 --input 3,8,8 --backend wasm --json | (sleep 3; cat)`;
+  const run = spawnSync("bash", ["-o", "pipefail", "-c", command], { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.ok(run.stdout.length > 65_536, `only ${run.stdout.length} bytes`);
+  const result = JSON.parse(run.stdout) as { model: string; nodes: unknown[] };
+  assert.equal(result.model, "resnet110");
+  assert.ok(result.nodes.length > 300, `${result.nodes.length} nodes`);
+});
