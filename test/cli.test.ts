@@ -100,6 +100,7 @@ test("every broken and hostile fixture fails with the expected located diagnosti
     if (run.code !== 1) problems.push(`exit code ${run.code}`);
     if (!lines.some((l) => l.startsWith(prefix) && l.includes(expected))) problems.push(`no line "${prefix}…${expected}…"`);
     if (lines.some((l) => /^\s+at /.test(l))) problems.push("stack trace printed");
+    if (/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(run.stderr)) problems.push("control character in the output");
     if (run.stdout !== "") problems.push("stdout not empty");
     if (problems.length) failures.push(`${file}: ${problems.join("; ")}\n${run.stderr}`);
   }

@@ -35,6 +35,8 @@ function assertWellFormed(svg: string): void {
   assert.deepEqual(stack, [], "every tag closed");
   assert.equal(roots, 1, "one root element");
   assert.ok(body.startsWith("<svg"), "root is <svg>");
+  // XML 1.0 §2.2: no C0 control but tab and newlines, not even as a reference.
+  assert.doesNotMatch(svg, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]|&#(x0*[0-8bcef]|x0*1[0-9a-f]|0*([0-8]|1[124-9]|2\d|3[01]));/i, "no character XML forbids");
 }
 
 function fakeGradients(graph: ModelGraph, scale = 1): GradientFlowResult {
@@ -52,9 +54,18 @@ const count = (svg: string, needle: string) => svg.split(needle).length - 1;
 
 let r18All: LaidOutGraph;
 let r50Stages: LaidOutGraph;
-test("setup", async () => {
+test("setup: ResNet-18 fully expanded lays out every graph node; ResNet-50 folded to stages does not", async () => {
   r18All = await layoutView(r18, initialExpansion(r18, "all"));
   r50Stages = await layoutView(r50, { expanded: [] });
+  assert.deepEqual(new Set(r18All.nodes.map((n) => n.id)), new Set(r18.nodes.map((n) => n.id)));
+  assert.ok(r50Stages.nodes.length < r50.nodes.length / 4, `${r50Stages.nodes.length} of ${r50.nodes.length} nodes`);
+  assert.ok(r50Stages.nodes.some((n) => n.id === "layer3"), "a folded stage is one node");
+});
+
+test("a network name with control characters still gives well-formed XML (U+0001 shows as ␁)", () => {
+  const svg = renderSvg({ ...r50Stages, name: "bad\u0001name\u001b[2J & <co>" }, NO_OVERLAYS);
+  assertWellFormed(svg);
+  assert.ok(svg.includes("<title>bad\u2401name\u241b[2J &amp; &lt;co&gt;</title>"), svg.slice(0, 600));
 });
 
 test("well-formed SVG with every node and edge tagged for the webview, no NaN", () => {

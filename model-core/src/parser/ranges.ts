@@ -1,6 +1,6 @@
 /** Source ranges and diagnostics for nodes of a TypeScript syntax tree. */
 import ts from "typescript";
-import type { Diagnostic, SourceRange } from "../diagnostics";
+import { printable, type Diagnostic, type SourceRange } from "../diagnostics";
 
 export function rangeOf(sourceFile: ts.SourceFile, file: string, start: number, end: number): SourceRange {
   const from = sourceFile.getLineAndCharacterOfPosition(start);
@@ -20,8 +20,9 @@ export function nodeRange(sourceFile: ts.SourceFile, file: string, node: ts.Node
   return rangeOf(sourceFile, file, node.getStart(sourceFile), node.getEnd());
 }
 
+/** A parser error; the message may quote the spec, so it is made one printable line. */
 export function errorAt(range: SourceRange | null, code: string, message: string): Diagnostic {
-  return { severity: "error", code, message, range };
+  return { severity: "error", code, message: printable(message), range };
 }
 
 /** TypeScript's own syntax errors, located. `parseDiagnostics` is not in the public typings but is always set by createSourceFile. */
