@@ -157,7 +157,8 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     }
   }
   const header: Row = { name: "Layer", type: "Type", output: "Output shape", params: "Params", macs: "MACs", rf: "RF" };
-  const width = (key: keyof Row) => Math.max(...[header, ...rows].map((r) => r[key].length));
+  // A loop, not Math.max(...rows): a 10,000-block network has 140k rows, more arguments than the stack holds.
+  const width = (key: keyof Row) => rows.reduce((widest, r) => Math.max(widest, r[key].length), header[key].length);
   const w = { name: width("name"), type: width("type"), output: width("output"), params: width("params"), macs: width("macs"), rf: width("rf") };
   const line = (r: Row) =>
     `${r.name.padEnd(w.name)}  ${r.type.padEnd(w.type)}  ${r.output.padEnd(w.output)}  ${r.params.padStart(w.params)}  ${r.macs.padStart(w.macs)}  ${r.rf.padStart(w.rf)}`.trimEnd();

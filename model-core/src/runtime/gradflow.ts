@@ -317,7 +317,7 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
       ]);
     }
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const widths = rows[0].map((_, c) => rows.reduce((widest, r) => Math.max(widest, r[c].length), 0));
   const lines = rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   const r = result.ratio;
