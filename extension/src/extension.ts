@@ -14,9 +14,10 @@ import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
 import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import {
-  EMPTY_TRAINING, applyTrainingEvent, isWebviewToHost,
+  EMPTY_TRAINING, applyTrainingEvent,
   type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
 } from "../../model-core/src/protocol";
+import { checkWebviewMessage } from "../../model-core/src/protocolValidate";
 import { initialExpansion, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
 import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
@@ -142,7 +143,12 @@ class DiagramPanel {
     const scriptUri = panel.webview.asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js")).toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((m: unknown) => { if (isWebviewToHost(m)) void this.onMessage(m); }),
+      panel.webview.onDidReceiveMessage((m: unknown) => {
+        // Field by field: only a checked copy reaches the handlers; a bad request is still answered, with ok: false.
+        const checked = checkWebviewMessage(m);
+        if (checked.ok) void this.onMessage(checked.message);
+        else if (checked.requestId !== null) this.post({ type: "response", id: checked.requestId, ok: false, kind: checked.kind, error: checked.error });
+      }),
       panel.onDidDispose(() => this.dispose()),
     );
   }

@@ -13,6 +13,7 @@ import type { ExpansionState } from "./render/view";
 import type { LaidOutGraph } from "./render/layout";
 import type { OverlayOptions } from "./render/svg";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
+import { checkWebviewMessage } from "./protocolValidate";
 
 /** Which panel of the webview is in front. */
 export type ViewTab = "diagram" | "gradients" | "training";
@@ -140,7 +141,8 @@ export type HostToWebview =
   | { type: "diagnostics"; diagnostics: Diagnostic[] }
   /** Answer to a request. */
   | { type: "response"; id: number; ok: true; kind: RequestKind; body: ResponseBodies[RequestKind] }
-  | { type: "response"; id: number; ok: false; kind: RequestKind; error: string }
+  /** `kind` is "invalid" when the request named no known kind (./protocolValidate.ts). */
+  | { type: "response"; id: number; ok: false; kind: RequestKind | "invalid"; error: string }
   /** Host-side command that the webview performs (toolbar-equivalent actions from the command palette). */
   | { type: "command"; command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining" };
 
@@ -166,20 +168,13 @@ export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): 
 }
 
 const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "diagnostics", "response", "command"]);
-const WEBVIEW_TYPES = new Set(["ready", "request", "revealSource", "viewState"]);
 
 /** Cheap structural check for messages arriving from the other side (they cross a process boundary). */
 export function isHostToWebview(value: unknown): value is HostToWebview {
   return typeof value === "object" && value !== null && HOST_TYPES.has((value as { type?: unknown }).type as string);
 }
 
+/** Whether `value` is a well-formed message from the webview; the host uses checkWebviewMessage for the checked copy. */
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
-  if (typeof value !== "object" || value === null) return false;
-  const type = (value as { type?: unknown }).type;
-  if (!WEBVIEW_TYPES.has(type as string)) return false;
-  if (type === "request") {
-    const m = value as { id?: unknown; body?: { kind?: unknown } };
-    return typeof m.id === "number" && typeof m.body === "object" && m.body !== null && typeof m.body.kind === "string";
-  }
-  return true;
+  return checkWebviewMessage(value).ok;
 }

@@ -594,7 +594,8 @@ async function computeGradients(): Promise<void> {
 }
 
 function exportName(ext: string): string {
-  return `${(model.laid?.name ?? "resnet").replace(/[^A-Za-z0-9_.-]+/g, "-")}.${ext}`;
+  // The host accepts a base name of at most 128 characters (model-core/src/protocolValidate.ts).
+  return `${(model.laid?.name ?? "resnet").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[.-]+/, "").slice(0, 100) || "resnet"}.${ext}`;
 }
 
 function exportSvg(): void {
