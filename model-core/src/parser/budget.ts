@@ -19,6 +19,13 @@ export const SPEC_BUDGET = {
   producedElements: 2_000_000,
 } as const;
 
+/** Work done reading one spec, in the budget's units. */
+export interface SpecWork {
+  nodes: number;
+  elements: number;
+  depth: number;
+}
+
 /** Thrown when a bar of the budget is crossed; parsing stops and reports it at `range`. */
 export class BudgetExceeded extends Error {
   constructor(

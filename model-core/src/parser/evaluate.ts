@@ -8,7 +8,7 @@ import { closestName } from "../spec/builders";
 import { PRESET_NAMES, presetOptions } from "../spec/presets";
 import type { PresetOverrides } from "../spec/types";
 import { errorAt, nodeRange } from "./ranges";
-import { BudgetExceeded, SPEC_BUDGET, ValueSizes } from "./budget";
+import { BudgetExceeded, SPEC_BUDGET, ValueSizes, type SpecWork } from "./budget";
 import {
   CallableRef,
   NetworkValue,
@@ -90,6 +90,12 @@ export class SpecEvaluator {
   private depth = 0;
   private nodesVisited = 0;
   private elementsProduced = 0;
+  private deepest = 0;
+
+  /** The work done so far, in the budget's units (./budget.ts). */
+  get work(): SpecWork {
+    return { nodes: this.nodesVisited, elements: this.elementsProduced, depth: this.deepest };
+  }
 
   constructor(
     private readonly sourceFile: ts.SourceFile,
@@ -118,6 +124,7 @@ export class SpecEvaluator {
       throw new BudgetExceeded(this.range(node), "nesting-too-deep", `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`);
     }
     this.depth++;
+    this.deepest = Math.max(this.deepest, this.depth);
     try {
       return this.evaluateNode(node);
     } finally {

@@ -11,7 +11,7 @@ import { sourceAt, type SpecSourceMap } from "../spec/sources";
 import type { ResNetSpec, Shape3 } from "../spec/types";
 import { SPEC_MODULE, SpecEvaluator } from "./evaluate";
 import { errorAt, rangeAtOffset, rangeOf, syntaxDiagnostics } from "./ranges";
-import { BudgetExceeded, SPEC_BUDGET, findDeepNesting } from "./budget";
+import { BudgetExceeded, SPEC_BUDGET, findDeepNesting, type SpecWork } from "./budget";
 import { CallableRef, NetworkValue, PresetRef, describeValue, type Evaluated } from "./values";
 
 export interface ParseOptions {
@@ -39,6 +39,8 @@ export interface EvaluatedSpecFile {
   exportRange: SourceRange | null;
   /** Start offset of a property's value → range of the whole `key: value` property. */
   propertyRanges: ReadonlyMap<number, SourceRange>;
+  /** Work done evaluating, never past SPEC_BUDGET (./budget.ts). */
+  work: SpecWork;
 }
 
 const BUILDER_IMPORTS = new Set(["resnet", "stage", "presets"]);
@@ -63,8 +65,10 @@ function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
 }
 
 /** A file that stops at `diagnostic`: nothing of it is evaluated further. */
-function refused(diagnostics: Diagnostic[], propertyRanges: ReadonlyMap<number, SourceRange> = new Map()): EvaluatedSpecFile {
-  return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges };
+const NO_WORK: SpecWork = { nodes: 0, elements: 0, depth: 0 };
+
+function refused(diagnostics: Diagnostic[], propertyRanges: ReadonlyMap<number, SourceRange> = new Map(), work = NO_WORK): EvaluatedSpecFile {
+  return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges, work };
 }
 
 /**
@@ -97,7 +101,7 @@ export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile 
     return evaluateSourceFile(sourceFile, file, evaluator);
   } catch (err) {
     if (!(err instanceof BudgetExceeded)) throw err;
-    return refused([...evaluator.diagnostics, errorAt(err.range, err.code, err.message)], evaluator.propertyRanges);
+    return refused([...evaluator.diagnostics, errorAt(err.range, err.code, err.message)], evaluator.propertyRanges, evaluator.work);
   }
 }
 
@@ -162,10 +166,10 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
       const start = rangeOf(sourceFile, file, 0, 0);
       diagnostics.push(errorAt(start, "missing-default-export", "no default export; end the file with `export default resnet({ stages: [...] })` or `export default presets.resnet18()`"));
     }
-    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges: evaluator.propertyRanges };
+    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges: evaluator.propertyRanges, work: evaluator.work };
   }
   const value = exported.value;
-  if (value === undefined) return { options: null, sources: exported.sources, invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+  if (value === undefined) return { options: null, sources: exported.sources, invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
   if (!(value instanceof NetworkValue)) {
     const hint =
       value instanceof CallableRef && value.kind === "resnet"
@@ -174,9 +178,9 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
           ? `call it: presets.${value.name}()`
           : "wrap the options in resnet({...}) or use presets.<name>(...)";
     evaluator.error(exportNode, "invalid-default-export", `the default export must be a network, not ${describeValue(value)}; ${hint}`);
-    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
   }
-  return { options: value.options, sources: exported.sources, invalid: exported.invalid, diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+  return { options: value.options, sources: exported.sources, invalid: exported.invalid, diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
 }
 
 function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluator): void {
