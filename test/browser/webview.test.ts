@@ -17,11 +17,12 @@ import { initialExpansion, layoutView } from "../../model-core/src/render/index"
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientPair, WebviewToHost } from "../../model-core/src/protocol";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
+import { skipWithoutTool } from "../toolSkip";
 import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, syntheticGradients, type FakeHost, type HostModel } from "./harness";
 
 const root = join(__dirname, "..", "..");
 const haveChromium = existsSync(CHROMIUM_PATH);
-const skip = haveChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (CI installs it with apt)`;
+const skip = skipWithoutTool(haveChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (CI installs it with apt)`);
 
 let browser: Browser;
 let bundle: string;
@@ -61,6 +62,12 @@ async function clickNode(page: Page, id: string): Promise<void> {
   const box = await page.locator(`#layer g[data-node-id="${id}"] rect`).first().boundingBox();
   assert.ok(box, `node ${id} is on screen`);
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+}
+
+/** Poll `condition` (a message arriving, a debounce firing) for up to 10 s; fails with `what` otherwise. */
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(condition(), `timed out waiting for ${what}`);
 }
 
 function messagesOf<T extends WebviewToHost["type"]>(fake: FakeHost, type: T): Extract<WebviewToHost, { type: T }>[] {
@@ -238,7 +245,8 @@ test("screenshots for the README (light and dark), with a real gradient-flow pas
   assert.ok(existsSync(join(outDir, "diagram-light.png")) && existsSync(join(outDir, "diagram-dark.png")));
 });
 
-test("ResNet-1202 fully expanded: no main-thread task over 200 ms while loading, panning, zooming and navigating", { skip, timeout: 240_000 }, async () => {
+// The main-thread task bar (≤ 200 ms) is measured by bench/webview.bench.ts, not asserted here: a clock in a test flakes under load.
+test("ResNet-1202 fully expanded: only the visible part in the DOM while loading, panning, zooming and navigating; the view state persists", { skip, timeout: 240_000 }, async () => {
   const graph = analyze(presets.resnet1202()).graph!;
   const expansion = initialExpansion(graph, "all");
   const t0 = Date.now();
@@ -281,8 +289,11 @@ test("ResNet-1202 fully expanded: no main-thread task over 200 ms while loading,
     const marks = await page.evaluate(() => (window as unknown as { __marks?: unknown }).__marks ?? null);
     console.log(JSON.stringify(result.tasks), JSON.stringify(marks));
     console.log(`# ResNet-1202 all: ${laid.nodes.length} boxes, host layout ${layoutMillis} ms, page long tasks: ${result.tasks.length}, longest ${Math.round(longest)} ms`);
-    assert.ok(longest <= 200, `longest main-thread task ${Math.round(longest)} ms`);
-    assert.ok(messagesOf(fake, "viewState").length >= 0);
+    // The params overlay toggled above reaches the host as a persisted view state (debounced by the page).
+    await waitFor(() => messagesOf(fake, "viewState").some((m) => m.view.overlays.params), "a viewState with the params overlay on");
+    const last = messagesOf(fake, "viewState").at(-1)!;
+    assert.equal(last.view.overlays.params, true);
+    assert.ok(Number.isFinite(last.view.zoom) && last.view.zoom > 0, `zoom ${last.view.zoom}`);
   } finally {
     await page.close();
     await fake.close();

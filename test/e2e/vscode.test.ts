@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Frame, type Page } from "playwright-core";
+import { skipWithoutTool } from "../toolSkip";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -46,7 +47,7 @@ function skipReason(): string | false {
 interface Manifest { publisher: string; name: string; version: string; main: string }
 const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as Manifest;
 
-const skip = skipReason();
+const skip = skipWithoutTool(skipReason());
 let codeServer: ChildProcess | null = null;
 let browser: Browser | null = null;
 let tempDir: string | null = null;
