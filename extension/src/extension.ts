@@ -10,6 +10,10 @@ import * as vscode from "vscode";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { analyzeSpecText, debounce, plainTwin, type SpecAnalysis } from "./pure/specDocument";
+import { SpecAnalysisClient } from "./specAnalysisClient";
+
+/** A spec's analysis is abandoned after this long (the budget keeps real ones far below: ≈ 0.75 s CPU for 10,000 blocks). */
+const SPEC_ANALYSIS_TIMEOUT_MS = 15_000;
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
 import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
@@ -39,13 +43,15 @@ function config<T>(key: string, fallback: T): T {
 }
 
 /** Analysis results per document version, shared by diagnostics, hovers, inlay hints and the panel. */
+/** Analyses per document version, computed on the spec worker (./specAnalysisClient.ts), never on this thread. */
 class SpecCache {
-  private readonly entries = new Map<string, { version: number; analysis: SpecAnalysis }>();
-  get(doc: vscode.TextDocument): SpecAnalysis {
+  private readonly entries = new Map<string, { version: number; analysis: Promise<SpecAnalysis> }>();
+  constructor(readonly analyzer: SpecAnalysisClient) {}
+  get(doc: vscode.TextDocument): Promise<SpecAnalysis> {
     const key = doc.uri.toString();
     const hit = this.entries.get(key);
     if (hit && hit.version === doc.version) return hit.analysis;
-    const analysis = analyzeSpecText(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
+    const analysis = this.analyzer.analyze(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
     this.entries.set(key, { version: doc.version, analysis });
     return analysis;
   }
@@ -160,7 +166,7 @@ class DiagramPanel {
   /** Show `doc`'s network; a new document starts from the configured expansion level. */
   async follow(doc: vscode.TextDocument): Promise<void> {
     const uri = doc.uri.toString();
-    const analysis = this.ctx.cache.get(doc);
+    const analysis = await this.ctx.cache.get(doc);
     this.diagnostics = analysis.diagnostics;
     this.post({ type: "diagnostics", diagnostics: analysis.diagnostics });
     if (!analysis.graph) return; // keep showing the last good diagram while the spec is broken
@@ -369,15 +375,15 @@ export function activate(context: vscode.ExtensionContext): void {
   let layoutClient: LayoutClient | null = null;
   const ctx: ExtensionContext = {
     extension: context.extension,
-    cache: new SpecCache(),
+    cache: new SpecCache(new SpecAnalysisClient({ filename: path.join(dist, "specWorker.js"), eval: false }, { timeoutMs: SPEC_ANALYSIS_TIMEOUT_MS })),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
     layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
   };
 
   const diagnostics = vscode.languages.createDiagnosticCollection("resnet-studio");
-  const refresh = (doc: vscode.TextDocument): void => {
+  const refresh = async (doc: vscode.TextDocument): Promise<void> => {
     if (!isSpecDocument(doc)) return;
-    const analysis = ctx.cache.get(doc);
+    const analysis = await ctx.cache.get(doc);
     diagnostics.set(doc.uri, analysis.diagnostics.map((d) => toVsDiagnostic(doc, d)));
     const panel = DiagramPanel.active;
     if (panel && panel.documentUri === doc.uri.toString()) void panel.follow(doc);
@@ -392,7 +398,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     diagnostics,
-    { dispose: () => { layoutClient?.dispose(); ctx.trainer.stop(); for (const d of pending.values()) d.cancel(); } },
+    { dispose: () => { layoutClient?.dispose(); ctx.cache.analyzer.dispose(); ctx.trainer.stop(); for (const d of pending.values()) d.cancel(); } },
     vscode.workspace.onDidOpenTextDocument(refresh),
     vscode.workspace.onDidChangeTextDocument((e) => { if (isSpecDocument(e.document)) refreshSoon(e.document); }),
     vscode.workspace.onDidCloseTextDocument((doc) => { diagnostics.delete(doc.uri); ctx.cache.forget(doc); pending.get(doc.uri.toString())?.cancel(); pending.delete(doc.uri.toString()); }),
@@ -401,17 +407,17 @@ export function activate(context: vscode.ExtensionContext): void {
       if (editor && panel && isSpecDocument(editor.document) && config("followActiveEditor", true)) void panel.follow(editor.document);
     }),
     vscode.languages.registerHoverProvider(SPEC_SELECTOR, {
-      provideHover(doc, position) {
-        const graph = ctx.cache.get(doc).graph;
+      async provideHover(doc, position) {
+        const graph = (await ctx.cache.get(doc)).graph;
         if (!graph) return null;
         const text = hoverMarkdown(graph, doc.offsetAt(position));
         return text ? new vscode.Hover(new vscode.MarkdownString(text)) : null;
       },
     }),
     vscode.languages.registerInlayHintsProvider(SPEC_SELECTOR, {
-      provideInlayHints(doc, range) {
+      async provideInlayHints(doc, range) {
         if (!config("inlayHints", true)) return [];
-        const graph = ctx.cache.get(doc).graph;
+        const graph = (await ctx.cache.get(doc)).graph;
         if (!graph) return [];
         return stageInlayHints(graph)
           .map((h) => ({ h, pos: doc.positionAt(h.offset) }))
@@ -446,7 +452,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
-  for (const doc of vscode.workspace.textDocuments) refresh(doc);
+  for (const doc of vscode.workspace.textDocuments) void refresh(doc);
 }
 
 async function specDocumentFor(uri: vscode.Uri | undefined): Promise<vscode.TextDocument | null> {

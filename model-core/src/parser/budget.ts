@@ -12,11 +12,11 @@ export const SPEC_BUDGET = {
   /** Nesting of brackets in the text and of expressions in the tree (TypeScript's parser overflows near 10k brackets). */
   nesting: 200,
   /** Expressions evaluated in the whole file. */
-  nodes: 200_000,
+  nodes: 50_000,
   /** Elements of one value, counted through nested arrays and objects (a shared const counts each time it is used). */
   valueElements: 10_000,
   /** Elements produced or copied in the whole file: bounds the total work even when each value stays small. */
-  producedElements: 2_000_000,
+  producedElements: 500_000,
 } as const;
 
 /** Work done reading one spec, in the budget's units. */
