@@ -53,7 +53,18 @@ test("a const used many times is measured once per use, and the file's total is 
   const copies = `const big = [${Array(8999).fill("0").join(",")}];\n` + Array.from({ length: 300 }, (_, i) => `const c${i} = big;`).join("\n");
   const errors = located(IMPORT + copies + EXPORT);
   assert.equal(errors.length, 1, errors.join("\n"));
-  assert.match(errors[0]!, /^\d+:\d+ budget-exceeded this spec expands to more than 2000000 elements in total/);
+  assert.match(errors[0]!, new RegExp(`^\\d+:\\d+ budget-exceeded this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total`));
+});
+
+test("a truncated 100,000-element literal (found by the fuzzer): no stack overflow, a bounded list of problems", () => {
+  const text = IMPORT + "const huge = [" + "{},".repeat(100_000) + "\n" + "{}\n".repeat(50_000);
+  const parsed = parseSpecText(text, "spec.resnet.ts");
+  assert.ok(parsed.diagnostics.length <= SPEC_BUDGET.diagnostics + 102, `${parsed.diagnostics.length} diagnostics`);
+  assert.ok(parsed.diagnostics.every((d) => d.code !== "internal-error" && d.range !== null && d.range.line >= 2));
+  const statements = IMPORT + "{}\n".repeat(50_000) + EXPORT;
+  const last = parseSpecText(statements, "spec.resnet.ts").diagnostics.at(-1)!;
+  assert.equal(last.message, `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`);
+  assert.equal(last.range?.line, SPEC_BUDGET.diagnostics + 2);
 });
 
 test("ValueSizes counts shared members once per reference without walking them again", () => {

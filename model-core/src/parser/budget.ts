@@ -11,12 +11,14 @@ export const SPEC_BUDGET = {
   sourceChars: 1_000_000,
   /** Nesting of brackets in the text and of expressions in the tree (TypeScript's parser overflows near 10k brackets). */
   nesting: 200,
-  /** Expressions evaluated in the whole file. */
+  /** Expressions evaluated in the whole file (a real spec has a few hundred). */
   nodes: 50_000,
   /** Elements of one value, counted through nested arrays and objects (a shared const counts each time it is used). */
   valueElements: 10_000,
   /** Elements produced or copied in the whole file: bounds the total work even when each value stays small. */
   producedElements: 500_000,
+  /** Problems reported in one file; past them the reader stops (a truncated huge literal can make one per element). */
+  diagnostics: 200,
 } as const;
 
 /** Work done reading one spec, in the budget's units. */

@@ -107,6 +107,9 @@ export class SpecEvaluator {
   }
 
   error(node: ts.Node, code: string, message: string): Evaluated {
+    if (this.diagnostics.length >= SPEC_BUDGET.diagnostics) {
+      throw new BudgetExceeded(this.range(node), "budget-exceeded", `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`);
+    }
     this.diagnostics.push(errorAt(this.range(node), code, message));
     return invalidValue();
   }

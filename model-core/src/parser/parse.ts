@@ -107,7 +107,8 @@ export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile 
 
 function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: SpecEvaluator): EvaluatedSpecFile {
   const diagnostics = evaluator.diagnostics;
-  diagnostics.push(...syntaxDiagnostics(sourceFile, file));
+  // Loops, not push(...list): a truncated 100k-element literal yields 100k syntax errors, more arguments than the stack holds.
+  for (const d of syntaxDiagnostics(sourceFile, file)) diagnostics.push(d);
 
   for (const statement of sourceFile.statements) {
     if (ts.isVariableStatement(statement) && statement.declarationList.flags & ts.NodeFlags.Const) {
@@ -189,7 +190,7 @@ function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluato
   const names: ts.Identifier[] = [];
   if (clause?.name) names.push(clause.name);
   if (clause?.namedBindings && ts.isNamespaceImport(clause.namedBindings)) names.push(clause.namedBindings.name);
-  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings)) names.push(...clause.namedBindings.elements.map((e) => e.name));
+  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings)) for (const e of clause.namedBindings.elements) names.push(e.name);
   const breakAll = () => names.forEach((n) => evaluator.bindings.set(n.text, { kind: "broken" }));
   if (moduleName !== SPEC_MODULE) {
     if (!clause?.isTypeOnly) {
@@ -286,7 +287,7 @@ export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOp
   const hasErrors = diagnostics.some((d) => d.severity === "error");
   if (!spec || hasErrors) return { spec: null, sources, diagnostics, graph: null };
   const analysis = analyze(spec, sources);
-  diagnostics.push(...analysis.diagnostics);
+  for (const d of analysis.diagnostics) diagnostics.push(d);
   // The spec stays available even when the graph is refused (e.g. a collapsed spatial size), for hovers.
   return { spec, sources, diagnostics, graph: analysis.graph };
 }
