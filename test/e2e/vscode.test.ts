@@ -26,6 +26,8 @@ const BUILTIN_TYPESCRIPT = join(ROOT, "node_modules", "code-server", "lib", "vsc
 const SCREENSHOT_DIR = process.env.RESNET_STUDIO_SCREENSHOTS ?? join(tmpdir(), "resnet-studio-screenshots");
 const SCREENSHOT = join(SCREENSHOT_DIR, "vscode.png");
 const BROKEN_FIXTURE = join(ROOT, "test", "fixtures", "broken", "unknown-block.resnet.ts");
+/** A const doubled 40 times: it once froze the extension host for minutes. */
+const HOSTILE_FIXTURE = join(ROOT, "test", "fixtures", "hostile", "doubling-objects.resnet.ts");
 const GRADIENT_SCREENSHOT = join(SCREENSHOT_DIR, "vscode-gradients.png");
 /** A gradient pass of the ~20 K-parameter MNIST net takes seconds; the margin is for a loaded machine. */
 const GRADIENT_MS = 90_000;
@@ -229,6 +231,7 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
   copyFileSync(join(ROOT, "examples", "resnet18.resnet.ts"), join(workspace, "resnet18.resnet.ts"));
   copyFileSync(BROKEN_FIXTURE, join(workspace, "broken.resnet.ts"));
   copyFileSync(join(ROOT, "examples", "small.resnet.ts"), join(workspace, "small.resnet.ts"));
+  copyFileSync(HOSTILE_FIXTURE, join(workspace, "hostile.resnet.ts"));
 
   const server = await startCodeServer(tempDir, extensionsDir, workspace);
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
@@ -301,6 +304,18 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== "running"), undefined, { timeout: STEP_MS });
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
+    await page.keyboard.press("Escape");
+
+    // (c'') A hostile spec gets its budget diagnostic, and while it stays open a hover on a normal spec still answers
+    // (how responsive the host stays is a benchmark's business, not a clock in this test).
+    await openFile(page, "hostile.resnet.ts");
+    await runCommand(page, "View: Focus Problems (Errors, Warnings, Infos)");
+    await page.locator(".markers-panel .monaco-list-row", { hasText: "expands to more than 10000 elements" }).first().waitFor({ state: "visible", timeout: STEP_MS });
+    await runCommand(page, "View: Hide Panel");
+    await openFile(page, "resnet18.resnet.ts");
+    await goTo(page, stageLine + 1, source[stageLine].indexOf("stage(") + 2);
+    await runCommand(page, "Show or Focus Hover");
+    await page.locator(".monaco-hover:not(.hidden)", { hasText: "layer2" }).first().waitFor({ state: "visible", timeout: STEP_MS });
     await page.keyboard.press("Escape");
 
     // (c') Hovering `resnet` shows the builder's signature from our typings (TypeScript's quick info), and the

@@ -13,6 +13,7 @@ import { SeededRng } from "../data/rng";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
 import { buildModel, type ApplyMode } from "../runtime/model";
 import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
+import { writeStdout } from "./summary";
 
 export interface GradflowCliOptions {
   batch?: string;
@@ -69,10 +70,10 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   try {
     const result = await gradientFlow(model, { x, labels }, { mode });
     if (options.json) {
-      process.stdout.write(JSON.stringify(result) + "\n");
+      await writeStdout(JSON.stringify(result) + "\n");
     } else {
       for (const warning of warnings) process.stderr.write(warning + "\n");
-      process.stdout.write(
+      await writeStdout(
         [
           `backend: ${backend.name} (${backend.detail})`,
           `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}`,
