@@ -69,7 +69,13 @@ export class SpecAnalysisClient {
       this.pump();
     }, this.options.timeoutMs);
     this.current = { job, timer };
-    this.started().postMessage(job.request);
+    try {
+      this.started().postMessage(job.request);
+    } catch (err) {
+      // E.g. the worker script is missing from the install: say so on the spec instead of never answering.
+      this.abandonCurrent(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+      this.pump();
+    }
   }
 
   private started(): Worker {
