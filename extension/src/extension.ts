@@ -28,6 +28,10 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
+import { pytorchExportFor } from "./pure/exportPytorch";
+import { applyDiagramEdit } from "./specEdits";
+import { registerCompare } from "./compare";
+import { registerNewSpec } from "./newSpec";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -163,8 +167,16 @@ class DiagramPanel {
 
   private post(message: HostToWebview): void { void this.panel.webview.postMessage(message); }
 
+  /** The latest follow(): commands acting on the followed spec wait for it (the analysis runs on the spec worker). */
+  followed: Promise<void> = Promise.resolve();
+
   /** Show `doc`'s network; a new document starts from the configured expansion level. */
-  async follow(doc: vscode.TextDocument): Promise<void> {
+  follow(doc: vscode.TextDocument): Promise<void> {
+    this.followed = this.followNow(doc);
+    return this.followed;
+  }
+
+  private async followNow(doc: vscode.TextDocument): Promise<void> {
     const uri = doc.uri.toString();
     const analysis = await this.ctx.cache.get(doc);
     this.diagnostics = analysis.diagnostics;
@@ -261,6 +273,11 @@ class DiagramPanel {
         return { started: await this.train() };
       case "cancelTraining":
         return { cancelled: this.ctx.trainer.cancel() };
+      case "editSpec": {
+        if (!this.view.documentUri) throw new Error("this diagram shows no spec file to edit");
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
+        return await applyDiagramEdit(doc, body.edit, body.ask === true);
+      }
     }
   }
 
@@ -438,20 +455,33 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.showGradientFlow", async (uri?: vscode.Uri) => {
       const panel = await openDiagram(ctx, uri, vscode.ViewColumn.Beside);
       if (!panel) return;
+      await panel.followed;
       panel.runWebviewCommand("showGradients");
       try { await panel.computeGradients(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: gradient flow failed: ${err instanceof Error ? err.message : String(err)}`); }
     }),
     vscode.commands.registerCommand("resnetStudio.trainSmallModel", async (uri?: vscode.Uri) => {
       const doc = await specDocumentFor(uri);
-      // show() follows `doc` synchronously up to the layout, so the panel's graph is already this spec's.
+      // Once show()'s follow has its analysis, the panel's graph is this spec's.
       const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
+      await panel.followed;
       try { await panel.train(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
     }),
     vscode.commands.registerCommand("resnetStudio.cancelTraining", () => { if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running."); }),
+    vscode.commands.registerCommand("resnetStudio.exportPytorch", async (uri?: vscode.Uri) => {
+      const doc = await specDocumentFor(uri);
+      if (!doc) return void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to export it as PyTorch.");
+      const result = pytorchExportFor(await ctx.cache.get(doc), vscode.workspace.asRelativePath(doc.uri));
+      if (!result.ok) return void vscode.window.showErrorMessage(`ResNet Studio: ${result.message}`);
+      // An untitled editor: nothing is written until the user saves it where they want it.
+      const code = await vscode.workspace.openTextDocument({ language: "python", content: result.code });
+      await vscode.window.showTextDocument(code, vscode.ViewColumn.Beside);
+    }),
     vscode.commands.registerCommand("resnetStudio.exportSvg", () => DiagramPanel.active?.runWebviewCommand("exportSvg")),
     vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
+  registerCompare(context);
+  registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   for (const doc of vscode.workspace.textDocuments) void refresh(doc);
 }
 

@@ -7,6 +7,7 @@ import type { SourceRange } from "./diagnostics";
 import type { ExpansionState } from "./render/view";
 import type { OverlayOptions } from "./render/svg";
 import type { RequestBody, RequestKind, ViewState, ViewTab, WebviewToHost } from "./protocol";
+import { isSpecEdit, type SpecEdit } from "./edit/specEdit";
 
 /** Largest PNG the host saves, in base64 characters (24 MiB of image: a 4k × 4k diagram compresses far below it). */
 export const MAX_PNG_BASE64_CHARS = 32 * 1024 * 1024;
@@ -17,7 +18,7 @@ const MAX_TEXT_CHARS = 4096;
 /** Most group ids in an expansion state (a 10,000-block network has 10,000 blocks and a few stages). */
 const MAX_EXPANDED_IDS = 20_000;
 
-const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>(["layout", "gradientFlow", "savePng", "saveSvg", "train", "cancelTraining"]);
+const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>(["layout", "gradientFlow", "savePng", "saveSvg", "train", "cancelTraining", "editSpec"]);
 const TABS: ReadonlySet<string> = new Set<ViewTab>(["diagram", "gradients", "training"]);
 const OVERLAY_KEYS = ["shapes", "params", "macs", "receptiveField", "gradients"] as const satisfies readonly (keyof OverlayOptions)[];
 const PNG_SIGNATURE_BASE64 = "iVBORw0KGgo";
@@ -127,6 +128,14 @@ function viewState(value: unknown, path: string): ViewState {
   };
 }
 
+/** A spec edit (./edit/specEdit.ts decides which keys and value types exist), copied; numbers must be finite. */
+function specEdit(value: unknown, path: string): SpecEdit {
+  if (!isSpecEdit(value)) throw new Invalid(`${path} is not a spec edit`);
+  if (typeof value.value === "number" && !Number.isFinite(value.value)) throw new Invalid(`${path}.value must be a finite number`);
+  if (typeof value.value === "string") text(value.value, `${path}.value`);
+  return (value.kind === "stage" ? { kind: value.kind, stage: value.stage, key: value.key, value: value.value } : { kind: value.kind, key: value.key, value: value.value }) as SpecEdit;
+}
+
 function requestBody(fields: Fields, kind: RequestKind): RequestBody {
   switch (kind) {
     case "layout":
@@ -140,6 +149,10 @@ function requestBody(fields: Fields, kind: RequestKind): RequestBody {
         overlays: overlays(fields.overlays, "body.overlays"),
         suggestedName: checkFileName(fields.suggestedName, "body.suggestedName", "svg"),
       };
+    case "editSpec": {
+      const edit = specEdit(fields.edit, "body.edit");
+      return fields.ask === undefined ? { kind, edit } : { kind, edit, ask: bool(fields.ask, "body.ask") };
+    }
     case "gradientFlow":
     case "train":
     case "cancelTraining":

@@ -21,6 +21,8 @@ const VALID: Record<string, unknown> = {
   saveSvg: { type: "request", id: 4, body: { kind: "saveSvg", expansion, overlays, suggestedName: "ResNet-18.svg" } },
   train: { type: "request", id: 5, body: { kind: "train" } },
   cancelTraining: { type: "request", id: 6, body: { kind: "cancelTraining" } },
+  editStage: { type: "request", id: 7, body: { kind: "editSpec", edit: { kind: "stage", stage: 1, key: "blocks", value: 3 } } },
+  editNetwork: { type: "request", id: 8, body: { kind: "editSpec", edit: { kind: "network", key: "shortcut", value: "A" }, ask: true } },
 };
 
 /** A copy of `value` with the field at `path` replaced (or deleted when `replacement` is DELETE). */
@@ -68,8 +70,7 @@ test("every field of every message, malformed, is refused; a request with a usab
       const valid = path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], message);
       for (const wrong of wrongValues(valid)) {
         // Optional and nullable fields accept their absent/null forms.
-        if (path.at(-1) === "modelCollapsed" && wrong === DELETE) continue;
-        if (path.at(-1) === "modelCollapsed" && wrong === undefined) continue;
+        if ((path.at(-1) === "modelCollapsed" || path.at(-1) === "ask") && (wrong === DELETE || wrong === undefined)) continue;
         if ((path.at(-1) === "documentUri" || path.at(-1) === "selected") && wrong === null) continue;
         const checked = checkWebviewMessage(withField(message, path, wrong));
         cases++;
