@@ -26,7 +26,7 @@ import { trainingMemory } from "../../model-core/src/analysis/memory";
 import { initialExpansion, memoryOverlayData, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
 import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
-import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
+import { printable, type Diagnostic as SpecDiagnostic, type SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
 import { pytorchExportFor } from "./pure/exportPytorch";
@@ -70,7 +70,7 @@ function toRange(doc: vscode.TextDocument, r: SourceRange | null): vscode.Range 
 
 function toVsDiagnostic(doc: vscode.TextDocument, d: SpecDiagnostic): vscode.Diagnostic {
   const severity = d.severity === "error" ? vscode.DiagnosticSeverity.Error : d.severity === "warning" ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information;
-  const out = new vscode.Diagnostic(toRange(doc, d.range), d.message, severity);
+  const out = new vscode.Diagnostic(toRange(doc, d.range), printable(d.message), severity);
   out.source = "resnet-studio";
   out.code = d.code;
   return out;
