@@ -20,6 +20,7 @@ import {
 import { initialExpansion, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
 import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import { networkId } from "../../model-core/src/spec/identity";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
@@ -159,7 +160,7 @@ class DiagramPanel {
     this.post({ type: "diagnostics", diagnostics: analysis.diagnostics });
     if (!analysis.graph) return; // keep showing the last good diagram while the spec is broken
     const sameDocument = this.view.documentUri === uri;
-    const sameNetwork = sameDocument && this.graph?.name === analysis.graph.name && this.graph.nodes.length === analysis.graph.nodes.length;
+    const sameNetwork = sameDocument && this.graph !== null && networkId(this.graph.spec) === networkId(analysis.graph.spec);
     const expansion = sameNetwork || (sameDocument && this.view.expansion.expanded.length > 0)
       ? this.view.expansion : initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks"));
     if (!sameNetwork) this.gradients = null;

@@ -87,7 +87,7 @@ test("shortcut edges and projection layers are distinguishable", () => {
   assert.match(svg, /<g class="rs-edge" data-from="layer2.0.bn2" data-to="layer2.0.add"/);
   assert.match(svg, /class="rs-node rs-kind-conv rs-shortcut-lane" data-node-id="layer2.0.downsample.0"/);
   // One element per drawn shortcut: 8 blocks, the first of layer2–4 with a projection (option B).
-  assert.equal(count(svg, 'class="rs-edge rs-shortcut'), 8);
+  assert.equal(count(svg, 'class="rs-edge rs-shortcut"') + count(svg, 'class="rs-edge rs-shortcut rs-projection"'), 8);
   assert.equal(count(svg, 'class="rs-edge rs-shortcut rs-projection"'), 3);
   assert.ok(svg.includes(">downsample.1<"));
   assert.equal(count(svg, "rs-kind-add"), 8, "one visible Add per BasicBlock");

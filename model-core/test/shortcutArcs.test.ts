@@ -15,7 +15,7 @@ const r56 = analyzeOrThrow(presets.resnet56());
 
 const count = (svg: string, re: RegExp) => (svg.match(re) ?? []).length;
 const SHORTCUT = /class="rs-shortcut[ "]|class="[^"]* rs-shortcut[ "]/g;
-const PROJECTION = /class="[^"]*rs-shortcut[^"]*rs-projection[^"]*"/g;
+const PROJECTION = /class="[^"]*rs-shortcut(?!-)[^"]*rs-projection[^"]*"/g;
 
 test("folded ResNet-18 blocks: 8 shortcut arcs, the 3 projections (first block of layer2–4) dashed; plain-18 none", async () => {
   const expansion = initialExpansion(r18);

@@ -80,7 +80,8 @@ export function syntheticGradients(graph: ModelGraph, model = graph.name): Gradi
     const l2 = 0.05 * Math.exp((3 * (n - i)) / n);
     return { id: node.id, activation: { l2, meanAbs: l2 / 100, maxAbs: l2 / 10 }, params: node.params > 0 ? { weight: { l2: l2 / 2, meanAbs: l2 / 200, maxAbs: l2 / 20 } } : {} };
   });
-  const adds = graph.nodes.filter((x) => x.op.kind === "add").map((x, i) => ({ id: x.id, block: x.block ?? "", identity: 1 + (i % 3), residual: 0.5 + (i % 2) }));
+  // At the Add both inputs receive the same gradient; the branch's share is measured at the block's input.
+  const adds = graph.nodes.filter((x) => x.op.kind === "add").map((x, i) => ({ id: x.id, block: x.block ?? "", identity: 1 + (i % 3), residual: 1 + (i % 3), residualAtInput: 0.5 + (i % 2) }));
   return { model, backend: "cpu", batch: 8, loss: 2.3, nodes, adds, ratio: { firstBlockInput: 3, lastBlockOutput: 1, value: 3 }, millis: 12 };
 }
 

@@ -12,7 +12,7 @@ import { toggleExpansion, type ExpansionState } from "../../model-core/src/rende
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
 import { isHostToWebview, type HostToWebview, type RequestBody, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, type ViewAction, type WebviewModel } from "./state";
-import { centreOn, containsRect, fitTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
+import { centreOn, containsRect, fitTransform, initialTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
 import { enclosingGroups, nodeDetails } from "./details";
 import { formatDiagnostic } from "../../model-core/src/diagnostics";
 import { GradientCharts, TrainingCharts } from "./charts";
@@ -144,7 +144,7 @@ function receive2(message: HostToWebview): void {
   const newLayout = model.layoutVersion !== before.layoutVersion;
   if (newLayout) { diagramDirty = true; timed("minimap", buildMinimap); }
   syncChrome();
-  if (model.needsFit && model.laid) fit();
+  if (model.needsFit && model.laid) openReadable();
   else if (newLayout || model.gradients !== before.gradients || model.view.overlays !== before.view.overlays) renderDiagram(true);
   if (message.type === "gradients" || message.type === "snapshot") gradientCharts.update(model.gradients, model.graph);
   if (message.type === "training" || message.type === "snapshot") trainingCharts.update(model.training);
@@ -226,7 +226,7 @@ function countVisible(laid: LaidOutGraph, r: Rect): number {
 function renderDiagram(force = false): void {
   const laid = model.laid;
   if (!laid || model.view.tab !== "diagram") { if (force) diagramDirty = true; return; }
-  if (model.view.zoom <= 0) { fit(); return; }
+  if (model.view.zoom <= 0) { openReadable(); return; }
   const large = isLarge(laid);
   const vis = visibleRect(transform(), viewportSize(), 0);
   const wantOverview = large && countVisible(laid, vis) > SVG_MAX_VISIBLE_BOXES;
@@ -332,6 +332,15 @@ function fit(): void {
   if (!laid) return;
   model = { ...model, needsFit: false };
   setTransform(fitTransform(laid, viewportSize()));
+  renderDiagram(true);
+}
+
+/** A new diagram opens at the top of the network, readable (see initialTransform). */
+function openReadable(): void {
+  const laid = model.laid;
+  if (!laid) return;
+  model = { ...model, needsFit: false };
+  setTransform(initialTransform(laid, viewportSize()));
   renderDiagram(true);
 }
 

@@ -4,6 +4,7 @@
 import type { HostToWebview, Snapshot, TrainingState, ViewState, GradientPair } from "../../model-core/src/protocol";
 import { applyTrainingEvent, EMPTY_TRAINING } from "../../model-core/src/protocol";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import { networkId } from "../../model-core/src/spec/identity";
 import type { Diagnostic } from "../../model-core/src/diagnostics";
 import type { LaidOutGraph } from "../../model-core/src/render/layout";
 import type { OverlayOptions } from "../../model-core/src/render/svg";
@@ -55,11 +56,13 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
     case "snapshot":
       return fromSnapshot(model, message.snapshot);
     case "graph": {
-      const graphChanged = model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
+      // A network is its spec: changing a stage's channels makes it another network (its gradients are stale)
+      // even with the same name and node count. Only a new shape of diagram moves the view.
+      const networkChanged = !model.graph || networkId(model.graph.spec) !== networkId(message.graph.spec);
+      const diagramChanged = model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
       return {
-        ...model, title: message.title, graph: message.graph, needsFit: model.needsFit || graphChanged,
-        // Gradients of another network would colour the wrong nodes.
-        gradients: graphChanged ? null : model.gradients,
+        ...model, title: message.title, graph: message.graph, needsFit: model.needsFit || diagramChanged,
+        gradients: networkChanged ? null : model.gradients,
       };
     }
     case "layout": {
