@@ -83,7 +83,8 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     assert.equal(await edgeShape(page, "layer1.2", "layer2.0"), "256,56,56");
     assert.equal(await edgeShape(page, "layer2.3", "layer3.0"), "512,28,28");
 
-    // Click a block: selects it and asks the host to reveal its source.
+    // Click a block: selects it and asks the host to reveal its source (fit first: the panel opens at the top).
+    await page.click('vscode-button[data-action="fit"]');
     await clickNode(page, "layer2.1");
     await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === "revealSource"));
     const reveal = messagesOf(fake, "revealSource").at(-1)!;
@@ -197,7 +198,7 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
   }
 });
 
-/** One real forward/backward pass (engineer D1's runtime, wasm backend) of a network and its plain twin. */
+/** One real forward/backward pass (the TF.js runtime, wasm backend) of a network and its plain twin. */
 async function realGradients(graph: ModelGraph, plain: ModelGraph): Promise<GradientPair> {
   const tf = await import("@tensorflow/tfjs-core");
   const { initBackend, buildModel, gradientFlow } = await import("../../model-core/src/runtime/index");

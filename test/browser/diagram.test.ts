@@ -1,0 +1,135 @@
+/**
+ * The diagram reads like the paper, in headless Chromium against the fake host: folded blocks show their shortcut
+ * arcs (dashed for projections), a new panel opens readable at the top of the network, the gradient split of a
+ * real ResNet-56 pass is measured at each block's input, and a changed network drops its stale overlay.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { analyze } from "../../model-core/src/analysis/analyze";
+import { presets } from "../../model-core/src/spec/presets";
+import { initialExpansion, layoutView, type ExpansionState } from "../../model-core/src/render/index";
+import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
+import type { GradientPair } from "../../model-core/src/protocol";
+import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, type FakeHost, type HostModel } from "./harness";
+
+const root = join(__dirname, "..", "..");
+const haveChromium = existsSync(CHROMIUM_PATH);
+if (!haveChromium && process.env.CI === "true") throw new Error(`Chromium not found at ${CHROMIUM_PATH}; CI must install it`);
+const skip = haveChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (CI installs it with apt)`;
+
+let browser: Browser;
+let bundle: string;
+
+before(async () => {
+  if (!haveChromium) return;
+  [browser, bundle] = await Promise.all([
+    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }),
+    buildWebviewBundle(root),
+  ]);
+});
+after(async () => { await browser?.close(); });
+
+async function open(graph: ModelGraph, expansion: ExpansionState, extra: Partial<HostModel> = {}): Promise<{ page: Page; fake: FakeHost; host: HostModel }> {
+  const host: HostModel = { title: graph.name, graph, laid: await layoutView(graph, expansion), expansion, gradients: null, plainGraph: null, ...extra };
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
+  page.on("pageerror", (err) => { throw err; });
+  const fake = await startFakeHost(page, bundle, host);
+  await page.goto(fake.url);
+  await page.waitForSelector("#layer svg g[data-node-id]");
+  return { page, fake, host };
+}
+
+async function close(page: Page, fake: FakeHost): Promise<void> {
+  await page.close();
+  await fake.close();
+}
+
+test("folded ResNet-18 shows 8 shortcut arcs, the 3 projections dashed; plain-18 none; it opens readable at the top", { skip, timeout: 120_000 }, async () => {
+  const r18 = analyze(presets.resnet18()).graph!;
+  const { page, fake } = await open(r18, initialExpansion(r18));
+  try {
+    const arcs = await page.$$eval("#layer .rs-shortcut", (els) => els.map((e) => ({
+      projection: e.classList.contains("rs-projection"),
+      dash: getComputedStyle(e.querySelector("path")!).strokeDasharray,
+    })));
+    assert.equal(arcs.length, 8);
+    assert.equal(arcs.filter((a) => a.projection).length, 3);
+    for (const a of arcs) assert.equal(a.dash !== "none", a.projection, `projections dashed, identities solid (${a.dash})`);
+
+    // Readable at first sight: the smallest body text is at least 11 CSS px, and the network's input is on screen.
+    const view = await page.evaluate(() => {
+      const m = new DOMMatrix(getComputedStyle(document.getElementById("layer")!).transform);
+      const sizes = [...document.querySelectorAll("#layer .rs-label, #layer .rs-sub, #layer .rs-meta")].map((t) => parseFloat(getComputedStyle(t).fontSize));
+      const input = document.querySelector('#layer g[data-node-id="input"]')!.getBoundingClientRect();
+      const pane = document.getElementById("viewport")!.getBoundingClientRect();
+      return { scale: m.a, smallest: Math.min(...sizes), inputTop: input.top - pane.top, paneHeight: pane.height };
+    });
+    assert.ok(view.smallest * view.scale >= 11, `smallest body text ${view.smallest} px × zoom ${view.scale}`);
+    assert.ok(view.inputTop >= 0 && view.inputTop < view.paneHeight / 2, `the input sits at the top (${view.inputTop} px)`);
+
+    // Fit is still an action: it shows the whole network (smaller).
+    await page.click('vscode-button[data-action="fit"]');
+    await page.waitForFunction((before) => new DOMMatrix(getComputedStyle(document.getElementById("layer")!).transform).a < before, view.scale);
+  } finally {
+    await close(page, fake);
+  }
+
+  const plain = analyze(presets.plain18()).graph!;
+  const p = await open(plain, initialExpansion(plain));
+  try {
+    assert.equal(await p.page.$$eval("#layer .rs-shortcut", (els) => els.length), 0);
+  } finally {
+    await close(p.page, p.fake);
+  }
+});
+
+async function realPass(graph: ModelGraph): Promise<GradientFlowResult> {
+  const tf = await import("@tensorflow/tfjs-core");
+  const { initBackend, buildModel, gradientFlow } = await import("../../model-core/src/runtime/index");
+  await initBackend("wasm");
+  const [c, h, w] = graph.input;
+  const x = tf.randomNormal([8, h!, w!, c!], 0, 1, "float32", 1) as import("@tensorflow/tfjs-core").Tensor4D;
+  const model = buildModel(graph, { seed: 1 });
+  try { return await gradientFlow(model, { x, labels: [0, 1, 2, 3, 4, 5, 6, 7] }); } finally { x.dispose(); model.dispose(); }
+}
+
+test("ResNet-56 (real pass): the split at each block's input is identity / (identity + residualAtInput), not ½; new channels clear it", { skip, timeout: 180_000 }, async () => {
+  const r56 = analyze(presets.resnet56()).graph!;
+  const pair: GradientPair = { residual: await realPass(r56), plain: null };
+  const { page, fake } = await open(r56, initialExpansion(r56, "blocks"), { gradientPair: pair });
+  try {
+    await page.click('vscode-checkbox[data-overlay="gradients"]');
+    await page.waitForSelector("#layer [data-shortcut-share]");
+    const shown = await page.$$eval("#layer [data-shortcut-share]", (els) => els.map((e) => ({
+      block: e.closest("[data-node-id]")!.getAttribute("data-node-id")!, share: Number(e.getAttribute("data-shortcut-share")),
+    })));
+    assert.equal(shown.length, 27, "one split per block (3 stages × 9)");
+    for (const { block, share } of shown) {
+      const add = pair.residual.adds.find((a) => a.block === block)!;
+      assert.ok(add.residualAtInput !== undefined);
+      const expected = add.identity / (add.identity + add.residualAtInput);
+      assert.ok(Math.abs(share - expected) < 1e-12, `${block}: ${share} vs ${expected}`);
+    }
+    assert.ok(shown.some(({ share }) => Math.abs(share - 0.5) > 0.01), `not all ½: ${shown.map((s) => s.share.toFixed(3)).join(" ")}`);
+    // The details pane says the same.
+    const box = await page.locator('#layer g[data-node-id="layer1.1"] rect').first().boundingBox();
+    assert.ok(box, "layer1.1 is on screen");
+    await page.mouse.move(box.x + 20, box.y + 20);
+    await page.waitForSelector(".tooltip.visible");
+    const share = shown.find((s) => s.block === "layer1.1")!.share;
+    assert.ok(((await page.textContent(".tooltip")) ?? "").includes(`shortcut share at input${Math.round(share * 100)}%`));
+
+    // Same name, same node count, other channels: another network, so the overlay's numbers are stale.
+    const wider = analyze({ ...r56.spec, stages: r56.spec.stages.map((s, i) => (i === 2 ? { ...s, channels: 128 } : s)) }).graph!;
+    assert.equal(wider.nodes.length, r56.nodes.length);
+    await fake.send(page, { type: "graph", graph: wider, title: wider.name });
+    await page.waitForFunction(() => document.querySelectorAll("#layer [data-shortcut-share]").length === 0);
+    assert.ok(await page.$('#layer g[data-node-id="layer3.0"]'), "the diagram still shows");
+  } finally {
+    await close(page, fake);
+  }
+});
