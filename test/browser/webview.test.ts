@@ -260,10 +260,11 @@ test("ResNet-1202 fully expanded: no main-thread task over 200 ms while loading,
       await page.mouse.move(cx - 40, cy - 250, { steps: 8 });
       await page.mouse.up();
     }
-    for (let i = 0; i < 12; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
+    // The panel opens at 100 % at the top of the network; zoom out until hundreds of boxes are on screen.
+    for (let i = 0; i < 18; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
     await page.waitForSelector("#overview:not(.hidden)");
     assert.equal(await page.$$eval("#layer g[data-node-id]", (gs) => gs.length), 0, "zoomed far out, the canvas overview replaces the SVG");
-    for (let i = 0; i < 12; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
+    for (let i = 0; i < 16; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
     const minimap = await page.locator("#minimap").boundingBox();
     assert.ok(minimap, "a minimap is shown for a graph this tall");
     await page.mouse.click(minimap.x + minimap.width / 2, minimap.y + minimap.height * 0.8);
