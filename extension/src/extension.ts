@@ -20,6 +20,7 @@ import {
 import { initialExpansion, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
 import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import { analyze } from "../../model-core/src/analysis/analyze";
 import { networkId } from "../../model-core/src/spec/identity";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
@@ -237,7 +238,7 @@ class DiagramPanel {
         return { laid, expansion: body.expansion };
       }
       case "gradientFlow":
-        return await this.computeGradients();
+        return await this.computeGradients(body.withoutBn ?? false);
       case "savePng":
         return { saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")) };
       case "saveSvg": {
@@ -262,9 +263,12 @@ class DiagramPanel {
     editor.revealRange(target, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
-  async computeGradients(): Promise<GradientPair> {
-    const graph = this.graph;
-    if (!graph) throw new Error("open a .resnet.ts spec first");
+  /** `withoutBn`: the same network and twin without BN, for the chart's second pair; the overlay is left alone. */
+  async computeGradients(withoutBn = false): Promise<GradientPair> {
+    const shown = this.graph;
+    if (!shown) throw new Error("open a .resnet.ts spec first");
+    const graph = withoutBn ? analyze({ ...shown.spec, norm: "none" }).graph : shown;
+    if (!graph) throw new Error(`${shown.name} without BN does not analyse`);
     // One worker runs one job: a gradient pass would stop a training run.
     if (this.ctx.trainer.busy) throw new Error("a training run is in progress; cancel it first");
     const plain = plainTwin(graph.spec);
@@ -278,7 +282,7 @@ class DiagramPanel {
       }));
     if (!result) throw new Error(failure ?? "gradient flow stopped");
     const pair: GradientPair = result;
-    if (this.graph === graph) {
+    if (!withoutBn && this.graph === graph) {
       this.gradients = pair;
       this.view = { ...this.view, overlays: { ...this.view.overlays, gradients: true } };
       this.post({ type: "gradients", gradients: pair });

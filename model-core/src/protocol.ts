@@ -90,8 +90,9 @@ export interface Snapshot {
 export type RequestBody =
   /** Lay the current graph out for a new expansion state. */
   | { kind: "layout"; expansion: ExpansionState }
-  /** Run one forward/backward pass (and the plain twin's) in a worker. */
-  | { kind: "gradientFlow" }
+  /** Run one forward/backward pass (and the plain twin's) in a worker; `withoutBn`: of both without BN, for the
+   *  chart only (the response carries it; the diagram's overlay keeps the network's own gradients). */
+  | { kind: "gradientFlow"; withoutBn?: boolean }
   /** Save a PNG rendered by the webview (base64 without the data: prefix). */
   | { kind: "savePng"; base64: string; suggestedName: string }
   /** Save the standalone SVG of the current view. */

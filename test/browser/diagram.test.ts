@@ -63,7 +63,7 @@ test("folded ResNet-18 shows 8 shortcut arcs, the 3 projections dashed; plain-18
     // Readable at first sight: the smallest body text is at least 11 CSS px, and the network's input is on screen.
     const view = await page.evaluate(() => {
       const m = new DOMMatrix(getComputedStyle(document.getElementById("layer")!).transform);
-      const sizes = [...document.querySelectorAll("#layer .rs-label, #layer .rs-sub, #layer .rs-meta")].map((t) => parseFloat(getComputedStyle(t).fontSize));
+      const sizes = Array.from(document.querySelectorAll("#layer .rs-label, #layer .rs-sub, #layer .rs-meta")).map((t) => parseFloat(getComputedStyle(t).fontSize));
       const input = document.querySelector('#layer g[data-node-id="input"]')!.getBoundingClientRect();
       const pane = document.getElementById("viewport")!.getBoundingClientRect();
       return { scale: m.a, smallest: Math.min(...sizes), inputTop: input.top - pane.top, paneHeight: pane.height };
@@ -97,10 +97,11 @@ async function realPass(graph: ModelGraph): Promise<GradientFlowResult> {
   try { return await gradientFlow(model, { x, labels: [0, 1, 2, 3, 4, 5, 6, 7] }); } finally { x.dispose(); model.dispose(); }
 }
 
-test("ResNet-56 (real pass): the split at each block's input is identity / (identity + residualAtInput), not ½; new channels clear it", { skip, timeout: 180_000 }, async () => {
+test("ResNet-56 (real pass): the split at each block's input is identity / (identity + residualAtInput), not ½; one chart for the four curves; new channels clear the overlay", { skip, timeout: 240_000 }, async () => {
   const r56 = analyze(presets.resnet56()).graph!;
-  const pair: GradientPair = { residual: await realPass(r56), plain: null };
-  const { page, fake } = await open(r56, initialExpansion(r56, "blocks"), { gradientPair: pair });
+  const plain56 = analyze(presets.plain56()).graph!;
+  const pair: GradientPair = { residual: await realPass(r56), plain: await realPass(plain56) };
+  const { page, fake } = await open(r56, initialExpansion(r56, "blocks"), { gradientPair: pair, plainGraph: plain56 });
   try {
     await page.click('vscode-checkbox[data-overlay="gradients"]');
     await page.waitForSelector("#layer [data-shortcut-share]");
@@ -122,6 +123,16 @@ test("ResNet-56 (real pass): the split at each block's input is identity / (iden
     await page.waitForSelector(".tooltip.visible");
     const share = shown.find((s) => s.block === "layer1.1")!.share;
     assert.ok(((await page.textContent(".tooltip")) ?? "").includes(`shortcut share at input${Math.round(share * 100)}%`));
+
+    // One log chart: residual and plain twin over block index; the toggle adds the pair without BN (4 curves).
+    await page.click('.tabs button[data-tab="gradients"]');
+    await page.waitForSelector('canvas[data-chart="blocks"][data-series="2"]');
+    assert.equal(await page.getAttribute('canvas[data-chart="blocks"]', "data-y-axis"), "‖dL/dx‖ at block input");
+    assert.equal(await page.$$eval("canvas", (cs) => cs.filter((c) => c.closest(".pane.active")).length), 1, "one chart, one pair of axes");
+    await page.check('input[data-toggle="without-bn"]');
+    await page.waitForSelector('canvas[data-chart="blocks"][data-series="4"]');
+    assert.ok(fake.received.some((m) => m.type === "request" && m.body.kind === "gradientFlow" && m.body.withoutBn === true));
+    await page.click('.tabs button[data-tab="diagram"]');
 
     // Same name, same node count, other channels: another network, so the overlay's numbers are stale.
     const wider = analyze({ ...r56.spec, stages: r56.spec.stages.map((s, i) => (i === 2 ? { ...s, channels: 128 } : s)) }).graph!;

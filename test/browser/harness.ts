@@ -102,6 +102,8 @@ export interface HostModel {
   plainGraph: ModelGraph | null;
   /** What a gradientFlow request returns; synthetic numbers when absent. */
   gradientPair?: GradientPair;
+  /** What a gradientFlow request without BN returns; synthetic numbers when absent. */
+  gradientPairWithoutBn?: GradientPair;
 }
 
 /** Starts the server and wires `page` to a fake host that serves `hostModel`. Call before page.goto. */
@@ -152,6 +154,10 @@ export async function startFakeHost(page: Page, bundle: string, hostModel: HostM
         hostModel.expansion = body.expansion;
         await send(page, { type: "layout", laid, expansion: body.expansion });
         await send(page, { type: "response", id: message.id, ok: true, kind: "layout", body: { laid, expansion: body.expansion } });
+      } else if (body.kind === "gradientFlow" && body.withoutBn) {
+        // For the chart only: answered, never pushed as the overlay.
+        const pair: GradientPair = hostModel.gradientPairWithoutBn ?? { residual: syntheticGradients(hostModel.graph), plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null };
+        await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: pair });
       } else if (body.kind === "gradientFlow") {
         const pair: GradientPair = hostModel.gradientPair ?? { residual: syntheticGradients(hostModel.graph), plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null };
         hostModel.gradients = pair;

@@ -135,11 +135,11 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     assert.match(tip ?? "", /params/);
     assert.match(tip ?? "", /‖dL\/dout‖₂/);
 
-    // The plain-vs-residual chart draws both series.
+    // The plain-vs-residual chart draws both series on one pair of axes.
     await page.click('.tabs button[data-tab="gradients"]');
     await page.waitForFunction(() => {
-      const c = document.querySelector<HTMLCanvasElement>('canvas[data-chart="plain"]');
-      return !!c && c.width > 0 && c.height > 0;
+      const c = document.querySelector<HTMLCanvasElement>('canvas[data-chart="blocks"]');
+      return !!c && c.width > 0 && c.height > 0 && c.getAttribute("data-series") === "2";
     });
     const caption = await page.textContent(".pane.active .chart-caption");
     assert.match(caption ?? "", /plain twin/);
@@ -228,7 +228,7 @@ test("screenshots for the README (light and dark), with a real gradient-flow pas
       await page.waitForSelector("#layer .rs-split");
       await page.screenshot({ path: join(outDir, `diagram-${theme}.png`) });
       await page.click('.tabs button[data-tab="gradients"]');
-      await page.waitForSelector('canvas[data-chart="plain"]');
+      await page.waitForSelector('canvas[data-chart="blocks"][data-series]');
       await page.waitForTimeout(100);
       await page.screenshot({ path: join(outDir, `gradients-${theme}.png`) });
     } finally {

@@ -10,7 +10,7 @@ import styles from "./styles.css";
 import { renderSvg, type OverlayOptions } from "../../model-core/src/render/svg";
 import { toggleExpansion, type ExpansionState } from "../../model-core/src/render/view";
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
-import { isHostToWebview, type HostToWebview, type RequestBody, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
+import { isHostToWebview, type GradientPair, type HostToWebview, type RequestBody, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, type ViewAction, type WebviewModel } from "./state";
 import { centreOn, containsRect, fitTransform, initialTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
 import { enclosingGroups, nodeDetails } from "./details";
@@ -96,7 +96,8 @@ const gradientsPane = el("section", { class: "pane", "data-pane": "gradients" })
 const trainingPane = el("section", { class: "pane", "data-pane": "training" });
 app.append(toolbar, problems, diagramPane, gradientsPane, trainingPane);
 
-const gradientCharts = new GradientCharts(gradientsPane, () => void computeGradients());
+const gradientCharts = new GradientCharts(gradientsPane, () => void computeGradients(),
+  () => request({ kind: "gradientFlow", withoutBn: true }).then((body) => body as GradientPair));
 const trainingCharts = new TrainingCharts(trainingPane, () => void request({ kind: "train" }), () => void request({ kind: "cancelTraining" }));
 
 // ---------- messaging ----------
