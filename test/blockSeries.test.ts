@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { analyze } from "../model-core/src/analysis/analyze";
 import { presets } from "../model-core/src/spec/presets";
 import { alignSeries, blockInputSeries } from "../webview/src/blockSeries";
+import { gradientHeatmap } from "../webview/src/gradientHeatmap";
 import { syntheticGradients } from "./browser/harness";
 
 test("block input series: one value per block, the gradient of the node feeding it; the plain twin aligns by block id", () => {
@@ -22,4 +23,20 @@ test("block input series: one value per block, the gradient of the node feeding 
   assert.equal(aligned.series.length, 2);
   assert.equal(aligned.blocks.length, 8);
   assert.ok(aligned.series[1]!.every((v) => v !== null && v > 0), "the plain twin has a value at every block");
+});
+
+test("gradient heatmap: one row per block, one column per snapshot, coloured on the shared log viridis scale", () => {
+  const r18 = analyze(presets.resnet18()).graph!;
+  assert.equal(gradientHeatmap([]).steps, 0);
+  const one = gradientHeatmap([syntheticGradients(r18)]);
+  assert.equal(one.steps, 1);
+  assert.equal(one.blocks, 8);
+  const three = gradientHeatmap([syntheticGradients(r18), null, syntheticGradients(r18)]);
+  assert.equal(three.steps, 2, "an epoch without a snapshot adds no column");
+  assert.equal((three.svg.match(/class="rs-heat-cell"/g) ?? []).length, 16);
+  assert.match(three.svg, /data-epoch="3"/);
+  // Synthetic gradients grow toward the input: the first block is the brightest (viridis yellow), the last the darkest.
+  assert.match(three.svg, /fill="#fde725" data-block="layer1.0"/);
+  assert.match(three.svg, /fill="#440154" data-block="layer4.1"/);
+  assert.match(three.svg, /class="rs-legend"/);
 });

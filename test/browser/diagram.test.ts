@@ -14,7 +14,7 @@ import { initialExpansion, layoutView, type ExpansionState } from "../../model-c
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
 import type { GradientPair } from "../../model-core/src/protocol";
-import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, type FakeHost, type HostModel } from "./harness";
+import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, syntheticGradients, type FakeHost, type HostModel } from "./harness";
 
 const root = join(__dirname, "..", "..");
 const haveChromium = existsSync(CHROMIUM_PATH);
@@ -140,6 +140,24 @@ test("ResNet-56 (real pass): the split at each block's input is identity / (iden
     await fake.send(page, { type: "graph", graph: wider, title: wider.name });
     await page.waitForFunction(() => document.querySelectorAll("#layer [data-shortcut-share]").length === 0);
     assert.ok(await page.$('#layer g[data-node-id="layer3.0"]'), "the diagram still shows");
+  } finally {
+    await close(page, fake);
+  }
+});
+
+test("the depth × epoch gradient heatmap grows as training snapshots arrive", { skip, timeout: 120_000 }, async () => {
+  const r18 = analyze(presets.resnet18()).graph!;
+  const { page, fake } = await open(r18, initialExpansion(r18));
+  try {
+    await page.click('.tabs button[data-tab="training"]');
+    const metrics = { loss: 0.9, accuracy: 0.7, valLoss: 0.8, valAccuracy: 0.75, lr: 0.003, imagesPerSecond: 500, seconds: 2, trainSamples: 900, valSamples: 100 };
+    await fake.send(page, { type: "training", event: { kind: "started", model: "ResNet-18", dataset: "mnist", backend: "wasm", epochs: 3, batch: 64 } });
+    for (let epoch = 0; epoch < 3; epoch++) {
+      await fake.send(page, { type: "training", event: { kind: "epoch", point: { epoch, epochs: 3, ...metrics }, gradients: syntheticGradients(r18) } });
+      await page.waitForSelector(`[data-chart="gradient-heatmap"] svg[data-steps="${epoch + 1}"]`);
+      const cells = await page.$$eval('[data-chart="gradient-heatmap"] .rs-heat-cell', (els) => els.length);
+      assert.equal(cells, 8 * (epoch + 1), `8 blocks × ${epoch + 1} snapshots`);
+    }
   } finally {
     await close(page, fake);
   }

@@ -10,6 +10,7 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientPair, TrainingState } from "../../model-core/src/protocol";
 import { layerGradientSeries } from "./details";
 import { alignSeries } from "./blockSeries";
+import { gradientHeatmap } from "./gradientHeatmap";
 import { formatNorm } from "../../extension/src/pure/format";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip);
@@ -161,6 +162,7 @@ export class TrainingCharts {
   private gradChart: Chart | null = null;
   private drawnEpochs = -1;
   private last: TrainingState | null = null;
+  private readonly heatmap = el("div", "chart-heatmap");
 
   constructor(host: HTMLElement, onTrain: () => void, onCancel: () => void) {
     const root = el("div", "charts");
@@ -184,7 +186,9 @@ export class TrainingCharts {
     const gradBox = el("div", "chart-box");
     this.gradCanvas.setAttribute("data-chart", "epoch-gradients");
     gradBox.append(this.gradCanvas);
-    root.append(this.statusLine, this.progress, train, cancel, this.metrics, row, el("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"), gradBox);
+    this.heatmap.setAttribute("data-chart", "gradient-heatmap");
+    root.append(this.statusLine, this.progress, train, cancel, this.metrics, row, el("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"), gradBox,
+      el("p", "chart-note", "Gradients over training: ‖dL/dx‖ at each block's input (rows, input side at the top) after each epoch (columns):"), this.heatmap);
     host.append(root);
   }
 
@@ -203,6 +207,7 @@ export class TrainingCharts {
     ].filter(Boolean).join("\n");
     if (this.lossCanvas.offsetParent === null) return; // hidden: charts need a size; drawn when shown
     if (this.drawnEpochs === state.history.length && this.lossChart) return;
+    this.drawHeatmap(state);
     this.drawnEpochs = state.history.length;
     this.drawCurves(state);
   }
@@ -230,6 +235,13 @@ export class TrainingCharts {
     this.gradChart = line(this.gradChart, this.gradCanvas, snaps.map(({ g, i }, k) => ({
       label: `epoch ${i + 1}`, data: layerGradientSeries(g, null).values, color: p.series[k % p.series.length]!,
     })), "‖dL/d output‖₂ (log)", true, first.labels);
+  }
+
+  /** Live: one column more with every snapshot the run takes. */
+  private drawHeatmap(state: TrainingState): void {
+    const map = gradientHeatmap(state.gradientSnapshots);
+    this.heatmap.innerHTML = map.svg;
+    this.heatmap.setAttribute("data-steps", String(map.steps));
   }
 
   /** Redraw after the pane becomes visible. */
