@@ -39,7 +39,7 @@ export function gradientHeatmap(snapshots: readonly (GradientFlowResult | null)[
     if (y % rowStep === 0) labels.push(`<text class="rs-sub" x="${LEFT - 6}" y="${TOP + y * CELL_H + CELL_H - 2}" text-anchor="end">${b}</text>`);
   });
   const gridBottom = TOP + blocks.length * CELL_H + 18;
-  const width = Math.max(LEFT + taken.length * CELL_W + 8, 470);
+  const width = Math.max(LEFT + taken.length * CELL_W + 8, 560);
   const height = gridBottom + 40;
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" class="rs-heatmap" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-steps="${taken.length}" data-blocks="${blocks.length}">` +
