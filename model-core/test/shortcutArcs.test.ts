@@ -95,7 +95,7 @@ function assertNothingCrossesTitles(laid: LaidOutGraph): void {
 }
 
 test("no edge or shortcut arc crosses a frame title", async () => {
-  for (const expansion of [initialExpansion(r18), initialExpansion(r18, "all"), { expanded: ["layer2", "layer2.0"] }]) {
+  for (const expansion of [initialExpansion(r18), initialExpansion(r18, "all"), { expanded: ["layer2", "layer2.0"] }, { ...initialExpansion(r18), columns: 2 }]) {
     assertNothingCrossesTitles(await layoutView(r18, expansion));
   }
   assertNothingCrossesTitles(await layoutView(r56, initialExpansion(r56, "blocks")));

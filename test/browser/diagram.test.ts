@@ -6,6 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { analyze } from "../../model-core/src/analysis/analyze";
@@ -70,6 +71,17 @@ test("folded ResNet-18 shows 8 shortcut arcs, the 3 projections dashed; plain-18
     });
     assert.ok(view.smallest * view.scale >= 11, `smallest body text ${view.smallest} px × zoom ${view.scale}`);
     assert.ok(view.inputTop >= 0 && view.inputTop < view.paneHeight / 2, `the input sits at the top (${view.inputTop} px)`);
+
+    // Columns: stages side by side use the panel's width; toggling again returns to one lane.
+    const tall = await page.$eval("#layer svg", (svg) => ({ w: Number(svg.getAttribute("width")), h: Number(svg.getAttribute("height")) }));
+    await page.click('vscode-button[data-action="columns"]');
+    await page.waitForFunction((w) => Number(document.querySelector("#layer svg")!.getAttribute("width")) > w * 1.5, tall.w);
+    const wide = await page.$eval("#layer svg", (svg) => ({ w: Number(svg.getAttribute("width")), h: Number(svg.getAttribute("height")) }));
+    assert.ok(wide.h < tall.h * 0.8, `shorter: ${tall.h} → ${wide.h}`);
+    assert.equal(await page.$$eval("#layer .rs-shortcut", (els) => els.length), 8, "the same 8 shortcuts");
+    await page.screenshot({ path: join(tmpdir(), "resnet-studio-columns.png") });
+    await page.click('vscode-button[data-action="columns"]');
+    await page.waitForFunction((w) => Number(document.querySelector("#layer svg")!.getAttribute("width")) === w, tall.w);
 
     // Fit is still an action: it shows the whole network (smaller).
     await page.click('vscode-button[data-action="fit"]');

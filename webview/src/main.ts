@@ -75,6 +75,7 @@ const button = (label: string, action: string, title: string, secondary = true):
 };
 const viewGroup = el("div", { class: "group" },
   button("−", "zoomOut", "Zoom out (-)"), button("+", "zoomIn", "Zoom in (+)"), button("Fit", "fit", "Fit to window (0)"),
+  button("Columns", "columns", "Stages side by side, to use the panel's width (toggle)"),
   button("SVG", "exportSvg", "Export the diagram as SVG"), button("PNG", "exportPng", "Export the diagram as PNG"));
 const runGroup = el("div", { class: "group" },
   button("Gradient flow", "gradients", "Run one forward/backward pass (and the plain twin's)", false),
@@ -345,6 +346,17 @@ function openReadable(): void {
   renderDiagram(true);
 }
 
+/** Side by side as many columns as the panel's width holds, or back to one. */
+async function toggleColumns(): Promise<void> {
+  const laid = model.laid;
+  if (!laid || expansionBusy) return;
+  const current = model.view.expansion.columns ?? 1;
+  const columns = current > 1 ? 1 : Math.max(2, Math.floor((viewportSize().width - 32) / (laid.width / current)));
+  expansionBusy = true;
+  try { await request({ kind: "layout", expansion: { ...model.view.expansion, columns } }); } catch { /* reported */ } finally { expansionBusy = false; }
+  openReadable();
+}
+
 function zoomBy(factor: number): void {
   const { width, height } = viewportSize();
   setTransform(zoomAt(transform(), factor, width / 2, height / 2));
@@ -589,6 +601,7 @@ toolbar.addEventListener("click", (e) => {
     case "zoomIn": zoomBy(1.25); break;
     case "zoomOut": zoomBy(0.8); break;
     case "fit": fit(); break;
+    case "columns": void toggleColumns(); break;
     case "exportSvg": exportSvg(); break;
     case "exportPng": void exportPng(); break;
     case "gradients": setTab("gradients"); void computeGradients(); break;

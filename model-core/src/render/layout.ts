@@ -115,6 +115,8 @@ const CHAR_WIDTH = 7;
 const ARC_REACH = 16;
 const ARC_STEP = 10;
 const ARC_FORK = 5;
+/** Space between columns; an edge that continues in the next column runs up the middle of it. */
+const COLUMN_GAP = 48;
 const ENTRY_ID = "__in";
 const ENTRY_HEIGHT = 2;
 
@@ -196,13 +198,22 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
 
   // Place the lane.
   const extents = segments.map(extentOf);
-  const left = Math.max(0, ...extents.map((e) => e.left));
-  const laneX = ROOT_PADDING + left;
-  const placed: Placement = { nodes: new Map(), containers: [], blockEdges: new Map(), unitBlock: new Map(), shortcuts: [] };
+  const placed: Placement = { nodes: new Map(), containers: [], blockEdges: new Map(), unitBlock: new Map(), shortcuts: [], column: new Map(), columns: [] };
+  // One lane, or (for a wide panel) the top-level segments split into columns side by side, each its own lane.
   let y = ROOT_PADDING;
-  segments.forEach((s, i) => {
-    if (i > 0) y += LANE_GAP;
-    y = place(s, laneX, y, 0, placed);
+  let columnLeft = ROOT_PADDING;
+  splitIntoColumns(extents, expansion.columns ?? 1).forEach((members, column) => {
+    const laneX = columnLeft + Math.max(0, ...members.map((i) => extents[i]!.left));
+    let bottom = ROOT_PADDING;
+    members.forEach((i, k) => {
+      if (k > 0) bottom += LANE_GAP;
+      bottom = place(segments[i]!, laneX, bottom, 0, placed);
+    });
+    for (const id of placed.nodes.keys()) if (!placed.column.has(id)) placed.column.set(id, column);
+    const right = laneX + Math.max(0, ...members.map((i) => extents[i]!.right));
+    placed.columns.push({ laneX, right });
+    y = Math.max(y, bottom);
+    columnLeft = right + COLUMN_GAP;
   });
 
   const nodes: LaidOutNode[] = [];
@@ -416,6 +427,26 @@ interface Placement {
   /** unit id → id of the expanded block it sits in. */
   unitBlock: Map<string, string>;
   shortcuts: LaidOutShortcut[];
+  /** unit id → the column it was placed in; and each column's lane x and right edge. */
+  column: Map<string, number>;
+  columns: { laneX: number; right: number }[];
+}
+
+/**
+ * Top-level segments (in data-flow order) into at most `columns` runs of about equal height: a segment goes to the
+ * column its middle falls in. Stages are top-level segments, so a wide panel shows stages side by side.
+ */
+function splitIntoColumns(extents: Extent[], columns: number): number[][] {
+  const count = Math.max(1, Math.min(extents.length, Math.floor(Number.isFinite(columns) ? columns : 1)));
+  const total = extents.reduce((h, e) => h + e.height + LANE_GAP, 0);
+  const out: number[][] = Array.from({ length: count }, () => []);
+  let top = 0;
+  extents.forEach((e, i) => {
+    const column = Math.min(count - 1, Math.floor(((top + e.height / 2) / total) * count));
+    out[column]!.push(i);
+    top += e.height + LANE_GAP;
+  });
+  return out.filter((c) => c.length > 0);
 }
 
 /** Place a segment with its lane at x=laneX and its top at y; returns its bottom. */
@@ -460,9 +491,21 @@ function frameOf(frame: ViewContainer, r: Rect, depth: number, laneX: number): L
 }
 
 function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>, order: Map<string, number>, blockShortcut: Map<string, ShortcutKind>): LaidOutEdge | null {
-  const from = placed.nodes.get(e.from);
+  let from = placed.nodes.get(e.from);
   const to = placed.nodes.get(e.to);
   if (!from || !to) return null;
+  // Into the next column: down out of the box, along the gutter to the top, over to the next lane; from there the
+  // edge is routed as if it came from just above that lane.
+  let prefix: Point[] = [];
+  const fromColumn = placed.column.get(e.from) ?? 0, toColumn = placed.column.get(e.to) ?? 0;
+  if (fromColumn !== toColumn) {
+    const exit: Point = { x: from.x + from.width / 2, y: from.y + from.height };
+    const gutter = (placed.columns[Math.min(fromColumn, toColumn)]?.right ?? exit.x) + COLUMN_GAP / 2;
+    const lane = placed.columns[toColumn]?.laneX ?? exit.x;
+    const topY = ROOT_PADDING / 2;
+    prefix = [exit, { x: exit.x, y: exit.y + LANE_GAP / 2 }, { x: gutter, y: exit.y + LANE_GAP / 2 }, { x: gutter, y: topY }, { x: lane, y: topY }];
+    from = { x: lane, y: topY, width: 0, height: 0 };
+  }
   const start: Point = { x: from.x + from.width / 2, y: from.y + from.height };
   const toBlock = placed.unitBlock.get(e.to);
   const fromBlock = placed.unitBlock.get(e.from);
@@ -494,7 +537,7 @@ function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>,
   }
   const target = units.get(e.to);
   if (target?.kind === "add") points = joinAddFromSide(points, to);
-  const edge: LaidOutEdge = { id: e.id, from: e.from, to: e.to, points: simplify(points), shape: [...e.shape], kind: e.kind, sourceNodeId: e.sourceNodeId };
+  const edge: LaidOutEdge = { id: e.id, from: e.from, to: e.to, points: simplify([...prefix, ...points]), shape: [...e.shape], kind: e.kind, sourceNodeId: e.sourceNodeId };
   const block = toBlock ?? fromBlock;
   const shortcut = e.kind === "shortcut" && block ? blockShortcut.get(block) : undefined;
   if (shortcut) edge.shortcut = shortcut;
