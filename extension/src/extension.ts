@@ -25,6 +25,7 @@ import { networkId } from "../../model-core/src/spec/identity";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
+import { WarmGradientWorker } from "./warmWorker";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -143,6 +144,8 @@ class DiagramPanel {
     const nonce = makeNonce();
     const scriptUri = panel.webview.asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js")).toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
+    // Gradient flow is one click away from the diagram: have its worker and backend ready.
+    ctx.gradients.warmUp(config<BackendSetting>("backend", "auto"), path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => { if (isWebviewToHost(m)) void this.onMessage(m); }),
       panel.onDidDispose(() => this.dispose()),
@@ -269,18 +272,15 @@ class DiagramPanel {
     if (!shown) throw new Error("open a .resnet.ts spec first");
     const graph = withoutBn ? analyze({ ...shown.spec, norm: "none" }).graph : shown;
     if (!graph) throw new Error(`${shown.name} without BN does not analyse`);
-    // One worker runs one job: a gradient pass would stop a training run.
-    if (this.ctx.trainer.busy) throw new Error("a training run is in progress; cancel it first");
     const plain = plainTwin(graph.spec);
     const wasmDir = path.join(this.ctx.extension.extensionPath, "dist", "wasm") + path.sep;
-    let result: GradientPair | null = null;
-    let failure: string | null = null;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: gradient flow of ${graph.name}` }, () =>
-      this.ctx.trainer.run({ type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir }, (m) => {
-        if (m.type === "gradients") result = m.pair;
-        else if (m.type === "error") failure = m.message;
-      }));
-    if (!result) throw new Error(failure ?? "gradient flow stopped");
+    // A warm worker of its own (backend ready, models reused by spec hash), so it also runs beside a training run.
+    const job = { type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir } as const;
+    const title = `ResNet Studio: gradient flow of ${graph.name}${withoutBn ? " without BN" : ""}`;
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
+      const cancel = token.onCancellationRequested(() => this.ctx.gradients.cancel());
+      return this.ctx.gradients.run(job).finally(() => cancel.dispose());
+    });
     const pair: GradientPair = result;
     if (!withoutBn && this.graph === graph) {
       this.gradients = pair;
@@ -303,11 +303,15 @@ class DiagramPanel {
     this.training = EMPTY_TRAINING;
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
-    void this.ctx.trainer.run({
+    // Progress in VS Code's own UI, with the same cancel as the webview's button and the Cancel Training command.
+    let report: ((message: string) => void) | null = null;
+    const epochs = config("trainEpochs", 3);
+    const run = this.ctx.trainer.run({
       type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
       gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)) },
     }, (m) => {
       if (m.type === "training") {
+        if (m.event.kind === "epoch") report?.(`epoch ${m.event.point.epoch + 1}/${epochs}: val accuracy ${(m.event.point.valAccuracy * 100).toFixed(1)}%`);
         this.training = applyTrainingEvent(this.training, m.event);
         this.post({ type: "training", event: m.event });
         if (m.event.kind === "failed") void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
@@ -317,6 +321,11 @@ class DiagramPanel {
         this.post({ type: "training", event });
         void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
       }
+    });
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: training ${graph.name}`, cancellable: true }, (progress, token) => {
+      report = (message) => progress.report({ message, increment: 100 / Math.max(1, epochs) });
+      const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
+      return run.finally(() => cancel.dispose());
     });
     return true;
   }
@@ -355,6 +364,7 @@ interface ExtensionContext {
   extension: vscode.Extension<unknown>;
   cache: SpecCache;
   trainer: TrainWorkerHost;
+  gradients: WarmGradientWorker;
   layout(): LayoutClient;
 }
 
@@ -370,6 +380,7 @@ export function activate(context: vscode.ExtensionContext): void {
     extension: context.extension,
     cache: new SpecCache(),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
+    gradients: new WarmGradientWorker(() => new Worker(path.join(dist, "trainWorker.js"))),
     layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
   };
 
@@ -391,7 +402,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     diagnostics,
-    { dispose: () => { layoutClient?.dispose(); ctx.trainer.stop(); for (const d of pending.values()) d.cancel(); } },
+    { dispose: () => { layoutClient?.dispose(); ctx.trainer.stop(); ctx.gradients.dispose(); for (const d of pending.values()) d.cancel(); } },
     vscode.workspace.onDidOpenTextDocument(refresh),
     vscode.workspace.onDidChangeTextDocument((e) => { if (isSpecDocument(e.document)) refreshSoon(e.document); }),
     vscode.workspace.onDidCloseTextDocument((doc) => { diagnostics.delete(doc.uri); ctx.cache.forget(doc); pending.get(doc.uri.toString())?.cancel(); pending.delete(doc.uri.toString()); }),

@@ -17,6 +17,7 @@ import { BatchAdapter, type ImageDataset } from "../../model-core/src/data/datas
 import { resolveDataset } from "../../model-core/src/data/resolve";
 import { SeededRng } from "../../model-core/src/data/rng";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import { networkId } from "../../model-core/src/spec/identity";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
 import type { TrainingEvent } from "../../model-core/src/protocol";
 import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
@@ -28,18 +29,37 @@ let abort: AbortController | null = null;
 function send(message: WorkerToHost): void { port?.postMessage(message); }
 function messageOf(err: unknown): string { return err instanceof Error ? err.message : String(err); }
 
+/**
+ * Built models by network identity (spec hash) and seed, so a repeated gradient-flow request skips building and
+ * initialising them. A gradient pass changes no weights and, in training mode, no BN running statistics. The last
+ * request's pair (network and plain twin) is kept; older models are disposed.
+ */
+const MODEL_CACHE_SIZE = 2;
+const builtModels = new Map<string, TfModel>();
+function cachedModel(graph: ModelGraph, seed: number, backend: string): TfModel {
+  const key = `${networkId(graph.spec)}:${seed}:${backend}`;
+  const hit = builtModels.get(key);
+  if (hit) { builtModels.delete(key); builtModels.set(key, hit); return hit; }
+  const model = buildModel(graph, { seed });
+  builtModels.set(key, model);
+  while (builtModels.size > MODEL_CACHE_SIZE) {
+    const [oldest, old] = builtModels.entries().next().value as [string, TfModel];
+    builtModels.delete(oldest);
+    old.dispose();
+  }
+  return model;
+}
+
 /** He et al.'s comparison setting: a seeded standard-normal batch with random labels, BN in training mode. */
 async function flowOnRandomBatch(graph: ModelGraph, batch: number, seed: number): Promise<GradientFlowResult> {
   const [c, h, w] = graph.input as [number, number, number];
   const rng = new SeededRng(seed);
   const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * graph.output[0]!));
   const x = tf.randomNormal([batch, h, w, c], 0, 1, "float32", seed) as tf.Tensor4D;
-  const model = buildModel(graph, { seed });
   try {
-    return await gradientFlow(model, { x, labels });
+    return await gradientFlow(cachedModel(graph, seed, tf.getBackend()), { x, labels });
   } finally {
     x.dispose();
-    model.dispose();
   }
 }
 
@@ -97,6 +117,7 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
 
 port?.on("message", (job: HostToWorker) => {
   if (job.type === "cancel") { abort?.abort(); return; }
+  if (job.type === "warmUp") { void initBackend(job.backend as BackendChoice).catch(() => undefined); return; }
   if (job.type === "gradientFlow") {
     void (async () => {
       try {

@@ -11,7 +11,9 @@ export type HostToWorker =
   /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
   | { type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number }
   /** Stop training between steps. */
-  | { type: "cancel" };
+  | { type: "cancel" }
+  /** Start the backend now, so the first gradient-flow request finds it ready. No answer. */
+  | { type: "warmUp"; backend: BackendSetting; wasmDir: string };
 
 export type WorkerToHost =
   | { type: "gradients"; pair: GradientPair }
