@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { analyzeSpecText, plainTwin } from "../extension/src/pure/specDocument";
-import { CancelledError, WarmGradientWorker, type GradientJob } from "../extension/src/warmWorker";
+import { CancelledError, WarmGradientPair, WarmGradientWorker, type GradientJob } from "../extension/src/warmWorker";
 
 const WORKER = join(__dirname, "..", "extension", "src", "trainWorker.ts");
 const TINY = `import { resnet, stage } from "resnet-studio";
@@ -56,5 +56,27 @@ test("warm worker: one worker for repeated requests, identical results; cancel, 
     assert.deepEqual(strip(after.residual), strip(first.residual));
   } finally {
     warm.dispose();
+  }
+});
+
+test("warm pair: the network and its twin on two workers give the same pair as one worker", { timeout: 180_000 }, async () => {
+  const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+  assert.ok(spec && graph);
+  const job: GradientJob = { type: "gradientFlow", graph, plain: plainTwin(spec), backend: "cpu", batch: 2, seed: 1, wasmDir: "" };
+  const one = new WarmGradientWorker(spawn);
+  const pair = new WarmGradientPair(spawn);
+  try {
+    const a = await one.run(job);
+    const b = await pair.run(job);
+    assert.ok(a.plain && b.plain);
+    assert.deepEqual({ ...b.residual, millis: 0 }, { ...a.residual, millis: 0 });
+    assert.deepEqual({ ...b.plain, millis: 0 }, { ...a.plain, millis: 0 });
+    const running = pair.run(job);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(pair.cancel(), true);
+    await assert.rejects(running, CancelledError);
+  } finally {
+    one.dispose();
+    pair.dispose();
   }
 });

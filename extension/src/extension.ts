@@ -25,7 +25,7 @@ import { networkId } from "../../model-core/src/spec/identity";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
-import { WarmGradientWorker } from "./warmWorker";
+import { WarmGradientPair } from "./warmWorker";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -274,7 +274,8 @@ class DiagramPanel {
     if (!graph) throw new Error(`${shown.name} without BN does not analyse`);
     const plain = plainTwin(graph.spec);
     const wasmDir = path.join(this.ctx.extension.extensionPath, "dist", "wasm") + path.sep;
-    // A warm worker of its own (backend ready, models reused by spec hash), so it also runs beside a training run.
+    // Warm workers of its own (backend ready, models reused by spec hash; network and twin in parallel), so it also
+    // runs beside a training run.
     const job = { type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir } as const;
     const title = `ResNet Studio: gradient flow of ${graph.name}${withoutBn ? " without BN" : ""}`;
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
@@ -364,7 +365,7 @@ interface ExtensionContext {
   extension: vscode.Extension<unknown>;
   cache: SpecCache;
   trainer: TrainWorkerHost;
-  gradients: WarmGradientWorker;
+  gradients: WarmGradientPair;
   layout(): LayoutClient;
 }
 
@@ -380,7 +381,7 @@ export function activate(context: vscode.ExtensionContext): void {
     extension: context.extension,
     cache: new SpecCache(),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
-    gradients: new WarmGradientWorker(() => new Worker(path.join(dist, "trainWorker.js"))),
+    gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
     layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
   };
 
