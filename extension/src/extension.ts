@@ -26,6 +26,7 @@ import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
 import { WarmGradientPair } from "./warmWorker";
+import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
 import { pytorchExportFor } from "./pure/exportPytorch";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
@@ -82,7 +83,7 @@ class TrainWorkerHost {
       const finish = (): void => { if (this.worker === worker) this.worker = null; void worker.terminate(); resolve(); };
       worker.on("message", (m: WorkerToHost) => {
         onMessage(m);
-        const ended = m.type === "gradients" || m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
+        const ended = m.type === "gradients" || m.type === "error" || (m.type === "lrRange" && m.done) || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
         if (ended) finish();
       });
       worker.on("error", (err) => { onMessage({ type: "error", message: err.message }); finish(); });
@@ -310,7 +311,7 @@ class DiagramPanel {
     const epochs = config("trainEpochs", 3);
     const run = this.ctx.trainer.run({
       type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
-      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)) },
+      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)), ...(this.ctx.suggestedLr !== null ? { lr: this.ctx.suggestedLr } : {}) },
     }, (m) => {
       if (m.type === "training") {
         if (m.event.kind === "epoch") report?.(`epoch ${m.event.point.epoch + 1}/${epochs}: val accuracy ${(m.event.point.valAccuracy * 100).toFixed(1)}%`);
@@ -330,6 +331,39 @@ class DiagramPanel {
       return run.finally(() => cancel.dispose());
     });
     return true;
+  }
+
+  /** Find Learning Rate: the range test (Smith 2017) on the embedded MNIST digits; its suggestion can feed Train Small Model. */
+  async findLearningRate(): Promise<void> {
+    if (this.ctx.trainer.busy) { void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress."); return; }
+    let graph = this.graph;
+    if (!graph) {
+      const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE);
+      if (!bundled.graph) throw new Error("the bundled example spec did not analyse");
+      graph = bundled.graph;
+      await this.showGraph(graph, `${graph.name} (bundled example)`);
+    }
+    this.view = { ...this.view, tab: "training" };
+    this.post({ type: "command", command: "showTraining" });
+    let last: LrRangeResult | null = null;
+    let failure: string | null = null;
+    const run = this.ctx.trainer.run({
+      type: "lrRange", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist",
+      dataDir: path.join(this.ctx.extension.extensionPath, "dist", "data"), options: { batchSize: config("trainBatchSize", 64) },
+    }, (m) => {
+      if (m.type === "lrRange") { last = m.result; this.post({ type: "lrRange", result: m.result }); }
+      else if (m.type === "error") failure = m.message;
+    });
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: finding a learning rate for ${graph.name}`, cancellable: true }, (_progress, token) => {
+      const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
+      return run.finally(() => cancel.dispose());
+    });
+    if (failure) throw new Error(failure);
+    const result = last as LrRangeResult | null;
+    if (!result || result.suggested === null) { void vscode.window.showInformationMessage("ResNet Studio: no learning rate suggested (the loss never fell)."); return; }
+    const suggested = result.suggested;
+    const use = await vscode.window.showInformationMessage(`ResNet Studio: suggested learning rate for ${graph.name}: ${suggested.toPrecision(2)}`, "Use for Train Small Model");
+    if (use) this.ctx.suggestedLr = suggested;
   }
 
   runWebviewCommand(command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining"): void {
@@ -367,6 +401,8 @@ interface ExtensionContext {
   cache: SpecCache;
   trainer: TrainWorkerHost;
   gradients: WarmGradientPair;
+  /** The rate Find Learning Rate suggested and the user accepted; Train Small Model uses it. */
+  suggestedLr: number | null;
   layout(): LayoutClient;
 }
 
@@ -383,6 +419,7 @@ export function activate(context: vscode.ExtensionContext): void {
     cache: new SpecCache(),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
     gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
+    suggestedLr: null,
     layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
   };
 
@@ -452,6 +489,11 @@ export function activate(context: vscode.ExtensionContext): void {
       // show() follows `doc` synchronously up to the layout, so the panel's graph is already this spec's.
       const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
       try { await panel.train(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
+    }),
+    vscode.commands.registerCommand("resnetStudio.findLearningRate", async (uri?: vscode.Uri) => {
+      const doc = await specDocumentFor(uri);
+      const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
+      try { await panel.findLearningRate(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
     }),
     vscode.commands.registerCommand("resnetStudio.cancelTraining", () => { if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running."); }),
     vscode.commands.registerCommand("resnetStudio.exportPytorch", async (uri?: vscode.Uri) => {

@@ -11,6 +11,7 @@ import { initBackend, type BackendChoice } from "../../model-core/src/runtime/ba
 import { buildModel, type TfModel } from "../../model-core/src/runtime/model";
 import { gradientFlow } from "../../model-core/src/runtime/gradflow";
 import { train } from "../../model-core/src/runtime/train";
+import { lrRangeTest, suggestLearningRate, type LrPoint } from "../../model-core/src/runtime/lrFinder";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainEvent } from "../../model-core/src/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "../../model-core/src/data/mnist";
 import { BatchAdapter, type ImageDataset } from "../../model-core/src/data/dataset";
@@ -115,9 +116,33 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   }
 }
 
+/** Find Learning Rate: the range test on a fresh model, reporting every few steps so the chart fills in live. */
+async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Promise<void> {
+  await initBackend(job.backend as BackendChoice);
+  const [c, h, w] = job.graph.input as [number, number, number];
+  const file = join(job.dataDir, MNIST_FILE_NAME);
+  const dataset = job.dataset === "mnist" && existsSync(file)
+    ? loadMnist(file)
+    : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: 1 })).train;
+  const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
+  abort = new AbortController();
+  const points: LrPoint[] = [];
+  try {
+    const result = await lrRangeTest(model, dataset, job.options, abort.signal, (p, i) => {
+      points.push(p);
+      if (i % 5 === 4) send({ type: "lrRange", result: { model: job.graph.name, points: [...points], suggested: suggestLearningRate(points), diverged: false }, done: false });
+    });
+    send({ type: "lrRange", result, done: true });
+  } finally {
+    model.dispose();
+    abort = null;
+  }
+}
+
 port?.on("message", (job: HostToWorker) => {
   if (job.type === "cancel") { abort?.abort(); return; }
   if (job.type === "warmUp") { void initBackend(job.backend as BackendChoice).catch(() => undefined); return; }
+  if (job.type === "lrRange") { void runLrRange(job).catch((err: unknown) => send({ type: "error", message: messageOf(err) })); return; }
   if (job.type === "gradientFlow") {
     void (async () => {
       try {

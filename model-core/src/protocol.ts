@@ -13,6 +13,7 @@ import type { ExpansionState } from "./render/view";
 import type { LaidOutGraph } from "./render/layout";
 import type { OverlayOptions } from "./render/svg";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
+import type { LrRangeResult } from "./runtime/lrFinder";
 
 /** Which panel of the webview is in front. */
 export type ViewTab = "diagram" | "gradients" | "training";
@@ -137,6 +138,8 @@ export type HostToWebview =
   | { type: "gradients"; gradients: GradientPair }
   /** One training event. */
   | { type: "training"; event: TrainingEvent }
+  /** The latest learning-rate range test (Find Learning Rate): loss against rate, as it runs and when done. */
+  | { type: "lrRange"; result: LrRangeResult }
   /** The followed spec's current problems (empty when it is fine). */
   | { type: "diagnostics"; diagnostics: Diagnostic[] }
   /** Answer to a request. */
@@ -166,7 +169,7 @@ export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): 
   }
 }
 
-const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "diagnostics", "response", "command"]);
+const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "lrRange", "diagnostics", "response", "command"]);
 const WEBVIEW_TYPES = new Set(["ready", "request", "revealSource", "viewState"]);
 
 /** Cheap structural check for messages arriving from the other side (they cross a process boundary). */

@@ -170,6 +170,13 @@ test("the depth × epoch gradient heatmap grows as training snapshots arrive", {
       const cells = await page.$$eval('[data-chart="gradient-heatmap"] .rs-heat-cell', (els) => els.length);
       assert.equal(cells, 8 * (epoch + 1), `8 blocks × ${epoch + 1} snapshots`);
     }
+
+    // Find Learning Rate's result: loss against rate on a log axis, with the suggested rate.
+    const points = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1].map((lr, i) => ({ lr, loss: [2.3, 2.28, 2, 1.1, 0.9, 4][i]!, smoothed: [2.3, 2.29, 2.1, 1.4, 1.1, 2.5][i]! }));
+    await fake.send(page, { type: "lrRange", result: { model: "ResNet-18", points, suggested: 1e-2, diverged: true } });
+    await page.waitForSelector('canvas[data-chart="lr-range"][data-points="6"]');
+    assert.equal(await page.getAttribute('canvas[data-chart="lr-range"]', "data-suggested"), "0.01");
+    assert.match((await page.textContent(".pane.active")) ?? "", /suggested rate 0\.01/);
   } finally {
     await close(page, fake);
   }

@@ -11,6 +11,7 @@ import type { GradientPair, TrainingState } from "../../model-core/src/protocol"
 import { layerGradientSeries } from "./details";
 import { alignSeries } from "./blockSeries";
 import { gradientHeatmap } from "./gradientHeatmap";
+import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
 import { formatNorm } from "../../extension/src/pure/format";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip);
@@ -163,6 +164,10 @@ export class TrainingCharts {
   private drawnEpochs = -1;
   private last: TrainingState | null = null;
   private readonly heatmap = el("div", "chart-heatmap");
+  private readonly lrCaption = el("p", "chart-note", "");
+  private readonly lrCanvas = document.createElement("canvas");
+  private lrChart: Chart | null = null;
+  private lrResult: LrRangeResult | null = null;
 
   constructor(host: HTMLElement, onTrain: () => void, onCancel: () => void) {
     const root = el("div", "charts");
@@ -187,8 +192,12 @@ export class TrainingCharts {
     this.gradCanvas.setAttribute("data-chart", "epoch-gradients");
     gradBox.append(this.gradCanvas);
     this.heatmap.setAttribute("data-chart", "gradient-heatmap");
+    const lrBox = el("div", "chart-box short");
+    this.lrCanvas.setAttribute("data-chart", "lr-range");
+    lrBox.append(this.lrCanvas);
     root.append(this.statusLine, this.progress, train, cancel, this.metrics, row, el("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"), gradBox,
-      el("p", "chart-note", "Gradients over training: ‖dL/dx‖ at each block's input (rows, input side at the top) after each epoch (columns):"), this.heatmap);
+      el("p", "chart-note", "Gradients over training: ‖dL/dx‖ at each block's input (rows, input side at the top) after each epoch (columns):"), this.heatmap,
+      this.lrCaption, lrBox);
     host.append(root);
   }
 
@@ -237,6 +246,35 @@ export class TrainingCharts {
     })), "‖dL/d output‖₂ (log)", true, first.labels);
   }
 
+  /** Find Learning Rate: loss against the rate on a log axis, and the suggested rate (Smith 2017's range test). */
+  showLrRange(result: LrRangeResult | null): void {
+    this.lrResult = result;
+    if (!result) return;
+    this.lrCaption.textContent = `Learning-rate range test of ${result.model}: ${result.points.length} steps` +
+      (result.suggested !== null ? ` · suggested rate ${formatNorm(result.suggested)} (steepest fall of the smoothed loss)` : " · no rate suggested: the loss never fell") +
+      (result.diverged ? " · stopped when the loss diverged" : "");
+    if (this.lrCanvas.offsetParent === null) return;
+    const p = palette();
+    this.lrChart?.destroy();
+    const xy = (pick: (q: LrRangeResult["points"][number]) => number) => result.points.map((q) => ({ x: q.lr, y: pick(q) }));
+    this.lrChart = new Chart(this.lrCanvas, {
+      type: "line",
+      data: { datasets: [
+        { label: "loss", data: xy((q) => q.loss), borderColor: p.grid, backgroundColor: p.grid, pointRadius: 1, tension: 0 },
+        { label: "smoothed loss", data: xy((q) => q.smoothed), borderColor: p.residual, backgroundColor: p.residual, pointRadius: 0, tension: 0 },
+      ] },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { labels: { color: p.text } } },
+        scales: {
+          x: { type: "logarithmic", title: { display: true, text: "learning rate (log)", color: p.text }, ticks: { color: p.text, callback: logTickLabel }, grid: { color: p.grid } },
+          y: { type: "linear", title: { display: true, text: "training loss", color: p.text }, ticks: { color: p.text }, grid: { color: p.grid } },
+        },
+      },
+    });
+    this.lrCanvas.setAttribute("data-points", String(result.points.length));
+    this.lrCanvas.setAttribute("data-suggested", result.suggested === null ? "" : String(result.suggested));
+  }
+
   /** Live: one column more with every snapshot the run takes. */
   private drawHeatmap(state: TrainingState): void {
     const map = gradientHeatmap(state.gradientSnapshots);
@@ -247,5 +285,6 @@ export class TrainingCharts {
   /** Redraw after the pane becomes visible. */
   refresh(): void {
     if (this.last) { this.drawnEpochs = -1; this.update(this.last); }
+    this.showLrRange(this.lrResult);
   }
 }

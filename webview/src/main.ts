@@ -150,6 +150,7 @@ function receive2(message: HostToWebview): void {
   else if (newLayout || model.gradients !== before.gradients || model.view.overlays !== before.view.overlays) renderDiagram(true);
   if (message.type === "gradients" || message.type === "snapshot") gradientCharts.update(model.gradients, model.graph);
   if (message.type === "training" || message.type === "snapshot") trainingCharts.update(model.training);
+  if (message.type === "lrRange") { if (model.view.tab !== "training") setTab("training"); trainingCharts.showLrRange(model.lrRange); }
   persist();
 }
 
