@@ -128,6 +128,10 @@ test("ResNet-56 (real pass): the split at each block's input is identity / (iden
       assert.ok(Math.abs(share - expected) < 1e-12, `${block}: ${share} vs ${expected}`);
     }
     assert.ok(shown.some(({ share }) => Math.abs(share - 0.5) > 0.01), `not all ½: ${shown.map((s) => s.share.toFixed(3)).join(" ")}`);
+    // The viridis key with its values stays on screen.
+    const ticks = await page.$$eval('[data-role="legend"] .rs-legend-tick', (els) => els.map((e) => Number(e.getAttribute("data-value"))));
+    assert.equal(ticks.length, 5);
+    for (let i = 1; i < ticks.length; i++) assert.ok(ticks[i]! > ticks[i - 1]!, "values rise along the ramp");
     // The details pane says the same.
     const box = await page.locator('#layer g[data-node-id="layer1.1"] rect').first().boundingBox();
     assert.ok(box, "layer1.1 is on screen");

@@ -7,7 +7,7 @@ import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
 import styles from "./styles.css";
-import { renderSvg, type OverlayOptions } from "../../model-core/src/render/svg";
+import { renderLegendSvg, renderSvg, type OverlayOptions } from "../../model-core/src/render/svg";
 import { toggleExpansion, type ExpansionState } from "../../model-core/src/render/view";
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
 import { isHostToWebview, type GradientPair, type HostToWebview, type RequestBody, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
@@ -91,8 +91,10 @@ const emptyMessage = el("div", { class: "empty" }, "Open a .resnet.ts spec and r
 const minimap = el("canvas", { id: "minimap", class: "hidden", title: "Minimap: click to jump" });
 const tooltip = el("div", { class: "tooltip", role: "tooltip" });
 const status = el("div", { class: "status" });
+/** The heat overlay's key, kept on screen (the diagram's own copy sits under the last box). */
+const legend = el("div", { class: "legend", "data-role": "legend" });
 viewport.append(layer, overview);
-const diagramPane = el("section", { class: "pane", "data-pane": "diagram" }, viewport, emptyMessage, minimap, tooltip, status);
+const diagramPane = el("section", { class: "pane", "data-pane": "diagram" }, viewport, emptyMessage, minimap, tooltip, status, legend);
 const gradientsPane = el("section", { class: "pane", "data-pane": "gradients" });
 const trainingPane = el("section", { class: "pane", "data-pane": "training" });
 app.append(toolbar, problems, diagramPane, gradientsPane, trainingPane);
@@ -246,6 +248,9 @@ function renderDiagram(force = false): void {
   const svg = timed("renderSvg", () => renderSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null,
     { selected: model.view.selected, viewport: rect, tooltips: false }));
   timed("innerHTML", () => { layer.innerHTML = svg; });
+  const key = renderLegendSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null);
+  legend.innerHTML = key ?? "";
+  legend.style.display = key ? "block" : "none";
   renderedRect = rect ?? { x: -Infinity, y: -Infinity, width: Infinity, height: Infinity };
   diagramDirty = false;
   markSearchHits();

@@ -156,18 +156,9 @@ export function renderSvg(
   options: RenderOptions = {},
 ): string {
   const palette = options.standalone ? STANDALONE : THEMED;
-  const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
+  const ctx = renderContext(laid, overlays, gradients, options);
+  const grads = ctx.grads;
   const nodeGrad = (n: LaidOutNode) => (grads ? grads.nodeNorm(n.nodeIds) : null);
-  const ctx: RenderContext = {
-    overlays,
-    grads,
-    paramScale: logHeatScale(laid.nodes.map((n) => n.params)),
-    macScale: logHeatScale(laid.nodes.map((n) => n.macs)),
-    gradScale: logHeatScale(grads ? laid.nodes.map((n) => nodeGrad(n) ?? 0) : []),
-    adds: new Set(laid.nodes.filter((n) => n.kind === "add").map((n) => n.id)),
-    selected: options.selected ?? null,
-    tooltips: options.tooltips ?? true,
-  };
   const width = Math.max(1, Math.ceil(laid.width));
   const showLegend = grads !== null || overlays.params || overlays.macs;
   const graphHeight = Math.max(1, Math.ceil(laid.height));
@@ -215,6 +206,30 @@ export function renderSvg(
   if (showLegend) out.push(renderLegend(ctx, graphHeight));
   out.push(`</svg>`);
   return out.join("");
+}
+
+function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: GradientFlowResult | null | undefined, options: RenderOptions): RenderContext {
+  const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
+  return {
+    overlays,
+    grads,
+    paramScale: logHeatScale(laid.nodes.map((n) => n.params)),
+    macScale: logHeatScale(laid.nodes.map((n) => n.macs)),
+    gradScale: logHeatScale(grads ? laid.nodes.map((n) => grads.nodeNorm(n.nodeIds) ?? 0) : []),
+    adds: new Set(laid.nodes.filter((n) => n.kind === "add").map((n) => n.id)),
+    selected: options.selected ?? null,
+    tooltips: options.tooltips ?? true,
+  };
+}
+
+/**
+ * The active heat overlay's key alone, as a small SVG (null when no heat overlay is on), for a view that keeps it
+ * on screen while the diagram scrolls. Same scale and colours as the diagram's own legend.
+ */
+export function renderLegendSvg(laid: LaidOutGraph, overlays: OverlayOptions, gradients?: GradientFlowResult | null): string | null {
+  const ctx = renderContext(laid, overlays, gradients, {});
+  if (!(ctx.grads !== null || overlays.params || overlays.macs)) return null;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="rs-diagram rs-legend-box" width="440" height="${LEGEND_HEIGHT}" viewBox="0 0 440 ${LEGEND_HEIGHT}"><style>${styleSheet(THEMED)}</style>${renderLegend(ctx, -4)}</svg>`;
 }
 
 function renderFrame(c: LaidOutContainer, ctx: RenderContext): string {
