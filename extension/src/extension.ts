@@ -168,7 +168,7 @@ class DiagramPanel {
     const sameDocument = this.view.documentUri === uri;
     const sameNetwork = sameDocument && this.graph !== null && networkId(this.graph.spec) === networkId(analysis.graph.spec);
     const expansion = sameNetwork || (sameDocument && this.view.expansion.expanded.length > 0)
-      ? this.view.expansion : initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks"));
+      ? this.view.expansion : withColumns(initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks")));
     if (!sameNetwork) this.gradients = null;
     this.view = { ...this.view, documentUri: uri, expansion };
     this.graph = analysis.graph;
@@ -184,7 +184,7 @@ class DiagramPanel {
     this.title = title;
     this.gradients = null;
     this.post({ type: "graph", graph, title });
-    this.view = { ...this.view, documentUri: null, expansion: initialExpansion(graph) };
+    this.view = { ...this.view, documentUri: null, expansion: withColumns(initialExpansion(graph)) };
     await this.relayout(this.view.expansion);
   }
 
@@ -375,6 +375,12 @@ class DiagramPanel {
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
   }
+}
+
+/** A new diagram's columns come from the resnetStudio.diagramColumns setting. */
+function withColumns(expansion: ExpansionState): ExpansionState {
+  const columns = Math.round(config("diagramColumns", 1));
+  return columns > 1 ? { ...expansion, columns: Math.min(8, columns) } : expansion;
 }
 
 function isViewState(value: unknown): value is ViewState {
