@@ -28,6 +28,9 @@ import { workersSetting } from "./pure/trainEvents";
 import { WarmGradientPair } from "./warmWorker";
 import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
 import { pytorchExportFor } from "./pure/exportPytorch";
+import { applyDiagramEdit } from "./specEdits";
+import { registerCompare } from "./compare";
+import { registerNewSpec } from "./newSpec";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -256,6 +259,11 @@ class DiagramPanel {
         return { started: await this.train() };
       case "cancelTraining":
         return { cancelled: this.ctx.trainer.cancel() };
+      case "editSpec": {
+        if (!this.view.documentUri) throw new Error("this diagram shows no spec file to edit");
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
+        return await applyDiagramEdit(doc, body.edit, body.ask === true);
+      }
     }
   }
 
@@ -515,6 +523,8 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
+  registerCompare(context);
+  registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   for (const doc of vscode.workspace.textDocuments) refresh(doc);
 }
 

@@ -8,6 +8,7 @@ import { registerBench } from "./bench";
 import { registerRender } from "./render";
 import { registerGradflow } from "./gradflow";
 import { registerExport } from "./export";
+import { registerDiff } from "./diff";
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("resnet-studio")
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRender(program);
   registerGradflow(program);
   registerExport(program);
+  registerDiff(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
