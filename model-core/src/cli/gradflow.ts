@@ -13,6 +13,8 @@ import { SeededRng } from "../data/rng";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
 import { buildModel, type ApplyMode } from "../runtime/model";
 import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
+import { passBatch } from "../runtime/memoryGuard";
+import { writeStdout } from "./summary";
 
 export interface GradflowCliOptions {
   batch?: string;
@@ -54,11 +56,18 @@ export function loadGradflowGraph(arg: string, options: Pick<GradflowCliOptions,
 export async function runGradflow(arg: string, options: GradflowCliOptions): Promise<GradientFlowResult> {
   const { graph, warnings } = loadGradflowGraph(arg, options);
   const [c, h, w] = graph.input;
-  const batch = options.batch === undefined ? (h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH) : parseCount(options.batch, "--batch", 1);
+  const requested = options.batch === undefined ? null : parseCount(options.batch, "--batch", 1);
   const seed = options.seed === undefined ? 1 : parseCount(options.seed, "--seed", 0);
   const mode = (options.mode ?? "train") as ApplyMode;
   if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
   const backend = await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
+  // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
+  const chosen = passBatch({
+    graph, kind: "gradflow", backend: backend.name, requested,
+    preferred: h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH, what: "a gradient-flow pass",
+  });
+  const batch = chosen.batch;
+  if (chosen.note) process.stderr.write(chosen.note + "\n");
 
   const model = buildModel(graph, { seed });
   const rng = new SeededRng(seed + 1);
@@ -69,10 +78,10 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   try {
     const result = await gradientFlow(model, { x, labels }, { mode });
     if (options.json) {
-      process.stdout.write(JSON.stringify(result) + "\n");
+      await writeStdout(JSON.stringify(result) + "\n");
     } else {
       for (const warning of warnings) process.stderr.write(warning + "\n");
-      process.stdout.write(
+      await writeStdout(
         [
           `backend: ${backend.name} (${backend.detail})`,
           `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}`,

@@ -4,7 +4,8 @@
  * high-contrast webviews; standalone output embeds a light palette for exported files.
  */
 import type { AddSplit, GradientFlowResult } from "../analysis/gradflow";
-import { formatCount, formatNorm, formatShape } from "./format";
+import { formatBytes, formatCount, formatNorm, formatShape } from "./format";
+import type { TrainingMemory } from "../analysis/memory";
 import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode, LaidOutShortcut } from "./layout";
 import { ADD_GLYPH, FRAME_TOP, TITLE_OFFSET } from "./sizes";
 import { buildGradientIndex, heatLegend, logHeatScale, logScale, shortcutShare, type GradientIndex, type HeatScale, type LogScale } from "./overlays";
@@ -16,10 +17,12 @@ export interface OverlayOptions {
   macs: boolean;
   receptiveField: boolean;
   gradients: boolean;
+  /** Heat by the bytes each box keeps for the backward pass (needs RenderOptions.memory). Absent in older saved states. */
+  memory?: boolean;
 }
 
-export const NO_OVERLAYS: OverlayOptions = { shapes: false, params: false, macs: false, receptiveField: false, gradients: false };
-export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false };
+export const NO_OVERLAYS: OverlayOptions = { shapes: false, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
+export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
 
 export interface Viewport { x: number; y: number; width: number; height: number }
 
@@ -33,6 +36,18 @@ export interface RenderOptions {
   viewport?: Viewport | null;
   /** Emit <title> tooltips on boxes (default true). */
   tooltips?: boolean;
+  /** For the memory overlay: saved-activation bytes per graph node id at `batch` (analysis/memory.ts). */
+  memory?: MemoryOverlayData | null;
+}
+
+export interface MemoryOverlayData {
+  batch: number;
+  savedBytes: ReadonlyMap<string, number>;
+}
+
+/** The memory overlay's data from a training-memory estimate. */
+export function memoryOverlayData(memory: TrainingMemory): MemoryOverlayData {
+  return { batch: memory.batch, savedBytes: new Map(memory.nodes.map((n) => [n.id, n.savedActivationBytes])) };
 }
 
 interface Palette {
@@ -144,6 +159,10 @@ interface RenderContext {
   gradScale: HeatScale;
   /** Add node ids, to tell the one edge of an expanded block's shortcut that enters its Add. */
   adds: Set<string>;
+  /** Saved bytes of a box (its graph nodes summed) when the memory overlay is on, else null. */
+  memoryOf: ((n: LaidOutNode) => number) | null;
+  memoryScale: HeatScale;
+  memoryBatch: number;
   selected: string | null;
   tooltips: boolean;
 }
@@ -160,7 +179,7 @@ export function renderSvg(
   const grads = ctx.grads;
   const nodeGrad = (n: LaidOutNode) => (grads ? grads.nodeNorm(n.nodeIds) : null);
   const width = Math.max(1, Math.ceil(laid.width));
-  const showLegend = grads !== null || overlays.params || overlays.macs;
+  const showLegend = grads !== null || ctx.memoryOf !== null || overlays.params || overlays.macs;
   const graphHeight = Math.max(1, Math.ceil(laid.height));
   const height = graphHeight + (showLegend ? LEGEND_HEIGHT : 0);
   const out: string[] = [];
@@ -210,6 +229,8 @@ export function renderSvg(
 
 function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: GradientFlowResult | null | undefined, options: RenderOptions): RenderContext {
   const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
+  const memory = overlays.memory && options.memory ? options.memory : null;
+  const memoryOf = memory ? (n: LaidOutNode) => n.nodeIds.reduce((sum, id) => sum + (memory.savedBytes.get(id) ?? 0), 0) : null;
   return {
     overlays,
     grads,
@@ -217,6 +238,9 @@ function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: 
     macScale: logHeatScale(laid.nodes.map((n) => n.macs)),
     gradScale: logHeatScale(grads ? laid.nodes.map((n) => grads.nodeNorm(n.nodeIds) ?? 0) : []),
     adds: new Set(laid.nodes.filter((n) => n.kind === "add").map((n) => n.id)),
+    memoryOf,
+    memoryScale: logHeatScale(memoryOf ? laid.nodes.map(memoryOf) : []),
+    memoryBatch: memory?.batch ?? 0,
     selected: options.selected ?? null,
     tooltips: options.tooltips ?? true,
   };
@@ -226,9 +250,9 @@ function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: 
  * The active heat overlay's key alone, as a small SVG (null when no heat overlay is on), for a view that keeps it
  * on screen while the diagram scrolls. Same scale and colours as the diagram's own legend.
  */
-export function renderLegendSvg(laid: LaidOutGraph, overlays: OverlayOptions, gradients?: GradientFlowResult | null): string | null {
-  const ctx = renderContext(laid, overlays, gradients, {});
-  if (!(ctx.grads !== null || overlays.params || overlays.macs)) return null;
+export function renderLegendSvg(laid: LaidOutGraph, overlays: OverlayOptions, gradients?: GradientFlowResult | null, memory?: MemoryOverlayData | null): string | null {
+  const ctx = renderContext(laid, overlays, gradients, { memory: memory ?? null });
+  if (!(ctx.grads !== null || ctx.memoryOf !== null || overlays.params || overlays.macs)) return null;
   return `<svg xmlns="http://www.w3.org/2000/svg" class="rs-diagram rs-legend-box" width="440" height="${LEGEND_HEIGHT}" viewBox="0 0 440 ${LEGEND_HEIGHT}"><style>${styleSheet(THEMED)}</style>${renderLegend(ctx, -4)}</svg>`;
 }
 
@@ -285,21 +309,24 @@ function metaLines(n: LaidOutNode, ctx: RenderContext, grad: number | null): str
   if (o.macs) first.push(`${formatCount(n.macs)} MACs`);
   if (o.receptiveField && n.receptiveField) second.push(`RF ${n.receptiveField.size} /${n.receptiveField.stride}`);
   if (o.gradients && grad !== null) second.push(`∇ ${formatNorm(grad)}`);
+  if (ctx.memoryOf) second.push(`${formatBytes(ctx.memoryOf(n))} saved`);
   return [first.join(" · "), second.join(" · ")].filter((s) => s.length > 0);
 }
 
 function heatFill(n: LaidOutNode, ctx: RenderContext, grad: number | null): string | null {
   const o = ctx.overlays;
   if (o.gradients && grad !== null) return ctx.gradScale.color(grad);
+  if (ctx.memoryOf) return ctx.memoryScale.color(ctx.memoryOf(n));
   if (o.macs) return ctx.macScale.color(n.macs);
   if (o.params) return ctx.paramScale.color(n.params);
   return null;
 }
 
-function tooltip(n: LaidOutNode, grad: number | null): string {
+function tooltip(n: LaidOutNode, grad: number | null, ctx: RenderContext): string {
   const lines = [`${n.id}: ${n.label}`, `output ${formatShape(n.outputShape)}`, `${formatCount(n.params)} params, ${formatCount(n.macs)} MACs`];
   if (n.receptiveField) lines.push(`receptive field ${n.receptiveField.size}, stride ${n.receptiveField.stride}`);
   if (grad !== null) lines.push(`‖∂L/∂out‖₂ = ${formatNorm(grad)}`);
+  if (ctx.memoryOf) lines.push(`saved for backward: ${formatBytes(ctx.memoryOf(n))} at batch ${ctx.memoryBatch}`);
   if (n.expandable) lines.push("click to expand");
   return `<title>${escapeXml(lines.join("\n"))}</title>`;
 }
@@ -314,7 +341,7 @@ function renderNode(n: LaidOutNode, ctx: RenderContext, grad: number | null): st
   const head =
     `<g class="${classes.join(" ")}" data-node-id="${escapeXml(n.id)}" data-kind="${escapeXml(n.kind)}" data-expandable="${n.expandable}" data-expanded="${n.expanded}"` +
     ` data-shape="${n.outputShape.join(",")}" transform="translate(${num(n.x)},${num(n.y)})">` +
-    (ctx.tooltips ? tooltip(n, grad) : "");
+    (ctx.tooltips ? tooltip(n, grad, ctx) : "");
   const w = n.width;
   const h = n.height;
   const fill = heatFill(n, ctx, grad);
@@ -391,6 +418,7 @@ const LEGEND_HEIGHT = 40;
 /** The key of the active heat overlay under the diagram, with its values. */
 function renderLegend(ctx: RenderContext, top: number): string {
   if (ctx.grads) return heatLegend(ctx.gradScale, "gradient ‖∂L/∂out‖₂", 16, top + 4, formatNorm);
+  if (ctx.memoryOf) return heatLegend(ctx.memoryScale, `bytes saved for backward at batch ${ctx.memoryBatch}`, 16, top + 4, formatBytes);
   if (ctx.overlays.macs) return heatLegend(ctx.macScale, "MACs", 16, top + 4, formatCount);
   return heatLegend(ctx.paramScale, "params", 16, top + 4, formatCount);
 }
