@@ -88,7 +88,7 @@ export function heatLegend(scale: HeatScale, title: string, x: number, y: number
       ticks.push(`<text class="rs-sub rs-legend-tick" x="${r1(tx)}" y="${r1(y + 24)}" text-anchor="${anchor}" data-value="${value}">${escapeText(format(value))}</text>`);
     }
   }
-  const label = `<text class="rs-sub" x="${r1(x + LEGEND_WIDTH + 10)}" y="${r1(y + 9)}">${escapeText(`${title} (log scale, viridis)`)}</text>`;
+  const label = `<text class="rs-sub" x="${r1(x + LEGEND_WIDTH + 10)}" y="${r1(y + 9)}">${escapeText(`${title}, log scale (viridis)`)}</text>`;
   return `<g class="rs-legend" pointer-events="none">${cells.join("")}${ticks.join("")}${label}</g>`;
 }
 
