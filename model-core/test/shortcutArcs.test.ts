@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
-import { initialExpansion, layoutView, renderSvg, NO_OVERLAYS, shortcutShare, type LaidOutGraph } from "../src/render/index";
+import { heatColor, heatLegend, initialExpansion, layoutView, logHeatScale, renderSvg, NO_OVERLAYS, shortcutShare, type LaidOutGraph } from "../src/render/index";
 
 const r18 = analyzeOrThrow(presets.resnet18());
 const plain18 = analyzeOrThrow(presets.plain18());
@@ -121,4 +121,18 @@ test("the split is measured at the fork: identity / (identity + residualAtInput)
   shares.forEach((share, i) => assert.ok(Math.abs(share - (1 + i) / (1 + i + 2)) < 1e-12, `block ${i}: ${share}`));
   const expanded = renderSvg(await layoutView(r18, initialExpansion(r18, "all")), { ...NO_OVERLAYS, gradients: true }, gradients);
   assert.equal([...expanded.matchAll(/data-shortcut-share="/g)].length, 8, "expanded blocks show it at their input, in the frame header");
+});
+
+test("heat scale: viridis, brighter for larger values (colour order is magnitude order), a legend with the values", () => {
+  assert.equal(heatColor(0), "#440154");
+  assert.equal(heatColor(1), "#fde725");
+  const luminance = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).reduce((l, c, k) => l + c * [0.2126, 0.7152, 0.0722][k]!, 0);
+  for (let i = 1; i <= 50; i++) assert.ok(luminance(heatColor(i / 50)) > luminance(heatColor((i - 1) / 50)), `brighter at t=${i / 50}`);
+  const scale = logHeatScale([1e-4, 1e-2, 1, 0, Number.NaN]);
+  assert.deepEqual(scale.range, { min: 1e-4, max: 1 });
+  assert.equal(scale.color(1e-2), heatColor(0.5), "log scale: 1e-2 is halfway between 1e-4 and 1");
+  const legend = heatLegend(scale, "gradient", 0, 0, (v) => v.toExponential(0));
+  const ticks = [...legend.matchAll(/data-value="([^"]+)">([^<]+)</g)].map((m) => m[2]);
+  assert.deepEqual(ticks, ["1e-4", "1e-3", "1e-2", "1e-1", "1e+0"]);
+  assert.match(legend, /gradient, log scale \(viridis\)/);
 });
