@@ -13,6 +13,7 @@ import type { ExpansionState } from "./render/view";
 import type { LaidOutGraph } from "./render/layout";
 import type { OverlayOptions } from "./render/svg";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
+import type { LrRangeResult } from "./runtime/lrFinder";
 import type { SpecEdit } from "./edit/specEdit";
 import { checkWebviewMessage } from "./protocolValidate";
 
@@ -92,8 +93,9 @@ export interface Snapshot {
 export type RequestBody =
   /** Lay the current graph out for a new expansion state. */
   | { kind: "layout"; expansion: ExpansionState }
-  /** Run one forward/backward pass (and the plain twin's) in a worker. */
-  | { kind: "gradientFlow" }
+  /** Run one forward/backward pass (and the plain twin's) in a worker; `withoutBn`: of both without BN, for the
+   *  chart only (the response carries it; the diagram's overlay keeps the network's own gradients). */
+  | { kind: "gradientFlow"; withoutBn?: boolean }
   /** Save a PNG rendered by the webview (base64 without the data: prefix). */
   | { kind: "savePng"; base64: string; suggestedName: string }
   /** Save the standalone SVG of the current view. */
@@ -142,6 +144,8 @@ export type HostToWebview =
   | { type: "gradients"; gradients: GradientPair }
   /** One training event. */
   | { type: "training"; event: TrainingEvent }
+  /** The latest learning-rate range test (Find Learning Rate): loss against rate, as it runs and when done. */
+  | { type: "lrRange"; result: LrRangeResult }
   /** The followed spec's current problems (empty when it is fine). */
   | { type: "diagnostics"; diagnostics: Diagnostic[] }
   /** Answer to a request. */
@@ -172,7 +176,7 @@ export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): 
   }
 }
 
-const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "diagnostics", "response", "command"]);
+const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "lrRange", "diagnostics", "response", "command"]);
 
 /** Cheap structural check for messages arriving from the other side (they cross a process boundary). */
 export function isHostToWebview(value: unknown): value is HostToWebview {

@@ -78,6 +78,8 @@ function overlays(value: unknown, path: string): OverlayOptions {
   const fields = record(value, path);
   const out = {} as OverlayOptions;
   for (const key of OVERLAY_KEYS) out[key] = bool(fields[key], `${path}.${key}`);
+  // Optional: states saved before the memory overlay existed have no such key.
+  if (fields.memory !== undefined) out.memory = bool(fields.memory, `${path}.memory`);
   return out;
 }
 
@@ -154,6 +156,7 @@ function requestBody(fields: Fields, kind: RequestKind): RequestBody {
       return fields.ask === undefined ? { kind, edit } : { kind, edit, ask: bool(fields.ask, "body.ask") };
     }
     case "gradientFlow":
+      return fields.withoutBn === undefined ? { kind } : { kind, withoutBn: bool(fields.withoutBn, "body.withoutBn") };
     case "train":
     case "cancelTraining":
       return { kind };

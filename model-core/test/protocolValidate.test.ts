@@ -6,7 +6,7 @@ import { isWebviewToHost } from "../src/protocol";
 
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
 const expansion = { expanded: ["layer1", "layer2.0"], modelCollapsed: false };
-const overlays = { shapes: true, params: false, macs: false, receptiveField: true, gradients: false };
+const overlays = { shapes: true, params: false, macs: false, receptiveField: true, gradients: false, memory: true };
 const view = { documentUri: "file:///a.resnet.ts", expansion, overlays, selected: "layer1.0.conv1", zoom: 1.5, panX: -20, panY: 4, search: "conv", tab: "diagram" };
 const range = { file: "a.resnet.ts", startOffset: 3, endOffset: 9, line: 1, column: 4, endLine: 1, endColumn: 10 };
 
@@ -17,6 +17,7 @@ const VALID: Record<string, unknown> = {
   revealNowhere: { type: "revealSource", nodeId: "fc", range: null },
   layout: { type: "request", id: 1, body: { kind: "layout", expansion } },
   gradientFlow: { type: "request", id: 2, body: { kind: "gradientFlow" } },
+  gradientFlowWithoutBn: { type: "request", id: 2, body: { kind: "gradientFlow", withoutBn: true } },
   savePng: { type: "request", id: 3, body: { kind: "savePng", base64: PNG, suggestedName: "ResNet-18.png" } },
   saveSvg: { type: "request", id: 4, body: { kind: "saveSvg", expansion, overlays, suggestedName: "ResNet-18.svg" } },
   train: { type: "request", id: 5, body: { kind: "train" } },
@@ -70,7 +71,8 @@ test("every field of every message, malformed, is refused; a request with a usab
       const valid = path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], message);
       for (const wrong of wrongValues(valid)) {
         // Optional and nullable fields accept their absent/null forms.
-        if ((path.at(-1) === "modelCollapsed" || path.at(-1) === "ask") && (wrong === DELETE || wrong === undefined)) continue;
+        const optional = ["modelCollapsed", "ask", "withoutBn", "memory"];
+        if (optional.includes(path.at(-1) ?? "") && (wrong === DELETE || wrong === undefined)) continue;
         if ((path.at(-1) === "documentUri" || path.at(-1) === "selected") && wrong === null) continue;
         const checked = checkWebviewMessage(withField(message, path, wrong));
         cases++;

@@ -90,7 +90,8 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     assert.equal(await edgeShape(page, "layer1.2", "layer2.0"), "256,56,56");
     assert.equal(await edgeShape(page, "layer2.3", "layer3.0"), "512,28,28");
 
-    // Click a block: selects it and asks the host to reveal its source.
+    // Click a block: selects it and asks the host to reveal its source (fit first: the panel opens at the top).
+    await page.click('vscode-button[data-action="fit"]');
     await clickNode(page, "layer2.1");
     await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === "revealSource"));
     const reveal = messagesOf(fake, "revealSource").at(-1)!;
@@ -147,11 +148,11 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     assert.match(tip ?? "", /params/);
     assert.match(tip ?? "", /‖dL\/dout‖₂/);
 
-    // The plain-vs-residual chart draws both series.
+    // The plain-vs-residual chart draws both series on one pair of axes.
     await page.click('.tabs button[data-tab="gradients"]');
     await page.waitForFunction(() => {
-      const c = document.querySelector<HTMLCanvasElement>('canvas[data-chart="plain"]');
-      return !!c && c.width > 0 && c.height > 0;
+      const c = document.querySelector<HTMLCanvasElement>('canvas[data-chart="blocks"]');
+      return !!c && c.width > 0 && c.height > 0 && c.getAttribute("data-series") === "2";
     });
     const caption = await page.textContent(".pane.active .chart-caption");
     assert.match(caption ?? "", /plain twin/);
@@ -210,7 +211,7 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
   }
 });
 
-/** One real forward/backward pass (engineer D1's runtime, wasm backend) of a network and its plain twin. */
+/** One real forward/backward pass (the TF.js runtime, wasm backend) of a network and its plain twin. */
 async function realGradients(graph: ModelGraph, plain: ModelGraph): Promise<GradientPair> {
   const tf = await import("@tensorflow/tfjs-core");
   const { initBackend, buildModel, gradientFlow } = await import("../../model-core/src/runtime/index");
@@ -240,7 +241,7 @@ test("screenshots for the README (light and dark), with a real gradient-flow pas
       await page.waitForSelector("#layer .rs-split");
       await page.screenshot({ path: join(outDir, `diagram-${theme}.png`) });
       await page.click('.tabs button[data-tab="gradients"]');
-      await page.waitForSelector('canvas[data-chart="plain"]');
+      await page.waitForSelector('canvas[data-chart="blocks"][data-series]');
       await page.waitForTimeout(100);
       await page.screenshot({ path: join(outDir, `gradients-${theme}.png`) });
     } finally {
@@ -273,10 +274,11 @@ test("ResNet-1202 fully expanded: only the visible part in the DOM while loading
       await page.mouse.move(cx - 40, cy - 250, { steps: 8 });
       await page.mouse.up();
     }
-    for (let i = 0; i < 12; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
+    // The panel opens at 100 % at the top of the network; zoom out until hundreds of boxes are on screen.
+    for (let i = 0; i < 18; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
     await page.waitForSelector("#overview:not(.hidden)");
     assert.equal(await page.$$eval("#layer g[data-node-id]", (gs) => gs.length), 0, "zoomed far out, the canvas overview replaces the SVG");
-    for (let i = 0; i < 12; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
+    for (let i = 0; i < 16; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
     const minimap = await page.locator("#minimap").boundingBox();
     assert.ok(minimap, "a minimap is shown for a graph this tall");
     await page.mouse.click(minimap.x + minimap.width / 2, minimap.y + minimap.height * 0.8);

@@ -216,7 +216,7 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     const charts = await findFrameWith(page, 'p.chart-caption:has-text("backend")', GRADIENT_MS);
     const caption = (await charts.locator("p.chart-caption").first().textContent()) ?? "";
     assert.match(caption, /Small ResNet \(MNIST\): ratio .+ backend (wasm|cpu|tensorflow)/, `unexpected gradient caption: ${caption}`);
-    assert.ok(await charts.locator('canvas[data-chart="residual"]').isVisible(), "the residual gradient chart is not visible");
+    assert.ok(await charts.locator('canvas[data-chart="blocks"]').isVisible(), "the gradient chart (network and plain twin on one pair of axes) is not visible");
     await page.screenshot({ path: GRADIENT_SCREENSHOT });
   } catch (err) {
     // A picture of the failure helps more than any log; it lives outside the deleted temp folder.
