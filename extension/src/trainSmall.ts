@@ -72,13 +72,16 @@ export function offerSaveVariant(spec: ResNetSpec, original: string, documentUri
 
 /**
  * VS Code's progress notification for a run: step progress, images/s and ETA from every step event, and Cancel wired
- * to `cancel`. Returns the function that feeds it the training state; it closes once the run is no longer running.
+ * to `cancel`. Returns the function that feeds it the training state; it closes once the run is no longer running or
+ * `run` (the worker's job) has ended.
  */
-export function showTrainingProgress(title: string, cancel: () => void): (state: TrainingState) => void {
+export function showTrainingProgress(title: string, cancel: () => void, run: Promise<void>): (state: TrainingState) => void {
   let update: (state: TrainingState) => void = () => undefined;
   void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
     new Promise<void>((resolve) => {
-      token.onCancellationRequested(cancel);
+      const cancelled = token.onCancellationRequested(cancel);
+      // However the worker ends, the notification goes with it.
+      void run.finally(() => { cancelled.dispose(); resolve(); });
       let reported = 0;
       update = (state) => {
         if (state.status !== "running") { resolve(); return; }

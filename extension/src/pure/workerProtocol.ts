@@ -3,6 +3,7 @@ import type { ModelGraph } from "../../../model-core/src/analysis/graph";
 import type { GradientPair, TrainingEvent } from "../../../model-core/src/protocol";
 import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
 import type { Throughput } from "../../../model-core/src/analysis/estimate";
+import type { LrRangeOptions, LrRangeResult } from "../../../model-core/src/runtime/lrFinder";
 
 export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow";
 
@@ -14,10 +15,16 @@ export type HostToWorker =
   /** Measure the backend's training speed (runtime/calibrate.ts) at this batch size and replica setting. */
   | { type: "calibrate"; backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string }
   /** Stop training between steps. */
-  | { type: "cancel" };
+  | { type: "cancel" }
+  /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), streaming results; stops on "cancel". */
+  | { type: "lrRange"; graph: ModelGraph; backend: BackendSetting; dataset: string; dataDir: string; options: Partial<LrRangeOptions> }
+  /** Start the backend now, so the first gradient-flow request finds it ready. No answer. */
+  | { type: "warmUp"; backend: BackendSetting; wasmDir: string };
 
 export type WorkerToHost =
   | { type: "gradients"; pair: GradientPair }
   | { type: "training"; event: TrainingEvent }
   | { type: "calibration"; throughput: Throughput; seconds: number }
+  /** The range test so far; `done` on the last one. */
+  | { type: "lrRange"; result: LrRangeResult; done: boolean }
   | { type: "error"; message: string };
