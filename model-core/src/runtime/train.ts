@@ -9,11 +9,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
-import { assertSameSpec, CheckpointError, readCheckpoint, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
+import { assertSameSpec, CheckpointError, readCheckpoint, removeStaleTempFiles, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
 import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
-import type { EpochMetrics, LrSchedule, StepMetrics, StopReason, TrainConfig, TrainEvent, TrainResult } from "./trainTypes";
+import { validateConfig, type EpochMetrics, type LrSchedule, type StepMetrics, type StopReason, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
+
+export { validateConfig, TrainConfigError } from "./trainTypes";
 
 export { TrainStepper, LocalBatchStepper, type BatchStepper, type BatchGradients, type TrainableModel } from "./stepper";
 
@@ -33,7 +35,7 @@ export interface TrainOptions {
   onEpoch?: (metrics: EpochMetrics) => void;
   /** Every event, in order (start, steps, epochs, checkpoints, done). */
   onEvent?: (event: TrainEvent) => void;
-  /** Save a checkpoint here (a folder, or a .rsckpt file) after every epoch. */
+  /** Save a checkpoint here (a folder, or a .safetensors file) after every epoch. */
   checkpoint?: string;
   /** Resume from this checkpoint (folder or file): weights, BN statistics, optimiser state, epoch counter, RNG state. */
   resumeFrom?: string;
@@ -63,31 +65,13 @@ export function learningRateAt(config: TrainConfig, globalStep: number, stepsPer
   }
 }
 
-export function validateConfig(config: TrainConfig): void {
-  const problems: string[] = [];
-  if (!(Number.isInteger(config.epochs) && config.epochs >= 1)) problems.push(`epochs must be a positive integer, got ${config.epochs}`);
-  if (!(Number.isInteger(config.batchSize) && config.batchSize >= 2)) problems.push(`batch size must be an integer ≥ 2 (BatchNorm needs two samples), got ${config.batchSize}`);
-  if (!(config.lr > 0 && Number.isFinite(config.lr))) problems.push(`learning rate must be positive, got ${config.lr}`);
-  if (!(config.weightDecay >= 0)) problems.push(`weight decay must be ≥ 0, got ${config.weightDecay}`);
-  if (!(config.momentum >= 0 && config.momentum < 1)) problems.push(`momentum must be in [0, 1), got ${config.momentum}`);
-  if (config.optimizer !== "adam" && config.optimizer !== "sgd") problems.push(`optimizer must be adam or sgd, got ${String(config.optimizer)}`);
-  if (!Number.isInteger(config.seed)) problems.push(`seed must be an integer, got ${config.seed}`);
-  if (config.workers !== undefined && !(Number.isInteger(config.workers) && config.workers >= 1)) problems.push(`workers must be a positive integer, got ${config.workers}`);
-  if (problems.length > 0) throw new TrainConfigError(problems.join("; "));
-}
-
-export class TrainConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TrainConfigError";
-  }
-}
-
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, data, config, signal } = options;
   validateConfig(config);
+  // Temp files of a writer that was killed mid-write (issue 12); the finished checkpoint is never touched.
+  if (options.checkpoint) removeStaleTempFiles(options.checkpoint);
   const started = performance.now();
   const spec = model.graph.spec;
   const classes = spec.classes;
@@ -237,11 +221,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             model: spec.name, spec, epoch: epoch + 1, globalStep, rngState: rng.getState(),
             optimizer: { kind: optimizer.kind, step: optimizer.step }, config, history, backend,
           },
-          tensors: [
-            ...[...model.params].map(([name, tensor]) => ({ name, group: "param" as const, tensor })),
-            ...[...model.buffers].map(([name, tensor]) => ({ name, group: "buffer" as const, tensor })),
-            ...optimizer.stateTensors().map(([name, tensor]) => ({ name, group: "optimizer" as const, tensor })),
-          ],
+          params: model.params, buffers: model.buffers, optimizer: optimizer.stateTensors(),
         });
         emit({ type: "checkpoint", path, epoch: epoch + 1 });
       }
@@ -267,9 +247,9 @@ function resume(checkpoint: Checkpoint, model: TrainableModel, optimizer: Optimi
       `${checkpoint.path}: checkpoint was trained with ${checkpoint.header.optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${checkpoint.header.optimizer.kind})`,
     );
   }
-  restoreVariables(checkpoint, "param", model.params);
+  restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
-  restoreVariables(checkpoint, "optimizer", optimizer.stateTensors());
+  restoreVariables(checkpoint, "optimizer state", optimizer.stateTensors());
   optimizer.step = checkpoint.header.optimizer.step;
 }
 
