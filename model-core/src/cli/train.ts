@@ -12,7 +12,10 @@ import { reportDiagnostics, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
-import { CHECKPOINT_FILE_NAME, readCheckpoint } from "../runtime/checkpoint";
+import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
+import { parseDevice, probeTorch, resolvePython, trainOnTorch } from "../runtime/torchBackend";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { resolveDataset, type ResolvedDataset } from "../data/resolve";
 import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
 
@@ -33,6 +36,9 @@ export interface TrainCliOptions {
   backend?: string;
   seed?: string;
   workers?: string;
+  /** --backend torch: the Python to run (default: RESNET_STUDIO_PYTHON, then python3 on PATH) and the device. */
+  python?: string;
+  device?: string;
   input?: string;
   json?: boolean;
   download?: boolean;
@@ -143,8 +149,11 @@ export interface TrainRun {
   model: TfModel;
   graph: ModelGraph;
   data: ResolvedDataset;
-  backend: BackendInfo;
+  backend: TrainBackend;
 }
+
+/** A tfjs backend, or PyTorch in a child process (--backend torch). */
+export type TrainBackend = BackendInfo | { name: "torch"; detail: string };
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -156,7 +165,12 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const started = performance.now();
   const dataset = options.dataset ?? "mnist";
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
-  const backendChoice = parseBackendChoice(options.backend ?? "auto", "--backend");
+  const onTorch = isTorchBackend(options.backend);
+  const backendChoice = onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend");
+  const python = onTorch ? resolvePython(options.python) : null;
+  const device = parseDevice(options.device ?? "auto");
+  // Fail fast, before the dataset loads, with what to install.
+  if (python) probeTorch(python);
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
   const config = buildTrainConfig(options, resumed?.header.config ?? null);
 
@@ -168,7 +182,9 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     return null;
   }
   const graph = loaded.graph;
-  const backend = await initBackend(backendChoice);
+  // On torch, tfjs only makes the seeded initial weights and holds the trained ones afterwards.
+  const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(backendChoice);
+  if (onTorch) await initBackend("cpu");
   const data = await resolveDataset(dataset, {
     input: graph.spec.input, classes: graph.spec.classes, seed: config.seed, download: options.download,
     onDownloadProgress: (received, total) => {
@@ -187,16 +203,28 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   process.once("SIGINT", onSigint);
   const reporter = options.json ? jsonReporter(options.logEvery !== undefined) : options.quiet ? () => undefined : terminalReporter();
   let result: TrainResult;
+  // Without --out, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
+  const scratch = onTorch && !checkpointPath ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
   try {
-    result = await train({
-      model, data, config, signal: controller.signal, checkpoint: checkpointPath, resumeFrom: resumed ? resumed.path : undefined,
-      onEvent: reporter,
-    });
+    if (python) {
+      const target = checkpointPath ?? join(scratch!, CHECKPOINT_FILE_NAME);
+      result = await trainOnTorch({
+        graph, data, config, python, device, signal: controller.signal, checkpoint: target, resumeFrom: resumed ? resumed.path : undefined,
+        onEvent: (event) => (scratch && event.type === "checkpoint" ? undefined : reporter(event)),
+      });
+      if (existsSync(target)) loadCheckpointInto(model, target);
+    } else {
+      result = await train({
+        model, data, config, signal: controller.signal, checkpoint: checkpointPath, resumeFrom: resumed ? resumed.path : undefined,
+        onEvent: reporter,
+      });
+    }
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
     process.removeListener("SIGINT", onSigint);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
   const trainSeconds = result.history.reduce((s, e) => s + e.trainSamples / Math.max(1e-9, e.imagesPerSecond), 0);
   const trainImages = result.history.reduce((s, e) => s + e.trainSamples, 0);
@@ -226,6 +254,13 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     process.exitCode = 130;
   }
   return { result, summary, model, graph, data, backend };
+}
+
+/** `--backend torch` (or the setting/env value "torch"): train on PyTorch instead of tfjs. */
+export function isTorchBackend(value: string | undefined): boolean {
+  const v = (value ?? "auto").trim().toLowerCase();
+  if (v === "auto" && process.env.RESNET_STUDIO_BACKEND?.trim().toLowerCase() === "torch") return true;
+  return v === "torch" || v === "pytorch";
 }
 
 export function formatSummary(s: TrainSummary): string {
@@ -313,7 +348,9 @@ export function registerTrain(program: Command): void {
     .option("--log-every <n>", "with --json, also print a line every n steps")
     .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
-    .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
+    .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch", "auto")
+    .option("--python <path>", "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)")
+    .option("--device <name>", "with --backend torch: cpu | cuda | auto", "auto")
     .option("--seed <n>", "seed for weight init and shuffling (default 1)")
     .option("--workers <n>", "data-parallel training threads, each on a share of every batch: auto (one per core on wasm) or N; 1 = single-threaded")
     .option("--input <C,H,W>", "override the spec's input shape")

@@ -311,24 +311,35 @@ export interface CheckpointContents {
   optimizer: Iterable<[string, tf.Variable]>;
 }
 
-/** Converts to PyTorch layouts, adds num_batches_tracked for every BN, and writes the file atomically. */
-export async function saveCheckpoint(path: string, contents: CheckpointContents): Promise<string> {
-  const file = resolveCheckpointPath(path);
+/** Model (and optimiser) tensors in PyTorch layouts, with num_batches_tracked (= globalStep) beside every BN's statistics. */
+export async function torchLayoutTensors(
+  params: Iterable<[string, tf.Variable]>,
+  buffers: Iterable<[string, tf.Variable]>,
+  optimizer: Iterable<[string, tf.Variable]>,
+  globalStep: number,
+): Promise<StoredTensor[]> {
   const tensors: StoredTensor[] = [];
   const add = async (name: string, v: tf.Variable) => {
     const t = tf.tidy(() => toTorchLayout(v));
     tensors.push({ name, dtype: "F32", shape: t.shape.slice(), values: (await t.data()) as Float32Array });
     t.dispose();
   };
-  for (const [name, v] of contents.params) await add(name, v);
-  for (const [name, v] of contents.buffers) {
+  for (const [name, v] of params) await add(name, v);
+  for (const [name, v] of buffers) {
     await add(name, v);
     // PyTorch's BatchNorm2d counts its training batches; one update per optimisation step here.
     if (name.endsWith(".running_var")) {
-      tensors.push({ name: name.replace(/running_var$/, "num_batches_tracked"), dtype: "I64", shape: [], values: Float64Array.of(contents.meta.globalStep) });
+      tensors.push({ name: name.replace(/running_var$/, "num_batches_tracked"), dtype: "I64", shape: [], values: Float64Array.of(globalStep) });
     }
   }
-  for (const [name, v] of contents.optimizer) await add(name, v);
+  for (const [name, v] of optimizer) await add(name, v);
+  return tensors;
+}
+
+/** Converts to PyTorch layouts and writes the file atomically. */
+export async function saveCheckpoint(path: string, contents: CheckpointContents): Promise<string> {
+  const file = resolveCheckpointPath(path);
+  const tensors = await torchLayoutTensors(contents.params, contents.buffers, contents.optimizer, contents.meta.globalStep);
   writeFileAtomic(file, encodeSafetensors(tensors, checkpointMetadata(contents.meta)));
   return file;
 }

@@ -44,7 +44,7 @@ export interface TrainOptions {
 /** Batch size of validation passes (no gradients, so larger than training). */
 const VAL_BATCH = 256;
 /** Offset between the weight-init seed and the shuffling seed, so the two streams differ. */
-const SHUFFLE_SEED_SALT = 0x5f3759df;
+export const SHUFFLE_SEED_SALT = 0x5f3759df;
 
 export function learningRateAt(config: TrainConfig, globalStep: number, stepsPerEpoch: number): number {
   const schedule: LrSchedule = config.schedule;
