@@ -12,7 +12,7 @@ import { Worker } from "node:worker_threads";
 import { analyzeSpecText, debounce, plainTwin, type SpecAnalysis } from "./pure/specDocument";
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
-import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import type { BackendSetting, TorchSettings, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import {
   EMPTY_TRAINING, applyTrainingEvent, isWebviewToHost,
   type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
@@ -271,7 +271,7 @@ class DiagramPanel {
     let result: GradientPair | null = null;
     let failure: string | null = null;
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: gradient flow of ${graph.name}` }, () =>
-      this.ctx.trainer.run({ type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir }, (m) => {
+      this.ctx.trainer.run({ type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir, ...torchSettings() }, (m) => {
         if (m.type === "gradients") result = m.pair;
         else if (m.type === "error") failure = m.message;
       }));
@@ -301,6 +301,7 @@ class DiagramPanel {
     void this.ctx.trainer.run({
       type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
       gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)) },
+      ...torchSettings(),
     }, (m) => {
       if (m.type === "training") {
         this.training = applyTrainingEvent(this.training, m.event);
@@ -459,4 +460,9 @@ async function openDiagram(ctx: ExtensionContext, uri: vscode.Uri | undefined, c
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
+}
+
+/** resnetStudio.python and resnetStudio.device, read by the worker when the backend is "torch". */
+function torchSettings(): TorchSettings {
+  return { python: config<string>("python", ""), device: config<"cpu" | "cuda" | "auto">("device", "auto") };
 }

@@ -3,13 +3,19 @@ import type { ModelGraph } from "../../../model-core/src/analysis/graph";
 import type { GradientPair, TrainingEvent } from "../../../model-core/src/protocol";
 import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
 
-export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow";
+export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow" | "torch";
+
+/** With backend "torch": the settings resnetStudio.python ("" = RESNET_STUDIO_PYTHON, then python3 on PATH) and resnetStudio.device. */
+export interface TorchSettings {
+  python?: string;
+  device?: "cpu" | "cuda" | "auto";
+}
 
 export type HostToWorker =
   /** One forward/backward pass of `graph` (and `plain`, its twin without shortcuts) on a seeded random batch. */
-  | { type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string }
+  | ({ type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string } & TorchSettings)
   /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
-  | { type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number }
+  | ({ type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number } & TorchSettings)
   /** Stop training between steps. */
   | { type: "cancel" };
 
