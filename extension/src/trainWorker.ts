@@ -81,12 +81,15 @@ async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>)
   const data = job.dataset === "mnist" && existsSync(file)
     ? { train: loadMnist(file), val: null }
     : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
-  abort = new AbortController();
+  // A run's "finished" can reach the host before this function returns, so the next run may already have started:
+  // clear `abort` only if it is still this run's.
+  const controller = new AbortController();
+  abort = controller;
   const started = performance.now();
   let gradients: GradientFlowResult | null = null;
   try {
     await trainOnTorch({
-      graph: job.graph, data, config, python: resolvePython(undefined, job.python), device: job.device ?? "auto", signal: abort.signal,
+      graph: job.graph, data, config, python: resolvePython(undefined, job.python), device: job.device ?? "auto", signal: controller.signal,
       snapshot: { count: job.gradientBatch, onGradients: (_, result) => { gradients = result; } },
       onEvent: (event) => {
         const message = toTrainingEvent(event, { backend: "torch", gradients: event.type === "epoch" ? gradients : null, millis: performance.now() - started });
@@ -94,7 +97,7 @@ async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>)
       },
     });
   } finally {
-    abort = null;
+    if (abort === controller) abort = null;
   }
 }
 
@@ -110,14 +113,15 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   const dataset = data.train;
   const model: TfModel = buildModel(job.graph, { seed: config.seed });
   const probe = fixedBatch(dataset, job.graph, job.gradientBatch);
-  abort = new AbortController();
+  const controller = new AbortController();
+  abort = controller;
   const started = performance.now();
   // Snapshots are taken as each epoch ends, between training steps; events keep their order.
   let chain: Promise<void> = Promise.resolve();
   const forward = (event: TrainingEvent | null): void => { if (event) send({ type: "training", event }); };
   try {
     await train({
-      model, data, config, signal: abort.signal,
+      model, data, config, signal: controller.signal,
       onEvent: (event: TrainEvent) => {
         if (event.type === "epoch") {
           chain = chain.then(async () => {
@@ -134,7 +138,7 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   } finally {
     probe.x.dispose();
     model.dispose();
-    abort = null;
+    if (abort === controller) abort = null;
   }
 }
 
