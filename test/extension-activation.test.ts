@@ -51,6 +51,7 @@ test("the bundled extension activates, registers every contributed command, and 
     const good = fakeDocument("/w/good.resnet.ts", spec);
     const bad = fakeDocument("/w/bad.resnet.ts", spec.replace("channels: 32", "channels: 0"));
     const errors: string[] = [];
+    const opened: { language: string; content: string }[] = [];
     const posted: { type: string; [k: string]: unknown }[] = [];
     const inbox: { receive: ((m: unknown) => void) | null } = { receive: null };
     const panel = {
@@ -90,10 +91,12 @@ test("the bundled extension activates, registers every contributed command, and 
         onDidOpenTextDocument: event, onDidChangeTextDocument: event, onDidCloseTextDocument: event,
         getConfiguration: () => ({ get: <T>(_k: string, fallback: T) => fallback }),
         asRelativePath: (uri: { path: string }) => uri.path.slice(3),
+        openTextDocument: async (content: { language: string; content: string }) => { opened.push(content); return content; },
       },
       window: {
         onDidChangeActiveTextEditor: event, registerWebviewPanelSerializer: () => disposable, activeTextEditor: { document: good },
         showInformationMessage: () => undefined, showErrorMessage: (m: string) => { errors.push(m); },
+        showTextDocument: async () => undefined,
         createWebviewPanel: (viewType: string, _title: string, _col: unknown, options: { localResourceRoots: unknown[] }) => {
           panel.viewType = viewType;
           panel.options = options;
@@ -130,6 +133,12 @@ test("the bundled extension activates, registers every contributed command, and 
       const inlay = hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
       assert.equal(inlay.length, 2);
       assert.match(inlay[1]!.label, /→ \[32,16,16\]/);
+      // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
+      await commands.get("resnetStudio.exportPytorch")!();
+      assert.equal(opened.length, 1, `one editor opened; errors ${errors.join(";")}`);
+      assert.equal(opened[0]!.language, "python");
+      assert.match(opened[0]!.content, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
+      assert.match(opened[0]!.content, /^class BasicBlock\(nn\.Module\):$/m);
       // The diagram panel: strict CSP, the ready handshake answered with a snapshot, a layout request answered.
       await commands.get("resnetStudio.openDiagramToSide")!();
       assert.equal(panel.viewType, "resnetStudio.diagram");

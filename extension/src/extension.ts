@@ -23,6 +23,10 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
+import { pytorchExportFor } from "./pure/exportPytorch";
+import { applyDiagramEdit } from "./specEdits";
+import { registerCompare } from "./compare";
+import { registerNewSpec } from "./newSpec";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -249,6 +253,11 @@ class DiagramPanel {
         return { started: await this.train() };
       case "cancelTraining":
         return { cancelled: this.ctx.trainer.cancel() };
+      case "editSpec": {
+        if (!this.view.documentUri) throw new Error("this diagram shows no spec file to edit");
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
+        return await applyDiagramEdit(doc, body.edit, body.ask === true);
+      }
     }
   }
 
@@ -437,10 +446,21 @@ export function activate(context: vscode.ExtensionContext): void {
       try { await panel.train(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
     }),
     vscode.commands.registerCommand("resnetStudio.cancelTraining", () => { if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running."); }),
+    vscode.commands.registerCommand("resnetStudio.exportPytorch", async (uri?: vscode.Uri) => {
+      const doc = await specDocumentFor(uri);
+      if (!doc) return void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to export it as PyTorch.");
+      const result = pytorchExportFor(ctx.cache.get(doc), vscode.workspace.asRelativePath(doc.uri));
+      if (!result.ok) return void vscode.window.showErrorMessage(`ResNet Studio: ${result.message}`);
+      // An untitled editor: nothing is written until the user saves it where they want it.
+      const code = await vscode.workspace.openTextDocument({ language: "python", content: result.code });
+      await vscode.window.showTextDocument(code, vscode.ViewColumn.Beside);
+    }),
     vscode.commands.registerCommand("resnetStudio.exportSvg", () => DiagramPanel.active?.runWebviewCommand("exportSvg")),
     vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
+  registerCompare(context);
+  registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   for (const doc of vscode.workspace.textDocuments) refresh(doc);
 }
 

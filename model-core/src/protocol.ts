@@ -13,6 +13,7 @@ import type { ExpansionState } from "./render/view";
 import type { LaidOutGraph } from "./render/layout";
 import type { OverlayOptions } from "./render/svg";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
+import type { SpecEdit } from "./edit/specEdit";
 
 /** Which panel of the webview is in front. */
 export type ViewTab = "diagram" | "gradients" | "training";
@@ -99,7 +100,9 @@ export type RequestBody =
   /** Start training the followed spec (or the bundled example). */
   | { kind: "train" }
   /** Cancel the running training. */
-  | { kind: "cancelTraining" };
+  | { kind: "cancelTraining" }
+  /** Change the followed spec's source (one undoable edit); `ask`: let the user type the value, starting from `edit.value`. */
+  | { kind: "editSpec"; edit: SpecEdit; ask?: boolean };
 
 /** What a successful response carries, by request kind. */
 export interface ResponseBodies {
@@ -109,6 +112,8 @@ export interface ResponseBodies {
   saveSvg: { saved: string | null };
   train: { started: boolean };
   cancelTraining: { cancelled: boolean };
+  /** `message`: what changed, or why the edit was not written. */
+  editSpec: { applied: boolean; message: string };
 }
 
 export type RequestKind = RequestBody["kind"];

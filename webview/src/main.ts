@@ -10,12 +10,14 @@ import styles from "./styles.css";
 import { renderSvg, type OverlayOptions } from "../../model-core/src/render/svg";
 import { toggleExpansion, type ExpansionState } from "../../model-core/src/render/view";
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
-import { isHostToWebview, type HostToWebview, type RequestBody, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
+import { isHostToWebview, type HostToWebview, type RequestBody, type ResponseBodies, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, type ViewAction, type WebviewModel } from "./state";
 import { centreOn, containsRect, fitTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
 import { enclosingGroups, nodeDetails } from "./details";
 import { formatDiagnostic } from "../../model-core/src/diagnostics";
 import { GradientCharts, TrainingCharts } from "./charts";
+import { EditMenu } from "./editMenu";
+import { editMenuSections, stageIndexOf, type EditItem } from "./editItems";
 
 const vscode = acquireVsCodeApi<ViewState>();
 
@@ -83,7 +85,7 @@ const runGroup = el("div", { class: "group" },
 const toolbar = el("div", { class: "toolbar", role: "toolbar" }, titleEl, tabs, overlayGroup, searchField, viewGroup, runGroup);
 const problems = el("div", { class: "problems", role: "alert" });
 
-const viewport = el("div", { id: "viewport", tabindex: "0", role: "application", "aria-label": "Network diagram: arrows move, Enter expands, Escape collapses" });
+const viewport = el("div", { id: "viewport", tabindex: "0", role: "application", "aria-label": "Network diagram: arrows move, Enter expands, Escape collapses, E or right-click edits" });
 const layer = el("div", { id: "layer" });
 const overview = el("canvas", { id: "overview", class: "hidden" });
 const emptyMessage = el("div", { class: "empty" }, "Open a .resnet.ts spec and run “ResNet Studio: Open Diagram to the Side”.");
@@ -468,6 +470,7 @@ viewport.addEventListener("pointermove", (e) => {
   showTooltipFor(overviewMode ? boxAtScreen(e.clientX, e.clientY) : nodeIdAt(e.target), e);
 });
 viewport.addEventListener("pointerup", (e) => {
+  if (e.button !== 0) return; // the right button opens the edit menu (contextmenu below)
   const wasDrag = drag?.moved ?? false;
   drag = null;
   viewport.classList.remove("dragging");
@@ -494,7 +497,8 @@ viewport.addEventListener("wheel", (e) => {
 
 window.addEventListener("keydown", (e) => {
   const inField = e.composedPath().some((t) => t === searchField);
-  if (inField) return;
+  if (inField || editMenu.isOpen) return;
+  if (model.view.tab === "diagram" && editKey(e)) return;
   if (model.view.tab !== "diagram" || !model.laid) return;
   const arrows: Record<string, Direction> = { ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right" };
   const dir = arrows[e.key];
@@ -520,6 +524,56 @@ window.addEventListener("keydown", (e) => {
     default: return;
   }
 });
+
+// ---------- editing the spec from the diagram ----------
+const editMenu = new EditMenu(diagramPane, (item) => void requestEdit(item));
+
+async function requestEdit(item: EditItem): Promise<void> {
+  try {
+    const result = (await request({ kind: "editSpec", edit: item.edit, ask: item.ask })) as ResponseBodies["editSpec"];
+    showStatus(result.applied ? `Edited: ${result.message}` : `Not changed: ${result.message}`);
+  } catch {
+    // the response handler already reported it
+  }
+}
+
+function openEditMenu(nodeId: string | null, x: number, y: number): void {
+  const spec = model.graph?.spec;
+  if (!spec) return;
+  hideTooltip();
+  editMenu.open(editMenuSections(spec, nodeId), x, y);
+}
+
+viewport.addEventListener("contextmenu", (e) => {
+  e.preventDefault();
+  const id = overviewMode ? boxAtScreen(e.clientX, e.clientY) : nodeIdAt(e.target);
+  if (id && id !== model.view.selected) select(id, false);
+  const pane = diagramPane.getBoundingClientRect();
+  openEditMenu(id, e.clientX - pane.left, e.clientY - pane.top);
+});
+
+/** Keys that edit: the context-menu key, Shift+F10 or `e` open the menu at the selection; `]` / `[` add or remove a block of its stage. */
+function editKey(e: KeyboardEvent): boolean {
+  const selected = model.view.selected;
+  const spec = model.graph?.spec;
+  if (!spec || e.ctrlKey || e.metaKey || e.altKey) return false;
+  if (e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey) || e.key === "e") {
+    e.preventDefault();
+    const box = selected ? findBox(selected) : null;
+    const t = transform();
+    openEditMenu(selected, box ? box.x * t.zoom + t.panX + 8 : 8, box ? (box.y + box.height) * t.zoom + t.panY : 8);
+    return true;
+  }
+  const stage = stageIndexOf(selected);
+  const current = stage === null ? undefined : spec.stages[stage];
+  if ((e.key === "]" || e.key === "[") && stage !== null && current) {
+    e.preventDefault();
+    const value = current.blocks + (e.key === "]" ? 1 : -1);
+    void requestEdit({ label: `blocks ${value}`, edit: { kind: "stage", stage, key: "blocks", value } });
+    return true;
+  }
+  return false;
+}
 
 // ---------- tooltip ----------
 let tooltipFor: string | null = null;

@@ -7,6 +7,8 @@ import { registerTrain } from "./train";
 import { registerBench } from "./bench";
 import { registerRender } from "./render";
 import { registerGradflow } from "./gradflow";
+import { registerExport } from "./export";
+import { registerDiff } from "./diff";
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("resnet-studio")
@@ -19,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
   registerBench(program);
   registerRender(program);
   registerGradflow(program);
+  registerExport(program);
+  registerDiff(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

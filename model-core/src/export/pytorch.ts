@@ -105,7 +105,7 @@ function header(graph: ModelGraph, options: PytorchExportOptions): string[] {
   ];
 }
 
-function helpers(spec: ResNetSpec, flags: Flags): string[] {
+function helpers(flags: Flags): string[] {
   const bias = flags.bn ? "False" : "True";
   const lines = [
     ``,
@@ -179,7 +179,6 @@ function helpers(spec: ResNetSpec, flags: Flags): string[] {
       );
     }
   }
-  void spec;
   return lines;
 }
 
@@ -565,8 +564,12 @@ def write_safetensors(path, tensors, metadata=None):
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)
     folder = os.path.dirname(os.path.abspath(path))
+    # .rs-tmp-<pid>-: the name ResNet Studio looks for to remove a killed writer's temp file.
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".rs-tmp-{os.getpid()}-", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a checkpoint is an ordinary file
         with os.fdopen(fd, "wb") as f:
             f.write(struct.pack("<Q", len(text)))
             f.write(text)
@@ -606,7 +609,7 @@ const MAIN = `
 if __name__ == "__main__":
     net = build()
     x = torch.randn(2, *INPUT_SHAPE)
-    print(f"{type(net).__name__}: {sum(p.numel() for p in net.parameters()):,} parameters, {tuple(x.shape)} -> {tuple(net.eval()(x).shape)}")
+    print(f"{SPEC['name']}: {sum(p.numel() for p in net.parameters()):,} parameters, {tuple(x.shape)} -> {tuple(net.eval()(x).shape)}")
 `;
 
 /** The PyTorch source of a network: `model.py`. */
@@ -615,7 +618,7 @@ export function exportPytorch(graph: ModelGraph, options: PytorchExportOptions =
   const flags = flagsOf(spec);
   const lines = [
     ...header(graph, options),
-    ...helpers(spec, flags),
+    ...helpers(flags),
     ...blockClass(spec, flags),
     ...networkClass(spec, flags),
     ...buildFunction(),

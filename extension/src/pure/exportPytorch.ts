@@ -1,0 +1,17 @@
+/** "Export as PyTorch Module": the generated model.py for an analysed spec document, or why there is none. Pure. */
+import { formatDiagnostic } from "../../../model-core/src/diagnostics";
+import { exportPytorch } from "../../../model-core/src/export/pytorch";
+import type { SpecAnalysis } from "./specDocument";
+
+export type PytorchExportResult = { ok: true; code: string } | { ok: false; message: string };
+
+export function pytorchExportFor(analysis: SpecAnalysis, file: string): PytorchExportResult {
+  if (!analysis.graph) {
+    const errors = analysis.diagnostics.filter((d) => d.severity === "error");
+    const first = errors[0];
+    const detail = first ? formatDiagnostic(first, file) : `${file}: the network could not be analyzed`;
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more problem${errors.length > 2 ? "s" : ""})` : "";
+    return { ok: false, message: `cannot export: ${detail}${more}` };
+  }
+  return { ok: true, code: exportPytorch(analysis.graph, { source: file }) };
+}

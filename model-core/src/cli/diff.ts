@@ -1,0 +1,33 @@
+/** `resnet-studio diff A B [--json]`: what changes from network A to network B, stage by stage. */
+import type { Command } from "commander";
+import { SpecError } from "../diagnostics";
+import type { ModelGraph } from "../analysis/graph";
+import { diffNetworks, formatNetworkDiff, type NetworkDiff } from "../analysis/diff";
+import { loadSpec } from "../load";
+
+function loadGraph(arg: string): ModelGraph {
+  const loaded = loadSpec(arg);
+  const errors = loaded.diagnostics.filter((d) => d.severity === "error");
+  if (!loaded.graph || errors.length > 0) {
+    throw new SpecError(errors.length > 0 ? errors : [{ severity: "error", code: "analysis-failed", message: `${arg}: the network could not be analyzed`, range: null }]);
+  }
+  return loaded.graph;
+}
+
+/** Both arguments are `.resnet.ts` paths or preset names. Throws SpecError with located diagnostics. */
+export function runDiff(a: string, b: string): NetworkDiff {
+  return diffNetworks(loadGraph(a), loadGraph(b));
+}
+
+export function registerDiff(program: Command): void {
+  program
+    .command("diff")
+    .description("compare two networks (spec files or presets): added, removed and changed blocks, Δparams and ΔMACs per stage")
+    .argument("<a>", "a .resnet.ts file or a preset name")
+    .argument("<b>", "a .resnet.ts file or a preset name")
+    .option("--json", "print one JSON object")
+    .action((a: string, b: string, options: { json?: boolean }) => {
+      const diff = runDiff(a, b);
+      process.stdout.write((options.json ? JSON.stringify(diff, null, 2) : formatNetworkDiff(diff)) + "\n");
+    });
+}

@@ -1,0 +1,77 @@
+/** `resnet-studio export`: a spec or preset as a PyTorch module (model.py), optionally with a torchrun script. */
+import type { Command } from "commander";
+import { writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { exportPytorch } from "../export/pytorch";
+import { exportTrainScript } from "../export/trainScript";
+import { specHash } from "../runtime/checkpoint";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../runtime/trainTypes";
+import { loadSpec, parseShapeArg } from "../load";
+import { reportDiagnostics, writeStdout } from "./summary";
+import { datasetDefaults } from "./train";
+
+export interface ExportCliOptions {
+  to?: string;
+  out?: string;
+  input?: string;
+  withTrainScript?: boolean;
+}
+
+const TRAIN_SCRIPT_NAME = "train_ddp.py";
+
+function writeText(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (err) {
+    throw new Error(`cannot write ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** The CLI `train` defaults for each dataset the script reads; an ImageFolder gets the paper's SGD recipe, as CIFAR-10 does. */
+function trainDefaults(): Record<"cifar10" | "imagefolder" | "synthetic", TrainConfig> {
+  const of = (dataset: string): TrainConfig => ({ ...DEFAULT_TRAIN_CONFIG, ...datasetDefaults(dataset) });
+  return { cifar10: of("cifar10"), imagefolder: of("cifar10"), synthetic: of("synthetic") };
+}
+
+export async function runExport(arg: string, options: ExportCliOptions): Promise<void> {
+  const target = (options.to ?? "pytorch").toLowerCase();
+  if (target !== "pytorch") throw new Error(`--to: the only export target is pytorch, got "${options.to}"`);
+  if (options.withTrainScript && !options.out) throw new Error(`--with-train-script writes ${TRAIN_SCRIPT_NAME} beside the model: give --out model.py`);
+  if (options.out && !options.out.endsWith(".py")) throw new Error(`--out must name a .py file, got "${options.out}"`);
+  const input = options.input === undefined ? undefined : parseShapeArg(options.input);
+  const loaded = loadSpec(arg, { input });
+  const failed = reportDiagnostics(loaded, arg);
+  if (failed || !loaded.graph) {
+    if (!failed) process.stderr.write(`${loaded.file ?? arg}: error: the network could not be analyzed\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const graph = loaded.graph;
+  const code = exportPytorch(graph, { source: loaded.file ?? `preset ${arg}` });
+  if (!options.out) {
+    await writeStdout(code);
+    return;
+  }
+  writeText(options.out, code);
+  const written = [options.out];
+  if (options.withTrainScript) {
+    const script = join(dirname(options.out), TRAIN_SCRIPT_NAME);
+    writeText(script, exportTrainScript(graph, { modelFile: basename(options.out), specHash: specHash(graph.spec), defaults: trainDefaults() }));
+    written.push(script);
+  }
+  await writeStdout(`wrote ${written.join(", ")}: ${graph.name}, ${graph.totals.params.toLocaleString("en-US")} parameters\n`);
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command("export")
+    .description("write a .resnet.ts spec or a preset as a PyTorch module (torchvision-style model.py)")
+    .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet18, resnet56, plain20")
+    .option("--to <target>", "export target: pytorch", "pytorch")
+    .option("--out <file>", "write the module here (default: print it)")
+    .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
+    .option("--with-train-script", `also write ${TRAIN_SCRIPT_NAME} (torchrun, DDP) beside --out`)
+    .action(async (spec: string, options: ExportCliOptions) => {
+      await runExport(spec, options);
+    });
+}
