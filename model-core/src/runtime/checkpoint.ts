@@ -4,7 +4,7 @@
  *   Header: { "__metadata__": {string → string}, "<tensor>": { dtype: "F32" | "I64", shape, data_offsets } }.
  * Tensor names are torchvision's state_dict keys in PyTorch layouts (conv OIHW, fc [out, in]); optimiser state is
  * `optimizer.<param>.<slot>` with PyTorch's slot names. The metadata carries the spec and its hash, counters, RNG
- * state, config, history and the sha256 of the data section. See docs in CHECKPOINT-FORMAT of the export.
+ * state, config, history and the sha256 of the data section. The exported model.py reads and writes the same files.
  * Written atomically (temp file in the same folder, fsync, rename, fsync of the folder); read with every field
  * checked by type and range, so a damaged file gets a message naming the file and the field.
  */
