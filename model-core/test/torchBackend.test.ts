@@ -299,3 +299,28 @@ test("`train --backend torch` on the embedded MNIST with examples/small.resnet.t
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((c) => process.exit(c))`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 600_000, env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("`gradflow --backend torch --json` gives the wasm command's JSON for the same seed, node by node", (t) => {
+  if (!needsTorch(t)) return;
+  const common = ["gradflow", "resnet20", "--batch", "4", "--seed", "3", "--json"];
+  const onWasm = cli([...common, "--backend", "wasm"]);
+  assert.equal(onWasm.status, 0, onWasm.stderr);
+  // RESNET_STUDIO_BACKEND=torch selects it as --backend torch does.
+  const onTorch = cli([...common, "--python", python.command], { RESNET_STUDIO_BACKEND: "torch" });
+  assert.equal(onTorch.status, 0, onTorch.stderr);
+  const a = JSON.parse(onWasm.stdout) as GradientFlowResult;
+  const b = JSON.parse(onTorch.stdout) as GradientFlowResult;
+  assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort(), "same schema");
+  assert.equal(a.nodes.length, 71);
+  const { worst, where } = worstFlowDifference(a, b);
+  assert.ok(worst <= 1e-3, `worst relative difference ${worst.toExponential(2)} at ${where}`);
+  const wrongModel = cli(["bench", "--backend", "torch", "--python", python.command, "--model", "resnet56"]);
+  assert.equal(wrongModel.status, 1);
+  assert.match(wrongModel.stderr, /^resnet-studio: error: bench --backend torch compares against bench\/pytorch_reference\.py's CIFAR ResNet-20; "resnet56" is another network/);
+});
