@@ -46,11 +46,16 @@ test("train 2 epochs == train 1 epoch, checkpoint, resume for 1 more (weights, o
       assert.equal(part1.reason, "maxSteps");
       first.dispose();
       const second = buildModel(microGraph(), { seed: 99 }); // different init: everything must come from the checkpoint
-      const part2 = await train({ model: second, data, config, resumeFrom: dir });
+      const part2 = await train({ model: second, data, config, resumeFrom: dir, checkpoint: dir });
       assert.equal(part2.history.length, 2, "history carries over");
       assert.equal(part2.globalStep, full.globalStep);
       assert.deepEqual(weights(second), weights(straight), `${optimizer}: resumed weights equal the uninterrupted run's`);
       assert.equal(part2.final?.valLoss, full.final?.valLoss);
+      // A run asking for fewer epochs than the checkpoint has done is refused, not silently "completed".
+      const fewer = buildModel(microGraph(), { seed: 3 });
+      await assert.rejects(train({ model: fewer, data, config: { ...config, epochs: 1 }, resumeFrom: dir }), (e: Error) =>
+        e instanceof CheckpointError && /checkpoint has 2 epochs done, more than the 1 this run asks for \(pass --epochs 3 or more/.test(e.message));
+      fewer.dispose();
       straight.dispose();
       second.dispose();
     }

@@ -439,6 +439,20 @@ export function assertSameSpec(checkpoint: Checkpoint, spec: ResNetSpec): void {
   }
 }
 
+/** Refuses to resume another network, another optimiser (its state would be dropped), or a run already past `config.epochs`. */
+export function assertResumable(checkpoint: Checkpoint, spec: ResNetSpec, config: TrainConfig): void {
+  assertSameSpec(checkpoint, spec);
+  const { optimizer, epoch } = checkpoint.header;
+  if (optimizer.kind !== config.optimizer) {
+    throw new CheckpointError(
+      `${checkpoint.path}: checkpoint was trained with ${optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${optimizer.kind})`,
+    );
+  }
+  if (epoch > config.epochs) {
+    throw new CheckpointError(`${checkpoint.path}: checkpoint has ${epoch} epochs done, more than the ${config.epochs} this run asks for (pass --epochs ${epoch + 1} or more to continue)`);
+  }
+}
+
 /** Assigns the checkpoint's values (PyTorch layout) to tfjs variables by name, checking shapes. `what` names the group in errors. */
 export function restoreVariables(checkpoint: Checkpoint, what: string, variables: Iterable<[string, tf.Variable]>): void {
   for (const [name, variable] of variables) {

@@ -17,7 +17,7 @@ import { SeededRng } from "../data/rng";
 import { exportPytorch } from "../export/pytorch";
 import { currentBackend, initBackend } from "./backend";
 import {
-  assertSameSpec, CheckpointError, encodeSafetensors, readCheckpoint, removeStaleTempFiles, resolveCheckpointPath, specHash, torchLayoutTensors,
+  assertResumable, assertSameSpec, encodeSafetensors, readCheckpoint, removeStaleTempFiles, resolveCheckpointPath, specHash, torchLayoutTensors,
 } from "./checkpoint";
 import { assembleGradientFlow, laneEdges } from "./gradflow";
 import { buildModel, isGraphModel } from "./model";
@@ -306,12 +306,7 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
   let resume: TrainJob["resume"];
   if (options.resumeFrom) {
     const checkpoint = readCheckpoint(options.resumeFrom);
-    assertSameSpec(checkpoint, spec);
-    if (checkpoint.header.optimizer.kind !== config.optimizer) {
-      throw new CheckpointError(
-        `${checkpoint.path}: checkpoint was trained with ${checkpoint.header.optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${checkpoint.header.optimizer.kind})`,
-      );
-    }
+    assertResumable(checkpoint, spec, config);
     const h = checkpoint.header;
     resume = { path: checkpoint.path, epoch: h.epoch, globalStep: h.globalStep, rngState: h.rngState, history: h.history, optimizerStep: h.optimizer.step };
   }

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
-import { assertSameSpec, CheckpointError, readCheckpoint, removeStaleTempFiles, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
+import { assertResumable, readCheckpoint, removeStaleTempFiles, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
 import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
@@ -241,12 +241,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 }
 
 function resume(checkpoint: Checkpoint, model: TrainableModel, optimizer: Optimizer, config: TrainConfig): void {
-  assertSameSpec(checkpoint, model.graph.spec);
-  if (checkpoint.header.optimizer.kind !== config.optimizer) {
-    throw new CheckpointError(
-      `${checkpoint.path}: checkpoint was trained with ${checkpoint.header.optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${checkpoint.header.optimizer.kind})`,
-    );
-  }
+  assertResumable(checkpoint, model.graph.spec, config);
   restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
   restoreVariables(checkpoint, "optimizer state", optimizer.stateTensors());
