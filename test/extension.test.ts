@@ -11,6 +11,8 @@ import { toTrainingEvent, workersSetting } from "../extension/src/pure/trainEven
 import { BUNDLED_SPEC_TEXT } from "../extension/src/pure/bundledSpec";
 import { applyTrainingEvent, EMPTY_TRAINING, isWebviewToHost, isHostToWebview } from "../model-core/src/protocol";
 import { DEFAULT_TRAIN_CONFIG } from "../model-core/src/runtime/trainTypes";
+import { trainingMemory } from "../model-core/src/analysis/memory";
+import { formatBytes } from "../model-core/src/render/format";
 
 const root = join(__dirname, "..");
 
@@ -64,6 +66,25 @@ test("hover over a stage shows its output shape, params and MACs; over the call,
   assert.match(onName, /tiny/);
   assert.equal(hoverMarkdown(graph, 0), null, "nothing over the import line");
   assert.match(modelSummaryMarkdown(graph), /params/);
+});
+
+test("hovers show one training step's memory at the configured batch: the model's totals and each stage's saved bytes", () => {
+  const { graph } = analyzeSpecText(SPEC, "tiny.resnet.ts");
+  assert.ok(graph);
+  const memory = trainingMemory(graph, { batch: 64 });
+  const stage = hoverMarkdown(graph, SPEC.indexOf("channels: 32"), { batch: 64 });
+  assert.ok(stage);
+  const layer2 = memory.stages.find((s) => s.id === "layer2")!;
+  assert.ok(layer2.savedActivationBytes > 0);
+  assert.ok(stage.includes(`| saved for backward @ batch 64 | ${formatBytes(layer2.savedActivationBytes)} |`), stage);
+  const model = modelSummaryMarkdown(graph, { batch: 64 });
+  assert.ok(model.includes(`| training peak @ batch 64 | ${formatBytes(memory.trainPeakBytes)} `), model);
+  assert.ok(model.includes(`| saved for backward @ batch 64 | ${formatBytes(memory.savedActivationBytes)} |`));
+  assert.ok(model.includes(`| inference peak @ batch 64 | ${formatBytes(memory.inferencePeakBytes)} |`));
+  // Without a batch, no memory rows.
+  assert.doesNotMatch(modelSummaryMarkdown(graph), /peak/);
+  const hint = stageInlayHints(graph, { batch: 64 }).find((h) => h.tooltip.startsWith("layer2"))!;
+  assert.ok(hint.tooltip.endsWith(`, ${formatBytes(layer2.savedActivationBytes)} saved for backward at batch 64`), hint.tooltip);
 });
 
 test("inlay hints: one after each stage with its output shape and params", () => {

@@ -17,7 +17,8 @@ import {
   EMPTY_TRAINING, applyTrainingEvent, isWebviewToHost,
   type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
 } from "../../model-core/src/protocol";
-import { initialExpansion, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
+import { trainingMemory } from "../../model-core/src/analysis/memory";
+import { initialExpansion, memoryOverlayData, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
 import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
@@ -141,7 +142,7 @@ class DiagramPanel {
 
   private constructor(private readonly ctx: ExtensionContext, readonly panel: vscode.WebviewPanel, saved: ViewState | null) {
     DiagramPanel.current = this;
-    this.view = saved ?? { documentUri: null, expansion: { expanded: [] }, overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };
+    this.view = saved ?? { documentUri: null, expansion: { expanded: [] }, overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };
     const nonce = makeNonce();
     const scriptUri = panel.webview.asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js")).toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
@@ -246,7 +247,8 @@ class DiagramPanel {
       case "saveSvg": {
         if (!this.graph) throw new Error("no diagram to export");
         const laid = await this.ctx.layout().layout(this.graph, body.expansion);
-        const svg = renderSvg(laid, body.overlays, this.gradients?.residual ?? null, { standalone: true });
+        const memory = body.overlays.memory ? memoryOverlayData(trainingMemory(this.graph, { batch: config("trainBatchSize", 64) })) : null;
+        const svg = renderSvg(laid, body.overlays, this.gradients?.residual ?? null, { standalone: true, memory });
         return { saved: await saveFile(body.suggestedName, { "SVG image": ["svg"] }, Buffer.from(svg, "utf8")) };
       }
       case "train":
@@ -408,7 +410,8 @@ export function activate(context: vscode.ExtensionContext): void {
       provideHover(doc, position) {
         const graph = ctx.cache.get(doc).graph;
         if (!graph) return null;
-        const text = hoverMarkdown(graph, doc.offsetAt(position));
+        // Memory figures at the batch Train Small Model uses.
+        const text = hoverMarkdown(graph, doc.offsetAt(position), { batch: config("trainBatchSize", 64) });
         return text ? new vscode.Hover(new vscode.MarkdownString(text)) : null;
       },
     }),
@@ -417,7 +420,7 @@ export function activate(context: vscode.ExtensionContext): void {
         if (!config("inlayHints", true)) return [];
         const graph = ctx.cache.get(doc).graph;
         if (!graph) return [];
-        return stageInlayHints(graph)
+        return stageInlayHints(graph, { batch: config("trainBatchSize", 64) })
           .map((h) => ({ h, pos: doc.positionAt(h.offset) }))
           .filter(({ pos }) => range.contains(pos))
           .map(({ h, pos }) => {

@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, type BackendChoice } from "../../model-core/src/runtime/backend";
 import { buildModel, type TfModel } from "../../model-core/src/runtime/model";
 import { gradientFlow } from "../../model-core/src/runtime/gradflow";
+import { backendLimitBytes, checkPassMemory, passBatch } from "../../model-core/src/runtime/memoryGuard";
 import { train } from "../../model-core/src/runtime/train";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainEvent } from "../../model-core/src/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "../../model-core/src/data/mnist";
@@ -126,7 +127,9 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
         if (event.type === "epoch") {
           chain = chain.then(async () => {
             let gradients: GradientFlowResult | null = null;
-            try { gradients = await gradientFlow(model, probe); } catch { gradients = null; }
+            // The snapshot is skipped when its pass would not fit the backend (a wasm abort cannot be caught).
+            const fits = checkPassMemory({ graph: job.graph, batch: probe.labels.length, kind: "gradflow", limitBytes: backendLimitBytes(backend.name) }).fits;
+            try { gradients = fits ? await gradientFlow(model, probe) : null; } catch { gradients = null; }
             forward(toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }));
           });
         } else {
@@ -153,9 +156,12 @@ port?.on("message", (job: HostToWorker) => {
           send({ type: "gradients", pair: { residual, plain } });
           return;
         }
-        await initBackend(job.backend as BackendChoice);
-        const residual = await flowOnRandomBatch(job.graph, job.batch, job.seed);
-        const plain = job.plain ? await flowOnRandomBatch(job.plain, job.batch, job.seed) : null;
+        const backend = await initBackend(job.backend as BackendChoice);
+        // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
+        const batchFor = (graph: ModelGraph) =>
+          passBatch({ graph, kind: "gradflow", backend: backend.name, requested: null, preferred: job.batch, what: "a gradient-flow pass" }).batch;
+        const residual = await flowOnRandomBatch(job.graph, batchFor(job.graph), job.seed);
+        const plain = job.plain ? await flowOnRandomBatch(job.plain, batchFor(job.plain), job.seed) : null;
         send({ type: "gradients", pair: { residual, plain } });
       } catch (err) {
         send({ type: "error", message: messageOf(err) });

@@ -4,6 +4,7 @@ export * from "./diagnostics";
 export * from "./spec/sources";
 export * from "./analysis/graph";
 export * from "./analysis/gradflow";
+export * from "./analysis/memory";
 export * from "./spec/builders";
 export * from "./spec/presets";
 export * from "./analysis/layers";

@@ -4,7 +4,8 @@ import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
-import { initialExpansion, layoutView, renderSvg, NO_OVERLAYS, type LaidOutGraph, type OverlayOptions } from "../src/render/index";
+import { initialExpansion, layoutView, renderSvg, NO_OVERLAYS, memoryOverlayData, logScale, heatColor, formatBytes, type LaidOutGraph, type LaidOutNode, type OverlayOptions } from "../src/render/index";
+import { trainingMemory } from "../src/analysis/memory";
 
 const r18 = analyzeOrThrow(presets.resnet18());
 const r50 = analyzeOrThrow(presets.resnet50());
@@ -148,4 +149,25 @@ test("text is escaped, selection is marked, viewport renders a subset", () => {
   const shown = (top.match(/class="rs-node[ "]/g) ?? []).length;
   assert.ok(shown > 0 && shown < r18All.nodes.length / 4, `viewport shows ${shown} of ${r18All.nodes.length}`);
   assert.ok(top.includes('data-node-id="input"') && !top.includes('data-node-id="fc"'));
+});
+
+test("memory overlay: each box is heated by the bytes it saves for backward, on the shared heat scale", () => {
+  const memory = trainingMemory(r18, { batch: 32 });
+  const data = memoryOverlayData(memory);
+  const svg = renderSvg(r18All, { ...NO_OVERLAYS, memory: true }, null, { memory: data });
+  assertWellFormed(svg);
+  const saved = (n: LaidOutNode) => n.nodeIds.reduce((s, id) => s + (data.savedBytes.get(id) ?? 0), 0);
+  const scale = logScale(r18All.nodes.map(saved));
+  const bn1 = r18All.nodes.find((n) => n.id === "bn1")!;
+  const bn1Box = svg.slice(svg.indexOf('data-node-id="bn1"'), svg.indexOf("</g>", svg.indexOf('data-node-id="bn1"')));
+  assert.ok(bn1Box.includes(`fill="${heatColor(scale(saved(bn1)))}"`), bn1Box);
+  assert.ok(bn1Box.includes(`saved for backward: ${formatBytes(saved(bn1))} at batch 32`));
+  assert.ok(bn1Box.includes(`${formatBytes(saved(bn1))} saved`));
+  // An Add saves nothing: the coolest colour.
+  const add = svg.slice(svg.indexOf('data-node-id="layer1.0.add"'), svg.indexOf("</g>", svg.indexOf('data-node-id="layer1.0.add"')));
+  assert.ok(add.includes(`fill:${heatColor(0)}`), add);
+  assert.match(svg, /bytes saved for backward at batch 32, log scale/);
+  // Without data (or with the overlay off) nothing is heated.
+  assert.doesNotMatch(renderSvg(r18All, { ...NO_OVERLAYS, memory: true }, null), /saved for backward/);
+  assert.doesNotMatch(renderSvg(r18All, NO_OVERLAYS, null, { memory: data }), /saved for backward/);
 });

@@ -6,6 +6,10 @@ import { join } from "node:path";
 import { SpecError } from "../src/diagnostics";
 import { runRender, parseOverlayArg, type RenderOutput } from "../src/cli/render";
 import { main } from "../src/cli/main";
+import { trainingMemory } from "../src/analysis/memory";
+import { analyzeOrThrow } from "../src/analysis/analyze";
+import { presets } from "../src/spec/presets";
+import { formatBytes } from "../src/render/format";
 
 const dir = mkdtempSync(join(tmpdir(), "rs-render-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,9 +51,20 @@ test("renders a preset to .svg and .html", async () => {
   assert.ok(html.includes('data-node-id="layer2.0.downsample.0"') && html.includes("RF "));
 });
 
+test("--overlay memory heats boxes by the bytes they keep for backward at --batch", async () => {
+  const svgPath = join(dir, "r20-memory.svg");
+  await runRender("resnet20", { out: svgPath, expand: "blocks", overlay: "memory", batch: "8" }, sink());
+  const svg = readFileSync(svgPath, "utf8");
+  const stage1 = trainingMemory(analyzeOrThrow(presets.resnet20()), { batch: 8 }).nodes
+    .filter((n) => n.id.startsWith("layer1.0.")).reduce((sum, n) => sum + n.savedActivationBytes, 0);
+  assert.ok(svg.includes(`saved for backward: ${formatBytes(stage1)} at batch 8`), "layer1.0's tooltip carries its bytes");
+  assert.match(svg, /bytes saved for backward at batch 8, log scale/);
+});
+
 test("overlay and expansion arguments are checked", async () => {
-  assert.deepEqual(parseOverlayArg("shapes, RF,gradients"), { shapes: true, params: false, macs: false, receptiveField: true, gradients: true });
-  assert.deepEqual(parseOverlayArg("none"), { shapes: false, params: false, macs: false, receptiveField: false, gradients: false });
+  assert.deepEqual(parseOverlayArg("shapes, RF,gradients"), { shapes: true, params: false, macs: false, receptiveField: true, gradients: true, memory: false });
+  assert.deepEqual(parseOverlayArg("none"), { shapes: false, params: false, macs: false, receptiveField: false, gradients: false, memory: false });
+  assert.equal(parseOverlayArg("memory").memory, true);
   await assert.rejects(runRender("resnet18", { out: join(dir, "a.svg"), overlay: "shapes,heat" }, sink()), /--overlay: unknown overlay "heat"/);
   await assert.rejects(runRender("resnet18", { out: join(dir, "a.svg"), expand: "deep" }, sink()), /--expand: expected one of stages, blocks, all/);
   await assert.rejects(runRender("resnet18", { out: join(dir, "a.png") }, sink()), /--out must end in \.svg or \.html/);

@@ -125,6 +125,12 @@ test("ResNet-50: renders, expands/collapses a stage, shapes on edges, gradient o
     const svgText = await page.textContent("#layer svg");
     assert.match(svgText ?? "", /∇/, "nodes show their gradient norm");
 
+    // Memory overlay: each box shows the bytes it keeps for the backward pass; off again, they go.
+    await page.click('vscode-checkbox[data-overlay="memory"]');
+    await page.waitForFunction(() => /\d (B|KiB|MiB|GiB) saved/.test(document.querySelector("#layer svg")?.textContent ?? ""));
+    await page.click('vscode-checkbox[data-overlay="memory"]');
+    await page.waitForFunction(() => !/ saved/.test(document.querySelector("#layer svg")?.textContent ?? ""));
+
     // Hover shows a tooltip with the node's details, including gradient statistics.
     const box = await page.locator(`#layer g[data-node-id="${selectedAfterArrow}"] rect`).first().boundingBox();
     assert.ok(box);

@@ -7,7 +7,9 @@ import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
 import styles from "./styles.css";
-import { renderSvg, type OverlayOptions } from "../../model-core/src/render/svg";
+import { memoryOverlayData, renderSvg, type MemoryOverlayData, type OverlayOptions } from "../../model-core/src/render/svg";
+import { trainingMemory } from "../../model-core/src/analysis/memory";
+import { DEFAULT_TRAIN_CONFIG } from "../../model-core/src/runtime/trainTypes";
 import { toggleExpansion, type ExpansionState } from "../../model-core/src/render/view";
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
 import { isHostToWebview, type HostToWebview, type RequestBody, type ResponseBodies, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
@@ -60,7 +62,7 @@ for (const [tab, label] of [["diagram", "Diagram"], ["gradients", "Gradient flow
 }
 const overlayBoxes = new Map<keyof OverlayOptions, HTMLElement>();
 const overlayGroup = el("div", { class: "group", "aria-label": "Overlays" });
-for (const [key, label] of [["shapes", "Shapes"], ["params", "Params"], ["macs", "MACs"], ["receptiveField", "RF"], ["gradients", "Gradients"]] as const) {
+for (const [key, label] of [["shapes", "Shapes"], ["params", "Params"], ["macs", "MACs"], ["receptiveField", "RF"], ["gradients", "Gradients"], ["memory", "Memory"]] as const) {
   const box = custom("vscode-checkbox", { label, "data-overlay": key, title: `Overlay: ${label}` });
   box.addEventListener("change", () => {
     updateView({ kind: "overlay", key, on: (box as HTMLElement & { checked: boolean }).checked });
@@ -190,7 +192,8 @@ function syncChrome(): void {
   for (const pane of [diagramPane, gradientsPane, trainingPane]) pane.classList.toggle("active", pane.dataset.pane === model.view.tab);
   for (const [key, box] of overlayBoxes) {
     const b = box as HTMLElement & { checked: boolean };
-    if (b.checked !== model.view.overlays[key]) b.checked = model.view.overlays[key];
+    const on = model.view.overlays[key] ?? false;
+    if (b.checked !== on) b.checked = on;
   }
   if (searchField.value !== model.view.search) searchField.value = model.view.search;
   const errors = model.diagnostics.filter((d) => d.severity === "error");
@@ -243,7 +246,7 @@ function renderDiagram(force = false): void {
   if (!force && !diagramDirty && (!large || (renderedRect && containsRect(renderedRect, vis)))) return;
   const rect = large ? visibleRect(transform(), viewportSize(), 0.3) : null;
   const svg = timed("renderSvg", () => renderSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null,
-    { selected: model.view.selected, viewport: rect, tooltips: false }));
+    { selected: model.view.selected, viewport: rect, tooltips: false, memory: memoryOverlay() }));
   timed("innerHTML", () => { layer.innerHTML = svg; });
   renderedRect = rect ?? { x: -Infinity, y: -Infinity, width: Infinity, height: Infinity };
   diagramDirty = false;
@@ -656,12 +659,24 @@ function exportSvg(): void {
 }
 
 /** Largest PNG side; canvases beyond ~16k px fail in Chromium. */
+/** The memory overlay at the batch of the current training run, else Train Small Model's default; one estimate per graph and batch. */
+let memoryCache: { graph: WebviewModel["graph"]; batch: number; data: MemoryOverlayData } | null = null;
+function memoryOverlay(): MemoryOverlayData | null {
+  if (!model.view.overlays.memory || !model.graph) return null;
+  const batch = model.training.batch > 0 ? model.training.batch : DEFAULT_TRAIN_CONFIG.batchSize;
+  if (memoryCache?.graph !== model.graph || memoryCache.batch !== batch) {
+    memoryCache = { graph: model.graph, batch, data: memoryOverlayData(trainingMemory(model.graph, { batch })) };
+  }
+  return memoryCache.data;
+}
+
 const PNG_MAX_SIDE = 12000;
 
 async function exportPng(): Promise<void> {
   const laid = model.laid;
   if (!laid) return;
-  const svg = renderSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null, { standalone: true, selected: null });
+  const svg = renderSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null,
+    { standalone: true, selected: null, memory: memoryOverlay() });
   const url = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
   try {
     const img = new Image();

@@ -8,7 +8,7 @@ import type { Diagnostic } from "../../model-core/src/diagnostics";
 import type { LaidOutGraph } from "../../model-core/src/render/layout";
 import type { OverlayOptions } from "../../model-core/src/render/svg";
 
-export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false };
+export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
 
 export function defaultViewState(): ViewState {
   return { documentUri: null, expansion: { expanded: [] }, overlays: { ...DEFAULT_OVERLAYS }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };

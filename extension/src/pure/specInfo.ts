@@ -5,6 +5,26 @@
 import type { GraphNode, ModelGraph, StageGroup, BlockGroup } from "../../../model-core/src/analysis/graph";
 import type { SourceRange } from "../../../model-core/src/diagnostics";
 import { formatCount, formatShape } from "./format";
+import { formatBytes } from "../../../model-core/src/render/format";
+import { evaluatePlan, planMemory, type MemoryPlan, type TrainingMemory } from "../../../model-core/src/analysis/memory";
+
+/** What the hover says about memory: one training step at this batch (the Train Small Model batch). */
+export interface MemoryHoverOptions {
+  batch: number;
+}
+
+/** One plan per graph (batch-independent) and its last evaluation, reused by every hover and hint on that graph. */
+const plans = new WeakMap<ModelGraph, { plan: MemoryPlan; last: TrainingMemory | null }>();
+
+function memoryOf(graph: ModelGraph, batch: number): TrainingMemory {
+  let entry = plans.get(graph);
+  if (!entry) {
+    entry = { plan: planMemory(graph), last: null };
+    plans.set(graph, entry);
+  }
+  if (entry.last?.batch !== batch) entry.last = evaluatePlan(entry.plan, batch);
+  return entry.last;
+}
 
 /** An element of the graph that came from a place in the spec. */
 interface Located {
@@ -17,6 +37,8 @@ interface Located {
   macs: number;
   receptiveField: { size: number; stride: number } | null;
   detail: string | null;
+  /** The stage's id, for stage-level elements. */
+  stageId?: string;
 }
 
 function contains(range: SourceRange, offset: number): boolean {
@@ -34,6 +56,7 @@ function fromStage(graph: ModelGraph, stage: StageGroup): Located | null {
     level: "stage", title: `${stage.id} · ${stage.label}`, range: stage.source, inputShape: stage.inputShape, outputShape: stage.outputShape,
     params: stage.params, macs: stage.macs, receptiveField: lastNode(graph, stage.nodeIds)?.receptiveField ?? null,
     detail: stage.blocks.length > 0 ? `${stage.blocks.length} block${stage.blocks.length === 1 ? "" : "s"}` : null,
+    stageId: stage.id,
   };
 }
 
@@ -82,40 +105,53 @@ function width(r: SourceRange): number {
  * that has an element there is shown (the stage). A range shared by many elements of one level (e.g. the
  * whole builder call) is summarised by the model totals.
  */
-export function hoverMarkdown(graph: ModelGraph, offset: number): string | null {
+export function hoverMarkdown(graph: ModelGraph, offset: number, memory?: MemoryHoverOptions): string | null {
   const all = located(graph);
   if (all.length === 0) return null;
   const start = Math.min(...all.map((l) => l.range.startOffset)), end = Math.max(...all.map((l) => l.range.endOffset));
   const hits = all.filter((l) => contains(l.range, offset));
   const narrowest = Math.min(...hits.map((h) => width(h.range)));
   // Inside the builder call but on no element of its own (e.g. `name`), or on the whole call: the model totals.
-  if (hits.length === 0 || narrowest >= end - start) return start <= offset && offset <= end ? modelSummaryMarkdown(graph) : null;
+  if (hits.length === 0 || narrowest >= end - start) return start <= offset && offset <= end ? modelSummaryMarkdown(graph, memory) : null;
   const inner = hits.filter((h) => width(h.range) === narrowest);
   for (const level of ["stage", "block", "node"] as const) {
     const atLevel = inner.filter((h) => h.level === level);
     if (atLevel.length === 0) continue;
-    if (atLevel.length > 3) return modelSummaryMarkdown(graph);
-    return atLevel.map(describe).join("\n\n---\n\n");
+    if (atLevel.length > 3) return modelSummaryMarkdown(graph, memory);
+    const stageMemory = level === "stage" && memory ? memoryOf(graph, memory.batch) : null;
+    return atLevel.map((l) => describe(l, stageMemory)).join("\n\n---\n\n");
   }
   return null;
 }
 
-function describe(l: Located): string {
+function describe(l: Located, memory: TrainingMemory | null): string {
   const lines = [`**${l.title}**${l.detail ? ` (${l.detail})` : ""}`, "", `| | |`, `|---|---|`,
     `| shape | ${formatShape(l.inputShape)} → ${formatShape(l.outputShape)} |`,
     `| params | ${formatCount(l.params)} (${l.params.toLocaleString("en-US")}) |`,
     `| MACs | ${formatCount(l.macs)} |`];
   if (l.receptiveField) lines.push(`| receptive field | ${l.receptiveField.size}×${l.receptiveField.size}, stride ${l.receptiveField.stride} |`);
+  const saved = memory && l.stageId ? memory.stages.find((s) => s.id === l.stageId) : undefined;
+  if (memory && saved) lines.push(`| saved for backward @ batch ${memory.batch} | ${formatBytes(saved.savedActivationBytes)} |`);
   return lines.join("\n");
 }
 
-/** Totals of the whole network. */
-export function modelSummaryMarkdown(graph: ModelGraph): string {
+/** Totals of the whole network, and with `memory` what one training step costs (analysis/memory.ts). */
+export function modelSummaryMarkdown(graph: ModelGraph, memory?: MemoryHoverOptions): string {
   const t = graph.totals;
-  return [`**${graph.name}**: ${t.depth} weight layers`, "", `| | |`, `|---|---|`,
+  const lines = [`**${graph.name}**: ${t.depth} weight layers`, "", `| | |`, `|---|---|`,
     `| input → output | ${formatShape(graph.input)} → ${formatShape(graph.output)} |`,
     `| params | ${formatCount(t.params)} (${t.params.toLocaleString("en-US")}) |`,
-    `| MACs | ${formatCount(t.macs)} |`, `| activations | ${formatCount(t.activations)} |`].join("\n");
+    `| MACs | ${formatCount(t.macs)} |`, `| activations | ${formatCount(t.activations)} |`];
+  if (memory) {
+    const m = memoryOf(graph, memory.batch);
+    lines.push(
+      `| saved for backward @ batch ${m.batch} | ${formatBytes(m.savedActivationBytes)} |`,
+      `| params + grads + SGD momentum | ${formatBytes(m.parameterBytes + m.gradientBytes + m.optimizerBytes)} |`,
+      `| training peak @ batch ${m.batch} | ${formatBytes(m.trainPeakBytes)} (float32, as PyTorch keeps it) |`,
+      `| inference peak @ batch ${m.batch} | ${formatBytes(m.inferencePeakBytes)} |`,
+    );
+  }
+  return lines.join("\n");
 }
 
 export interface InlayHintText {
@@ -126,8 +162,9 @@ export interface InlayHintText {
 }
 
 /** One hint after each stage that has its own spec element, e.g. `→ [128,28,28] · 0.5M params`. */
-export function stageInlayHints(graph: ModelGraph): InlayHintText[] {
+export function stageInlayHints(graph: ModelGraph, memory?: MemoryHoverOptions): InlayHintText[] {
   const hints: InlayHintText[] = [];
+  const stepMemory = memory ? memoryOf(graph, memory.batch) : null;
   const seen = new Set<number>();
   for (const stage of graph.stages) {
     if (!stage.source || seen.has(stage.source.endOffset)) continue;
@@ -137,7 +174,8 @@ export function stageInlayHints(graph: ModelGraph): InlayHintText[] {
     hints.push({
       offset: stage.source.endOffset,
       label: `→ ${formatShape(stage.outputShape)} · ${formatCount(stage.params)} params`,
-      tooltip: `${stage.id}: ${stage.label}, ${formatShape(stage.inputShape)} → ${formatShape(stage.outputShape)}, ${formatCount(stage.macs)} MACs`,
+      tooltip: `${stage.id}: ${stage.label}, ${formatShape(stage.inputShape)} → ${formatShape(stage.outputShape)}, ${formatCount(stage.macs)} MACs` +
+        (stepMemory ? `, ${formatBytes(stepMemory.stages.find((s) => s.id === stage.id)?.savedActivationBytes ?? 0)} saved for backward at batch ${stepMemory.batch}` : ""),
     });
   }
   return hints;

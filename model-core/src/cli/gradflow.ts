@@ -15,6 +15,7 @@ import { buildModel, type ApplyMode } from "../runtime/model";
 import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
 import { loadCheckpointInto } from "../runtime/checkpoint";
 import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
+import { passBatch } from "../runtime/memoryGuard";
 import { writeStdout } from "./summary";
 import { isTorchBackend, type TrainBackend } from "./train";
 
@@ -62,7 +63,7 @@ export function loadGradflowGraph(arg: string, options: Pick<GradflowCliOptions,
 export async function runGradflow(arg: string, options: GradflowCliOptions): Promise<GradientFlowResult> {
   const { graph, warnings } = loadGradflowGraph(arg, options);
   const [c, h, w] = graph.input;
-  const batch = options.batch === undefined ? (h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH) : parseCount(options.batch, "--batch", 1);
+  const requested = options.batch === undefined ? null : parseCount(options.batch, "--batch", 1);
   const seed = options.seed === undefined ? 1 : parseCount(options.seed, "--seed", 0);
   const mode = (options.mode ?? "train") as ApplyMode;
   if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
@@ -70,6 +71,15 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
   const python = onTorch ? resolvePython(options.python) : null;
   if (python) probeTorch(python);
+  const preferred = h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH;
+  let batch: number;
+  if (backend.name === "torch") batch = requested ?? preferred; // PyTorch reports its own out-of-memory errors
+  else {
+    // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
+    const chosen = passBatch({ graph, kind: "gradflow", backend: backend.name, requested, preferred, what: "a gradient-flow pass" });
+    batch = chosen.batch;
+    if (chosen.note) process.stderr.write(chosen.note + "\n");
+  }
 
   const rng = new SeededRng(seed + 1);
   const values = new Float32Array(batch * h * w * c);

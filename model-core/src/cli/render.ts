@@ -9,7 +9,8 @@ import { SpecError, formatDiagnostic } from "../diagnostics";
 import type { ModelGraph } from "../analysis/graph";
 import type { GradientFlowResult } from "../analysis/gradflow";
 import { loadSpec, parseShapeArg } from "../load";
-import { initialExpansion, layoutView, renderSvg, escapeXml, formatCount, formatShape, NO_OVERLAYS, type ExpandLevel, type OverlayOptions } from "../render/index";
+import { trainingMemory } from "../analysis/memory";
+import { initialExpansion, layoutView, memoryOverlayData, renderSvg, escapeXml, formatCount, formatShape, NO_OVERLAYS, type ExpandLevel, type OverlayOptions } from "../render/index";
 
 export interface RenderCliOptions {
   out: string;
@@ -31,6 +32,7 @@ const OVERLAY_NAMES: Record<string, keyof OverlayOptions> = {
   receptivefield: "receptiveField",
   gradients: "gradients",
   grads: "gradients",
+  memory: "memory",
 };
 
 /** Parse "--overlay shapes,params" (also "all" and "none"). */
@@ -43,7 +45,7 @@ export function parseOverlayArg(text: string): OverlayOptions {
       continue;
     }
     const key = OVERLAY_NAMES[raw];
-    if (!key) throw new Error(`--overlay: unknown overlay "${raw}" (expected a comma-separated list of: shapes, params, macs, rf, gradients, all, none)`);
+    if (!key) throw new Error(`--overlay: unknown overlay "${raw}" (expected a comma-separated list of: shapes, params, macs, rf, gradients, memory, all, none)`);
     overlays[key] = true;
   }
   return overlays;
@@ -123,7 +125,8 @@ export async function runRender(arg: string, options: RenderCliOptions, io: Rend
 
   const gradients = overlays.gradients ? await computeGradients(graph, options.backend, batchSize, seed, io) : null;
   const laid = await layoutView(graph, initialExpansion(graph, level));
-  const svg = renderSvg(laid, overlays, gradients, { standalone: true });
+  const memory = overlays.memory ? memoryOverlayData(trainingMemory(graph, { batch: batchSize })) : null;
+  const svg = renderSvg(laid, overlays, gradients, { standalone: true, memory });
   const text = ext === ".svg" ? svg : standaloneHtml(graph, svg);
   try {
     writeFileSync(out, text);
@@ -140,10 +143,10 @@ export function registerRender(program: Command): void {
     .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet18, resnet56, plain20")
     .requiredOption("--out <file>", "output file: .svg or .html")
     .option("--expand <level>", "stages | blocks | all (default: deep nets at stage level, small ones at block level)")
-    .option("--overlay <list>", "comma-separated: shapes, params, macs, rf, gradients, all, none", "shapes")
+    .option("--overlay <list>", "comma-separated: shapes, params, macs, rf, gradients, memory, all, none", "shapes")
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
     .option("--backend <name>", "for --overlay gradients: auto | tensorflow | wasm | cpu", "auto")
-    .option("--batch <n>", "for --overlay gradients: random samples in the batch", "4")
+    .option("--batch <n>", "for --overlay gradients and memory: samples in the batch", "4")
     .option("--seed <n>", "for --overlay gradients: seed of weights and batch", "1")
     .action(async (spec: string, options: RenderCliOptions) => {
       await runRender(spec, options);

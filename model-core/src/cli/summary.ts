@@ -3,6 +3,11 @@ import type { Command } from "commander";
 import { formatDiagnostic, type Diagnostic, type SourceRange } from "../diagnostics";
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
+import {
+  DTYPE_BYTES, checkpointWhatIf, evaluatePlan, largestBatch, parseByteSize, planMemory, type CheckpointOption, type MemoryDtype, type TrainingMemory,
+} from "../analysis/memory";
+import type { OptimizerName } from "../runtime/trainTypes";
+import { formatBytes } from "../render/format";
 
 /** float32: every parameter and activation is 4 bytes. */
 const BYTES_PER_VALUE = 4;
@@ -21,6 +26,8 @@ export interface SummaryLayer {
   block: string | null;
   role: GraphNode["role"];
   source: SourceRange | null;
+  /** Bytes the backward pass keeps that this layer is the first to save, at the summary's batch. */
+  savedActivationBytes: number;
 }
 
 export interface SummaryStage {
@@ -30,6 +37,26 @@ export interface SummaryStage {
   output: Shape;
   params: number;
   macs: number;
+  savedActivationBytes: number;
+}
+
+/** One training step's memory at `batch` (analysis/memory.ts), as PyTorch keeps it. */
+export interface SummaryMemory {
+  batch: number;
+  dtype: MemoryDtype;
+  optimizer: OptimizerName | "none";
+  savedActivationBytes: number;
+  parameterBytes: number;
+  bufferBytes: number;
+  gradientBytes: number;
+  optimizerBytes: number;
+  trainPeakBytes: number;
+  inferencePeakBytes: number;
+  /** The budget given with --memory, and the largest batch whose training peak fits in it (0: none). */
+  budgetBytes?: number;
+  largestBatch?: number;
+  /** What-if: each residual stage under torch.utils.checkpoint, then all of them. */
+  checkpointing: CheckpointOption[];
 }
 
 export interface SummaryJson {
@@ -45,6 +72,7 @@ export interface SummaryJson {
   activations: number;
   /** Estimated forward-pass activation memory for one float32 sample, in bytes. */
   activationBytes: number;
+  memory: SummaryMemory;
   stages: SummaryStage[];
   layers: SummaryLayer[];
   /** Warnings (a summarized spec has no errors). */
@@ -72,7 +100,19 @@ export function opDetail(op: NodeOp): string {
   }
 }
 
-export function summarize(graph: ModelGraph, file: string | null, diagnostics: Diagnostic[] = []): SummaryJson {
+export interface SummaryMemoryOptions {
+  batch?: number;
+  dtype?: MemoryDtype;
+  optimizer?: OptimizerName | "none";
+  /** A memory budget in bytes: the summary then answers with the largest batch that fits. */
+  budgetBytes?: number;
+}
+
+export function summarize(graph: ModelGraph, file: string | null, diagnostics: Diagnostic[] = [], memoryOptions: SummaryMemoryOptions = {}): SummaryJson {
+  const plan = planMemory(graph, { dtype: memoryOptions.dtype, optimizer: memoryOptions.optimizer });
+  const memory: TrainingMemory = evaluatePlan(plan, memoryOptions.batch ?? 1);
+  const savedById = new Map(memory.nodes.map((m) => [m.id, m.savedActivationBytes]));
+  const savedByStage = new Map(memory.stages.map((m) => [m.id, m.savedActivationBytes]));
   return {
     name: graph.name,
     file,
@@ -83,7 +123,25 @@ export function summarize(graph: ModelGraph, file: string | null, diagnostics: D
     depth: graph.totals.depth,
     activations: graph.totals.activations,
     activationBytes: graph.totals.activations * BYTES_PER_VALUE,
-    stages: graph.stages.map((s) => ({ name: s.id, label: s.label, input: s.inputShape, output: s.outputShape, params: s.params, macs: s.macs })),
+    memory: {
+      batch: memory.batch,
+      dtype: memory.dtype,
+      optimizer: memory.optimizer,
+      savedActivationBytes: memory.savedActivationBytes,
+      parameterBytes: memory.parameterBytes,
+      bufferBytes: memory.bufferBytes,
+      gradientBytes: memory.gradientBytes,
+      optimizerBytes: memory.optimizerBytes,
+      trainPeakBytes: memory.trainPeakBytes,
+      inferencePeakBytes: memory.inferencePeakBytes,
+      checkpointing: checkpointWhatIf(graph, { batch: memory.batch, dtype: memory.dtype, optimizer: memory.optimizer }).options,
+      ...(memoryOptions.budgetBytes === undefined
+        ? {}
+        : { budgetBytes: memoryOptions.budgetBytes, largestBatch: largestBatch(plan, memoryOptions.budgetBytes) }),
+    },
+    stages: graph.stages.map((s) => ({
+      name: s.id, label: s.label, input: s.inputShape, output: s.outputShape, params: s.params, macs: s.macs, savedActivationBytes: savedByStage.get(s.id) ?? 0,
+    })),
     layers: graph.nodes.map((n) => ({
       id: n.id,
       kind: n.op.kind,
@@ -97,6 +155,7 @@ export function summarize(graph: ModelGraph, file: string | null, diagnostics: D
       block: n.block,
       role: n.role,
       source: n.source,
+      savedActivationBytes: savedById.get(n.id) ?? 0,
     })),
     diagnostics: diagnostics.filter((d) => d.severity !== "error"),
   };
@@ -122,6 +181,7 @@ interface Row {
   params: string;
   macs: string;
   rf: string;
+  saved: string;
 }
 
 /** How deep the table goes: 1 stages, 2 blocks, 3 every layer (torchinfo's `depth`). */
@@ -131,6 +191,9 @@ export type TableDepth = 1 | 2 | 3;
 export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, depth: TableDepth = 3): string {
   const rows: Row[] = [];
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const savedById = new Map(summary.layers.map((l) => [l.id, l.savedActivationBytes]));
+  const savedText = (bytes: number) => (bytes > 0 ? formatBytes(bytes) : "--");
+  const blockSaved = (ids: readonly string[]) => ids.reduce((sum, id) => sum + (savedById.get(id) ?? 0), 0);
   const nodeRow = (node: GraphNode, depth: number): Row => ({
     name: `${"  ".repeat(depth)}${node.id}`,
     type: [node.op.kind, opDetail(node.op)].filter(Boolean).join(" "),
@@ -138,11 +201,12 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     params: node.params ? thousands(node.params) : "--",
     macs: node.macs ? compactCount(node.macs) : "--",
     rf: node.op.kind === "input" ? "" : String(node.receptiveField.size),
+    saved: savedText(savedById.get(node.id) ?? 0),
   });
   const input = graph.nodes[0];
   if (input) rows.push(nodeRow(input, 0));
   for (const stage of graph.stages) {
-    rows.push({ name: stage.id, type: stage.label, output: shapeText(stage.outputShape), params: thousands(stage.params), macs: compactCount(stage.macs), rf: "" });
+    rows.push({ name: stage.id, type: stage.label, output: shapeText(stage.outputShape), params: thousands(stage.params), macs: compactCount(stage.macs), rf: "", saved: savedText(blockSaved(stage.nodeIds)) });
     const blocks = new Map(stage.blocks.map((b) => [b.id, b]));
     let openBlock: string | null = null;
     for (const id of stage.nodeIds) {
@@ -150,18 +214,23 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
       if (!node) continue;
       if (depth >= 2 && node.block && node.block !== openBlock && blocks.has(node.block)) {
         const block = blocks.get(node.block)!;
-        rows.push({ name: `  ${block.id}`, type: block.label, output: shapeText(block.outputShape), params: thousands(block.params), macs: compactCount(block.macs), rf: "" });
+        rows.push({
+          name: `  ${block.id}`, type: block.label, output: shapeText(block.outputShape), params: thousands(block.params), macs: compactCount(block.macs), rf: "",
+          saved: savedText(blockSaved(block.nodeIds)),
+        });
       }
       openBlock = node.block;
       if (depth >= 3) rows.push(nodeRow(node, node.block ? 2 : 1));
     }
   }
-  const header: Row = { name: "Layer", type: "Type", output: "Output shape", params: "Params", macs: "MACs", rf: "RF" };
-  const width = (key: keyof Row) => Math.max(...[header, ...rows].map((r) => r[key].length));
-  const w = { name: width("name"), type: width("type"), output: width("output"), params: width("params"), macs: width("macs"), rf: width("rf") };
+  const m = summary.memory;
+  const header: Row = { name: "Layer", type: "Type", output: "Output shape", params: "Params", macs: "MACs", rf: "RF", saved: `Saved @${m.batch}` };
+  // A loop, not Math.max(...rows): a 10,000-block net has 140k rows, more than a spread can pass.
+  const width = (key: keyof Row) => [header, ...rows].reduce((most, r) => Math.max(most, r[key].length), 0);
+  const w = { name: width("name"), type: width("type"), output: width("output"), params: width("params"), macs: width("macs"), rf: width("rf"), saved: width("saved") };
   const line = (r: Row) =>
-    `${r.name.padEnd(w.name)}  ${r.type.padEnd(w.type)}  ${r.output.padEnd(w.output)}  ${r.params.padStart(w.params)}  ${r.macs.padStart(w.macs)}  ${r.rf.padStart(w.rf)}`.trimEnd();
-  const total = w.name + w.type + w.output + w.params + w.macs + w.rf + 10;
+    `${r.name.padEnd(w.name)}  ${r.type.padEnd(w.type)}  ${r.output.padEnd(w.output)}  ${r.params.padStart(w.params)}  ${r.macs.padStart(w.macs)}  ${r.rf.padStart(w.rf)}  ${r.saved.padStart(w.saved)}`.trimEnd();
+  const total = w.name + w.type + w.output + w.params + w.macs + w.rf + w.saved + 12;
   const rule = "─".repeat(total);
   const paramBytes = summary.params * BYTES_PER_VALUE;
   const inputBytes = summary.input.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE;
@@ -181,6 +250,19 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     `Params size (float32): ${megabytes(paramBytes)}`,
     `Estimated total size: ${megabytes(inputBytes + summary.activationBytes + paramBytes)}`,
     rule,
+    `Training step at batch ${m.batch} (${m.dtype}, ${m.optimizer === "none" ? "no optimiser state" : m.optimizer === "sgd" ? "SGD momentum" : "Adam"}), as PyTorch keeps it:`,
+    `  saved activations ${formatBytes(m.savedActivationBytes)} · parameters ${formatBytes(m.parameterBytes)} · gradients ${formatBytes(m.gradientBytes)} · optimiser state ${formatBytes(m.optimizerBytes)}`,
+    `  training peak ${formatBytes(m.trainPeakBytes)} · inference peak (no_grad) ${formatBytes(m.inferencePeakBytes)}`,
+    ...(m.budgetBytes === undefined || m.largestBatch === undefined
+      ? []
+      : [m.largestBatch > 0
+          ? `  largest batch within ${formatBytes(m.budgetBytes)}: ${m.largestBatch}`
+          : `  not even batch 1 fits in ${formatBytes(m.budgetBytes)}`]),
+    `  with torch.utils.checkpoint on (peak, saved against none, extra MACs per step):`,
+    ...m.checkpointing.map((c) =>
+      `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
+        `(${c.peakSavedBytes === 0 ? "unchanged" : `${c.peakSavedBytes > 0 ? "−" : "+"}${formatBytes(Math.abs(c.peakSavedBytes))}`}), +${compactCount(c.recomputeMacs)} MACs`),
+    rule,
   ];
   return out.join("\n") + "\n";
 }
@@ -190,6 +272,31 @@ export interface SummaryOptions {
   json?: boolean;
   /** "1" stages, "2" blocks, "3" layers (default). */
   depth?: string;
+  /** Batch of the memory estimate (default 1). */
+  batch?: string;
+  /** A memory budget such as 24GB: the summary answers with the largest batch that fits. */
+  memory?: string;
+  dtype?: string;
+  optimizer?: string;
+}
+
+function parseMemoryOptions(options: SummaryOptions): SummaryMemoryOptions {
+  const out: SummaryMemoryOptions = {};
+  if (options.batch !== undefined) {
+    const batch = Number(options.batch);
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be an integer ≥ 1, got "${options.batch}"`);
+    out.batch = batch;
+  }
+  if (options.memory !== undefined) out.budgetBytes = parseByteSize(options.memory);
+  if (options.dtype !== undefined) {
+    if (!(options.dtype in DTYPE_BYTES)) throw new Error(`--dtype must be float32, bfloat16 or float16, got "${options.dtype}"`);
+    out.dtype = options.dtype as MemoryDtype;
+  }
+  if (options.optimizer !== undefined) {
+    if (!["sgd", "adam", "none"].includes(options.optimizer)) throw new Error(`--optimizer must be sgd, adam or none, got "${options.optimizer}"`);
+    out.optimizer = options.optimizer as OptimizerName | "none";
+  }
+  return out;
 }
 
 function parseDepth(text: string | undefined): TableDepth {
@@ -214,6 +321,7 @@ export function writeStdout(text: string): Promise<void> {
 export async function runSummary(arg: string, options: SummaryOptions): Promise<LoadedSpec | null> {
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
   const depth = parseDepth(options.depth);
+  const memoryOptions = parseMemoryOptions(options);
   const loaded = loadSpec(arg, { input });
   const failed = reportDiagnostics(loaded, arg);
   if (failed || !loaded.graph) {
@@ -221,7 +329,7 @@ export async function runSummary(arg: string, options: SummaryOptions): Promise<
     process.exitCode = 1;
     return null;
   }
-  const summary = summarize(loaded.graph, loaded.file, loaded.diagnostics);
+  const summary = summarize(loaded.graph, loaded.file, loaded.diagnostics, memoryOptions);
   await writeStdout(options.json ? JSON.stringify(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
   return loaded;
 }
@@ -234,6 +342,10 @@ export function registerSummary(program: Command): void {
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
     .option("--json", "print one JSON object instead of the table")
     .option("--depth <1|2|3>", "table rows: 1 stages, 2 blocks, 3 every layer (default)")
+    .option("--batch <N>", "batch of the training-memory estimate (default 1)")
+    .option("--memory <size>", "a memory budget such as 24GB or 16GiB: also print the largest batch whose training step fits")
+    .option("--dtype <float32|bfloat16|float16>", "element type of activations and parameters (default float32)")
+    .option("--optimizer <sgd|adam|none>", "optimiser state: SGD momentum 1×, Adam 2× the parameters (default sgd)")
     .action(async (spec: string, options: SummaryOptions) => {
       await runSummary(spec, options);
     });

@@ -12,6 +12,9 @@ import { reportDiagnostics, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
+import { resolveWorkerCount } from "../runtime/parallel";
+import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
+import { formatBytes } from "../render/format";
 import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
 import { parseDevice, probeTorch, resolvePython, trainOnTorch } from "../runtime/torchBackend";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -185,6 +188,24 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   // On torch, tfjs only makes the seeded initial weights and holds the trained ones afterwards.
   const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(backendChoice);
   if (onTorch) await initBackend("cpu");
+  if (backend.name !== "torch") {
+    // Estimate before allocating anything big (the dataset included): the dataset's default batch gives way to the
+    // largest one that fits the backend; an explicit or resumed batch that doesn't fit is refused with the estimate.
+    const workers = resolveWorkerCount(config.workers, backend.name, config.batchSize);
+    const memory = checkPassMemory({
+      graph, batch: Math.ceil(config.batchSize / workers), kind: "train", optimizer: config.optimizer, limitBytes: backendLimitBytes(backend.name),
+    });
+    if (!memory.fits) {
+      if (options.batch !== undefined || resumed || memory.largestBatch < 2) {
+        throw new UsageError(passMemoryMessage(graph, memory, "a training step", { replicas: workers }));
+      }
+      if (!options.quiet) {
+        process.stderr.write(`note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
+          `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`);
+      }
+      config.batchSize = memory.largestBatch;
+    }
+  }
   const data = await resolveDataset(dataset, {
     input: graph.spec.input, classes: graph.spec.classes, seed: config.seed, download: options.download,
     onDownloadProgress: (received, total) => {

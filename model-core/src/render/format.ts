@@ -36,3 +36,16 @@ function trim(value: number): string {
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
+
+/** Bytes in binary units: 512 → "512 B", 3663360 → "3.49 MiB", 25769803776 → "24.0 GiB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return "–";
+  const units: [number, string][] = [[2 ** 40, "TiB"], [2 ** 30, "GiB"], [2 ** 20, "MiB"], [2 ** 10, "KiB"]];
+  for (const [scale, suffix] of units) {
+    if (Math.abs(bytes) >= scale) {
+      const v = bytes / scale;
+      return `${v.toFixed(Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2)} ${suffix}`;
+    }
+  }
+  return `${Math.round(bytes)} B`;
+}

@@ -6,8 +6,8 @@ export { initialExpansion, toggleExpansion, buildView, opLabel, MODEL_GROUP_ID }
 export type { ExpandLevel, ExpansionState, GraphView, ViewUnit, ViewContainer, ViewEdge } from "./view";
 export { layoutView, clearLayoutCache, warmUpLayout, unitSize, NODE_SIZE, ADD_GLYPH } from "./layout";
 export type { LaidOutNode, LaidOutEdge, LaidOutContainer, LaidOutGraph } from "./layout";
-export { renderSvg, escapeXml, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
-export type { OverlayOptions, RenderOptions, Viewport } from "./svg";
+export { renderSvg, escapeXml, memoryOverlayData, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
+export type { OverlayOptions, RenderOptions, Viewport, MemoryOverlayData } from "./svg";
 export { logScale, heatColor, buildGradientIndex } from "./overlays";
 export type { LogScale, GradientIndex } from "./overlays";
-export { formatShape, formatCount, formatNorm } from "./format";
+export { formatShape, formatCount, formatNorm, formatBytes } from "./format";

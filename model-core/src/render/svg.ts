@@ -4,7 +4,8 @@
  * high-contrast webviews; standalone output embeds a light palette for exported files.
  */
 import type { AddSplit, GradientFlowResult } from "../analysis/gradflow";
-import { formatCount, formatNorm, formatShape } from "./format";
+import { formatBytes, formatCount, formatNorm, formatShape } from "./format";
+import type { TrainingMemory } from "../analysis/memory";
 import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode } from "./layout";
 import { ADD_GLYPH } from "./sizes";
 import { buildGradientIndex, heatColor, logScale, type GradientIndex, type LogScale } from "./overlays";
@@ -15,10 +16,12 @@ export interface OverlayOptions {
   macs: boolean;
   receptiveField: boolean;
   gradients: boolean;
+  /** Heat by the bytes each box keeps for the backward pass (needs RenderOptions.memory). Absent in older saved states. */
+  memory?: boolean;
 }
 
-export const NO_OVERLAYS: OverlayOptions = { shapes: false, params: false, macs: false, receptiveField: false, gradients: false };
-export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false };
+export const NO_OVERLAYS: OverlayOptions = { shapes: false, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
+export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
 
 export interface Viewport { x: number; y: number; width: number; height: number }
 
@@ -32,6 +35,18 @@ export interface RenderOptions {
   viewport?: Viewport | null;
   /** Emit <title> tooltips on boxes (default true). */
   tooltips?: boolean;
+  /** For the memory overlay: saved-activation bytes per graph node id at `batch` (analysis/memory.ts). */
+  memory?: MemoryOverlayData | null;
+}
+
+export interface MemoryOverlayData {
+  batch: number;
+  savedBytes: ReadonlyMap<string, number>;
+}
+
+/** The memory overlay's data from a training-memory estimate. */
+export function memoryOverlayData(memory: TrainingMemory): MemoryOverlayData {
+  return { batch: memory.batch, savedBytes: new Map(memory.nodes.map((n) => [n.id, n.savedActivationBytes])) };
 }
 
 interface Palette {
@@ -136,6 +151,10 @@ interface RenderContext {
   paramScale: LogScale;
   macScale: LogScale;
   gradScale: LogScale;
+  /** Saved bytes of a box (its graph nodes summed) when the memory overlay is on, else null. */
+  memoryOf: ((n: LaidOutNode) => number) | null;
+  memoryScale: LogScale;
+  memoryBatch: number;
   selected: string | null;
   tooltips: boolean;
 }
@@ -150,17 +169,22 @@ export function renderSvg(
   const palette = options.standalone ? STANDALONE : THEMED;
   const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
   const nodeGrad = (n: LaidOutNode) => (grads ? grads.nodeNorm(n.nodeIds) : null);
+  const memory = overlays.memory && options.memory ? options.memory : null;
+  const memoryOf = memory ? (n: LaidOutNode) => n.nodeIds.reduce((sum, id) => sum + (memory.savedBytes.get(id) ?? 0), 0) : null;
   const ctx: RenderContext = {
     overlays,
     grads,
     paramScale: logScale(laid.nodes.map((n) => n.params)),
     macScale: logScale(laid.nodes.map((n) => n.macs)),
     gradScale: logScale(grads ? laid.nodes.map((n) => nodeGrad(n) ?? 0) : []),
+    memoryOf,
+    memoryScale: logScale(memoryOf ? laid.nodes.map(memoryOf) : []),
+    memoryBatch: memory?.batch ?? 0,
     selected: options.selected ?? null,
     tooltips: options.tooltips ?? true,
   };
   const width = Math.max(1, Math.ceil(laid.width));
-  const showLegend = grads !== null || overlays.params || overlays.macs;
+  const showLegend = grads !== null || memoryOf !== null || overlays.params || overlays.macs;
   const graphHeight = Math.max(1, Math.ceil(laid.height));
   const height = graphHeight + (showLegend ? LEGEND_HEIGHT : 0);
   const out: string[] = [];
@@ -248,21 +272,24 @@ function metaLines(n: LaidOutNode, ctx: RenderContext, grad: number | null): str
   if (o.macs) first.push(`${formatCount(n.macs)} MACs`);
   if (o.receptiveField && n.receptiveField) second.push(`RF ${n.receptiveField.size} /${n.receptiveField.stride}`);
   if (o.gradients && grad !== null) second.push(`∇ ${formatNorm(grad)}`);
+  if (ctx.memoryOf) second.push(`${formatBytes(ctx.memoryOf(n))} saved`);
   return [first.join(" · "), second.join(" · ")].filter((s) => s.length > 0);
 }
 
 function heatFill(n: LaidOutNode, ctx: RenderContext, grad: number | null): string | null {
   const o = ctx.overlays;
   if (o.gradients && grad !== null) return heatColor(ctx.gradScale(grad));
+  if (ctx.memoryOf) return heatColor(ctx.memoryScale(ctx.memoryOf(n)));
   if (o.macs) return heatColor(ctx.macScale(n.macs));
   if (o.params) return heatColor(ctx.paramScale(n.params));
   return null;
 }
 
-function tooltip(n: LaidOutNode, grad: number | null): string {
+function tooltip(n: LaidOutNode, grad: number | null, ctx: RenderContext): string {
   const lines = [`${n.id}: ${n.label}`, `output ${formatShape(n.outputShape)}`, `${formatCount(n.params)} params, ${formatCount(n.macs)} MACs`];
   if (n.receptiveField) lines.push(`receptive field ${n.receptiveField.size}, stride ${n.receptiveField.stride}`);
   if (grad !== null) lines.push(`‖∂L/∂out‖₂ = ${formatNorm(grad)}`);
+  if (ctx.memoryOf) lines.push(`saved for backward: ${formatBytes(ctx.memoryOf(n))} at batch ${ctx.memoryBatch}`);
   if (n.expandable) lines.push("click to expand");
   return `<title>${escapeXml(lines.join("\n"))}</title>`;
 }
@@ -277,7 +304,7 @@ function renderNode(n: LaidOutNode, ctx: RenderContext, grad: number | null): st
   const head =
     `<g class="${classes.join(" ")}" data-node-id="${escapeXml(n.id)}" data-kind="${escapeXml(n.kind)}" data-expandable="${n.expandable}" data-expanded="${n.expanded}"` +
     ` data-shape="${n.outputShape.join(",")}" transform="translate(${num(n.x)},${num(n.y)})">` +
-    (ctx.tooltips ? tooltip(n, grad) : "");
+    (ctx.tooltips ? tooltip(n, grad, ctx) : "");
   const w = n.width;
   const h = n.height;
   const fill = heatFill(n, ctx, grad);
@@ -333,7 +360,9 @@ const LEGEND_HEIGHT = 34;
 
 /** A heat-ramp key under the diagram. */
 function renderLegend(ctx: RenderContext, top: number): string {
-  const what = ctx.grads ? "gradient ‖∂L/∂out‖" : ctx.overlays.macs ? "MACs" : "params";
+  const what = ctx.grads
+    ? "gradient ‖∂L/∂out‖"
+    : ctx.memoryOf ? `bytes saved for backward at batch ${ctx.memoryBatch}` : ctx.overlays.macs ? "MACs" : "params";
   const stops = [0, 0.25, 0.5, 0.75, 1];
   const x0 = 16;
   const cells = stops.map((t, i) => `<rect x="${num(x0 + i * 20)}" y="${num(top + 4)}" width="20" height="8" fill="${heatColor(t)}" fill-opacity="0.8"/>`).join("");

@@ -12,8 +12,9 @@ import { SeededRng, shuffledIndices } from "../data/rng";
 import { assertResumable, readCheckpoint, removeStaleTempFiles, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
+import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "./memoryGuard";
 import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
-import { validateConfig, type EpochMetrics, type LrSchedule, type StepMetrics, type StopReason, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
+import { TrainConfigError, validateConfig, type EpochMetrics, type LrSchedule, type StepMetrics, type StopReason, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
 
 export { validateConfig, TrainConfigError } from "./trainTypes";
 
@@ -94,6 +95,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const batchSize = Math.min(config.batchSize, trainIndices.length);
   if (batchSize < 2) throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
   const stepsPerEpoch = Math.floor(trainIndices.length / batchSize);
+  // Estimate before allocating the optimiser and replicas: a step past the backend's memory would abort wasm.
+  const plannedWorkers = resolveWorkerCount(config.workers, tf.getBackend(), batchSize);
+  const memory = checkPassMemory({
+    graph: model.graph, batch: Math.ceil(batchSize / plannedWorkers), kind: "train", optimizer: config.optimizer,
+    limitBytes: backendLimitBytes(tf.getBackend()),
+  });
+  if (!memory.fits) throw new TrainConfigError(passMemoryMessage(model.graph, memory, "a training step", { replicas: plannedWorkers }));
 
   const optimizer = new Optimizer(model.params, {
     kind: config.optimizer,
