@@ -6,8 +6,9 @@
  */
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -323,4 +324,27 @@ test("`gradflow --backend torch --json` gives the wasm command's JSON for the sa
   const wrongModel = cli(["bench", "--backend", "torch", "--python", python.command, "--model", "resnet56"]);
   assert.equal(wrongModel.status, 1);
   assert.match(wrongModel.stderr, /^resnet-studio: error: bench --backend torch compares against bench\/pytorch_reference\.py's CIFAR ResNet-20; "resnet56" is another network/);
+});
+
+test("a Python writer killed mid-write leaves a temp file that the next torch run removes", async (t) => {
+  if (!needsTorch(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), "rs-torch-kill-"));
+  try {
+    const graph = tinyGraph();
+    writeFileSync(join(dir, "model.py"), exportPytorch(graph));
+    // write_safetensors of the exported module, with 1 GiB of data so that the kill lands mid-write.
+    const script = `import sys, torch\nsys.path.insert(0, ${JSON.stringify(dir)})\nimport model\nmodel.write_safetensors(${JSON.stringify(join(dir, CHECKPOINT_FILE_NAME))}, {"x": torch.zeros(1 << 28)})\n`;
+    const child = spawn(python.command, ["-c", script], { stdio: "ignore", env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+    const deadline = Date.now() + 120_000;
+    while (!readdirSync(dir).some((n) => n.endsWith(".tmp")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    assert.equal(readdirSync(dir).filter((n) => /^\.rs-tmp-\d+-.*\.tmp$/.test(n)).length, 1, "the killed writer left its temp file");
+    const data = { train: syntheticDataset({ count: 40, classes: 3, shape: [1, 8, 8], seed: 2 }), val: null };
+    await trainOnTorch({ graph, data, config: tinyConfig({ epochs: 1, batchSize: 8 }), checkpoint: dir, python, device: "cpu" });
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith(".tmp")), []);
+    assert.equal(readCheckpoint(dir).header.epoch, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
