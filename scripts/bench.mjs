@@ -1,7 +1,8 @@
 // Benchmark harness: runs every bench/*.bench.ts (node --import tsx) one after another, then the PyTorch reference
-// (bench/pytorch_reference.py with /usr/bin/python3, skipped with a note when torch is missing), collects their JSON
+// (bench/pytorch_reference.py with /usr/bin/python3; the run fails when torch is missing), collects their JSON
 // lines ({bench, metric, value, unit, backend, bar?, pass?, note?}), prints a markdown table plus the ratio of our
-// runtime to PyTorch, and saves everything to .bench/results.json.
+// runtime to PyTorch, and saves everything to .bench/results.json. Exits 1 when a bench fails, a bar is missed or
+// the reference can't run.
 //
 //   npm run bench                       all benches + PyTorch
 //   npm run bench -- conv train         only benches whose file name contains "conv" or "train"
@@ -148,8 +149,9 @@ function main() {
     if (!flags.has("--no-pytorch")) {
       const version = torchAvailable();
       if (version === null) {
-        process.stderr.write(`\nℹ PyTorch reference skipped: ${PYTHON} cannot import torch (install python3-torch to compare)\n`);
-        meta.runs.push({ file: "pytorch_reference.py", ok: false, skipped: "torch not importable" });
+        // The ratio bars need the reference: without it they can't be checked, which fails the run (--no-pytorch opts out).
+        process.stderr.write(`\n✖ PyTorch reference can't run: ${PYTHON} cannot import torch (install python3-torch, or pass --no-pytorch)\n`);
+        meta.runs.push({ file: "pytorch_reference.py", ok: false, error: "torch not importable" });
       } else {
         // Per-kernel reference times only when the conv bench is part of this run.
         const env = selected.some((f) => f.includes("conv")) ? {} : { BENCH_SKIP_CONVS: "1" };
@@ -169,11 +171,12 @@ function main() {
     writeFileSync(join(root, ".bench", "results.json"), JSON.stringify({ meta, results, ratios: ratioRows }, null, 2) + "\n");
     console.log(`\nSaved .bench/results.json`);
   }
-  const failedRuns = meta.runs.filter((r) => r.ok === false && !r.skipped);
+  const failedRuns = meta.runs.filter((r) => r.ok === false);
   const failedBars = [...results, ...ratioRows].filter((r) => r.pass === false);
   if (failedRuns.length > 0) console.log(`\n${failedRuns.length} bench file(s) failed: ${failedRuns.map((r) => r.file).join(", ")}`);
   if (failedBars.length > 0) console.log(`${failedBars.length} bar(s) missed.`);
-  process.exitCode = failedRuns.length > 0 ? 1 : 0;
+  // A missed bar fails the run like a failed bench: a benchmark that can't fail checks nothing.
+  process.exitCode = failedRuns.length > 0 || failedBars.length > 0 ? 1 : 0;
 }
 
 main();

@@ -35,6 +35,7 @@ const builds = [
   { entryPoints: ["extension/src/extension.ts"], outfile: "dist/extension.js", platform: "node", format: "cjs", target: "node20", external: ["vscode", "@tensorflow/tfjs-node"] },
   { entryPoints: ["extension/src/layoutWorker.ts"], outfile: "dist/layoutWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
   { entryPoints: ["extension/src/trainWorker.ts"], outfile: "dist/trainWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
+  { entryPoints: ["extension/src/specWorker.ts"], outfile: "dist/specWorker.js", platform: "node", format: "cjs", target: "node20" },
   { entryPoints: ["model-core/src/runtime/replicaWorker.ts"], outfile: "dist/trainReplicaWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
   // TypeScript server plugin (contributes.typescriptServerPlugins): resolves "resnet-studio" to dist/types/ when it is not installed.
   { entryPoints: ["extension/tsserver-plugin/index.ts"], outfile: "dist/tsserver-plugin/index.js", platform: "node", format: "cjs", target: "node20" },

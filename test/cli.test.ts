@@ -10,6 +10,8 @@ import { summarize } from "../model-core/src/cli/summary";
 
 const root = join(__dirname, "..");
 const brokenDir = join(root, "test/fixtures/broken");
+/** Reproductions of specs that once froze or crashed the reader; each must stop at the budget, located. */
+const hostileDir = join(root, "test/fixtures/hostile");
 const examplesDir = join(root, "examples");
 const bin = join(root, "model-core/bin/resnet-studio.js");
 const builtCli = join(root, "model-core/dist/cli.cjs");
@@ -75,15 +77,18 @@ async function pool<T, R>(items: T[], limit: number, task: (item: T) => Promise<
 }
 
 const fixtures = readdirSync(brokenDir).filter((f) => f.endsWith(".resnet.ts")).sort();
+const hostileFixtures = readdirSync(hostileDir).filter((f) => f.endsWith(".resnet.ts")).sort();
 
 test("there are at least 20 broken fixtures, each with an expectation", () => {
   assert.ok(fixtures.length >= 20, `only ${fixtures.length} fixtures`);
   for (const f of fixtures) assert.match(readFileSync(join(brokenDir, f), "utf8"), /^\/\/ expect: \d+:\d+ \S/, f);
 });
 
-test("every broken fixture fails with the expected located diagnostic and no stack", async () => {
-  const results = await pool(fixtures, 3, async (name) => {
-    const file = relative(root, join(brokenDir, name));
+test("every broken and hostile fixture fails with the expected located diagnostic and no stack", async () => {
+  assert.ok(hostileFixtures.length >= 8, hostileFixtures.join(", "));
+  const paths = [...fixtures.map((f) => join(brokenDir, f)), ...hostileFixtures.map((f) => join(hostileDir, f))];
+  const results = await pool(paths, 3, async (path) => {
+    const file = relative(root, path);
     const [, line, column, expected] = /^\/\/ expect: (\d+):(\d+) (.*)$/m.exec(readFileSync(join(root, file), "utf8"))!;
     return { file, line, column, expected: expected!, run: await runCli(["summary", file]) };
   });
@@ -95,6 +100,7 @@ test("every broken fixture fails with the expected located diagnostic and no sta
     if (run.code !== 1) problems.push(`exit code ${run.code}`);
     if (!lines.some((l) => l.startsWith(prefix) && l.includes(expected))) problems.push(`no line "${prefix}…${expected}…"`);
     if (lines.some((l) => /^\s+at /.test(l))) problems.push("stack trace printed");
+    if (/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(run.stderr)) problems.push("control character in the output");
     if (run.stdout !== "") problems.push("stdout not empty");
     if (problems.length) failures.push(`${file}: ${problems.join("; ")}\n${run.stderr}`);
   }
@@ -204,4 +210,15 @@ test("start summarizes the small example (training skipped here; it has its own 
 test("examples type-check against model-core's typings", () => {
   const r = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "examples"], { cwd: root, encoding: "utf8" });
   assert.equal(r.status, 0, r.stdout + r.stderr);
+});
+
+test("gradflow JSON piped to a slow reader arrives whole (the launcher flushes before it exits)", () => {
+  // resnet110's result is ≈ 90 KB, more than a pipe holds (64 KiB): the reader only starts after the writer is done.
+  const command = `"${process.execPath}" "${bin}" gradflow resnet110 --batch 1 --input 3,8,8 --backend wasm --json | (sleep 3; cat)`;
+  const run = spawnSync("bash", ["-o", "pipefail", "-c", command], { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.ok(run.stdout.length > 65_536, `only ${run.stdout.length} bytes`);
+  const result = JSON.parse(run.stdout) as { model: string; nodes: unknown[] };
+  assert.equal(result.model, "resnet110");
+  assert.ok(result.nodes.length > 300, `${result.nodes.length} nodes`);
 });

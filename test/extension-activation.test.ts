@@ -43,8 +43,8 @@ test("the bundled extension activates, registers every contributed command, and 
 
     const commands = new Map<string, (...args: unknown[]) => unknown>();
     const diagnostics = new Map<string, { message: string; range: Range; severity: number }[]>();
-    const hovers: { provideHover(doc: unknown, pos: Pos): { contents: { value: string } } | null }[] = [];
-    const hints: { provideInlayHints(doc: unknown, range: Range): { position: Pos; label: string }[] }[] = [];
+    const hovers: { provideHover(doc: unknown, pos: Pos): Promise<{ contents: { value: string } } | null> }[] = [];
+    const hints: { provideInlayHints(doc: unknown, range: Range): Promise<{ position: Pos; label: string }[]> }[] = [];
     const disposable = { dispose: () => undefined };
     const event = () => disposable;
     const spec = `import { resnet, stage } from "resnet-studio";\nexport default resnet({\n  name: "t",\n  input: [3, 32, 32],\n  stem: "cifar",\n  stages: [stage({ channels: 16, blocks: 1 }), stage({ channels: 32, blocks: 1, stride: 2 })],\n  classes: 10,\n});\n`;
@@ -121,6 +121,12 @@ test("the bundled extension activates, registers every contributed command, and 
       for (const list of Object.values(manifest.contributes.menus)) for (const m of list) assert.ok(declared.includes(m.command), `menu item ${m.command} is a declared command`);
       for (const k of manifest.contributes.keybindings) assert.ok(declared.includes(k.command));
 
+      const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
+        for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));
+        assert.ok(pred(), `${what}; posted ${posted.map((m) => m.type).join(",")}; errors ${errors.join(";")}`);
+      };
+      // Specs are analyzed on the spec worker (dist/specWorker.js), so diagnostics arrive asynchronously.
+      await waitFor(() => diagnostics.has("file:///w/good.resnet.ts") && diagnostics.has("file:///w/bad.resnet.ts"), "diagnostics from the spec worker");
       assert.deepEqual(diagnostics.get("file:///w/good.resnet.ts"), [], "a valid spec has no problems");
       const problems = diagnostics.get("file:///w/bad.resnet.ts") ?? [];
       assert.ok(problems.length > 0, "the broken spec has a diagnostic");
@@ -128,9 +134,9 @@ test("the bundled extension activates, registers every contributed command, and 
       assert.equal(problems[0]!.severity, 0);
 
       const stageOffset = spec.indexOf("channels: 32");
-      const hover = hovers[0]!.provideHover(good, good.positionAt(stageOffset));
+      const hover = await hovers[0]!.provideHover(good, good.positionAt(stageOffset));
       assert.ok(hover && /\[16,32,32\] → \[32,16,16\]/.test(hover.contents.value), JSON.stringify(hover));
-      const inlay = hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
+      const inlay = await hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
       assert.equal(inlay.length, 2);
       assert.match(inlay[1]!.label, /→ \[32,16,16\]/);
       // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
@@ -143,10 +149,6 @@ test("the bundled extension activates, registers every contributed command, and 
       await commands.get("resnetStudio.openDiagramToSide")!();
       assert.equal(panel.viewType, "resnetStudio.diagram");
       assert.match(panel.webview.html, /default-src 'none'; script-src 'nonce-[A-Za-z0-9]{32}'/);
-      const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
-        for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));
-        assert.ok(pred(), `${what}; posted ${posted.map((m) => m.type).join(",")}; errors ${errors.join(";")}`);
-      };
       await waitFor(() => posted.some((m) => m.type === "layout"), "the followed spec is laid out in the worker");
       const receive = inbox.receive;
       assert.ok(receive, "the panel listens to the webview");
@@ -164,6 +166,11 @@ test("the bundled extension activates, registers every contributed command, and 
       receive({ type: "request", id: 8, body: { kind: "cancelTraining" } });
       await waitFor(() => posted.some((m) => m.type === "response" && m.id === 8), "cancel is answered");
       assert.deepEqual((posted.find((m) => m.type === "response" && m.id === 8) as { body?: unknown }).body, { cancelled: false });
+      // Malformed requests are answered ok: false (model-core/src/protocolValidate.ts has every field's case).
+      receive({ type: "request", id: 9, body: { kind: "deleteEverything" } });
+      receive({ type: "request", id: 10, body: { kind: "savePng", base64: "AAAA", suggestedName: "../../../../etc/x.png" } });
+      await waitFor(() => posted.some((m) => m.type === "response" && m.id === 10), "the bad save is answered");
+      for (const id of [9, 10]) assert.equal(posted.find((m) => m.type === "response" && m.id === id)?.ok, false, `request ${id}`);
       for (const s of subscriptions) s.dispose();
       ext.deactivate();
     } finally {

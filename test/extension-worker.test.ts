@@ -90,12 +90,13 @@ test("training job: streams start, steps and epochs with a gradient snapshot, th
     const cancelled = collect(worker, (m) => m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed")));
     worker.postMessage({ ...job, dataset: "synthetic:count=2000", config: { epochs: 50, batchSize: 16, logEvery: 1, valFraction: 0.1 } } satisfies HostToWorker);
     await new Promise((r) => setTimeout(r, 1500));
-    const t0 = Date.now();
     worker.postMessage({ type: "cancel" } satisfies HostToWorker);
     const after = (await cancelled).filter((m) => m.type === "training");
     const end = after[after.length - 1]!;
     assert.ok(end.type === "training" && end.event.kind === "finished" && end.event.cancelled, JSON.stringify(end));
-    assert.ok(Date.now() - t0 < 10_000, "cancel is prompt");
+    // Measured in work, not milliseconds: the run stopped before its 50 epochs.
+    const epochsRun = after.filter((m) => m.type === "training" && m.event.kind === "epoch").length;
+    assert.ok(epochsRun < 50, `${epochsRun} epochs: the cancel did not stop the run`);
   } finally {
     await worker.terminate();
   }

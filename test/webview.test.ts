@@ -8,7 +8,8 @@ import type { ModelGraph } from "../model-core/src/analysis/graph";
 import type { Snapshot } from "../model-core/src/protocol";
 import { EMPTY_TRAINING } from "../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, defaultViewState, DEFAULT_OVERLAYS } from "../webview/src/state";
-import { centreOn, containsRect, fitTransform, neighbour, searchNodes, visibleRect, zoomAt } from "../webview/src/geometry";
+import { networkId, fnv1a64 } from "../model-core/src/spec/identity";
+import { centreOn, containsRect, fitTransform, initialTransform, READABLE_ZOOM, neighbour, searchNodes, visibleRect, zoomAt } from "../webview/src/geometry";
 import { enclosingGroups, gradientOf, layerGradientSeries, memberIds, nodeDetails } from "../webview/src/details";
 import { syntheticGradients } from "./browser/harness";
 
@@ -53,6 +54,17 @@ test("reducer: snapshot, graph, layout, gradients, training and diagnostics mess
   m = reduce(m, { type: "graph", graph: other, title: "ResNet-34" });
   assert.equal(m.gradients, null);
   assert.ok(m.needsFit);
+
+  // The same name and node count with other channels is another network: its spec hash differs.
+  m = reduce(m, { type: "gradients", gradients: pair });
+  m = { ...m, needsFit: false };
+  const wider = analyze({ ...other.spec, stages: other.spec.stages.map((s, i) => (i === 1 ? { ...s, channels: s.channels * 2 } : s)) }).graph!;
+  assert.equal(wider.name, other.name);
+  assert.equal(wider.nodes.length, other.nodes.length);
+  assert.notEqual(networkId(wider.spec), networkId(other.spec));
+  m = reduce(m, { type: "graph", graph: wider, title: "ResNet-34" });
+  assert.equal(m.gradients, null, "a changed stage's channels clear the stale gradient overlay");
+  assert.equal(m.needsFit, false, "the view stays where it was");
 
   m = reduce(m, { type: "training", event: { kind: "started", model: "small", dataset: "mnist", backend: "wasm", epochs: 3, batch: 64 } });
   assert.equal(m.training.status, "running");
@@ -106,6 +118,28 @@ test("geometry: fit centres small diagrams and keeps tall ones readable; zoom ke
   assert.deepEqual(c, { zoom: 2, panX: 200 - 220, panY: 150 - 220 });
 });
 
+test("a new panel opens at the top of the network with readable text; a small diagram is shown whole", () => {
+  const tall = initialTransform({ width: 400, height: 6000 }, { width: 1000, height: 800 });
+  assert.equal(tall.zoom, READABLE_ZOOM);
+  assert.ok(12 * tall.zoom >= 12 && 11 * tall.zoom >= 11, "labels 12 px, shapes and figures 11 px");
+  assert.equal(tall.panY, 16, "the input end of the network is at the top");
+  assert.equal(tall.panX, (1000 - 400) / 2);
+  const wide = initialTransform({ width: 3000, height: 6000 }, { width: 1000, height: 800 });
+  assert.equal(wide.panX, 16, "wider than the panel: its left edge is shown");
+  const small = initialTransform({ width: 200, height: 300 }, { width: 1000, height: 800 });
+  assert.deepEqual(small, fitTransform({ width: 200, height: 300 }, { width: 1000, height: 800 }, 16, 0));
+  assert.ok(small.zoom >= READABLE_ZOOM);
+});
+
+test("network identity: FNV-1a 64 of the canonical spec JSON", () => {
+  assert.equal(fnv1a64(""), "cbf29ce484222325");
+  assert.equal(fnv1a64("a"), "af63dc4c8601ec8c");
+  const spec = graph.spec;
+  const reordered = Object.fromEntries(Object.entries(spec).reverse()) as typeof spec;
+  assert.equal(networkId(reordered), networkId(spec), "field order does not matter");
+  assert.notEqual(networkId({ ...spec, shortcut: spec.shortcut === "A" ? "B" : "A" }), networkId(spec));
+});
+
 test("keyboard navigation follows the layout: down goes to the next box on the main path", () => {
   const first = neighbour(laid, null, "down");
   assert.equal(first, "input", "with nothing selected, the top box");
@@ -136,7 +170,8 @@ test("details: tooltip rows, gradients of collapsed groups, the per-layer series
   const rows = new Map(d.rows);
   assert.ok(rows.get("params")?.includes(`(${block.params.toLocaleString("en-US")})`), `exact params in ${rows.get("params")}`);
   assert.ok(rows.has("‖dL/dout‖₂"));
-  assert.ok(rows.has("identity / residual"), "a residual block shows its Add's split");
+  assert.equal(rows.get("shortcut share at input"), `${Math.round((100 * grads.adds[2]!.identity) / (grads.adds[2]!.identity + grads.adds[2]!.residualAtInput!))}%`,
+    "a residual block shows the split at its input (layer2.0 is the third block)");
   // A group's gradient is the one leaving it: its last member with a gradient.
   const members = memberIds(graph, "layer2.0");
   assert.equal(gradientOf(graph, grads, "layer2.0")?.id, members[members.length - 1]);

@@ -10,20 +10,29 @@ import * as vscode from "vscode";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { analyzeSpecText, debounce, plainTwin, type SpecAnalysis } from "./pure/specDocument";
+import { SpecAnalysisClient } from "./specAnalysisClient";
+
+/** A spec's analysis is abandoned after this long (the budget keeps real ones far below: ≈ 0.75 s CPU for 10,000 blocks). */
+const SPEC_ANALYSIS_TIMEOUT_MS = 15_000;
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
 import type { BackendSetting, TorchSettings, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import {
-  EMPTY_TRAINING, applyTrainingEvent, isWebviewToHost,
+  EMPTY_TRAINING, applyTrainingEvent,
   type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
 } from "../../model-core/src/protocol";
+import { checkWebviewMessage } from "../../model-core/src/protocolValidate";
 import { trainingMemory } from "../../model-core/src/analysis/memory";
 import { initialExpansion, memoryOverlayData, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
 import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
-import type { Diagnostic as SpecDiagnostic, SourceRange } from "../../model-core/src/diagnostics";
+import { printable, type Diagnostic as SpecDiagnostic, type SourceRange } from "../../model-core/src/diagnostics";
+import { analyze } from "../../model-core/src/analysis/analyze";
+import { networkId } from "../../model-core/src/spec/identity";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { workersSetting } from "./pure/trainEvents";
+import { WarmGradientPair } from "./warmWorker";
+import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
 import { pytorchExportFor } from "./pure/exportPytorch";
 import { applyDiagramEdit } from "./specEdits";
 import { registerCompare } from "./compare";
@@ -43,13 +52,15 @@ function config<T>(key: string, fallback: T): T {
 }
 
 /** Analysis results per document version, shared by diagnostics, hovers, inlay hints and the panel. */
+/** Analyses per document version, computed on the spec worker (./specAnalysisClient.ts), never on this thread. */
 class SpecCache {
-  private readonly entries = new Map<string, { version: number; analysis: SpecAnalysis }>();
-  get(doc: vscode.TextDocument): SpecAnalysis {
+  private readonly entries = new Map<string, { version: number; analysis: Promise<SpecAnalysis> }>();
+  constructor(readonly analyzer: SpecAnalysisClient) {}
+  get(doc: vscode.TextDocument): Promise<SpecAnalysis> {
     const key = doc.uri.toString();
     const hit = this.entries.get(key);
     if (hit && hit.version === doc.version) return hit.analysis;
-    const analysis = analyzeSpecText(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
+    const analysis = this.analyzer.analyze(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
     this.entries.set(key, { version: doc.version, analysis });
     return analysis;
   }
@@ -63,7 +74,7 @@ function toRange(doc: vscode.TextDocument, r: SourceRange | null): vscode.Range 
 
 function toVsDiagnostic(doc: vscode.TextDocument, d: SpecDiagnostic): vscode.Diagnostic {
   const severity = d.severity === "error" ? vscode.DiagnosticSeverity.Error : d.severity === "warning" ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information;
-  const out = new vscode.Diagnostic(toRange(doc, d.range), d.message, severity);
+  const out = new vscode.Diagnostic(toRange(doc, d.range), printable(d.message), severity);
   out.source = "resnet-studio";
   out.code = d.code;
   return out;
@@ -83,7 +94,7 @@ class TrainWorkerHost {
       const finish = (): void => { if (this.worker === worker) this.worker = null; void worker.terminate(); resolve(); };
       worker.on("message", (m: WorkerToHost) => {
         onMessage(m);
-        const ended = m.type === "gradients" || m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
+        const ended = m.type === "gradients" || m.type === "error" || (m.type === "lrRange" && m.done) || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
         if (ended) finish();
       });
       worker.on("error", (err) => { onMessage({ type: "error", message: err.message }); finish(); });
@@ -146,8 +157,15 @@ class DiagramPanel {
     const nonce = makeNonce();
     const scriptUri = panel.webview.asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js")).toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
+    // Gradient flow is one click away from the diagram: have its worker and backend ready.
+    ctx.gradients.warmUp(config<BackendSetting>("backend", "auto"), path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep);
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((m: unknown) => { if (isWebviewToHost(m)) void this.onMessage(m); }),
+      panel.webview.onDidReceiveMessage((m: unknown) => {
+        // Field by field: only a checked copy reaches the handlers; a bad request is still answered, with ok: false.
+        const checked = checkWebviewMessage(m);
+        if (checked.ok) void this.onMessage(checked.message);
+        else if (checked.requestId !== null) this.post({ type: "response", id: checked.requestId, ok: false, kind: checked.kind, error: checked.error });
+      }),
       panel.onDidDispose(() => this.dispose()),
     );
   }
@@ -156,17 +174,25 @@ class DiagramPanel {
 
   private post(message: HostToWebview): void { void this.panel.webview.postMessage(message); }
 
+  /** The latest follow(): commands acting on the followed spec wait for it (the analysis runs on the spec worker). */
+  followed: Promise<void> = Promise.resolve();
+
   /** Show `doc`'s network; a new document starts from the configured expansion level. */
-  async follow(doc: vscode.TextDocument): Promise<void> {
+  follow(doc: vscode.TextDocument): Promise<void> {
+    this.followed = this.followNow(doc);
+    return this.followed;
+  }
+
+  private async followNow(doc: vscode.TextDocument): Promise<void> {
     const uri = doc.uri.toString();
-    const analysis = this.ctx.cache.get(doc);
+    const analysis = await this.ctx.cache.get(doc);
     this.diagnostics = analysis.diagnostics;
     this.post({ type: "diagnostics", diagnostics: analysis.diagnostics });
     if (!analysis.graph) return; // keep showing the last good diagram while the spec is broken
     const sameDocument = this.view.documentUri === uri;
-    const sameNetwork = sameDocument && this.graph?.name === analysis.graph.name && this.graph.nodes.length === analysis.graph.nodes.length;
+    const sameNetwork = sameDocument && this.graph !== null && networkId(this.graph.spec) === networkId(analysis.graph.spec);
     const expansion = sameNetwork || (sameDocument && this.view.expansion.expanded.length > 0)
-      ? this.view.expansion : initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks"));
+      ? this.view.expansion : withColumns(initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks")));
     if (!sameNetwork) this.gradients = null;
     this.view = { ...this.view, documentUri: uri, expansion };
     this.graph = analysis.graph;
@@ -182,7 +208,7 @@ class DiagramPanel {
     this.title = title;
     this.gradients = null;
     this.post({ type: "graph", graph, title });
-    this.view = { ...this.view, documentUri: null, expansion: initialExpansion(graph) };
+    this.view = { ...this.view, documentUri: null, expansion: withColumns(initialExpansion(graph)) };
     await this.relayout(this.view.expansion);
   }
 
@@ -241,7 +267,7 @@ class DiagramPanel {
         return { laid, expansion: body.expansion };
       }
       case "gradientFlow":
-        return await this.computeGradients();
+        return await this.computeGradients(body.withoutBn ?? false);
       case "savePng":
         return { saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")) };
       case "saveSvg": {
@@ -272,23 +298,24 @@ class DiagramPanel {
     editor.revealRange(target, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
-  async computeGradients(): Promise<GradientPair> {
-    const graph = this.graph;
-    if (!graph) throw new Error("open a .resnet.ts spec first");
-    // One worker runs one job: a gradient pass would stop a training run.
-    if (this.ctx.trainer.busy) throw new Error("a training run is in progress; cancel it first");
+  /** `withoutBn`: the same network and twin without BN, for the chart's second pair; the overlay is left alone. */
+  async computeGradients(withoutBn = false): Promise<GradientPair> {
+    const shown = this.graph;
+    if (!shown) throw new Error("open a .resnet.ts spec first");
+    const graph = withoutBn ? analyze({ ...shown.spec, norm: "none" }).graph : shown;
+    if (!graph) throw new Error(`${shown.name} without BN does not analyse`);
     const plain = plainTwin(graph.spec);
     const wasmDir = path.join(this.ctx.extension.extensionPath, "dist", "wasm") + path.sep;
-    let result: GradientPair | null = null;
-    let failure: string | null = null;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: gradient flow of ${graph.name}` }, () =>
-      this.ctx.trainer.run({ type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir, ...torchSettings() }, (m) => {
-        if (m.type === "gradients") result = m.pair;
-        else if (m.type === "error") failure = m.message;
-      }));
-    if (!result) throw new Error(failure ?? "gradient flow stopped");
+    // Warm workers of its own (backend ready, models reused by spec hash; network and twin in parallel), so it also
+    // runs beside a training run.
+    const job = { type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir, ...torchSettings() } as const;
+    const title = `ResNet Studio: gradient flow of ${graph.name}${withoutBn ? " without BN" : ""}`;
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
+      const cancel = token.onCancellationRequested(() => this.ctx.gradients.cancel());
+      return this.ctx.gradients.run(job).finally(() => cancel.dispose());
+    });
     const pair: GradientPair = result;
-    if (this.graph === graph) {
+    if (!withoutBn && this.graph === graph) {
       this.gradients = pair;
       this.view = { ...this.view, overlays: { ...this.view.overlays, gradients: true } };
       this.post({ type: "gradients", gradients: pair });
@@ -309,12 +336,16 @@ class DiagramPanel {
     this.training = EMPTY_TRAINING;
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
-    void this.ctx.trainer.run({
+    // Progress in VS Code's own UI, with the same cancel as the webview's button and the Cancel Training command.
+    let report: ((message: string) => void) | null = null;
+    const epochs = config("trainEpochs", 3);
+    const run = this.ctx.trainer.run({
       type: "train", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir: path.join(dist, "wasm") + path.sep,
-      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)) },
+      gradientBatch: 8, config: { epochs: config("trainEpochs", 3), batchSize: config("trainBatchSize", 64), ...workersSetting(config("trainWorkers", 0)), ...(this.ctx.suggestedLr !== null ? { lr: this.ctx.suggestedLr } : {}) },
       ...torchSettings(),
     }, (m) => {
       if (m.type === "training") {
+        if (m.event.kind === "epoch") report?.(`epoch ${m.event.point.epoch + 1}/${epochs}: val accuracy ${(m.event.point.valAccuracy * 100).toFixed(1)}%`);
         this.training = applyTrainingEvent(this.training, m.event);
         this.post({ type: "training", event: m.event });
         if (m.event.kind === "failed") void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
@@ -325,7 +356,45 @@ class DiagramPanel {
         void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
       }
     });
+    void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: training ${graph.name}`, cancellable: true }, (progress, token) => {
+      report = (message) => progress.report({ message, increment: 100 / Math.max(1, epochs) });
+      const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
+      return run.finally(() => cancel.dispose());
+    });
     return true;
+  }
+
+  /** Find Learning Rate: the range test (Smith 2017) on the embedded MNIST digits; its suggestion can feed Train Small Model. */
+  async findLearningRate(): Promise<void> {
+    if (this.ctx.trainer.busy) { void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress."); return; }
+    let graph = this.graph;
+    if (!graph) {
+      const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE);
+      if (!bundled.graph) throw new Error("the bundled example spec did not analyse");
+      graph = bundled.graph;
+      await this.showGraph(graph, `${graph.name} (bundled example)`);
+    }
+    this.view = { ...this.view, tab: "training" };
+    this.post({ type: "command", command: "showTraining" });
+    let last: LrRangeResult | null = null;
+    let failure: string | null = null;
+    const run = this.ctx.trainer.run({
+      type: "lrRange", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist",
+      dataDir: path.join(this.ctx.extension.extensionPath, "dist", "data"), options: { batchSize: config("trainBatchSize", 64) },
+    }, (m) => {
+      if (m.type === "lrRange") { last = m.result; this.post({ type: "lrRange", result: m.result }); }
+      else if (m.type === "error") failure = m.message;
+    });
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: finding a learning rate for ${graph.name}`, cancellable: true }, (_progress, token) => {
+      const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
+      return run.finally(() => cancel.dispose());
+    });
+    if (failure) throw new Error(failure);
+    const result = last as LrRangeResult | null;
+    if (!result || result.suggested === null) { void vscode.window.showInformationMessage("ResNet Studio: no learning rate suggested (the loss never fell)."); return; }
+    const suggested = result.suggested;
+    const use = await vscode.window.showInformationMessage(`ResNet Studio: suggested learning rate for ${graph.name}: ${suggested.toPrecision(2)}`, "Use for Train Small Model");
+    if (use) this.ctx.suggestedLr = suggested;
   }
 
   runWebviewCommand(command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining"): void {
@@ -337,6 +406,12 @@ class DiagramPanel {
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
   }
+}
+
+/** A new diagram's columns come from the resnetStudio.diagramColumns setting. */
+function withColumns(expansion: ExpansionState): ExpansionState {
+  const columns = Math.round(config("diagramColumns", 1));
+  return columns > 1 ? { ...expansion, columns: Math.min(8, columns) } : expansion;
 }
 
 function isViewState(value: unknown): value is ViewState {
@@ -362,6 +437,9 @@ interface ExtensionContext {
   extension: vscode.Extension<unknown>;
   cache: SpecCache;
   trainer: TrainWorkerHost;
+  gradients: WarmGradientPair;
+  /** The rate Find Learning Rate suggested and the user accepted; Train Small Model uses it. */
+  suggestedLr: number | null;
   layout(): LayoutClient;
 }
 
@@ -375,15 +453,17 @@ export function activate(context: vscode.ExtensionContext): void {
   let layoutClient: LayoutClient | null = null;
   const ctx: ExtensionContext = {
     extension: context.extension,
-    cache: new SpecCache(),
+    cache: new SpecCache(new SpecAnalysisClient({ filename: path.join(dist, "specWorker.js"), eval: false }, { timeoutMs: SPEC_ANALYSIS_TIMEOUT_MS })),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
+    gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
+    suggestedLr: null,
     layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
   };
 
   const diagnostics = vscode.languages.createDiagnosticCollection("resnet-studio");
-  const refresh = (doc: vscode.TextDocument): void => {
+  const refresh = async (doc: vscode.TextDocument): Promise<void> => {
     if (!isSpecDocument(doc)) return;
-    const analysis = ctx.cache.get(doc);
+    const analysis = await ctx.cache.get(doc);
     diagnostics.set(doc.uri, analysis.diagnostics.map((d) => toVsDiagnostic(doc, d)));
     const panel = DiagramPanel.active;
     if (panel && panel.documentUri === doc.uri.toString()) void panel.follow(doc);
@@ -398,7 +478,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     diagnostics,
-    { dispose: () => { layoutClient?.dispose(); ctx.trainer.stop(); for (const d of pending.values()) d.cancel(); } },
+    { dispose: () => { layoutClient?.dispose(); ctx.cache.analyzer.dispose(); ctx.trainer.stop(); ctx.gradients.dispose(); for (const d of pending.values()) d.cancel(); } },
     vscode.workspace.onDidOpenTextDocument(refresh),
     vscode.workspace.onDidChangeTextDocument((e) => { if (isSpecDocument(e.document)) refreshSoon(e.document); }),
     vscode.workspace.onDidCloseTextDocument((doc) => { diagnostics.delete(doc.uri); ctx.cache.forget(doc); pending.get(doc.uri.toString())?.cancel(); pending.delete(doc.uri.toString()); }),
@@ -407,8 +487,8 @@ export function activate(context: vscode.ExtensionContext): void {
       if (editor && panel && isSpecDocument(editor.document) && config("followActiveEditor", true)) void panel.follow(editor.document);
     }),
     vscode.languages.registerHoverProvider(SPEC_SELECTOR, {
-      provideHover(doc, position) {
-        const graph = ctx.cache.get(doc).graph;
+      async provideHover(doc, position) {
+        const graph = (await ctx.cache.get(doc)).graph;
         if (!graph) return null;
         // Memory figures at the batch Train Small Model uses.
         const text = hoverMarkdown(graph, doc.offsetAt(position), { batch: config("trainBatchSize", 64) });
@@ -416,9 +496,9 @@ export function activate(context: vscode.ExtensionContext): void {
       },
     }),
     vscode.languages.registerInlayHintsProvider(SPEC_SELECTOR, {
-      provideInlayHints(doc, range) {
+      async provideInlayHints(doc, range) {
         if (!config("inlayHints", true)) return [];
-        const graph = ctx.cache.get(doc).graph;
+        const graph = (await ctx.cache.get(doc)).graph;
         if (!graph) return [];
         return stageInlayHints(graph, { batch: config("trainBatchSize", 64) })
           .map((h) => ({ h, pos: doc.positionAt(h.offset) }))
@@ -439,20 +519,27 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.showGradientFlow", async (uri?: vscode.Uri) => {
       const panel = await openDiagram(ctx, uri, vscode.ViewColumn.Beside);
       if (!panel) return;
+      await panel.followed;
       panel.runWebviewCommand("showGradients");
       try { await panel.computeGradients(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: gradient flow failed: ${err instanceof Error ? err.message : String(err)}`); }
     }),
     vscode.commands.registerCommand("resnetStudio.trainSmallModel", async (uri?: vscode.Uri) => {
       const doc = await specDocumentFor(uri);
-      // show() follows `doc` synchronously up to the layout, so the panel's graph is already this spec's.
+      // Once show()'s follow has its analysis, the panel's graph is this spec's.
       const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
+      await panel.followed;
       try { await panel.train(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
+    }),
+    vscode.commands.registerCommand("resnetStudio.findLearningRate", async (uri?: vscode.Uri) => {
+      const doc = await specDocumentFor(uri);
+      const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
+      try { await panel.findLearningRate(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
     }),
     vscode.commands.registerCommand("resnetStudio.cancelTraining", () => { if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running."); }),
     vscode.commands.registerCommand("resnetStudio.exportPytorch", async (uri?: vscode.Uri) => {
       const doc = await specDocumentFor(uri);
       if (!doc) return void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to export it as PyTorch.");
-      const result = pytorchExportFor(ctx.cache.get(doc), vscode.workspace.asRelativePath(doc.uri));
+      const result = pytorchExportFor(await ctx.cache.get(doc), vscode.workspace.asRelativePath(doc.uri));
       if (!result.ok) return void vscode.window.showErrorMessage(`ResNet Studio: ${result.message}`);
       // An untitled editor: nothing is written until the user saves it where they want it.
       const code = await vscode.workspace.openTextDocument({ language: "python", content: result.code });
@@ -464,7 +551,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
   registerCompare(context);
   registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
-  for (const doc of vscode.workspace.textDocuments) refresh(doc);
+  for (const doc of vscode.workspace.textDocuments) void refresh(doc);
 }
 
 async function specDocumentFor(uri: vscode.Uri | undefined): Promise<vscode.TextDocument | null> {

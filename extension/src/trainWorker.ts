@@ -12,12 +12,14 @@ import { buildModel, type TfModel } from "../../model-core/src/runtime/model";
 import { gradientFlow } from "../../model-core/src/runtime/gradflow";
 import { backendLimitBytes, checkPassMemory, passBatch } from "../../model-core/src/runtime/memoryGuard";
 import { train } from "../../model-core/src/runtime/train";
+import { lrRangeTest, suggestLearningRate, type LrPoint } from "../../model-core/src/runtime/lrFinder";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainEvent } from "../../model-core/src/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "../../model-core/src/data/mnist";
 import { BatchAdapter, type ImageDataset } from "../../model-core/src/data/dataset";
 import { resolveDataset } from "../../model-core/src/data/resolve";
 import { SeededRng } from "../../model-core/src/data/rng";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import { networkId } from "../../model-core/src/spec/identity";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
 import type { TrainingEvent } from "../../model-core/src/protocol";
 import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
@@ -30,18 +32,37 @@ let abort: AbortController | null = null;
 function send(message: WorkerToHost): void { port?.postMessage(message); }
 function messageOf(err: unknown): string { return err instanceof Error ? err.message : String(err); }
 
+/**
+ * Built models by network identity (spec hash) and seed, so a repeated gradient-flow request skips building and
+ * initialising them. A gradient pass changes no weights and, in training mode, no BN running statistics. The last
+ * request's pair (network and plain twin) is kept; older models are disposed.
+ */
+const MODEL_CACHE_SIZE = 2;
+const builtModels = new Map<string, TfModel>();
+function cachedModel(graph: ModelGraph, seed: number, backend: string): TfModel {
+  const key = `${networkId(graph.spec)}:${seed}:${backend}`;
+  const hit = builtModels.get(key);
+  if (hit) { builtModels.delete(key); builtModels.set(key, hit); return hit; }
+  const model = buildModel(graph, { seed });
+  builtModels.set(key, model);
+  while (builtModels.size > MODEL_CACHE_SIZE) {
+    const [oldest, old] = builtModels.entries().next().value as [string, TfModel];
+    builtModels.delete(oldest);
+    old.dispose();
+  }
+  return model;
+}
+
 /** He et al.'s comparison setting: a seeded standard-normal batch with random labels, BN in training mode. */
 async function flowOnRandomBatch(graph: ModelGraph, batch: number, seed: number): Promise<GradientFlowResult> {
   const [c, h, w] = graph.input as [number, number, number];
   const rng = new SeededRng(seed);
   const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * graph.output[0]!));
   const x = tf.randomNormal([batch, h, w, c], 0, 1, "float32", seed) as tf.Tensor4D;
-  const model = buildModel(graph, { seed });
   try {
-    return await gradientFlow(model, { x, labels });
+    return await gradientFlow(cachedModel(graph, seed, tf.getBackend()), { x, labels });
   } finally {
     x.dispose();
-    model.dispose();
   }
 }
 
@@ -145,8 +166,33 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   }
 }
 
+/** Find Learning Rate: the range test on a fresh model, reporting every few steps so the chart fills in live. */
+async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Promise<void> {
+  await initBackend(job.backend as BackendChoice);
+  const [c, h, w] = job.graph.input as [number, number, number];
+  const file = join(job.dataDir, MNIST_FILE_NAME);
+  const dataset = job.dataset === "mnist" && existsSync(file)
+    ? loadMnist(file)
+    : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: 1 })).train;
+  const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
+  abort = new AbortController();
+  const points: LrPoint[] = [];
+  try {
+    const result = await lrRangeTest(model, dataset, job.options, abort.signal, (p, i) => {
+      points.push(p);
+      if (i % 5 === 4) send({ type: "lrRange", result: { model: job.graph.name, points: [...points], suggested: suggestLearningRate(points), diverged: false }, done: false });
+    });
+    send({ type: "lrRange", result, done: true });
+  } finally {
+    model.dispose();
+    abort = null;
+  }
+}
+
 port?.on("message", (job: HostToWorker) => {
   if (job.type === "cancel") { abort?.abort(); return; }
+  if (job.type === "warmUp") { void initBackend(job.backend as BackendChoice).catch(() => undefined); return; }
+  if (job.type === "lrRange") { void runLrRange(job).catch((err: unknown) => send({ type: "error", message: messageOf(err) })); return; }
   if (job.type === "gradientFlow") {
     void (async () => {
       try {

@@ -21,10 +21,27 @@ export interface Diagnostic {
   code: string;
 }
 
-/** `file:line:col: severity: message`, the form terminals and editors turn into links. */
+/** C0 and C1 control characters, DEL, and the line and paragraph separators. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text from a spec made safe for one line of a terminal or a problem list: control characters become escapes
+ * (`\n`, `\x1b`), so a spec can neither send terminal sequences (ESC, OSC) nor split a message across lines.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\x${code.toString(16).padStart(2, "0")}`;
+  });
+}
+
+/** `file:line:col: severity: message`, the form terminals and editors turn into links. Always one line. */
 export function formatDiagnostic(d: Diagnostic, fallbackFile = "<spec>"): string {
   const where = d.range ? `${d.range.file}:${d.range.line}:${d.range.column}` : fallbackFile;
-  return `${where}: ${d.severity}: ${d.message}`;
+  return printable(`${where}: ${d.severity}: ${d.message}`);
 }
 
 /** Thrown by model-core for bad user input; callers print `diagnostics`, never the stack. */

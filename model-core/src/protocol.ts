@@ -13,7 +13,9 @@ import type { ExpansionState } from "./render/view";
 import type { LaidOutGraph } from "./render/layout";
 import type { OverlayOptions } from "./render/svg";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
+import type { LrRangeResult } from "./runtime/lrFinder";
 import type { SpecEdit } from "./edit/specEdit";
+import { checkWebviewMessage } from "./protocolValidate";
 
 /** Which panel of the webview is in front. */
 export type ViewTab = "diagram" | "gradients" | "training";
@@ -91,8 +93,9 @@ export interface Snapshot {
 export type RequestBody =
   /** Lay the current graph out for a new expansion state. */
   | { kind: "layout"; expansion: ExpansionState }
-  /** Run one forward/backward pass (and the plain twin's) in a worker. */
-  | { kind: "gradientFlow" }
+  /** Run one forward/backward pass (and the plain twin's) in a worker; `withoutBn`: of both without BN, for the
+   *  chart only (the response carries it; the diagram's overlay keeps the network's own gradients). */
+  | { kind: "gradientFlow"; withoutBn?: boolean }
   /** Save a PNG rendered by the webview (base64 without the data: prefix). */
   | { kind: "savePng"; base64: string; suggestedName: string }
   /** Save the standalone SVG of the current view. */
@@ -141,11 +144,14 @@ export type HostToWebview =
   | { type: "gradients"; gradients: GradientPair }
   /** One training event. */
   | { type: "training"; event: TrainingEvent }
+  /** The latest learning-rate range test (Find Learning Rate): loss against rate, as it runs and when done. */
+  | { type: "lrRange"; result: LrRangeResult }
   /** The followed spec's current problems (empty when it is fine). */
   | { type: "diagnostics"; diagnostics: Diagnostic[] }
   /** Answer to a request. */
   | { type: "response"; id: number; ok: true; kind: RequestKind; body: ResponseBodies[RequestKind] }
-  | { type: "response"; id: number; ok: false; kind: RequestKind; error: string }
+  /** `kind` is "invalid" when the request named no known kind (./protocolValidate.ts). */
+  | { type: "response"; id: number; ok: false; kind: RequestKind | "invalid"; error: string }
   /** Host-side command that the webview performs (toolbar-equivalent actions from the command palette). */
   | { type: "command"; command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining" };
 
@@ -170,21 +176,14 @@ export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): 
   }
 }
 
-const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "diagnostics", "response", "command"]);
-const WEBVIEW_TYPES = new Set(["ready", "request", "revealSource", "viewState"]);
+const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "lrRange", "diagnostics", "response", "command"]);
 
 /** Cheap structural check for messages arriving from the other side (they cross a process boundary). */
 export function isHostToWebview(value: unknown): value is HostToWebview {
   return typeof value === "object" && value !== null && HOST_TYPES.has((value as { type?: unknown }).type as string);
 }
 
+/** Whether `value` is a well-formed message from the webview; the host uses checkWebviewMessage for the checked copy. */
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
-  if (typeof value !== "object" || value === null) return false;
-  const type = (value as { type?: unknown }).type;
-  if (!WEBVIEW_TYPES.has(type as string)) return false;
-  if (type === "request") {
-    const m = value as { id?: unknown; body?: { kind?: unknown } };
-    return typeof m.id === "number" && typeof m.body === "object" && m.body !== null && typeof m.body.kind === "string";
-  }
-  return true;
+  return checkWebviewMessage(value).ok;
 }

@@ -297,9 +297,8 @@ test("refuses absurd sizes before building anything", () => {
   const huge = resnet({ input: [3, 40_000, 40_000], stages: [{ channels: 64, blocks: 1 }] });
   assertRefused(huge, "absurd-size", "input", /the stem alone makes .* activations per sample/);
   const deep = resnet({ stem: "cifar", input: [3, 8, 8], stages: [{ channels: 1, blocks: 1e9 }] });
-  const started = Date.now();
+  // Refused from the count alone (a billion blocks built would run out of memory long before an assertion).
   assertRefused(deep, "absurd-size", "stages.0", new RegExp(`limit ${MAX_BLOCKS}`));
-  assert.ok(Date.now() - started < 2000, "refusal must not build a billion blocks");
   assertRefused(resnet({ stages: [{ channels: 64, blocks: 1 }], classes: 2e7 }), "absurd-size", "classes", /fewer classes/);
 });
 

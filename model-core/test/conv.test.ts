@@ -6,7 +6,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/runtime/backend";
-import { groupedConv2d } from "../src/runtime/convKernels";
+import { groupedConv2d, WASM_CONV_GRADIENT_KERNELS } from "../src/runtime/convKernels";
 
 /** Relative tolerance vs cpu: both are float32; differences come from summation order only. */
 const CPU_REL_TOL = 1e-4;
@@ -149,10 +149,12 @@ test("conv gradients on wasm leak no tensors and no wasm buffers", async () => {
   assert.equal(tf.engine().backend.numDataIds(), buffersBefore, "wasm data buffers");
 });
 
-test("the wasm backend has our conv gradient kernels registered", async () => {
+test("the wasm backend runs our conv gradient kernels, not the shipped ones", async () => {
   await tf.setBackend("wasm");
-  for (const name of ["Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropInput", "DepthwiseConv2dNativeBackpropFilter"]) {
-    assert.ok(tf.getKernel(name, "wasm"), `${name} on wasm`);
+  // wasm ships Conv2DBackpropInput itself, so existence proves nothing: the registered function must be ours.
+  assert.deepEqual(WASM_CONV_GRADIENT_KERNELS.map((k) => k.kernelName).sort(), ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"]);
+  for (const ours of WASM_CONV_GRADIENT_KERNELS) {
+    assert.equal(tf.getKernel(ours.kernelName, "wasm")?.kernelFunc, ours.kernelFunc, `${ours.kernelName} on wasm is ours`);
   }
 });
 

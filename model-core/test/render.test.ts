@@ -36,6 +36,8 @@ function assertWellFormed(svg: string): void {
   assert.deepEqual(stack, [], "every tag closed");
   assert.equal(roots, 1, "one root element");
   assert.ok(body.startsWith("<svg"), "root is <svg>");
+  // XML 1.0 §2.2: no C0 control but tab and newlines, not even as a reference.
+  assert.doesNotMatch(svg, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]|&#(x0*[0-8bcef]|x0*1[0-9a-f]|0*([0-8]|1[124-9]|2\d|3[01]));/i, "no character XML forbids");
 }
 
 function fakeGradients(graph: ModelGraph, scale = 1): GradientFlowResult {
@@ -45,7 +47,8 @@ function fakeGradients(graph: ModelGraph, scale = 1): GradientFlowResult {
     activation: { l2: scale * 10 ** (-i / 20), meanAbs: 1e-4, maxAbs: 1e-3 },
     params: {},
   }));
-  const adds = graph.stages.flatMap((s) => s.blocks).filter((b) => b.addId).map((b, i) => ({ id: b.addId!, block: b.id, identity: 1 + i, residual: 3 }));
+  // At the Add both inputs receive the same gradient (identity = residual); the split is measured at the input.
+  const adds = graph.stages.flatMap((s) => s.blocks).filter((b) => b.addId).map((b, i) => ({ id: b.addId!, block: b.id, identity: 1 + i, residual: 1 + i, residualAtInput: 3 }));
   return { model: graph.name, backend: "cpu", batch: 2, loss: 2.3, nodes, adds, ratio: { firstBlockInput: 1, lastBlockOutput: 1, value: 1 }, millis: 1 };
 }
 
@@ -53,9 +56,18 @@ const count = (svg: string, needle: string) => svg.split(needle).length - 1;
 
 let r18All: LaidOutGraph;
 let r50Stages: LaidOutGraph;
-test("setup", async () => {
+test("setup: ResNet-18 fully expanded lays out every graph node; ResNet-50 folded to stages does not", async () => {
   r18All = await layoutView(r18, initialExpansion(r18, "all"));
   r50Stages = await layoutView(r50, { expanded: [] });
+  assert.deepEqual(new Set(r18All.nodes.map((n) => n.id)), new Set(r18.nodes.map((n) => n.id)));
+  assert.ok(r50Stages.nodes.length < r50.nodes.length / 4, `${r50Stages.nodes.length} of ${r50.nodes.length} nodes`);
+  assert.ok(r50Stages.nodes.some((n) => n.id === "layer3"), "a folded stage is one node");
+});
+
+test("a network name with control characters still gives well-formed XML (U+0001 shows as ␁)", () => {
+  const svg = renderSvg({ ...r50Stages, name: "bad\u0001name\u001b[2J & <co>" }, NO_OVERLAYS);
+  assertWellFormed(svg);
+  assert.ok(svg.includes("<title>bad\u2401name\u241b[2J &amp; &lt;co&gt;</title>"), svg.slice(0, 600));
 });
 
 test("well-formed SVG with every node and edge tagged for the webview, no NaN", () => {
@@ -81,9 +93,14 @@ test("edges carry shapes; collapsed stages read 'Bottleneck ×4' with the shape 
 
 test("shortcut edges and projection layers are distinguishable", () => {
   const svg = renderSvg(r18All, NO_OVERLAYS);
-  assert.match(svg, /<g class="rs-edge rs-shortcut" data-from="layer2.0.downsample.1" data-to="layer2.0.add"[^>]*data-kind="shortcut"/);
+  assert.match(svg, /<g class="rs-edge rs-shortcut rs-projection" data-from="layer2.0.downsample.1" data-to="layer2.0.add"[^>]*data-kind="shortcut"/);
+  assert.match(svg, /<g class="rs-edge rs-shortcut-lane rs-projection" data-from="layer2.0.downsample.0" data-to="layer2.0.downsample.1"/);
+  assert.match(svg, /<g class="rs-edge rs-shortcut" data-from="layer1.0" data-to="layer1.0.add"|<g class="rs-edge rs-shortcut" data-from="[^"]+" data-to="layer1.0.add"/);
   assert.match(svg, /<g class="rs-edge" data-from="layer2.0.bn2" data-to="layer2.0.add"/);
-  assert.match(svg, /class="rs-node rs-kind-conv rs-shortcut" data-node-id="layer2.0.downsample.0"/);
+  assert.match(svg, /class="rs-node rs-kind-conv rs-shortcut-lane" data-node-id="layer2.0.downsample.0"/);
+  // One element per drawn shortcut: 8 blocks, the first of layer2–4 with a projection (option B).
+  assert.equal(count(svg, 'class="rs-edge rs-shortcut"') + count(svg, 'class="rs-edge rs-shortcut rs-projection"'), 8);
+  assert.equal(count(svg, 'class="rs-edge rs-shortcut rs-projection"'), 3);
   assert.ok(svg.includes(">downsample.1<"));
   assert.equal(count(svg, "rs-kind-add"), 8, "one visible Add per BasicBlock");
 });
@@ -103,12 +120,12 @@ test("each overlay toggle changes the output and adds what it promises", () => {
   assert.ok(params.includes("9.41K params"), "stem conv: 7·7·3·64 = 9408 parameters");
   assert.ok(macs.includes("118M MACs"), "stem conv: 9408 · 112² ≈ 118M MACs");
   assert.ok(rf.includes("RF 7 /2") && !base.includes("RF 7 /2"), "conv1's receptive field is 7, stride 2");
-  assert.ok(!base.includes(`class="rs-split"`) && gradients.includes('class="rs-split"'), "Add nodes show the identity/residual split");
+  assert.ok(!base.includes(`class="rs-split"`) && gradients.includes('class="rs-split"'), "expanded blocks show the split at their input");
   assert.match(gradients, /stroke-width:[\d.]+px/, "edge width follows the gradient norm");
-  assert.ok(gradients.includes("25% identity"), "first Add: identity 1 vs residual 3");
-  assert.ok(params.includes("hsl("), "params heat colouring");
-  // Heat is a log scale: the biggest conv is hot, parameter-free layers stay cool.
-  assert.ok(!base.includes("hsl("), "no heat without overlays");
+  assert.ok(gradients.includes("25% shortcut"), "first block: 1 through the shortcut vs 3 through the branch at its input");
+  assert.ok(params.includes('fill="#fde725"'), "params heat colouring: the largest is viridis yellow");
+  assert.ok(params.includes('fill="#440154"'), "the smallest positive is viridis violet");
+  assert.ok(!base.includes("#fde725"), "no heat without overlays");
 });
 
 test("gradient overlay is ignored without a result, and collapsed groups show their strongest member", async () => {

@@ -80,7 +80,8 @@ export function syntheticGradients(graph: ModelGraph, model = graph.name): Gradi
     const l2 = 0.05 * Math.exp((3 * (n - i)) / n);
     return { id: node.id, activation: { l2, meanAbs: l2 / 100, maxAbs: l2 / 10 }, params: node.params > 0 ? { weight: { l2: l2 / 2, meanAbs: l2 / 200, maxAbs: l2 / 20 } } : {} };
   });
-  const adds = graph.nodes.filter((x) => x.op.kind === "add").map((x, i) => ({ id: x.id, block: x.block ?? "", identity: 1 + (i % 3), residual: 0.5 + (i % 2) }));
+  // At the Add both inputs receive the same gradient; the branch's share is measured at the block's input.
+  const adds = graph.nodes.filter((x) => x.op.kind === "add").map((x, i) => ({ id: x.id, block: x.block ?? "", identity: 1 + (i % 3), residual: 1 + (i % 3), residualAtInput: 0.5 + (i % 2) }));
   return { model, backend: "cpu", batch: 8, loss: 2.3, nodes, adds, ratio: { firstBlockInput: 3, lastBlockOutput: 1, value: 3 }, millis: 12 };
 }
 
@@ -101,6 +102,8 @@ export interface HostModel {
   plainGraph: ModelGraph | null;
   /** What a gradientFlow request returns; synthetic numbers when absent. */
   gradientPair?: GradientPair;
+  /** What a gradientFlow request without BN returns; synthetic numbers when absent. */
+  gradientPairWithoutBn?: GradientPair;
 }
 
 /** Starts the server and wires `page` to a fake host that serves `hostModel`. Call before page.goto. */
@@ -151,6 +154,10 @@ export async function startFakeHost(page: Page, bundle: string, hostModel: HostM
         hostModel.expansion = body.expansion;
         await send(page, { type: "layout", laid, expansion: body.expansion });
         await send(page, { type: "response", id: message.id, ok: true, kind: "layout", body: { laid, expansion: body.expansion } });
+      } else if (body.kind === "gradientFlow" && body.withoutBn) {
+        // For the chart only: answered, never pushed as the overlay.
+        const pair: GradientPair = hostModel.gradientPairWithoutBn ?? { residual: syntheticGradients(hostModel.graph), plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null };
+        await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: pair });
       } else if (body.kind === "gradientFlow") {
         const pair: GradientPair = hostModel.gradientPair ?? { residual: syntheticGradients(hostModel.graph), plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null };
         hostModel.gradients = pair;

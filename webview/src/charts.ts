@@ -9,6 +9,9 @@ import {
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientPair, TrainingState } from "../../model-core/src/protocol";
 import { layerGradientSeries } from "./details";
+import { alignSeries } from "./blockSeries";
+import { gradientHeatmap } from "./gradientHeatmap";
+import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
 import { formatNorm } from "../../extension/src/pure/format";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip);
@@ -52,30 +55,39 @@ function logTickLabel(value: string | number): string {
   return mantissa === 1 || mantissa === 2 || mantissa === 5 ? v.toPrecision(1).replace(/\.?0+e/, "e") : "";
 }
 
-/** Plain vs residual: ‖dL/d output‖₂ per weight layer, both on the same log scale. */
+/** The y-axis of the combined gradient chart. */
+export const BLOCK_INPUT_AXIS = "‖dL/dx‖ at block input";
+
+/**
+ * Residual net and plain twin on one pair of log axes, ‖dL/dx‖ at each block's input over block index; a toggle
+ * adds the same pair without BN, so the four curves of the finding share the axes (He et al. 2015 §4.1).
+ */
 export class GradientCharts {
   private readonly caption: HTMLElement;
-  private readonly residualCanvas = document.createElement("canvas");
-  private readonly plainCanvas = document.createElement("canvas");
-  private residualChart: Chart | null = null;
-  private plainChart: Chart | null = null;
-  private readonly note: HTMLElement;
+  private readonly canvas = document.createElement("canvas");
+  private chart: Chart | null = null;
+  private readonly withoutBnBox: HTMLInputElement;
+  private pair: GradientPair | null = null;
+  private withoutBn: GradientPair | null = null;
 
-  constructor(host: HTMLElement, onCompute: () => void) {
+  constructor(host: HTMLElement, onCompute: () => void, private readonly onComputeWithoutBn: () => Promise<GradientPair | null>) {
     const root = el("div", "charts");
     this.caption = el("p", "chart-caption", "No gradient flow yet.");
     const compute = document.createElement("vscode-button");
     compute.textContent = "Compute gradient flow";
     compute.setAttribute("data-action-local", "compute-gradients");
     compute.addEventListener("click", onCompute);
-    const row = el("div", "chart-row");
-    const a = el("div", "chart-box"), b = el("div", "chart-box");
-    a.append(this.residualCanvas); b.append(this.plainCanvas);
-    this.residualCanvas.setAttribute("data-chart", "residual");
-    this.plainCanvas.setAttribute("data-chart", "plain");
-    row.append(a, b);
-    this.note = el("p", "chart-note", "One forward/backward pass at initialisation on a seeded random batch (cross-entropy on random labels). Bars are the L2 norm of the gradient at each weight layer's output, input side on the left. What is plotted is measured, not the textbook story: with BN, deep plain nets' gradients grow toward the input.");
-    root.append(this.caption, compute, row, this.note);
+    const toggle = el("label", "chart-toggle");
+    this.withoutBnBox = document.createElement("input");
+    this.withoutBnBox.type = "checkbox";
+    this.withoutBnBox.setAttribute("data-toggle", "without-bn");
+    toggle.append(this.withoutBnBox, " add both without BN");
+    this.withoutBnBox.addEventListener("change", () => void this.toggleWithoutBn());
+    const box = el("div", "chart-box");
+    box.append(this.canvas);
+    this.canvas.setAttribute("data-chart", "blocks");
+    const note = el("p", "chart-note", "One forward/backward pass at initialisation on a seeded random batch (cross-entropy on random labels): the L2 norm of the gradient at each residual block's input, input side on the left. What is plotted is measured, not the textbook story: with BN, deep plain nets' gradients grow toward the input; without BN they vanish.");
+    root.append(this.caption, compute, toggle, box, note);
     host.append(root);
   }
 
@@ -83,34 +95,59 @@ export class GradientCharts {
     if (busy) this.caption.textContent = "Computing gradient flow…";
   }
 
-  update(pair: GradientPair | null, graph: ModelGraph | null): void {
+  private async toggleWithoutBn(): Promise<void> {
+    if (this.withoutBnBox.checked && !this.withoutBn) {
+      this.caption.textContent = "Computing gradient flow without BN…";
+      this.withoutBn = await this.onComputeWithoutBn().catch(() => null);
+      if (!this.withoutBn) this.withoutBnBox.checked = false;
+    }
+    this.redraw();
+  }
+
+  update(pair: GradientPair | null, _graph: ModelGraph | null): void {
+    // Another network's no-BN curves would be stale.
+    if (pair?.residual.model !== this.pair?.residual.model || pair === null) this.withoutBn = null;
+    this.pair = pair;
+    this.redraw();
+  }
+
+  private redraw(): void {
+    const pair = this.pair;
     if (!pair) { this.caption.textContent = "No gradient flow yet: run “Gradient flow” to compare this network with its plain twin."; return; }
-    if (this.residualCanvas.offsetParent === null) return; // hidden: drawn when the tab is shown
-    const res = layerGradientSeries(pair.residual, graph);
-    const plain = pair.plain ? layerGradientSeries(pair.plain, graph) : null;
-    const all = [...res.values, ...(plain?.values ?? [])].filter((v) => v > 0 && Number.isFinite(v));
+    if (this.canvas.offsetParent === null) return; // hidden: drawn when the tab is shown
+    const p = palette();
+    const runs: { result: GradientPair["residual"]; label: string; color: string; dashed: boolean }[] = [{ result: pair.residual, label: `${pair.residual.model} (residual)`, color: p.residual, dashed: false }];
+    if (pair.plain) runs.push({ result: pair.plain, label: /plain/i.test(pair.plain.model) ? pair.plain.model : `${pair.plain.model} (plain twin)`, color: p.plain, dashed: false });
+    const extra = this.withoutBnBox.checked ? this.withoutBn : null;
+    if (extra) {
+      runs.push({ result: extra.residual, label: `${pair.residual.model} (residual, no BN)`, color: p.residual, dashed: true });
+      if (extra.plain) runs.push({ result: extra.plain, label: `${pair.residual.model} (plain twin, no BN)`, color: p.plain, dashed: true });
+    }
+    const { blocks, series } = alignSeries(runs.map((r) => r.result));
+    const all = series.flat().filter((v): v is number => v !== null && v > 0 && Number.isFinite(v));
     const min = all.length ? 10 ** Math.floor(Math.log10(Math.min(...all))) : undefined;
     const max = all.length ? 10 ** Math.ceil(Math.log10(Math.max(...all))) : undefined;
-    const p = palette();
     const ratio = (r: GradientPair["residual"]): string => `${formatNorm(r.ratio.value)} (‖g‖ first block input / last block output)`;
     this.caption.textContent = `${pair.residual.model}: ratio ${ratio(pair.residual)}` + (pair.plain ? ` · plain twin: ratio ${ratio(pair.plain)}` : " · no plain twin") + ` · backend ${pair.residual.backend}, batch ${pair.residual.batch}`;
-    this.residualChart = draw(this.residualChart, this.residualCanvas, res.labels, [{ label: `${pair.residual.model} (residual)`, data: res.values, color: p.residual }], min, max);
-    if (plain && pair.plain) this.plainChart = draw(this.plainChart, this.plainCanvas, plain.labels, [{ label: /plain/i.test(pair.plain.model) ? pair.plain.model : `${pair.plain.model} (plain twin)`, data: plain.values, color: p.plain }], min, max);
+    this.chart?.destroy();
+    this.chart = new Chart(this.canvas, {
+      type: "line",
+      data: {
+        labels: blocks.map((b, i) => `${i + 1} ${b}`),
+        datasets: runs.map((r, i) => ({
+          label: r.label, data: series[i]!, borderColor: r.color, backgroundColor: r.color, borderDash: r.dashed ? [6, 4] : [], pointRadius: 2, tension: 0, spanGaps: true,
+        })),
+      },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { labels: { color: p.text } } },
+        scales: { ...axes(true, BLOCK_INPUT_AXIS, min, max), x: { title: { display: true, text: "block (input side first)", color: p.text }, ticks: { color: p.text, maxRotation: 60, autoSkip: true }, grid: { color: p.grid } } },
+      },
+    });
+    // What the browser tests read: how many curves share this one pair of axes.
+    this.canvas.setAttribute("data-series", String(runs.length));
+    this.canvas.setAttribute("data-y-axis", BLOCK_INPUT_AXIS);
   }
-}
-
-function draw(chart: Chart | null, canvas: HTMLCanvasElement, labels: string[], series: { label: string; data: number[]; color: string }[], min?: number, max?: number): Chart {
-  chart?.destroy();
-  const p = palette();
-  return new Chart(canvas, {
-    type: "bar",
-    data: { labels, datasets: series.map((s) => ({ label: s.label, data: s.data, backgroundColor: s.color, borderColor: s.color })) },
-    options: {
-      animation: false, responsive: true, maintainAspectRatio: false,
-      plugins: { legend: { labels: { color: p.text } } },
-      scales: axes(true, "‖dL/d output‖₂ (log)", min, max),
-    },
-  });
 }
 
 /** Live training: progress, loss and accuracy per epoch, and each epoch's gradient-flow snapshot. */
@@ -126,6 +163,11 @@ export class TrainingCharts {
   private gradChart: Chart | null = null;
   private drawnEpochs = -1;
   private last: TrainingState | null = null;
+  private readonly heatmap = el("div", "chart-heatmap");
+  private readonly lrCaption = el("p", "chart-note", "");
+  private readonly lrCanvas = document.createElement("canvas");
+  private lrChart: Chart | null = null;
+  private lrResult: LrRangeResult | null = null;
 
   constructor(host: HTMLElement, onTrain: () => void, onCancel: () => void) {
     const root = el("div", "charts");
@@ -149,7 +191,13 @@ export class TrainingCharts {
     const gradBox = el("div", "chart-box");
     this.gradCanvas.setAttribute("data-chart", "epoch-gradients");
     gradBox.append(this.gradCanvas);
-    root.append(this.statusLine, this.progress, train, cancel, this.metrics, row, el("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"), gradBox);
+    this.heatmap.setAttribute("data-chart", "gradient-heatmap");
+    const lrBox = el("div", "chart-box short");
+    this.lrCanvas.setAttribute("data-chart", "lr-range");
+    lrBox.append(this.lrCanvas);
+    root.append(this.statusLine, this.progress, train, cancel, this.metrics, row, el("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"), gradBox,
+      el("p", "chart-note", "Gradients over training: ‖dL/dx‖ at each block's input (rows, input side at the top) after each epoch (columns):"), this.heatmap,
+      this.lrCaption, lrBox);
     host.append(root);
   }
 
@@ -168,6 +216,7 @@ export class TrainingCharts {
     ].filter(Boolean).join("\n");
     if (this.lossCanvas.offsetParent === null) return; // hidden: charts need a size; drawn when shown
     if (this.drawnEpochs === state.history.length && this.lossChart) return;
+    this.drawHeatmap(state);
     this.drawnEpochs = state.history.length;
     this.drawCurves(state);
   }
@@ -197,8 +246,45 @@ export class TrainingCharts {
     })), "‖dL/d output‖₂ (log)", true, first.labels);
   }
 
+  /** Find Learning Rate: loss against the rate on a log axis, and the suggested rate (Smith 2017's range test). */
+  showLrRange(result: LrRangeResult | null): void {
+    this.lrResult = result;
+    if (!result) return;
+    this.lrCaption.textContent = `Learning-rate range test of ${result.model}: ${result.points.length} steps` +
+      (result.suggested !== null ? ` · suggested rate ${formatNorm(result.suggested)} (steepest fall of the smoothed loss)` : " · no rate suggested: the loss never fell") +
+      (result.diverged ? " · stopped when the loss diverged" : "");
+    if (this.lrCanvas.offsetParent === null) return;
+    const p = palette();
+    this.lrChart?.destroy();
+    const xy = (pick: (q: LrRangeResult["points"][number]) => number) => result.points.map((q) => ({ x: q.lr, y: pick(q) }));
+    this.lrChart = new Chart(this.lrCanvas, {
+      type: "line",
+      data: { datasets: [
+        { label: "loss", data: xy((q) => q.loss), borderColor: p.grid, backgroundColor: p.grid, pointRadius: 1, tension: 0 },
+        { label: "smoothed loss", data: xy((q) => q.smoothed), borderColor: p.residual, backgroundColor: p.residual, pointRadius: 0, tension: 0 },
+      ] },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { labels: { color: p.text } } },
+        scales: {
+          x: { type: "logarithmic", title: { display: true, text: "learning rate (log)", color: p.text }, ticks: { color: p.text, callback: logTickLabel }, grid: { color: p.grid } },
+          y: { type: "linear", title: { display: true, text: "training loss", color: p.text }, ticks: { color: p.text }, grid: { color: p.grid } },
+        },
+      },
+    });
+    this.lrCanvas.setAttribute("data-points", String(result.points.length));
+    this.lrCanvas.setAttribute("data-suggested", result.suggested === null ? "" : String(result.suggested));
+  }
+
+  /** Live: one column more with every snapshot the run takes. */
+  private drawHeatmap(state: TrainingState): void {
+    const map = gradientHeatmap(state.gradientSnapshots);
+    this.heatmap.innerHTML = map.svg;
+    this.heatmap.setAttribute("data-steps", String(map.steps));
+  }
+
   /** Redraw after the pane becomes visible. */
   refresh(): void {
     if (this.last) { this.drawnEpochs = -1; this.update(this.last); }
+    this.showLrRange(this.lrResult);
   }
 }

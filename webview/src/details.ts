@@ -5,6 +5,7 @@
 import type { ModelGraph, GraphNode } from "../../model-core/src/analysis/graph";
 import type { GradientFlowResult, NodeGradient } from "../../model-core/src/analysis/gradflow";
 import type { LaidOutNode } from "../../model-core/src/render/layout";
+import { shortcutShare } from "../../model-core/src/render/overlays";
 import { formatCount, formatNorm, formatShape } from "../../extension/src/pure/format";
 
 export interface Details {
@@ -51,7 +52,12 @@ export function nodeDetails(node: LaidOutNode, graph: ModelGraph | null, gradien
     for (const [name, s] of Object.entries(g.params)) rows.push([`‖d${name}‖₂`, formatNorm(s.l2)]);
   }
   const split = gradients?.adds.find((a) => a.id === node.id || a.block === node.id);
-  if (split) rows.push(["identity / residual", `${formatNorm(split.identity)} / ${formatNorm(split.residual)}`]);
+  const share = split ? shortcutShare(split) : null;
+  if (split && share !== null) {
+    // Measured at the block's input, where the shortcut forks off (at the Add both inputs get the same gradient).
+    rows.push(["‖∇‖ at input: shortcut / branch", `${formatNorm(split.identity)} / ${formatNorm(split.residualAtInput ?? 0)}`]);
+    rows.push(["shortcut share at input", `${Math.round(share * 100)}%`]);
+  }
   return { title: `${node.label} — ${node.id}`, rows };
 }
 

@@ -25,6 +25,21 @@ export function fitTransform(laid: { width: number; height: number }, viewport: 
   return { zoom, panX, panY };
 }
 
+/** At this zoom the diagram's body text (12 px labels, 11 px shapes and figures) is that size in CSS px. */
+export const READABLE_ZOOM = 1;
+
+/**
+ * How a new panel opens: the whole diagram when it fits at a readable zoom; otherwise the top of the network
+ * (where data enters) at READABLE_ZOOM, centred across when it is narrower than the panel. Fit stays an action.
+ */
+export function initialTransform(laid: { width: number; height: number }, viewport: { width: number; height: number }, margin = 16): Transform {
+  const whole = fitTransform(laid, viewport, margin, 0);
+  if (whole.zoom >= READABLE_ZOOM) return whole;
+  const zoom = READABLE_ZOOM;
+  const w = Math.max(1, laid.width) * zoom;
+  return { zoom, panX: w <= viewport.width - 2 * margin ? (viewport.width - w) / 2 : margin, panY: margin };
+}
+
 /** Zoom by `factor` keeping the diagram point under (sx, sy) fixed on screen. */
 export function zoomAt(t: Transform, factor: number, sx: number, sy: number): Transform {
   const zoom = clampZoom(t.zoom * factor);

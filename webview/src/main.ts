@@ -7,14 +7,14 @@ import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
 import styles from "./styles.css";
-import { memoryOverlayData, renderSvg, type MemoryOverlayData, type OverlayOptions } from "../../model-core/src/render/svg";
+import { memoryOverlayData, renderLegendSvg, renderSvg, type MemoryOverlayData, type OverlayOptions } from "../../model-core/src/render/svg";
 import { trainingMemory } from "../../model-core/src/analysis/memory";
 import { DEFAULT_TRAIN_CONFIG } from "../../model-core/src/runtime/trainTypes";
 import { toggleExpansion, type ExpansionState } from "../../model-core/src/render/view";
 import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
-import { isHostToWebview, type HostToWebview, type RequestBody, type ResponseBodies, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
+import { isHostToWebview, type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type ViewState, type WebviewToHost } from "../../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, type ViewAction, type WebviewModel } from "./state";
-import { centreOn, containsRect, fitTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
+import { centreOn, containsRect, fitTransform, initialTransform, neighbour, searchNodes, visibleRect, zoomAt, type Direction, type Rect, type Transform } from "./geometry";
 import { enclosingGroups, nodeDetails } from "./details";
 import { formatDiagnostic } from "../../model-core/src/diagnostics";
 import { GradientCharts, TrainingCharts } from "./charts";
@@ -79,6 +79,7 @@ const button = (label: string, action: string, title: string, secondary = true):
 };
 const viewGroup = el("div", { class: "group" },
   button("−", "zoomOut", "Zoom out (-)"), button("+", "zoomIn", "Zoom in (+)"), button("Fit", "fit", "Fit to window (0)"),
+  button("Columns", "columns", "Stages side by side, to use the panel's width (toggle)"),
   button("SVG", "exportSvg", "Export the diagram as SVG"), button("PNG", "exportPng", "Export the diagram as PNG"));
 const runGroup = el("div", { class: "group" },
   button("Gradient flow", "gradients", "Run one forward/backward pass (and the plain twin's)", false),
@@ -94,13 +95,16 @@ const emptyMessage = el("div", { class: "empty" }, "Open a .resnet.ts spec and r
 const minimap = el("canvas", { id: "minimap", class: "hidden", title: "Minimap: click to jump" });
 const tooltip = el("div", { class: "tooltip", role: "tooltip" });
 const status = el("div", { class: "status" });
+/** The heat overlay's key, kept on screen (the diagram's own copy sits under the last box). */
+const legend = el("div", { class: "legend", "data-role": "legend" });
 viewport.append(layer, overview);
-const diagramPane = el("section", { class: "pane", "data-pane": "diagram" }, viewport, emptyMessage, minimap, tooltip, status);
+const diagramPane = el("section", { class: "pane", "data-pane": "diagram" }, viewport, emptyMessage, minimap, tooltip, status, legend);
 const gradientsPane = el("section", { class: "pane", "data-pane": "gradients" });
 const trainingPane = el("section", { class: "pane", "data-pane": "training" });
 app.append(toolbar, problems, diagramPane, gradientsPane, trainingPane);
 
-const gradientCharts = new GradientCharts(gradientsPane, () => void computeGradients());
+const gradientCharts = new GradientCharts(gradientsPane, () => void computeGradients(),
+  () => request({ kind: "gradientFlow", withoutBn: true }).then((body) => body as GradientPair));
 const trainingCharts = new TrainingCharts(trainingPane, () => void request({ kind: "train" }), () => void request({ kind: "cancelTraining" }));
 
 // ---------- messaging ----------
@@ -148,10 +152,11 @@ function receive2(message: HostToWebview): void {
   const newLayout = model.layoutVersion !== before.layoutVersion;
   if (newLayout) { diagramDirty = true; timed("minimap", buildMinimap); }
   syncChrome();
-  if (model.needsFit && model.laid) fit();
+  if (model.needsFit && model.laid) openReadable();
   else if (newLayout || model.gradients !== before.gradients || model.view.overlays !== before.view.overlays) renderDiagram(true);
   if (message.type === "gradients" || message.type === "snapshot") gradientCharts.update(model.gradients, model.graph);
   if (message.type === "training" || message.type === "snapshot") trainingCharts.update(model.training);
+  if (message.type === "lrRange") { if (model.view.tab !== "training") setTab("training"); trainingCharts.showLrRange(model.lrRange); }
   persist();
 }
 
@@ -231,7 +236,7 @@ function countVisible(laid: LaidOutGraph, r: Rect): number {
 function renderDiagram(force = false): void {
   const laid = model.laid;
   if (!laid || model.view.tab !== "diagram") { if (force) diagramDirty = true; return; }
-  if (model.view.zoom <= 0) { fit(); return; }
+  if (model.view.zoom <= 0) { openReadable(); return; }
   const large = isLarge(laid);
   const vis = visibleRect(transform(), viewportSize(), 0);
   const wantOverview = large && countVisible(laid, vis) > SVG_MAX_VISIBLE_BOXES;
@@ -248,6 +253,9 @@ function renderDiagram(force = false): void {
   const svg = timed("renderSvg", () => renderSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null,
     { selected: model.view.selected, viewport: rect, tooltips: false, memory: memoryOverlay() }));
   timed("innerHTML", () => { layer.innerHTML = svg; });
+  const key = renderLegendSvg(laid, model.view.overlays, model.view.overlays.gradients ? model.gradients?.residual ?? null : null, memoryOverlay());
+  legend.innerHTML = key ?? "";
+  legend.style.display = key ? "block" : "none";
   renderedRect = rect ?? { x: -Infinity, y: -Infinity, width: Infinity, height: Infinity };
   diagramDirty = false;
   markSearchHits();
@@ -338,6 +346,26 @@ function fit(): void {
   model = { ...model, needsFit: false };
   setTransform(fitTransform(laid, viewportSize()));
   renderDiagram(true);
+}
+
+/** A new diagram opens at the top of the network, readable (see initialTransform). */
+function openReadable(): void {
+  const laid = model.laid;
+  if (!laid) return;
+  model = { ...model, needsFit: false };
+  setTransform(initialTransform(laid, viewportSize()));
+  renderDiagram(true);
+}
+
+/** Side by side as many columns as the panel's width holds, or back to one. */
+async function toggleColumns(): Promise<void> {
+  const laid = model.laid;
+  if (!laid || expansionBusy) return;
+  const current = model.view.expansion.columns ?? 1;
+  const columns = current > 1 ? 1 : Math.max(2, Math.floor((viewportSize().width - 32) / (laid.width / current)));
+  expansionBusy = true;
+  try { await request({ kind: "layout", expansion: { ...model.view.expansion, columns } }); } catch { /* reported */ } finally { expansionBusy = false; }
+  openReadable();
 }
 
 function zoomBy(factor: number): void {
@@ -636,6 +664,7 @@ toolbar.addEventListener("click", (e) => {
     case "zoomIn": zoomBy(1.25); break;
     case "zoomOut": zoomBy(0.8); break;
     case "fit": fit(); break;
+    case "columns": void toggleColumns(); break;
     case "exportSvg": exportSvg(); break;
     case "exportPng": void exportPng(); break;
     case "gradients": setTab("gradients"); void computeGradients(); break;
@@ -651,7 +680,8 @@ async function computeGradients(): Promise<void> {
 }
 
 function exportName(ext: string): string {
-  return `${(model.laid?.name ?? "resnet").replace(/[^A-Za-z0-9_.-]+/g, "-")}.${ext}`;
+  // The host accepts a base name of at most 128 characters (model-core/src/protocolValidate.ts).
+  return `${(model.laid?.name ?? "resnet").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[.-]+/, "").slice(0, 100) || "resnet"}.${ext}`;
 }
 
 function exportSvg(): void {

@@ -4,9 +4,11 @@
 import type { HostToWebview, Snapshot, TrainingState, ViewState, GradientPair } from "../../model-core/src/protocol";
 import { applyTrainingEvent, EMPTY_TRAINING } from "../../model-core/src/protocol";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
+import { networkId } from "../../model-core/src/spec/identity";
 import type { Diagnostic } from "../../model-core/src/diagnostics";
 import type { LaidOutGraph } from "../../model-core/src/render/layout";
 import type { OverlayOptions } from "../../model-core/src/render/svg";
+import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
 
 export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
 
@@ -26,11 +28,13 @@ export interface WebviewModel {
   layoutVersion: number;
   /** True when the next render should fit the diagram to the window (zoom 0 = never fitted). */
   needsFit: boolean;
+  /** The latest learning-rate range test, if one ran. */
+  lrRange: LrRangeResult | null;
 }
 
 export function emptyModel(saved?: ViewState | null): WebviewModel {
   const view = saved ?? defaultViewState();
-  return { title: "ResNet Studio", graph: null, laid: null, view, gradients: null, training: EMPTY_TRAINING, diagnostics: [], layoutVersion: 0, needsFit: view.zoom <= 0 };
+  return { title: "ResNet Studio", graph: null, laid: null, view, gradients: null, training: EMPTY_TRAINING, diagnostics: [], layoutVersion: 0, needsFit: view.zoom <= 0, lrRange: null };
 }
 
 /** A snapshot replaces everything except a view state the webview restored itself (zoom/pan survive reloads). */
@@ -42,6 +46,7 @@ function fromSnapshot(model: WebviewModel, snapshot: Snapshot): WebviewModel {
   return {
     title: snapshot.title, graph: snapshot.graph, laid: snapshot.laid, view, gradients: snapshot.gradients,
     training: snapshot.training, diagnostics: snapshot.diagnostics, layoutVersion: model.layoutVersion + 1, needsFit: view.zoom <= 0,
+    lrRange: model.lrRange,
   };
 }
 
@@ -55,11 +60,13 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
     case "snapshot":
       return fromSnapshot(model, message.snapshot);
     case "graph": {
-      const graphChanged = model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
+      // A network is its spec: changing a stage's channels makes it another network (its gradients are stale)
+      // even with the same name and node count. Only a new shape of diagram moves the view.
+      const networkChanged = !model.graph || networkId(model.graph.spec) !== networkId(message.graph.spec);
+      const diagramChanged = model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
       return {
-        ...model, title: message.title, graph: message.graph, needsFit: model.needsFit || graphChanged,
-        // Gradients of another network would colour the wrong nodes.
-        gradients: graphChanged ? null : model.gradients,
+        ...model, title: message.title, graph: message.graph, needsFit: model.needsFit || diagramChanged,
+        gradients: networkChanged ? null : model.gradients,
       };
     }
     case "layout": {
@@ -72,6 +79,8 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
       return { ...model, training: applyTrainingEvent(model.training, message.event) };
     case "diagnostics":
       return { ...model, diagnostics: message.diagnostics };
+    case "lrRange":
+      return { ...model, lrRange: message.result };
     case "response":
     case "command":
       return model;

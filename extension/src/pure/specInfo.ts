@@ -45,54 +45,82 @@ function contains(range: SourceRange, offset: number): boolean {
   return range.startOffset <= offset && offset <= range.endOffset;
 }
 
-function lastNode(graph: ModelGraph, ids: readonly string[]): GraphNode | undefined {
-  const last = ids[ids.length - 1];
-  return last === undefined ? undefined : graph.nodes.find((n) => n.id === last);
+type Level = Located["level"];
+const LEVELS: readonly Level[] = ["stage", "block", "node"];
+/** More elements of one level than this on one range: the hover shows the model totals instead. */
+const MAX_LISTED = 3;
+
+/** The elements written at one source range: how many of each level, and the first few of each to describe. */
+interface RangeEntry {
+  range: SourceRange;
+  count: Record<Level, number>;
+  listed: Record<Level, Located[]>;
 }
 
-function fromStage(graph: ModelGraph, stage: StageGroup): Located | null {
-  if (!stage.source) return null;
+/**
+ * Graph elements grouped by source range, built once per graph. A 10,000-block spec has 140k nodes but only as many
+ * ranges as spec elements (at most the parser's element budget), so a hover scans the ranges, never the nodes.
+ */
+interface HoverIndex {
+  entries: RangeEntry[];
+  start: number;
+  end: number;
+}
+
+const hoverIndexes = new WeakMap<ModelGraph, HoverIndex>();
+
+function hoverIndex(graph: ModelGraph): HoverIndex {
+  const known = hoverIndexes.get(graph);
+  if (known) return known;
+  const byId = new Map(graph.nodes.map((n) => [n.id, n] as const));
+  const lastNode = (ids: readonly string[]): GraphNode | undefined => (ids.length ? byId.get(ids[ids.length - 1]!) : undefined);
+  const byRange = new Map<string, RangeEntry>();
+  const index: HoverIndex = { entries: [], start: Infinity, end: -Infinity };
+  const add = (level: Level, range: SourceRange | null, make: () => Located) => {
+    if (!range) return;
+    const key = `${range.startOffset}:${range.endOffset}`;
+    let entry = byRange.get(key);
+    if (!entry) {
+      entry = { range, count: { stage: 0, block: 0, node: 0 }, listed: { stage: [], block: [], node: [] } };
+      byRange.set(key, entry);
+      index.entries.push(entry);
+      index.start = Math.min(index.start, range.startOffset);
+      index.end = Math.max(index.end, range.endOffset);
+    }
+    // Only the first few are described; the rest are only counted (no objects built for 140k nodes).
+    if (++entry.count[level] <= MAX_LISTED + 1) entry.listed[level].push(make());
+  };
+  for (const stage of graph.stages) {
+    add("stage", stage.source, () => fromStage(stage, lastNode(stage.nodeIds)));
+    for (const block of stage.blocks) add("block", block.source, () => fromBlock(block, lastNode(block.nodeIds)));
+  }
+  for (const node of graph.nodes) add("node", node.source, () => fromNode(node));
+  hoverIndexes.set(graph, index);
+  return index;
+}
+
+function fromStage(stage: StageGroup, last: GraphNode | undefined): Located {
   return {
-    level: "stage", title: `${stage.id} · ${stage.label}`, range: stage.source, inputShape: stage.inputShape, outputShape: stage.outputShape,
-    params: stage.params, macs: stage.macs, receptiveField: lastNode(graph, stage.nodeIds)?.receptiveField ?? null,
+    level: "stage", title: `${stage.id} · ${stage.label}`, range: stage.source!, inputShape: stage.inputShape, outputShape: stage.outputShape,
+    params: stage.params, macs: stage.macs, receptiveField: last?.receptiveField ?? null,
     detail: stage.blocks.length > 0 ? `${stage.blocks.length} block${stage.blocks.length === 1 ? "" : "s"}` : null,
     stageId: stage.id,
   };
 }
 
-function fromBlock(graph: ModelGraph, block: BlockGroup): Located | null {
-  if (!block.source) return null;
+function fromBlock(block: BlockGroup, last: GraphNode | undefined): Located {
   return {
-    level: "block", title: `${block.id} · ${block.label}`, range: block.source, inputShape: block.inputShape, outputShape: block.outputShape,
-    params: block.params, macs: block.macs, receptiveField: lastNode(graph, block.nodeIds)?.receptiveField ?? null,
+    level: "block", title: `${block.id} · ${block.label}`, range: block.source!, inputShape: block.inputShape, outputShape: block.outputShape,
+    params: block.params, macs: block.macs, receptiveField: last?.receptiveField ?? null,
     detail: block.addId ? "residual" : "plain (no shortcut)",
   };
 }
 
-function fromNode(node: GraphNode): Located | null {
-  if (!node.source) return null;
+function fromNode(node: GraphNode): Located {
   return {
-    level: "node", title: `${node.id} · ${node.op.kind}`, range: node.source, inputShape: node.inputShape, outputShape: node.outputShape,
+    level: "node", title: `${node.id} · ${node.op.kind}`, range: node.source!, inputShape: node.inputShape, outputShape: node.outputShape,
     params: node.params, macs: node.macs, receptiveField: node.receptiveField, detail: null,
   };
-}
-
-/** Every graph element with a source range, groups before nodes. */
-function located(graph: ModelGraph): Located[] {
-  const out: Located[] = [];
-  for (const stage of graph.stages) {
-    const s = fromStage(graph, stage);
-    if (s) out.push(s);
-    for (const block of stage.blocks) {
-      const b = fromBlock(graph, block);
-      if (b) out.push(b);
-    }
-  }
-  for (const node of graph.nodes) {
-    const n = fromNode(node);
-    if (n) out.push(n);
-  }
-  return out;
 }
 
 function width(r: SourceRange): number {
@@ -103,23 +131,22 @@ function width(r: SourceRange): number {
  * Markdown for a hover at `offset`: the spec element with the narrowest range containing the position.
  * A stage call produces the stage, its blocks and their layers, all with the same range: the coarsest level
  * that has an element there is shown (the stage). A range shared by many elements of one level (e.g. the
- * whole builder call) is summarised by the model totals.
+ * whole builder call) is summarised by the model totals. Cost: one pass over the distinct source ranges.
  */
 export function hoverMarkdown(graph: ModelGraph, offset: number, memory?: MemoryHoverOptions): string | null {
-  const all = located(graph);
-  if (all.length === 0) return null;
-  const start = Math.min(...all.map((l) => l.range.startOffset)), end = Math.max(...all.map((l) => l.range.endOffset));
-  const hits = all.filter((l) => contains(l.range, offset));
-  const narrowest = Math.min(...hits.map((h) => width(h.range)));
+  const { entries, start, end } = hoverIndex(graph);
+  if (entries.length === 0) return null;
+  let narrowest = Infinity;
+  for (const e of entries) if (contains(e.range, offset)) narrowest = Math.min(narrowest, width(e.range));
   // Inside the builder call but on no element of its own (e.g. `name`), or on the whole call: the model totals.
-  if (hits.length === 0 || narrowest >= end - start) return start <= offset && offset <= end ? modelSummaryMarkdown(graph, memory) : null;
-  const inner = hits.filter((h) => width(h.range) === narrowest);
-  for (const level of ["stage", "block", "node"] as const) {
-    const atLevel = inner.filter((h) => h.level === level);
-    if (atLevel.length === 0) continue;
-    if (atLevel.length > 3) return modelSummaryMarkdown(graph, memory);
+  if (narrowest === Infinity || narrowest >= end - start) return start <= offset && offset <= end ? modelSummaryMarkdown(graph, memory) : null;
+  const inner = entries.filter((e) => contains(e.range, offset) && width(e.range) === narrowest);
+  for (const level of LEVELS) {
+    const count = inner.reduce((sum, e) => sum + e.count[level], 0);
+    if (count === 0) continue;
+    if (count > MAX_LISTED) return modelSummaryMarkdown(graph, memory);
     const stageMemory = level === "stage" && memory ? memoryOf(graph, memory.batch) : null;
-    return atLevel.map((l) => describe(l, stageMemory)).join("\n\n---\n\n");
+    return inner.flatMap((e) => e.listed[level]).map((l) => describe(l, stageMemory)).join("\n\n---\n\n");
   }
   return null;
 }

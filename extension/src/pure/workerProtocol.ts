@@ -2,6 +2,7 @@
 import type { ModelGraph } from "../../../model-core/src/analysis/graph";
 import type { GradientPair, TrainingEvent } from "../../../model-core/src/protocol";
 import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
+import type { LrRangeOptions, LrRangeResult } from "../../../model-core/src/runtime/lrFinder";
 
 export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow" | "torch";
 
@@ -17,9 +18,15 @@ export type HostToWorker =
   /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
   | ({ type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number } & TorchSettings)
   /** Stop training between steps. */
-  | { type: "cancel" };
+  | { type: "cancel" }
+  /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), streaming results; stops on "cancel". */
+  | { type: "lrRange"; graph: ModelGraph; backend: BackendSetting; dataset: string; dataDir: string; options: Partial<LrRangeOptions> }
+  /** Start the backend now, so the first gradient-flow request finds it ready. No answer. */
+  | { type: "warmUp"; backend: BackendSetting; wasmDir: string };
 
 export type WorkerToHost =
   | { type: "gradients"; pair: GradientPair }
   | { type: "training"; event: TrainingEvent }
+  /** The range test so far; `done` on the last one. */
+  | { type: "lrRange"; result: LrRangeResult; done: boolean }
   | { type: "error"; message: string };

@@ -28,8 +28,8 @@ export interface AddSplit {
   /** ‖dL/d(residual branch output)‖₂. */
   residual: number;
   /**
-   * Optional (engineer D1): ‖gradient reaching the branch's input through the residual branch‖₂, measured where
-   * the shortcut forks off, so it compares directly with `identity` (which is measured at the same tensor).
+   * ‖gradient reaching the block's input through the residual branch‖₂, measured where the shortcut forks off,
+   * so it compares directly with `identity` (measured at the same tensor). Optional in results saved before it existed.
    */
   residualAtInput?: number;
 }

@@ -4,6 +4,7 @@
  * (data-parallel replicas on wasm when ≥ 2 cores; --workers overrides): forward, cross-entropy, backward, averaged
  * gradients, SGD update. Forward runs eval mode on this thread.
  */
+import { printable } from "../diagnostics";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Command } from "commander";
 import { loadSpec } from "../load";
@@ -120,7 +121,7 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
     if (options.json) await writeStdout(JSON.stringify(result) + "\n");
     else {
       await writeStdout(
-        `${result.model}, batch ${batch}, ${result.backend} (${result.backendDetail})\n` +
+        `${printable(result.model)}, batch ${batch}, ${result.backend} (${result.backendDetail})\n` +
           `  training: ${result.trainImagesPerSecond} images/s (${result.trainStepMs} ms/step over ${result.trainSteps} steps, ${result.workers} worker${result.workers === 1 ? "" : "s"})\n` +
           `  forward:  ${result.forwardImagesPerSecond} images/s (${result.forwardMs} ms/pass over ${result.forwardPasses} passes)\n`,
       );

@@ -1,6 +1,6 @@
 /** The `resnet-studio` command line. Each subcommand lives in its own module and registers itself here. */
 import { Command, CommanderError } from "commander";
-import { SpecError, formatDiagnostic } from "../diagnostics";
+import { SpecError, formatDiagnostic, printable } from "../diagnostics";
 import { registerSummary } from "./summary";
 import { registerStart } from "./start";
 import { registerTrain } from "./train";
@@ -39,7 +39,7 @@ export function reportError(err: unknown): number {
     return 1;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`resnet-studio: error: ${message}\n`);
+  process.stderr.write(`resnet-studio: error: ${printable(message)}\n`);
   if (process.env.RESNET_STUDIO_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
   return 1;
 }

@@ -1,6 +1,6 @@
 /** `resnet-studio summary`: a torchinfo-like table of a network, or one JSON object with `--json`. */
 import type { Command } from "commander";
-import { formatDiagnostic, type Diagnostic, type SourceRange } from "../diagnostics";
+import { formatDiagnostic, printable, type Diagnostic, type SourceRange } from "../diagnostics";
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
 import {
@@ -235,7 +235,7 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
   const paramBytes = summary.params * BYTES_PER_VALUE;
   const inputBytes = summary.input.reduce((a, b) => a * b, 1) * BYTES_PER_VALUE;
   const out = [
-    `${summary.name}${summary.file ? ` (${summary.file})` : ""}`,
+    printable(`${summary.name}${summary.file ? ` (${summary.file})` : ""}`),
     rule,
     line(header),
     rule,

@@ -2,6 +2,7 @@
  * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
  * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
  */
+import { printable } from "../diagnostics";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -287,7 +288,7 @@ export function isTorchBackend(value: string | undefined): boolean {
 export function formatSummary(s: TrainSummary): string {
   const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(2)}%`);
   const lines = [
-    `${s.model} on ${s.dataset} (${s.backend}${s.workers > 1 ? `, ${s.workers} workers` : ""}): ${s.reason === "completed" ? "done" : s.reason} after ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}`,
+    `${printable(s.model)} on ${s.dataset} (${s.backend}${s.workers > 1 ? `, ${s.workers} workers` : ""}): ${s.reason === "completed" ? "done" : s.reason} after ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}`,
     `  validation accuracy ${pct(s.valAccuracy)}  (loss ${s.valLoss?.toFixed(4) ?? "n/a"}; training accuracy ${pct(s.accuracy)})`,
     `  ${s.imagesPerSecond?.toFixed(0) ?? "n/a"} training images/s; ${s.trainSeconds.toFixed(1)} s training, ${s.totalSeconds.toFixed(1)} s in all`,
   ];
@@ -314,7 +315,7 @@ function terminalReporter(): (event: TrainEvent) => void {
       case "start":
         epochs = event.config.epochs;
         process.stderr.write(
-          `training ${event.model} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images, ` +
+          `training ${printable(event.model)} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images, ` +
             `${event.config.optimizer} lr ${event.config.lr}, batch ${event.config.batchSize}, ${event.backend}` +
             ((event.workers ?? 1) > 1 ? ` × ${event.workers} workers (batch split between them)` : "") +
             (event.startEpoch > 0 ? `, resuming at epoch ${event.startEpoch + 1}` : "") + "\n",

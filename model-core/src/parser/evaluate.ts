@@ -8,6 +8,7 @@ import { closestName } from "../spec/builders";
 import { PRESET_NAMES, presetOptions } from "../spec/presets";
 import type { PresetOverrides } from "../spec/types";
 import { errorAt, nodeRange } from "./ranges";
+import { BudgetExceeded, SPEC_BUDGET, ValueSizes, type SpecWork } from "./budget";
 import {
   CallableRef,
   NetworkValue,
@@ -32,8 +33,7 @@ export type Binding =
   /** Declared but unusable (a `let`, a destructuring, a failed import): already reported where it was declared. */
   | { kind: "broken" };
 
-/** Limits that keep a hostile spec (e.g. 40 consts each doubling an array by spreading) from exhausting memory. */
-export const MAX_ARRAY_LENGTH = 100_000;
+/** Longest string a `+` may build (other sizes: ./budget.ts). */
 export const MAX_STRING_LENGTH = 10_000;
 
 const LITERAL_HINT = "write the value as a literal (number, string, boolean, array or object)";
@@ -85,6 +85,17 @@ export class SpecEvaluator {
   readonly pendingConsts = new Map<string, number>();
   /** Start offset of a property's value → range of the whole `key: value`, to report unknown keys at the key. */
   readonly propertyRanges = new Map<number, SourceRange>();
+  /** Element counts of the values built so far (memoised, so a const used many times is measured once). */
+  private readonly sizes = new ValueSizes();
+  private depth = 0;
+  private nodesVisited = 0;
+  private elementsProduced = 0;
+  private deepest = 0;
+
+  /** The work done so far, in the budget's units (./budget.ts). */
+  get work(): SpecWork {
+    return { nodes: this.nodesVisited, elements: this.elementsProduced, depth: this.deepest };
+  }
 
   constructor(
     private readonly sourceFile: ts.SourceFile,
@@ -96,6 +107,9 @@ export class SpecEvaluator {
   }
 
   error(node: ts.Node, code: string, message: string): Evaluated {
+    if (this.diagnostics.length >= SPEC_BUDGET.diagnostics) {
+      throw new BudgetExceeded(this.range(node), "budget-exceeded", `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`);
+    }
     this.diagnostics.push(errorAt(this.range(node), code, message));
     return invalidValue();
   }
@@ -105,6 +119,35 @@ export class SpecEvaluator {
   }
 
   evaluate(node: ts.Expression): Evaluated {
+    if (++this.nodesVisited > SPEC_BUDGET.nodes) {
+      throw new BudgetExceeded(this.range(node), "budget-exceeded", `this spec has more than ${SPEC_BUDGET.nodes} expressions to evaluate; a spec needs far fewer`);
+    }
+    // Checked before recursing, so deep trees (e.g. 1+1+…+1, a.b.c…) never overflow the stack.
+    if (this.depth >= SPEC_BUDGET.nesting) {
+      throw new BudgetExceeded(this.range(node), "nesting-too-deep", `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`);
+    }
+    this.depth++;
+    this.deepest = Math.max(this.deepest, this.depth);
+    try {
+      return this.evaluateNode(node);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Count `count` elements produced or copied; past the file's budget, stop at `node`. */
+  private produce(node: ts.Node, count: number): void {
+    this.elementsProduced += count;
+    if (this.elementsProduced > SPEC_BUDGET.producedElements) {
+      throw new BudgetExceeded(this.range(node), "budget-exceeded", `this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total; a spec needs far fewer`);
+    }
+  }
+
+  private tooManyElements(node: ts.Node): BudgetExceeded {
+    return new BudgetExceeded(this.range(node), "budget-exceeded", `this value expands to more than ${SPEC_BUDGET.valueElements} elements; a spec needs far fewer`);
+  }
+
+  private evaluateNode(node: ts.Expression): Evaluated {
     if (
       ts.isParenthesizedExpression(node) ||
       ts.isAsExpression(node) ||
@@ -142,6 +185,7 @@ export class SpecEvaluator {
     if (binding?.kind === "broken") return invalidValue();
     if (binding?.kind === "callable") return this.leaf(node, binding.ref);
     if (binding?.kind === "const") {
+      this.produce(node, binding.value.sources.size + binding.value.invalid.size);
       const sources = new Map(binding.value.sources);
       sources.set("", this.range(node));
       return { value: binding.value.value, sources, invalid: new Set(binding.value.invalid) };
@@ -158,6 +202,8 @@ export class SpecEvaluator {
   private array(node: ts.ArrayLiteralExpression): Evaluated {
     const result: Evaluated = { value: undefined, sources: new Map([["", this.range(node)]]), invalid: new Set() };
     const items: PlainValue[] = [];
+    if (node.elements.length > SPEC_BUDGET.valueElements) throw this.tooManyElements(node);
+    let size = 1;
     for (const element of node.elements) {
       if (ts.isOmittedExpression(element)) {
         this.error(node, "unsupported-syntax", "array holes ([a, , b]) are not allowed; write every element");
@@ -173,6 +219,9 @@ export class SpecEvaluator {
           this.error(element.expression, "invalid-spread", `only arrays can be spread into an array, not ${describeValue(spread.value)}`);
           continue;
         }
+        size += this.sizes.of(spread.value) - 1;
+        if (size > SPEC_BUDGET.valueElements) throw this.tooManyElements(node);
+        this.produce(element, spread.sources.size + spread.invalid.size + spread.value.length);
         const offset = items.length;
         for (const [path, range] of spread.sources) {
           if (path === "") continue;
@@ -183,18 +232,19 @@ export class SpecEvaluator {
           const [head, ...rest] = path.split(".");
           if (path !== "") result.invalid.add([String(Number(head) + offset), ...rest].join("."));
         }
-        items.push(...spread.value);
+        for (const spreadItem of spread.value) items.push(spreadItem);
         continue;
       }
       const item = this.plain(element);
+      size += item.value === undefined ? 1 : this.sizes.of(item.value);
+      if (size > SPEC_BUDGET.valueElements) throw this.tooManyElements(node);
       const index = String(items.length);
+      this.produce(element, item.sources.size + item.invalid.size);
       nestInto(result, index, item);
       // Keep indices stable after an invalid element so later elements keep their paths.
       items.push(item.value === undefined ? null : (item.value as PlainValue));
     }
-    if (items.length > MAX_ARRAY_LENGTH) {
-      return this.error(node, "absurd-size", `this array has ${items.length} elements (limit ${MAX_ARRAY_LENGTH}); a spec needs far fewer`);
-    }
+    this.sizes.remember(items, size);
     result.value = items;
     return result;
   }
@@ -222,13 +272,28 @@ export class SpecEvaluator {
     const result: Evaluated = { value: undefined, sources: new Map([["", this.range(node)]]), invalid: new Set() };
     const record: PlainRecord = {};
     const written = new Set<string>();
-    // A key's range is its value's (where a wrong value is); propertyRanges remembers the whole `key: value`.
-    const assign = (key: string, keyRange: SourceRange, child: Evaluated) => {
+    // Keys with paths in `result` to forget when overwritten; forgetting scans every path, so only when needed.
+    const touched = new Set<string>();
+    if (node.properties.length > SPEC_BUDGET.valueElements) throw this.tooManyElements(node);
+    let size = 1;
+    const forget = (key: string) => {
+      if (!touched.has(key)) return;
       forgetPath(result, key);
+      if (Object.prototype.hasOwnProperty.call(record, key)) size -= this.sizes.of(record[key]);
       delete record[key];
+    };
+    // A key's range is its value's (where a wrong value is); propertyRanges remembers the whole `key: value`.
+    const assign = (at: ts.Node, key: string, keyRange: SourceRange, child: Evaluated) => {
+      forget(key);
+      touched.add(key);
+      this.produce(at, child.sources.size + child.invalid.size);
       nestInto(result, key, child);
       result.sources.set(key, keyRange);
-      if (child.value !== undefined) record[key] = child.value as PlainValue;
+      if (child.value !== undefined) {
+        size += this.sizes.of(child.value);
+        if (size > SPEC_BUDGET.valueElements) throw this.tooManyElements(node);
+        record[key] = child.value as PlainValue;
+      }
     };
     for (const property of node.properties) {
       if (ts.isSpreadAssignment(property)) {
@@ -242,17 +307,32 @@ export class SpecEvaluator {
           this.error(property.expression, "invalid-spread", `only objects can be spread into an object, not ${describeValue(spread.value)}`);
           continue;
         }
+        this.produce(property, spread.sources.size + spread.invalid.size);
+        // Split the spread's paths by their first key once, not once per key.
+        const children = new Map<string, Evaluated>();
+        const childOf = (key: string) => {
+          let child = children.get(key);
+          if (!child) children.set(key, (child = { value: undefined, sources: new Map(), invalid: new Set() }));
+          return child;
+        };
+        const splitPath = (path: string): [string, string] => {
+          const dot = path.indexOf(".");
+          return dot < 0 ? [path, ""] : [path.slice(0, dot), path.slice(dot + 1)];
+        };
+        for (const [path, range] of spread.sources) {
+          if (path === "") continue;
+          const [key, rest] = splitPath(path);
+          childOf(key).sources.set(rest, range);
+        }
+        for (const path of spread.invalid) {
+          if (path === "") continue;
+          const [key, rest] = splitPath(path);
+          childOf(key).invalid.add(rest);
+        }
         for (const [key, value] of Object.entries(spread.value)) {
-          const child: Evaluated = { value, sources: new Map(), invalid: new Set() };
-          for (const [path, range] of spread.sources) {
-            if (path === key) child.sources.set("", range);
-            else if (path.startsWith(key + ".")) child.sources.set(path.slice(key.length + 1), range);
-          }
-          for (const path of spread.invalid) {
-            if (path === key) child.invalid.add("");
-            else if (path.startsWith(key + ".")) child.invalid.add(path.slice(key.length + 1));
-          }
-          assign(key, child.sources.get("") ?? this.range(property), child);
+          const child = childOf(key);
+          child.value = value;
+          assign(property, key, child.sources.get("") ?? this.range(property), child);
           written.delete(key);
         }
         for (const path of spread.invalid) if (!path.includes(".") && !(path in spread.value)) result.invalid.add(path);
@@ -270,6 +350,11 @@ export class SpecEvaluator {
         this.error(property, "unsupported-syntax", `methods, getters and setters are not allowed in a spec object; ${LITERAL_HINT}`);
         continue;
       }
+      if (key === "__proto__") {
+        this.error(property.name, "unsupported-syntax", "the key __proto__ is not allowed in a spec object");
+        result.invalid.add("");
+        continue;
+      }
       if (key === null) {
         // The key could be any option, so nothing about this object's keys can be checked.
         result.invalid.add("");
@@ -278,16 +363,17 @@ export class SpecEvaluator {
       if (written.has(key)) this.error(property.name ?? property, "duplicate-key", `"${key}" is given twice in this object; remove one`);
       written.add(key);
       if (child.value === undefined) {
-        forgetPath(result, key);
-        delete record[key];
+        forget(key);
+        touched.add(key);
         result.invalid.add(key);
         result.sources.set(key, this.range(property));
         continue;
       }
       const valueRange = child.sources.get("") ?? this.range(property);
       this.propertyRanges.set(valueRange.startOffset, this.range(property));
-      assign(key, valueRange, child);
+      assign(property, key, valueRange, child);
     }
+    this.sizes.remember(record, size);
     result.value = record;
     return result;
   }
@@ -357,6 +443,7 @@ export class SpecEvaluator {
       if (!Object.prototype.hasOwnProperty.call(v, key)) {
         return this.error(keyNode, "unknown-member", `${describeValue(v)} has no "${key}"`);
       }
+      this.produce(node, base.sources.size + base.invalid.size);
       const child: Evaluated = { value: (v as Record<string, PlainValue>)[key], sources: new Map(), invalid: new Set() };
       for (const [path, range] of base.sources) if (path.startsWith(key + ".")) child.sources.set(path.slice(key.length + 1), range);
       for (const path of base.invalid) if (path === key || path.startsWith(key + ".")) child.invalid.add(path.slice(key.length + 1));

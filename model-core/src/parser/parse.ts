@@ -10,7 +10,8 @@ import { normalizeSpec } from "../spec/builders";
 import { sourceAt, type SpecSourceMap } from "../spec/sources";
 import type { ResNetSpec, Shape3 } from "../spec/types";
 import { SPEC_MODULE, SpecEvaluator } from "./evaluate";
-import { errorAt, rangeOf, syntaxDiagnostics } from "./ranges";
+import { errorAt, rangeAtOffset, rangeOf, syntaxDiagnostics } from "./ranges";
+import { BudgetExceeded, SPEC_BUDGET, findDeepNesting, type SpecWork } from "./budget";
 import { CallableRef, NetworkValue, PresetRef, describeValue, type Evaluated } from "./values";
 
 export interface ParseOptions {
@@ -38,6 +39,8 @@ export interface EvaluatedSpecFile {
   exportRange: SourceRange | null;
   /** Start offset of a property's value → range of the whole `key: value` property. */
   propertyRanges: ReadonlyMap<number, SourceRange>;
+  /** Work done evaluating, never past SPEC_BUDGET (./budget.ts). */
+  work: SpecWork;
 }
 
 const BUILDER_IMPORTS = new Set(["resnet", "stage", "presets"]);
@@ -61,12 +64,51 @@ function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
   return ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === kind);
 }
 
-/** Evaluate a spec file's default export without validating it. */
+/** A file that stops at `diagnostic`: nothing of it is evaluated further. */
+const NO_WORK: SpecWork = { nodes: 0, elements: 0, depth: 0 };
+
+function refused(diagnostics: Diagnostic[], propertyRanges: ReadonlyMap<number, SourceRange> = new Map(), work = NO_WORK): EvaluatedSpecFile {
+  return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges, work };
+}
+
+/**
+ * The text checks done before TypeScript parses it: its size, and bracket nesting that would overflow the parser's
+ * stack. Null when the text may be parsed.
+ */
+function refuseBeforeParsing(text: string, file: string): Diagnostic | null {
+  if (text.length > SPEC_BUDGET.sourceChars) {
+    return errorAt(rangeAtOffset(text, file, SPEC_BUDGET.sourceChars), "budget-exceeded", `this file is longer than ${SPEC_BUDGET.sourceChars} characters (${text.length}); a spec needs far fewer`);
+  }
+  const deep = findDeepNesting(text, SPEC_BUDGET.nesting);
+  if (deep >= 0) return errorAt(rangeAtOffset(text, file, deep), "nesting-too-deep", `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`);
+  return null;
+}
+
+/** Evaluate a spec file's default export without validating it. Stops with one located diagnostic past the budget (./budget.ts). */
 export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile {
-  const sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const early = refuseBeforeParsing(text, file);
+  if (early) return refused([early]);
+  let sourceFile: ts.SourceFile;
+  try {
+    sourceFile = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    // A shape of nesting the pre-scan does not count (it counts brackets and prefix operators).
+    return refused([errorAt(rangeAtOffset(text, file, 0), "nesting-too-deep", "this file nests too deeply for the parser; a spec needs only a few levels")]);
+  }
   const evaluator = new SpecEvaluator(sourceFile, file);
+  try {
+    return evaluateSourceFile(sourceFile, file, evaluator);
+  } catch (err) {
+    if (!(err instanceof BudgetExceeded)) throw err;
+    return refused([...evaluator.diagnostics, errorAt(err.range, err.code, err.message)], evaluator.propertyRanges, evaluator.work);
+  }
+}
+
+function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: SpecEvaluator): EvaluatedSpecFile {
   const diagnostics = evaluator.diagnostics;
-  diagnostics.push(...syntaxDiagnostics(sourceFile, file));
+  // Loops, not push(...list): a truncated 100k-element literal yields 100k syntax errors, more arguments than the stack holds.
+  for (const d of syntaxDiagnostics(sourceFile, file)) diagnostics.push(d);
 
   for (const statement of sourceFile.statements) {
     if (ts.isVariableStatement(statement) && statement.declarationList.flags & ts.NodeFlags.Const) {
@@ -125,10 +167,10 @@ export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile 
       const start = rangeOf(sourceFile, file, 0, 0);
       diagnostics.push(errorAt(start, "missing-default-export", "no default export; end the file with `export default resnet({ stages: [...] })` or `export default presets.resnet18()`"));
     }
-    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges: evaluator.propertyRanges };
+    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges: evaluator.propertyRanges, work: evaluator.work };
   }
   const value = exported.value;
-  if (value === undefined) return { options: null, sources: exported.sources, invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+  if (value === undefined) return { options: null, sources: exported.sources, invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
   if (!(value instanceof NetworkValue)) {
     const hint =
       value instanceof CallableRef && value.kind === "resnet"
@@ -137,9 +179,9 @@ export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile 
           ? `call it: presets.${value.name}()`
           : "wrap the options in resnet({...}) or use presets.<name>(...)";
     evaluator.error(exportNode, "invalid-default-export", `the default export must be a network, not ${describeValue(value)}; ${hint}`);
-    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
   }
-  return { options: value.options, sources: exported.sources, invalid: exported.invalid, diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges };
+  return { options: value.options, sources: exported.sources, invalid: exported.invalid, diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
 }
 
 function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluator): void {
@@ -148,7 +190,7 @@ function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluato
   const names: ts.Identifier[] = [];
   if (clause?.name) names.push(clause.name);
   if (clause?.namedBindings && ts.isNamespaceImport(clause.namedBindings)) names.push(clause.namedBindings.name);
-  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings)) names.push(...clause.namedBindings.elements.map((e) => e.name));
+  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings)) for (const e of clause.namedBindings.elements) names.push(e.name);
   const breakAll = () => names.forEach((n) => evaluator.bindings.set(n.text, { kind: "broken" }));
   if (moduleName !== SPEC_MODULE) {
     if (!clause?.isTypeOnly) {
@@ -245,7 +287,7 @@ export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOp
   const hasErrors = diagnostics.some((d) => d.severity === "error");
   if (!spec || hasErrors) return { spec: null, sources, diagnostics, graph: null };
   const analysis = analyze(spec, sources);
-  diagnostics.push(...analysis.diagnostics);
+  for (const d of analysis.diagnostics) diagnostics.push(d);
   // The spec stays available even when the graph is refused (e.g. a collapsed spatial size), for hovers.
   return { spec, sources, diagnostics, graph: analysis.graph };
 }

@@ -1,6 +1,6 @@
 /** Source ranges and diagnostics for nodes of a TypeScript syntax tree. */
 import ts from "typescript";
-import type { Diagnostic, SourceRange } from "../diagnostics";
+import { printable, type Diagnostic, type SourceRange } from "../diagnostics";
 
 export function rangeOf(sourceFile: ts.SourceFile, file: string, start: number, end: number): SourceRange {
   const from = sourceFile.getLineAndCharacterOfPosition(start);
@@ -20,15 +20,34 @@ export function nodeRange(sourceFile: ts.SourceFile, file: string, node: ts.Node
   return rangeOf(sourceFile, file, node.getStart(sourceFile), node.getEnd());
 }
 
+/** A parser error; the message may quote the spec, so it is made one printable line. */
 export function errorAt(range: SourceRange | null, code: string, message: string): Diagnostic {
-  return { severity: "error", code, message, range };
+  return { severity: "error", code, message: printable(message), range };
 }
 
-/** TypeScript's own syntax errors, located. `parseDiagnostics` is not in the public typings but is always set by createSourceFile. */
+const MAX_SYNTAX_ERRORS = 100;
+
+/** TypeScript's own syntax errors, located (the first 100, then one saying how many more). `parseDiagnostics` is not in the public typings but is always set by createSourceFile. */
 export function syntaxDiagnostics(sourceFile: ts.SourceFile, file: string): Diagnostic[] {
   const parsed = (sourceFile as unknown as { parseDiagnostics?: readonly ts.DiagnosticWithLocation[] }).parseDiagnostics ?? [];
-  return parsed.map((d) => {
+  // The first errors are the useful ones; a truncated huge literal would give one per element.
+  const shown = parsed.slice(0, MAX_SYNTAX_ERRORS).map((d) => {
     const message = ts.flattenDiagnosticMessageText(d.messageText, " ");
     return errorAt(rangeOf(sourceFile, file, d.start, d.start + d.length), "syntax-error", `syntax error: ${message}`);
   });
+  const more = parsed[MAX_SYNTAX_ERRORS];
+  if (more) shown.push(errorAt(rangeOf(sourceFile, file, more.start, more.start + more.length), "syntax-error", `${parsed.length - MAX_SYNTAX_ERRORS} more syntax errors from here on`));
+  return shown;
+}
+
+/** The range of one offset in `text`, found without a syntax tree (e.g. before TypeScript may parse the text). */
+export function rangeAtOffset(text: string, file: string, offset: number): SourceRange {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  const column = offset - lineStart + 1;
+  return { file, startOffset: offset, endOffset: offset, line, column, endLine: line, endColumn: column };
 }

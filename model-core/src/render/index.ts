@@ -5,9 +5,10 @@
 export { initialExpansion, toggleExpansion, buildView, opLabel, MODEL_GROUP_ID } from "./view";
 export type { ExpandLevel, ExpansionState, GraphView, ViewUnit, ViewContainer, ViewEdge } from "./view";
 export { layoutView, clearLayoutCache, warmUpLayout, unitSize, NODE_SIZE, ADD_GLYPH } from "./layout";
-export type { LaidOutNode, LaidOutEdge, LaidOutContainer, LaidOutGraph } from "./layout";
-export { renderSvg, escapeXml, memoryOverlayData, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
+export type { LaidOutNode, LaidOutEdge, LaidOutContainer, LaidOutGraph, LaidOutShortcut } from "./layout";
+export { renderSvg, renderLegendSvg, escapeXml, memoryOverlayData, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
 export type { OverlayOptions, RenderOptions, Viewport, MemoryOverlayData } from "./svg";
-export { logScale, heatColor, buildGradientIndex } from "./overlays";
+export { logScale, heatColor, logHeatScale, heatLegend, shortcutShare, buildGradientIndex, type HeatScale } from "./overlays";
+export { shortcutArcs, shortcutKind, type ShortcutArcSpec, type ShortcutKind } from "./shortcuts";
 export type { LogScale, GradientIndex } from "./overlays";
 export { formatShape, formatCount, formatNorm, formatBytes } from "./format";

@@ -10,8 +10,10 @@ import ELK from "elkjs/lib/elk.bundled.js";
 import type { ElkExtendedEdge, ElkNode } from "elkjs/lib/elk-api";
 import type { ModelGraph } from "../analysis/graph";
 import type { SourceRange } from "../diagnostics";
-import { ADD_GLYPH, NODE_SIZE } from "./sizes";
+import { ADD_GLYPH, FRAME_TOP, NODE_SIZE, TITLE_OFFSET } from "./sizes";
 import { buildView, type ExpansionState, type ViewUnit, type GraphView, type ViewEdge, type ViewContainer } from "./view";
+import { shortcutArcs, shortcutKind, shortcutLabel, type ShortcutArcSpec, type ShortcutKind } from "./shortcuts";
+import type { ShortcutOption } from "../spec/types";
 
 export { ADD_GLYPH, NODE_SIZE } from "./sizes";
 
@@ -46,6 +48,28 @@ export interface LaidOutEdge {
   kind: "main" | "shortcut";
   /** The graph node whose output this edge carries. */
   sourceNodeId: string;
+  /** On the shortcut edges of an expanded block: what its shortcut is (the edge into the Add stands for all of it). */
+  shortcut?: ShortcutKind;
+}
+
+/** A shortcut arc beside a folded block, stage or model (He et al. 2015, Fig. 3). */
+export interface LaidOutShortcut {
+  id: string;
+  /** The folded box it runs beside. */
+  unitId: string;
+  kind: ShortcutKind;
+  option: ShortcutOption;
+  /** The residual blocks it stands for (more than one: drawn once, marked ×N). */
+  blocks: string[];
+  /** The lane's x, where the arc forks off above the box and rejoins below it. */
+  laneX: number;
+  top: number;
+  bottom: number;
+  /** x of the arc's vertical run, right of the box. */
+  reach: number;
+  /** Where its label ("B", "A ×8") sits. */
+  labelX: number;
+  labelY: number;
 }
 
 /** An expanded stage or block, drawn as a frame; clicking its header collapses it. */
@@ -63,6 +87,8 @@ export interface LaidOutContainer {
   source: SourceRange | null;
   /** 0 for a top-level frame, 1 for a block inside a stage. */
   depth: number;
+  /** x of the lane through the frame; the title sits right of it so the lane never crosses the text. */
+  laneX: number;
 }
 
 export interface LaidOutGraph {
@@ -73,6 +99,8 @@ export interface LaidOutGraph {
   nodes: LaidOutNode[];
   edges: LaidOutEdge[];
   containers: LaidOutContainer[];
+  /** Shortcut arcs beside folded boxes (an expanded block draws its shortcut as edges). */
+  shortcuts: LaidOutShortcut[];
   /** Milliseconds spent in elkjs for this layout (0 when every block came from the cache). */
   layoutMillis: number;
 }
@@ -80,8 +108,15 @@ export interface LaidOutGraph {
 /** Vertical gap between consecutive segments; holds the shape label of the edge between them. */
 const LANE_GAP = 30;
 const ROOT_PADDING = 16;
-const FRAME_PADDING = { top: 36, left: 14, right: 14, bottom: 12 };
+const FRAME_PADDING = { left: 14, right: 14, bottom: 12 };
 const CHAR_WIDTH = 7;
+/** Shortcut arcs: the first runs this far right of its box, each further one ARC_STEP further; they fork off
+ *  the lane ARC_FORK above the box and rejoin ARC_FORK below it. */
+const ARC_REACH = 16;
+const ARC_STEP = 10;
+const ARC_FORK = 5;
+/** Space between columns; an edge that continues in the next column runs up the middle of it. */
+const COLUMN_GAP = 48;
 const ENTRY_ID = "__in";
 const ENTRY_HEIGHT = 2;
 
@@ -131,7 +166,7 @@ const BLOCK_CACHE_LIMIT = 256;
 
 /** Segments of the lane: a box, an expanded block (elkjs inside), or an expanded stage (a sub-lane in a frame). */
 type Segment =
-  | { kind: "unit"; unit: ViewUnit; size: { width: number; height: number } }
+  | { kind: "unit"; unit: ViewUnit; size: { width: number; height: number }; arcs: ShortcutArcSpec[] }
   | { kind: "block"; frame: ViewContainer; units: ViewUnit[]; layout: BlockLayout | null; key: string; elkGraph: ElkNode }
   | { kind: "stage"; frame: ViewContainer; children: Segment[] };
 
@@ -141,7 +176,7 @@ interface Extent { left: number; right: number; height: number }
 export async function layoutView(graph: ModelGraph, expansion: ExpansionState): Promise<LaidOutGraph> {
   const view = buildView(graph, expansion);
   const unitsById = new Map(view.units.map((u) => [u.id, u] as const));
-  const segments = buildSegments(view);
+  const segments = buildSegments(view, graph);
 
   // Run elkjs once per distinct block structure not already cached.
   const blocks: Extract<Segment, { kind: "block" }>[] = [];
@@ -163,13 +198,22 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
 
   // Place the lane.
   const extents = segments.map(extentOf);
-  const left = Math.max(0, ...extents.map((e) => e.left));
-  const laneX = ROOT_PADDING + left;
-  const placed: Placement = { nodes: new Map(), containers: [], blockEdges: new Map(), unitBlock: new Map() };
+  const placed: Placement = { nodes: new Map(), containers: [], blockEdges: new Map(), unitBlock: new Map(), shortcuts: [], column: new Map(), columns: [] };
+  // One lane, or (for a wide panel) the top-level segments split into columns side by side, each its own lane.
   let y = ROOT_PADDING;
-  segments.forEach((s, i) => {
-    if (i > 0) y += LANE_GAP;
-    y = place(s, laneX, y, 0, placed);
+  let columnLeft = ROOT_PADDING;
+  splitIntoColumns(extents, expansion.columns ?? 1).forEach((members, column) => {
+    const laneX = columnLeft + Math.max(0, ...members.map((i) => extents[i]!.left));
+    let bottom = ROOT_PADDING;
+    members.forEach((i, k) => {
+      if (k > 0) bottom += LANE_GAP;
+      bottom = place(segments[i]!, laneX, bottom, 0, placed);
+    });
+    for (const id of placed.nodes.keys()) if (!placed.column.has(id)) placed.column.set(id, column);
+    const right = laneX + Math.max(0, ...members.map((i) => extents[i]!.right));
+    placed.columns.push({ laneX, right });
+    y = Math.max(y, bottom);
+    columnLeft = right + COLUMN_GAP;
   });
 
   const nodes: LaidOutNode[] = [];
@@ -181,8 +225,14 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
     maxX = Math.max(maxX, r.x + r.width);
   }
   for (const c of placed.containers) maxX = Math.max(maxX, c.x + c.width);
+  for (const a of placed.shortcuts) maxX = Math.max(maxX, a.labelX + shortcutLabel(a).length * CHAR_WIDTH);
   const order = new Map(view.units.map((u, i) => [u.id, i] as const));
-  const edges = view.edges.map((e) => routeEdge(e, placed, unitsById, order)).filter((e): e is LaidOutEdge => e !== null);
+  const blockShortcut = new Map<string, ShortcutKind>();
+  for (const stage of graph.stages) for (const b of stage.blocks) {
+    const kind = shortcutKind(graph, b);
+    if (kind) blockShortcut.set(b.id, kind);
+  }
+  const edges = view.edges.map((e) => routeEdge(e, placed, unitsById, order, blockShortcut)).filter((e): e is LaidOutEdge => e !== null);
   for (const e of edges) for (const p of e.points) maxX = Math.max(maxX, p.x);
   placed.containers.sort((a, b) => a.depth - b.depth);
   return {
@@ -192,12 +242,13 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
     nodes,
     edges,
     containers: placed.containers,
+    shortcuts: placed.shortcuts,
     layoutMillis,
   };
 }
 
 /** Group the view's units into lane segments, in data-flow order. */
-function buildSegments(view: GraphView): Segment[] {
+function buildSegments(view: GraphView, graph: ModelGraph): Segment[] {
   const framesById = new Map(view.containers.map((c) => [c.id, c] as const));
   const top: Segment[] = [];
   const stageSegments = new Map<string, Extract<Segment, { kind: "stage" }>>();
@@ -233,7 +284,8 @@ function buildSegments(view: GraphView): Segment[] {
       b.units.push(unit);
       continue;
     }
-    containerFor(parent).push({ kind: "unit", unit, size: unitSize(unit) });
+    const arcs = unit.group === "node" ? [] : shortcutArcs(graph, unit.id, unit.kind);
+    containerFor(parent).push({ kind: "unit", unit, size: unitSize(unit), arcs });
   }
 
   const fill = (list: Segment[]) => {
@@ -330,18 +382,41 @@ function readBlockLayout(result: ElkNode): BlockLayout {
 }
 
 function extentOf(s: Segment): Extent {
-  if (s.kind === "unit") return { left: s.size.width / 2, right: s.size.width / 2, height: s.size.height };
+  if (s.kind === "unit") return { left: s.size.width / 2, right: s.size.width / 2 + arcSpace(s.arcs), height: s.size.height };
+  const title = titleWidth(s.frame);
   if (s.kind === "block") {
     const l = s.layout;
     if (!l) return { left: 0, right: 0, height: 0 };
-    return { left: l.laneX + FRAME_PADDING.left, right: l.width - l.laneX + FRAME_PADDING.right, height: l.height + FRAME_PADDING.top + FRAME_PADDING.bottom };
+    return { left: l.laneX + FRAME_PADDING.left, right: Math.max(l.width - l.laneX, title) + FRAME_PADDING.right, height: l.height + FRAME_TOP.block + FRAME_PADDING.bottom };
   }
   const inner = s.children.map(extentOf);
   return {
     left: Math.max(0, ...inner.map((e) => e.left)) + FRAME_PADDING.left,
-    right: Math.max(0, ...inner.map((e) => e.right)) + FRAME_PADDING.right,
-    height: inner.reduce((h, e) => h + e.height, 0) + LANE_GAP * Math.max(0, inner.length - 1) + FRAME_PADDING.top + FRAME_PADDING.bottom,
+    right: Math.max(title, ...inner.map((e) => e.right)) + FRAME_PADDING.right,
+    height: inner.reduce((h, e) => h + e.height, 0) + LANE_GAP * Math.max(0, inner.length - 1) + FRAME_TOP.stage + FRAME_PADDING.bottom,
   };
+}
+
+/** Room right of the lane for a frame's title ("layer2 · BasicBlock ×2") and shape line. */
+function titleWidth(frame: ViewContainer): number {
+  return TITLE_OFFSET + Math.max(`${frame.id} · ${frame.label}`.length * CHAR_WIDTH, (frame.sublabel?.length ?? 0) * (CHAR_WIDTH - 0.5));
+}
+
+/** Room right of a box for its shortcut arcs and their labels. */
+function arcSpace(arcs: ShortcutArcSpec[]): number {
+  if (!arcs.length) return 0;
+  return ARC_REACH + (arcs.length - 1) * ARC_STEP + 6 + Math.max(...arcs.map((a) => shortcutLabel(a).length)) * CHAR_WIDTH;
+}
+
+/** The arcs of one folded box, nested beside it; labels stacked right of the outermost arc. */
+function placeArcs(unitId: string, arcs: ShortcutArcSpec[], r: Rect): LaidOutShortcut[] {
+  const outer = r.x + r.width + ARC_REACH + (arcs.length - 1) * ARC_STEP;
+  const mid = r.y + r.height / 2;
+  return arcs.map((a, i) => ({
+    id: `${unitId}#shortcut${arcs.length > 1 ? `.${i}` : ""}`, unitId, kind: a.kind, option: a.option, blocks: [...a.blocks],
+    laneX: round(r.x + r.width / 2), top: round(r.y - ARC_FORK - i * 2), bottom: round(r.y + r.height + ARC_FORK + i * 2),
+    reach: round(r.x + r.width + ARC_REACH + i * ARC_STEP), labelX: round(outer + 5), labelY: round(mid + 4 + (i - (arcs.length - 1) / 2) * 14),
+  }));
 }
 
 interface Placement {
@@ -351,21 +426,44 @@ interface Placement {
   blockEdges: Map<string, Point[]>;
   /** unit id → id of the expanded block it sits in. */
   unitBlock: Map<string, string>;
+  shortcuts: LaidOutShortcut[];
+  /** unit id → the column it was placed in; and each column's lane x and right edge. */
+  column: Map<string, number>;
+  columns: { laneX: number; right: number }[];
+}
+
+/**
+ * Top-level segments (in data-flow order) into at most `columns` runs of about equal height: a segment goes to the
+ * column its middle falls in. Stages are top-level segments, so a wide panel shows stages side by side.
+ */
+function splitIntoColumns(extents: Extent[], columns: number): number[][] {
+  const count = Math.max(1, Math.min(extents.length, Math.floor(Number.isFinite(columns) ? columns : 1)));
+  const total = extents.reduce((h, e) => h + e.height + LANE_GAP, 0);
+  const out: number[][] = Array.from({ length: count }, () => []);
+  let top = 0;
+  extents.forEach((e, i) => {
+    const column = Math.min(count - 1, Math.floor(((top + e.height / 2) / total) * count));
+    out[column]!.push(i);
+    top += e.height + LANE_GAP;
+  });
+  return out.filter((c) => c.length > 0);
 }
 
 /** Place a segment with its lane at x=laneX and its top at y; returns its bottom. */
 function place(s: Segment, laneX: number, y: number, depth: number, out: Placement): number {
   if (s.kind === "unit") {
-    out.nodes.set(s.unit.id, { x: laneX - s.size.width / 2, y, width: s.size.width, height: s.size.height });
+    const r = { x: laneX - s.size.width / 2, y, width: s.size.width, height: s.size.height };
+    out.nodes.set(s.unit.id, r);
+    if (s.arcs.length) out.shortcuts.push(...placeArcs(s.unit.id, s.arcs, r));
     return y + s.size.height;
   }
   const e = extentOf(s);
-  out.containers.push(frameOf(s.frame, { x: laneX - e.left, y, width: e.left + e.right, height: e.height }, depth));
+  out.containers.push(frameOf(s.frame, { x: laneX - e.left, y, width: e.left + e.right, height: e.height }, depth, laneX));
   if (s.kind === "block") {
     const l = s.layout;
     if (!l) return y + e.height;
     const ox = laneX - l.laneX;
-    const oy = y + FRAME_PADDING.top;
+    const oy = y + FRAME_TOP.block;
     for (const u of s.units) {
       const r = l.nodes.get(localId(s.frame.id, u.id));
       if (!r) continue;
@@ -375,7 +473,7 @@ function place(s: Segment, laneX: number, y: number, depth: number, out: Placeme
     for (const [key, points] of l.edges) out.blockEdges.set(`${s.frame.id}|${key}`, points.map((p) => ({ x: ox + p.x, y: oy + p.y })));
     return y + e.height;
   }
-  let cy = y + FRAME_PADDING.top;
+  let cy = y + FRAME_TOP.stage;
   s.children.forEach((child, i) => {
     if (i > 0) cy += LANE_GAP;
     cy = place(child, laneX, cy, depth + 1, out);
@@ -383,19 +481,31 @@ function place(s: Segment, laneX: number, y: number, depth: number, out: Placeme
   return y + e.height;
 }
 
-function frameOf(frame: ViewContainer, r: Rect, depth: number): LaidOutContainer {
+function frameOf(frame: ViewContainer, r: Rect, depth: number, laneX: number): LaidOutContainer {
   const c: LaidOutContainer = {
     id: frame.id, label: frame.label, group: frame.group, x: round(r.x), y: round(r.y), width: round(r.width), height: round(r.height),
-    params: frame.params, macs: frame.macs, source: frame.source, depth,
+    params: frame.params, macs: frame.macs, source: frame.source, depth, laneX: round(laneX),
   };
   if (frame.sublabel !== undefined) c.sublabel = frame.sublabel;
   return c;
 }
 
-function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>, order: Map<string, number>): LaidOutEdge | null {
-  const from = placed.nodes.get(e.from);
+function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>, order: Map<string, number>, blockShortcut: Map<string, ShortcutKind>): LaidOutEdge | null {
+  let from = placed.nodes.get(e.from);
   const to = placed.nodes.get(e.to);
   if (!from || !to) return null;
+  // Into the next column: down out of the box, along the gutter to the top, over to the next lane; from there the
+  // edge is routed as if it came from just above that lane.
+  let prefix: Point[] = [];
+  const fromColumn = placed.column.get(e.from) ?? 0, toColumn = placed.column.get(e.to) ?? 0;
+  if (fromColumn !== toColumn) {
+    const exit: Point = { x: from.x + from.width / 2, y: from.y + from.height };
+    const gutter = (placed.columns[Math.min(fromColumn, toColumn)]?.right ?? exit.x) + COLUMN_GAP / 2;
+    const lane = placed.columns[toColumn]?.laneX ?? exit.x;
+    const topY = ROOT_PADDING / 2;
+    prefix = [exit, { x: exit.x, y: exit.y + LANE_GAP / 2 }, { x: gutter, y: exit.y + LANE_GAP / 2 }, { x: gutter, y: topY }, { x: lane, y: topY }];
+    from = { x: lane, y: topY, width: 0, height: 0 };
+  }
   const start: Point = { x: from.x + from.width / 2, y: from.y + from.height };
   const toBlock = placed.unitBlock.get(e.to);
   const fromBlock = placed.unitBlock.get(e.from);
@@ -427,7 +537,11 @@ function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>,
   }
   const target = units.get(e.to);
   if (target?.kind === "add") points = joinAddFromSide(points, to);
-  return { id: e.id, from: e.from, to: e.to, points: simplify(points), shape: [...e.shape], kind: e.kind, sourceNodeId: e.sourceNodeId };
+  const edge: LaidOutEdge = { id: e.id, from: e.from, to: e.to, points: simplify([...prefix, ...points]), shape: [...e.shape], kind: e.kind, sourceNodeId: e.sourceNodeId };
+  const block = toBlock ?? fromBlock;
+  const shortcut = e.kind === "shortcut" && block ? blockShortcut.get(block) : undefined;
+  if (shortcut) edge.shortcut = shortcut;
+  return edge;
 }
 
 /** An edge that lands on the Add box away from its circle turns and enters the circle from the side. */

@@ -11,3 +11,9 @@ export const NODE_SIZE = {
 
 /** Circle of the Add glyph, relative to its box. */
 export const ADD_GLYPH = { cy: 14, r: 12 } as const;
+
+/** A frame's title starts this far right of the lane through it, so the lane never crosses the text. */
+export const TITLE_OFFSET = 12;
+
+/** Header height of an expanded frame; a block's is taller to hold the gradient split at its input (the fork). */
+export const FRAME_TOP = { stage: 40, block: 50 } as const;

@@ -6,9 +6,10 @@
 import type { AddSplit, GradientFlowResult } from "../analysis/gradflow";
 import { formatBytes, formatCount, formatNorm, formatShape } from "./format";
 import type { TrainingMemory } from "../analysis/memory";
-import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode } from "./layout";
-import { ADD_GLYPH } from "./sizes";
-import { buildGradientIndex, heatColor, logScale, type GradientIndex, type LogScale } from "./overlays";
+import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode, LaidOutShortcut } from "./layout";
+import { ADD_GLYPH, FRAME_TOP, TITLE_OFFSET } from "./sizes";
+import { buildGradientIndex, heatLegend, logHeatScale, logScale, shortcutShare, type GradientIndex, type HeatScale, type LogScale } from "./overlays";
+import { shortcutLabel } from "./shortcuts";
 
 export interface OverlayOptions {
   shapes: boolean;
@@ -95,9 +96,14 @@ const STANDALONE: Palette = {
 };
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-/** Escape text for element content and attribute values. */
+/** Characters XML 1.0 forbids even as references (§2.2): C0 controls but tab and newlines, lone surrogates, U+FFFE/F. */
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** Escape text for element content and attribute values. A forbidden character shows as its control picture (U+2401 for U+0001) or U+FFFD. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!).replace(NOT_XML, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x20 ? String.fromCharCode(0x2400 + code) : "\ufffd";
+  });
 }
 
 /** Finite number with at most one decimal, so output never contains NaN or long floats. */
@@ -111,12 +117,12 @@ function styleSheet(p: Palette): string {
     `.rs-diagram{font-family:var(--vscode-font-family, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif)}`,
     `.rs-node rect.rs-box{fill:${p.nodeFill};stroke:${p.nodeStroke};stroke-width:1}`,
     `.rs-node.rs-group rect.rs-box{fill:${p.groupFill};stroke-width:1.5}`,
-    `.rs-node.rs-shortcut rect.rs-box{stroke:${p.shortcutEdge}}`,
+    `.rs-node.rs-shortcut-lane rect.rs-box{stroke:${p.shortcutEdge}}`,
     `.rs-node.rs-selected rect.rs-box,.rs-frame.rs-selected rect.rs-frame-box{stroke:${p.selected};stroke-width:2.5}`,
     `.rs-expandable{cursor:pointer}`,
     `.rs-label{fill:${p.text};font-size:12px;font-weight:600}`,
-    `.rs-sub{fill:${p.muted};font-size:10px}`,
-    `.rs-meta{fill:${p.text};font-size:10px}`,
+    `.rs-sub{fill:${p.muted};font-size:11px}`,
+    `.rs-meta{fill:${p.text};font-size:11px}`,
     `.rs-glyph{fill:${p.muted};font-size:12px}`,
     `.rs-add circle{fill:${p.addFill};stroke:${p.nodeStroke}}`,
     `.rs-add .rs-plus{fill:#ffffff;font-size:16px;font-weight:700}`,
@@ -125,7 +131,12 @@ function styleSheet(p: Palette): string {
     // A halo keeps frame titles readable where the lane passes behind them.
     `.rs-frame text{paint-order:stroke;stroke:${p.background};stroke-width:4px;stroke-linejoin:round}`,
     `.rs-edge path{fill:none;stroke:${p.mainEdge};stroke-width:1.4}`,
-    `.rs-edge.rs-shortcut path{stroke:${p.shortcutEdge};stroke-dasharray:6 3}`,
+    `.rs-edge.rs-shortcut path,.rs-edge.rs-shortcut-lane path{stroke:${p.shortcutEdge}}`,
+    // He et al. 2015 Fig. 3: solid for identity shortcuts, dotted/dashed for projections.
+    `.rs-edge.rs-projection path,.rs-arc.rs-projection path{stroke-dasharray:6 3}`,
+    `.rs-arc path{fill:none;stroke:${p.shortcutEdge};stroke-width:1.6}`,
+    `.rs-arc text{fill:${p.shortcutEdge};font-size:11px;font-weight:600}`,
+    `.rs-legend{color:${p.muted}}`,
     `.rs-edge text{fill:${p.muted};font-size:9.5px}`,
     `.rs-arrow{fill:${p.mainEdge}}`,
     `.rs-arrow-shortcut{fill:${p.shortcutEdge}}`,
@@ -148,12 +159,14 @@ function edgeBounds(e: LaidOutEdge): { x: number; y: number; w: number; h: numbe
 interface RenderContext {
   overlays: OverlayOptions;
   grads: GradientIndex | null;
-  paramScale: LogScale;
-  macScale: LogScale;
-  gradScale: LogScale;
+  paramScale: HeatScale;
+  macScale: HeatScale;
+  gradScale: HeatScale;
+  /** Add node ids, to tell the one edge of an expanded block's shortcut that enters its Add. */
+  adds: Set<string>;
   /** Saved bytes of a box (its graph nodes summed) when the memory overlay is on, else null. */
   memoryOf: ((n: LaidOutNode) => number) | null;
-  memoryScale: LogScale;
+  memoryScale: HeatScale;
   memoryBatch: number;
   selected: string | null;
   tooltips: boolean;
@@ -167,24 +180,11 @@ export function renderSvg(
   options: RenderOptions = {},
 ): string {
   const palette = options.standalone ? STANDALONE : THEMED;
-  const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
+  const ctx = renderContext(laid, overlays, gradients, options);
+  const grads = ctx.grads;
   const nodeGrad = (n: LaidOutNode) => (grads ? grads.nodeNorm(n.nodeIds) : null);
-  const memory = overlays.memory && options.memory ? options.memory : null;
-  const memoryOf = memory ? (n: LaidOutNode) => n.nodeIds.reduce((sum, id) => sum + (memory.savedBytes.get(id) ?? 0), 0) : null;
-  const ctx: RenderContext = {
-    overlays,
-    grads,
-    paramScale: logScale(laid.nodes.map((n) => n.params)),
-    macScale: logScale(laid.nodes.map((n) => n.macs)),
-    gradScale: logScale(grads ? laid.nodes.map((n) => nodeGrad(n) ?? 0) : []),
-    memoryOf,
-    memoryScale: logScale(memoryOf ? laid.nodes.map(memoryOf) : []),
-    memoryBatch: memory?.batch ?? 0,
-    selected: options.selected ?? null,
-    tooltips: options.tooltips ?? true,
-  };
   const width = Math.max(1, Math.ceil(laid.width));
-  const showLegend = grads !== null || memoryOf !== null || overlays.params || overlays.macs;
+  const showLegend = grads !== null || ctx.memoryOf !== null || overlays.params || overlays.macs;
   const graphHeight = Math.max(1, Math.ceil(laid.height));
   const height = graphHeight + (showLegend ? LEGEND_HEIGHT : 0);
   const out: string[] = [];
@@ -217,7 +217,10 @@ export function renderSvg(
   }
   for (const e of ordered) {
     const b = edgeBounds(e);
-    if (intersects(options.viewport, b.x - 40, b.y, b.w + 120, b.h + 16)) out.push(renderEdge(e, ctx, gradEdgeScale, labelEdge.has(e)));
+    if (intersects(options.viewport, b.x - 120, b.y, b.w + 160, b.h + 16)) out.push(renderEdge(e, ctx, gradEdgeScale, labelEdge.has(e)));
+  }
+  for (const a of laid.shortcuts ?? []) {
+    if (intersects(options.viewport, a.laneX, a.top, a.labelX - a.laneX + 60, a.bottom - a.top)) out.push(renderArc(a, ctx));
   }
   out.push(`</g><g class="rs-nodes">`);
   for (const n of laid.nodes) {
@@ -229,17 +232,51 @@ export function renderSvg(
   return out.join("");
 }
 
+function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: GradientFlowResult | null | undefined, options: RenderOptions): RenderContext {
+  const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
+  const memory = overlays.memory && options.memory ? options.memory : null;
+  const memoryOf = memory ? (n: LaidOutNode) => n.nodeIds.reduce((sum, id) => sum + (memory.savedBytes.get(id) ?? 0), 0) : null;
+  return {
+    overlays,
+    grads,
+    paramScale: logHeatScale(laid.nodes.map((n) => n.params)),
+    macScale: logHeatScale(laid.nodes.map((n) => n.macs)),
+    gradScale: logHeatScale(grads ? laid.nodes.map((n) => grads.nodeNorm(n.nodeIds) ?? 0) : []),
+    adds: new Set(laid.nodes.filter((n) => n.kind === "add").map((n) => n.id)),
+    memoryOf,
+    memoryScale: logHeatScale(memoryOf ? laid.nodes.map(memoryOf) : []),
+    memoryBatch: memory?.batch ?? 0,
+    selected: options.selected ?? null,
+    tooltips: options.tooltips ?? true,
+  };
+}
+
+/**
+ * The active heat overlay's key alone, as a small SVG (null when no heat overlay is on), for a view that keeps it
+ * on screen while the diagram scrolls. Same scale and colours as the diagram's own legend.
+ */
+export function renderLegendSvg(laid: LaidOutGraph, overlays: OverlayOptions, gradients?: GradientFlowResult | null, memory?: MemoryOverlayData | null): string | null {
+  const ctx = renderContext(laid, overlays, gradients, { memory: memory ?? null });
+  if (!(ctx.grads !== null || ctx.memoryOf !== null || overlays.params || overlays.macs)) return null;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="rs-diagram rs-legend-box" width="440" height="${LEGEND_HEIGHT}" viewBox="0 0 440 ${LEGEND_HEIGHT}"><style>${styleSheet(THEMED)}</style>${renderLegend(ctx, -4)}</svg>`;
+}
+
 function renderFrame(c: LaidOutContainer, ctx: RenderContext): string {
   const cls = `rs-frame rs-${c.group} rs-expandable${ctx.selected === c.id ? " rs-selected" : ""}`;
   const title = ctx.tooltips
     ? `<title>${escapeXml(`${c.id}: ${c.label}${c.sublabel ? ` (${c.sublabel})` : ""}\n${formatCount(c.params)} params, ${formatCount(c.macs)} MACs\nclick the header to collapse`)}</title>`
     : "";
+  // The title sits right of the lane running through the frame, so no edge crosses it.
+  const tx = Math.max(c.x + 24, (c.laneX ?? c.x) + TITLE_OFFSET);
+  const split = c.group === "block" ? ctx.grads?.addSplit(c.id) ?? null : null;
   return (
     `<g class="${cls}" data-node-id="${escapeXml(c.id)}" data-kind="${c.group}" data-expandable="true" data-expanded="true">${title}` +
     `<rect class="rs-frame-box" x="${num(c.x)}" y="${num(c.y)}" width="${num(c.width)}" height="${num(c.height)}" rx="8"/>` +
     `<text class="rs-glyph" x="${num(c.x + 8)}" y="${num(c.y + 16)}">⊟</text>` +
-    `<text class="rs-label" x="${num(c.x + 24)}" y="${num(c.y + 16)}">${escapeXml(`${c.id} · ${c.label}`)}</text>` +
-    (c.sublabel ? `<text class="rs-sub" x="${num(c.x + 24)}" y="${num(c.y + 28)}">${escapeXml(c.sublabel)}</text>` : "") +
+    `<text class="rs-label rs-frame-title" x="${num(tx)}" y="${num(c.y + 16)}">${escapeXml(`${c.id} · ${c.label}`)}</text>` +
+    (c.sublabel ? `<text class="rs-sub rs-frame-title" x="${num(tx)}" y="${num(c.y + 29)}">${escapeXml(c.sublabel)}</text>` : "") +
+    // The split is measured at the block's input, where the shortcut forks off: drawn at the fork, under the title.
+    (split ? splitBar(split, tx, c.y + FRAME_TOP.block - 13, 48) : "") +
     `</g>`
   );
 }
@@ -255,11 +292,16 @@ function renderEdge(e: LaidOutEdge, ctx: RenderContext, gradScale: LogScale | nu
   }
   let label = "";
   if (ctx.overlays.shapes && showShape && e.shape.length) {
+    // Left of the lane: shortcuts and frame titles keep to its right.
     const p = e.points[0];
-    label = `<text x="${num(p.x + 8)}" y="${num(p.y + 11)}">${escapeXml(formatShape(e.shape))}</text>`;
+    label = `<text x="${num(p.x - 6)}" y="${num(p.y + 11)}" text-anchor="end">${escapeXml(formatShape(e.shape))}</text>`;
   }
+  // The edge of an expanded block's shortcut that enters the Add stands for the whole shortcut.
+  const classes = ["rs-edge"];
+  if (shortcut) classes.push(ctx.adds.has(e.to) && e.shortcut ? "rs-shortcut" : "rs-shortcut-lane");
+  if (shortcut && e.shortcut === "projection") classes.push("rs-projection");
   return (
-    `<g class="rs-edge${shortcut ? " rs-shortcut" : ""}" data-from="${escapeXml(e.from)}" data-to="${escapeXml(e.to)}" data-shape="${e.shape.join(",")}" data-kind="${e.kind}">` +
+    `<g class="${classes.join(" ")}" data-from="${escapeXml(e.from)}" data-to="${escapeXml(e.to)}" data-shape="${e.shape.join(",")}" data-kind="${e.kind}">` +
     `<path d="${d}" marker-end="url(#${shortcut ? "rs-arrow-shortcut" : "rs-arrow"})"${widthAttr}/>${label}</g>`
   );
 }
@@ -278,10 +320,10 @@ function metaLines(n: LaidOutNode, ctx: RenderContext, grad: number | null): str
 
 function heatFill(n: LaidOutNode, ctx: RenderContext, grad: number | null): string | null {
   const o = ctx.overlays;
-  if (o.gradients && grad !== null) return heatColor(ctx.gradScale(grad));
-  if (ctx.memoryOf) return heatColor(ctx.memoryScale(ctx.memoryOf(n)));
-  if (o.macs) return heatColor(ctx.macScale(n.macs));
-  if (o.params) return heatColor(ctx.paramScale(n.params));
+  if (o.gradients && grad !== null) return ctx.gradScale.color(grad);
+  if (ctx.memoryOf) return ctx.memoryScale.color(ctx.memoryOf(n));
+  if (o.macs) return ctx.macScale.color(n.macs);
+  if (o.params) return ctx.paramScale.color(n.params);
   return null;
 }
 
@@ -297,7 +339,7 @@ function tooltip(n: LaidOutNode, grad: number | null, ctx: RenderContext): strin
 function renderNode(n: LaidOutNode, ctx: RenderContext, grad: number | null): string {
   const classes = ["rs-node", `rs-kind-${n.kind.replace(/[^a-z0-9-]/gi, "")}`];
   if (n.group !== "node") classes.push("rs-group");
-  if (n.role === "shortcut") classes.push("rs-shortcut");
+  if (n.role === "shortcut") classes.push("rs-shortcut-lane");
   if (n.expandable) classes.push("rs-expandable");
   if (ctx.selected === n.id) classes.push("rs-selected");
   if (n.kind === "add") classes.push("rs-add");
@@ -336,35 +378,52 @@ function renderAdd(n: LaidOutNode, ctx: RenderContext, fill: string | null, meta
     `<text class="rs-plus" x="${num(cx)}" y="${cy + 5.5}" text-anchor="middle">+</text>`,
   ];
   if (n.label !== "+") parts.push(`<text class="rs-sub" x="${num(cx - r - 6)}" y="${cy + 4}" text-anchor="end">${escapeXml(n.label.replace(/^\+\s*/, ""))}</text>`);
-  const split = ctx.grads?.addSplit(n.id) ?? null;
-  if (split) parts.push(splitBar(split, cx - 30, cy + r + 4, 60));
-  else if (meta.length) parts.push(`<text class="rs-meta" x="${num(cx + r + 6)}" y="${cy + 16}">${escapeXml(meta[meta.length - 1])}</text>`);
+  if (meta.length) parts.push(`<text class="rs-meta" x="${num(cx + r + 6)}" y="${cy + 16}">${escapeXml(meta[meta.length - 1])}</text>`);
   return parts.join("");
 }
 
-/** Two-segment bar: the share of gradient norm reaching an Add through the identity path vs the residual branch. */
+/**
+ * Two-segment bar: the share of ‖dL/dx‖ at a block's input that arrives through the shortcut against the share
+ * through the residual branch (see shortcutShare). Nothing when the branch's share was not measured.
+ */
 function splitBar(split: AddSplit, x: number, y: number, width: number): string {
-  const total = split.identity + split.residual;
-  const share = total > 0 && Number.isFinite(total) ? split.identity / total : 0.5;
+  const share = shortcutShare(split);
+  if (share === null) return "";
+  const branch = split.residualAtInput ?? 0;
   const identityWidth = width * share;
   return (
-    `<g class="rs-split" data-identity="${escapeXml(formatNorm(split.identity))}" data-residual="${escapeXml(formatNorm(split.residual))}">` +
-    `<title>${escapeXml(`gradient at the Add: identity ‖∇‖ ${formatNorm(split.identity)} · residual ‖∇‖ ${formatNorm(split.residual)}`)}</title>` +
+    `<g class="rs-split" data-shortcut-share="${share}" data-identity="${escapeXml(formatNorm(split.identity))}" data-residual-at-input="${escapeXml(formatNorm(branch))}">` +
+    `<title>${escapeXml(`gradient at the block's input: through the shortcut ‖∇‖ ${formatNorm(split.identity)} · through the branch ‖∇‖ ${formatNorm(branch)}`)}</title>` +
     `<rect class="rs-split-identity" x="${num(x)}" y="${num(y)}" width="${num(identityWidth)}" height="6"/>` +
     `<rect class="rs-split-residual" x="${num(x + identityWidth)}" y="${num(y)}" width="${num(width - identityWidth)}" height="6"/>` +
-    `<text class="rs-meta" x="${num(x + width + 6)}" y="${num(y + 6)}">${escapeXml(`${Math.round(share * 100)}% identity`)}</text></g>`
+    `<text class="rs-meta" x="${num(x + width + 6)}" y="${num(y + 7)}">${escapeXml(`${Math.round(share * 100)}% shortcut`)}</text></g>`
   );
 }
 
-const LEGEND_HEIGHT = 34;
+/** One shortcut arc beside a folded box: forks off the lane above it, runs down its right side, rejoins below. */
+function renderArc(a: LaidOutShortcut, ctx: RenderContext): string {
+  const r = Math.min(8, (a.bottom - a.top) / 2, Math.max(1, a.reach - a.laneX));
+  const d =
+    `M${num(a.laneX)},${num(a.top)}H${num(a.reach - r)}Q${num(a.reach)},${num(a.top)} ${num(a.reach)},${num(a.top + r)}` +
+    `V${num(a.bottom - r)}Q${num(a.reach)},${num(a.bottom)} ${num(a.reach - r)},${num(a.bottom)}H${num(a.laneX + 3)}`;
+  const what = a.kind === "projection" ? "projection shortcut (1×1 conv)" : "identity shortcut";
+  const count = a.blocks.length;
+  const title = ctx.tooltips
+    ? `<title>${escapeXml(`${count > 1 ? `${count} × ` : ""}${what}, option ${a.option}: ${a.blocks.join(", ")}`)}</title>`
+    : "";
+  return (
+    `<g class="rs-shortcut rs-arc${a.kind === "projection" ? " rs-projection" : ""}" data-unit="${escapeXml(a.unitId)}" data-kind="${a.kind}" data-count="${count}" data-blocks="${escapeXml(a.blocks.join(","))}">${title}` +
+    `<path d="${d}" marker-end="url(#rs-arrow-shortcut)"/>` +
+    `<text x="${num(a.labelX)}" y="${num(a.labelY)}">${escapeXml(shortcutLabel(a))}</text></g>`
+  );
+}
 
-/** A heat-ramp key under the diagram. */
+const LEGEND_HEIGHT = 40;
+
+/** The key of the active heat overlay under the diagram, with its values. */
 function renderLegend(ctx: RenderContext, top: number): string {
-  const what = ctx.grads
-    ? "gradient ‖∂L/∂out‖"
-    : ctx.memoryOf ? `bytes saved for backward at batch ${ctx.memoryBatch}` : ctx.overlays.macs ? "MACs" : "params";
-  const stops = [0, 0.25, 0.5, 0.75, 1];
-  const x0 = 16;
-  const cells = stops.map((t, i) => `<rect x="${num(x0 + i * 20)}" y="${num(top + 4)}" width="20" height="8" fill="${heatColor(t)}" fill-opacity="0.8"/>`).join("");
-  return `<g class="rs-legend" pointer-events="none">${cells}<text class="rs-sub" x="${num(x0)}" y="${num(top + 24)}">${escapeXml(`${what}, log scale: low → high`)}</text></g>`;
+  if (ctx.grads) return heatLegend(ctx.gradScale, "gradient ‖∂L/∂out‖₂", 16, top + 4, formatNorm);
+  if (ctx.memoryOf) return heatLegend(ctx.memoryScale, `bytes saved for backward at batch ${ctx.memoryBatch}`, 16, top + 4, formatBytes);
+  if (ctx.overlays.macs) return heatLegend(ctx.macScale, "MACs", 16, top + 4, formatCount);
+  return heatLegend(ctx.paramScale, "params", 16, top + 4, formatCount);
 }

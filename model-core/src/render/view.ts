@@ -13,6 +13,8 @@ export interface ExpansionState {
   expanded: string[];
   /** True when the whole model is folded into one box (toggle the group id "model"). */
   modelCollapsed?: boolean;
+  /** Lay the network out in this many columns side by side (stages next to each other) to use a wide panel; 1 when absent. */
+  columns?: number;
 }
 
 /** The id that folds the whole network into one box. */
@@ -87,11 +89,12 @@ export function initialExpansion(graph: ModelGraph, level?: ExpandLevel): Expans
 }
 
 export function toggleExpansion(state: ExpansionState, groupId: string): ExpansionState {
-  if (groupId === MODEL_GROUP_ID) return { expanded: [...state.expanded], modelCollapsed: !state.modelCollapsed };
+  const columns = state.columns && state.columns > 1 ? { columns: state.columns } : {};
+  if (groupId === MODEL_GROUP_ID) return { expanded: [...state.expanded], modelCollapsed: !state.modelCollapsed, ...columns };
   const expanded = state.expanded.includes(groupId)
     ? state.expanded.filter((id) => id !== groupId)
     : [...state.expanded, groupId];
-  return state.modelCollapsed ? { expanded, modelCollapsed: true } : { expanded };
+  return state.modelCollapsed ? { expanded, modelCollapsed: true, ...columns } : { expanded, ...columns };
 }
 
 /** Short human label of a layer, in the paper's notation ("3×3 conv, 64, /2"). */

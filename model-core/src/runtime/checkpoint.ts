@@ -8,6 +8,7 @@
  * Written atomically (temp file in the same folder, fsync, rename, fsync of the folder); read with every field
  * checked by type and range, so a damaged file gets a message naming the file and the field.
  */
+import { canonicalJson } from "../spec/identity";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -68,15 +69,7 @@ export class CheckpointError extends Error {
   }
 }
 
-/** JSON with object keys sorted at every level, so equal specs hash equally whatever order their fields were written in. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-}
+export { canonicalJson };
 
 export function specHash(spec: ResNetSpec): string {
   return createHash("sha256").update(canonicalJson(spec)).digest("hex");

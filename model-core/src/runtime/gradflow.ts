@@ -6,6 +6,7 @@
  * Add argument) that measures the incoming gradient during the single backward pass and passes it on unchanged.
  * So there is one backward pass, no per-node re-runs, and no extra activation-sized tensors kept around.
  */
+import { printable } from "../diagnostics";
 import * as tf from "@tensorflow/tfjs-core";
 import type { GraphNode, ModelGraph } from "../analysis/graph";
 import type { AddSplit, GradientFlowResult, NodeGradient, TensorStats } from "../analysis/gradflow";
@@ -333,13 +334,13 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
       ]);
     }
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const widths = rows[0].map((_, c) => rows.reduce((widest, r) => Math.max(widest, r[c].length), 0));
   const lines = rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   const r = result.ratio;
   const trend = r.value > 1 ? "grows toward the input" : r.value < 1 ? "shrinks toward the input" : "flat";
   return [
-    `Gradient flow of ${result.model}: backend ${result.backend}, batch ${result.batch}, loss ${result.loss.toFixed(4)}, ${result.millis.toFixed(0)} ms`,
+    `Gradient flow of ${printable(result.model)}: backend ${result.backend}, batch ${result.batch}, loss ${result.loss.toFixed(4)}, ${result.millis.toFixed(0)} ms`,
     "‖dL/dx‖ at each block's input and output; via shortcut / via branch: the two parts of the gradient where the shortcut forks off.",
     ...lines,
     `ratio ‖dL/dx‖ first block input / last block output = ${fmt(r.firstBlockInput)} / ${fmt(r.lastBlockOutput)} = ${fmt(r.value)} (${trend})`,

@@ -1,0 +1,57 @@
+/**
+ * Which shortcuts a folded box stands for, so the diagram can draw them beside it at every level of folding
+ * (He et al. 2015, Fig. 3: solid arcs for identity shortcuts, dashed for projections). Pure data.
+ */
+import type { BlockGroup, ModelGraph } from "../analysis/graph";
+import type { ShortcutOption } from "../spec/types";
+
+export type ShortcutKind = "identity" | "projection";
+
+/** One arc: `count` residual blocks of the same shortcut kind inside one folded box. */
+export interface ShortcutArcSpec {
+  /** The folded box (block, stage or model id) the arc is drawn beside. */
+  unitId: string;
+  kind: ShortcutKind;
+  /** The residual blocks the arc stands for, in order. */
+  blocks: string[];
+  /** The network's shortcut option (He et al. 2015 §4.1). */
+  option: ShortcutOption;
+}
+
+/** A shortcut with a weight layer on it (1×1 conv, with or without BN) is a projection; padding and gates are not. */
+export function shortcutKind(graph: ModelGraph, block: BlockGroup): ShortcutKind | null {
+  if (!block.addId) return null;
+  const ids = new Set(block.nodeIds);
+  const projection = graph.nodes.some((n) => ids.has(n.id) && n.role === "shortcut" && n.op.kind === "conv");
+  return projection ? "projection" : "identity";
+}
+
+/** The residual blocks inside a folded box: the block itself, a stage's blocks, or every block of a folded model. */
+function blocksOfUnit(graph: ModelGraph, unitId: string, unitKind: string): BlockGroup[] {
+  const all = graph.stages.flatMap((s) => s.blocks);
+  if (unitKind === "model") return all;
+  if (unitKind === "stage") return graph.stages.find((s) => s.id === unitId)?.blocks ?? [];
+  if (unitKind === "block") return all.filter((b) => b.id === unitId);
+  return [];
+}
+
+/**
+ * The arcs beside a folded box: one per shortcut kind present, in block order (a folded "BasicBlock ×2" stage
+ * of ResNet-18's layer2 gets a dashed projection arc and a solid identity arc). None for the plain twin.
+ */
+export function shortcutArcs(graph: ModelGraph, unitId: string, unitKind: string): ShortcutArcSpec[] {
+  const arcs: ShortcutArcSpec[] = [];
+  for (const block of blocksOfUnit(graph, unitId, unitKind)) {
+    const kind = shortcutKind(graph, block);
+    if (!kind) continue;
+    const arc = arcs.find((a) => a.kind === kind);
+    if (arc) arc.blocks.push(block.id);
+    else arcs.push({ unitId, kind, blocks: [block.id], option: graph.spec.shortcut });
+  }
+  return arcs;
+}
+
+/** The arc's label: the option letter, and ×N when one arc stands for N blocks ("B", "A ×8"). */
+export function shortcutLabel(arc: { option: ShortcutOption; blocks: readonly string[] }): string {
+  return arc.blocks.length > 1 ? `${arc.option} ×${arc.blocks.length}` : arc.option;
+}
