@@ -51,6 +51,16 @@ function copyWasmBinaries() {
   }
 }
 
+// The torch backend's Python runner, next to the bundles that start it (dist/ ships in the .vsix).
+function copyTorchRunner() {
+  const src = join(root, "model-core/python/resnet_studio_torch.py");
+  if (!existsSync(src)) return;
+  for (const target of ["dist", "model-core/dist"]) {
+    mkdirSync(join(root, target), { recursive: true });
+    cpSync(src, join(root, target, "resnet_studio_torch.py"));
+  }
+}
+
 function buildDatasets() {
   const script = join(root, "scripts/build-mnist.mjs");
   if (!existsSync(script)) return;
@@ -67,5 +77,6 @@ if (watch) {
 } else {
   await Promise.all(present.map((b) => esbuild.build({ ...common, ...b })));
   copyWasmBinaries();
+  copyTorchRunner();
   buildDatasets();
 }

@@ -16,7 +16,7 @@ import { SpecAnalysisClient } from "./specAnalysisClient";
 const SPEC_ANALYSIS_TIMEOUT_MS = 15_000;
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
-import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import type { BackendSetting, TorchSettings, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import {
   EMPTY_TRAINING, applyTrainingEvent,
   type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
@@ -310,7 +310,7 @@ class DiagramPanel {
     const wasmDir = path.join(this.ctx.extension.extensionPath, "dist", "wasm") + path.sep;
     // Warm workers of its own (backend ready, models reused by spec hash; network and twin in parallel), so it also
     // runs beside a training run.
-    const job = { type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir } as const;
+    const job = { type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir, ...torchSettings() } as const;
     const title = `ResNet Studio: gradient flow of ${graph.name}${withoutBn ? " without BN" : ""}`;
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
       const cancel = token.onCancellationRequested(() => this.ctx.gradients.cancel());
@@ -338,7 +338,9 @@ class DiagramPanel {
     const epochs = config("trainEpochs", 3);
     const { workers } = workersSetting(config("trainWorkers", 0));
     const samplesPerEpoch = samplesPerEpochSetting(config("trainSamplesPerEpoch", 0));
-    const throughput = await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend, batchSize, workers, wasmDir });
+    // The calibration measures tfjs; with the torch backend the estimates are tfjs's (PyTorch is not measured yet).
+    const measured: BackendSetting = backend === "torch" ? "auto" : backend;
+    const throughput = await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend: measured, batchSize, workers, wasmDir });
     const target = mnistTarget(samplesPerEpoch);
     const plan = planTraining({ written, bundled, target, throughput, batchSize, epochs, budgetSeconds: config("trainEpochSeconds", 60) });
     const choice = plan.direct ?? await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend);
@@ -349,7 +351,7 @@ class DiagramPanel {
     }
     if (choice.kind === "variant" && written) offerSaveVariant(choice.graph.spec, written.spec.name, documentUri);
     const notes = [
-      `${choice.kind === "variant" ? "small variant" : choice.kind === "bundled" ? "bundled example" : "as written"}: ${estimateText(choice.estimate, epochs)} (estimate on ${throughput.backend})`,
+      `${choice.kind === "variant" ? "small variant" : choice.kind === "bundled" ? "bundled example" : "as written"}: ${estimateText(choice.estimate, epochs)} (estimate on ${throughput.backend}${backend === "torch" ? "; trains on PyTorch" : ""})`,
       ...(choice.changes.length > 0 ? [`adapted to ${target.name}: ${choice.changes.join("; ")}`] : []),
     ];
     this.training = EMPTY_TRAINING;
@@ -360,11 +362,12 @@ class DiagramPanel {
       type: "train", graph: choice.graph, backend, dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir,
       gradientBatch: 8, config: { epochs, batchSize, ...(workers !== undefined ? { workers } : {}), ...(samplesPerEpoch !== undefined ? { samplesPerEpoch } : {}), logEverySeconds: 1,
         ...(this.ctx.suggestedLr !== null ? { lr: this.ctx.suggestedLr } : {}) },
+      ...torchSettings(),
     }, (m) => {
       if (m.type === "training") {
         const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
         // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
-        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50) void reviewCalibration(this.ctx.globalState, { backend, batchSize, workers }, choice.estimate, event.point.imagesPerSecond);
+        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50 && backend !== "torch") void reviewCalibration(this.ctx.globalState, { backend: measured, batchSize, workers }, choice.estimate, event.point.imagesPerSecond);
         this.training = applyTrainingEvent(this.training, event);
         this.post({ type: "training", event });
         progress(this.training);
@@ -591,4 +594,9 @@ async function openDiagram(ctx: ExtensionContext, uri: vscode.Uri | undefined, c
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
+}
+
+/** resnetStudio.python and resnetStudio.device, read by the worker when the backend is "torch". */
+function torchSettings(): TorchSettings {
+  return { python: config<string>("python", ""), device: config<"cpu" | "cuda" | "auto">("device", "auto") };
 }

@@ -25,6 +25,7 @@ import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow"
 import type { TrainingEvent } from "../../model-core/src/protocol";
 import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import { toTrainingEvent } from "./pure/trainEvents";
+import { gradientFlowOnTorch, resolvePython, trainOnTorch } from "../../model-core/src/runtime/torchBackend";
 
 const port = parentPort;
 let abort: AbortController | null = null;
@@ -79,7 +80,52 @@ function fixedBatch(dataset: ImageDataset, graph: ModelGraph, count: number): { 
   return { x: tf.tensor4d(pixels, [n, h, w, c]), labels: Array.from(labels) };
 }
 
+/** The same seeded batch as flowOnRandomBatch, measured by PyTorch (tfjs only draws the inputs and the initial weights). */
+async function flowOnTorch(job: Extract<HostToWorker, { type: "gradientFlow" }>, graph: ModelGraph): Promise<GradientFlowResult> {
+  await initBackend("cpu");
+  const [c, h, w] = graph.input as [number, number, number];
+  const rng = new SeededRng(job.seed);
+  const labels = Array.from({ length: job.batch }, () => Math.floor(rng.next() * graph.output[0]!));
+  const x = tf.randomNormal([job.batch, h, w, c], 0, 1, "float32", job.seed);
+  const values = (await x.data()) as Float32Array;
+  x.dispose();
+  return gradientFlowOnTorch({
+    graph, x: values, shape: [job.batch, h, w, c], labels, mode: "train", weights: { seed: job.seed },
+    python: resolvePython(undefined, job.python), device: job.device ?? "auto",
+  });
+}
+
+/** Train Small Model on PyTorch: the runner streams the events and a gradient snapshot per epoch. */
+async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
+  await initBackend("cpu");
+  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
+  const file = join(job.dataDir, MNIST_FILE_NAME);
+  const [c, h, w] = job.graph.input as [number, number, number];
+  const data = job.dataset === "mnist" && existsSync(file)
+    ? { train: loadMnist(file), val: null }
+    : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
+  // A run's "finished" can reach the host before this function returns, so the next run may already have started:
+  // clear `abort` only if it is still this run's.
+  const controller = new AbortController();
+  abort = controller;
+  const started = performance.now();
+  let gradients: GradientFlowResult | null = null;
+  try {
+    await trainOnTorch({
+      graph: job.graph, data, config, python: resolvePython(undefined, job.python), device: job.device ?? "auto", signal: controller.signal,
+      snapshot: { count: job.gradientBatch, onGradients: (_, result) => { gradients = result; } },
+      onEvent: (event) => {
+        const message = toTrainingEvent(event, { backend: "torch", gradients: event.type === "epoch" ? gradients : null, millis: performance.now() - started });
+        if (message) send({ type: "training", event: message });
+      },
+    });
+  } finally {
+    if (abort === controller) abort = null;
+  }
+}
+
 async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
+  if (job.backend === "torch") return runTrainingOnTorch(job);
   const backend = await initBackend(job.backend as BackendChoice);
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
   const file = join(job.dataDir, MNIST_FILE_NAME);
@@ -90,14 +136,15 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   const dataset = data.train;
   const model: TfModel = buildModel(job.graph, { seed: config.seed });
   const probe = fixedBatch(dataset, job.graph, job.gradientBatch);
-  abort = new AbortController();
+  const controller = new AbortController();
+  abort = controller;
   const started = performance.now();
   // Snapshots are taken as each epoch ends, between training steps; events keep their order.
   let chain: Promise<void> = Promise.resolve();
   const forward = (event: TrainingEvent | null): void => { if (event) send({ type: "training", event }); };
   try {
     await train({
-      model, data, config, signal: abort.signal,
+      model, data, config, signal: controller.signal,
       onEvent: (event: TrainEvent) => {
         if (event.type === "epoch") {
           chain = chain.then(async () => {
@@ -116,7 +163,7 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   } finally {
     probe.x.dispose();
     model.dispose();
-    abort = null;
+    if (abort === controller) abort = null;
   }
 }
 
@@ -150,6 +197,12 @@ port?.on("message", (job: HostToWorker) => {
   if (job.type === "gradientFlow") {
     void (async () => {
       try {
+        if (job.backend === "torch") {
+          const residual = await flowOnTorch(job, job.graph);
+          const plain = job.plain ? await flowOnTorch(job, job.plain) : null;
+          send({ type: "gradients", pair: { residual, plain } });
+          return;
+        }
         const backend = await initBackend(job.backend as BackendChoice);
         // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
         const batchFor = (graph: ModelGraph) =>

@@ -44,7 +44,7 @@ test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, 
     assert.equal(summary.backend, "cpu");
     assert.equal(typeof summary.valAccuracy, "number");
     assert.equal(typeof summary.imagesPerSecond, "number");
-    assert.deepEqual(readdirSync(out), ["checkpoint.rsckpt"]);
+    assert.deepEqual(readdirSync(out), ["checkpoint.safetensors"]);
     const second = cli([...common, "--epochs", "2", "--resume", out]);
     assert.equal(second.status, 0, second.stderr);
     const resumed = second.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -5,13 +5,19 @@ import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
 import type { Throughput } from "../../../model-core/src/analysis/estimate";
 import type { LrRangeOptions, LrRangeResult } from "../../../model-core/src/runtime/lrFinder";
 
-export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow";
+export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow" | "torch";
+
+/** With backend "torch": the settings resnetStudio.python ("" = RESNET_STUDIO_PYTHON, then python3 on PATH) and resnetStudio.device. */
+export interface TorchSettings {
+  python?: string;
+  device?: "cpu" | "cuda" | "auto";
+}
 
 export type HostToWorker =
   /** One forward/backward pass of `graph` (and `plain`, its twin without shortcuts) on a seeded random batch. */
-  | { type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string }
+  | ({ type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string } & TorchSettings)
   /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
-  | { type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number }
+  | ({ type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number } & TorchSettings)
   /** Measure the backend's training speed (runtime/calibrate.ts) at this batch size and replica setting. */
   | { type: "calibrate"; backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string }
   /** Stop training between steps. */

@@ -15,7 +15,9 @@ import { LocalBatchStepper, type BatchStepper } from "../runtime/stepper";
 import { DataParallelStepper, resolveWorkerCount } from "../runtime/parallel";
 import { decayedParameterNames, Optimizer } from "../runtime/optim";
 import { SeededRng } from "../data/rng";
-import { parseWorkers, UsageError } from "./train";
+import { isTorchBackend, parseWorkers, UsageError } from "./train";
+import { benchOnTorch, parseDevice, resolvePython } from "../runtime/torchBackend";
+import type { ModelGraph } from "../analysis/graph";
 
 export interface BenchCliOptions {
   model?: string;
@@ -23,6 +25,8 @@ export interface BenchCliOptions {
   backend?: string;
   seconds?: string;
   workers?: string;
+  python?: string;
+  device?: string;
   json?: boolean;
 }
 
@@ -40,6 +44,8 @@ export interface BenchResult {
   trainSteps: number;
   forwardPasses: number;
   params: number;
+  /** --backend torch only: the hand-written PyTorch loop measured in the same run, and our ratio to it. */
+  torchReference?: { referenceImagesPerSecond: number; ratio: number; bar: number };
 }
 
 /** Runs `fn` once or more until `seconds` have passed (at least `minRuns` times); returns runs and mean ms per run. */
@@ -59,7 +65,8 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
   if (!Number.isInteger(batch) || batch < 2) throw new UsageError(`--batch must be an integer ≥ 2, got "${options.batch}"`);
   const seconds = options.seconds === undefined ? 10 : Number(options.seconds);
   if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got "${options.seconds}"`);
-  const backendChoice = parseBackendChoice(options.backend ?? "auto", "--backend");
+  const onTorch = isTorchBackend(options.backend);
+  const backendChoice = onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend");
   const requestedWorkers = options.workers === undefined ? undefined : parseWorkers(options.workers);
   const loaded = loadSpec(modelArg);
   const failed = reportDiagnostics({ ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") }, modelArg);
@@ -68,6 +75,7 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
     return null;
   }
   const graph = loaded.graph;
+  if (onTorch) return runTorchBench(graph, modelArg, batch, seconds, options);
   const backend = await initBackend(backendChoice);
   const model = buildModel(graph, { seed: 1 });
   const [channels, height, width] = graph.spec.input;
@@ -127,13 +135,59 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
   }
 }
 
+/** The bar of issue 7: the torch backend with its event stream reaches ≥ 0.95× the hand-written PyTorch loop. */
+export const TORCH_RATIO_BAR = 0.95;
+
+/**
+ * `bench --backend torch`: the exported module trained through the runner (events on every step) against
+ * bench/pytorch_reference.py's hand-written ResNet-20 loop, in one Python process, alternating rounds. Exits 1 below
+ * the bar.
+ */
+async function runTorchBench(graph: ModelGraph, modelArg: string, batch: number, seconds: number, options: BenchCliOptions): Promise<BenchResult | null> {
+  const spec = graph.spec;
+  const isResNet20 = spec.stem === "cifar" && spec.block === "basic" && spec.shortcut === "A" && spec.classes === 10 &&
+    spec.stages.length === 3 && spec.stages.every((s, i) => s.blocks === 3 && s.channels === 16 << i) && spec.input.join(",") === "3,32,32";
+  if (!isResNet20) throw new UsageError(`bench --backend torch compares against bench/pytorch_reference.py's CIFAR ResNet-20; "${modelArg}" is another network (use --model resnet20)`);
+  const python = resolvePython(options.python);
+  // bench/pytorch_reference.py's default, and its BENCH_THREADS override.
+  const threads = Number(process.env.BENCH_THREADS ?? 2);
+  const steps = 5;
+  // About `seconds` in all at ~400 img/s on 2 free cores (both loops run each round).
+  const rounds = Math.max(4, Math.round((seconds * 400) / (2 * steps * batch)));
+  const torch = await benchOnTorch({ graph, batch, steps, rounds, threads, python, device: parseDevice(options.device ?? "auto") });
+  const result: BenchResult = {
+    model: spec.name, batch, backend: "torch", backendDetail: `torch ${torch.torch} (${torch.device}), ${torch.threads} threads`, workers: 1,
+    trainImagesPerSecond: Math.round(torch.trainImagesPerSecond * 10) / 10, forwardImagesPerSecond: NaN,
+    trainStepMs: Math.round(((batch * 1000) / torch.trainImagesPerSecond) * 10) / 10, forwardMs: NaN, trainSteps: torch.rounds * torch.steps, forwardPasses: 0,
+    params: graph.totals.params,
+    torchReference: { referenceImagesPerSecond: Math.round(torch.referenceImagesPerSecond * 10) / 10, ratio: Math.round(torch.ratio * 1000) / 1000, bar: TORCH_RATIO_BAR },
+  };
+  const passed = torch.ratio >= TORCH_RATIO_BAR;
+  if (options.json) await writeStdout(JSON.stringify(result) + "\n");
+  else {
+    await writeStdout(
+      `${result.model}, batch ${batch}, torch backend (${result.backendDetail})\n` +
+        `  training: ${result.trainImagesPerSecond} images/s through the runner (events every step), best of ${torch.rounds} alternating rounds of ${torch.steps} steps\n` +
+        `  reference: ${result.torchReference!.referenceImagesPerSecond} images/s, bench/pytorch_reference.py's hand-written loop, same process\n` +
+        `  ratio ${result.torchReference!.ratio} (bar ≥ ${TORCH_RATIO_BAR}): ${passed ? "pass" : "FAIL"}\n`,
+    );
+  }
+  if (!passed) {
+    process.stderr.write(`resnet-studio: error: the torch backend reached ${result.torchReference!.ratio}× the hand-written PyTorch loop, below the bar of ${TORCH_RATIO_BAR}\n`);
+    process.exitCode = 1;
+  }
+  return result;
+}
+
 export function registerBench(program: Command): void {
   program
     .command("bench")
     .description("training and forward throughput of a preset (default CIFAR ResNet-20, batch 64) after warm-up")
     .option("--model <preset>", "preset name or .resnet.ts file", "resnet20")
     .option("--batch <n>", "batch size", "64")
-    .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
+    .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch (against bench/pytorch_reference.py; exits 1 below 0.95×)", "auto")
+    .option("--python <path>", "with --backend torch: the Python with PyTorch")
+    .option("--device <name>", "with --backend torch: cpu | cuda | auto")
     .option("--seconds <s>", "measuring time, split between training and forward", "10")
     .option("--workers <n>", "training threads as `train` would use them: auto (one per core on wasm) or N")
     .option("--json", "print one JSON object")

@@ -13,8 +13,11 @@ import { SeededRng } from "../data/rng";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
 import { buildModel, type ApplyMode } from "../runtime/model";
 import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
+import { loadCheckpointInto } from "../runtime/checkpoint";
+import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
 import { passBatch } from "../runtime/memoryGuard";
 import { writeStdout } from "./summary";
+import { isTorchBackend, type TrainBackend } from "./train";
 
 export interface GradflowCliOptions {
   batch?: string;
@@ -24,6 +27,10 @@ export interface GradflowCliOptions {
   input?: string;
   mode?: string;
   backend?: string;
+  python?: string;
+  device?: string;
+  /** Load these weights (a checkpoint) instead of the seeded initialisation. */
+  weights?: string;
   json?: boolean;
 }
 
@@ -60,40 +67,58 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   const seed = options.seed === undefined ? 1 : parseCount(options.seed, "--seed", 0);
   const mode = (options.mode ?? "train") as ApplyMode;
   if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
-  const backend = await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
-  // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
-  const chosen = passBatch({
-    graph, kind: "gradflow", backend: backend.name, requested,
-    preferred: h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH, what: "a gradient-flow pass",
-  });
-  const batch = chosen.batch;
-  if (chosen.note) process.stderr.write(chosen.note + "\n");
+  const onTorch = isTorchBackend(options.backend);
+  const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
+  const python = onTorch ? resolvePython(options.python) : null;
+  if (python) probeTorch(python);
+  const preferred = h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH;
+  let batch: number;
+  if (backend.name === "torch") batch = requested ?? preferred; // PyTorch reports its own out-of-memory errors
+  else {
+    // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
+    const chosen = passBatch({ graph, kind: "gradflow", backend: backend.name, requested, preferred, what: "a gradient-flow pass" });
+    batch = chosen.batch;
+    if (chosen.note) process.stderr.write(chosen.note + "\n");
+  }
 
-  const model = buildModel(graph, { seed });
   const rng = new SeededRng(seed + 1);
   const values = new Float32Array(batch * h * w * c);
   for (let i = 0; i < values.length; i++) values[i] = rng.normal();
-  const x = tf.tensor4d(values, [batch, h, w, c]);
   const labels = Array.from({ length: batch }, () => rng.int(graph.output[0]));
+  if (python) {
+    const result = await gradientFlowOnTorch({
+      graph, x: values, shape: [batch, h, w, c], labels, mode, python, device: parseDevice(options.device ?? "auto"),
+      weights: options.weights ? { checkpoint: options.weights } : { seed },
+    });
+    await report(result, backend.name, result.backend);
+    return result;
+  }
+  const model = buildModel(graph, { seed });
+  const x = tf.tensor4d(values, [batch, h, w, c]);
   try {
+    if (options.weights) loadCheckpointInto(model, options.weights);
     const result = await gradientFlow(model, { x, labels }, { mode });
+    await report(result, backend.name, backend.detail);
+    return result;
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+
+  async function report(result: GradientFlowResult, name: string, detail: string): Promise<void> {
     if (options.json) {
       await writeStdout(JSON.stringify(result) + "\n");
     } else {
       for (const warning of warnings) process.stderr.write(warning + "\n");
       await writeStdout(
         [
-          `backend: ${backend.name} (${backend.detail})`,
-          `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}`,
+          `backend: ${name} (${detail})`,
+          `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}${options.weights ? `, weights from ${options.weights}` : ""}`,
           gradientFlowTable(result, graph),
           "",
         ].join("\n"),
       );
     }
-    return result;
-  } finally {
-    x.dispose();
-    model.dispose();
   }
 }
 
@@ -107,7 +132,10 @@ export function registerGradflow(program: Command): void {
     .option("--no-bn", "remove batch normalisation (convs get biases, PyTorch's default init)")
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
     .option("--mode <train|eval>", "BN with batch statistics (train, default) or running statistics (eval)")
-    .option("--backend <name>", "auto (default), tensorflow, wasm or cpu")
+    .option("--backend <name>", "auto (default), tensorflow, wasm, cpu or torch")
+    .option("--python <path>", "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)")
+    .option("--device <name>", "with --backend torch: cpu | cuda | auto")
+    .option("--weights <checkpoint>", "measure these weights (a checkpoint file or folder; same spec) instead of the seeded initialisation")
     .option("--json", "print one GradientFlowResult JSON object instead of the table")
     .action(async (spec: string, options: GradflowCliOptions) => {
       await runGradflow(spec, options);

@@ -15,13 +15,16 @@ import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
 import { resolveWorkerCount } from "../runtime/parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
-import { CHECKPOINT_FILE_NAME, readCheckpoint } from "../runtime/checkpoint";
+import { formatBytes, formatCount, formatDuration } from "../render/format";
+import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
+import { parseDevice, probeTorch, resolvePython, trainOnTorch } from "../runtime/torchBackend";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { datasetTarget, resolveDataset, type ResolvedDataset } from "../data/resolve";
 import { splitDataset } from "../data/dataset";
 import { adaptToDataset, smallVariant, specSourceText, type DatasetTarget } from "../analysis/adapt";
 import { estimateTraining, type Throughput, type TrainingEstimate } from "../analysis/estimate";
 import { calibrateThroughput } from "../runtime/calibrate";
-import { formatBytes, formatCount, formatDuration } from "../render/format";
 import { stepProgress } from "../runtime/progress";
 import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
 
@@ -42,6 +45,9 @@ export interface TrainCliOptions {
   backend?: string;
   seed?: string;
   workers?: string;
+  /** --backend torch: the Python to run (default: RESNET_STUDIO_PYTHON, then python3 on PATH) and the device. */
+  python?: string;
+  device?: string;
   input?: string;
   samplesPerEpoch?: string;
   /** Train the small variant of the spec (analysis/adapt.ts) instead of the spec as written. */
@@ -158,8 +164,11 @@ export interface TrainRun {
   model: TfModel;
   graph: ModelGraph;
   data: ResolvedDataset;
-  backend: BackendInfo;
+  backend: TrainBackend;
 }
+
+/** A tfjs backend, or PyTorch in a child process (--backend torch). */
+export type TrainBackend = BackendInfo | { name: "torch"; detail: string };
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -171,7 +180,12 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const started = performance.now();
   const dataset = options.dataset ?? "mnist";
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
-  const backendChoice = parseBackendChoice(options.backend ?? "auto", "--backend");
+  const onTorch = isTorchBackend(options.backend);
+  const backendChoice = onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend");
+  const python = onTorch ? resolvePython(options.python) : null;
+  const device = parseDevice(options.device ?? "auto");
+  // Fail fast, before the dataset loads, with what to install.
+  if (python) probeTorch(python);
   if (options.small && options.resume) {
     throw new UsageError("--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead");
   }
@@ -185,27 +199,31 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     process.exitCode = 1;
     return null;
   }
-  const backend = await initBackend(backendChoice);
+  // On torch, tfjs only makes the seeded initial weights and holds the trained ones afterwards.
+  const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(backendChoice);
+  if (onTorch) await initBackend("cpu");
   const adapted = adaptForDataset(loaded.graph, dataset, config, options);
   if (!adapted) {
     process.exitCode = 1;
     return null;
   }
-  // Estimate before allocating anything big (the dataset included): the dataset's default batch gives way to the
-  // largest one that fits the backend; an explicit or resumed batch that doesn't fit is refused with the estimate.
-  const workers = resolveWorkerCount(config.workers, backend.name, config.batchSize);
-  const memory = checkPassMemory({
-    graph: adapted.graph, batch: Math.ceil(config.batchSize / workers), kind: "train", optimizer: config.optimizer, limitBytes: backendLimitBytes(backend.name),
-  });
-  if (!memory.fits) {
-    if (options.batch !== undefined || resumed || memory.largestBatch < 2) {
-      throw new UsageError(passMemoryMessage(adapted.graph, memory, "a training step", { replicas: workers }));
+  if (backend.name !== "torch") {
+    // Estimate before allocating anything big (the dataset included): the dataset's default batch gives way to the
+    // largest one that fits the backend; an explicit or resumed batch that doesn't fit is refused with the estimate.
+    const workers = resolveWorkerCount(config.workers, backend.name, config.batchSize);
+    const memory = checkPassMemory({
+      graph: adapted.graph, batch: Math.ceil(config.batchSize / workers), kind: "train", optimizer: config.optimizer, limitBytes: backendLimitBytes(backend.name),
+    });
+    if (!memory.fits) {
+      if (options.batch !== undefined || resumed || memory.largestBatch < 2) {
+        throw new UsageError(passMemoryMessage(adapted.graph, memory, "a training step", { replicas: workers }));
+      }
+      if (!options.quiet) {
+        process.stderr.write(`note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
+          `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`);
+      }
+      config.batchSize = memory.largestBatch;
     }
-    if (!options.quiet) {
-      process.stderr.write(`note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
-        `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`);
-    }
-    config.batchSize = memory.largestBatch;
   }
   const data = await resolveDataset(dataset, {
     input: loaded.graph.spec.input, classes: loaded.graph.spec.classes, seed: config.seed, download: options.download,
@@ -239,16 +257,28 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   if (!options.json) config.logEverySeconds = 1;
   const reporter = options.json ? jsonReporter(options.logEvery !== undefined) : options.quiet ? () => undefined : terminalReporter();
   let result: TrainResult;
+  // Without --out, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
+  const scratch = onTorch && !checkpointPath ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
   try {
-    result = await train({
-      model, data, config, signal: controller.signal, checkpoint: checkpointPath, resumeFrom: resumed ? resumed.path : undefined,
-      onEvent: reporter,
-    });
+    if (python) {
+      const target = checkpointPath ?? join(scratch!, CHECKPOINT_FILE_NAME);
+      result = await trainOnTorch({
+        graph, data, config, python, device, signal: controller.signal, checkpoint: target, resumeFrom: resumed ? resumed.path : undefined,
+        onEvent: (event) => (scratch && event.type === "checkpoint" ? undefined : reporter(event)),
+      });
+      if (existsSync(target)) loadCheckpointInto(model, target);
+    } else {
+      result = await train({
+        model, data, config, signal: controller.signal, checkpoint: checkpointPath, resumeFrom: resumed ? resumed.path : undefined,
+        onEvent: reporter,
+      });
+    }
   } catch (err) {
     model.dispose();
     throw err;
   } finally {
     process.removeListener("SIGINT", onSigint);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
   const trainSeconds = result.history.reduce((s, e) => s + e.trainSamples / Math.max(1e-9, e.imagesPerSecond), 0);
   const trainImages = result.history.reduce((s, e) => s + e.trainSamples, 0);
@@ -320,10 +350,13 @@ function adaptForDataset(written: ModelGraph, dataset: string, config: TrainConf
  */
 async function planTraining(
   written: ModelGraph, adapted: { graph: ModelGraph; changes: string[]; target: DatasetTarget | null }, dataset: string, datasetSamples: number,
-  config: TrainConfig, backend: BackendInfo, options: TrainCliOptions,
+  config: TrainConfig, backend: { name: string }, options: TrainCliOptions,
 ): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
-  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
-  if (options.small && !calibrate) throw new UsageError("--small needs a measured speed, and the pure-JS cpu backend is too slow to calibrate: use --backend wasm");
+  // Calibration measures a tfjs backend; the pure-JS cpu backend is too slow for it, and torch trains outside tfjs.
+  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu" && backend.name !== "torch";
+  if (options.small && !calibrate) {
+    throw new UsageError(`--small needs a measured speed, and the ${backend.name} backend can't be calibrated here: use --backend wasm`);
+  }
   let throughput: Throughput | null = null;
   let calibrationSeconds = 0;
   if (calibrate) {
@@ -373,6 +406,13 @@ export function formatEstimate(e: TrainEstimateLine): string {
   );
   if (e.secondsPerEpoch > SMALL_EPOCH_SECONDS && !e.model.includes("(small,")) lines.push(`  over a minute per epoch: --small trains a smaller variant of the same design`);
   return lines.join("\n") + "\n";
+}
+
+/** `--backend torch` (or the setting/env value "torch"): train on PyTorch instead of tfjs. */
+export function isTorchBackend(value: string | undefined): boolean {
+  const v = (value ?? "auto").trim().toLowerCase();
+  if (v === "auto" && process.env.RESNET_STUDIO_BACKEND?.trim().toLowerCase() === "torch") return true;
+  return v === "torch" || v === "pytorch";
 }
 
 export function formatSummary(s: TrainSummary): string {
@@ -478,7 +518,9 @@ export function registerTrain(program: Command): void {
     .option("--log-every <n>", "with --json, also print a line every n steps")
     .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
-    .option("--backend <name>", "auto | wasm | cpu | tensorflow", "auto")
+    .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch", "auto")
+    .option("--python <path>", "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)")
+    .option("--device <name>", "with --backend torch: cpu | cuda | auto", "auto")
     .option("--seed <n>", "seed for weight init and shuffling (default 1)")
     .option("--workers <n>", "data-parallel training threads, each on a share of every batch: auto (one per core on wasm) or N; 1 = single-threaded")
     .option("--input <C,H,W>", "override the spec's input shape (otherwise mnist and cifar10 set it, and the class count)")

@@ -138,6 +138,11 @@ export class BatchAdapter {
     }
   }
 
+  /** Per model-input channel, the normalised value of each pixel value 0..255 (the torch backend applies the same tables). */
+  lookupTables(): Float32Array[] {
+    return this.luts.map((lut) => lut.slice());
+  }
+
   /** Labels of indices[start .. start+count). */
   labels(indices: ArrayLike<number>, start: number, count: number, out: Int32Array): void {
     for (let i = 0; i < count; i++) out[i] = this.dataset.labels[indices[start + i]];

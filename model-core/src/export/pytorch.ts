@@ -564,7 +564,8 @@ def write_safetensors(path, tensors, metadata=None):
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-", suffix=".tmp")
+    # .rs-tmp-<pid>-: the name ResNet Studio looks for to remove a killed writer's temp file.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".rs-tmp-{os.getpid()}-", suffix=".tmp")
     umask = os.umask(0)
     os.umask(umask)
     try:

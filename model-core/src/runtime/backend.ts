@@ -53,7 +53,8 @@ export function currentBackend(): BackendInfo | null {
 export async function initBackend(preferred: BackendChoice = "auto"): Promise<BackendInfo> {
   let choice = preferred;
   const fromEnv = process.env.RESNET_STUDIO_BACKEND;
-  if (choice === "auto" && fromEnv) choice = parseBackendChoice(fromEnv, "RESNET_STUDIO_BACKEND");
+  // "torch" selects the PyTorch backend of the CLI commands that have one; tfjs work elsewhere keeps "auto".
+  if (choice === "auto" && fromEnv && fromEnv.trim().toLowerCase() !== "torch") choice = parseBackendChoice(fromEnv, "RESNET_STUDIO_BACKEND");
   if (current && (choice === "auto" || choice === current.name)) return current;
   if (pending && pendingChoice === choice) return pending;
   pendingChoice = choice;

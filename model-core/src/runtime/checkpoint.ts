@@ -1,37 +1,42 @@
 /**
- * Checkpoints: one file, `<name>.rsckpt`:
- *   bytes 0..7   "RSCKPT01"
- *   bytes 8..11  uint32 LE length L of the JSON header (padded with spaces so the blob starts 4-byte aligned)
- *   bytes 12..   header JSON: format version, spec + its sha256, epoch/step counters, RNG state, config, history, and a
- *                table of tensors {name, group, shape, offset, length} (offset/length in float32 elements)
- *   then         the tensors' float32 little-endian values, back to back.
- * Written atomically (temp file in the same folder, fsync, rename, fsync of the folder), so a crash or a cancel
- * leaves either the previous checkpoint or the new one, never a torn file.
+ * Checkpoints both runtimes share (tfjs here, PyTorch in the exported module): one `checkpoint.safetensors` file.
+ *   8-byte LE u64 header length N, N bytes of JSON header (space-padded to 8-byte alignment), then raw LE data.
+ *   Header: { "__metadata__": {string → string}, "<tensor>": { dtype: "F32" | "I64", shape, data_offsets } }.
+ * Tensor names are torchvision's state_dict keys in PyTorch layouts (conv OIHW, fc [out, in]); optimiser state is
+ * `optimizer.<param>.<slot>` with PyTorch's slot names. The metadata carries the spec and its hash, counters, RNG
+ * state, config, history and the sha256 of the data section. The exported model.py reads and writes the same files.
+ * Written atomically (temp file in the same folder, fsync, rename, fsync of the folder); read with every field
+ * checked by type and range, so a damaged file gets a message naming the file and the field.
  */
 import { canonicalJson } from "../spec/identity";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNetSpec } from "../spec/types";
-import type { EpochMetrics, OptimizerName, TrainConfig } from "./trainTypes";
+import { validateConfig, type EpochMetrics, type OptimizerName, type TrainConfig } from "./trainTypes";
 
-const MAGIC = "RSCKPT01";
-export const CHECKPOINT_FILE_NAME = "checkpoint.rsckpt";
+export const CHECKPOINT_FILE_NAME = "checkpoint.safetensors";
+/** The file name of format 1 (before checkpoints moved to safetensors); recognised only to explain. */
+export const LEGACY_CHECKPOINT_FILE_NAME = "checkpoint.rsckpt";
+export const CHECKPOINT_FORMAT = "resnet-studio-checkpoint";
+export const CHECKPOINT_VERSION = "2";
+/** The safetensors reference limits its header to 100 MB; ours holds a spec and a history, far less. */
+const MAX_HEADER_BYTES = 100_000_000;
 
-export type TensorGroup = "param" | "buffer" | "optimizer";
+export type TensorDtype = "F32" | "I64";
 
-export interface TensorEntry {
+export interface StoredTensor {
   name: string;
-  group: TensorGroup;
+  dtype: TensorDtype;
   shape: number[];
-  offset: number;
-  length: number;
+  /** F32 values, or I64 values as numbers (counters such as num_batches_tracked). */
+  values: Float32Array | Float64Array;
 }
 
 export interface CheckpointHeader {
-  format: "resnet-studio-checkpoint";
-  version: 1;
+  format: typeof CHECKPOINT_FORMAT;
+  version: typeof CHECKPOINT_VERSION;
   model: string;
   /** sha256 of the canonical JSON of the spec (see specHash). */
   specHash: string;
@@ -46,13 +51,13 @@ export interface CheckpointHeader {
   history: EpochMetrics[];
   backend: string;
   createdAt: string;
-  tensors: TensorEntry[];
+  dataSha256: string;
 }
 
 export interface Checkpoint {
   header: CheckpointHeader;
-  /** Values by tensor name. */
-  tensors: Map<string, { entry: TensorEntry; values: Float32Array }>;
+  /** By tensor name, in PyTorch layout. */
+  tensors: Map<string, StoredTensor>;
   path: string;
 }
 
@@ -70,50 +75,276 @@ export function specHash(spec: ResNetSpec): string {
   return createHash("sha256").update(canonicalJson(spec)).digest("hex");
 }
 
-/** `path` may be a checkpoint file or a folder holding checkpoint.rsckpt. */
+/** `path` may be a checkpoint file or a folder holding checkpoint.safetensors (or a format-1 checkpoint.rsckpt). */
 export function resolveCheckpointPath(path: string): string {
-  if (existsSync(path) && statSync(path).isDirectory()) return join(path, CHECKPOINT_FILE_NAME);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const current = join(path, CHECKPOINT_FILE_NAME);
+    const legacy = join(path, LEGACY_CHECKPOINT_FILE_NAME);
+    return !existsSync(current) && existsSync(legacy) ? legacy : current;
+  }
   return path;
 }
 
-export interface CheckpointContents {
-  meta: Omit<CheckpointHeader, "format" | "version" | "tensors" | "createdAt" | "specHash">;
-  tensors: { name: string; group: TensorGroup; tensor: tf.Tensor }[];
+// ---------------------------------------------------------------------------------------------------------------
+// safetensors encoding (pure: bytes in, bytes out)
+
+/** Encodes tensors and string metadata as safetensors; adds dataSha256 to the metadata. Returns the file's chunks. */
+export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<string, string>): Uint8Array[] {
+  const header: Record<string, unknown> = {};
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  const hash = createHash("sha256");
+  for (const t of tensors) {
+    let bytes: Uint8Array;
+    if (t.dtype === "F32") {
+      const f = t.values instanceof Float32Array ? t.values : Float32Array.from(t.values);
+      bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    } else {
+      const ints = BigInt64Array.from(Array.from(t.values, (v) => BigInt(Math.trunc(v))));
+      bytes = new Uint8Array(ints.buffer);
+    }
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    offset += bytes.length;
+    hash.update(bytes);
+    blobs.push(bytes);
+  }
+  const json = JSON.stringify({ __metadata__: { ...metadata, dataSha256: hash.digest("hex") }, ...header });
+  let headerBytes = Buffer.from(json, "utf8");
+  const pad = (8 - (headerBytes.length % 8)) % 8;
+  headerBytes = Buffer.concat([headerBytes, Buffer.alloc(pad, 0x20)]);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
+  return [prefix, headerBytes, ...blobs];
 }
 
-/** Reads the tensors' values and writes the file atomically. */
+const DTYPE_BYTES: Record<TensorDtype, number> = { F32: 4, I64: 8 };
+
+/** Decodes a safetensors file: checks the header's structure, offsets, the data checksum and that floats are finite. */
+export function decodeSafetensors(bytes: Uint8Array, file: string): { metadata: Record<string, string>; tensors: Map<string, StoredTensor> } {
+  function fail(field: string, problem: string): never {
+    throw new CheckpointError(`${file}: ${field}: ${problem}`);
+  }
+  if (bytes.length < 8) fail("header length", `file is ${bytes.length} bytes long, shorter than the 8-byte header length (truncated)`);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = buf.readBigUInt64LE(0);
+  if (length > BigInt(MAX_HEADER_BYTES)) fail("header length", `${length} bytes is more than ${MAX_HEADER_BYTES}: not a checkpoint, or damaged`);
+  const headerEnd = 8 + Number(length);
+  if (headerEnd > bytes.length) fail("header", `says ${length} bytes but the file has ${bytes.length - 8} after the length (truncated)`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(buf.toString("utf8", 8, headerEnd));
+  } catch {
+    fail("header", "is not valid JSON (damaged or truncated)");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("header", "must be a JSON object");
+  const header = parsed as Record<string, unknown>;
+  const rawMeta = header.__metadata__;
+  if (typeof rawMeta !== "object" || rawMeta === null || Array.isArray(rawMeta)) fail("__metadata__", "missing or not an object");
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(rawMeta as Record<string, unknown>)) {
+    if (typeof value !== "string") fail(`__metadata__.${key}`, `must be a string, got ${JSON.stringify(value)}`);
+    metadata[key] = value as string;
+  }
+  const dataLength = bytes.length - headerEnd;
+  const data = bytes.subarray(headerEnd);
+  const tensors = new Map<string, StoredTensor>();
+  let expectedOffset = 0;
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const field = `tensor "${name}"`;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(field, "must be an object {dtype, shape, data_offsets}");
+    const entry = raw as Record<string, unknown>;
+    if (entry.dtype !== "F32" && entry.dtype !== "I64") fail(`${field}.dtype`, `must be "F32" or "I64", got ${JSON.stringify(entry.dtype)}`);
+    const dtype = entry.dtype as TensorDtype;
+    if (!Array.isArray(entry.shape) || entry.shape.length > 8 || !entry.shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31)) {
+      fail(`${field}.shape`, `must be a list of at most 8 non-negative integers, got ${JSON.stringify(entry.shape)}`);
+    }
+    const shape = entry.shape as number[];
+    const offsets = entry.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+      fail(`${field}.data_offsets`, `must be [begin, end] byte offsets, got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (begin !== expectedOffset) fail(`${field}.data_offsets`, `begin ${begin} should be ${expectedOffset} (tensors are stored back to back in header order)`);
+    if (end - begin !== count * DTYPE_BYTES[dtype]) fail(`${field}.data_offsets`, `span ${end - begin} bytes does not hold shape [${shape}] of ${dtype} (${count * DTYPE_BYTES[dtype]} bytes)`);
+    if (end > dataLength) fail(`${field}.data_offsets`, `end ${end} is past the data section's ${dataLength} bytes (truncated file)`);
+    expectedOffset = end;
+    const slice = Uint8Array.prototype.slice.call(data, begin, end); // a copy (Buffer#slice would share), so aligned
+    let values: Float32Array | Float64Array;
+    if (dtype === "F32") {
+      values = new Float32Array(slice.buffer, slice.byteOffset, count);
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i])) fail(field, `value ${i} is ${values[i]}; a checkpoint holds finite weights only`);
+      }
+    } else {
+      values = Float64Array.from(new BigInt64Array(slice.buffer, slice.byteOffset, count), (v) => Number(v));
+    }
+    tensors.set(name, { name, dtype, shape, values });
+  }
+  if (expectedOffset !== dataLength) fail("data", `${dataLength - expectedOffset} bytes after the last tensor (damaged file)`);
+  const declared = metadata.dataSha256;
+  if (declared === undefined) fail("__metadata__.dataSha256", "missing");
+  if (!/^[0-9a-f]{64}$/.test(declared)) fail("__metadata__.dataSha256", `must be 64 hex digits, got ${JSON.stringify(declared)}`);
+  const actual = createHash("sha256").update(data).digest("hex");
+  if (actual !== declared) fail("__metadata__.dataSha256", `the data's sha256 is ${actual.slice(0, 12)}…, the header says ${declared.slice(0, 12)}… (the tensors were changed or damaged)`);
+  return { metadata, tensors };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// checkpoint metadata
+
+/** Parses and checks each metadata field; the error names the file and the field. */
+export function parseCheckpointHeader(metadata: Record<string, string>, file: string): CheckpointHeader {
+  function fail(field: string, problem: string): never {
+    throw new CheckpointError(`${file}: metadata field "${field}": ${problem}`);
+  }
+  const text = (field: string): string => {
+    const v = metadata[field];
+    if (v === undefined) fail(field, "missing");
+    return v;
+  };
+  const json = (field: string): unknown => {
+    try {
+      return JSON.parse(text(field));
+    } catch {
+      return fail(field, "is not valid JSON");
+    }
+  };
+  const integer = (field: string, max: number): number => {
+    const v = text(field);
+    if (!/^(0|[1-9][0-9]*)$/.test(v) || Number(v) > max) fail(field, `must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+  if (text("format") !== CHECKPOINT_FORMAT) fail("format", `must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(metadata.format)}`);
+  if (text("version") !== CHECKPOINT_VERSION) fail("version", `this ResNet Studio reads version ${CHECKPOINT_VERSION}, got ${JSON.stringify(metadata.version)}`);
+  const model = text("model");
+  const spec = json("spec");
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec) || typeof (spec as ResNetSpec).name !== "string") fail("spec", "must be a JSON object (the resolved spec)");
+  const hash = text("specHash");
+  if (!/^[0-9a-f]{64}$/.test(hash)) fail("specHash", `must be 64 hex digits, got ${JSON.stringify(hash)}`);
+  if (specHash(spec as ResNetSpec) !== hash) fail("specHash", "does not match the stored spec (the spec was edited)");
+  const config = json("config");
+  if (typeof config !== "object" || config === null || Array.isArray(config)) fail("config", "must be a JSON object");
+  try {
+    validateConfig(config as TrainConfig);
+  } catch (err) {
+    fail("config", err instanceof Error ? err.message : String(err));
+  }
+  const trainConfig = config as TrainConfig;
+  const epoch = integer("epoch", trainConfig.epochs);
+  const globalStep = integer("globalStep", Number.MAX_SAFE_INTEGER);
+  if (trainConfig.maxSteps !== undefined && globalStep > trainConfig.maxSteps) fail("globalStep", `${globalStep} is beyond the config's maxSteps ${trainConfig.maxSteps}`);
+  const rngState = integer("rngState", 0xffffffff);
+  const optimizer = json("optimizer") as Record<string, unknown> | null;
+  if (typeof optimizer !== "object" || optimizer === null) fail("optimizer", "must be a JSON object {kind, step}");
+  const opt = optimizer as Record<string, unknown>;
+  if (opt.kind !== "adam" && opt.kind !== "sgd") fail("optimizer", `kind must be "adam" or "sgd", got ${JSON.stringify(opt.kind)}`);
+  if (!(Number.isInteger(opt.step) && (opt.step as number) >= 0)) fail("optimizer", `step must be a non-negative integer, got ${JSON.stringify(opt.step)}`);
+  if (opt.kind !== trainConfig.optimizer) fail("optimizer", `kind ${String(opt.kind)} differs from the config's ${trainConfig.optimizer}`);
+  const history = json("history");
+  if (!Array.isArray(history)) fail("history", "must be a JSON list of epoch metrics");
+  const epochs = history as unknown[];
+  if (epochs.length !== epoch) fail("history", `has ${epochs.length} epochs, the checkpoint says ${epoch} were completed`);
+  epochs.forEach((e, i) => {
+    const m = e as Record<string, unknown> | null;
+    if (typeof m !== "object" || m === null || m.epoch !== i) fail("history", `entry ${i} must be an object with epoch ${i}`);
+    for (const key of ["loss", "accuracy", "lr", "imagesPerSecond", "seconds", "trainSamples", "valSamples"]) {
+      if (typeof (m as Record<string, unknown>)[key] !== "number") fail("history", `entry ${i}: ${key} must be a number`);
+    }
+  });
+  const backend = text("backend");
+  const createdAt = text("createdAt");
+  if (Number.isNaN(Date.parse(createdAt))) fail("createdAt", `must be an ISO date, got ${JSON.stringify(createdAt)}`);
+  return {
+    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model, specHash: hash, spec: spec as ResNetSpec, epoch, globalStep, rngState,
+    optimizer: { kind: opt.kind as OptimizerName, step: opt.step as number }, config: trainConfig, history: epochs as EpochMetrics[],
+    backend, createdAt, dataSha256: text("dataSha256"),
+  };
+}
+
+export function checkpointMetadata(meta: CheckpointContents["meta"]): Record<string, string> {
+  return {
+    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: meta.model, spec: JSON.stringify(meta.spec), specHash: specHash(meta.spec),
+    epoch: String(meta.epoch), globalStep: String(meta.globalStep), rngState: String(meta.rngState >>> 0),
+    optimizer: JSON.stringify(meta.optimizer), config: JSON.stringify(meta.config), history: JSON.stringify(meta.history),
+    backend: meta.backend, createdAt: new Date().toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// tfjs ↔ PyTorch layouts
+
+/**
+ * tfjs holds conv weights HWIO [kh, kw, in/groups, out] and fc weights [in, out]; PyTorch OIHW and [out, in]. Every
+ * rank-4 tensor of a model (and its optimiser slots) is a conv weight and every rank-2 one an fc weight.
+ */
+function toTorchLayout(t: tf.Tensor): tf.Tensor {
+  if (t.rank === 4) return tf.transpose(t, [3, 2, 0, 1]);
+  if (t.rank === 2) return tf.transpose(t);
+  return tf.clone(t);
+}
+
+function fromTorchLayout(values: Float32Array, torchShape: number[]): tf.Tensor {
+  const t = tf.tensor(values, torchShape, "float32");
+  if (torchShape.length === 4) return tf.transpose(t, [2, 3, 1, 0]);
+  if (torchShape.length === 2) return tf.transpose(t);
+  return t;
+}
+
+const tfShapeOf = (torchShape: number[]): number[] =>
+  torchShape.length === 4 ? [torchShape[2], torchShape[3], torchShape[1], torchShape[0]] : torchShape.length === 2 ? [torchShape[1], torchShape[0]] : torchShape;
+
+export interface CheckpointContents {
+  meta: Omit<CheckpointHeader, "format" | "version" | "createdAt" | "specHash" | "dataSha256">;
+  /** Model parameters and BN buffers, keyed by state_dict name, in tfjs layout. */
+  params: Iterable<[string, tf.Variable]>;
+  buffers: Iterable<[string, tf.Variable]>;
+  /** Optimiser slots keyed `optimizer.<param>.<slot>`, in tfjs layout. */
+  optimizer: Iterable<[string, tf.Variable]>;
+}
+
+/** Model (and optimiser) tensors in PyTorch layouts, with num_batches_tracked (= globalStep) beside every BN's statistics. */
+export async function torchLayoutTensors(
+  params: Iterable<[string, tf.Variable]>,
+  buffers: Iterable<[string, tf.Variable]>,
+  optimizer: Iterable<[string, tf.Variable]>,
+  globalStep: number,
+): Promise<StoredTensor[]> {
+  const tensors: StoredTensor[] = [];
+  const add = async (name: string, v: tf.Variable) => {
+    const t = tf.tidy(() => toTorchLayout(v));
+    tensors.push({ name, dtype: "F32", shape: t.shape.slice(), values: (await t.data()) as Float32Array });
+    t.dispose();
+  };
+  for (const [name, v] of params) await add(name, v);
+  for (const [name, v] of buffers) {
+    await add(name, v);
+    // PyTorch's BatchNorm2d counts its training batches; one update per optimisation step here.
+    if (name.endsWith(".running_var")) {
+      tensors.push({ name: name.replace(/running_var$/, "num_batches_tracked"), dtype: "I64", shape: [], values: Float64Array.of(globalStep) });
+    }
+  }
+  for (const [name, v] of optimizer) await add(name, v);
+  return tensors;
+}
+
+/** Converts to PyTorch layouts and writes the file atomically. */
 export async function saveCheckpoint(path: string, contents: CheckpointContents): Promise<string> {
   const file = resolveCheckpointPath(path);
-  const entries: TensorEntry[] = [];
-  const blobs: Float32Array[] = [];
-  let offset = 0;
-  for (const { name, group, tensor } of contents.tensors) {
-    const values = (await tensor.data()) as Float32Array;
-    entries.push({ name, group, shape: tensor.shape.slice(), offset, length: values.length });
-    blobs.push(values instanceof Float32Array ? values : Float32Array.from(values));
-    offset += values.length;
-  }
-  const header: CheckpointHeader = {
-    format: "resnet-studio-checkpoint",
-    version: 1,
-    ...contents.meta,
-    specHash: specHash(contents.meta.spec),
-    createdAt: new Date().toISOString(),
-    tensors: entries,
-  };
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad = (4 - ((MAGIC.length + 4 + json.length) % 4)) % 4;
-  json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const prefix = Buffer.alloc(MAGIC.length + 4);
-  prefix.write(MAGIC, 0, "ascii");
-  prefix.writeUInt32LE(json.length, MAGIC.length);
-  writeFileAtomic(file, [prefix, json, ...blobs.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength))]);
+  const tensors = await torchLayoutTensors(contents.params, contents.buffers, contents.optimizer, contents.meta.globalStep);
+  writeFileAtomic(file, encodeSafetensors(tensors, checkpointMetadata(contents.meta)));
   return file;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// files
+
+const TEMP_PREFIX = ".rs-tmp-";
+
 /** Temp file next to the target, fsync, rename over it, fsync the folder. The temp file is removed if anything fails. */
 export function writeFileAtomic(file: string, chunks: Uint8Array[]): void {
-  const tmp = join(dirname(file), `.${Math.random().toString(36).slice(2)}-${process.pid}.tmp`);
+  const tmp = join(dirname(file), `${TEMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}-${basename(file)}.tmp`);
   const fd = openSync(tmp, "w");
   try {
     for (const chunk of chunks) {
@@ -145,33 +376,48 @@ export function writeFileAtomic(file: string, chunks: Uint8Array[]): void {
   }
 }
 
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes temp files that a killed writer left in a checkpoint's folder (`.rs-tmp-<pid>-…`, written here and by
+ * the Python runner), unless their writer is still alive. Called when a run starts. Returns the names removed.
+ */
+export function removeStaleTempFiles(checkpointPath: string): string[] {
+  const dir = existsSync(checkpointPath) && statSync(checkpointPath).isDirectory() ? checkpointPath : dirname(checkpointPath);
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const match = /^\.rs-tmp-(\d+)-.*\.tmp$/.exec(name);
+    if (!match || processAlive(Number(match[1]))) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      // Already gone (another run cleaned it): nothing to do.
+    }
+  }
+  return removed;
+}
+
 export function readCheckpoint(path: string): Checkpoint {
   const file = resolveCheckpointPath(path);
   if (!existsSync(file)) throw new CheckpointError(`${file}: no checkpoint there`);
   const bytes = readFileSync(file);
-  if (bytes.length < MAGIC.length + 4 || bytes.toString("ascii", 0, MAGIC.length) !== MAGIC) {
-    throw new CheckpointError(`${file}: not a ResNet Studio checkpoint (bad magic)`);
+  if (bytes.length >= 8 && bytes.toString("ascii", 0, 8) === "RSCKPT01") {
+    throw new CheckpointError(
+      `${file}: a format-1 checkpoint (.rsckpt) from an older ResNet Studio; checkpoints are now ${CHECKPOINT_FILE_NAME} (safetensors, shared with PyTorch). Train again to write one`,
+    );
   }
-  const headerLength = bytes.readUInt32LE(MAGIC.length);
-  const blobStart = MAGIC.length + 4 + headerLength;
-  if (blobStart > bytes.length) throw new CheckpointError(`${file}: truncated checkpoint header`);
-  let header: CheckpointHeader;
-  try {
-    header = JSON.parse(bytes.toString("utf8", MAGIC.length + 4, blobStart)) as CheckpointHeader;
-  } catch {
-    throw new CheckpointError(`${file}: corrupt checkpoint header`);
-  }
-  if (header.format !== "resnet-studio-checkpoint" || header.version !== 1) {
-    throw new CheckpointError(`${file}: unsupported checkpoint format ${String(header.format)} v${String(header.version)}`);
-  }
-  const floats = (bytes.length - blobStart) / 4;
-  const aligned = new Float32Array(floats);
-  new Uint8Array(aligned.buffer).set(bytes.subarray(blobStart, blobStart + floats * 4));
-  const tensors = new Map<string, { entry: TensorEntry; values: Float32Array }>();
-  for (const entry of header.tensors) {
-    if (entry.offset + entry.length > floats) throw new CheckpointError(`${file}: truncated checkpoint (tensor ${entry.name})`);
-    tensors.set(entry.name, { entry, values: aligned.subarray(entry.offset, entry.offset + entry.length) });
-  }
+  const { metadata, tensors } = decodeSafetensors(bytes, file);
+  const header = parseCheckpointHeader(metadata, file);
   return { header, tensors, path: file };
 }
 
@@ -186,19 +432,34 @@ export function assertSameSpec(checkpoint: Checkpoint, spec: ResNetSpec): void {
   }
 }
 
-/** Assigns the checkpoint's values to variables by name (params, buffers or optimizer slots), checking shapes. */
-export function restoreVariables(checkpoint: Checkpoint, group: TensorGroup, variables: Iterable<[string, tf.Variable]>): void {
-  for (const [name, variable] of variables) {
-    const stored = checkpoint.tensors.get(name);
-    if (!stored || stored.entry.group !== group) throw new CheckpointError(`${checkpoint.path}: checkpoint has no ${group} "${name}"`);
-    if (stored.entry.shape.join("x") !== variable.shape.join("x")) {
-      throw new CheckpointError(`${checkpoint.path}: ${name} has shape [${stored.entry.shape}] in the checkpoint, [${variable.shape}] in the model`);
-    }
-    tf.tidy(() => variable.assign(tf.tensor(stored.values, variable.shape, "float32")));
+/** Refuses to resume another network, another optimiser (its state would be dropped), or a run already past `config.epochs`. */
+export function assertResumable(checkpoint: Checkpoint, spec: ResNetSpec, config: TrainConfig): void {
+  assertSameSpec(checkpoint, spec);
+  const { optimizer, epoch } = checkpoint.header;
+  if (optimizer.kind !== config.optimizer) {
+    throw new CheckpointError(
+      `${checkpoint.path}: checkpoint was trained with ${optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${optimizer.kind})`,
+    );
+  }
+  if (epoch > config.epochs) {
+    throw new CheckpointError(`${checkpoint.path}: checkpoint has ${epoch} epochs done, more than the ${config.epochs} this run asks for (pass --epochs ${epoch + 1} or more to continue)`);
   }
 }
 
-/** Minimal view of a model for loading weights (engineer D1's TfModel fits it). */
+/** Assigns the checkpoint's values (PyTorch layout) to tfjs variables by name, checking shapes. `what` names the group in errors. */
+export function restoreVariables(checkpoint: Checkpoint, what: string, variables: Iterable<[string, tf.Variable]>): void {
+  for (const [name, variable] of variables) {
+    const stored = checkpoint.tensors.get(name);
+    if (!stored) throw new CheckpointError(`${checkpoint.path}: tensor "${name}": missing (the checkpoint has no ${what} of that name)`);
+    if (stored.dtype !== "F32") throw new CheckpointError(`${checkpoint.path}: tensor "${name}": dtype ${stored.dtype}, expected F32`);
+    if (tfShapeOf(stored.shape).join("x") !== variable.shape.join("x")) {
+      throw new CheckpointError(`${checkpoint.path}: tensor "${name}": shape [${stored.shape}] does not fit the model's ${what} (PyTorch layout of [${variable.shape}])`);
+    }
+    tf.tidy(() => variable.assign(fromTorchLayout(stored.values as Float32Array, stored.shape)));
+  }
+}
+
+/** Minimal view of a model for loading weights (TfModel fits it). */
 export interface WeightHolder {
   readonly graph: { spec: ResNetSpec };
   readonly params: Map<string, tf.Variable>;
@@ -209,7 +470,7 @@ export interface WeightHolder {
 export function loadCheckpointInto(model: WeightHolder, path: string): Checkpoint {
   const checkpoint = readCheckpoint(path);
   assertSameSpec(checkpoint, model.graph.spec);
-  restoreVariables(checkpoint, "param", model.params);
+  restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
   return checkpoint;
 }

@@ -248,6 +248,23 @@ export async function gradientFlow(model: TfModel, batch: GradientFlowBatch, opt
     offset += 3;
   }
 
+  return assembleGradientFlow(graph, { loss, batch: n, backend: tf.getBackend(), millis: performance.now() - start, activation, edges, paramsByNode });
+}
+
+/** Raw statistics of one pass, by node id, edge key ("<add>#identity|residual|branch") and owning node. */
+export interface GradientFlowParts {
+  loss: number;
+  batch: number;
+  backend: string;
+  millis: number;
+  activation: Map<string, TensorStats>;
+  edges: Map<string, TensorStats>;
+  paramsByNode: Map<string, Record<string, TensorStats>>;
+}
+
+/** Builds the result every backend reports (the torch backend measures the same parts in Python). */
+export function assembleGradientFlow(graph: ModelGraph, parts: GradientFlowParts): GradientFlowResult {
+  const { activation, edges, paramsByNode } = parts;
   const nodes: NodeGradient[] = graph.nodes.map((node) => ({
     id: node.id,
     activation: activation.get(node.id) ?? ZERO_STATS,
@@ -267,13 +284,13 @@ export async function gradientFlow(model: TfModel, batch: GradientFlowBatch, opt
   const lastBlockOutput = (activation.get(ends.last) ?? ZERO_STATS).l2;
   return {
     model: graph.name,
-    backend: tf.getBackend(),
-    batch: n,
-    loss,
+    backend: parts.backend,
+    batch: parts.batch,
+    loss: parts.loss,
     nodes,
     adds,
     ratio: { firstBlockInput, lastBlockOutput, value: lastBlockOutput > 0 ? firstBlockInput / lastBlockOutput : 0 },
-    millis: performance.now() - start,
+    millis: parts.millis,
   };
 }
 

@@ -21,8 +21,8 @@ export interface OptimizerOptions {
   epsilon?: number;
 }
 
-/** Slot names per optimiser, in checkpoint order. */
-const SLOTS: Record<OptimizerName, string[]> = { sgd: ["momentum"], adam: ["m", "v"] };
+/** Slot names per optimiser (PyTorch's state keys, so checkpoints carry over), in checkpoint order. */
+const SLOTS: Record<OptimizerName, string[]> = { sgd: ["momentum_buffer"], adam: ["exp_avg", "exp_avg_sq"] };
 
 export class Optimizer {
   readonly kind: OptimizerName;
@@ -57,12 +57,12 @@ export class Optimizer {
         if (!raw) continue;
         const g = weightDecay > 0 && decayed.has(name) ? tf.add(raw, tf.mul(p, weightDecay)) : raw;
         if (this.kind === "sgd") {
-          const v = this.slot("momentum", name);
+          const v = this.slot("momentum_buffer", name);
           v.assign(momentum > 0 ? tf.add(tf.mul(v, momentum), g) : g);
           p.assign(tf.sub(p, tf.mul(v, lr)));
         } else {
-          const m = this.slot("m", name);
-          const v = this.slot("v", name);
+          const m = this.slot("exp_avg", name);
+          const v = this.slot("exp_avg_sq", name);
           m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
           v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
           const bias1 = 1 - Math.pow(this.beta1, t);
@@ -80,10 +80,10 @@ export class Optimizer {
     return v;
   }
 
-  /** Flat list of (checkpoint name, variable), e.g. "adam.m.conv1.weight". */
+  /** Flat list of (checkpoint name, variable), e.g. "optimizer.conv1.weight.exp_avg" (the shared checkpoint format). */
   stateTensors(): [string, tf.Variable][] {
     const out: [string, tf.Variable][] = [];
-    for (const [slot, perParam] of this.slots) for (const [name, v] of perParam) out.push([`${this.kind}.${slot}.${name}`, v]);
+    for (const [slot, perParam] of this.slots) for (const [name, v] of perParam) out.push([`optimizer.${name}.${slot}`, v]);
     return out;
   }
 

@@ -9,12 +9,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
-import { assertSameSpec, CheckpointError, readCheckpoint, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
+import { assertResumable, readCheckpoint, removeStaleTempFiles, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "./memoryGuard";
 import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
-import type { EpochMetrics, LrSchedule, StepMetrics, StopReason, TrainConfig, TrainEvent, TrainResult } from "./trainTypes";
+import { TrainConfigError, validateConfig, type EpochMetrics, type LrSchedule, type StepMetrics, type StopReason, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
+
+export { validateConfig, TrainConfigError } from "./trainTypes";
 
 export { TrainStepper, LocalBatchStepper, type BatchStepper, type BatchGradients, type TrainableModel } from "./stepper";
 
@@ -34,7 +36,7 @@ export interface TrainOptions {
   onEpoch?: (metrics: EpochMetrics) => void;
   /** Every event, in order (start, steps, epochs, checkpoints, done). */
   onEvent?: (event: TrainEvent) => void;
-  /** Save a checkpoint here (a folder, or a .rsckpt file) after every epoch. */
+  /** Save a checkpoint here (a folder, or a .safetensors file) after every epoch. */
   checkpoint?: string;
   /** Resume from this checkpoint (folder or file): weights, BN statistics, optimiser state, epoch counter, RNG state. */
   resumeFrom?: string;
@@ -43,7 +45,7 @@ export interface TrainOptions {
 /** Batch size of validation passes (no gradients, so larger than training). */
 const VAL_BATCH = 256;
 /** Offset between the weight-init seed and the shuffling seed, so the two streams differ. */
-const SHUFFLE_SEED_SALT = 0x5f3759df;
+export const SHUFFLE_SEED_SALT = 0x5f3759df;
 
 export function learningRateAt(config: TrainConfig, globalStep: number, stepsPerEpoch: number): number {
   const schedule: LrSchedule = config.schedule;
@@ -64,33 +66,13 @@ export function learningRateAt(config: TrainConfig, globalStep: number, stepsPer
   }
 }
 
-export function validateConfig(config: TrainConfig): void {
-  const problems: string[] = [];
-  if (!(Number.isInteger(config.epochs) && config.epochs >= 1)) problems.push(`epochs must be a positive integer, got ${config.epochs}`);
-  if (!(Number.isInteger(config.batchSize) && config.batchSize >= 2)) problems.push(`batch size must be an integer ≥ 2 (BatchNorm needs two samples), got ${config.batchSize}`);
-  if (!(config.lr > 0 && Number.isFinite(config.lr))) problems.push(`learning rate must be positive, got ${config.lr}`);
-  if (!(config.weightDecay >= 0)) problems.push(`weight decay must be ≥ 0, got ${config.weightDecay}`);
-  if (!(config.momentum >= 0 && config.momentum < 1)) problems.push(`momentum must be in [0, 1), got ${config.momentum}`);
-  if (config.optimizer !== "adam" && config.optimizer !== "sgd") problems.push(`optimizer must be adam or sgd, got ${String(config.optimizer)}`);
-  if (!Number.isInteger(config.seed)) problems.push(`seed must be an integer, got ${config.seed}`);
-  if (config.workers !== undefined && !(Number.isInteger(config.workers) && config.workers >= 1)) problems.push(`workers must be a positive integer, got ${config.workers}`);
-  if (config.samplesPerEpoch !== undefined && !(Number.isInteger(config.samplesPerEpoch) && config.samplesPerEpoch >= 1)) problems.push(`samples per epoch must be a positive integer, got ${config.samplesPerEpoch}`);
-  if (config.logEverySeconds !== undefined && !(config.logEverySeconds > 0)) problems.push(`logEverySeconds must be positive, got ${config.logEverySeconds}`);
-  if (problems.length > 0) throw new TrainConfigError(problems.join("; "));
-}
-
-export class TrainConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TrainConfigError";
-  }
-}
-
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, data, config, signal } = options;
   validateConfig(config);
+  // Temp files of a writer that was killed mid-write (issue 12); the finished checkpoint is never touched.
+  if (options.checkpoint) removeStaleTempFiles(options.checkpoint);
   const started = performance.now();
   const spec = model.graph.spec;
   const classes = spec.classes;
@@ -252,11 +234,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             model: spec.name, spec, epoch: epoch + 1, globalStep, rngState: rng.getState(),
             optimizer: { kind: optimizer.kind, step: optimizer.step }, config, history, backend,
           },
-          tensors: [
-            ...[...model.params].map(([name, tensor]) => ({ name, group: "param" as const, tensor })),
-            ...[...model.buffers].map(([name, tensor]) => ({ name, group: "buffer" as const, tensor })),
-            ...optimizer.stateTensors().map(([name, tensor]) => ({ name, group: "optimizer" as const, tensor })),
-          ],
+          params: model.params, buffers: model.buffers, optimizer: optimizer.stateTensors(),
         });
         emit({ type: "checkpoint", path, epoch: epoch + 1 });
       }
@@ -276,15 +254,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 }
 
 function resume(checkpoint: Checkpoint, model: TrainableModel, optimizer: Optimizer, config: TrainConfig): void {
-  assertSameSpec(checkpoint, model.graph.spec);
-  if (checkpoint.header.optimizer.kind !== config.optimizer) {
-    throw new CheckpointError(
-      `${checkpoint.path}: checkpoint was trained with ${checkpoint.header.optimizer.kind}; resuming with ${config.optimizer} would drop its state (pass --optimizer ${checkpoint.header.optimizer.kind})`,
-    );
-  }
-  restoreVariables(checkpoint, "param", model.params);
+  assertResumable(checkpoint, model.graph.spec, config);
+  restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
-  restoreVariables(checkpoint, "optimizer", optimizer.stateTensors());
+  restoreVariables(checkpoint, "optimizer state", optimizer.stateTensors());
   optimizer.step = checkpoint.header.optimizer.step;
 }
 
