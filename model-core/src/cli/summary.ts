@@ -280,13 +280,16 @@ export interface SummaryOptions {
   optimizer?: string;
 }
 
+/** A `--batch <N>` option's value: an integer ≥ 1. */
+export function parseBatchOption(text: string): number {
+  const batch = Number(text);
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be an integer ≥ 1, got "${text}"`);
+  return batch;
+}
+
 function parseMemoryOptions(options: SummaryOptions): SummaryMemoryOptions {
   const out: SummaryMemoryOptions = {};
-  if (options.batch !== undefined) {
-    const batch = Number(options.batch);
-    if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be an integer ≥ 1, got "${options.batch}"`);
-    out.batch = batch;
-  }
+  if (options.batch !== undefined) out.batch = parseBatchOption(options.batch);
   if (options.memory !== undefined) out.budgetBytes = parseByteSize(options.memory);
   if (options.dtype !== undefined) {
     if (!(options.dtype in DTYPE_BYTES)) throw new Error(`--dtype must be float32, bfloat16 or float16, got "${options.dtype}"`);
