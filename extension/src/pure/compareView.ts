@@ -4,8 +4,8 @@
  * model-core's diffNetworks; pure, so it tests under node.
  */
 import type { BlockGroup, ModelGraph, StageGroup } from "../../../model-core/src/analysis/graph";
-import { formatByteDelta, formatDelta, type ChangeStatus, type NetworkDiff, type NodeDiff } from "../../../model-core/src/analysis/diff";
-import { formatBytes, formatCount } from "../../../model-core/src/render/format";
+import { formatDelta, type ChangeStatus, type NetworkDiff, type NodeDiff } from "../../../model-core/src/analysis/diff";
+import { formatByteDelta, formatBytes, formatCount } from "../../../model-core/src/render/format";
 import { contentSecurityPolicy } from "./html";
 
 function esc(s: string): string {

@@ -6,7 +6,7 @@
 import type { GraphNode, ModelGraph } from "./graph";
 import { trainingMemory, type MemoryDtype, type TrainingMemory } from "./memory";
 import type { OptimizerName } from "../runtime/trainTypes";
-import { formatBytes } from "../render/format";
+import { formatByteDelta, formatBytes } from "../render/format";
 
 /** The batch of the memory columns when none is given: the same as `summary`'s, so both report the same bytes. */
 export const DEFAULT_DIFF_BATCH = 1;
@@ -201,12 +201,6 @@ export function diffNetworks(a: ModelGraph, b: ModelGraph, options: DiffOptions 
 export function formatDelta(value: number): string {
   if (value === 0) return "0";
   return `${value > 0 ? "+" : "−"}${Math.abs(value).toLocaleString("en-US")}`;
-}
-
-/** `+1.50 MiB` / `−512 B` / `0`, through the shared byte formatter. */
-export function formatByteDelta(bytes: number): string {
-  if (bytes === 0) return "0";
-  return `${bytes > 0 ? "+" : "−"}${formatBytes(Math.abs(bytes))}`;
 }
 
 /** The diff as a plain-text report (the CLI's default output). */

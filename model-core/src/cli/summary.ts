@@ -7,7 +7,7 @@ import {
   DTYPE_BYTES, checkpointWhatIf, evaluatePlan, largestBatch, parseByteSize, planMemory, type CheckpointOption, type MemoryDtype, type TrainingMemory,
 } from "../analysis/memory";
 import type { OptimizerName } from "../runtime/trainTypes";
-import { formatBytes } from "../render/format";
+import { formatByteDelta, formatBytes } from "../render/format";
 
 /** float32: every parameter and activation is 4 bytes. */
 const BYTES_PER_VALUE = 4;
@@ -261,7 +261,7 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     `  with torch.utils.checkpoint on (peak, saved against none, extra MACs per step):`,
     ...m.checkpointing.map((c) =>
       `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
-        `(${c.peakSavedBytes === 0 ? "unchanged" : `${c.peakSavedBytes > 0 ? "−" : "+"}${formatBytes(Math.abs(c.peakSavedBytes))}`}), +${compactCount(c.recomputeMacs)} MACs`),
+        `(${c.peakSavedBytes === 0 ? "unchanged" : formatByteDelta(-c.peakSavedBytes)}), +${compactCount(c.recomputeMacs)} MACs`),
     rule,
   ];
   return out.join("\n") + "\n";
