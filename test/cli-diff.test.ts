@@ -1,4 +1,4 @@
-// `resnet-studio diff A B [--json]` end to end through the real launcher, and the pure diff behind it.
+// `resnet-studio diff A B [--json] [--batch N]` end to end through the real launcher, and the pure diff behind it.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -56,12 +56,63 @@ test("diff resnet18 resnet34 --json lists exactly the added blocks and the param
   assert.deepEqual(diff.stages.filter((s) => s.status === "same").map((s) => s.id), ["stem", "head"]);
 });
 
+test("diff --batch 32 --json: Δmemory per stage is the added blocks' saved activations, and agrees with summary's layers", () => {
+  const r = cli(["diff", "resnet18", "resnet34", "--json", "--batch", "32"]);
+  assert.equal(r.code, 0, r.stderr);
+  const diff = JSON.parse(r.stdout) as NetworkDiff;
+  // An added BasicBlock(C) at H×W keeps four C·H·W float32 tensors per sample (conv1's and bn1's outputs, conv2's
+  // and bn2's; the in-place ReLUs share them, its input is the previous block's) plus save_mean/save_invstd of two BNs.
+  const block = (c: number, hw: number, batch: number) => 4 * c * hw * hw * 4 * batch + 2 * 2 * c * 4;
+  const expected: Record<string, number> = {
+    stem: 0,
+    layer1: 1 * block(64, 56, 32), // 102,761,472
+    layer2: 2 * block(128, 28, 32), // 102,764,544
+    layer3: 4 * block(256, 14, 32), // 102,776,832
+    layer4: 1 * block(512, 7, 32), // 12,853,248
+    head: 0,
+  };
+  assert.deepEqual(Object.fromEntries(diff.stages.map((s) => [s.id, s.deltaSavedActivationBytes])), expected);
+  assert.deepEqual(diff.stages.map((s) => s.deltaSavedActivationBytes), [0, 102_761_472, 102_764_544, 102_776_832, 12_853_248, 0]);
+  assert.deepEqual(diff.memory, {
+    batch: 32, dtype: "float32", optimizer: "sgd",
+    savedActivationBytesA: 709_793_280, savedActivationBytesB: 1_030_949_376, deltaSavedActivationBytes: 321_156_096,
+    trainPeakBytesA: 824_536_448, trainPeakBytesB: 1_232_616_960, deltaTrainPeakBytes: 408_080_512,
+  });
+  // The same figures from `summary --json --batch 32`: per-stage sums of its layers' savedActivationBytes, and its peak.
+  const summaries = ["resnet18", "resnet34"].map((name) => {
+    const out = cli(["summary", name, "--json", "--batch", "32"]);
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout) as { layers: { stage: string | null; savedActivationBytes: number }[]; memory: { trainPeakBytes: number } };
+  });
+  const byStage = (layers: { stage: string | null; savedActivationBytes: number }[]) => {
+    const out = new Map<string, number>();
+    for (const l of layers) if (l.stage !== null) out.set(l.stage, (out.get(l.stage) ?? 0) + l.savedActivationBytes);
+    return out;
+  };
+  const [stagesA, stagesB] = summaries.map((x) => byStage(x!.layers));
+  for (const s of diff.stages) {
+    assert.equal(s.savedActivationBytesA, stagesA!.get(s.id), `${s.id} A`);
+    assert.equal(s.savedActivationBytesB, stagesB!.get(s.id), `${s.id} B`);
+  }
+  assert.equal(diff.memory.trainPeakBytesA, summaries[0]!.memory.trainPeakBytes);
+  assert.equal(diff.memory.trainPeakBytesB, summaries[1]!.memory.trainPeakBytes);
+  // Without --batch the column is at summary's default batch, 1: the fixed BN statistics no longer scale.
+  const atOne = diffNetworks(loadSpec("resnet18").graph!, loadSpec("resnet34").graph!);
+  assert.equal(atOne.memory.batch, 1);
+  assert.equal(atOne.memory.deltaSavedActivationBytes, 10_064_896);
+  const bad = cli(["diff", "resnet18", "resnet34", "--batch", "0"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--batch must be an integer ≥ 1, got "0"/);
+});
+
 test("diff prints a per-stage table; a spec file and a preset compare; errors are located", () => {
   const text = cli(["diff", "examples/resnet18.resnet.ts", "resnet34"]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^A: ResNet-18: 11,689,512 params/m);
-  assert.match(text.stdout, /^layer3 \(changed\) +BasicBlock ×2 +BasicBlock ×6 +\+4,722,688 /m);
-  assert.match(text.stdout, /^total +11,689,512 +21,797,672 +\+10,108,160 /m);
+  assert.match(text.stdout, /^stage +A +B +Δparams +ΔMACs +Δmemory @1$/m);
+  assert.match(text.stdout, /^layer3 \(changed\) +BasicBlock ×2 +BasicBlock ×6 +\+4,722,688 +\+924,844,032 +\+3\.08 MiB$/m);
+  assert.match(text.stdout, /^total +11,689,512 +21,797,672 +\+10,108,160 +\+1,849,688,064 +\+9\.60 MiB$/m);
+  assert.match(text.stdout, /^Δmemory: saved activations of a training step at batch 1 \(float32\); training peak 151 MiB → 270 MiB \(\+119 MiB, optimizer sgd\)$/m);
   assert.match(text.stdout, /^added blocks \(8\): layer1\.2, layer2\.2/m);
   const bad = cli(["diff", "test/fixtures/broken/" + readdirSync(join(root, "test/fixtures/broken")).find((f) => f.endsWith(".resnet.ts"))!, "resnet18"]);
   assert.equal(bad.code, 1);

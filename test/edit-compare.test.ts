@@ -8,6 +8,7 @@ import { compareHtml } from "../extension/src/pure/compareView";
 import { diffNetworks } from "../model-core/src/analysis/diff";
 import { applySpecEdit, isSpecEdit } from "../model-core/src/edit/specEdit";
 import { loadSpec } from "../model-core/src/load";
+import { formatBytes } from "../model-core/src/render/format";
 import { isWebviewToHost } from "../model-core/src/protocol";
 
 const root = join(__dirname, "..");
@@ -45,10 +46,11 @@ test("the edit menu offers the stage's and the network's edits, each one a valid
   assert.ok(isWebviewToHost({ type: "request", id: 3, body: { kind: "editSpec", edit: onBlock[0]!.items[0]!.edit } }));
 });
 
-test("the comparison page marks added blocks per stage and tabulates Δparams and ΔMACs", () => {
+test("the comparison page marks added blocks per stage and tabulates Δparams, ΔMACs and Δmemory", () => {
   const a = loadSpec("resnet18").graph!;
   const b = loadSpec("resnet34").graph!;
-  const diff = diffNetworks(a, b);
+  // Batch 64: resnetStudio.trainBatchSize's default, which the extension passes.
+  const diff = diffNetworks(a, b, { batch: 64 });
   const html = compareHtml(diff, a, b, { titleA: "preset resnet18", titleB: "resnet34.resnet.ts" }, { cspSource: "vscode-resource:", nonce: "N0NCE" });
   assert.match(html, /Content-Security-Policy" content="default-src 'none'; script-src 'nonce-N0NCE'/);
   assert.doesNotMatch(html, /<script/);
@@ -58,6 +60,12 @@ test("the comparison page marks added blocks per stage and tabulates Δparams an
   assert.equal((html.match(/class="cell added"/g) ?? []).length, 8, "an added block appears once, in B's column");
   assert.equal((html.match(/<div class="cell gap"><\/div>/g) ?? []).length, 8, "A's column has a gap beside each added block");
   assert.match(html, /<tr class="changed"><td>layer3<\/td><td>BasicBlock ×2<\/td><td>BasicBlock ×6<\/td><td class="num">2,099,712<\/td><td class="num">6,822,400<\/td><td class="num">\+4,722,688<\/td>/);
+  // layer3 gains four BasicBlock(256) at 14×14: 4 · (4 · 256·14·14 · 4 B · 64 + 2 BNs · 2 · 256 · 4 B) = 205,537,280 B.
+  assert.equal(diff.stages.find((s) => s.id === "layer3")!.deltaSavedActivationBytes, 205_537_280);
+  assert.match(html, /<th class="num" title="bytes autograd keeps for backward, float32">Δmemory @64<\/th>/);
+  assert.match(html, /<tr class="changed"><td>layer3<\/td>.*?<td class="num">\+924,844,032<\/td><td class="num" title="[^"]+ → [^"]+">\+196 MiB<\/td><\/tr>/);
+  assert.match(html, /Δparams \+4,722,688 · ΔMACs \+924,844,032 · Δmemory \+196 MiB/);
+  assert.match(html, new RegExp(`training peak at batch 64 ${formatBytes(diff.memory.trainPeakBytesA)} → ${formatBytes(diff.memory.trainPeakBytesB)} \\(\\+${formatBytes(diff.memory.deltaTrainPeakBytes)}\\)`));
   assert.match(html, /<section class="stage" data-stage="stem"><h2>stem <span class="labels">/);
   // Hostile names are escaped.
   const named = { ...b, name: "<img src=x onerror=alert(1)>" };

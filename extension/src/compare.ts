@@ -104,8 +104,8 @@ async function compareWith(uri: vscode.Uri | undefined): Promise<void> {
     const mine = graphOrThrow(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
     const other = await pickOther(doc);
     if (!other) return;
-    // A is the baseline chosen, B this file as it is now.
-    const diff = diffNetworks(other.graph, mine);
+    // A is the baseline chosen, B this file as it is now; Δmemory at the batch the hovers use.
+    const diff = diffNetworks(other.graph, mine, { batch: vscode.workspace.getConfiguration("resnetStudio").get<number>("trainBatchSize", 64) });
     const panel = vscode.window.createWebviewPanel("resnetStudio.compare", `Compare: ${other.graph.name} ↔ ${mine.name}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, { enableScripts: false, localResourceRoots: [] });
     panel.webview.html = compareHtml(diff, other.graph, mine, { titleA: other.title, titleB: vscode.workspace.asRelativePath(doc.uri) }, { cspSource: panel.webview.cspSource, nonce: makeNonce() });
   } catch (err) {

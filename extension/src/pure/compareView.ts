@@ -1,11 +1,11 @@
 /**
  * The comparison page: two networks side by side, stage by stage, with added, removed and changed blocks and
- * layers marked, and a per-stage table of Δparams and ΔMACs. Static HTML (no script), built from
+ * layers marked, and a per-stage table of Δparams, ΔMACs and Δmemory (saved activations at the diff's batch). Static HTML (no script), built from
  * model-core's diffNetworks; pure, so it tests under node.
  */
 import type { BlockGroup, ModelGraph, StageGroup } from "../../../model-core/src/analysis/graph";
 import { formatDelta, type ChangeStatus, type NetworkDiff, type NodeDiff } from "../../../model-core/src/analysis/diff";
-import { formatCount } from "../../../model-core/src/render/format";
+import { formatByteDelta, formatBytes, formatCount } from "../../../model-core/src/render/format";
 import { contentSecurityPolicy } from "./html";
 
 function esc(s: string): string {
@@ -53,7 +53,7 @@ function stageSection(diff: NetworkDiff, id: string, a: StageGroup | undefined, 
   }
   flush();
   const badge = STATUS_TEXT[stage.status] ? ` <span class="badge ${stage.status}">${STATUS_TEXT[stage.status]}</span>` : "";
-  return `<section class="stage" data-stage="${esc(id)}"><h2>${esc(id)}${badge} <span class="labels">${esc(stage.labelA ?? "—")} → ${esc(stage.labelB ?? "—")}</span> <span class="delta">Δparams ${formatDelta(stage.deltaParams)} · ΔMACs ${formatDelta(stage.deltaMacs)}</span></h2>${rows.join("")}</section>`;
+  return `<section class="stage" data-stage="${esc(id)}"><h2>${esc(id)}${badge} <span class="labels">${esc(stage.labelA ?? "—")} → ${esc(stage.labelB ?? "—")}</span> <span class="delta">Δparams ${formatDelta(stage.deltaParams)} · ΔMACs ${formatDelta(stage.deltaMacs)} · Δmemory ${formatByteDelta(stage.deltaSavedActivationBytes)}</span></h2>${rows.join("")}</section>`;
 }
 
 export interface CompareSides {
@@ -64,10 +64,11 @@ export interface CompareSides {
 
 export function compareHtml(diff: NetworkDiff, a: ModelGraph, b: ModelGraph, sides: CompareSides, page: { cspSource: string; nonce: string }): string {
   const n = (v: number) => v.toLocaleString("en-US");
+  const m = diff.memory;
   const stagesA = new Map(a.stages.map((s) => [s.id, s]));
   const stagesB = new Map(b.stages.map((s) => [s.id, s]));
-  const table = diff.stages.map((s) => `<tr class="${s.status}"><td>${esc(s.id)}</td><td>${esc(s.labelA ?? "—")}</td><td>${esc(s.labelB ?? "—")}</td><td class="num">${n(s.paramsA)}</td><td class="num">${n(s.paramsB)}</td><td class="num">${formatDelta(s.deltaParams)}</td><td class="num">${formatDelta(s.deltaMacs)}</td></tr>`).join("");
-  const total = `<tr class="total"><td>total</td><td></td><td></td><td class="num">${n(diff.a.params)}</td><td class="num">${n(diff.b.params)}</td><td class="num">${formatDelta(diff.deltaParams)}</td><td class="num">${formatDelta(diff.deltaMacs)}</td></tr>`;
+  const table = diff.stages.map((s) => `<tr class="${s.status}"><td>${esc(s.id)}</td><td>${esc(s.labelA ?? "—")}</td><td>${esc(s.labelB ?? "—")}</td><td class="num">${n(s.paramsA)}</td><td class="num">${n(s.paramsB)}</td><td class="num">${formatDelta(s.deltaParams)}</td><td class="num">${formatDelta(s.deltaMacs)}</td><td class="num" title="${formatBytes(s.savedActivationBytesA)} → ${formatBytes(s.savedActivationBytesB)}">${formatByteDelta(s.deltaSavedActivationBytes)}</td></tr>`).join("");
+  const total = `<tr class="total"><td>total</td><td></td><td></td><td class="num">${n(diff.a.params)}</td><td class="num">${n(diff.b.params)}</td><td class="num">${formatDelta(diff.deltaParams)}</td><td class="num">${formatDelta(diff.deltaMacs)}</td><td class="num" title="${formatBytes(m.savedActivationBytesA)} → ${formatBytes(m.savedActivationBytesB)}">${formatByteDelta(m.deltaSavedActivationBytes)}</td></tr>`;
   const summary = [
     diff.addedBlocks.length ? `${diff.addedBlocks.length} added block${diff.addedBlocks.length === 1 ? "" : "s"}` : "",
     diff.removedBlocks.length ? `${diff.removedBlocks.length} removed` : "",
@@ -107,8 +108,8 @@ ul { margin: 2px 0 2px 16px; padding: 0; }
 </head>
 <body>
 <h1>A: ${esc(diff.a.name)} <span class="labels">(${esc(sides.titleA)})</span> ↔ B: ${esc(diff.b.name)} <span class="labels">(${esc(sides.titleB)})</span></h1>
-<p>Parameters ${n(diff.a.params)} → ${n(diff.b.params)} (${formatDelta(diff.deltaParams)}); MACs ${n(diff.a.macs)} → ${n(diff.b.macs)} (${formatDelta(diff.deltaMacs)}); ${esc(summary)}.</p>
-<table class="stages"><thead><tr><th>stage</th><th>A</th><th>B</th><th class="num">params A</th><th class="num">params B</th><th class="num">Δparams</th><th class="num">ΔMACs</th></tr></thead><tbody>${table}${total}</tbody></table>
+<p>Parameters ${n(diff.a.params)} → ${n(diff.b.params)} (${formatDelta(diff.deltaParams)}); MACs ${n(diff.a.macs)} → ${n(diff.b.macs)} (${formatDelta(diff.deltaMacs)}); training peak at batch ${m.batch} ${formatBytes(m.trainPeakBytesA)} → ${formatBytes(m.trainPeakBytesB)} (${formatByteDelta(m.deltaTrainPeakBytes)}); ${esc(summary)}.</p>
+<table class="stages"><thead><tr><th>stage</th><th>A</th><th>B</th><th class="num">params A</th><th class="num">params B</th><th class="num">Δparams</th><th class="num">ΔMACs</th><th class="num" title="bytes autograd keeps for backward, ${m.dtype}">Δmemory @${m.batch}</th></tr></thead><tbody>${table}${total}</tbody></table>
 <div class="heads"><div>A: ${esc(diff.a.name)}</div><div>B: ${esc(diff.b.name)}</div></div>
 ${sections}
 </body>

@@ -1,8 +1,15 @@
 /**
  * The difference between two analysed networks, node by node and stage by stage. Nodes are matched by id
- * (torchvision's module paths), so `layer3.5` of ResNet-34 is "added" against ResNet-18.
+ * (torchvision's module paths), so `layer3.5` of ResNet-34 is "added" against ResNet-18. Memory deltas come from
+ * the training-memory planner (memory.ts) at one batch, float32, SGD with momentum, as `summary --batch` reports.
  */
 import type { GraphNode, ModelGraph } from "./graph";
+import { trainingMemory, type MemoryDtype, type TrainingMemory } from "./memory";
+import type { OptimizerName } from "../runtime/trainTypes";
+import { formatByteDelta, formatBytes } from "../render/format";
+
+/** The batch of the memory columns when none is given: the same as `summary`'s, so both report the same bytes. */
+export const DEFAULT_DIFF_BATCH = 1;
 
 export type ChangeStatus = "added" | "removed" | "changed" | "same";
 
@@ -31,6 +38,23 @@ export interface StageDiff {
   macsA: number;
   macsB: number;
   deltaMacs: number;
+  /** Bytes autograd keeps for the backward pass from this stage's layers, at the diff's memory batch. */
+  savedActivationBytesA: number;
+  savedActivationBytesB: number;
+  deltaSavedActivationBytes: number;
+}
+
+/** One training step of each network at the same batch (memory.ts). */
+export interface MemoryDiff {
+  batch: number;
+  dtype: MemoryDtype;
+  optimizer: OptimizerName | "none";
+  savedActivationBytesA: number;
+  savedActivationBytesB: number;
+  deltaSavedActivationBytes: number;
+  trainPeakBytesA: number;
+  trainPeakBytesB: number;
+  deltaTrainPeakBytes: number;
 }
 
 export interface BlockDiff {
@@ -53,6 +77,7 @@ export interface NetworkDiff {
   b: NetworkSide;
   deltaParams: number;
   deltaMacs: number;
+  memory: MemoryDiff;
   /** Block ids (`layer3.5`) only in B, only in A, or in both with a difference inside. */
   addedBlocks: string[];
   removedBlocks: string[];
@@ -86,7 +111,18 @@ function unionOrder(a: readonly string[], b: readonly string[]): string[] {
   return [...a, ...b.filter((id) => !seen.has(id))];
 }
 
-export function diffNetworks(a: ModelGraph, b: ModelGraph): NetworkDiff {
+export interface DiffOptions {
+  /** Batch of the memory columns (default DEFAULT_DIFF_BATCH). */
+  batch?: number;
+}
+
+export function diffNetworks(a: ModelGraph, b: ModelGraph, options: DiffOptions = {}): NetworkDiff {
+  const batch = options.batch ?? DEFAULT_DIFF_BATCH;
+  const memoryA = trainingMemory(a, { batch });
+  const memoryB = trainingMemory(b, { batch });
+  const savedOf = (m: TrainingMemory) => new Map(m.stages.map((s) => [s.id, s.savedActivationBytes]));
+  const savedA = savedOf(memoryA);
+  const savedB = savedOf(memoryB);
   const nodesA = new Map(a.nodes.map((n) => [n.id, n]));
   const nodesB = new Map(b.nodes.map((n) => [n.id, n]));
   const nodes: NodeDiff[] = [];
@@ -129,7 +165,11 @@ export function diffNetworks(a: ModelGraph, b: ModelGraph): NetworkDiff {
     const ids = new Set([...(x?.nodeIds ?? []), ...(y?.nodeIds ?? [])]);
     const status: ChangeStatus = !x ? "added" : !y ? "removed" : [...ids].some((n) => statusOf.get(n) !== "same") ? "changed" : "same";
     const paramsA = x?.params ?? 0, paramsB = y?.params ?? 0, macsA = x?.macs ?? 0, macsB = y?.macs ?? 0;
-    return { id, status, labelA: x?.label ?? null, labelB: y?.label ?? null, paramsA, paramsB, deltaParams: paramsB - paramsA, macsA, macsB, deltaMacs: macsB - macsA };
+    const bytesA = savedA.get(id) ?? 0, bytesB = savedB.get(id) ?? 0;
+    return {
+      id, status, labelA: x?.label ?? null, labelB: y?.label ?? null, paramsA, paramsB, deltaParams: paramsB - paramsA, macsA, macsB, deltaMacs: macsB - macsA,
+      savedActivationBytesA: bytesA, savedActivationBytesB: bytesB, deltaSavedActivationBytes: bytesB - bytesA,
+    };
   });
 
   return {
@@ -137,6 +177,17 @@ export function diffNetworks(a: ModelGraph, b: ModelGraph): NetworkDiff {
     b: side(b),
     deltaParams: b.totals.params - a.totals.params,
     deltaMacs: b.totals.macs - a.totals.macs,
+    memory: {
+      batch,
+      dtype: memoryA.dtype,
+      optimizer: memoryA.optimizer,
+      savedActivationBytesA: memoryA.savedActivationBytes,
+      savedActivationBytesB: memoryB.savedActivationBytes,
+      deltaSavedActivationBytes: memoryB.savedActivationBytes - memoryA.savedActivationBytes,
+      trainPeakBytesA: memoryA.trainPeakBytes,
+      trainPeakBytesB: memoryB.trainPeakBytes,
+      deltaTrainPeakBytes: memoryB.trainPeakBytes - memoryA.trainPeakBytes,
+    },
     addedBlocks: blocks.filter((x) => x.status === "added").map((x) => x.id),
     removedBlocks: blocks.filter((x) => x.status === "removed").map((x) => x.id),
     changedBlocks: blocks.filter((x) => x.status === "changed").map((x) => x.id),
@@ -155,11 +206,12 @@ export function formatDelta(value: number): string {
 /** The diff as a plain-text report (the CLI's default output). */
 export function formatNetworkDiff(diff: NetworkDiff): string {
   const n = (v: number) => v.toLocaleString("en-US");
-  const rows: string[][] = [["stage", "A", "B", "Δparams", "ΔMACs"]];
+  const m = diff.memory;
+  const rows: string[][] = [["stage", "A", "B", "Δparams", "ΔMACs", `Δmemory @${m.batch}`]];
   for (const s of diff.stages) {
-    rows.push([`${s.id}${s.status === "same" ? "" : ` (${s.status})`}`, s.labelA ?? "—", s.labelB ?? "—", formatDelta(s.deltaParams), formatDelta(s.deltaMacs)]);
+    rows.push([`${s.id}${s.status === "same" ? "" : ` (${s.status})`}`, s.labelA ?? "—", s.labelB ?? "—", formatDelta(s.deltaParams), formatDelta(s.deltaMacs), formatByteDelta(s.deltaSavedActivationBytes)]);
   }
-  rows.push(["total", n(diff.a.params), n(diff.b.params), formatDelta(diff.deltaParams), formatDelta(diff.deltaMacs)]);
+  rows.push(["total", n(diff.a.params), n(diff.b.params), formatDelta(diff.deltaParams), formatDelta(diff.deltaMacs), formatByteDelta(m.deltaSavedActivationBytes)]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd());
   const list = (label: string, ids: string[]) => (ids.length ? [`${label} (${ids.length}): ${ids.join(", ")}`] : []);
@@ -168,6 +220,7 @@ export function formatNetworkDiff(diff: NetworkDiff): string {
     `B: ${diff.b.name}: ${n(diff.b.params)} params, ${n(diff.b.macs)} MACs`,
     "",
     ...table,
+    `Δmemory: saved activations of a training step at batch ${m.batch} (${m.dtype}); training peak ${formatBytes(m.trainPeakBytesA)} → ${formatBytes(m.trainPeakBytesB)} (${formatByteDelta(m.deltaTrainPeakBytes)}, optimizer ${m.optimizer})`,
     "",
     ...list("added blocks", diff.addedBlocks),
     ...list("removed blocks", diff.removedBlocks),

@@ -1,9 +1,10 @@
-/** `resnet-studio diff A B [--json]`: what changes from network A to network B, stage by stage. */
+/** `resnet-studio diff A B [--json] [--batch N]`: what changes from network A to network B, stage by stage. */
 import type { Command } from "commander";
 import { SpecError } from "../diagnostics";
 import type { ModelGraph } from "../analysis/graph";
-import { diffNetworks, formatNetworkDiff, type NetworkDiff } from "../analysis/diff";
+import { DEFAULT_DIFF_BATCH, diffNetworks, formatNetworkDiff, type DiffOptions, type NetworkDiff } from "../analysis/diff";
 import { loadSpec } from "../load";
+import { parseBatchOption } from "./summary";
 
 function loadGraph(arg: string): ModelGraph {
   const loaded = loadSpec(arg);
@@ -15,19 +16,20 @@ function loadGraph(arg: string): ModelGraph {
 }
 
 /** Both arguments are `.resnet.ts` paths or preset names. Throws SpecError with located diagnostics. */
-export function runDiff(a: string, b: string): NetworkDiff {
-  return diffNetworks(loadGraph(a), loadGraph(b));
+export function runDiff(a: string, b: string, options: DiffOptions = {}): NetworkDiff {
+  return diffNetworks(loadGraph(a), loadGraph(b), options);
 }
 
 export function registerDiff(program: Command): void {
   program
     .command("diff")
-    .description("compare two networks (spec files or presets): added, removed and changed blocks, Δparams and ΔMACs per stage")
+    .description("compare two networks (spec files or presets): added, removed and changed blocks, Δparams, ΔMACs and Δmemory per stage")
     .argument("<a>", "a .resnet.ts file or a preset name")
     .argument("<b>", "a .resnet.ts file or a preset name")
     .option("--json", "print one JSON object")
-    .action((a: string, b: string, options: { json?: boolean }) => {
-      const diff = runDiff(a, b);
+    .option("--batch <N>", `batch of the Δmemory column (saved activations and training peak, float32; default ${DEFAULT_DIFF_BATCH}, as summary)`)
+    .action((a: string, b: string, options: { json?: boolean; batch?: string }) => {
+      const diff = runDiff(a, b, options.batch === undefined ? {} : { batch: parseBatchOption(options.batch) });
       process.stdout.write((options.json ? JSON.stringify(diff, null, 2) : formatNetworkDiff(diff)) + "\n");
     });
 }

@@ -7,7 +7,7 @@ import {
   DTYPE_BYTES, checkpointWhatIf, evaluatePlan, largestBatch, parseByteSize, planMemory, type CheckpointOption, type MemoryDtype, type TrainingMemory,
 } from "../analysis/memory";
 import type { OptimizerName } from "../runtime/trainTypes";
-import { formatBytes } from "../render/format";
+import { formatByteDelta, formatBytes } from "../render/format";
 
 /** float32: every parameter and activation is 4 bytes. */
 const BYTES_PER_VALUE = 4;
@@ -261,7 +261,7 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     `  with torch.utils.checkpoint on (peak, saved against none, extra MACs per step):`,
     ...m.checkpointing.map((c) =>
       `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
-        `(${c.peakSavedBytes === 0 ? "unchanged" : `${c.peakSavedBytes > 0 ? "−" : "+"}${formatBytes(Math.abs(c.peakSavedBytes))}`}), +${compactCount(c.recomputeMacs)} MACs`),
+        `(${c.peakSavedBytes === 0 ? "unchanged" : formatByteDelta(-c.peakSavedBytes)}), +${compactCount(c.recomputeMacs)} MACs`),
     rule,
   ];
   return out.join("\n") + "\n";
@@ -280,13 +280,16 @@ export interface SummaryOptions {
   optimizer?: string;
 }
 
+/** A `--batch <N>` option's value: an integer ≥ 1. */
+export function parseBatchOption(text: string): number {
+  const batch = Number(text);
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be an integer ≥ 1, got "${text}"`);
+  return batch;
+}
+
 function parseMemoryOptions(options: SummaryOptions): SummaryMemoryOptions {
   const out: SummaryMemoryOptions = {};
-  if (options.batch !== undefined) {
-    const batch = Number(options.batch);
-    if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be an integer ≥ 1, got "${options.batch}"`);
-    out.batch = batch;
-  }
+  if (options.batch !== undefined) out.batch = parseBatchOption(options.batch);
   if (options.memory !== undefined) out.budgetBytes = parseByteSize(options.memory);
   if (options.dtype !== undefined) {
     if (!(options.dtype in DTYPE_BYTES)) throw new Error(`--dtype must be float32, bfloat16 or float16, got "${options.dtype}"`);

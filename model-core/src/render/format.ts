@@ -59,3 +59,9 @@ export function formatBytes(bytes: number): string {
   }
   return `${Math.round(bytes)} B`;
 }
+
+/** A signed change in bytes: `+1.50 MiB` / `−512 B` / `0`. */
+export function formatByteDelta(bytes: number): string {
+  if (bytes === 0) return "0";
+  return `${bytes > 0 ? "+" : "−"}${formatBytes(Math.abs(bytes))}`;
+}
