@@ -411,7 +411,10 @@ def train_job(job, module, net, device, cancel):
     train_idx = read_u32(data["trainIndices"], data["trainCount"]).to(device)
     val_idx = read_u32(data["valIndices"], data["valCount"]).to(device)
     batch = min(config["batchSize"], len(train_idx))
-    steps_per_epoch = len(train_idx) // batch
+    # As runtime/train.ts: each epoch takes the first samplesPerEpoch of a fresh shuffle of the whole split.
+    samples = config.get("samplesPerEpoch")
+    epoch_samples = len(train_idx) if samples is None else min(len(train_idx), max(batch, samples))
+    steps_per_epoch = epoch_samples // batch
     optimizer = make_optimizer(net, config)
     resume = job.get("resume")
     start_epoch, global_step, history = 0, 0, []

@@ -331,6 +331,20 @@ test("`gradflow --backend torch --json` gives the wasm command's JSON for the sa
   assert.match(wrongModel.stderr, /^resnet-studio: error: bench --backend torch compares against bench\/pytorch_reference\.py's CIFAR ResNet-20; "resnet56" is another network/);
 });
 
+test("--samples-per-epoch caps an epoch on torch as on wasm", (t) => {
+  if (!needsTorch(t)) return;
+  const args = ["train", "resnet20", "--dataset", "synthetic", "--epochs", "1", "--samples-per-epoch", "64", "--batch", "32", "--json", "--no-estimate"];
+  const epochOf = (r: { status: number | null; stdout: string; stderr: string }) => {
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; trainSamples?: number });
+    return lines.find((l) => l.type === "epoch");
+  };
+  const onWasm = epochOf(cli([...args, "--backend", "wasm", "--workers", "1"]));
+  const onTorch = epochOf(cli([...args, "--backend", "torch", "--python", python.command]));
+  assert.equal(onWasm?.trainSamples, 64);
+  assert.equal(onTorch?.trainSamples, 64);
+});
+
 test("a Python writer killed mid-write leaves a temp file that the next torch run removes", async (t) => {
   if (!needsTorch(t)) return;
   const dir = mkdtempSync(join(tmpdir(), "rs-torch-kill-"));
