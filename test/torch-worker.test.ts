@@ -136,3 +136,22 @@ test("Train Small Model on torch with a Python that does not exist fails with th
     await worker.terminate();
   }
 });
+
+test("the calibrate job on torch measures PyTorch on its device; without Python it answers the install message", { timeout: 300_000 }, async (t) => {
+  if (!ready(t)) return;
+  const runJob = (job: HostToWorker) => {
+    const worker = new Worker(BUNDLED_WORKER);
+    const done = collect(worker, (m) => m.type === "calibration" || m.type === "error");
+    worker.postMessage(job);
+    return done.then((messages) => messages[messages.length - 1]!).finally(() => worker.terminate());
+  };
+  const measured = await runJob({ type: "calibrate", backend: "torch", batchSize: 8, wasmDir: "", python, device: "cpu" });
+  assert.ok(measured.type === "calibration", JSON.stringify(measured));
+  assert.match(measured.throughput.backend, /^torch \S+ \(cpu\)$/);
+  assert.equal(measured.throughput.workers, 1);
+  assert.ok(measured.throughput.macsPerSecond > 0);
+  const missing = await runJob({ type: "calibrate", backend: "torch", batchSize: 8, wasmDir: "", python: "/nonexistent/python3", device: "cpu" });
+  assert.ok(missing.type === "error", JSON.stringify(missing));
+  assert.match(missing.message, /^Python not found: `\/nonexistent\/python3` \(the setting resnetStudio\.python\) does not exist\. .*pip install torch/);
+  assert.doesNotMatch(missing.message, /\n\s+at /);
+});

@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { analyzeSpecText } from "../extension/src/pure/specDocument";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "../extension/src/pure/bundledSpec";
-import { calibrationIsStale, calibrationKey, isThroughput, planTraining } from "../extension/src/pure/trainChoices";
+import { calibrationIsStale, calibrationKey, isThroughput, planTraining, torchDeviceOf } from "../extension/src/pure/trainChoices";
+import { estimateTraining } from "../model-core/src/analysis/estimate";
 import { mnistTarget, samplesPerEpochSetting } from "../extension/src/pure/trainEvents";
 import { applyTrainingEvent, EMPTY_TRAINING, type TrainingState } from "../model-core/src/protocol";
 import { trainingProgress } from "../model-core/src/runtime/progress";
@@ -84,6 +85,9 @@ test("progress line: fraction, images/s and ETA from the latest step; the first 
 test("stored calibrations are keyed by backend, replicas and batch, and checked before use", () => {
   assert.equal(calibrationKey("auto", undefined, 64), "resnetStudio.calibration/auto/auto/64");
   assert.equal(calibrationKey("wasm", 1, 32), "resnetStudio.calibration/wasm/1/32");
+  // PyTorch: one process, so per device setting and batch.
+  assert.equal(calibrationKey("torch", undefined, 64, "cuda"), "resnetStudio.calibration/torch/cuda/64");
+  assert.equal(calibrationKey("torch", 2, 64), "resnetStudio.calibration/torch/auto/64");
   assert.ok(isThroughput(THROUGHPUT));
   assert.ok(!isThroughput({ ...THROUGHPUT, macsPerSecond: 0 }));
   assert.ok(!isThroughput({ backend: "wasm", workers: 2, macsPerSecond: 1e10 }));
@@ -96,4 +100,40 @@ test("stored calibrations are keyed by backend, replicas and batch, and checked 
   assert.ok(calibrationIsStale(estimate, estimate.imagesPerSecond / 2.5));
   assert.ok(calibrationIsStale(estimate, estimate.imagesPerSecond * 3));
   assert.ok(!calibrationIsStale(estimate, 0));
+});
+
+test("with the torch backend: a \"Train on PyTorch\" row with PyTorch's estimate beside the tfjs rows; a spec that fits on PyTorch trains there", () => {
+  const written = graphOf("resnet18.resnet.ts");
+  const target = mnistTarget(undefined);
+  // Slower than the budget for ResNet-18 as written, faster than wasm.
+  const slowTorch: Throughput = { backend: "torch 1.13.1 (cpu)", workers: 1, macsPerSecond: 1e10, stepOverheadSeconds: 0.3, secondsPerParam: 5e-9 };
+  const plan = planTraining({ written, bundled, target, throughput: THROUGHPUT, torch: slowTorch, batchSize: 64, epochs: 3, budgetSeconds: 60 });
+  assert.equal(plan.direct, null);
+  assert.deepEqual(plan.choices.map((c) => c.kind), ["variant", "torch", "asWritten", "bundled"]);
+  const onTorch = plan.choices[1]!;
+  const asWritten = plan.choices[2]!;
+  assert.equal(onTorch.label, "Train on PyTorch (cpu): ResNet-18");
+  assert.equal(onTorch.graph, asWritten.graph, "the same network as written, adapted to MNIST");
+  assert.deepEqual(onTorch.changes, asWritten.changes);
+  assert.deepEqual(onTorch.estimate, estimateTraining(asWritten.graph, { batchSize: 64, trainSamples: target.trainSamples, throughput: slowTorch }));
+  assert.deepEqual(asWritten.estimate, estimateTraining(asWritten.graph, { batchSize: 64, trainSamples: target.trainSamples, throughput: THROUGHPUT }));
+  assert.ok(onTorch.estimate.secondsPerEpoch < asWritten.estimate.secondsPerEpoch);
+  assert.match(onTorch.detail, /torch 1\.13\.1 \(cpu\)/);
+  // A GPU fast enough for an epoch within the budget: trains on PyTorch without asking.
+  const cuda: Throughput = { backend: "torch 2.4.0 (cuda)", workers: 1, macsPerSecond: 2e13, stepOverheadSeconds: 0.01, secondsPerParam: 1e-10 };
+  const fast = planTraining({ written, bundled, target, throughput: THROUGHPUT, torch: cuda, batchSize: 64, epochs: 3, budgetSeconds: 60 });
+  assert.equal(fast.direct?.kind, "torch");
+  assert.equal(fast.direct?.label, "Train on PyTorch (cuda): ResNet-18");
+  assert.ok(fast.direct!.estimate.secondsPerEpoch <= 60);
+  // Configured for PyTorch, a spec that fits on wasm but not on a (pathologically slow) PyTorch still asks, PyTorch listed.
+  const crawl: Throughput = { ...slowTorch, stepOverheadSeconds: 10 };
+  const small = planTraining({ written: graphOf("small.resnet.ts"), bundled, target, throughput: THROUGHPUT, torch: crawl, batchSize: 64, epochs: 3, budgetSeconds: 60 });
+  assert.equal(small.direct, null);
+  assert.ok(small.choices.some((c) => c.kind === "torch") && small.choices.some((c) => c.kind === "asWritten"));
+  // No spec open: the bundled example on PyTorch.
+  const none = planTraining({ written: null, bundled, target, throughput: THROUGHPUT, torch: slowTorch, batchSize: 64, epochs: 3, budgetSeconds: 60 });
+  assert.equal(none.direct?.kind, "torch");
+  assert.equal(none.direct?.graph, bundled);
+  assert.equal(torchDeviceOf(cuda), "cuda");
+  assert.equal(torchDeviceOf({ ...cuda, backend: "torch" }), "torch");
 });

@@ -338,20 +338,24 @@ class DiagramPanel {
     const epochs = config("trainEpochs", 3);
     const { workers } = workersSetting(config("trainWorkers", 0));
     const samplesPerEpoch = samplesPerEpochSetting(config("trainSamplesPerEpoch", 0));
-    // The calibration measures tfjs; with the torch backend the estimates are tfjs's (PyTorch is not measured yet).
+    // With the torch backend, PyTorch is measured on its device for its own row; the other rows train on tfjs ("auto").
     const measured: BackendSetting = backend === "torch" ? "auto" : backend;
+    const torch = backend === "torch" ? torchSettings() : null;
+    const torchThroughput = torch ? await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend: "torch", batchSize, wasmDir, ...torch }) : undefined;
     const throughput = await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend: measured, batchSize, workers, wasmDir });
     const target = mnistTarget(samplesPerEpoch);
-    const plan = planTraining({ written, bundled, target, throughput, batchSize, epochs, budgetSeconds: config("trainEpochSeconds", 60) });
+    const plan = planTraining({ written, bundled, target, throughput, torch: torchThroughput, batchSize, epochs, budgetSeconds: config("trainEpochSeconds", 60) });
     const choice = plan.direct ?? await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend);
     if (!choice) return false;
     if (choice.graph !== written) {
-      const title = choice.kind === "bundled" ? `${choice.graph.name} (bundled example)` : choice.kind === "variant" ? choice.graph.name : `${choice.graph.name} (adapted to ${target.name})`;
+      const title = choice.kind === "bundled" || !written ? `${choice.graph.name} (bundled example)` : choice.kind === "variant" ? choice.graph.name : `${choice.graph.name} (adapted to ${target.name})`;
       await this.showGraph(choice.graph, title);
     }
     if (choice.kind === "variant" && written) offerSaveVariant(choice.graph.spec, written.spec.name, documentUri);
+    const onTorch = choice.kind === "torch";
+    const runBackend: BackendSetting = onTorch ? "torch" : measured;
     const notes = [
-      `${choice.kind === "variant" ? "small variant" : choice.kind === "bundled" ? "bundled example" : "as written"}: ${estimateText(choice.estimate, epochs)} (estimate on ${throughput.backend}${backend === "torch" ? "; trains on PyTorch" : ""})`,
+      `${choice.kind === "variant" ? "small variant" : choice.kind === "bundled" || !written ? "bundled example" : "as written"}${onTorch ? " on PyTorch" : ""}: ${estimateText(choice.estimate, epochs)} (estimate on ${onTorch && torchThroughput ? torchThroughput.backend : throughput.backend})`,
       ...(choice.changes.length > 0 ? [`adapted to ${target.name}: ${choice.changes.join("; ")}`] : []),
     ];
     this.training = EMPTY_TRAINING;
@@ -359,7 +363,7 @@ class DiagramPanel {
     this.post({ type: "command", command: "showTraining" });
     let progress: (state: TrainingState) => void = () => undefined;
     const run = this.ctx.trainer.run({
-      type: "train", graph: choice.graph, backend, dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir,
+      type: "train", graph: choice.graph, backend: runBackend, dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir,
       gradientBatch: 8, config: { epochs, batchSize, ...(workers !== undefined ? { workers } : {}), ...(samplesPerEpoch !== undefined ? { samplesPerEpoch } : {}), logEverySeconds: 1,
         ...(this.ctx.suggestedLr !== null ? { lr: this.ctx.suggestedLr } : {}) },
       ...torchSettings(),
@@ -367,7 +371,7 @@ class DiagramPanel {
       if (m.type === "training") {
         const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
         // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
-        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50 && backend !== "torch") void reviewCalibration(this.ctx.globalState, { backend: measured, batchSize, workers }, choice.estimate, event.point.imagesPerSecond);
+        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50) void reviewCalibration(this.ctx.globalState, onTorch ? { backend: "torch", batchSize, device: torch?.device } : { backend: measured, batchSize, workers }, choice.estimate, event.point.imagesPerSecond);
         this.training = applyTrainingEvent(this.training, event);
         this.post({ type: "training", event });
         progress(this.training);

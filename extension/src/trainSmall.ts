@@ -11,23 +11,23 @@ import type { ResNetSpec } from "../../model-core/src/spec/types";
 import type { TrainingState } from "../../model-core/src/protocol";
 import { trainingProgress } from "../../model-core/src/runtime/progress";
 import { formatDuration } from "../../model-core/src/render/format";
-import type { BackendSetting, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import type { BackendSetting, HostToWorker, TorchSettings, WorkerToHost } from "./pure/workerProtocol";
 import { calibrationIsStale, calibrationKey, isThroughput, type TrainChoice, type TrainPlan } from "./pure/trainChoices";
 
 export interface WorkerRunner {
   run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void>;
 }
 
-/** The backend's measured speed: from global storage, or measured now (a few seconds, once per machine and setting). */
+/** The backend's measured speed: from global storage, or measured now (a few seconds, once per machine and setting; on torch, per device). */
 export async function measuredThroughput(
-  runner: WorkerRunner, storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string },
+  runner: WorkerRunner, storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string } & TorchSettings,
 ): Promise<Throughput> {
-  const key = calibrationKey(job.backend, job.workers, job.batchSize);
+  const key = calibrationKey(job.backend, job.workers, job.batchSize, job.device);
   const stored = storage.get<unknown>(key);
   if (isThroughput(stored)) return stored;
   let result: Throughput | null = null;
   let failure: string | null = null;
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "ResNet Studio: measuring this machine's training speed (once per backend)…" }, () =>
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: measuring this machine's training speed${job.backend === "torch" ? " on PyTorch" : ""} (once per backend)…` }, () =>
     runner.run({ type: "calibrate", ...job }, (m) => {
       if (m.type === "calibration") result = m.throughput;
       else if (m.type === "error") failure = m.message;
@@ -39,8 +39,8 @@ export async function measuredThroughput(
 }
 
 /** Forgets the stored calibration when a run's first epoch measured a speed far from its estimate. */
-export async function reviewCalibration(storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number }, estimate: TrainingEstimate, measuredImagesPerSecond: number): Promise<void> {
-  if (calibrationIsStale(estimate, measuredImagesPerSecond)) await storage.update(calibrationKey(job.backend, job.workers, job.batchSize), undefined);
+export async function reviewCalibration(storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number; device?: string }, estimate: TrainingEstimate, measuredImagesPerSecond: number): Promise<void> {
+  if (calibrationIsStale(estimate, measuredImagesPerSecond)) await storage.update(calibrationKey(job.backend, job.workers, job.batchSize, job.device), undefined);
 }
 
 /** Asks how to train; the first row (the small variant when there is one) is the default. */

@@ -25,7 +25,7 @@ import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow"
 import type { TrainingEvent } from "../../model-core/src/protocol";
 import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import { toTrainingEvent } from "./pure/trainEvents";
-import { gradientFlowOnTorch, resolvePython, trainOnTorch } from "../../model-core/src/runtime/torchBackend";
+import { calibrateOnTorch, gradientFlowOnTorch, resolvePython, trainOnTorch } from "../../model-core/src/runtime/torchBackend";
 
 const port = parentPort;
 let abort: AbortController | null = null;
@@ -220,8 +220,10 @@ port?.on("message", (job: HostToWorker) => {
   if (job.type === "calibrate") {
     void (async () => {
       try {
-        await initBackend(job.backend as BackendChoice);
-        const calibration = await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
+        if (job.backend !== "torch") await initBackend(job.backend as BackendChoice);
+        const calibration = job.backend === "torch"
+          ? await calibrateOnTorch({ python: resolvePython(undefined, job.python), device: job.device ?? "auto", batchSize: job.batchSize })
+          : await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
         send({ type: "calibration", throughput: calibration.throughput, seconds: calibration.seconds });
       } catch (err) {
         send({ type: "error", message: messageOf(err) });

@@ -590,6 +590,42 @@ def bench_job(job, module, net, device, cancel):
     })
 
 
+def calibrate_job(job, device, cancel):
+    """Median seconds of a few Adam training steps of each probe network (runtime/calibrate.ts CALIBRATION_PROBES),
+    after warm-up steps, all in this one process: the parent fits the estimator's line through them."""
+    batch = job["batch"]
+    seconds = []
+    for probe in job["probes"]:
+        if cancel:
+            raise RuntimeError("calibration cancelled")
+        net = load_module(probe["moduleFile"]).build().to(device)
+        net.train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        c, h, w = probe["input"]
+        torch.manual_seed(7)
+        x = torch.randn(batch, c, h, w, device=device)
+        y = torch.randint(0, probe["classes"], (batch,), device=device)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(net(x), y)
+            loss.backward()
+            optimizer.step()
+            float(loss)  # the training loop reads the loss every step, which also waits for CUDA
+
+        for _ in range(job.get("warmupSteps", 2)):
+            step()
+        times = []
+        for _ in range(max(1, job["timedSteps"])):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        times.sort()
+        n = len(times)
+        seconds.append(times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2)
+    emit({"type": "calibration", "device": str(device), "torch": torch.__version__, "seconds": seconds})
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: resnet_studio_torch.py job.json", file=sys.stderr)
@@ -602,6 +638,10 @@ def main():
         if job.get("threads"):
             torch.set_num_threads(int(job["threads"]))
         device = pick_device(job.get("device", "auto"))
+        if job["kind"] == "calibrate":
+            emit({"type": "ready", "protocol": PROTOCOL, "torch": torch.__version__, "device": str(device)})
+            calibrate_job(job, device, cancel)
+            return 0
         module = load_module(job["moduleFile"])
         net = module.build()
         if job.get("init"):

@@ -292,9 +292,14 @@ test("`train --backend torch` on the embedded MNIST with examples/small.resnet.t
     assert.ok((summary.valAccuracy as number) >= 0.97, `validation accuracy ${String(summary.valAccuracy)}`);
     assert.equal(readCheckpoint(out).header.epoch, summary.epochs);
     assert.equal(lines.filter((l) => l.type === "epoch").length, summary.epochs);
-    // The run's JSON lines are the wasm trainer's: same start fields.
-    assert.deepEqual(Object.keys(lines[0]).sort(), ["backend", "config", "dataset", "model", "params", "startEpoch", "trainSamples", "type", "valSamples", "workers"]);
+    // The estimate comes first, from PyTorch's own calibration on the chosen device (issue 13).
+    assert.equal(lines[0].type, "estimate");
+    assert.match(String(lines[0].backend), /^torch \S+ \(cpu\)$/);
     assert.equal(lines[0].params, 19810);
+    assert.ok((lines[0].secondsPerEpoch as number) > 0);
+    // The run's JSON lines are the wasm trainer's: same start fields.
+    assert.deepEqual(Object.keys(lines[1]).sort(), ["backend", "config", "dataset", "model", "params", "startEpoch", "trainSamples", "type", "valSamples", "workers"]);
+    assert.equal(lines[1].params, 19810);
     assert.ok(readFileSync(join(out, CHECKPOINT_FILE_NAME)).length > 0);
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import { adaptToDataset, smallVariant, type DatasetTarget } from "../../../model
 import { estimateTraining, type Throughput, type TrainingEstimate } from "../../../model-core/src/analysis/estimate";
 import { formatCount, formatDuration } from "../../../model-core/src/render/format";
 
-export type TrainChoiceKind = "variant" | "asWritten" | "bundled";
+/** "torch": the spec as written (adapted to the dataset) on PyTorch; the others train on tfjs. */
+export type TrainChoiceKind = "variant" | "asWritten" | "bundled" | "torch";
 
 export interface TrainChoice {
   kind: TrainChoiceKind;
@@ -36,6 +37,8 @@ export interface PlanInput {
   bundled: ModelGraph;
   target: DatasetTarget;
   throughput: Throughput;
+  /** PyTorch's measured speed, when the torch backend is configured: adds a "Train on PyTorch" row with its own estimate. */
+  torch?: Throughput;
   batchSize: number;
   epochs: number;
   /** Seconds an epoch may take before the command asks (resnetStudio.trainEpochSeconds). */
@@ -53,6 +56,24 @@ function networkText(graph: ModelGraph): string {
   return `${graph.spec.block} blocks ${blocks}, widths ${widths}, ${graph.spec.stem} stem · ${formatCount(graph.totals.params)} params, ${formatCount(graph.totals.macs)} MACs per image`;
 }
 
+/** The device of a torch throughput ("torch 1.13.1 (cuda)" → "cuda"), named by runtime/torchBackend.ts torchCalibrationFrom. */
+export function torchDeviceOf(throughput: Throughput): string {
+  return /\(([^()]+)\)$/.exec(throughput.backend)?.[1] ?? "torch";
+}
+
+function torchChoice(graph: ModelGraph, changes: string[], throughput: Throughput, input: PlanInput): TrainChoice {
+  const estimate = estimateTraining(graph, { batchSize: input.batchSize, trainSamples: input.target.trainSamples, throughput });
+  return {
+    kind: "torch", graph, changes, estimate,
+    label: `Train on PyTorch (${torchDeviceOf(throughput)}): ${graph.spec.name}`, description: estimateText(estimate, input.epochs),
+    detail: [...(changes.length ? [`adapted to ${input.target.name}: ${changes.join("; ")}`] : []), `${throughput.backend} · ${networkText(graph)}`].join(" · "),
+  };
+}
+
+/**
+ * With the torch backend configured, a network whose epoch fits the budget on PyTorch trains there without a question;
+ * otherwise the pick offers PyTorch beside the tfjs rows, each with its own backend's estimate.
+ */
 export function planTraining(input: PlanInput): TrainPlan {
   const { target, throughput, batchSize, epochs } = input;
   const estimateOf = (graph: ModelGraph) => estimateTraining(graph, { batchSize, trainSamples: target.trainSamples, throughput });
@@ -66,7 +87,12 @@ export function planTraining(input: PlanInput): TrainPlan {
   };
   if (!input.written) {
     // No spec open: the bundled example, asked about only when even it is over the budget.
-    const choice = bundledChoice(bundled && bundled.changes.length > 0 ? bundled.graph : input.bundled, bundled?.changes ?? []);
+    const graph = bundled && bundled.changes.length > 0 ? bundled.graph : input.bundled;
+    const choice = bundledChoice(graph, bundled?.changes ?? []);
+    if (input.torch) {
+      const onTorch = torchChoice(graph, bundled?.changes ?? [], input.torch, input);
+      return onTorch.estimate.secondsPerEpoch <= input.budgetSeconds ? { direct: onTorch, choices: [] } : { direct: null, choices: [onTorch, choice] };
+    }
     return choice.estimate.secondsPerEpoch <= input.budgetSeconds ? { direct: choice, choices: [] } : { direct: null, choices: [choice] };
   }
   const written = input.written;
@@ -80,7 +106,9 @@ export function planTraining(input: PlanInput): TrainPlan {
     label: `As written: ${written.spec.name}`, description: estimateText(asWrittenEstimate, epochs),
     detail: [...(adapted?.changes.length ? [`adapted to ${target.name}: ${adapted.changes.join("; ")}`] : []), networkText(asWrittenGraph)].join(" · "),
   };
-  if (asWrittenEstimate.secondsPerEpoch <= input.budgetSeconds) return { direct: asWritten, choices: [] };
+  const onTorch = input.torch ? torchChoice(asWrittenGraph, adapted?.changes ?? [], input.torch, input) : null;
+  if (onTorch && onTorch.estimate.secondsPerEpoch <= input.budgetSeconds) return { direct: onTorch, choices: [] };
+  if (!onTorch && asWrittenEstimate.secondsPerEpoch <= input.budgetSeconds) return { direct: asWritten, choices: [] };
   const variant = smallVariant(written.spec, target, { throughput, batchSize, budgetSeconds: input.budgetSeconds });
   if (variant) {
     choices.push({
@@ -89,13 +117,18 @@ export function planTraining(input: PlanInput): TrainPlan {
       detail: `same blocks, shortcuts and pre-activation, scaled for ${target.name}: ${variant.changes.join("; ")}`,
     });
   }
+  if (onTorch) choices.push(onTorch);
   choices.push(asWritten);
   if (bundled) choices.push(bundledChoice(bundled.graph, bundled.changes));
   return { direct: null, choices };
 }
 
-/** Key of a calibration in the extension's global storage: one per backend setting, replica setting and batch size. */
-export function calibrationKey(backend: string, workers: number | undefined, batchSize: number): string {
+/**
+ * Key of a calibration in the extension's global storage: one per backend setting, replica setting and batch size; on
+ * torch (one process, no replicas) per device setting and batch size.
+ */
+export function calibrationKey(backend: string, workers: number | undefined, batchSize: number, device?: string): string {
+  if (backend === "torch") return `resnetStudio.calibration/torch/${device ?? "auto"}/${batchSize}`;
   return `resnetStudio.calibration/${backend}/${workers ?? "auto"}/${batchSize}`;
 }
 

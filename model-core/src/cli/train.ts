@@ -17,7 +17,8 @@ import { resolveWorkerCount } from "../runtime/parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
 import { formatBytes, formatCount, formatDuration } from "../render/format";
 import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
-import { parseDevice, probeTorch, resolvePython, trainOnTorch } from "../runtime/torchBackend";
+import { calibrateOnTorch, parseDevice, probeTorch, resolvePython, trainOnTorch, type PythonChoice } from "../runtime/torchBackend";
+import type { TorchDevice } from "../runtime/torchProtocol";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { datasetTarget, resolveDataset, type ResolvedDataset } from "../data/resolve";
@@ -232,7 +233,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     },
   });
   const held = data.val ? 0 : splitDataset(data.train, config.valFraction).val.length;
-  const plan = await planTraining(loaded.graph, adapted, dataset, data.train.count - held, config, backend, options);
+  const plan = await planTraining(loaded.graph, adapted, dataset, data.train.count - held, config, backend, options, python ? { python, device } : null);
   if (!plan) {
     process.exitCode = 1;
     return null;
@@ -345,15 +346,15 @@ function adaptForDataset(written: ModelGraph, dataset: string, config: TrainConf
 
 /**
  * The network `train` runs: the spec adapted to the dataset, or its small variant with --small; and, unless
- * --no-estimate or --quiet, the estimate from a short calibration of the backend (skipped on the pure-JS cpu backend,
- * which is far too slow to calibrate in seconds).
+ * --no-estimate or --quiet, the estimate from a short calibration of the backend (a tfjs backend in process, or PyTorch
+ * through its runner on the chosen device; skipped on the pure-JS cpu backend, which is far too slow to calibrate in
+ * seconds).
  */
 async function planTraining(
   written: ModelGraph, adapted: { graph: ModelGraph; changes: string[]; target: DatasetTarget | null }, dataset: string, datasetSamples: number,
-  config: TrainConfig, backend: { name: string }, options: TrainCliOptions,
+  config: TrainConfig, backend: { name: string }, options: TrainCliOptions, torch: { python: PythonChoice; device: TorchDevice } | null,
 ): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
-  // Calibration measures a tfjs backend; the pure-JS cpu backend is too slow for it, and torch trains outside tfjs.
-  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu" && backend.name !== "torch";
+  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
   if (options.small && !calibrate) {
     throw new UsageError(`--small needs a measured speed, and the ${backend.name} backend can't be calibrated here: use --backend wasm`);
   }
@@ -361,7 +362,9 @@ async function planTraining(
   let calibrationSeconds = 0;
   if (calibrate) {
     if (!options.json && !options.quiet) process.stderr.write(`measuring ${backend.name}'s speed for the estimate (a few seconds; --no-estimate skips it)…\n`);
-    const calibration = await calibrateThroughput({ batchSize: config.batchSize, workers: config.workers });
+    const calibration = torch
+      ? await calibrateOnTorch({ ...torch, batchSize: config.batchSize })
+      : await calibrateThroughput({ batchSize: config.batchSize, workers: config.workers });
     throughput = calibration.throughput;
     calibrationSeconds = calibration.seconds;
   }
@@ -381,7 +384,7 @@ async function planTraining(
   }
   const estimate = estimateTraining(graph, { batchSize: config.batchSize, trainSamples, throughput });
   const line: TrainEstimateLine = {
-    type: "estimate", model: graph.spec.name, dataset, changes, backend: backend.name, workers: throughput.workers,
+    type: "estimate", model: graph.spec.name, dataset, changes, backend: throughput.backend, workers: throughput.workers,
     macsPerImage: graph.totals.macs, params: graph.totals.params, secondsPerStep: round(estimate.secondsPerStep, 4),
     stepsPerEpoch: estimate.stepsPerEpoch, secondsPerEpoch: round(estimate.secondsPerEpoch, 2), epochs: config.epochs,
     calibration: {

@@ -10,7 +10,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { analyzeOrThrow } from "../analysis/analyze";
+import { fitThroughput, type StepSample } from "../analysis/estimate";
 import type { ModelGraph } from "../analysis/graph";
+import { normalizeSpec } from "../spec/builders";
+import { CALIBRATION_PROBES, type Calibration } from "./calibrate";
 import type { GradientFlowResult, TensorStats } from "../analysis/gradflow";
 import { BatchAdapter, DatasetError, type ImageDataset } from "../data/dataset";
 import { SeededRng } from "../data/rng";
@@ -482,6 +486,57 @@ export async function benchOnTorch(options: {
     );
     if (!result) throw new TorchRunError("the torch runner ended without a benchmark result");
     return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Calibration
+
+/** The calibration probes as graphs (runtime/calibrate.ts), the same networks the tfjs calibration times. */
+export function calibrationProbeGraphs(): ModelGraph[] {
+  return CALIBRATION_PROBES.map((probe) => {
+    const { spec } = normalizeSpec(probe);
+    if (!spec) throw new Error(`${probe.name ?? "probe"}: not a valid spec`);
+    return analyzeOrThrow(spec);
+  });
+}
+
+/** The runner's step times of the probes, fitted as the tfjs calibration is; the throughput is named "torch <version> (<device>)". */
+export function torchCalibrationFrom(
+  probes: readonly ModelGraph[], measured: { device: string; torch: string; seconds: readonly number[] }, batchSize: number, seconds: number,
+): Calibration {
+  if (measured.seconds.length !== probes.length) throw new TorchRunError(`the torch runner timed ${measured.seconds.length} calibration probes, expected ${probes.length}`);
+  const samples: StepSample[] = probes.map((graph, i) => ({ macsPerImage: graph.totals.macs, params: graph.totals.params, batchSize, seconds: measured.seconds[i]! }));
+  return { throughput: fitThroughput(samples, { backend: `torch ${measured.torch} (${measured.device})`, workers: 1 }), samples, seconds };
+}
+
+/** calibrateThroughput() for PyTorch: the same probes, timed in one child process on the chosen device. */
+export async function calibrateOnTorch(options: {
+  python: PythonChoice; device: TorchDevice; batchSize: number; timedSteps?: number; signal?: AbortSignal;
+}): Promise<Calibration & { device: string }> {
+  probeTorch(options.python);
+  const started = performance.now();
+  const probes = calibrationProbeGraphs();
+  const dir = mkdtempSync(join(tmpdir(), "resnet-studio-torch-"));
+  try {
+    const modules = probes.map((graph, i) => {
+      const moduleFile = join(dir, `probe${i}.py`);
+      writeFileSync(moduleFile, exportPytorch(graph));
+      return { moduleFile, input: graph.spec.input, classes: graph.spec.classes };
+    });
+    const measured: { result: { device: string; torch: string; seconds: number[] } | null } = { result: null };
+    await runTorchJob({ kind: "calibrate", device: options.device, batch: options.batchSize, warmupSteps: 2, timedSteps: options.timedSteps ?? 5, probes: modules }, dir, {
+      python: options.python,
+      signal: options.signal,
+      onMessage: (message) => {
+        if (message.type === "calibration") measured.result = message;
+      },
+    });
+    const result = measured.result;
+    if (!result) throw new TorchRunError("the torch runner ended without calibration times");
+    return { ...torchCalibrationFrom(probes, result, options.batchSize, (performance.now() - started) / 1000), device: result.device };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

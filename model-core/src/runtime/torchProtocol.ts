@@ -96,7 +96,19 @@ export interface BenchJob extends JobBase {
   rounds: number;
 }
 
-export type TorchJob = TrainJob | GradflowJob | BenchJob;
+/** Times training steps of each probe network (runtime/calibrate.ts CALIBRATION_PROBES) in one process. */
+export interface CalibrateJob {
+  kind: "calibrate";
+  device: TorchDevice;
+  threads?: number;
+  batch: number;
+  /** Untimed steps first (cuDNN autotuning, allocator), then timed ones; their median counts. */
+  warmupSteps: number;
+  timedSteps: number;
+  probes: { moduleFile: string; input: [number, number, number]; classes: number }[];
+}
+
+export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob;
 
 /** Messages from the child, one per stdout line. */
 export type RunnerMessage =
@@ -108,6 +120,7 @@ export type RunnerMessage =
   | { type: "done"; reason: StopReason; message?: string; epochsCompleted: number; globalStep: number; history: EpochMetrics[]; seconds: number }
   | ({ type: "gradflow" } & RawGradientFlow)
   | { type: "bench"; device: string; torch: string; threads: number; trainImagesPerSecond: number; referenceImagesPerSecond: number; rounds: number; steps: number }
+  | { type: "calibration"; device: string; torch: string; seconds: number[] }
   | { type: "error"; message: string };
 
 export class TorchProtocolError extends Error {
@@ -117,7 +130,7 @@ export class TorchProtocolError extends Error {
   }
 }
 
-type Kind = "number" | "nullableNumber" | "integer" | "string" | "object" | "array" | "stats";
+type Kind = "number" | "nullableNumber" | "integer" | "string" | "object" | "array" | "stats" | "positiveNumbers";
 const STEP_FIELDS: Record<string, Kind> = {
   epoch: "integer", step: "integer", stepsPerEpoch: "integer", globalStep: "integer", loss: "number", accuracy: "number", lr: "number", imagesPerSecond: "number",
   epochSeconds: "number",
@@ -136,6 +149,7 @@ const FIELDS: Record<RunnerMessage["type"], Record<string, Kind>> = {
   done: { reason: "string", epochsCompleted: "integer", globalStep: "integer", history: "array", seconds: "number" },
   gradflow: RAW_FLOW_FIELDS,
   bench: { device: "string", torch: "string", threads: "integer", trainImagesPerSecond: "number", referenceImagesPerSecond: "number", rounds: "integer", steps: "integer" },
+  calibration: { device: "string", torch: "string", seconds: "positiveNumbers" },
   error: { message: "string" },
 };
 const REASONS: StopReason[] = ["completed", "aborted", "diverged", "maxSteps", "timeBudget"];
@@ -154,6 +168,8 @@ function check(value: unknown, kind: Kind): boolean {
       return typeof value === "object" && value !== null && !Array.isArray(value);
     case "array":
       return Array.isArray(value);
+    case "positiveNumbers":
+      return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "number" && Number.isFinite(v) && v > 0);
     case "stats":
       return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === "number" && Number.isFinite(v));
   }
@@ -161,7 +177,7 @@ function check(value: unknown, kind: Kind): boolean {
 
 function checkFields(record: Record<string, unknown>, fields: Record<string, Kind>, where: string): void {
   for (const [name, kind] of Object.entries(fields)) {
-    if (!check(record[name], kind)) throw new TorchProtocolError(`${where}: field "${name}" must be ${kind === "stats" ? "[l2, meanAbs, maxAbs]" : `a finite ${kind}`}, got ${JSON.stringify(record[name])}`);
+    if (!check(record[name], kind)) throw new TorchProtocolError(`${where}: field "${name}" must be ${kind === "stats" ? "[l2, meanAbs, maxAbs]" : kind === "positiveNumbers" ? "a non-empty array of positive numbers" : `a finite ${kind}`}, got ${JSON.stringify(record[name])}`);
   }
 }
 
