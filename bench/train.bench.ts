@@ -1,4 +1,4 @@
-// Training benchmarks (engineer D2). Prints JSON lines {bench, metric, value, unit, backend, bar?, pass?}:
+// Training benchmarks. Prints JSON lines {bench, metric, value, unit, backend, bar?, pass?}:
 //  - trainImagesPerSecond / forwardImagesPerSecond of CIFAR ResNet-20 at batch 64 (`resnet-studio bench --json`, the
 //    path `train` uses: data-parallel worker threads on wasm when ≥ 2 cores), which scripts/bench.mjs compares with
 //    PyTorch; plus the same training figure single-threaded (`--workers 1`) for reference (no bar);

@@ -6,11 +6,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { analyze } from "../model-core/src/analysis/analyze";
 import { presets } from "../model-core/src/spec/presets";
 import { initialExpansion, layoutView } from "../model-core/src/render/index";
-import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, type HostModel } from "../test/browser/harness";
+import { CHROMIUM_PATH, launchWithBundle, longTasks, panDown, startFakeHost, type HostModel } from "../test/browser/harness";
 
 const LONGEST_TASK_BAR_MS = 200;
 
@@ -23,7 +22,7 @@ function emit(metric: string, value: number, unit: string, extra: Record<string,
 async function main(): Promise<void> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}; the webview bench cannot run`);
   const root = join(__dirname, "..");
-  const [browser, bundle] = await Promise.all([chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }), buildWebviewBundle(root)]);
+  const [browser, bundle] = await launchWithBundle(root);
   try {
     const graph = analyze(presets.resnet1202()).graph!;
     const expansion = initialExpansion(graph, "all");
@@ -38,12 +37,7 @@ async function main(): Promise<void> {
       await page.waitForSelector("#layer svg g[data-node-id]");
       const viewport = (await page.locator("#viewport").boundingBox())!;
       const cx = viewport.x + viewport.width / 2, cy = viewport.y + viewport.height / 2;
-      for (let i = 0; i < 6; i++) {
-        await page.mouse.move(cx, cy + 250);
-        await page.mouse.down();
-        await page.mouse.move(cx - 40, cy - 250, { steps: 8 });
-        await page.mouse.up();
-      }
+      await panDown(page, cx, cy, 6);
       for (let i = 0; i < 12; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
       await page.waitForSelector("#overview:not(.hidden)");
       for (let i = 0; i < 12; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
@@ -54,10 +48,7 @@ async function main(): Promise<void> {
       await page.keyboard.press("0");
       await page.click('vscode-checkbox[data-overlay="params"]');
       await page.waitForTimeout(300);
-      const result = await page.evaluate(() => {
-        const w = window as unknown as { __longTasks: { duration: number }[]; __longTasksUnsupported?: string };
-        return { tasks: w.__longTasks, unsupported: w.__longTasksUnsupported ?? null };
-      });
+      const result = await longTasks(page);
       if (result.unsupported !== null) throw new Error(`PerformanceObserver longtask unsupported: ${result.unsupported}`);
       const longest = result.tasks.reduce((m, t) => Math.max(m, t.duration), 0);
       emit("resnet1202AllLongestMainThreadTask", longest, "ms", { bar: LONGEST_TASK_BAR_MS, longTasks: result.tasks.length });

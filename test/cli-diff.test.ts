@@ -1,39 +1,16 @@
 // `resnet-studio diff A B [--json] [--batch N]` end to end through the real launcher, and the pure diff behind it.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { buildCliIfStale, runCliSync } from "./cliHarness";
 import { join } from "node:path";
 import { diffNetworks, type NetworkDiff } from "../model-core/src/analysis/diff";
 import { loadSpec } from "../model-core/src/load";
 import { analyze } from "../model-core/src/analysis/analyze";
 
 const root = join(__dirname, "..");
-const bin = join(root, "model-core/bin/resnet-studio.js");
-const builtCli = join(root, "model-core/dist/cli.cjs");
-
-function newest(dir: string): number {
-  let latest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    latest = Math.max(latest, s.isDirectory() ? newest(p) : s.mtimeMs);
-  }
-  return latest;
-}
-
-before(() => {
-  let fresh = false;
-  try { fresh = statSync(builtCli).mtimeMs >= newest(join(root, "model-core/src")); } catch { fresh = false; }
-  if (fresh) return;
-  const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
-  assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
-});
-
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+before(buildCliIfStale);
+const cli = (args: string[]) => runCliSync(args);
 
 test("diff resnet18 resnet34 --json lists exactly the added blocks and the parameter delta", () => {
   const r = cli(["diff", "resnet18", "resnet34", "--json"]);

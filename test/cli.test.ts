@@ -1,8 +1,9 @@
 // The `resnet-studio summary` CLI end to end: broken fixtures, examples, presets, JSON output, bad arguments.
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { CLI_LAUNCHER, buildCliIfStale, runCli } from "./cliHarness";
 import { join, relative } from "node:path";
 import { loadSpec } from "../model-core/src/load";
 import { PRESET_NAMES } from "../model-core/src/spec/presets";
@@ -13,54 +14,8 @@ const brokenDir = join(root, "test/fixtures/broken");
 /** Reproductions of specs that once froze or crashed the reader; each must stop at the budget, located. */
 const hostileDir = join(root, "test/fixtures/hostile");
 const examplesDir = join(root, "examples");
-const bin = join(root, "model-core/bin/resnet-studio.js");
-const builtCli = join(root, "model-core/dist/cli.cjs");
-
-/** Newest modification time under `dir`. */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    latest = Math.max(latest, s.isDirectory() ? newest(p) : s.mtimeMs);
-  }
-  return latest;
-}
-
-/** Whether `npm run build` output is at least as new as every model-core source. */
-function cliIsFresh(): boolean {
-  try {
-    return statSync(builtCli).mtimeMs >= newest(join(root, "model-core/src"));
-  } catch {
-    return false;
-  }
-}
-
-// The real launcher (model-core/bin → dist/cli.cjs), rebuilt with the project's own build script when stale,
-// so the test sees exactly what `npx resnet-studio` runs.
-before(() => {
-  if (cliIsFresh()) return;
-  const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
-  assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
-});
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+// The real launcher, rebuilt when stale, so the test sees exactly what `npx resnet-studio` runs.
+before(buildCliIfStale);
 
 /** Run `tasks` with at most `limit` in flight (2 cores, shared). */
 async function pool<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
@@ -214,7 +169,7 @@ test("examples type-check against model-core's typings", () => {
 
 test("gradflow JSON piped to a slow reader arrives whole (the launcher flushes before it exits)", () => {
   // resnet110's result is ≈ 90 KB, more than a pipe holds (64 KiB): the reader only starts after the writer is done.
-  const command = `"${process.execPath}" "${bin}" gradflow resnet110 --batch 1 --input 3,8,8 --backend wasm --json | (sleep 3; cat)`;
+  const command = `"${process.execPath}" "${CLI_LAUNCHER}" gradflow resnet110 --batch 1 --input 3,8,8 --backend wasm --json | (sleep 3; cat)`;
   const run = spawnSync("bash", ["-o", "pipefail", "-c", command], { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
   assert.equal(run.status, 0, run.stderr);
   assert.ok(run.stdout.length > 65_536, `only ${run.stdout.length} bytes`);

@@ -5,8 +5,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -21,13 +21,13 @@ import { analyzeSpecText } from "../extension/src/pure/specDocument";
 import { pytorchExportFor } from "../extension/src/pure/exportPytorch";
 import { summarize } from "../model-core/src/cli/summary";
 import { initBackend } from "../model-core/src/runtime/backend";
+import { buildCliIfStale, runCli } from "./cliHarness";
 import { buildModel, loadTorchStateDict, torchStateDict, type StateTensor, type TfModel } from "../model-core/src/runtime/model";
 
 const root = join(__dirname, "..");
 const PYTHON = "/usr/bin/python3";
 const TORCHRUN = "/usr/bin/torchrun";
 const CHECKER = join(root, "test/reference/check_pytorch_export.py");
-const bin = join(root, "model-core/bin/resnet-studio.js");
 /** Logits of the two runtimes agree to this fraction of the largest logit (float32 on both sides). */
 const PARITY_RTOL = 1e-4;
 /** ImageNet-sized nets are checked at this input (parameter counts do not depend on it; shapes are checked at it). */
@@ -295,44 +295,9 @@ describe("PyTorch export", { skip }, () => {
   });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], cwd = root): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Newest modification time under `dir`. */
-function newest(path: string): number {
-  const s = statSync(path);
-  if (!s.isDirectory()) return s.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
-}
-
 describe("resnet-studio export", () => {
-  before(() => {
-    const built = join(root, "model-core/dist/cli.cjs");
-    let fresh = false;
-    try {
-      fresh = statSync(built).mtimeMs >= newest(join(root, "model-core/src"));
-    } catch {
-      fresh = false;
-    }
-    if (fresh) return;
-    const build = spawnSync(process.execPath, [join(root, "scripts/build.mjs")], { cwd: root, encoding: "utf8" });
-    assert.equal(build.status, 0, `npm run build failed:\n${build.stdout}${build.stderr}`);
-  });
+  before(buildCliIfStale);
+
 
   test("prints model.py to stdout, whole, for a preset", async () => {
     const r = await runCli(["export", "resnet152", "--to", "pytorch"]);

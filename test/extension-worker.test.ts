@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { analyzeSpecText, plainTwin } from "../extension/src/pure/specDocument";
+import { collect } from "./workerHarness";
 import type { HostToWorker, WorkerToHost } from "../extension/src/pure/workerProtocol";
 import type { TrainingEvent } from "../model-core/src/protocol";
 
@@ -29,15 +30,6 @@ function startWorker(): Worker {
 
 /** The worker as the extension ships it (esbuild bundle, every tfjs backend inside). */
 const BUNDLED_WORKER = join(root, "dist", "trainWorker.js");
-
-function collect(worker: Worker, done: (m: WorkerToHost) => boolean): Promise<WorkerToHost[]> {
-  const seen: WorkerToHost[] = [];
-  return new Promise((resolve, reject) => {
-    worker.on("message", (m: WorkerToHost) => { seen.push(m); if (done(m)) resolve(seen); });
-    worker.on("error", reject);
-    worker.on("exit", (code) => reject(new Error(`worker exited (${code}) after ${JSON.stringify(seen.map((s) => s.type))}`)));
-  });
-}
 
 test("gradient-flow job: residual and plain twin results with per-node statistics", { timeout: 120_000 }, async () => {
   const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");

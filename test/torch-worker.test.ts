@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { analyzeSpecText, plainTwin } from "../extension/src/pure/specDocument";
+import { collect } from "./workerHarness";
 import type { HostToWorker, WorkerToHost } from "../extension/src/pure/workerProtocol";
 import type { TrainingEvent } from "../model-core/src/protocol";
 import type { GradientFlowResult } from "../model-core/src/analysis/gradflow";
@@ -36,15 +37,6 @@ export default resnet({
   shortcut: "B", classes: 10,
 });
 `;
-
-function collect(worker: Worker, done: (m: WorkerToHost) => boolean): Promise<WorkerToHost[]> {
-  const seen: WorkerToHost[] = [];
-  return new Promise((resolve, reject) => {
-    worker.on("message", (m: WorkerToHost) => { seen.push(m); if (done(m)) resolve(seen); });
-    worker.on("error", reject);
-    worker.on("exit", (code) => reject(new Error(`worker exited (${code}) after ${JSON.stringify(seen.map((s) => s.type))}`)));
-  });
-}
 
 const finished = (m: WorkerToHost) => m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
 

@@ -1,2 +1,2 @@
-/** worker_threads entry for diagram layout (dist/layoutWorker.js): engineer E's worker, bundled for the .vsix. */
+/** worker_threads entry for diagram layout (dist/layoutWorker.js): model-core's layout worker, bundled for the .vsix. */
 import "../../model-core/src/render/layoutWorker";

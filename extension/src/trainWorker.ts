@@ -95,15 +95,21 @@ async function flowOnTorch(job: Extract<HostToWorker, { type: "gradientFlow" }>,
   });
 }
 
-/** Train Small Model on PyTorch: the runner streams the events and a gradient snapshot per epoch. */
-async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
-  await initBackend("cpu");
+/** The job's config over the defaults, and its data: the downloaded MNIST file when there is one, else the named dataset. */
+async function trainingConfigAndData(job: Extract<HostToWorker, { type: "train" }>) {
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
   const file = join(job.dataDir, MNIST_FILE_NAME);
   const [c, h, w] = job.graph.input as [number, number, number];
   const data = job.dataset === "mnist" && existsSync(file)
     ? { train: loadMnist(file), val: null }
     : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
+  return { config, data };
+}
+
+/** Train Small Model on PyTorch: the runner streams the events and a gradient snapshot per epoch. */
+async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
+  await initBackend("cpu");
+  const { config, data } = await trainingConfigAndData(job);
   // A run's "finished" can reach the host before this function returns, so the next run may already have started:
   // clear `abort` only if it is still this run's.
   const controller = new AbortController();
@@ -127,12 +133,7 @@ async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>)
 async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
   if (job.backend === "torch") return runTrainingOnTorch(job);
   const backend = await initBackend(job.backend as BackendChoice);
-  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
-  const file = join(job.dataDir, MNIST_FILE_NAME);
-  const [c, h, w] = job.graph.input as [number, number, number];
-  const data = job.dataset === "mnist" && existsSync(file)
-    ? { train: loadMnist(file), val: null }
-    : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
+  const { config, data } = await trainingConfigAndData(job);
   const dataset = data.train;
   const model: TfModel = buildModel(job.graph, { seed: config.seed });
   const probe = fixedBatch(dataset, job.graph, job.gradientBatch);

@@ -36,9 +36,9 @@ export interface ViewState {
   tab: ViewTab;
 }
 
-/** One epoch's metrics (engineer D2's trainer type). */
+/** One epoch's metrics (the trainer's type, runtime/trainTypes.ts). */
 export type EpochPoint = EpochMetrics;
-/** Progress within an epoch (engineer D2's trainer type). */
+/** Progress within an epoch (the trainer's type, runtime/trainTypes.ts). */
 export type StepPoint = StepMetrics;
 
 /** Events streamed from the training worker to the webview. */

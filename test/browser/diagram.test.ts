@@ -3,42 +3,32 @@
  * arcs (dashed for projections), a new panel opens readable at the top of the network, the gradient split of a
  * real ResNet-56 pass is measured at each block's input, and a changed network drops its stale overlay.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { analyze } from "../../model-core/src/analysis/analyze";
 import { presets } from "../../model-core/src/spec/presets";
 import { initialExpansion, layoutView, type ExpansionState } from "../../model-core/src/render/index";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
 import type { GradientPair } from "../../model-core/src/protocol";
-import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, syntheticGradients, type FakeHost, type HostModel } from "./harness";
+import { CHROMIUM_PATH, browserSession, startFakeHost, syntheticGradients, type FakeHost, type HostModel } from "./harness";
 
 const root = join(__dirname, "..", "..");
 const haveChromium = existsSync(CHROMIUM_PATH);
 if (!haveChromium && process.env.CI === "true") throw new Error(`Chromium not found at ${CHROMIUM_PATH}; CI must install it`);
 const skip = haveChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (CI installs it with apt)`;
 
-let browser: Browser;
-let bundle: string;
-
-before(async () => {
-  if (!haveChromium) return;
-  [browser, bundle] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }),
-    buildWebviewBundle(root),
-  ]);
-});
-after(async () => { await browser?.close(); });
+const session = browserSession(root);
 
 async function open(graph: ModelGraph, expansion: ExpansionState, extra: Partial<HostModel> = {}): Promise<{ page: Page; fake: FakeHost; host: HostModel }> {
   const host: HostModel = { title: graph.name, graph, laid: await layoutView(graph, expansion), expansion, gradients: null, plainGraph: null, ...extra };
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
+  const page = await session.browser.newPage({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
   page.on("pageerror", (err) => { throw err; });
-  const fake = await startFakeHost(page, bundle, host);
+  const fake = await startFakeHost(page, session.bundle, host);
   await page.goto(fake.url);
   await page.waitForSelector("#layer svg g[data-node-id]");
   return { page, fake, host };

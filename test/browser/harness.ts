@@ -4,10 +4,12 @@
  * analysis and layout. Host → webview messages travel as JSON fetched by the page and re-posted with
  * window.postMessage, the way VS Code delivers them (JSON, then a message event).
  */
+import { existsSync } from "node:fs";
 import http from "node:http";
+import { after, before } from "node:test";
 import type { AddressInfo } from "node:net";
 import * as esbuild from "esbuild";
-import type { Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { layoutView } from "../../model-core/src/render/index";
 import type { ExpansionState, LaidOutGraph } from "../../model-core/src/render/index";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
@@ -17,6 +19,43 @@ import { EMPTY_TRAINING } from "../../model-core/src/protocol";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"];
+
+/** Headless Chromium and the built webview bundle, started together so the build overlaps the launch. */
+export function launchWithBundle(root: string): Promise<[Browser, string]> {
+  return Promise.all([chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }), buildWebviewBundle(root)]);
+}
+
+/** Chromium and the webview bundle shared by one test file: set by its `before` hook when Chromium exists. */
+export interface BrowserSession { browser: Browser; bundle: string }
+
+/** Registers the `before` hook that launches Chromium and builds the bundle, and the `after` hook that closes it. */
+export function browserSession(root: string): BrowserSession {
+  const session: Partial<BrowserSession> = {};
+  before(async () => {
+    if (!existsSync(CHROMIUM_PATH)) return;
+    [session.browser, session.bundle] = await launchWithBundle(root);
+  });
+  after(async () => { await session.browser?.close(); });
+  return session as BrowserSession;
+}
+
+/** The main-thread long tasks the page's PerformanceObserver recorded, or why it could not observe them. */
+export function longTasks(page: Page): Promise<{ tasks: { duration: number }[]; unsupported: string | null }> {
+  return page.evaluate(() => {
+    const w = window as unknown as { __longTasks: { duration: number }[]; __longTasksUnsupported?: string };
+    return { tasks: w.__longTasks, unsupported: w.__longTasksUnsupported ?? null };
+  });
+}
+
+/** Drags the diagram up `times` times from just below the point (cx, cy), 500 px each, panning down the network. */
+export async function panDown(page: Page, cx: number, cy: number, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    await page.mouse.move(cx, cy + 250);
+    await page.mouse.down();
+    await page.mouse.move(cx - 40, cy - 250, { steps: 8 });
+    await page.mouse.up();
+  }
+}
 
 /** Theme variables of VS Code's Dark Modern and Light Modern themes (the subset the UI uses). */
 export const THEMES = {

@@ -5,11 +5,11 @@
  * page for more than 200 ms. Also writes the README screenshots (light and dark).
  */
 import { tmpdir } from "node:os";
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { parseSpecText } from "../../model-core/src/parser/parse";
 import { analyze } from "../../model-core/src/analysis/analyze";
 import { presets } from "../../model-core/src/spec/presets";
@@ -18,23 +18,13 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientPair, WebviewToHost } from "../../model-core/src/protocol";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
 import { skipWithoutTool } from "../toolSkip";
-import { buildWebviewBundle, CHROMIUM_ARGS, CHROMIUM_PATH, startFakeHost, syntheticGradients, type FakeHost, type HostModel } from "./harness";
+import { CHROMIUM_PATH, browserSession, longTasks, panDown, startFakeHost, syntheticGradients, type FakeHost, type HostModel } from "./harness";
 
 const root = join(__dirname, "..", "..");
 const haveChromium = existsSync(CHROMIUM_PATH);
 const skip = skipWithoutTool(haveChromium ? false : `Chromium not found at ${CHROMIUM_PATH} (CI installs it with apt)`);
 
-let browser: Browser;
-let bundle: string;
-
-before(async () => {
-  if (!haveChromium) return;
-  [browser, bundle] = await Promise.all([
-    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true }),
-    buildWebviewBundle(root),
-  ]);
-});
-after(async () => { await browser?.close(); });
+const session = browserSession(root);
 
 function resnet50FromSpecText(): ModelGraph {
   const text = `import { presets } from "resnet-studio";\nexport default presets.resnet50();\n`;
@@ -46,9 +36,9 @@ function resnet50FromSpecText(): ModelGraph {
 }
 
 async function openPage(host: HostModel, theme: "dark" | "light" = "dark", size = { width: 1280, height: 860 }): Promise<{ page: Page; fake: FakeHost }> {
-  const page = await browser.newPage({ viewport: size, deviceScaleFactor: 1 });
+  const page = await session.browser.newPage({ viewport: size, deviceScaleFactor: 1 });
   page.on("pageerror", (err) => { throw err; });
-  const fake = await startFakeHost(page, bundle, host, theme);
+  const fake = await startFakeHost(page, session.bundle, host, theme);
   await page.goto(fake.url);
   await page.waitForSelector("#layer svg g[data-node-id]");
   return { page, fake };
@@ -269,12 +259,7 @@ test("ResNet-1202 fully expanded: only the visible part in the DOM while loading
     assert.ok(viewport);
     const cx = viewport.x + viewport.width / 2, cy = viewport.y + viewport.height / 2;
     // Pan down a long way (each drag re-renders the newly visible part), zoom out and in, jump via the minimap.
-    for (let i = 0; i < 6; i++) {
-      await page.mouse.move(cx, cy + 250);
-      await page.mouse.down();
-      await page.mouse.move(cx - 40, cy - 250, { steps: 8 });
-      await page.mouse.up();
-    }
+    await panDown(page, cx, cy, 6);
     // The panel opens at 100 % at the top of the network; zoom out until hundreds of boxes are on screen.
     for (let i = 0; i < 18; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
     await page.waitForSelector("#overview:not(.hidden)");
@@ -289,10 +274,7 @@ test("ResNet-1202 fully expanded: only the visible part in the DOM while loading
     // Overlay toggles re-render.
     await page.click('vscode-checkbox[data-overlay="params"]');
     await page.waitForTimeout(300);
-    const result = await page.evaluate(() => {
-      const w = window as unknown as { __longTasks: { duration: number }[]; __longTasksUnsupported?: string };
-      return { tasks: w.__longTasks, unsupported: w.__longTasksUnsupported ?? null };
-    });
+    const result = await longTasks(page);
     assert.equal(result.unsupported, null, "PerformanceObserver longtask is supported");
     const longest = Math.max(0, ...result.tasks.map((t) => t.duration));
     const marks = await page.evaluate(() => (window as unknown as { __marks?: unknown }).__marks ?? null);

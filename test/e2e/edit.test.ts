@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import {
-  ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, startCodeServer,
+  ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, endSession, startCodeServer,
   ensureBuiltinTypeScript, runCommand, openFile, findFrameWith, prepareCodeServer,
 } from "./harness";
 import { skipWithoutTool } from "../toolSkip";
@@ -22,12 +22,7 @@ const reason = skipWithoutTool(skipReason());
 let browser: Browser | null = null;
 let tempDir: string | null = null;
 
-after(async () => {
-  await browser?.close().catch(() => undefined);
-  browser = null;
-  await stopCodeServer();
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-});
+after(() => endSession(browser, tempDir));
 
 function git(cwd: string, ...args: string[]): void {
   const r = spawnSync("git", ["-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "-c", "init.defaultBranch=main", ...args], { cwd, encoding: "utf8" });

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Frame, Page } from "playwright-core";
+import type { Browser, Frame, Page } from "playwright-core";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -45,6 +45,13 @@ export async function stopCodeServer(): Promise<void> {
     await Promise.race([exited, new Promise<void>((done) => setTimeout(done, 5000).unref())]);
   }
   try { process.kill(group, "SIGKILL"); } catch { /* the whole group is gone */ }
+}
+
+/** The end of every e2e file: close its browser, stop code-server and remove its temp folder. */
+export async function endSession(browser: Browser | null, tempDir: string | null): Promise<void> {
+  await browser?.close().catch(() => undefined);
+  await stopCodeServer();
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
 }
 
 export function codeServerEnv(dir: string): NodeJS.ProcessEnv {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import {
   CHROMIUM_ARGS, CHROMIUM_PATH, ROOT, STEP_MS, ensureBuiltinTypeScript, findFrameWith, manifest, openFile, prepareCodeServer, runCommand, skipReason,
-  startCodeServer, stopCodeServer,
+  startCodeServer, stopCodeServer, endSession,
 } from "./harness";
 
 /** Calibration (three probe networks) plus the quick pick's planning on a loaded 2-core machine. */
@@ -28,12 +28,7 @@ const skip = process.env.CI === "true" ? false : missing;
 let browser: Browser | null = null;
 let tempDir: string | null = null;
 
-after(async () => {
-  await browser?.close().catch(() => undefined);
-  browser = null;
-  await stopCodeServer();
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-});
+after(() => endSession(browser, tempDir));
 
 test("Train Small Model on ResNet-18: estimate, small variant by default, step progress, an epoch with validation accuracy", { skip, timeout: 600_000 }, async () => {
   assert.equal(missing, false, `the code-server e2e cannot run: ${missing}`);

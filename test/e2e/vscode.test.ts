@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import {
-  ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, installVsix, startCodeServer,
+  ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, endSession, installVsix, startCodeServer,
   ensureBuiltinTypeScript, runCommand, openFile, goTo, findFrameWith, prepareCodeServer,
 } from "./harness";
 import { skipWithoutTool } from "../toolSkip";
@@ -38,12 +38,7 @@ const skip = skipWithoutTool(skipReason());
 let browser: Browser | null = null;
 let tempDir: string | null = null;
 
-after(async () => {
-  await browser?.close().catch(() => undefined);
-  browser = null;
-  await stopCodeServer();
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-});
+after(() => endSession(browser, tempDir));
 
 /** The declaration files our tsserver plugin reports using, from every tsserver log under `dir`. */
 function pluginDeclarationFiles(dir: string): string[] {

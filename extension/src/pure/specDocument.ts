@@ -1,5 +1,5 @@
 /**
- * Analysis of one spec document's text: B's static parser, then A's graph analysis, with their diagnostics
+ * Analysis of one spec document's text: the static parser (the spec is never executed), then the analysis to the graph IR, with their diagnostics
  * merged. Pure (strings in, plain objects out): the extension caches results per document version.
  */
 import { parseSpecText } from "../../../model-core/src/parser/parse";

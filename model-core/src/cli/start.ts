@@ -57,7 +57,7 @@ export async function runStart(options: StartOptions): Promise<void> {
 }
 
 /**
- * Step 2 (engineer D2): train the network on the embedded MNIST digits with `train`'s defaults, print the validation
+ * Step 2 (training): train the network on the embedded MNIST digits with `train`'s defaults, print the validation
  * accuracy, then one forward/backward pass on validation images and the per-stage gradient-flow table.
  */
 async function trainAndShowGradientFlow(spec: string, options: StartOptions): Promise<void> {

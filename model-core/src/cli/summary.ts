@@ -41,17 +41,7 @@ export interface SummaryStage {
 }
 
 /** One training step's memory at `batch` (analysis/memory.ts), as PyTorch keeps it. */
-export interface SummaryMemory {
-  batch: number;
-  dtype: MemoryDtype;
-  optimizer: OptimizerName | "none";
-  savedActivationBytes: number;
-  parameterBytes: number;
-  bufferBytes: number;
-  gradientBytes: number;
-  optimizerBytes: number;
-  trainPeakBytes: number;
-  inferencePeakBytes: number;
+export interface SummaryMemory extends Pick<TrainingMemory, "batch" | "dtype" | "optimizer" | "savedActivationBytes" | "parameterBytes" | "bufferBytes" | "gradientBytes" | "optimizerBytes" | "trainPeakBytes" | "inferencePeakBytes"> {
   /** The budget given with --memory, and the largest batch whose training peak fits in it (0: none). */
   budgetBytes?: number;
   largestBatch?: number;

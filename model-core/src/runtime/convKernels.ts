@@ -5,6 +5,9 @@
  * 'Conv2DBackpropFilter' not registered for backend 'wasm'"), and its Conv2DBackpropInput took 7–24× the time of
  * ours on ResNet-20 shapes (BENCHMARKS.md). We (re)register all four.
  *
+ * These kernels reach into the wasm backend's private internals (`dataIdMap`, `wasm.tfjs.disposeData`), which can
+ * change in any release: model-core/package.json pins tfjs-core, -backend-wasm and -backend-cpu to exactly 4.22.0.
+ *
  * Math (1-D per spatial axis; forward y[o] = Σ_t x[o·s + t − p]·w[t], s = stride, p = leading pad, k = kernel):
  *  - dx ("sub-pixel" transposed conv): for input position i, let u = i + p = s·q + r (r = u mod s). Only taps
  *    t ≡ r (mod s) reach it: t = r + s·m, from output o = q − m. So each phase r is a stride-1 correlation of dy with

@@ -9,7 +9,7 @@ import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import type { ModelGraph } from "../analysis/graph";
 import type { Optimizer } from "./optim";
 
-/** What the trainer needs of a model (engineer D1's TfModel fits it). */
+/** What the trainer needs of a model (runtime/model.ts's TfModel fits it). */
 export interface TrainableModel {
   readonly graph: ModelGraph;
   readonly params: Map<string, tf.Variable>;

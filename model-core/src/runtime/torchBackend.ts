@@ -16,7 +16,7 @@ import type { ModelGraph } from "../analysis/graph";
 import { normalizeSpec } from "../spec/builders";
 import { CALIBRATION_PROBES, type Calibration } from "./calibrate";
 import type { GradientFlowResult, TensorStats } from "../analysis/gradflow";
-import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
+import { BatchAdapter, DatasetError, type ImageDataset } from "../data/dataset";
 import { SeededRng } from "../data/rng";
 import { exportPytorch } from "../export/pytorch";
 import { currentBackend, initBackend } from "./backend";
@@ -26,7 +26,7 @@ import {
 import { assembleGradientFlow, laneEdges } from "./gradflow";
 import { buildModel, isGraphModel } from "./model";
 import type { TrainData } from "./train";
-import { SHUFFLE_SEED_SALT } from "./train";
+import { SHUFFLE_SEED_SALT, trainValIndices } from "./train";
 import {
   parseRunnerLine, TORCH_PROTOCOL_VERSION, type DatasetFiles, type EdgeTap, type JobGraph, type RawGradientFlow, type RawStats, type RunnerMessage,
   type TorchDevice, type TorchJob, type TrainJob,
@@ -295,17 +295,7 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
   validateConfig(config);
   const info = probeTorch(options.python);
   const spec = graph.spec;
-  let trainIndices: Uint32Array;
-  let valIndices: Uint32Array;
-  if (data.val) {
-    trainIndices = Uint32Array.from({ length: data.train.count }, (_, i) => i);
-    valIndices = Uint32Array.from({ length: data.val.count }, (_, i) => i);
-  } else {
-    ({ train: trainIndices, val: valIndices } = splitDataset(data.train, config.valFraction));
-  }
-  for (const set of data.val ? [data.train, data.val] : [data.train]) {
-    if (set.classes > spec.classes) throw new DatasetError(`dataset ${set.name} has ${set.classes} classes but the model "${spec.name}" has ${spec.classes} outputs`);
-  }
+  const { trainIndices, valIndices } = trainValIndices(data, config.valFraction, spec);
   if (Math.min(config.batchSize, trainIndices.length) < 2) throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
   let resume: TrainJob["resume"];
   if (options.resumeFrom) {

@@ -66,6 +66,20 @@ export function learningRateAt(config: TrainConfig, globalStep: number, stepsPer
   }
 }
 
+/**
+ * The training and validation image indices: every image of each set when a separate validation set is given,
+ * else a fixed split of the training set. Throws when a set has more classes than the model has outputs.
+ */
+export function trainValIndices(data: TrainData, valFraction: number, spec: { name: string; classes: number }): { trainIndices: Uint32Array; valIndices: Uint32Array } {
+  const { train: trainIndices, val: valIndices } = data.val
+    ? { train: Uint32Array.from({ length: data.train.count }, (_, i) => i), val: Uint32Array.from({ length: data.val.count }, (_, i) => i) }
+    : splitDataset(data.train, valFraction);
+  for (const set of data.val ? [data.train, data.val] : [data.train]) {
+    if (set.classes > spec.classes) throw new DatasetError(`dataset ${set.name} has ${set.classes} classes but the model "${spec.name}" has ${spec.classes} outputs`);
+  }
+  return { trainIndices, valIndices };
+}
+
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -78,18 +92,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const classes = spec.classes;
   const emit = (event: TrainEvent) => options.onEvent?.(event);
 
-  // Data: a fixed split unless a separate validation set is given.
-  let trainIndices: Uint32Array;
-  let valIndices: Uint32Array;
-  if (data.val) {
-    trainIndices = Uint32Array.from({ length: data.train.count }, (_, i) => i);
-    valIndices = Uint32Array.from({ length: data.val.count }, (_, i) => i);
-  } else {
-    ({ train: trainIndices, val: valIndices } = splitDataset(data.train, config.valFraction));
-  }
-  for (const set of data.val ? [data.train, data.val] : [data.train]) {
-    if (set.classes > classes) throw new DatasetError(`dataset ${set.name} has ${set.classes} classes but the model "${spec.name}" has ${classes} outputs`);
-  }
+  const { trainIndices, valIndices } = trainValIndices(data, config.valFraction, spec);
   const trainAdapter = new BatchAdapter(data.train, spec.input);
   const valAdapter = data.val ? new BatchAdapter(data.val, spec.input) : trainAdapter;
   const batchSize = Math.min(config.batchSize, trainIndices.length);
