@@ -38,9 +38,10 @@ async function main(): Promise<void> {
       const viewport = (await page.locator("#viewport").boundingBox())!;
       const cx = viewport.x + viewport.width / 2, cy = viewport.y + viewport.height / 2;
       await panDown(page, cx, cy, 6);
-      for (let i = 0; i < 12; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
+      // The panel opens at 100 % at the top of the network: as many steps out as the browser test takes to the overview.
+      for (let i = 0; i < 18; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
       await page.waitForSelector("#overview:not(.hidden)");
-      for (let i = 0; i < 12; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
+      for (let i = 0; i < 16; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
       const minimap = await page.locator("#minimap").boundingBox();
       if (minimap) await page.mouse.click(minimap.x + minimap.width / 2, minimap.y + minimap.height * 0.8);
       await page.keyboard.press("ArrowDown");
