@@ -17,7 +17,7 @@ import { buildModel } from "../src/runtime/model";
 import { train } from "../src/runtime/train";
 import { gradientFlow } from "../src/runtime/gradflow";
 import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../src/runtime/checkpoint";
-import { gradientFlowOnTorch, probeTorch, resolvePython, TorchUnavailableError, trainOnTorch, type PythonChoice } from "../src/runtime/torchBackend";
+import { gradientFlowOnTorch, probeTorch, resolvePython, TorchUnavailableError, trainOnTorch } from "../src/runtime/torchBackend";
 import { parseRunnerLine, TorchProtocolError } from "../src/runtime/torchProtocol";
 import { exportPytorch } from "../src/export/pytorch";
 import { syntheticDataset } from "../src/data/synthetic";
@@ -25,22 +25,9 @@ import { SeededRng } from "../src/data/rng";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
 import type { TrainEvent } from "../src/runtime/trainTypes";
 import { tinyConfig, tinyGraph } from "./trainHelpers";
+import { needsTorch, python } from "./torchHelpers";
 
 const root = join(__dirname, "..", "..");
-const python: PythonChoice = { command: process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3", origin: "test" };
-let torchVersion: string | null = null;
-try {
-  torchVersion = probeTorch(python).torch;
-} catch {
-  torchVersion = null;
-}
-/** A skip for a missing tool fails under CI=true (issue 12). */
-const needsTorch = (t: { skip: (message: string) => void }): boolean => {
-  if (torchVersion) return true;
-  if (process.env.CI === "true") assert.fail(`${python.command} cannot import torch; the torch backend tests must run in CI`);
-  t.skip(`${python.command} cannot import torch`);
-  return false;
-};
 
 before(async () => {
   await initBackend("wasm");

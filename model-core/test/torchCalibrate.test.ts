@@ -9,16 +9,10 @@ import { analyzeOrThrow } from "../src/analysis/analyze";
 import { estimateTraining } from "../src/analysis/estimate";
 import { presets } from "../src/spec/presets";
 import { CALIBRATION_PROBES } from "../src/runtime/calibrate";
-import { calibrateOnTorch, calibrationProbeGraphs, probeTorch, TorchRunError, TorchUnavailableError, torchCalibrationFrom, type PythonChoice } from "../src/runtime/torchBackend";
+import { calibrateOnTorch, calibrationProbeGraphs, TorchRunError, TorchUnavailableError, torchCalibrationFrom } from "../src/runtime/torchBackend";
 import { parseRunnerLine, TorchProtocolError } from "../src/runtime/torchProtocol";
 
-const python: PythonChoice = { command: process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3", origin: "test" };
-let torchVersion: string | null = null;
-try {
-  torchVersion = probeTorch(python).torch;
-} catch {
-  torchVersion = null;
-}
+import { needsTorch, python, torchVersion } from "./torchHelpers";
 
 test("torch calibration: the runner's line parses, fits the probes' MACs and params, and estimates a bigger network as slower", () => {
   const probes = calibrationProbeGraphs();
@@ -60,11 +54,7 @@ test("torch calibration: without Python the backend's one-line message, no stack
 });
 
 test("torch calibration: a real run times the three probes in one child process on the CPU", async (t) => {
-  if (!torchVersion) {
-    if (process.env.CI === "true") assert.fail(`${python.command} cannot import torch; the torch calibration test must run in CI`);
-    t.skip(`${python.command} cannot import torch`);
-    return;
-  }
+  if (!needsTorch(t)) return;
   const calibration = await calibrateOnTorch({ python, device: "cpu", batchSize: 8, timedSteps: 1 });
   assert.equal(calibration.device, "cpu");
   assert.equal(calibration.throughput.backend, `torch ${torchVersion} (cpu)`);

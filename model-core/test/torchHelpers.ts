@@ -1,0 +1,23 @@
+/** The PyTorch the torch-backend tests run against, and their skip rule: a missing torch fails under CI=true (issue 12). */
+import assert from "node:assert/strict";
+import { probeTorch, type PythonChoice } from "../src/runtime/torchBackend";
+
+export const python: PythonChoice = { command: process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3", origin: "test" };
+
+function probe(): string | null {
+  try {
+    return probeTorch(python).torch;
+  } catch {
+    return null;
+  }
+}
+/** torch.__version__ of `python`, or null where it cannot import torch. */
+export const torchVersion: string | null = probe();
+
+/** True where torch is there; otherwise skips the test, or fails it when CI=true. */
+export function needsTorch(t: { skip: (message: string) => void }): boolean {
+  if (torchVersion) return true;
+  if (process.env.CI === "true") assert.fail(`${python.command} cannot import torch; the torch backend tests must run in CI`);
+  t.skip(`${python.command} cannot import torch`);
+  return false;
+}
