@@ -131,7 +131,7 @@ test("summary table, --input override, presets and argument errors", async () =>
   assert.doesNotMatch(shallow.stdout, /layer1\.0/);
   assert.match(shallow.stdout, /Total params: 60,192,808/);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^ {4}layer3\.2\.conv2 +conv 3×3 +\[64, 8, 8\] +36,864 +2\.36M/m);
+  assert.match(table.stdout, /^ {4}layer3\.2\.conv2 +conv 3×3 +64×8×8 +36,864 +2\.36M/m);
   assert.match(table.stdout, /Total params: 269,722/);
   assert.match(table.stdout, /Total MACs: .*\(40\.\d+M\)/);
   assert.equal(override.code, 0, override.stderr);

@@ -6,13 +6,12 @@ import { join } from "node:path";
 import { analyzeSpecText, debounce, plainTwin } from "../extension/src/pure/specDocument";
 import { hoverMarkdown, modelSummaryMarkdown, stageInlayHints } from "../extension/src/pure/specInfo";
 import { contentSecurityPolicy, makeNonce, webviewHtml } from "../extension/src/pure/html";
-import { formatCount, formatNorm, formatShape } from "../extension/src/pure/format";
 import { toTrainingEvent, workersSetting } from "../extension/src/pure/trainEvents";
 import { BUNDLED_SPEC_TEXT } from "../extension/src/pure/bundledSpec";
 import { applyTrainingEvent, EMPTY_TRAINING, isWebviewToHost, isHostToWebview } from "../model-core/src/protocol";
 import { DEFAULT_TRAIN_CONFIG } from "../model-core/src/runtime/trainTypes";
 import { trainingMemory } from "../model-core/src/analysis/memory";
-import { formatBytes } from "../model-core/src/render/format";
+import { formatBytes, formatCount, formatExactCount, formatNorm, formatShape } from "../model-core/src/render/format";
 
 const root = join(__dirname, "..");
 
@@ -56,7 +55,7 @@ test("hover over a stage shows its output shape, params and MACs; over the call,
   assert.ok(md, "a hover for the second stage");
   assert.match(md, /layer2/);
   // Second stage of a CIFAR net: 16×32×32 → 32×16×16.
-  assert.match(md, /\[16,32,32\] → \[32,16,16\]/);
+  assert.match(md, /16×32×32 → 32×16×16/);
   const layer2 = graph.stages.find((s) => s.id === "layer2")!;
   assert.ok(md.includes(layer2.params.toLocaleString("en-US")), "exact parameter count");
   assert.match(md, /receptive field/);
@@ -94,8 +93,8 @@ test("inlay hints: one after each stage with its output shape and params", () =>
   assert.equal(hints.length, 2);
   const [h1, h2] = hints;
   assert.ok(h1 && h2);
-  assert.match(h1.label, /^→ \[16,32,32\] · [\d.]+K params$/);
-  assert.match(h2.label, /^→ \[32,16,16\] · [\d.]+K params$/);
+  assert.match(h1.label, /^→ 16×32×32 · [\d.]+K params$/);
+  assert.match(h2.label, /^→ 32×16×16 · [\d.]+K params$/);
   // Placed at the end of each stage(...) call.
   assert.equal(SPEC.slice(h1.offset - 1, h1.offset), ")");
   assert.ok(SPEC.slice(0, h2.offset).endsWith("stride: 2 })"));
@@ -103,13 +102,14 @@ test("inlay hints: one after each stage with its output shape and params", () =>
 
 test("formatting", () => {
   assert.equal(formatCount(11_689_512), "11.7M");
-  assert.equal(formatCount(1817), "1.8K");
-  assert.equal(formatCount(4_089_184_256), "4.1G");
+  assert.equal(formatCount(1817), "1.82K");
+  assert.equal(formatCount(4_089_184_256), "4.09G");
   assert.equal(formatCount(512), "512");
-  assert.equal(formatShape([128, 28, 28]), "[128,28,28]");
+  assert.equal(formatExactCount(11_689_512), "11,689,512");
+  assert.equal(formatShape([128, 28, 28]), "128×28×28");
   assert.equal(formatNorm(0), "0");
   assert.equal(formatNorm(1.23456), "1.23");
-  assert.equal(formatNorm(5e7), "5.00e+7");
+  assert.equal(formatNorm(5e7), "5.0e+7");
 });
 
 test("the webview HTML has a strict CSP: nothing by default, scripts only with the nonce", () => {

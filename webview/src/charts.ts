@@ -13,7 +13,7 @@ import { layerGradientSeries } from "./details";
 import { alignSeries } from "./blockSeries";
 import { gradientHeatmap } from "./gradientHeatmap";
 import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
-import { formatNorm } from "../../extension/src/pure/format";
+import { formatNorm } from "../../model-core/src/render/format";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip);
 

@@ -6,7 +6,7 @@ import type { ModelGraph, GraphNode } from "../../model-core/src/analysis/graph"
 import type { GradientFlowResult, NodeGradient } from "../../model-core/src/analysis/gradflow";
 import type { LaidOutNode } from "../../model-core/src/render/layout";
 import { shortcutShare } from "../../model-core/src/render/overlays";
-import { formatCount, formatNorm, formatShape } from "../../extension/src/pure/format";
+import { formatCount, formatExactCount, formatNorm, formatShape } from "../../model-core/src/render/format";
 
 export interface Details {
   title: string;
@@ -41,7 +41,7 @@ export function nodeDetails(node: LaidOutNode, graph: ModelGraph | null, gradien
   const graphNode: GraphNode | undefined = graph?.nodes.find((n) => n.id === node.id);
   if (graphNode) rows.push(["shape", `${formatShape(graphNode.inputShape)} → ${formatShape(graphNode.outputShape)}`]);
   else rows.push(["output", formatShape(node.outputShape)]);
-  rows.push(["params", `${formatCount(node.params)}${node.params >= 1000 ? ` (${node.params.toLocaleString("en-US")})` : ""}`]);
+  rows.push(["params", `${formatCount(node.params)}${node.params >= 1000 ? ` (${formatExactCount(node.params)})` : ""}`]);
   rows.push(["MACs", formatCount(node.macs)]);
   if (node.receptiveField) rows.push(["receptive field", `${node.receptiveField.size}×${node.receptiveField.size}, stride ${node.receptiveField.stride}`]);
   if (node.role === "shortcut") rows.push(["path", "shortcut"]);

@@ -4,8 +4,7 @@
  */
 import type { GraphNode, ModelGraph, StageGroup, BlockGroup } from "../../../model-core/src/analysis/graph";
 import type { SourceRange } from "../../../model-core/src/diagnostics";
-import { formatCount, formatShape } from "./format";
-import { formatBytes } from "../../../model-core/src/render/format";
+import { formatBytes, formatCount, formatExactCount, formatShape } from "../../../model-core/src/render/format";
 import { evaluatePlan, planMemory, type MemoryPlan, type TrainingMemory } from "../../../model-core/src/analysis/memory";
 
 /** What the hover says about memory: one training step at this batch (the Train Small Model batch). */
@@ -154,7 +153,7 @@ export function hoverMarkdown(graph: ModelGraph, offset: number, memory?: Memory
 function describe(l: Located, memory: TrainingMemory | null): string {
   const lines = [`**${l.title}**${l.detail ? ` (${l.detail})` : ""}`, "", `| | |`, `|---|---|`,
     `| shape | ${formatShape(l.inputShape)} → ${formatShape(l.outputShape)} |`,
-    `| params | ${formatCount(l.params)} (${l.params.toLocaleString("en-US")}) |`,
+    `| params | ${formatCount(l.params)} (${formatExactCount(l.params)}) |`,
     `| MACs | ${formatCount(l.macs)} |`];
   if (l.receptiveField) lines.push(`| receptive field | ${l.receptiveField.size}×${l.receptiveField.size}, stride ${l.receptiveField.stride} |`);
   const saved = memory && l.stageId ? memory.stages.find((s) => s.id === l.stageId) : undefined;
@@ -167,7 +166,7 @@ export function modelSummaryMarkdown(graph: ModelGraph, memory?: MemoryHoverOpti
   const t = graph.totals;
   const lines = [`**${graph.name}**: ${t.depth} weight layers`, "", `| | |`, `|---|---|`,
     `| input → output | ${formatShape(graph.input)} → ${formatShape(graph.output)} |`,
-    `| params | ${formatCount(t.params)} (${t.params.toLocaleString("en-US")}) |`,
+    `| params | ${formatCount(t.params)} (${formatExactCount(t.params)}) |`,
     `| MACs | ${formatCount(t.macs)} |`, `| activations | ${formatCount(t.activations)} |`];
   if (memory) {
     const m = memoryOf(graph, memory.batch);

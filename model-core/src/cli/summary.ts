@@ -7,7 +7,7 @@ import {
   DTYPE_BYTES, checkpointWhatIf, evaluatePlan, largestBatch, parseByteSize, planMemory, type CheckpointOption, type MemoryDtype, type TrainingMemory,
 } from "../analysis/memory";
 import type { OptimizerName } from "../runtime/trainTypes";
-import { formatByteDelta, formatBytes } from "../render/format";
+import { formatByteDelta, formatBytes, formatCount, formatExactCount, formatShape } from "../render/format";
 
 /** float32: every parameter and activation is 4 bytes. */
 const BYTES_PER_VALUE = 4;
@@ -151,18 +151,7 @@ export function summarize(graph: ModelGraph, file: string | null, diagnostics: D
   };
 }
 
-const thousands = (n: number) => n.toLocaleString("en-US");
-
-/** 1.82G, 118.01M, 12.5K. */
-export function compactCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
 const megabytes = (bytes: number) => (bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KB` : `${(bytes / 2 ** 20).toFixed(2)} MB`);
-const shapeText = (shape: Shape) => `[${shape.join(", ")}]`;
 
 interface Row {
   name: string;
@@ -187,16 +176,16 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
   const nodeRow = (node: GraphNode, depth: number): Row => ({
     name: `${"  ".repeat(depth)}${node.id}`,
     type: [node.op.kind, opDetail(node.op)].filter(Boolean).join(" "),
-    output: shapeText(node.outputShape),
-    params: node.params ? thousands(node.params) : "--",
-    macs: node.macs ? compactCount(node.macs) : "--",
+    output: formatShape(node.outputShape),
+    params: node.params ? formatExactCount(node.params) : "--",
+    macs: node.macs ? formatCount(node.macs) : "--",
     rf: node.op.kind === "input" ? "" : String(node.receptiveField.size),
     saved: savedText(savedById.get(node.id) ?? 0),
   });
   const input = graph.nodes[0];
   if (input) rows.push(nodeRow(input, 0));
   for (const stage of graph.stages) {
-    rows.push({ name: stage.id, type: stage.label, output: shapeText(stage.outputShape), params: thousands(stage.params), macs: compactCount(stage.macs), rf: "", saved: savedText(blockSaved(stage.nodeIds)) });
+    rows.push({ name: stage.id, type: stage.label, output: formatShape(stage.outputShape), params: formatExactCount(stage.params), macs: formatCount(stage.macs), rf: "", saved: savedText(blockSaved(stage.nodeIds)) });
     const blocks = new Map(stage.blocks.map((b) => [b.id, b]));
     let openBlock: string | null = null;
     for (const id of stage.nodeIds) {
@@ -205,7 +194,7 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
       if (depth >= 2 && node.block && node.block !== openBlock && blocks.has(node.block)) {
         const block = blocks.get(node.block)!;
         rows.push({
-          name: `  ${block.id}`, type: block.label, output: shapeText(block.outputShape), params: thousands(block.params), macs: compactCount(block.macs), rf: "",
+          name: `  ${block.id}`, type: block.label, output: formatShape(block.outputShape), params: formatExactCount(block.params), macs: formatCount(block.macs), rf: "",
           saved: savedText(blockSaved(block.nodeIds)),
         });
       }
@@ -231,11 +220,11 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     rule,
     ...rows.map(line),
     rule,
-    `Total params: ${thousands(summary.params)} (${compactCount(summary.params)})`,
-    `Total MACs: ${thousands(summary.macs)} (${compactCount(summary.macs)})`,
+    `Total params: ${formatExactCount(summary.params)} (${formatCount(summary.params)})`,
+    `Total MACs: ${formatExactCount(summary.macs)} (${formatCount(summary.macs)})`,
     `Depth (weighted layers): ${summary.depth}`,
-    `Input size: ${shapeText(summary.input)}, ${megabytes(inputBytes)}`,
-    `Output: ${shapeText(summary.output)}`,
+    `Input size: ${formatShape(summary.input)}, ${megabytes(inputBytes)}`,
+    `Output: ${formatShape(summary.output)}`,
     `Forward activations (one sample, float32): ${megabytes(summary.activationBytes)}`,
     `Params size (float32): ${megabytes(paramBytes)}`,
     `Estimated total size: ${megabytes(inputBytes + summary.activationBytes + paramBytes)}`,
@@ -251,7 +240,7 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     `  with torch.utils.checkpoint on (peak, saved against none, extra MACs per step):`,
     ...m.checkpointing.map((c) =>
       `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
-        `(${c.peakSavedBytes === 0 ? "unchanged" : formatByteDelta(-c.peakSavedBytes)}), +${compactCount(c.recomputeMacs)} MACs`),
+        `(${c.peakSavedBytes === 0 ? "unchanged" : formatByteDelta(-c.peakSavedBytes)}), +${formatCount(c.recomputeMacs)} MACs`),
     rule,
   ];
   return out.join("\n") + "\n";

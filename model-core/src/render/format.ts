@@ -1,4 +1,7 @@
-/** Number and shape formatting shared by the diagram's labels and tooltips. */
+/**
+ * The one home for number, shape and norm formatting: SVG labels, webview tooltips, hovers, inlay hints,
+ * the CLI tables and charts all use these, so one fact reads the same on every surface.
+ */
 import type { Shape } from "../analysis/graph";
 
 /** [256,56,56] → "256×56×56". */
@@ -15,6 +18,11 @@ export function formatCount(value: number): string {
     if (abs >= scale) return `${trim(value / scale)}${suffix}`;
   }
   return trim(value);
+}
+
+/** 11689512 → "11,689,512": the exact count for columns that must add up (torchinfo's params column). */
+export function formatExactCount(value: number): string {
+  return value.toLocaleString("en-US");
 }
 
 /** A gradient norm in compact scientific form: 3.2e-4. */

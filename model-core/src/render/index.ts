@@ -11,4 +11,4 @@ export type { OverlayOptions, RenderOptions, Viewport, MemoryOverlayData } from 
 export { logScale, heatColor, logHeatScale, heatLegend, shortcutShare, buildGradientIndex, type HeatScale } from "./overlays";
 export { shortcutArcs, shortcutKind, type ShortcutArcSpec, type ShortcutKind } from "./shortcuts";
 export type { LogScale, GradientIndex } from "./overlays";
-export { formatShape, formatCount, formatNorm, formatBytes } from "./format";
+export { formatShape, formatCount, formatExactCount, formatNorm, formatBytes } from "./format";

@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { GraphNode, ModelGraph } from "../analysis/graph";
 import type { AddSplit, GradientFlowResult, NodeGradient, TensorStats } from "../analysis/gradflow";
 import { isGraphModel, type ApplyMode, type TfModel } from "./model";
+import { formatNorm } from "../render/format";
 
 export interface GradientFlowBatch {
   /** NHWC input [N,H,W,C]. */
@@ -294,14 +295,6 @@ export function assembleGradientFlow(graph: ModelGraph, parts: GradientFlowParts
   };
 }
 
-/** Compact engineering notation for a table cell. */
-function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v === 0) return "0";
-  const a = Math.abs(v);
-  return a >= 0.01 && a < 1e4 ? v.toPrecision(3) : v.toExponential(2);
-}
-
 /**
  * A per-stage, per-block table for terminals: ‖dL/d out‖ at each block's output, the identity/residual split
  * at its Add, and the first-input/last-output ratio. The numbers are measured, not the textbook expectation.
@@ -310,7 +303,7 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
   const byId = new Map(result.nodes.map((n) => [n.id, n]));
   const addById = new Map(result.adds.map((a) => [a.id, a]));
   const branchAtInput = (add: AddSplit) => add.residualAtInput ?? add.residual;
-  const norm = (id: string | null | undefined) => (id ? fmt(byId.get(id)?.activation.l2 ?? 0) : "-");
+  const norm = (id: string | null | undefined) => (id ? formatNorm(byId.get(id)?.activation.l2 ?? 0) : "-");
   const rows: string[][] = [["stage", "block", "‖dL/d in‖", "‖dL/d out‖", "via shortcut", "via branch", "branch/shortcut"]];
   for (const stage of graph.stages) {
     if (stage.blocks.length === 0) {
@@ -328,9 +321,9 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
         block.id,
         norm(ends?.input),
         norm(ends?.output),
-        add ? fmt(add.identity) : "-",
-        add ? fmt(branchAtInput(add)) : "-",
-        add ? (add.identity > 0 ? fmt(branchAtInput(add) / add.identity) : "inf") : "-",
+        add ? formatNorm(add.identity) : "-",
+        add ? formatNorm(branchAtInput(add)) : "-",
+        add ? (add.identity > 0 ? formatNorm(branchAtInput(add) / add.identity) : "inf") : "-",
       ]);
     }
   }
@@ -343,6 +336,6 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
     `Gradient flow of ${printable(result.model)}: backend ${result.backend}, batch ${result.batch}, loss ${result.loss.toFixed(4)}, ${result.millis.toFixed(0)} ms`,
     "‖dL/dx‖ at each block's input and output; via shortcut / via branch: the two parts of the gradient where the shortcut forks off.",
     ...lines,
-    `ratio ‖dL/dx‖ first block input / last block output = ${fmt(r.firstBlockInput)} / ${fmt(r.lastBlockOutput)} = ${fmt(r.value)} (${trend})`,
+    `ratio ‖dL/dx‖ first block input / last block output = ${formatNorm(r.firstBlockInput)} / ${formatNorm(r.lastBlockOutput)} = ${formatNorm(r.value)} (${trend})`,
   ].join("\n");
 }
