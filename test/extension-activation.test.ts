@@ -135,10 +135,10 @@ test("the bundled extension activates, registers every contributed command, and 
 
       const stageOffset = spec.indexOf("channels: 32");
       const hover = await hovers[0]!.provideHover(good, good.positionAt(stageOffset));
-      assert.ok(hover && /\[16,32,32\] → \[32,16,16\]/.test(hover.contents.value), JSON.stringify(hover));
+      assert.ok(hover && /16×32×32 → 32×16×16/.test(hover.contents.value), JSON.stringify(hover));
       const inlay = await hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
       assert.equal(inlay.length, 2);
-      assert.match(inlay[1]!.label, /→ \[32,16,16\]/);
+      assert.match(inlay[1]!.label, /→ 32×16×16/);
       // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
       await commands.get("resnetStudio.exportPytorch")!();
       assert.equal(opened.length, 1, `one editor opened; errors ${errors.join(";")}`);
