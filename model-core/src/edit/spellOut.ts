@@ -3,7 +3,7 @@
  * line. Used to spell a preset out (editing its stages; "New Spec from Preset").
  */
 import { analyze } from "../analysis/analyze";
-import { formatCount } from "../render/format";
+import { formatCount, formatExactCount, formatShape } from "../render/format";
 import { normalizeSpec } from "../spec/builders";
 import { presetOptions, type PresetName } from "../spec/presets";
 import type { ResNetOptions } from "../spec/types";
@@ -55,7 +55,7 @@ export function presetSpecText(name: PresetName): string {
   const options = presetOptions(name)!;
   const { spec } = normalizeSpec(options);
   const graph = spec ? analyze(spec).graph : null;
-  const totals = graph ? `${graph.totals.params.toLocaleString("en-US")} parameters, ${formatCount(graph.totals.macs)} MACs at ${options.input?.join("×") ?? "3×224×224"}` : "";
+  const totals = graph ? `${formatExactCount(graph.totals.params)} parameters, ${formatCount(graph.totals.macs)} MACs at ${options.input ? formatShape(options.input) : "3×224×224"}` : "";
   const keys = OPTION_ORDER.filter((k) => options[k] !== undefined);
   const lines = optionsPropertyLines(options, keys, { indent: "  ", unit: "  ", quote: '"', stage: "stage" });
   const stageNote = `// stage({ channels, blocks, stride }): channels is torchvision's planes (a block outputs channels × ${options.block === "bottleneck" ? 4 : 1}); stride applies to the stage's first block.`;

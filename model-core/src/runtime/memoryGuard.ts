@@ -12,7 +12,7 @@
 import { totalmem } from "node:os";
 import type { ModelGraph } from "../analysis/graph";
 import { MAX_PLANNED_BATCH, evaluatePlan, planMemory } from "../analysis/memory";
-import { formatBytes } from "../render/format";
+import { formatBytes, formatShape } from "../render/format";
 import type { OptimizerName } from "./trainTypes";
 
 /** The wasm32 heap limit of @tensorflow/tfjs-backend-wasm (emscripten MAXIMUM_MEMORY = 4 GiB). */
@@ -93,7 +93,7 @@ export class PassMemoryError extends Error {
  */
 export function passMemoryMessage(graph: ModelGraph, check: PassMemoryCheck, what: string, options: { batchFlag?: string; replicas?: number } = {}): string {
   const replicas = options.replicas ?? 1;
-  const shape = graph.input.join("×");
+  const shape = formatShape(graph.input);
   const at = replicas > 1 ? `a share of ${check.batch} samples on each of ${replicas} replicas` : `batch ${check.batch}`;
   const head = `${what} of ${graph.name} at ${at} on ${shape} inputs needs about ${formatBytes(check.estimateBytes)}, ` +
     `more than the ${formatBytes(check.limitBytes)} the backend can hold`;
