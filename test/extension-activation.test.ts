@@ -162,6 +162,9 @@ test("the bundled extension activates, registers every contributed command, and 
       await waitFor(() => posted.some((m) => m.type === "response" && m.id === 7), "the layout request is answered");
       const response = posted.find((m) => m.type === "response" && m.id === 7)!;
       assert.equal(response.ok, true, JSON.stringify(response).slice(0, 300));
+      // A response carries a result, a push carries state: the layout came as a push, the response only says done.
+      assert.deepEqual((response as { body?: unknown }).body, { expansion: { expanded: [] } });
+      assert.ok(posted.some((m) => m.type === "layout"), "the new layout is pushed");
       receive({ type: "nonsense" });
       receive({ type: "request", id: 8, body: { kind: "cancelTraining" } });
       await waitFor(() => posted.some((m) => m.type === "response" && m.id === 8), "cancel is answered");

@@ -266,10 +266,13 @@ class DiagramPanel {
       case "layout": {
         const laid = await this.relayout(body.expansion);
         if (!laid) throw new Error("no diagram to lay out");
-        return { laid, expansion: body.expansion };
+        return { expansion: body.expansion };
       }
-      case "gradientFlow":
-        return await this.computeGradients(body.withoutBn ?? false);
+      case "gradientFlow": {
+        const withoutBn = body.withoutBn ?? false;
+        const pair = await this.computeGradients(withoutBn);
+        return { pair: withoutBn ? pair : null };
+      }
       case "savePng":
         return { saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")) };
       case "saveSvg": {

@@ -111,10 +111,17 @@ export type RequestBody =
   /** Change the followed spec's source (one undoable edit); `ask`: let the user type the value, starting from `edit.value`. */
   | { kind: "editSpec"; edit: SpecEdit; ask?: boolean };
 
-/** What a successful response carries, by request kind. */
+/**
+ * What a successful response carries, by request kind. A response carries a result and a push carries state, never
+ * both: the new layout and the network's gradients arrive as `layout` and `gradients` pushes, so their responses only
+ * say the request was done (a multi-megabyte layout travels once).
+ */
 export interface ResponseBodies {
-  layout: { laid: LaidOutGraph; expansion: ExpansionState };
-  gradientFlow: GradientPair;
+  /** Done: the layout itself came as a `layout` push. */
+  layout: { expansion: ExpansionState };
+  /** `pair`: the without-BN pair a `withoutBn` request asked for (a result, for the chart only); null for the network's
+   *  own pair, which came as a `gradients` push. */
+  gradientFlow: { pair: GradientPair | null };
   savePng: { saved: string | null };
   saveSvg: { saved: string | null };
   train: { started: boolean };

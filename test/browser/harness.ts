@@ -192,16 +192,16 @@ export async function startFakeHost(page: Page, bundle: string, hostModel: HostM
         hostModel.laid = laid;
         hostModel.expansion = body.expansion;
         await send(page, { type: "layout", laid, expansion: body.expansion });
-        await send(page, { type: "response", id: message.id, ok: true, kind: "layout", body: { laid, expansion: body.expansion } });
+        await send(page, { type: "response", id: message.id, ok: true, kind: "layout", body: { expansion: body.expansion } });
       } else if (body.kind === "gradientFlow" && body.withoutBn) {
         // For the chart only: answered, never pushed as the overlay.
         const pair: GradientPair = hostModel.gradientPairWithoutBn ?? { residual: syntheticGradients(hostModel.graph), plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null };
-        await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: pair });
+        await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: { pair } });
       } else if (body.kind === "gradientFlow") {
         const pair: GradientPair = hostModel.gradientPair ?? { residual: syntheticGradients(hostModel.graph), plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null };
         hostModel.gradients = pair;
         await send(page, { type: "gradients", gradients: pair });
-        await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: pair });
+        await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: { pair: null } });
       } else if (body.kind === "savePng" || body.kind === "saveSvg") {
         await send(page, { type: "response", id: message.id, ok: true, kind: body.kind, body: { saved: `/tmp/${body.suggestedName}` } });
       } else {

@@ -104,7 +104,10 @@ const trainingPane = el("section", { class: "pane", "data-pane": "training" });
 app.append(toolbar, problems, diagramPane, gradientsPane, trainingPane);
 
 const gradientCharts = new GradientCharts(gradientsPane, () => void computeGradients(),
-  () => request({ kind: "gradientFlow", withoutBn: true }).then((body) => body as GradientPair));
+  () => request({ kind: "gradientFlow", withoutBn: true }).then((body): GradientPair => {
+    if (!body.pair) throw new Error("the host sent no pair without BN");
+    return body.pair;
+  }));
 const trainingCharts = new TrainingCharts(trainingPane, () => void request({ kind: "train" }), () => void request({ kind: "cancelTraining" }));
 
 // ---------- messaging ----------
@@ -113,10 +116,11 @@ const pending = new Map<number, { resolve: (body: unknown) => void; reject: (err
 
 function post(message: WebviewToHost): void { vscode.postMessage(message); }
 
-function request(body: RequestBody): Promise<unknown> {
+/** Sends a request; resolves with its response's body, typed by the request's kind. */
+function request<K extends RequestBody["kind"]>(body: Extract<RequestBody, { kind: K }>): Promise<ResponseBodies[K]> {
   const id = nextRequestId++;
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { resolve: (value) => resolve(value as ResponseBodies[K]), reject });
     post({ type: "request", id, body });
   });
 }
@@ -561,7 +565,7 @@ const editMenu = new EditMenu(diagramPane, (item) => void requestEdit(item));
 
 async function requestEdit(item: EditItem): Promise<void> {
   try {
-    const result = (await request({ kind: "editSpec", edit: item.edit, ask: item.ask })) as ResponseBodies["editSpec"];
+    const result = await request({ kind: "editSpec", edit: item.edit, ask: item.ask });
     showStatus(result.applied ? `Edited: ${result.message}` : `Not changed: ${result.message}`);
   } catch {
     // the response handler already reported it
