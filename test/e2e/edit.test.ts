@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import {
   ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, endSession, startCodeServer,
-  ensureBuiltinTypeScript, runCommand, openFile, findFrameWith, prepareCodeServer,
+  ensureBuiltinTypeScript, runCommand, runCommandIntoPick, openFile, findFrameWith, prepareCodeServer,
 } from "./harness";
 import { skipWithoutTool } from "../toolSkip";
 
@@ -90,7 +90,7 @@ test("edit from the diagram, compare with git HEAD, undo (code-server + Chromium
 
     // Compare with git HEAD: the committed ResNet-18 is A, the edited buffer B.
     await runCommand(page, "View: Focus First Editor Group");
-    await runCommand(page, "ResNet Studio: Compare with…");
+    await runCommandIntoPick(page, "ResNet Studio: Compare with…", "A spec file, a preset, or this file at git HEAD");
     const input = page.locator(".quick-input-widget input");
     await input.waitFor({ state: "visible", timeout: STEP_MS });
     await input.fill("git HEAD");
@@ -111,7 +111,7 @@ test("edit from the diagram, compare with git HEAD, undo (code-server + Chromium
     await reopened.locator('svg g[data-node-id="layer2.2"]').waitFor({ state: "detached", timeout: STEP_MS });
     // New Spec from Preset: pick resnet20 (its parameter count is shown), accept the file name; the spelled-out
     // spec opens with its diagram.
-    await runCommand(page, "ResNet Studio: New Spec from Preset…");
+    await runCommandIntoPick(page, "ResNet Studio: New Spec from Preset…", "Preset to start from (it is written out as stages you can edit)");
     await input.waitFor({ state: "visible", timeout: STEP_MS });
     await input.fill("resnet20");
     const presetRow = page.locator(".quick-input-widget .monaco-list-row", { hasText: "269,722" }).first();

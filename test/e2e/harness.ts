@@ -126,6 +126,21 @@ export async function runCommand(page: Page, title: string): Promise<void> {
 }
 
 /**
+ * Runs a command that opens a quick pick of its own. The palette's widget may be reused for that pick without ever
+ * hiding, so this waits for the pick's placeholder instead of for the widget to close.
+ */
+export async function runCommandIntoPick(page: Page, title: string, placeholder: string): Promise<void> {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: STEP_MS });
+  await input.fill(`>${title}`);
+  const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first();
+  await row.waitFor({ state: "visible", timeout: STEP_MS });
+  await row.click();
+  await page.waitForFunction((text) => document.querySelector<HTMLInputElement>(".quick-input-widget input")?.placeholder === text, placeholder, { timeout: STEP_MS });
+}
+
+/**
  * Opens a workspace file from the Explorer and waits for its editor tab to be active. (Quick Open would need
  * ripgrep, which the offline setup does not download.)
  */
