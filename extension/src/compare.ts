@@ -5,10 +5,10 @@
 import * as vscode from "vscode";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
-import { diffNetworks } from "../../model-core/src/analysis/diff";
-import type { ModelGraph } from "../../model-core/src/analysis/graph";
-import { loadSpec } from "../../model-core/src/load";
-import { formatDiagnostic } from "../../model-core/src/diagnostics";
+import { diffNetworks } from "resnet-studio/analysis/diff";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import { loadSpec } from "resnet-studio/load";
+import { formatDiagnostic } from "resnet-studio/diagnostics";
 import { analyzeSpecText } from "./pure/specDocument";
 import { compareHtml } from "./pure/compareView";
 import { makeNonce } from "./pure/html";

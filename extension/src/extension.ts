@@ -20,21 +20,21 @@ import type { BackendSetting, TorchSettings, HostToWorker, WorkerToHost } from "
 import {
   EMPTY_TRAINING, applyTrainingEvent,
   type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
-} from "../../model-core/src/protocol";
-import { checkWebviewMessage } from "../../model-core/src/protocolValidate";
-import { trainingMemory } from "../../model-core/src/analysis/memory";
-import { initialExpansion, memoryOverlayData, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "../../model-core/src/render/index";
-import { createLayoutClient, type LayoutClient } from "../../model-core/src/render/layoutClient";
-import type { ModelGraph } from "../../model-core/src/analysis/graph";
-import { printable, type Diagnostic as SpecDiagnostic, type SourceRange } from "../../model-core/src/diagnostics";
-import { analyze } from "../../model-core/src/analysis/analyze";
-import { networkId } from "../../model-core/src/spec/identity";
+} from "resnet-studio/protocol";
+import { checkWebviewMessage } from "resnet-studio/protocolValidate";
+import { trainingMemory } from "resnet-studio/analysis/memory";
+import { initialExpansion, memoryOverlayData, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "resnet-studio/render/index";
+import { createLayoutClient, type LayoutClient } from "resnet-studio/render/layoutClient";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import { printable, type Diagnostic as SpecDiagnostic, type SourceRange } from "resnet-studio/diagnostics";
+import { analyze } from "resnet-studio/analysis/analyze";
+import { networkId } from "resnet-studio/spec/identity";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { mnistTarget, samplesPerEpochSetting, workersSetting } from "./pure/trainEvents";
 import { estimateText, planTraining } from "./pure/trainChoices";
 import { measuredThroughput, offerSaveVariant, pickTrainChoice, reviewCalibration, showTrainingProgress } from "./trainSmall";
 import { WarmGradientPair } from "./warmWorker";
-import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
+import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import { pytorchExportFor } from "./pure/exportPytorch";
 import { applyDiagramEdit } from "./specEdits";
 import { registerCompare } from "./compare";

@@ -1,2 +1,2 @@
 /** worker_threads entry for diagram layout (dist/layoutWorker.js): model-core's layout worker, bundled for the .vsix. */
-import "../../model-core/src/render/layoutWorker";
+import "resnet-studio/render/layoutWorker";

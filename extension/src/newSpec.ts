@@ -3,9 +3,9 @@
  * commented `.resnet.ts` that spells the preset out as stages (model-core's presetSpecText), opened with its diagram.
  */
 import * as vscode from "vscode";
-import { PRESET_NAMES, type PresetName } from "../../model-core/src/spec/presets";
-import { presetParams, presetSpecText } from "../../model-core/src/edit/spellOut";
-import { formatCount } from "../../model-core/src/render/format";
+import { PRESET_NAMES, type PresetName } from "resnet-studio/spec/presets";
+import { presetParams, presetSpecText } from "resnet-studio/edit/spellOut";
+import { formatCount } from "resnet-studio/render/format";
 
 export interface PresetItem extends vscode.QuickPickItem {
   preset: PresetName;

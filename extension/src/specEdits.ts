@@ -4,7 +4,7 @@
  * model-core (applySpecEdit), which refuses, with a reason, anything the spec language would reject.
  */
 import * as vscode from "vscode";
-import { applySpecEdit, isSpecEdit, type SpecEdit } from "../../model-core/src/edit/specEdit";
+import { applySpecEdit, isSpecEdit, type SpecEdit } from "resnet-studio/edit/specEdit";
 
 export interface EditOutcome {
   applied: boolean;

@@ -5,12 +5,12 @@
  */
 import * as vscode from "vscode";
 import * as path from "node:path";
-import type { Throughput, TrainingEstimate } from "../../model-core/src/analysis/estimate";
-import { specSourceText } from "../../model-core/src/analysis/adapt";
-import type { ResNetSpec } from "../../model-core/src/spec/types";
-import type { TrainingState } from "../../model-core/src/protocol";
-import { trainingProgress } from "../../model-core/src/runtime/progress";
-import { formatDuration } from "../../model-core/src/render/format";
+import type { Throughput, TrainingEstimate } from "resnet-studio/analysis/estimate";
+import { specSourceText } from "resnet-studio/analysis/adapt";
+import type { ResNetSpec } from "resnet-studio/spec/types";
+import type { TrainingState } from "resnet-studio/protocol";
+import { trainingProgress } from "resnet-studio/runtime/progress";
+import { formatDuration } from "resnet-studio/render/format";
 import type { BackendSetting, HostToWorker, TorchSettings, WorkerToHost } from "./pure/workerProtocol";
 import { calibrationIsStale, calibrationKey, isThroughput, type TrainChoice, type TrainPlan } from "./pure/trainChoices";
 

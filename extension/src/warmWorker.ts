@@ -5,7 +5,7 @@
  * No vscode here: tested and benchmarked under node.
  */
 import type { Worker } from "node:worker_threads";
-import type { GradientPair } from "../../model-core/src/protocol";
+import type { GradientPair } from "resnet-studio/protocol";
 import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 
 export type GradientJob = Extract<HostToWorker, { type: "gradientFlow" }>;

@@ -4,7 +4,7 @@
  * result needs no graph: node ids follow torchvision's paths ("layer2.0.conv1") and come in topological order,
  * so a block's input gradient is that of the last node before the block's first node.
  */
-import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
+import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
 
 export interface BlockSeries {
   /** Block ids ("layer1.0"), input side first. */

@@ -2,18 +2,18 @@
  * The two chart views: plain vs residual per-layer gradient norms side by side, and live training curves
  * with a gradient-flow snapshot per epoch. Drawn with chart.js in the page's theme colours.
  */
-import { trainingProgress } from "../../model-core/src/runtime/progress";
+import { trainingProgress } from "resnet-studio/runtime/progress";
 import {
   Chart, BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip,
   type ChartConfiguration,
 } from "chart.js";
-import type { ModelGraph } from "../../model-core/src/analysis/graph";
-import type { GradientPair, TrainingState } from "../../model-core/src/protocol";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import type { GradientPair, TrainingState } from "resnet-studio/protocol";
 import { layerGradientSeries } from "./details";
 import { alignSeries } from "./blockSeries";
 import { gradientHeatmap } from "./gradientHeatmap";
-import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
-import { formatNorm } from "../../model-core/src/render/format";
+import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
+import { formatNorm } from "resnet-studio/render/format";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip);
 

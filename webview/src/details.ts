@@ -2,11 +2,11 @@
  * What the webview says about nodes: tooltip rows, gradient statistics of groups, the per-layer series of the
  * plain-vs-residual chart, and which groups Escape collapses. Pure, tested under node.
  */
-import type { ModelGraph, GraphNode } from "../../model-core/src/analysis/graph";
-import type { GradientFlowResult, NodeGradient } from "../../model-core/src/analysis/gradflow";
-import type { LaidOutNode } from "../../model-core/src/render/layout";
-import { shortcutShare } from "../../model-core/src/render/overlays";
-import { formatCount, formatExactCount, formatNorm, formatShape } from "../../model-core/src/render/format";
+import type { ModelGraph, GraphNode } from "resnet-studio/analysis/graph";
+import type { GradientFlowResult, NodeGradient } from "resnet-studio/analysis/gradflow";
+import type { LaidOutNode } from "resnet-studio/render/layout";
+import { shortcutShare } from "resnet-studio/render/overlays";
+import { formatCount, formatExactCount, formatNorm, formatShape } from "resnet-studio/render/format";
 
 export interface Details {
   title: string;

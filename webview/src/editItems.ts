@@ -2,8 +2,8 @@
  * What the diagram's edit menu offers for a node: the stage's values (when the node is in `layerN`) and the
  * network's options. Pure (no DOM), so it tests under node; editMenu.ts draws it.
  */
-import type { ResNetSpec } from "../../model-core/src/spec/types";
-import type { SpecEdit } from "../../model-core/src/edit/specEdit";
+import type { ResNetSpec } from "resnet-studio/spec/types";
+import type { SpecEdit } from "resnet-studio/edit/specEdit";
 
 export interface EditItem {
   label: string;

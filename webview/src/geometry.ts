@@ -2,7 +2,7 @@
  * Geometry of the diagram view: fitting, zooming around a point, culling to the viewport, keyboard
  * navigation and search. Pure functions over the laid-out graph, tested under node.
  */
-import type { LaidOutGraph, LaidOutNode } from "../../model-core/src/render/layout";
+import type { LaidOutGraph, LaidOutNode } from "resnet-studio/render/layout";
 
 export interface Transform { zoom: number; panX: number; panY: number }
 export interface Rect { x: number; y: number; width: number; height: number }

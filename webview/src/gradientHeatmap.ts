@@ -2,9 +2,9 @@
  * Gradients over training: a depth × step heatmap of ‖dL/dx‖ at each block's input, one column per gradient
  * snapshot that training takes (after every epoch), on the shared log viridis scale. Pure: returns SVG text.
  */
-import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
-import { heatLegend, logHeatScale } from "../../model-core/src/render/overlays";
-import { formatNorm } from "../../model-core/src/render/format";
+import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
+import { heatLegend, logHeatScale } from "resnet-studio/render/overlays";
+import { formatNorm } from "resnet-studio/render/format";
 import { alignSeries } from "./blockSeries";
 
 const CELL_W = 28;

@@ -1,14 +1,14 @@
 /**
  * The webview's state and how host messages change it. Pure (no DOM), so it is tested under node.
  */
-import type { HostToWebview, Snapshot, TrainingState, ViewState, GradientPair } from "../../model-core/src/protocol";
-import { applyTrainingEvent, EMPTY_TRAINING } from "../../model-core/src/protocol";
-import type { ModelGraph } from "../../model-core/src/analysis/graph";
-import { networkId } from "../../model-core/src/spec/identity";
-import type { Diagnostic } from "../../model-core/src/diagnostics";
-import type { LaidOutGraph } from "../../model-core/src/render/layout";
-import type { OverlayOptions } from "../../model-core/src/render/svg";
-import type { LrRangeResult } from "../../model-core/src/runtime/lrFinder";
+import type { HostToWebview, Snapshot, TrainingState, ViewState, GradientPair } from "resnet-studio/protocol";
+import { applyTrainingEvent, EMPTY_TRAINING } from "resnet-studio/protocol";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import { networkId } from "resnet-studio/spec/identity";
+import type { Diagnostic } from "resnet-studio/diagnostics";
+import type { LaidOutGraph } from "resnet-studio/render/layout";
+import type { OverlayOptions } from "resnet-studio/render/svg";
+import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 
 export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
 

@@ -3,9 +3,9 @@
  * layers marked, and a per-stage table of Δparams, ΔMACs and Δmemory (saved activations at the diff's batch). Static HTML (no script), built from
  * model-core's diffNetworks; pure, so it tests under node.
  */
-import type { BlockGroup, ModelGraph, StageGroup } from "../../../model-core/src/analysis/graph";
-import { formatDelta, type ChangeStatus, type NetworkDiff, type NodeDiff } from "../../../model-core/src/analysis/diff";
-import { formatByteDelta, formatBytes, formatCount } from "../../../model-core/src/render/format";
+import type { BlockGroup, ModelGraph, StageGroup } from "resnet-studio/analysis/graph";
+import { formatDelta, type ChangeStatus, type NetworkDiff, type NodeDiff } from "resnet-studio/analysis/diff";
+import { formatByteDelta, formatBytes, formatCount } from "resnet-studio/render/format";
 import { contentSecurityPolicy } from "./html";
 
 function esc(s: string): string {

@@ -1,6 +1,6 @@
 /** "Export as PyTorch Module": the generated model.py for an analysed spec document, or why there is none. Pure. */
-import { formatDiagnostic } from "../../../model-core/src/diagnostics";
-import { exportPytorch } from "../../../model-core/src/export/pytorch";
+import { formatDiagnostic } from "resnet-studio/diagnostics";
+import { exportPytorch } from "resnet-studio/export/pytorch";
 import type { SpecAnalysis } from "./specDocument";
 
 export type PytorchExportResult = { ok: true; code: string } | { ok: false; message: string };

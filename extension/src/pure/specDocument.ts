@@ -2,11 +2,11 @@
  * Analysis of one spec document's text: the static parser (the spec is never executed), then the analysis to the graph IR, with their diagnostics
  * merged. Pure (strings in, plain objects out): the extension caches results per document version.
  */
-import { parseSpecText } from "../../../model-core/src/parser/parse";
-import { analyze } from "../../../model-core/src/analysis/analyze";
-import type { ModelGraph } from "../../../model-core/src/analysis/graph";
-import type { Diagnostic } from "../../../model-core/src/diagnostics";
-import type { ResNetSpec } from "../../../model-core/src/spec/types";
+import { parseSpecText } from "resnet-studio/parser/parse";
+import { analyze } from "resnet-studio/analysis/analyze";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import type { Diagnostic } from "resnet-studio/diagnostics";
+import type { ResNetSpec } from "resnet-studio/spec/types";
 
 export interface SpecAnalysis {
   spec: ResNetSpec | null;

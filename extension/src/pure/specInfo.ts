@@ -2,10 +2,10 @@
  * What the editor shows about a spec: hover text for a position and inlay hints after each stage.
  * Pure: works on the graph IR and offsets, so it is tested under node without VS Code.
  */
-import type { GraphNode, ModelGraph, StageGroup, BlockGroup } from "../../../model-core/src/analysis/graph";
-import type { SourceRange } from "../../../model-core/src/diagnostics";
-import { formatBytes, formatCount, formatExactCount, formatShape } from "../../../model-core/src/render/format";
-import { evaluatePlan, planMemory, type MemoryPlan, type TrainingMemory } from "../../../model-core/src/analysis/memory";
+import type { GraphNode, ModelGraph, StageGroup, BlockGroup } from "resnet-studio/analysis/graph";
+import type { SourceRange } from "resnet-studio/diagnostics";
+import { formatBytes, formatCount, formatExactCount, formatShape } from "resnet-studio/render/format";
+import { evaluatePlan, planMemory, type MemoryPlan, type TrainingMemory } from "resnet-studio/analysis/memory";
 
 /** What the hover says about memory: one training step at this batch (the Train Small Model batch). */
 export interface MemoryHoverOptions {

@@ -3,10 +3,10 @@
  * at all (an epoch of the spec as written, adapted to the dataset, within the budget trains without a question).
  * Pure: graphs, a measured throughput and settings in; quick-pick rows out.
  */
-import type { ModelGraph } from "../../../model-core/src/analysis/graph";
-import { adaptToDataset, smallVariant, type DatasetTarget } from "../../../model-core/src/analysis/adapt";
-import { estimateTraining, type Throughput, type TrainingEstimate } from "../../../model-core/src/analysis/estimate";
-import { formatCount, formatDuration } from "../../../model-core/src/render/format";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import { adaptToDataset, smallVariant, type DatasetTarget } from "resnet-studio/analysis/adapt";
+import { estimateTraining, type Throughput, type TrainingEstimate } from "resnet-studio/analysis/estimate";
+import { formatCount, formatDuration } from "resnet-studio/render/format";
 
 /** "torch": the spec as written (adapted to the dataset) on PyTorch; the others train on tfjs. */
 export type TrainChoiceKind = "variant" | "asWritten" | "bundled" | "torch";

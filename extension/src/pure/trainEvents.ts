@@ -1,10 +1,10 @@
 /** Maps the trainer's events to the webview protocol's TrainingEvent, and reads the training settings. Pure. */
-import type { TrainEvent } from "../../../model-core/src/runtime/trainTypes";
-import type { TrainingEvent } from "../../../model-core/src/protocol";
-import type { GradientFlowResult } from "../../../model-core/src/analysis/gradflow";
-import type { DatasetTarget } from "../../../model-core/src/analysis/adapt";
-import { datasetTarget } from "../../../model-core/src/data/resolve";
-import { DEFAULT_TRAIN_CONFIG } from "../../../model-core/src/runtime/trainTypes";
+import type { TrainEvent } from "resnet-studio/runtime/trainTypes";
+import type { TrainingEvent } from "resnet-studio/protocol";
+import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
+import type { DatasetTarget } from "resnet-studio/analysis/adapt";
+import { datasetTarget } from "resnet-studio/data/resolve";
+import { DEFAULT_TRAIN_CONFIG } from "resnet-studio/runtime/trainTypes";
 
 export function toTrainingEvent(event: TrainEvent, ctx: { backend: string; gradients: GradientFlowResult | null; millis: number }): TrainingEvent | null {
   switch (event.type) {

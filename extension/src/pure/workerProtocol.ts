@@ -1,9 +1,9 @@
 /** Messages between the extension host and its training / gradient-flow worker thread (plain data). */
-import type { ModelGraph } from "../../../model-core/src/analysis/graph";
-import type { GradientPair, TrainingEvent } from "../../../model-core/src/protocol";
-import type { TrainConfig } from "../../../model-core/src/runtime/trainTypes";
-import type { Throughput } from "../../../model-core/src/analysis/estimate";
-import type { LrRangeOptions, LrRangeResult } from "../../../model-core/src/runtime/lrFinder";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
+import type { GradientPair, TrainingEvent } from "resnet-studio/protocol";
+import type { TrainConfig } from "resnet-studio/runtime/trainTypes";
+import type { Throughput } from "resnet-studio/analysis/estimate";
+import type { LrRangeOptions, LrRangeResult } from "resnet-studio/runtime/lrFinder";
 
 export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow" | "torch";
 
