@@ -44,7 +44,10 @@ async function main(): Promise<void> {
       const gamma = tf.randomNormal([s.channels]) as tf.Tensor1D;
       const beta = tf.randomNormal([s.channels]) as tf.Tensor1D;
       const dy = tf.randomNormal(shape);
-      for (const [label, bn] of [["composed", batchNormTrainComposed], ["fused", batchNormTrain]] as const) {
+      for (const [label, bn] of [
+        ["composed", batchNormTrainComposed],
+        ["fused", batchNormTrain],
+      ] as const) {
         const forward = () => {
           const r = bn(x, gamma, beta, 1e-5);
           r.output.dataSync();
@@ -63,13 +66,38 @@ async function main(): Promise<void> {
         const fwdMs = timeMs(forward);
         const trainMs = timeMs(both);
         totals[label] += trainMs * s.count;
-        console.log(JSON.stringify({ bench, metric: `${label}ForwardMs`, value: Number(fwdMs.toFixed(3)), unit: "ms", backend: "wasm" }));
-        console.log(JSON.stringify({ bench, metric: `${label}ForwardBackwardMs`, value: Number(trainMs.toFixed(3)), unit: "ms", backend: "wasm" }));
+        console.log(
+          JSON.stringify({
+            bench,
+            metric: `${label}ForwardMs`,
+            value: Number(fwdMs.toFixed(3)),
+            unit: "ms",
+            backend: "wasm",
+          }),
+        );
+        console.log(
+          JSON.stringify({
+            bench,
+            metric: `${label}ForwardBackwardMs`,
+            value: Number(trainMs.toFixed(3)),
+            unit: "ms",
+            backend: "wasm",
+          }),
+        );
       }
       tf.dispose([x, gamma, beta, dy]);
     }
     for (const label of ["composed", "fused"] as const) {
-      console.log(JSON.stringify({ bench: `batchnorm ResNet-20 b${batch}`, metric: `${label}MsPerTrainStep`, value: Number(totals[label].toFixed(1)), unit: "ms", backend: "wasm", note: "forward + backward summed over the 19 BNs (reads back every output, so an upper bound)" }));
+      console.log(
+        JSON.stringify({
+          bench: `batchnorm ResNet-20 b${batch}`,
+          metric: `${label}MsPerTrainStep`,
+          value: Number(totals[label].toFixed(1)),
+          unit: "ms",
+          backend: "wasm",
+          note: "forward + backward summed over the 19 BNs (reads back every output, so an upper bound)",
+        }),
+      );
     }
   }
 }

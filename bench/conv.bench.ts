@@ -11,7 +11,15 @@ import { shippedWasmConv2DBackpropInput } from "../model-core/src/runtime/convKe
 const BATCH = 64;
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 
-interface Layer { name: string; size: number; inC: number; outC: number; stride: number; count: number; needsDx: boolean }
+interface Layer {
+  name: string;
+  size: number;
+  inC: number;
+  outC: number;
+  stride: number;
+  count: number;
+  needsDx: boolean;
+}
 
 /** ResNet-20 = stem + 3 stages × 3 BasicBlocks × 2 convs; option A shortcuts have no conv. */
 const LAYERS: Layer[] = [
@@ -30,7 +38,11 @@ function median(xs: number[]): number {
 
 /** Median wall time of `op` in ms (result read back, so asynchronous backends are timed fully). */
 function timeMs(op: () => tf.Tensor, repeats = REPEATS): number {
-  for (let i = 0; i < 2; i++) { const t = op(); t.dataSync(); t.dispose(); }
+  for (let i = 0; i < 2; i++) {
+    const t = op();
+    t.dataSync();
+    t.dispose();
+  }
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
@@ -42,14 +54,26 @@ function timeMs(op: () => tf.Tensor, repeats = REPEATS): number {
   return median(times);
 }
 
-function emit(bench: string, metric: string, value: number, unit: string, backend: string, extra: Record<string, unknown> = {}): void {
+function emit(
+  bench: string,
+  metric: string,
+  value: number,
+  unit: string,
+  backend: string,
+  extra: Record<string, unknown> = {},
+): void {
   console.log(JSON.stringify({ bench, metric, value: Number(value.toFixed(3)), unit, backend, ...extra }));
 }
 
 async function main(): Promise<void> {
   const info = await initBackend(process.env.RESNET_STUDIO_BACKEND ? "auto" : "wasm");
   const backend = info.name;
-  const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ];
   let stepMs = 0;
   for (const layer of LAYERS) {
     const out = Math.floor((layer.size + 2 - 3) / layer.stride) + 1;
@@ -59,8 +83,13 @@ async function main(): Promise<void> {
     const xShape = x.shape;
     const attrs = { strides: [layer.stride, layer.stride], pad, dataFormat: "NHWC", dimRoundingMode: undefined };
     const forward = timeMs(() => tf.conv2d(x, w, layer.stride, pad));
-    const dx = timeMs(() => tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: xShape }) as tf.Tensor);
-    const dw = timeMs(() => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor);
+    const dx = timeMs(
+      () =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: xShape }) as tf.Tensor,
+    );
+    const dw = timeMs(
+      () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
+    );
     const bench = `conv ${layer.name} b${BATCH}`;
     emit(bench, "forwardMs", forward, "ms", backend);
     emit(bench, "dxMs", dx, "ms", backend);
@@ -70,16 +99,26 @@ async function main(): Promise<void> {
       const kernel = shipped.kernelFunc;
       const wasmBackend = tf.backend();
       const shippedDx = timeMs(() => {
-        const info = kernel({ inputs: { dy, filter: w }, backend: wasmBackend, attrs: { ...attrs, inputShape: xShape } }) as tf.TensorInfo;
+        const info = kernel({
+          inputs: { dy, filter: w },
+          backend: wasmBackend,
+          attrs: { ...attrs, inputShape: xShape },
+        }) as tf.TensorInfo;
         return tf.engine().makeTensorFromTensorInfo(info);
       }, 2);
-      emit(bench, "dxShippedWasmMs", shippedDx, "ms", backend, { note: "tfjs-backend-wasm's own Conv2DBackpropInput, replaced by ours" });
+      emit(bench, "dxShippedWasmMs", shippedDx, "ms", backend, {
+        note: "tfjs-backend-wasm's own Conv2DBackpropInput, replaced by ours",
+      });
     }
     stepMs += layer.count * (forward + dw + (layer.needsDx ? dx : 0));
     tf.dispose([x, w, dy]);
   }
-  emit(`conv ResNet-20 b${BATCH}`, "convMsPerTrainStep", stepMs, "ms", backend, { note: "sum over the 19 convs of forward + dW + dx (no dx for the stem)" });
-  emit(`conv ResNet-20 b${BATCH}`, "convOnlyImagesPerSecond", (BATCH * 1000) / stepMs, "img/s", backend, { note: "upper bound from convs alone" });
+  emit(`conv ResNet-20 b${BATCH}`, "convMsPerTrainStep", stepMs, "ms", backend, {
+    note: "sum over the 19 convs of forward + dW + dx (no dx for the stem)",
+  });
+  emit(`conv ResNet-20 b${BATCH}`, "convOnlyImagesPerSecond", (BATCH * 1000) / stepMs, "img/s", backend, {
+    note: "upper bound from convs alone",
+  });
 }
 
 main().catch((err: unknown) => {

@@ -10,7 +10,12 @@ import { adaptToDataset } from "../model-core/src/analysis/adapt";
 import { stepSeconds } from "../model-core/src/analysis/estimate";
 import { datasetTarget } from "../model-core/src/data/resolve";
 
-const NETWORKS = ["examples/small.resnet.ts", "examples/cifar-resnet20.resnet.ts", "examples/resnet18.resnet.ts", "examples/preact-resnet110.resnet.ts"];
+const NETWORKS = [
+  "examples/small.resnet.ts",
+  "examples/cifar-resnet20.resnet.ts",
+  "examples/resnet18.resnet.ts",
+  "examples/preact-resnet110.resnet.ts",
+];
 const BATCH = 64;
 const rounds = Number(process.env.BENCH_ESTIMATE_ROUNDS ?? 2);
 const steps = Number(process.env.BENCH_ESTIMATE_STEPS ?? 3);
@@ -26,7 +31,11 @@ async function main(): Promise<void> {
     const calibration = await calibrateThroughput({ batchSize: BATCH });
     const t = calibration.throughput;
     emit({
-      bench: `estimate-calibration-r${round}`, metric: "calibrationSeconds", value: Number(calibration.seconds.toFixed(2)), unit: "s", backend: backend.name,
+      bench: `estimate-calibration-r${round}`,
+      metric: "calibrationSeconds",
+      value: Number(calibration.seconds.toFixed(2)),
+      unit: "s",
+      backend: backend.name,
       note: `${t.workers} workers; ${(t.macsPerSecond / 1e9).toFixed(2)} GMAC/s, overhead ${(t.stepOverheadSeconds * 1000).toFixed(0)} ms/step, ${(t.secondsPerParam * 1e9).toFixed(1)} ns/param`,
     });
     for (const file of NETWORKS) {
@@ -34,10 +43,18 @@ async function main(): Promise<void> {
       const adapted = loaded.graph ? adaptToDataset(loaded.graph.spec, target) : null;
       if (!adapted) throw new Error(`${file}: does not analyse`);
       const measured = await measureStepSeconds(adapted.spec, BATCH, undefined, steps);
-      const estimated = stepSeconds({ macsPerImage: adapted.graph.totals.macs, params: adapted.graph.totals.params }, BATCH, t);
+      const estimated = stepSeconds(
+        { macsPerImage: adapted.graph.totals.macs, params: adapted.graph.totals.params },
+        BATCH,
+        t,
+      );
       const error = (estimated - measured.seconds) / measured.seconds;
       emit({
-        bench: `estimate-${adapted.spec.name}-r${round}`, metric: "stepSecondsError", value: Number((error * 100).toFixed(1)), unit: "%", backend: backend.name,
+        bench: `estimate-${adapted.spec.name}-r${round}`,
+        metric: "stepSecondsError",
+        value: Number((error * 100).toFixed(1)),
+        unit: "%",
+        backend: backend.name,
         note: `${(adapted.graph.totals.macs / 1e6).toFixed(1)} M MACs, ${(adapted.graph.totals.params / 1e6).toFixed(2)} M params: measured ${measured.seconds.toFixed(3)} s/step, estimated ${estimated.toFixed(3)} s/step`,
       });
     }

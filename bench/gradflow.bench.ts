@@ -28,7 +28,11 @@ function batchOf(n: number, seed: number): { x: tf.Tensor4D; labels: number[] } 
   return { x: tf.tensor4d(values, [n, 32, 32, 3]), labels: Array.from({ length: n }, () => rng.int(10)) };
 }
 
-async function timeGradflow(name: "resnet56" | "resnet110", batch: number, repeats: number): Promise<{ ms: number; leaked: number }> {
+async function timeGradflow(
+  name: "resnet56" | "resnet110",
+  batch: number,
+  repeats: number,
+): Promise<{ ms: number; leaked: number }> {
   const model = buildModel(analyzeOrThrow(presets[name]()), { seed: 1 });
   const data = batchOf(batch, 2);
   await gradientFlow(model, data); // warm-up: kernel setup, first allocations
@@ -51,7 +55,9 @@ async function timePlainBackward(batch: number, repeats: number): Promise<number
   const data = batchOf(batch, 2);
   const labels = tf.tensor1d(data.labels, "int32");
   const step = async () => {
-    const { value, grads } = tf.variableGrads(() => crossEntropy(model.run(data.x, "train", { updateStats: false }), labels));
+    const { value, grads } = tf.variableGrads(() =>
+      crossEntropy(model.run(data.x, "train", { updateStats: false }), labels),
+    );
     await value.data();
     value.dispose();
     tf.dispose(Object.values(grads));
@@ -70,13 +76,34 @@ async function timePlainBackward(batch: number, repeats: number): Promise<number
 
 async function main(): Promise<void> {
   const backend = await initBackend((process.env.BENCH_BACKEND ?? "wasm") as BackendChoice);
-  const emit = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify({ ...o, backend: backend.name }) + "\n");
+  const emit = (o: Record<string, unknown>) =>
+    process.stdout.write(JSON.stringify({ ...o, backend: backend.name }) + "\n");
 
   const r56 = await timeGradflow("resnet56", 8, REPEATS);
-  emit({ bench: "gradflow resnet56 batch 8", metric: "gradflowMs", value: Math.round(r56.ms), unit: "ms", bar: `≤ ${BAR_MS} ms after warm-up`, pass: r56.ms <= BAR_MS });
-  emit({ bench: "gradflow resnet56 batch 8", metric: "leakedTensors", value: r56.leaked, unit: "tensors", bar: "0", pass: r56.leaked === 0 });
+  emit({
+    bench: "gradflow resnet56 batch 8",
+    metric: "gradflowMs",
+    value: Math.round(r56.ms),
+    unit: "ms",
+    bar: `≤ ${BAR_MS} ms after warm-up`,
+    pass: r56.ms <= BAR_MS,
+  });
+  emit({
+    bench: "gradflow resnet56 batch 8",
+    metric: "leakedTensors",
+    value: r56.leaked,
+    unit: "tensors",
+    bar: "0",
+    pass: r56.leaked === 0,
+  });
   const plain = await timePlainBackward(8, REPEATS);
-  emit({ bench: "resnet56 batch 8 forward+backward, no taps", metric: "backwardMs", value: Math.round(plain), unit: "ms", note: `taps cost ${Math.round(r56.ms - plain)} ms` });
+  emit({
+    bench: "resnet56 batch 8 forward+backward, no taps",
+    metric: "backwardMs",
+    value: Math.round(plain),
+    unit: "ms",
+    note: `taps cost ${Math.round(r56.ms - plain)} ms`,
+  });
   const r110 = await timeGradflow("resnet110", 32, Math.max(1, Math.floor(REPEATS / 2)));
   emit({ bench: "gradflow resnet110 batch 32", metric: "gradflowMs", value: Math.round(r110.ms), unit: "ms" });
 }

@@ -10,13 +10,26 @@ import { join } from "node:path";
 import { analyzeOrThrow } from "../model-core/src/analysis/analyze";
 import { presets } from "../model-core/src/spec/presets";
 import { loadSpecText } from "../model-core/src/load";
-import { clearLayoutCache, initialExpansion, layoutView, renderSvg, type OverlayOptions } from "../model-core/src/render/index";
+import {
+  clearLayoutCache,
+  initialExpansion,
+  layoutView,
+  renderSvg,
+  type OverlayOptions,
+} from "../model-core/src/render/index";
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
 const OVERLAYS: OverlayOptions = { shapes: true, params: true, macs: true, receptiveField: true, gradients: false };
 
 function emit(metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
-  const line: Record<string, unknown> = { bench: "layout", metric, value: Math.round(value * 10) / 10, unit, backend: "none", ...extra };
+  const line: Record<string, unknown> = {
+    bench: "layout",
+    metric,
+    value: Math.round(value * 10) / 10,
+    unit,
+    backend: "none",
+    ...extra,
+  };
   if (typeof extra.bar === "number") line.pass = value <= extra.bar;
   process.stdout.write(JSON.stringify(line) + "\n");
 }
@@ -52,7 +65,10 @@ async function main(): Promise<void> {
     const laid = await layoutView(loaded.graph, initialExpansion(loaded.graph, "blocks"));
     renderSvg(laid, OVERLAYS);
   });
-  emit("resnet50EditToDiagramBlocks", edit, "ms", { bar: 100, note: "parse + analyze + layout + render, block level, median" });
+  emit("resnet50EditToDiagramBlocks", edit, "ms", {
+    bar: 100,
+    note: "parse + analyze + layout + render, block level, median",
+  });
 
   // 2. ResNet-152 fully expanded.
   const r152 = analyzeOrThrow(presets.resnet152());
@@ -61,7 +77,10 @@ async function main(): Promise<void> {
     clearLayoutCache();
     renderSvg(await layoutView(r152, all152), OVERLAYS);
   }, 3);
-  emit("resnet152AllLayoutRenderCold", cold152, "ms", { bar: 1000, note: `${r152.nodes.length} nodes, empty block cache` });
+  emit("resnet152AllLayoutRenderCold", cold152, "ms", {
+    bar: 1000,
+    note: `${r152.nodes.length} nodes, empty block cache`,
+  });
   const warm152 = await timeIt(async () => renderSvg(await layoutView(r152, all152), OVERLAYS));
   emit("resnet152AllLayoutRenderWarm", warm152, "ms", { note: "block layouts cached (what a toggle elsewhere costs)" });
 
@@ -71,17 +90,23 @@ async function main(): Promise<void> {
   clearLayoutCache();
   let t = performance.now();
   const laid = await layoutView(r1202, all1202);
-  emit("resnet1202AllLayout", performance.now() - t, "ms", { note: `${laid.nodes.length} boxes, ${laid.width}×${laid.height} px, elk ${laid.layoutMillis} ms` });
+  emit("resnet1202AllLayout", performance.now() - t, "ms", {
+    note: `${laid.nodes.length} boxes, ${laid.width}×${laid.height} px, elk ${laid.layoutMillis} ms`,
+  });
   t = performance.now();
   const svg = renderSvg(laid, OVERLAYS);
   emit("resnet1202AllRender", performance.now() - t, "ms");
   emit("resnet1202AllSvgSize", svg.length / 1024, "KiB", { note: "all overlays and tooltips" });
-  const lean = renderSvg(laid, { ...OVERLAYS, params: false, macs: false, receptiveField: false }, null, { tooltips: false });
+  const lean = renderSvg(laid, { ...OVERLAYS, params: false, macs: false, receptiveField: false }, null, {
+    tooltips: false,
+  });
   emit("resnet1202AllSvgSizeLean", lean.length / 1024, "KiB", { note: "shapes only, no tooltips" });
   const viewport = { x: 0, y: laid.height / 2, width: laid.width, height: 1200 };
   const vpTime = await timeIt(() => renderSvg(laid, OVERLAYS, null, { viewport }));
   const vpSvg = renderSvg(laid, OVERLAYS, null, { viewport });
-  emit("resnet1202ViewportRender", vpTime, "ms", { note: `one 1200 px screen: ${(vpSvg.length / 1024).toFixed(0)} KiB` });
+  emit("resnet1202ViewportRender", vpTime, "ms", {
+    note: `one 1200 px screen: ${(vpSvg.length / 1024).toFixed(0)} KiB`,
+  });
   const stages = await timeIt(async () => renderSvg(await layoutView(r1202, { expanded: [] }), OVERLAYS));
   emit("resnet1202StagesLayoutRender", stages, "ms");
 }

@@ -15,7 +15,14 @@ const HOSTILE_BAR_MS = 1000;
 const LARGEST_BAR_MS = 3000;
 
 function emit(metric: string, value: number, extra: Record<string, unknown> = {}): void {
-  const line: Record<string, unknown> = { bench: "reader", metric, value: Math.round(value * 10) / 10, unit: "ms", backend: "none", ...extra };
+  const line: Record<string, unknown> = {
+    bench: "reader",
+    metric,
+    value: Math.round(value * 10) / 10,
+    unit: "ms",
+    backend: "none",
+    ...extra,
+  };
   if (typeof extra.bar === "number") line.pass = value <= extra.bar;
   process.stdout.write(JSON.stringify(line) + "\n");
 }
@@ -32,12 +39,23 @@ function cpuMillis(work: () => void): number {
 }
 
 const dir = join(__dirname, "../test/fixtures/hostile");
-for (const name of readdirSync(dir).filter((f) => f.endsWith(".resnet.ts")).sort()) {
+for (const name of readdirSync(dir)
+  .filter((f) => f.endsWith(".resnet.ts"))
+  .sort()) {
   const text = readFileSync(join(dir, name), "utf8");
-  emit(name.replace(".resnet.ts", ""), cpuMillis(() => analyzeSpecText(text, name)), { bar: HOSTILE_BAR_MS, chars: text.length });
+  emit(
+    name.replace(".resnet.ts", ""),
+    cpuMillis(() => analyzeSpecText(text, name)),
+    { bar: HOSTILE_BAR_MS, chars: text.length },
+  );
 }
-const largest = 'import { resnet, stage } from "resnet-studio";\nexport default resnet({ input: [3, 8, 8], stem: "cifar", stages: [stage({ channels: 16, blocks: 10000 })] });\n';
-emit("tenThousandBlocksAnalysisAndHover", cpuMillis(() => {
-  const { graph } = analyzeSpecText(largest, "largest.resnet.ts");
-  hoverMarkdown(graph!, largest.indexOf("stage("));
-}), { bar: LARGEST_BAR_MS });
+const largest =
+  'import { resnet, stage } from "resnet-studio";\nexport default resnet({ input: [3, 8, 8], stem: "cifar", stages: [stage({ channels: 16, blocks: 10000 })] });\n';
+emit(
+  "tenThousandBlocksAnalysisAndHover",
+  cpuMillis(() => {
+    const { graph } = analyzeSpecText(largest, "largest.resnet.ts");
+    hoverMarkdown(graph!, largest.indexOf("stage("));
+  }),
+  { bar: LARGEST_BAR_MS },
+);

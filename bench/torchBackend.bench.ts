@@ -14,15 +14,41 @@ if (!existsSync(join(root, "model-core/dist/cli.cjs"))) {
   process.exit(1);
 }
 const python = process.env.RESNET_STUDIO_PYTHON ?? process.env.BENCH_PYTHON ?? "/usr/bin/python3";
-const r = spawnSync(process.execPath, [cli, "bench", "--backend", "torch", "--python", python, "--device", process.env.BENCH_DEVICE ?? "cpu", "--json", "--seconds", "20"], {
-  cwd: root, encoding: "utf8", timeout: 900_000,
-});
-const line = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+const r = spawnSync(
+  process.execPath,
+  [
+    cli,
+    "bench",
+    "--backend",
+    "torch",
+    "--python",
+    python,
+    "--device",
+    process.env.BENCH_DEVICE ?? "cpu",
+    "--json",
+    "--seconds",
+    "20",
+  ],
+  {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 900_000,
+  },
+);
+const line = r.stdout
+  .trim()
+  .split("\n")
+  .filter((l) => l.startsWith("{"))
+  .pop();
 if (!line) {
   process.stderr.write(`torchBackend.bench: no result (${r.stderr.trim()})\n`);
   process.exit(1);
 }
-const result = JSON.parse(line) as { backendDetail: string; trainImagesPerSecond: number; torchReference: { referenceImagesPerSecond: number; ratio: number; bar: number } };
+const result = JSON.parse(line) as {
+  backendDetail: string;
+  trainImagesPerSecond: number;
+  torchReference: { referenceImagesPerSecond: number; ratio: number; bar: number };
+};
 const bench = "ResNet-20 b64 torch backend";
 const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ bench, metric, value, unit, backend: "torch", note: result.backendDetail, ...extra }));

@@ -18,13 +18,21 @@ if (!existsSync(join(root, "model-core/dist/cli.cjs"))) {
 
 function runCli(args: string[], timeoutMs: number): { stdout: string; seconds: number; status: number | null } {
   const start = performance.now();
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) process.stderr.write(r.stderr);
   return { stdout: r.stdout, seconds: (performance.now() - start) / 1000, status: r.status };
 }
 
 function lastJson(stdout: string): Record<string, unknown> | null {
-  const lines = stdout.trim().split("\n").filter((l) => l.startsWith("{"));
+  const lines = stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"));
   return lines.length > 0 ? (JSON.parse(lines[lines.length - 1]) as Record<string, unknown>) : null;
 }
 
@@ -33,20 +41,61 @@ function emit(line: Record<string, unknown>): void {
 }
 
 const seconds = process.env.BENCH_TRAIN_SECONDS ?? "16";
-const throughput = runCli(["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--json"], 10 * 60_000);
+const throughput = runCli(
+  ["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--json"],
+  10 * 60_000,
+);
 const bench = lastJson(throughput.stdout);
 if (bench) {
   const note = `${bench.workers} worker${bench.workers === 1 ? "" : "s"} (the default of \`train\` here)`;
-  emit({ bench: "resnet20-cifar-b64", metric: "trainImagesPerSecond", value: bench.trainImagesPerSecond, unit: "images/s", backend: bench.backend, workers: bench.workers, note });
+  emit({
+    bench: "resnet20-cifar-b64",
+    metric: "trainImagesPerSecond",
+    value: bench.trainImagesPerSecond,
+    unit: "images/s",
+    backend: bench.backend,
+    workers: bench.workers,
+    note,
+  });
   // Inference is not split between workers: one thread.
-  emit({ bench: "resnet20-cifar-b64", metric: "forwardImagesPerSecond", value: bench.forwardImagesPerSecond, unit: "images/s", backend: bench.backend, workers: 1, note: "eval mode, one thread" });
+  emit({
+    bench: "resnet20-cifar-b64",
+    metric: "forwardImagesPerSecond",
+    value: bench.forwardImagesPerSecond,
+    unit: "images/s",
+    backend: bench.backend,
+    workers: 1,
+    note: "eval mode, one thread",
+  });
 } else {
-  emit({ bench: "resnet20-cifar-b64", metric: "trainImagesPerSecond", value: 0, unit: "images/s", backend: "?", pass: false, note: "bench failed" });
+  emit({
+    bench: "resnet20-cifar-b64",
+    metric: "trainImagesPerSecond",
+    value: 0,
+    unit: "images/s",
+    backend: "?",
+    pass: false,
+    note: "bench failed",
+  });
 }
 if (bench && bench.workers !== 1 && !process.env.BENCH_SKIP_ONE_WORKER) {
-  const single = lastJson(runCli(["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--workers", "1", "--json"], 10 * 60_000).stdout);
+  const single = lastJson(
+    runCli(
+      ["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--workers", "1", "--json"],
+      10 * 60_000,
+    ).stdout,
+  );
   if (single) {
-    emit({ bench: "resnet20-cifar-b64 (1 worker)", metric: "trainImagesPerSecond", value: single.trainImagesPerSecond, unit: "images/s", backend: single.backend, workers: 1, reference: true, note: "single-threaded, for reference" });
+    emit({
+      bench: "resnet20-cifar-b64 (1 worker)",
+      metric: "trainImagesPerSecond",
+      value: single.trainImagesPerSecond,
+      unit: "images/s",
+      backend: single.backend,
+      workers: 1,
+      reference: true,
+      note: "single-threaded, for reference",
+    });
   }
 }
 
@@ -56,9 +105,31 @@ if (!process.env.BENCH_SKIP_MNIST) {
   const accuracy = typeof summary?.valAccuracy === "number" ? summary.valAccuracy : 0;
   const backend = String(summary?.backend ?? "?");
   const pass = mnist.status === 0 && accuracy >= 0.97 && mnist.seconds <= 120;
-  emit({ bench: "mnist-small-default", metric: "valAccuracy", value: accuracy, unit: "fraction", backend, bar: "≥ 0.97 within 120 s", pass });
-  emit({ bench: "mnist-small-default", metric: "wallSeconds", value: Math.round(mnist.seconds * 10) / 10, unit: "s", backend, bar: "≤ 120 s", pass: mnist.seconds <= 120 });
+  emit({
+    bench: "mnist-small-default",
+    metric: "valAccuracy",
+    value: accuracy,
+    unit: "fraction",
+    backend,
+    bar: "≥ 0.97 within 120 s",
+    pass,
+  });
+  emit({
+    bench: "mnist-small-default",
+    metric: "wallSeconds",
+    value: Math.round(mnist.seconds * 10) / 10,
+    unit: "s",
+    backend,
+    bar: "≤ 120 s",
+    pass: mnist.seconds <= 120,
+  });
   if (typeof summary?.imagesPerSecond === "number") {
-    emit({ bench: "mnist-small-default", metric: "mnistTrainImagesPerSecond", value: summary.imagesPerSecond, unit: "images/s", backend });
+    emit({
+      bench: "mnist-small-default",
+      metric: "mnistTrainImagesPerSecond",
+      value: summary.imagesPerSecond,
+      unit: "images/s",
+      backend,
+    });
   }
 }

@@ -37,10 +37,19 @@ async function main(): Promise<void> {
     await gradientFlow(model, { x, labels }, { mode: "train" });
   }
   const planned = trainingMemory(graph, { batch, optimizer: kind === "train" ? "sgd" : "none" });
-  console.log(JSON.stringify({
-    net, input, batch, kind, heapBytes: heap(), estimateBytes: Math.round(tfjsPassEstimate(graph, kind)(batch)),
-    plannerPeakBytes: planned.trainPeakBytes, savedActivationBytes: planned.savedActivationBytes, parameterBytes: planned.parameterBytes,
-  }));
+  console.log(
+    JSON.stringify({
+      net,
+      input,
+      batch,
+      kind,
+      heapBytes: heap(),
+      estimateBytes: Math.round(tfjsPassEstimate(graph, kind)(batch)),
+      plannerPeakBytes: planned.trainPeakBytes,
+      savedActivationBytes: planned.savedActivationBytes,
+      parameterBytes: planned.parameterBytes,
+    }),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -9,18 +9,33 @@ import { join } from "node:path";
 import { analyze } from "../model-core/src/analysis/analyze";
 import { presets } from "../model-core/src/spec/presets";
 import { initialExpansion, layoutView } from "../model-core/src/render/index";
-import { CHROMIUM_PATH, launchWithBundle, longTasks, panDown, startFakeHost, type HostModel } from "../test/browser/harness";
+import {
+  CHROMIUM_PATH,
+  launchWithBundle,
+  longTasks,
+  panDown,
+  startFakeHost,
+  type HostModel,
+} from "../test/browser/harness";
 
 const LONGEST_TASK_BAR_MS = 200;
 
 function emit(metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
-  const line: Record<string, unknown> = { bench: "webview", metric, value: Math.round(value * 10) / 10, unit, backend: "chromium", ...extra };
+  const line: Record<string, unknown> = {
+    bench: "webview",
+    metric,
+    value: Math.round(value * 10) / 10,
+    unit,
+    backend: "chromium",
+    ...extra,
+  };
   if (typeof extra.bar === "number") line.pass = value <= extra.bar;
   process.stdout.write(JSON.stringify(line) + "\n");
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}; the webview bench cannot run`);
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}; the webview bench cannot run`);
   const root = join(__dirname, "..");
   const [browser, bundle] = await launchWithBundle(root);
   try {
@@ -36,12 +51,20 @@ async function main(): Promise<void> {
       await page.goto(fake.url);
       await page.waitForSelector("#layer svg g[data-node-id]");
       const viewport = (await page.locator("#viewport").boundingBox())!;
-      const cx = viewport.x + viewport.width / 2, cy = viewport.y + viewport.height / 2;
+      const cx = viewport.x + viewport.width / 2,
+        cy = viewport.y + viewport.height / 2;
       await panDown(page, cx, cy, 6);
       // The panel opens at 100 % at the top of the network: as many steps out as the browser test takes to the overview.
-      for (let i = 0; i < 18; i++) { await page.mouse.move(cx, cy); await page.mouse.wheel(0, 240); await page.waitForTimeout(30); }
+      for (let i = 0; i < 18; i++) {
+        await page.mouse.move(cx, cy);
+        await page.mouse.wheel(0, 240);
+        await page.waitForTimeout(30);
+      }
       await page.waitForSelector("#overview:not(.hidden)");
-      for (let i = 0; i < 16; i++) { await page.mouse.wheel(0, -240); await page.waitForTimeout(30); }
+      for (let i = 0; i < 16; i++) {
+        await page.mouse.wheel(0, -240);
+        await page.waitForTimeout(30);
+      }
       const minimap = await page.locator("#minimap").boundingBox();
       if (minimap) await page.mouse.click(minimap.x + minimap.width / 2, minimap.y + minimap.height * 0.8);
       await page.keyboard.press("ArrowDown");
@@ -50,9 +73,13 @@ async function main(): Promise<void> {
       await page.click('vscode-checkbox[data-overlay="params"]');
       await page.waitForTimeout(300);
       const result = await longTasks(page);
-      if (result.unsupported !== null) throw new Error(`PerformanceObserver longtask unsupported: ${result.unsupported}`);
+      if (result.unsupported !== null)
+        throw new Error(`PerformanceObserver longtask unsupported: ${result.unsupported}`);
       const longest = result.tasks.reduce((m, t) => Math.max(m, t.duration), 0);
-      emit("resnet1202AllLongestMainThreadTask", longest, "ms", { bar: LONGEST_TASK_BAR_MS, longTasks: result.tasks.length });
+      emit("resnet1202AllLongestMainThreadTask", longest, "ms", {
+        bar: LONGEST_TASK_BAR_MS,
+        longTasks: result.tasks.length,
+      });
     } finally {
       await page.close();
       await fake.close();

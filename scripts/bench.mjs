@@ -34,7 +34,8 @@ function parseLines(text, source) {
     if (!t.startsWith("{")) continue;
     try {
       const obj = JSON.parse(t);
-      if (typeof obj.bench === "string" && typeof obj.metric === "string" && typeof obj.value === "number") out.push({ ...obj, source });
+      if (typeof obj.bench === "string" && typeof obj.metric === "string" && typeof obj.value === "number")
+        out.push({ ...obj, source });
     } catch {
       /* not a result line */
     }
@@ -46,15 +47,21 @@ function run(label, command, commandArgs, env = {}) {
   process.stderr.write(`\n▶ ${label}\n`);
   const started = Date.now();
   const r = spawnSync(command, commandArgs, {
-    cwd: root, encoding: "utf8", timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
+    cwd: root,
+    encoding: "utf8",
+    timeout: TIMEOUT_MS,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (r.stdout) process.stderr.write(r.stdout);
   const failed = r.error || r.status !== 0;
   if (failed) {
     const why = r.error ? r.error.message : `exit ${r.status}`;
-    process.stderr.write(`✖ ${label} failed (${why}) after ${seconds}s\n${(r.stderr ?? "").split("\n").slice(-15).join("\n")}\n`);
+    process.stderr.write(
+      `✖ ${label} failed (${why}) after ${seconds}s\n${(r.stderr ?? "").split("\n").slice(-15).join("\n")}\n`,
+    );
   } else {
     process.stderr.write(`✔ ${label} (${seconds}s)\n`);
   }
@@ -80,7 +87,13 @@ function machine() {
   } catch {
     /* not Linux */
   }
-  return { cpus: cpus().length, cpuModel, memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)), node: process.version, loadAverage: load };
+  return {
+    cpus: cpus().length,
+    cpuModel,
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    loadAverage: load,
+  };
 }
 
 /** Ratio rows: our throughput lines against PyTorch's same metric; our per-kernel times against the same bench+metric. */
@@ -95,11 +108,30 @@ export function ratios(results) {
       const ratio = r.value / ref.value;
       // Reference lines (e.g. single-threaded training next to the default path) get a ratio but no bar.
       const bar = r.metric === "trainImagesPerSecond" && !r.reference ? TRAIN_RATIO_BAR : undefined;
-      rows.push({ bench: r.bench, metric: r.metric, backend: r.backend, workers: r.workers, ours: r.value, pytorch: ref.value, unit: r.unit, ratio, bar, pass: bar === undefined ? undefined : ratio >= bar });
+      rows.push({
+        bench: r.bench,
+        metric: r.metric,
+        backend: r.backend,
+        workers: r.workers,
+        ours: r.value,
+        pytorch: ref.value,
+        unit: r.unit,
+        ratio,
+        bar,
+        pass: bar === undefined ? undefined : ratio >= bar,
+      });
     } else if (r.unit === "ms") {
       const ref = torch.find((t) => t.bench === r.bench && t.metric === r.metric);
       if (!ref || r.value <= 0) continue;
-      rows.push({ bench: r.bench, metric: r.metric, backend: r.backend, ours: r.value, pytorch: ref.value, unit: r.unit, ratio: ref.value / r.value });
+      rows.push({
+        bench: r.bench,
+        metric: r.metric,
+        backend: r.backend,
+        ours: r.value,
+        pytorch: ref.value,
+        unit: r.unit,
+        ratio: ref.value / r.value,
+      });
     }
   }
   return rows;
@@ -114,15 +146,23 @@ function table(results, ratioRows) {
   const lines = ["| bench | metric | value | unit | backend | bar | pass |", "|---|---|---:|---|---|---|---|"];
   for (const r of results) {
     const pass = r.pass === undefined ? "" : r.pass ? "✔" : "✖";
-    lines.push(`| ${r.bench} | ${r.metric} | ${fmt(r.value)} | ${r.unit ?? ""} | ${r.backend ?? ""} | ${r.bar ?? ""} | ${pass} |`);
+    lines.push(
+      `| ${r.bench} | ${r.metric} | ${fmt(r.value)} | ${r.unit ?? ""} | ${r.backend ?? ""} | ${r.bar ?? ""} | ${pass} |`,
+    );
   }
   if (ratioRows.length > 0) {
-    lines.push("", "Ratio to PyTorch CPU (ours ÷ PyTorch for img/s, PyTorch ÷ ours for ms: 1 = as fast, higher is better)", "");
+    lines.push(
+      "",
+      "Ratio to PyTorch CPU (ours ÷ PyTorch for img/s, PyTorch ÷ ours for ms: 1 = as fast, higher is better)",
+      "",
+    );
     lines.push("| bench | metric | ours | PyTorch | ratio | bar | pass |", "|---|---|---:|---:|---:|---|---|");
     for (const r of ratioRows) {
       const pass = r.pass === undefined ? "" : r.pass ? "✔" : "✖";
       const where = r.workers ? `${r.backend}, ${r.workers} worker${r.workers === 1 ? "" : "s"}` : r.backend;
-      lines.push(`| ${r.bench} | ${r.metric} (${where}) | ${fmt(r.ours)} ${r.unit} | ${fmt(r.pytorch)} ${r.unit} | ${r.ratio.toFixed(3)}× | ${r.bar === undefined ? "" : `≥ ${r.bar}×`} | ${pass} |`);
+      lines.push(
+        `| ${r.bench} | ${r.metric} (${where}) | ${fmt(r.ours)} ${r.unit} | ${fmt(r.pytorch)} ${r.unit} | ${r.ratio.toFixed(3)}× | ${r.bar === undefined ? "" : `≥ ${r.bar}×`} | ${pass} |`,
+      );
     }
   }
   return lines.join("\n");
@@ -137,7 +177,11 @@ function main() {
     meta = saved.meta ?? meta;
   } else {
     const benchDir = join(root, "bench");
-    const files = existsSync(benchDir) ? readdirSync(benchDir).filter((f) => f.endsWith(".bench.ts")).sort() : [];
+    const files = existsSync(benchDir)
+      ? readdirSync(benchDir)
+          .filter((f) => f.endsWith(".bench.ts"))
+          .sort()
+      : [];
     const selected = files.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
     if (!flags.has("--pytorch-only")) {
       for (const f of selected) {
@@ -150,7 +194,9 @@ function main() {
       const version = torchAvailable();
       if (version === null) {
         // The ratio bars need the reference: without it they can't be checked, which fails the run (--no-pytorch opts out).
-        process.stderr.write(`\n✖ PyTorch reference can't run: ${PYTHON} cannot import torch (install python3-torch, or pass --no-pytorch)\n`);
+        process.stderr.write(
+          `\n✖ PyTorch reference can't run: ${PYTHON} cannot import torch (install python3-torch, or pass --no-pytorch)\n`,
+        );
         meta.runs.push({ file: "pytorch_reference.py", ok: false, error: "torch not importable" });
       } else {
         // Per-kernel reference times only when the conv bench is part of this run.
@@ -164,16 +210,22 @@ function main() {
   }
   const ratioRows = ratios(results);
   const m = meta.machine;
-  console.log(`\nMachine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, node ${m.node}, load average ${m.loadAverage} (before) / ${m.loadAverageAfter ?? "?"} (after)\n`);
+  console.log(
+    `\nMachine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, node ${m.node}, load average ${m.loadAverage} (before) / ${m.loadAverageAfter ?? "?"} (after)\n`,
+  );
   console.log(table(results, ratioRows));
   if (!fromFile) {
     mkdirSync(join(root, ".bench"), { recursive: true });
-    writeFileSync(join(root, ".bench", "results.json"), JSON.stringify({ meta, results, ratios: ratioRows }, null, 2) + "\n");
+    writeFileSync(
+      join(root, ".bench", "results.json"),
+      JSON.stringify({ meta, results, ratios: ratioRows }, null, 2) + "\n",
+    );
     console.log(`\nSaved .bench/results.json`);
   }
   const failedRuns = meta.runs.filter((r) => r.ok === false);
   const failedBars = [...results, ...ratioRows].filter((r) => r.pass === false);
-  if (failedRuns.length > 0) console.log(`\n${failedRuns.length} bench file(s) failed: ${failedRuns.map((r) => r.file).join(", ")}`);
+  if (failedRuns.length > 0)
+    console.log(`\n${failedRuns.length} bench file(s) failed: ${failedRuns.map((r) => r.file).join(", ")}`);
   if (failedBars.length > 0) console.log(`${failedBars.length} bar(s) missed.`);
   // A missed bar fails the run like a failed bench: a benchmark that can't fail checks nothing.
   process.exitCode = failedRuns.length > 0 || failedBars.length > 0 ? 1 : 0;

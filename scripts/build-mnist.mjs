@@ -25,8 +25,13 @@ try {
   process.exit(0);
 }
 const sources = Array.from({ length: 10 }, (_, d) => join(digitsDir, `${d}.json`));
-const newestSource = Math.max(statSync(fileURLToPath(import.meta.url)).mtimeMs, ...sources.map((f) => statSync(f).mtimeMs));
-const stale = outDirs.filter((d) => !existsSync(join(d, FILE_NAME)) || statSync(join(d, FILE_NAME)).mtimeMs < newestSource);
+const newestSource = Math.max(
+  statSync(fileURLToPath(import.meta.url)).mtimeMs,
+  ...sources.map((f) => statSync(f).mtimeMs),
+);
+const stale = outDirs.filter(
+  (d) => !existsSync(join(d, FILE_NAME)) || statSync(join(d, FILE_NAME)).mtimeMs < newestSource,
+);
 if (stale.length === 0) process.exit(0);
 
 const perDigit = sources.map((f) => JSON.parse(readFileSync(f, "utf8")).data);
@@ -35,8 +40,10 @@ const pixels = new Uint8Array(count * SIDE * SIDE);
 const labels = new Uint8Array(count);
 let image = 0;
 perDigit.forEach((data, digit) => {
-  if (data.length % (SIDE * SIDE) !== 0) throw new Error(`digit ${digit}: ${data.length} values is not a multiple of 784`);
-  for (let i = 0; i < data.length; i++) pixels[image * SIDE * SIDE + i] = Math.max(0, Math.min(255, Math.round(data[i] * 255)));
+  if (data.length % (SIDE * SIDE) !== 0)
+    throw new Error(`digit ${digit}: ${data.length} values is not a multiple of 784`);
+  for (let i = 0; i < data.length; i++)
+    pixels[image * SIDE * SIDE + i] = Math.max(0, Math.min(255, Math.round(data[i] * 255)));
   labels.fill(digit, image, image + data.length / (SIDE * SIDE));
   image += data.length / (SIDE * SIDE);
 });
@@ -55,4 +62,6 @@ for (const dir of stale) {
   writeFileSync(tmp, packed);
   renameSync(tmp, join(dir, FILE_NAME));
 }
-console.log(`build-mnist: ${count} digits → ${FILE_NAME} (${(packed.length / 1e6).toFixed(2)} MB) in ${stale.length} folder(s)`);
+console.log(
+  `build-mnist: ${count} digits → ${FILE_NAME} (${(packed.length / 1e6).toFixed(2)} MB) in ${stale.length} folder(s)`,
+);

@@ -21,25 +21,106 @@ const modelCoreExternals = ["typescript", "elkjs", "commander", "cli-progress"];
 const tfjsExternalExceptGradients = {
   name: "tfjs-external-except-gradients",
   setup(build) {
-    build.onResolve({ filter: /^@tensorflow\// }, (a) => (a.path.startsWith("@tensorflow/tfjs-core/dist/") ? undefined : { path: a.path, external: true }));
+    build.onResolve({ filter: /^@tensorflow\// }, (a) =>
+      a.path.startsWith("@tensorflow/tfjs-core/dist/") ? undefined : { path: a.path, external: true },
+    );
   },
 };
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: "warning", absWorkingDir: root };
 
 const builds = [
-  { entryPoints: ["model-core/src/index.ts"], outfile: "model-core/dist/index.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
-  { entryPoints: ["model-core/src/cli/main.ts"], outfile: "model-core/dist/cli.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
-  { entryPoints: ["model-core/src/render/layoutWorker.ts"], outfile: "model-core/dist/layoutWorker.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
+  {
+    entryPoints: ["model-core/src/index.ts"],
+    outfile: "model-core/dist/index.cjs",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: modelCoreExternals,
+    plugins: [tfjsExternalExceptGradients],
+  },
+  {
+    entryPoints: ["model-core/src/cli/main.ts"],
+    outfile: "model-core/dist/cli.cjs",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: modelCoreExternals,
+    plugins: [tfjsExternalExceptGradients],
+  },
+  {
+    entryPoints: ["model-core/src/render/layoutWorker.ts"],
+    outfile: "model-core/dist/layoutWorker.cjs",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: modelCoreExternals,
+    plugins: [tfjsExternalExceptGradients],
+  },
   // Data-parallel training replicas (model-core/src/runtime/parallel.ts finds them next to the bundle that trains).
-  { entryPoints: ["model-core/src/runtime/replicaWorker.ts"], outfile: "model-core/dist/trainReplicaWorker.cjs", platform: "node", format: "cjs", target: "node20", external: modelCoreExternals, plugins: [tfjsExternalExceptGradients] },
-  { entryPoints: ["extension/src/extension.ts"], outfile: "dist/extension.js", platform: "node", format: "cjs", target: "node20", external: ["vscode", "@tensorflow/tfjs-node"] },
-  { entryPoints: ["extension/src/layoutWorker.ts"], outfile: "dist/layoutWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
-  { entryPoints: ["extension/src/trainWorker.ts"], outfile: "dist/trainWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
-  { entryPoints: ["extension/src/specWorker.ts"], outfile: "dist/specWorker.js", platform: "node", format: "cjs", target: "node20" },
-  { entryPoints: ["model-core/src/runtime/replicaWorker.ts"], outfile: "dist/trainReplicaWorker.js", platform: "node", format: "cjs", target: "node20", external: ["@tensorflow/tfjs-node"] },
+  {
+    entryPoints: ["model-core/src/runtime/replicaWorker.ts"],
+    outfile: "model-core/dist/trainReplicaWorker.cjs",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: modelCoreExternals,
+    plugins: [tfjsExternalExceptGradients],
+  },
+  {
+    entryPoints: ["extension/src/extension.ts"],
+    outfile: "dist/extension.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["vscode", "@tensorflow/tfjs-node"],
+  },
+  {
+    entryPoints: ["extension/src/layoutWorker.ts"],
+    outfile: "dist/layoutWorker.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["@tensorflow/tfjs-node"],
+  },
+  {
+    entryPoints: ["extension/src/trainWorker.ts"],
+    outfile: "dist/trainWorker.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["@tensorflow/tfjs-node"],
+  },
+  {
+    entryPoints: ["extension/src/specWorker.ts"],
+    outfile: "dist/specWorker.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+  },
+  {
+    entryPoints: ["model-core/src/runtime/replicaWorker.ts"],
+    outfile: "dist/trainReplicaWorker.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["@tensorflow/tfjs-node"],
+  },
   // TypeScript server plugin (contributes.typescriptServerPlugins): resolves "resnet-studio" to dist/types/ when it is not installed.
-  { entryPoints: ["extension/tsserver-plugin/index.ts"], outfile: "dist/tsserver-plugin/index.js", platform: "node", format: "cjs", target: "node20" },
-  { entryPoints: ["webview/src/main.ts"], outfile: "dist/webview.js", platform: "browser", format: "iife", target: "es2022", loader: { ".css": "text" } },
+  {
+    entryPoints: ["extension/tsserver-plugin/index.ts"],
+    outfile: "dist/tsserver-plugin/index.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+  },
+  {
+    entryPoints: ["webview/src/main.ts"],
+    outfile: "dist/webview.js",
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    loader: { ".css": "text" },
+  },
 ];
 
 function copyWasmBinaries() {

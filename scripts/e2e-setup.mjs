@@ -36,19 +36,27 @@ export function codeServerPaths() {
 /** Why the e2e test cannot run on this machine, or null when code-server is installed (it may still need setup). */
 export function codeServerMissingReason() {
   const paths = codeServerPaths();
-  if (!existsSync(join(paths.dir, "package.json"))) return "code-server is not installed (run `npm install` at the repo root)";
+  if (!existsSync(join(paths.dir, "package.json")))
+    return "code-server is not installed (run `npm install` at the repo root)";
   const version = JSON.parse(readFileSync(join(paths.dir, "package.json"), "utf8")).version;
-  if (!SUPPORTED_VERSION.test(version)) return `code-server ${version} is installed; this test needs 4.100.x (the last release for Node 20)`;
+  if (!SUPPORTED_VERSION.test(version))
+    return `code-server ${version} is installed; this test needs 4.100.x (the last release for Node 20)`;
   if (!existsSync(paths.entry)) return `code-server is incomplete: ${paths.entry} is missing`;
   return null;
 }
 
 function run(command, args, cwd, log) {
   log(`$ (cd ${cwd} && ${command} ${args.join(" ")})`);
-  const r = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" } });
+  const r = spawnSync(command, args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" },
+  });
   if (r.status !== 0) {
     const tail = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n");
-    throw new Error(`e2e setup: \`${command} ${args.join(" ")}\` failed in ${cwd} (exit ${r.status ?? r.signal}):\n${tail}`);
+    throw new Error(
+      `e2e setup: \`${command} ${args.join(" ")}\` failed in ${cwd} (exit ${r.status ?? r.signal}):\n${tail}`,
+    );
   }
 }
 
@@ -57,7 +65,10 @@ function linkSystemRipgrep(modules, log) {
   if (existsSync(target)) return;
   const which = spawnSync("sh", ["-c", "command -v rg"], { encoding: "utf8" });
   const systemRg = which.status === 0 ? which.stdout.trim() : "";
-  if (!systemRg) { log("no `rg` on PATH: VS Code's file search stays unavailable (the test does not need it)"); return; }
+  if (!systemRg) {
+    log("no `rg` on PATH: VS Code's file search stays unavailable (the test does not need it)");
+    return;
+  }
   mkdirSync(dirname(target), { recursive: true });
   symlinkSync(systemRg, target);
   log(`linked ${target} -> ${systemRg}`);
@@ -76,10 +87,16 @@ export function ensureCodeServer(log = () => {}) {
   const missing = codeServerMissingReason();
   if (missing) throw new Error(missing);
   const paths = codeServerPaths();
-  if (existsSync(paths.marker)) { linkSystemRipgrep(join(paths.vscode, "node_modules"), log); return paths; }
+  if (existsSync(paths.marker)) {
+    linkSystemRipgrep(join(paths.vscode, "node_modules"), log);
+    return paths;
+  }
 
   const modules = join(paths.vscode, "node_modules");
-  if (!existsSync(join(modules, "native-watchdog", "package.json")) || !existsSync(join(modules, "@vscode", "spdlog", "package.json"))) {
+  if (
+    !existsSync(join(modules, "native-watchdog", "package.json")) ||
+    !existsSync(join(modules, "@vscode", "spdlog", "package.json"))
+  ) {
     run("npm", ["install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"], paths.vscode, log);
   }
   const addons = [
@@ -92,11 +109,16 @@ export function ensureCodeServer(log = () => {}) {
 
   const asar = join(paths.vscode, "node_modules.asar");
   let linked = false;
-  try { linked = lstatSync(asar).isSymbolicLink(); } catch { linked = false; }
+  try {
+    linked = lstatSync(asar).isSymbolicLink();
+  } catch {
+    linked = false;
+  }
   if (!linked) symlinkSync("node_modules", asar);
 
   if (!loads("argon2", paths.dir)) run("npm", ["rebuild", "argon2"], root, log);
-  if (!loads("argon2", paths.dir)) throw new Error("e2e setup: code-server's argon2 addon does not load after `npm rebuild argon2`");
+  if (!loads("argon2", paths.dir))
+    throw new Error("e2e setup: code-server's argon2 addon does not load after `npm rebuild argon2`");
 
   linkSystemRipgrep(modules, log);
 

@@ -12,13 +12,27 @@ const dir = mkdtempSync(join(tmpdir(), "resnet-studio-vsix-"));
 const vsix = join(dir, "resnet-studio.vsix");
 try {
   const vsce = join(root, "node_modules", "@vscode", "vsce", "vsce");
-  const pack = spawnSync(process.execPath, [vsce, "package", "--no-dependencies", "--no-rewrite-relative-links", "--out", vsix], { cwd: root, stdio: "inherit" });
+  const pack = spawnSync(
+    process.execPath,
+    [vsce, "package", "--no-dependencies", "--no-rewrite-relative-links", "--out", vsix],
+    { cwd: root, stdio: "inherit" },
+  );
   // As `npm run package` does: vsce never packs node_modules/, where tsserver looks for the extension's TS plugin.
-  const plugin = pack.status === 0 ? spawnSync(process.execPath, [join(root, "extension", "tsserver-plugin", "build.mjs"), "vsix", vsix], { cwd: root, stdio: "inherit" }) : pack;
-  if (pack.status !== 0 || plugin.status !== 0) { console.error("vsce package failed"); process.exitCode = 1; }
-  else {
+  const plugin =
+    pack.status === 0
+      ? spawnSync(process.execPath, [join(root, "extension", "tsserver-plugin", "build.mjs"), "vsix", vsix], {
+          cwd: root,
+          stdio: "inherit",
+        })
+      : pack;
+  if (pack.status !== 0 || plugin.status !== 0) {
+    console.error("vsce package failed");
+    process.exitCode = 1;
+  } else {
     const run = spawnSync(process.execPath, [join(root, "scripts", "run-tests.mjs"), "test/e2e/"], {
-      cwd: root, stdio: "inherit", env: { ...process.env, RESNET_STUDIO_E2E_VSIX: vsix },
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, RESNET_STUDIO_E2E_VSIX: vsix },
     });
     process.exitCode = run.status ?? 1;
   }

@@ -16,8 +16,16 @@ function collect(dir) {
   return out;
 }
 const filters = process.argv.slice(2);
-const files = ["model-core/test", "test"].flatMap((d) => collect(join(root, d)))
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
-if (files.length === 0) { console.error("no test files matched"); process.exit(1); }
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], { stdio: "inherit", cwd: root });
+const files = ["model-core/test", "test"]
+  .flatMap((d) => collect(join(root, d)))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], {
+  stdio: "inherit",
+  cwd: root,
+});
 process.exit(r.status ?? 1);

@@ -5,5 +5,9 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const env = { ...process.env, RESNET_STUDIO_SCREENSHOTS: join(root, "docs", "screenshots") };
-const r = spawnSync(process.execPath, [join(root, "scripts", "run-tests.mjs"), "test/browser", "test/e2e"], { stdio: "inherit", cwd: root, env });
+const r = spawnSync(process.execPath, [join(root, "scripts", "run-tests.mjs"), "test/browser", "test/e2e"], {
+  stdio: "inherit",
+  cwd: root,
+  env,
+});
 process.exit(r.status ?? 1);

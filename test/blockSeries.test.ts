@@ -12,7 +12,16 @@ test("block input series: one value per block, the gradient of the node feeding 
   const plain = analyze(presets.plain18()).graph!;
   const res = syntheticGradients(r18);
   const series = blockInputSeries(res);
-  assert.deepEqual(series.blocks, ["layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1", "layer4.0", "layer4.1"]);
+  assert.deepEqual(series.blocks, [
+    "layer1.0",
+    "layer1.1",
+    "layer2.0",
+    "layer2.1",
+    "layer3.0",
+    "layer3.1",
+    "layer4.0",
+    "layer4.1",
+  ]);
   const l2 = new Map(res.nodes.map((n) => [n.id, n.activation.l2]));
   assert.equal(series.values[0], l2.get("maxpool"), "layer1.0 is fed by the stem's max pool");
   for (const [i, block] of series.blocks.entries()) {
@@ -22,7 +31,10 @@ test("block input series: one value per block, the gradient of the node feeding 
   const aligned = alignSeries([res, syntheticGradients(plain)]);
   assert.equal(aligned.series.length, 2);
   assert.equal(aligned.blocks.length, 8);
-  assert.ok(aligned.series[1]!.every((v) => v !== null && v > 0), "the plain twin has a value at every block");
+  assert.ok(
+    aligned.series[1]!.every((v) => v !== null && v > 0),
+    "the plain twin has a value at every block",
+  );
 });
 
 test("gradient heatmap: one row per block, one column per snapshot, coloured on the shared log viridis scale", () => {

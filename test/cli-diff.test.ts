@@ -21,16 +21,34 @@ test("diff resnet18 resnet34 --json lists exactly the added blocks and the param
   assert.equal(diff.deltaParams, 21_797_672 - 11_689_512);
   assert.equal(diff.deltaParams, 10_108_160);
   // ResNet-34 has [3, 4, 6, 3] blocks where ResNet-18 has [2, 2, 2, 2] (He et al. 2015, Table 1).
-  assert.deepEqual(diff.addedBlocks, ["layer1.2", "layer2.2", "layer2.3", "layer3.2", "layer3.3", "layer3.4", "layer3.5", "layer4.2"]);
+  assert.deepEqual(diff.addedBlocks, [
+    "layer1.2",
+    "layer2.2",
+    "layer2.3",
+    "layer3.2",
+    "layer3.3",
+    "layer3.4",
+    "layer3.5",
+    "layer4.2",
+  ]);
   assert.deepEqual(diff.removedBlocks, []);
   assert.deepEqual(diff.changedBlocks, []);
   assert.ok(diff.nodes.every((n) => n.status === "added" && n.block !== null && diff.addedBlocks.includes(n.block)));
   // Per stage: the Δparams add up to the total, and a stage's delta is its added blocks' parameters.
-  assert.equal(diff.stages.reduce((sum, s) => sum + s.deltaParams, 0), diff.deltaParams);
-  assert.equal(diff.stages.reduce((sum, s) => sum + s.deltaMacs, 0), diff.deltaMacs);
+  assert.equal(
+    diff.stages.reduce((sum, s) => sum + s.deltaParams, 0),
+    diff.deltaParams,
+  );
+  assert.equal(
+    diff.stages.reduce((sum, s) => sum + s.deltaMacs, 0),
+    diff.deltaMacs,
+  );
   const layer1 = diff.stages.find((s) => s.id === "layer1")!;
   assert.equal(layer1.deltaParams, 2 * (64 * 64 * 9 + 2 * 64)); // one BasicBlock(64): two 3×3 convs and two BNs
-  assert.deepEqual(diff.stages.filter((s) => s.status === "same").map((s) => s.id), ["stem", "head"]);
+  assert.deepEqual(
+    diff.stages.filter((s) => s.status === "same").map((s) => s.id),
+    ["stem", "head"],
+  );
 });
 
 test("diff --batch 32 --json: Δmemory per stage is the added blocks' saved activations, and agrees with summary's layers", () => {
@@ -49,17 +67,29 @@ test("diff --batch 32 --json: Δmemory per stage is the added blocks' saved acti
     head: 0,
   };
   assert.deepEqual(Object.fromEntries(diff.stages.map((s) => [s.id, s.deltaSavedActivationBytes])), expected);
-  assert.deepEqual(diff.stages.map((s) => s.deltaSavedActivationBytes), [0, 102_761_472, 102_764_544, 102_776_832, 12_853_248, 0]);
+  assert.deepEqual(
+    diff.stages.map((s) => s.deltaSavedActivationBytes),
+    [0, 102_761_472, 102_764_544, 102_776_832, 12_853_248, 0],
+  );
   assert.deepEqual(diff.memory, {
-    batch: 32, dtype: "float32", optimizer: "sgd",
-    savedActivationBytesA: 709_793_280, savedActivationBytesB: 1_030_949_376, deltaSavedActivationBytes: 321_156_096,
-    trainPeakBytesA: 824_536_448, trainPeakBytesB: 1_232_616_960, deltaTrainPeakBytes: 408_080_512,
+    batch: 32,
+    dtype: "float32",
+    optimizer: "sgd",
+    savedActivationBytesA: 709_793_280,
+    savedActivationBytesB: 1_030_949_376,
+    deltaSavedActivationBytes: 321_156_096,
+    trainPeakBytesA: 824_536_448,
+    trainPeakBytesB: 1_232_616_960,
+    deltaTrainPeakBytes: 408_080_512,
   });
   // The same figures from `summary --json --batch 32`: per-stage sums of its layers' savedActivationBytes, and its peak.
   const summaries = ["resnet18", "resnet34"].map((name) => {
     const out = cli(["summary", name, "--json", "--batch", "32"]);
     assert.equal(out.code, 0, out.stderr);
-    return JSON.parse(out.stdout) as { layers: { stage: string | null; savedActivationBytes: number }[]; memory: { trainPeakBytes: number } };
+    return JSON.parse(out.stdout) as {
+      layers: { stage: string | null; savedActivationBytes: number }[];
+      memory: { trainPeakBytes: number };
+    };
   });
   const byStage = (layers: { stage: string | null; savedActivationBytes: number }[]) => {
     const out = new Map<string, number>();
@@ -87,11 +117,21 @@ test("diff prints a per-stage table; a spec file and a preset compare; errors ar
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^A: ResNet-18: 11,689,512 params/m);
   assert.match(text.stdout, /^stage +A +B +Δparams +ΔMACs +Δmemory @1$/m);
-  assert.match(text.stdout, /^layer3 \(changed\) +BasicBlock ×2 +BasicBlock ×6 +\+4,722,688 +\+924,844,032 +\+3\.08 MiB$/m);
+  assert.match(
+    text.stdout,
+    /^layer3 \(changed\) +BasicBlock ×2 +BasicBlock ×6 +\+4,722,688 +\+924,844,032 +\+3\.08 MiB$/m,
+  );
   assert.match(text.stdout, /^total +11,689,512 +21,797,672 +\+10,108,160 +\+1,849,688,064 +\+9\.60 MiB$/m);
-  assert.match(text.stdout, /^Δmemory: saved activations of a training step at batch 1 \(float32\); training peak 151 MiB → 270 MiB \(\+119 MiB, optimizer sgd\)$/m);
+  assert.match(
+    text.stdout,
+    /^Δmemory: saved activations of a training step at batch 1 \(float32\); training peak 151 MiB → 270 MiB \(\+119 MiB, optimizer sgd\)$/m,
+  );
   assert.match(text.stdout, /^added blocks \(8\): layer1\.2, layer2\.2/m);
-  const bad = cli(["diff", "test/fixtures/broken/" + readdirSync(join(root, "test/fixtures/broken")).find((f) => f.endsWith(".resnet.ts"))!, "resnet18"]);
+  const bad = cli([
+    "diff",
+    "test/fixtures/broken/" + readdirSync(join(root, "test/fixtures/broken")).find((f) => f.endsWith(".resnet.ts"))!,
+    "resnet18",
+  ]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /\.resnet\.ts:\d+:\d+: /);
   assert.doesNotMatch(bad.stderr, /\n\s+at /);
@@ -110,9 +150,15 @@ test("the plain twin differs in every block and in no parameter; a changed chann
   const same = diffNetworks(a, a);
   assert.deepEqual([same.addedBlocks, same.removedBlocks, same.changedBlocks, same.nodes], [[], [], [], []]);
   const r18 = loadSpec("resnet18").graph!;
-  const wider = analyze({ ...r18.spec, stages: r18.spec.stages.map((s, i) => (i === 3 ? { ...s, channels: 1024 } : s)) }).graph!;
+  const wider = analyze({
+    ...r18.spec,
+    stages: r18.spec.stages.map((s, i) => (i === 3 ? { ...s, channels: 1024 } : s)),
+  }).graph!;
   const widened = diffNetworks(r18, wider);
   assert.deepEqual(widened.changedBlocks, ["layer4.0", "layer4.1"]);
-  assert.deepEqual(widened.nodes.map((n) => n.id).filter((id) => !id.startsWith("layer4.")), ["avgpool", "fc"]);
+  assert.deepEqual(
+    widened.nodes.map((n) => n.id).filter((id) => !id.startsWith("layer4.")),
+    ["avgpool", "fc"],
+  );
   assert.equal(widened.deltaParams, wider.totals.params - r18.totals.params);
 });

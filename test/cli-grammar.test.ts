@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PRESET_NAMES } from "../model-core/src/spec/presets";
-import { BLOCK_KINDS, NORM_KINDS, SHORTCUT_OPTIONS, SHORTCUT_VARIANT_KINDS, STEM_KINDS } from "../model-core/src/spec/builders";
+import {
+  BLOCK_KINDS,
+  NORM_KINDS,
+  SHORTCUT_OPTIONS,
+  SHORTCUT_VARIANT_KINDS,
+  STEM_KINDS,
+} from "../model-core/src/spec/builders";
 
 const grammarPath = join(__dirname, "..", "syntaxes/resnet-spec.tmLanguage.json");
 const modulePath = join(__dirname, "..", "syntaxes/resnet-spec-module.tmLanguage.json");
@@ -39,7 +45,8 @@ function* rules(rule: Rule): Generator<Rule> {
   yield rule;
   for (const child of rule.patterns ?? []) yield* rules(child);
 }
-const rulesOf = (g: Grammar) => [...Object.values(g.repository), ...Object.values(g.injections ?? {}), ...g.patterns].flatMap((r) => [...rules(r)]);
+const rulesOf = (g: Grammar) =>
+  [...Object.values(g.repository), ...Object.values(g.injections ?? {}), ...g.patterns].flatMap((r) => [...rules(r)]);
 
 /** Oniguruma-only constructs JS cannot compile; such regexes are skipped rather than misjudged. */
 const ONIGURUMA_ONLY = /\\[GhHAzZ]|\(\?[imx-]+\)|\\p\{|\(\?~/;
@@ -66,21 +73,37 @@ test("both grammars are injections into source.ts, contributed as such; no resne
   const region = moduleGrammar.repository["spec-module"]!;
   assert.equal(region.name, "meta.resnet-spec");
   assert.deepEqual(region.patterns, [{ include: "source.ts" }]);
-  assert.ok(!grammar.patterns.some((p) => p.include === "source.ts"), "the spec scopes must not pull in all of TypeScript");
+  assert.ok(
+    !grammar.patterns.some((p) => p.include === "source.ts"),
+    "the spec scopes must not pull in all of TypeScript",
+  );
 
   const manifest = JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as {
     activationEvents: string[];
-    contributes: { languages?: { id: string }[]; grammars: { scopeName: string; path: string; language?: string; injectTo?: string[] }[] };
+    contributes: {
+      languages?: { id: string }[];
+      grammars: { scopeName: string; path: string; language?: string; injectTo?: string[] }[];
+    };
   };
-  assert.ok(!(manifest.contributes.languages ?? []).some((l) => l.id === "resnet-spec"), "a resnet-spec language takes *.resnet.ts away from TypeScript");
+  assert.ok(
+    !(manifest.contributes.languages ?? []).some((l) => l.id === "resnet-spec"),
+    "a resnet-spec language takes *.resnet.ts away from TypeScript",
+  );
   assert.ok(!manifest.activationEvents.some((e) => e.includes("resnet-spec")));
-  for (const [scopeName, path] of [[SPEC_SCOPE, "./syntaxes/resnet-spec.tmLanguage.json"], [MODULE_SCOPE, "./syntaxes/resnet-spec-module.tmLanguage.json"]]) {
+  for (const [scopeName, path] of [
+    [SPEC_SCOPE, "./syntaxes/resnet-spec.tmLanguage.json"],
+    [MODULE_SCOPE, "./syntaxes/resnet-spec-module.tmLanguage.json"],
+  ]) {
     const entry = manifest.contributes.grammars.find((g) => g.scopeName === scopeName);
     assert.equal(entry?.path, path, scopeName);
     assert.deepEqual(entry?.injectTo, ["source.ts"], scopeName);
     assert.equal(entry?.language, undefined, `${scopeName} is an injection, not a language's grammar`);
   }
-  assert.match(readFileSync(join(__dirname, "..", ".vscodeignore"), "utf8"), /^!syntaxes\/\*\*$/m, ".vsix must ship syntaxes/");
+  assert.match(
+    readFileSync(join(__dirname, "..", ".vscodeignore"), "utf8"),
+    /^!syntaxes\/\*\*$/m,
+    ".vsix must ship syntaxes/",
+  );
 });
 
 test("every regex compiles and every local include resolves", () => {
@@ -112,7 +135,7 @@ test("scopes what a spec contains", () => {
   const enumValue = (text: string) => enums.map((r) => text.match(r)?.[4]).find(Boolean);
   assert.equal(enumValue('block: "bottleneck",'), "bottleneck");
   assert.equal(enumValue("shortcut: 'A'"), "A");
-  assert.equal(enumValue('shortcut: "A\''), undefined, "quotes must match");
+  assert.equal(enumValue("shortcut: \"A'"), undefined, "quotes must match");
   assert.equal(enumValue('shortcutVariant: "exclusiveGating"'), "exclusiveGating");
   assert.equal(enumValue('block: "bottleneckk"'), undefined);
 
@@ -129,7 +152,10 @@ test("grammar lists exactly the spec language's presets and enum values", () => 
   assert.deepEqual([...presetAlternatives].sort(), [...PRESET_NAMES].sort());
   const enums = rule("enum-values");
   for (const value of [...STEM_KINDS, ...BLOCK_KINDS, ...SHORTCUT_OPTIONS, ...NORM_KINDS, ...SHORTCUT_VARIANT_KINDS]) {
-    assert.ok(enums.some((r) => new RegExp(`\\(([^()]*\\|)?${value}(\\|[^()]*)?\\)`).test(r.source)), `enum value ${value} missing`);
+    assert.ok(
+      enums.some((r) => new RegExp(`\\(([^()]*\\|)?${value}(\\|[^()]*)?\\)`).test(r.source)),
+      `enum value ${value} missing`,
+    );
   }
 });
 
@@ -149,7 +175,9 @@ async function typescriptTokenizer(withInjections: boolean): Promise<Tokenize> {
     await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
   })();
   await wasmLoaded;
-  const manifest = JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { contributes: { grammars: { scopeName: string; path: string; injectTo?: string[] }[] } };
+  const manifest = JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as {
+    contributes: { grammars: { scopeName: string; path: string; injectTo?: string[] }[] };
+  };
   const paths = new Map<string, string>([["source.ts", require.resolve("tm-grammars/grammars/typescript.json")]]);
   for (const g of manifest.contributes.grammars) paths.set(g.scopeName, join(__dirname, "..", g.path));
   const registry = new textmate.Registry({
@@ -162,7 +190,9 @@ async function typescriptTokenizer(withInjections: boolean): Promise<Tokenize> {
       return path ? textmate.parseRawGrammar(readFileSync(path, "utf8"), path) : null;
     },
     getInjections: (scopeName: string) =>
-      withInjections ? manifest.contributes.grammars.filter((g) => g.injectTo?.includes(scopeName)).map((g) => g.scopeName) : undefined,
+      withInjections
+        ? manifest.contributes.grammars.filter((g) => g.injectTo?.includes(scopeName)).map((g) => g.scopeName)
+        : undefined,
   });
   const ts = await registry.loadGrammar("source.ts");
   assert.ok(ts);
@@ -171,7 +201,14 @@ async function typescriptTokenizer(withInjections: boolean): Promise<Tokenize> {
     let state = textmate.INITIAL;
     text.split("\n").forEach((line, i) => {
       const result = ts.tokenizeLine(line, state);
-      for (const t of result.tokens) tokens.push({ line: i, start: t.startIndex, end: t.endIndex, text: line.slice(t.startIndex, t.endIndex), scopes: t.scopes });
+      for (const t of result.tokens)
+        tokens.push({
+          line: i,
+          start: t.startIndex,
+          end: t.endIndex,
+          text: line.slice(t.startIndex, t.endIndex),
+          scopes: t.scopes,
+        });
       state = result.ruleStack;
     });
     return tokens;
@@ -186,12 +223,14 @@ const isOurs = (scope: string) => scope.endsWith(".resnet-spec");
 const isSpecScope = (scope: string) => isOurs(scope) && scope !== "meta.resnet-spec";
 
 function scopesOf(tokens: Token[], line: number, text: string): string {
-  return tokens.find((t) => t.line === line && t.text === text)?.scopes.join(" ") ?? `(no token "${text}" on line ${line})`;
+  return (
+    tokens.find((t) => t.line === line && t.text === text)?.scopes.join(" ") ?? `(no token "${text}" on line ${line})`
+  );
 }
 
 const SPEC = [
   'import { resnet, stage, presets } from "resnet-studio";',
-  "// resnet({ block: \"basic\" }) in a comment stays a comment",
+  '// resnet({ block: "basic" }) in a comment stays a comment',
   "export default resnet({",
   '  block: "bottleneck",',
   "  stages: [stage({ channels: 64, blocks: 3 })],",
@@ -216,23 +255,50 @@ test("in a TypeScript file importing resnet-studio, the injections scope builder
   assert.match(at(7, "const"), /^source\.ts meta\.resnet-spec .*storage\.type.*\.ts/);
   assert.match(at(4, "64"), /constant\.numeric\.decimal\.ts/);
   const comment = tokens.filter((t) => t.line === 1);
-  assert.ok(comment.every((t) => t.scopes.some((s) => s.startsWith("comment")) && !t.scopes.some(isSpecScope)), JSON.stringify(comment));
+  assert.ok(
+    comment.every((t) => t.scopes.some((s) => s.startsWith("comment")) && !t.scopes.some(isSpecScope)),
+    JSON.stringify(comment),
+  );
 });
 
 test("multi-line, namespace, default and type imports of resnet-studio open the spec region; text before it stays plain", async () => {
   const tokenize = await injected;
-  const multiLine = tokenize(['// header: resnet({ block: "basic" })', "const before = stage({ channels: 8 });", "import {", "  resnet,", "  stage,", '} from "resnet-studio"', 'export default resnet({ block: "basic", stages: [stage({ channels: 8 })] });'].join("\n"));
-  assert.ok(multiLine.filter((t) => t.line <= 5).every((t) => !t.scopes.some(isOurs)), "the region opens after the import");
-  assert.match(scopesOf(multiLine, 6, "resnet"), /^source\.ts meta\.resnet-spec .*entity\.name\.function\.builder\.resnet-spec/);
+  const multiLine = tokenize(
+    [
+      '// header: resnet({ block: "basic" })',
+      "const before = stage({ channels: 8 });",
+      "import {",
+      "  resnet,",
+      "  stage,",
+      '} from "resnet-studio"',
+      'export default resnet({ block: "basic", stages: [stage({ channels: 8 })] });',
+    ].join("\n"),
+  );
+  assert.ok(
+    multiLine.filter((t) => t.line <= 5).every((t) => !t.scopes.some(isOurs)),
+    "the region opens after the import",
+  );
+  assert.match(
+    scopesOf(multiLine, 6, "resnet"),
+    /^source\.ts meta\.resnet-spec .*entity\.name\.function\.builder\.resnet-spec/,
+  );
   assert.match(scopesOf(multiLine, 6, "basic"), /constant\.language\.block\.resnet-spec/);
   assert.match(scopesOf(multiLine, 6, "stage"), /entity\.name\.function\.builder\.resnet-spec/);
 
-  const namespace = tokenize(['import * as rs from "resnet-studio";', "export default rs.resnet({ stages: [rs.stage({ channels: 8 })] });"].join("\n"));
+  const namespace = tokenize(
+    ['import * as rs from "resnet-studio";', "export default rs.resnet({ stages: [rs.stage({ channels: 8 })] });"].join(
+      "\n",
+    ),
+  );
   assert.match(scopesOf(namespace, 1, "resnet"), /entity\.name\.function\.builder\.resnet-spec/);
   assert.match(scopesOf(namespace, 1, "stage"), /entity\.name\.function\.builder\.resnet-spec/);
   assert.match(scopesOf(namespace, 1, "channels"), /support\.type\.property-name\.stage\.resnet-spec/);
 
-  for (const header of ['import rs from "resnet-studio"', "import type { ResNetOptions } from 'resnet-studio'; // types", '  import { resnet } from "resnet-studio";']) {
+  for (const header of [
+    'import rs from "resnet-studio"',
+    "import type { ResNetOptions } from 'resnet-studio'; // types",
+    '  import { resnet } from "resnet-studio";',
+  ]) {
     const tokens = tokenize(`${header}\nconst o = { block: "basic" };`);
     assert.match(scopesOf(tokens, 1, "basic"), /constant\.language\.block\.resnet-spec/, header);
   }
@@ -260,13 +326,24 @@ test("a TypeScript file without a resnet-studio import gets none of the spec sco
 
 test("in a spec, the injections keep TypeScript's tokens: same segmentation, same scopes apart from the added ones", async () => {
   const examples = join(__dirname, "..", "examples");
-  const specs = [["inline", SPEC], ...(await import("node:fs")).readdirSync(examples).filter((f) => f.endsWith(".resnet.ts")).map((f) => [f, readFileSync(join(examples, f), "utf8")])];
+  const specs = [
+    ["inline", SPEC],
+    ...(await import("node:fs"))
+      .readdirSync(examples)
+      .filter((f) => f.endsWith(".resnet.ts"))
+      .map((f) => [f, readFileSync(join(examples, f), "utf8")]),
+  ];
   assert.ok(specs.length >= 5);
-  const tokenTypeOf = (scopes: string[]) => /\b(comment|string|regex|meta\.embedded)\b/.exec(scopes.join(" "))?.[1] ?? "other";
+  const tokenTypeOf = (scopes: string[]) =>
+    /\b(comment|string|regex|meta\.embedded)\b/.exec(scopes.join(" "))?.[1] ?? "other";
   for (const [name, text] of specs) {
     const withSpec = (await injected)(text!);
     const without = (await plainTypescript)(text!);
-    assert.deepEqual(withSpec.map((t) => [t.line, t.start, t.end]), without.map((t) => [t.line, t.start, t.end]), `${name}: token boundaries differ`);
+    assert.deepEqual(
+      withSpec.map((t) => [t.line, t.start, t.end]),
+      without.map((t) => [t.line, t.start, t.end]),
+      `${name}: token boundaries differ`,
+    );
     let specTokens = 0;
     withSpec.forEach((t, i) => {
       const plain = without[i]!;
@@ -278,12 +355,25 @@ test("in a spec, the injections keep TypeScript's tokens: same segmentation, sam
         // A spec token keeps TypeScript's enclosing scopes (object member, key, function call) around its own.
         const kept = plain.scopes.filter((s) => s.startsWith("meta.") || s === "source.ts");
         const have = t.scopes.filter((s) => s !== "meta.resnet-spec");
-        assert.ok(kept.every((s) => have.includes(s)), `${where}: lost TypeScript scopes\n  without: ${plain.scopes.join(" ")}\n  with:    ${t.scopes.join(" ")}`);
+        assert.ok(
+          kept.every((s) => have.includes(s)),
+          `${where}: lost TypeScript scopes\n  without: ${plain.scopes.join(" ")}\n  with:    ${t.scopes.join(" ")}`,
+        );
       } else {
-        assert.deepEqual(t.scopes.filter((s) => s !== "meta.resnet-spec"), plain.scopes, where);
+        assert.deepEqual(
+          t.scopes.filter((s) => s !== "meta.resnet-spec"),
+          plain.scopes,
+          where,
+        );
       }
     });
     assert.ok(specTokens >= 5, `${name}: only ${specTokens} spec tokens (is the region open?)`);
-    assert.ok(withSpec.filter((t) => t.text.trim()).at(-1)!.scopes.includes("meta.resnet-spec"), `${name}: the region must reach the end`);
+    assert.ok(
+      withSpec
+        .filter((t) => t.text.trim())
+        .at(-1)!
+        .scopes.includes("meta.resnet-spec"),
+      `${name}: the region must reach the end`,
+    );
   }
 });

@@ -31,8 +31,12 @@ async function pool<T, R>(items: T[], limit: number, task: (item: T) => Promise<
   return results;
 }
 
-const fixtures = readdirSync(brokenDir).filter((f) => f.endsWith(".resnet.ts")).sort();
-const hostileFixtures = readdirSync(hostileDir).filter((f) => f.endsWith(".resnet.ts")).sort();
+const fixtures = readdirSync(brokenDir)
+  .filter((f) => f.endsWith(".resnet.ts"))
+  .sort();
+const hostileFixtures = readdirSync(hostileDir)
+  .filter((f) => f.endsWith(".resnet.ts"))
+  .sort();
 
 test("there are at least 20 broken fixtures, each with an expectation", () => {
   assert.ok(fixtures.length >= 20, `only ${fixtures.length} fixtures`);
@@ -53,7 +57,8 @@ test("every broken and hostile fixture fails with the expected located diagnosti
     const lines = run.stderr.split("\n");
     const problems: string[] = [];
     if (run.code !== 1) problems.push(`exit code ${run.code}`);
-    if (!lines.some((l) => l.startsWith(prefix) && l.includes(expected))) problems.push(`no line "${prefix}…${expected}…"`);
+    if (!lines.some((l) => l.startsWith(prefix) && l.includes(expected)))
+      problems.push(`no line "${prefix}…${expected}…"`);
     if (lines.some((l) => /^\s+at /.test(l))) problems.push("stack trace printed");
     if (/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(run.stderr)) problems.push("control character in the output");
     if (run.stdout !== "") problems.push("stdout not empty");
@@ -62,20 +67,30 @@ test("every broken and hostile fixture fails with the expected located diagnosti
   assert.deepEqual(failures, []);
 });
 
-const examples = readdirSync(examplesDir).filter((f) => f.endsWith(".resnet.ts")).sort();
+const examples = readdirSync(examplesDir)
+  .filter((f) => f.endsWith(".resnet.ts"))
+  .sort();
 
 test("every example and every preset summarizes without errors", () => {
   assert.ok(examples.includes("small.resnet.ts") && examples.length >= 7, examples.join(", "));
   for (const name of examples) {
     const loaded = loadSpec(join(examplesDir, name));
-    assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === "error"), [], name);
+    assert.deepEqual(
+      loaded.diagnostics.filter((d) => d.severity === "error"),
+      [],
+      name,
+    );
     assert.ok(loaded.graph, name);
     const summary = summarize(loaded.graph, loaded.file);
     assert.ok(summary.params > 0 && summary.macs > 0, name);
   }
   for (const name of PRESET_NAMES) {
     const loaded = loadSpec(name);
-    assert.deepEqual(loaded.diagnostics.filter((d) => d.severity === "error"), [], name);
+    assert.deepEqual(
+      loaded.diagnostics.filter((d) => d.severity === "error"),
+      [],
+      name,
+    );
     assert.ok(loaded.graph, name);
   }
 });
@@ -86,7 +101,11 @@ test("examples have the paper's sizes", () => {
   assert.equal(params("resnet18.resnet.ts"), 11_689_512);
   assert.equal(params("resnet50.resnet.ts"), 25_557_032);
   assert.equal(Math.round(params("cifar-resnet20.resnet.ts") / 1e4), 27);
-  assert.equal(params("cifar-plain20.resnet.ts"), params("cifar-resnet20.resnet.ts"), "option A shortcuts add no parameters");
+  assert.equal(
+    params("cifar-plain20.resnet.ts"),
+    params("cifar-resnet20.resnet.ts"),
+    "option A shortcuts add no parameters",
+  );
   assert.equal(Math.round(params("preact-resnet110.resnet.ts") / 1e5), 17);
   const small = loadSpec(join(examplesDir, "small.resnet.ts")).graph!;
   assert.deepEqual(small.output, [10]);
@@ -97,21 +116,39 @@ test("summary --json prints exactly one JSON object with shapes as arrays", asyn
   const run = await runCli(["summary", "examples/resnet18.resnet.ts", "--json"]);
   assert.equal(run.code, 0, run.stderr);
   const json = JSON.parse(run.stdout) as {
-    name: string; params: number; macs: number; output: number[];
+    name: string;
+    params: number;
+    macs: number;
+    output: number[];
     stages: { name: string; output: number[]; params: number }[];
-    layers: { id: string; kind: string; input: number[]; output: number[]; params: number; macs: number; receptiveField: { size: number }; source: { line: number } | null }[];
+    layers: {
+      id: string;
+      kind: string;
+      input: number[];
+      output: number[];
+      params: number;
+      macs: number;
+      receptiveField: { size: number };
+      source: { line: number } | null;
+    }[];
   };
   assert.equal(json.name, "ResNet-18");
   assert.equal(json.params, 11_689_512);
   // torchvision/fvcore count 1.82 G multiply-adds for ResNet-18 at 224×224.
   assert.equal(Math.round(json.macs / 1e7), 181);
   assert.deepEqual(json.output, [1000]);
-  assert.deepEqual(json.stages.map((s) => s.name), ["stem", "layer1", "layer2", "layer3", "layer4", "head"]);
+  assert.deepEqual(
+    json.stages.map((s) => s.name),
+    ["stem", "layer1", "layer2", "layer3", "layer4", "head"],
+  );
   assert.deepEqual(json.stages[4]!.output, [512, 7, 7]);
   const conv = json.layers.find((l) => l.id === "layer2.0.conv1")!;
   assert.deepEqual([conv.kind, conv.input, conv.output, conv.params], ["conv", [64, 56, 56], [128, 28, 28], 73_728]);
   assert.equal(conv.source?.line, 11, "layer2 comes from the second stage() line");
-  assert.equal(json.layers.reduce((n, l) => n + l.params, 0), json.params);
+  assert.equal(
+    json.layers.reduce((n, l) => n + l.params, 0),
+    json.params,
+  );
 });
 
 test("summary table, --input override, presets and argument errors", async () => {
@@ -125,7 +162,10 @@ test("summary table, --input override, presets and argument errors", async () =>
   ]);
   assert.equal(shallow.code, 0, shallow.stderr);
   assert.deepEqual(
-    shallow.stdout.split("\n").filter((l) => /^(input|stem|layer\d|head)\b/.test(l)).map((l) => l.split(/\s+/)[0]),
+    shallow.stdout
+      .split("\n")
+      .filter((l) => /^(input|stem|layer\d|head)\b/.test(l))
+      .map((l) => l.split(/\s+/)[0]),
     ["input", "stem", "layer1", "layer2", "layer3", "layer4", "head"],
   );
   assert.doesNotMatch(shallow.stdout, /layer1\.0/);
@@ -150,9 +190,15 @@ test("warnings are printed located on stderr and do not fail the summary", async
   const [, where, expected] = /^\/\/ expect: (\d+:\d+) (.*)$/m.exec(readFileSync(join(root, file), "utf8"))!;
   const run = await runCli(["summary", file, "--json"]);
   assert.equal(run.code, 0, run.stderr);
-  assert.ok(run.stderr.split("\n").some((l) => l.startsWith(`${file}:${where}: warning: ${expected}`)), run.stderr);
+  assert.ok(
+    run.stderr.split("\n").some((l) => l.startsWith(`${file}:${where}: warning: ${expected}`)),
+    run.stderr,
+  );
   const json = JSON.parse(run.stdout) as { diagnostics: { severity: string }[] };
-  assert.deepEqual(json.diagnostics.map((d) => d.severity), ["warning"]);
+  assert.deepEqual(
+    json.diagnostics.map((d) => d.severity),
+    ["warning"],
+  );
 });
 
 test("start summarizes the small example (training skipped here; it has its own tests)", async () => {
@@ -163,14 +209,21 @@ test("start summarizes the small example (training skipped here; it has its own 
 });
 
 test("examples type-check against model-core's typings", () => {
-  const r = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "examples"], { cwd: root, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "examples"], {
+    cwd: root,
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
 test("gradflow JSON piped to a slow reader arrives whole (the launcher flushes before it exits)", () => {
   // resnet110's result is ≈ 90 KB, more than a pipe holds (64 KiB): the reader only starts after the writer is done.
   const command = `"${process.execPath}" "${CLI_LAUNCHER}" gradflow resnet110 --batch 1 --input 3,8,8 --backend wasm --json | (sleep 3; cat)`;
-  const run = spawnSync("bash", ["-o", "pipefail", "-c", command], { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
+  const run = spawnSync("bash", ["-o", "pipefail", "-c", command], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
   assert.equal(run.status, 0, run.stderr);
   assert.ok(run.stdout.length > 65_536, `only ${run.stdout.length} bytes`);
   const result = JSON.parse(run.stdout) as { model: string; nodes: unknown[] };

@@ -14,18 +14,36 @@ import * as esbuild from "esbuild";
 
 const root = join(__dirname, "..");
 
-interface Pos { line: number; character: number }
-class Position implements Pos { constructor(readonly line: number, readonly character: number) {} }
+interface Pos {
+  line: number;
+  character: number;
+}
+class Position implements Pos {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
 class Range {
-  constructor(readonly start: Pos, readonly end: Pos) {}
-  contains(p: Pos): boolean { return (p.line > this.start.line || (p.line === this.start.line && p.character >= this.start.character)) && (p.line < this.end.line || (p.line === this.end.line && p.character <= this.end.character)); }
+  constructor(
+    readonly start: Pos,
+    readonly end: Pos,
+  ) {}
+  contains(p: Pos): boolean {
+    return (
+      (p.line > this.start.line || (p.line === this.start.line && p.character >= this.start.character)) &&
+      (p.line < this.end.line || (p.line === this.end.line && p.character <= this.end.character))
+    );
+  }
 }
 
 function fakeDocument(path: string, text: string) {
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStarts.push(i + 1);
   return {
-    uri: { path, fsPath: path, toString: () => `file://${path}` }, version: 1, languageId: "typescript",
+    uri: { path, fsPath: path, toString: () => `file://${path}` },
+    version: 1,
+    languageId: "typescript",
     getText: () => text,
     offsetAt: (p: Pos) => lineStarts[p.line]! + p.character,
     positionAt: (offset: number) => {
@@ -36,150 +54,256 @@ function fakeDocument(path: string, text: string) {
   };
 }
 
-test("the bundled extension activates, registers every contributed command, and serves diagnostics, hovers and inlay hints", { timeout: 120_000 }, async () => {
-  const out = mkdtempSync(join(tmpdir(), "resnet-ext-"));
-  try {
-    await esbuild.build({ entryPoints: [join(root, "extension/src/extension.ts")], outfile: join(out, "extension.js"), bundle: true, platform: "node", format: "cjs", target: "node20", external: ["vscode", "@tensorflow/tfjs-node"], logLevel: "silent" });
-
-    const commands = new Map<string, (...args: unknown[]) => unknown>();
-    const diagnostics = new Map<string, { message: string; range: Range; severity: number }[]>();
-    const hovers: { provideHover(doc: unknown, pos: Pos): Promise<{ contents: { value: string } } | null> }[] = [];
-    const hints: { provideInlayHints(doc: unknown, range: Range): Promise<{ position: Pos; label: string }[]> }[] = [];
-    const disposable = { dispose: () => undefined };
-    const event = () => disposable;
-    const spec = `import { resnet, stage } from "resnet-studio";\nexport default resnet({\n  name: "t",\n  input: [3, 32, 32],\n  stem: "cifar",\n  stages: [stage({ channels: 16, blocks: 1 }), stage({ channels: 32, blocks: 1, stride: 2 })],\n  classes: 10,\n});\n`;
-    const good = fakeDocument("/w/good.resnet.ts", spec);
-    const bad = fakeDocument("/w/bad.resnet.ts", spec.replace("channels: 32", "channels: 0"));
-    const errors: string[] = [];
-    const opened: { language: string; content: string }[] = [];
-    const posted: { type: string; [k: string]: unknown }[] = [];
-    const inbox: { receive: ((m: unknown) => void) | null } = { receive: null };
-    const panel = {
-      viewType: "", options: {} as unknown, title: "",
-      webview: {
-        html: "", cspSource: "vscode-webview://test", options: {},
-        asWebviewUri: () => ({ toString: () => "vscode-webview://test/dist/webview.js" }),
-        postMessage: async (m: { type: string }) => { posted.push(m); return true; },
-        onDidReceiveMessage: (cb: (m: unknown) => void) => { inbox.receive = cb; return disposable; },
-      },
-      onDidDispose: () => disposable, reveal: () => undefined, dispose: () => undefined,
-    };
-    const vscodeStub = {
-      Position, Range,
-      Hover: class { constructor(readonly contents: { value: string }) {} },
-      MarkdownString: class { constructor(readonly value: string) {} },
-      InlayHint: class { tooltip = ""; paddingLeft = false; constructor(readonly position: Pos, readonly label: string) {} },
-      Diagnostic: class { source = ""; code = ""; constructor(readonly range: Range, readonly message: string, readonly severity: number) {} },
-      DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
-      ViewColumn: { Active: -1, Beside: -2, One: 1 },
-      ProgressLocation: { Notification: 15 },
-      TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
-      Uri: class {
-        static parse(s: string) { return { toString: () => s, path: s }; }
-        static joinPath(..._parts: unknown[]) { return {}; }
-      },
-      languages: {
-        createDiagnosticCollection: () => ({
-          set: (uri: { toString(): string }, list: { message: string; range: Range; severity: number }[]) => diagnostics.set(uri.toString(), list),
-          delete: () => undefined, dispose: () => undefined,
-        }),
-        registerHoverProvider: (_sel: unknown, p: (typeof hovers)[number]) => { hovers.push(p); return disposable; },
-        registerInlayHintsProvider: (_sel: unknown, p: (typeof hints)[number]) => { hints.push(p); return disposable; },
-      },
-      workspace: {
-        textDocuments: [good, bad], workspaceFolders: undefined,
-        onDidOpenTextDocument: event, onDidChangeTextDocument: event, onDidCloseTextDocument: event,
-        getConfiguration: () => ({ get: <T>(_k: string, fallback: T) => fallback }),
-        asRelativePath: (uri: { path: string }) => uri.path.slice(3),
-        openTextDocument: async (content: { language: string; content: string }) => { opened.push(content); return content; },
-      },
-      window: {
-        onDidChangeActiveTextEditor: event, registerWebviewPanelSerializer: () => disposable, activeTextEditor: { document: good },
-        showInformationMessage: () => undefined, showErrorMessage: (m: string) => { errors.push(m); },
-        showTextDocument: async () => undefined,
-        createWebviewPanel: (viewType: string, _title: string, _col: unknown, options: { localResourceRoots: unknown[] }) => {
-          panel.viewType = viewType;
-          panel.options = options;
-          return panel;
-        },
-      },
-      commands: { registerCommand: (id: string, f: (...args: unknown[]) => unknown) => { commands.set(id, f); return disposable; } },
-    };
-
-    const loader = Module as unknown as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
-    const originalLoad = loader._load;
-    loader._load = (request, parent, isMain) => (request === "vscode" ? vscodeStub : originalLoad(request, parent, isMain));
+test(
+  "the bundled extension activates, registers every contributed command, and serves diagnostics, hovers and inlay hints",
+  { timeout: 120_000 },
+  async () => {
+    const out = mkdtempSync(join(tmpdir(), "resnet-ext-"));
     try {
-      const ext = require(join(out, "extension.js")) as { activate(ctx: unknown): void; deactivate(): void };
-      const subscriptions: { dispose(): void }[] = [];
-      // Built workers (npm run build / postinstall) live in dist/: the layout worker runs for real.
-      ext.activate({ subscriptions, extensionPath: root, extension: { extensionUri: {}, extensionPath: root } });
+      await esbuild.build({
+        entryPoints: [join(root, "extension/src/extension.ts")],
+        outfile: join(out, "extension.js"),
+        bundle: true,
+        platform: "node",
+        format: "cjs",
+        target: "node20",
+        external: ["vscode", "@tensorflow/tfjs-node"],
+        logLevel: "silent",
+      });
 
-      const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { contributes: { commands: { command: string }[]; menus: Record<string, { command: string }[]>; keybindings: { command: string }[] } };
-      const declared = manifest.contributes.commands.map((c) => c.command);
-      assert.deepEqual([...commands.keys()].sort(), [...declared].sort(), "registered commands = contributed commands");
-      for (const list of Object.values(manifest.contributes.menus)) for (const m of list) assert.ok(declared.includes(m.command), `menu item ${m.command} is a declared command`);
-      for (const k of manifest.contributes.keybindings) assert.ok(declared.includes(k.command));
-
-      const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
-        for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));
-        assert.ok(pred(), `${what}; posted ${posted.map((m) => m.type).join(",")}; errors ${errors.join(";")}`);
+      const commands = new Map<string, (...args: unknown[]) => unknown>();
+      const diagnostics = new Map<string, { message: string; range: Range; severity: number }[]>();
+      const hovers: { provideHover(doc: unknown, pos: Pos): Promise<{ contents: { value: string } } | null> }[] = [];
+      const hints: { provideInlayHints(doc: unknown, range: Range): Promise<{ position: Pos; label: string }[]> }[] =
+        [];
+      const disposable = { dispose: () => undefined };
+      const event = () => disposable;
+      const spec = `import { resnet, stage } from "resnet-studio";\nexport default resnet({\n  name: "t",\n  input: [3, 32, 32],\n  stem: "cifar",\n  stages: [stage({ channels: 16, blocks: 1 }), stage({ channels: 32, blocks: 1, stride: 2 })],\n  classes: 10,\n});\n`;
+      const good = fakeDocument("/w/good.resnet.ts", spec);
+      const bad = fakeDocument("/w/bad.resnet.ts", spec.replace("channels: 32", "channels: 0"));
+      const errors: string[] = [];
+      const opened: { language: string; content: string }[] = [];
+      const posted: { type: string; [k: string]: unknown }[] = [];
+      const inbox: { receive: ((m: unknown) => void) | null } = { receive: null };
+      const panel = {
+        viewType: "",
+        options: {} as unknown,
+        title: "",
+        webview: {
+          html: "",
+          cspSource: "vscode-webview://test",
+          options: {},
+          asWebviewUri: () => ({ toString: () => "vscode-webview://test/dist/webview.js" }),
+          postMessage: async (m: { type: string }) => {
+            posted.push(m);
+            return true;
+          },
+          onDidReceiveMessage: (cb: (m: unknown) => void) => {
+            inbox.receive = cb;
+            return disposable;
+          },
+        },
+        onDidDispose: () => disposable,
+        reveal: () => undefined,
+        dispose: () => undefined,
       };
-      // Specs are analyzed on the spec worker (dist/specWorker.js), so diagnostics arrive asynchronously.
-      await waitFor(() => diagnostics.has("file:///w/good.resnet.ts") && diagnostics.has("file:///w/bad.resnet.ts"), "diagnostics from the spec worker");
-      assert.deepEqual(diagnostics.get("file:///w/good.resnet.ts"), [], "a valid spec has no problems");
-      const problems = diagnostics.get("file:///w/bad.resnet.ts") ?? [];
-      assert.ok(problems.length > 0, "the broken spec has a diagnostic");
-      assert.equal(problems[0]!.range.start.line, 5, "on the line of the bad stage (0-based line 5)");
-      assert.equal(problems[0]!.severity, 0);
+      const vscodeStub = {
+        Position,
+        Range,
+        Hover: class {
+          constructor(readonly contents: { value: string }) {}
+        },
+        MarkdownString: class {
+          constructor(readonly value: string) {}
+        },
+        InlayHint: class {
+          tooltip = "";
+          paddingLeft = false;
+          constructor(
+            readonly position: Pos,
+            readonly label: string,
+          ) {}
+        },
+        Diagnostic: class {
+          source = "";
+          code = "";
+          constructor(
+            readonly range: Range,
+            readonly message: string,
+            readonly severity: number,
+          ) {}
+        },
+        DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
+        ViewColumn: { Active: -1, Beside: -2, One: 1 },
+        ProgressLocation: { Notification: 15 },
+        TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
+        Uri: class {
+          static parse(s: string) {
+            return { toString: () => s, path: s };
+          }
+          static joinPath(..._parts: unknown[]) {
+            return {};
+          }
+        },
+        languages: {
+          createDiagnosticCollection: () => ({
+            set: (uri: { toString(): string }, list: { message: string; range: Range; severity: number }[]) =>
+              diagnostics.set(uri.toString(), list),
+            delete: () => undefined,
+            dispose: () => undefined,
+          }),
+          registerHoverProvider: (_sel: unknown, p: (typeof hovers)[number]) => {
+            hovers.push(p);
+            return disposable;
+          },
+          registerInlayHintsProvider: (_sel: unknown, p: (typeof hints)[number]) => {
+            hints.push(p);
+            return disposable;
+          },
+        },
+        workspace: {
+          textDocuments: [good, bad],
+          workspaceFolders: undefined,
+          onDidOpenTextDocument: event,
+          onDidChangeTextDocument: event,
+          onDidCloseTextDocument: event,
+          getConfiguration: () => ({ get: <T>(_k: string, fallback: T) => fallback }),
+          asRelativePath: (uri: { path: string }) => uri.path.slice(3),
+          openTextDocument: async (content: { language: string; content: string }) => {
+            opened.push(content);
+            return content;
+          },
+        },
+        window: {
+          onDidChangeActiveTextEditor: event,
+          registerWebviewPanelSerializer: () => disposable,
+          activeTextEditor: { document: good },
+          showInformationMessage: () => undefined,
+          showErrorMessage: (m: string) => {
+            errors.push(m);
+          },
+          showTextDocument: async () => undefined,
+          createWebviewPanel: (
+            viewType: string,
+            _title: string,
+            _col: unknown,
+            options: { localResourceRoots: unknown[] },
+          ) => {
+            panel.viewType = viewType;
+            panel.options = options;
+            return panel;
+          },
+        },
+        commands: {
+          registerCommand: (id: string, f: (...args: unknown[]) => unknown) => {
+            commands.set(id, f);
+            return disposable;
+          },
+        },
+      };
 
-      const stageOffset = spec.indexOf("channels: 32");
-      const hover = await hovers[0]!.provideHover(good, good.positionAt(stageOffset));
-      assert.ok(hover && /16×32×32 → 32×16×16/.test(hover.contents.value), JSON.stringify(hover));
-      const inlay = await hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
-      assert.equal(inlay.length, 2);
-      assert.match(inlay[1]!.label, /→ 32×16×16/);
-      // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
-      await commands.get("resnetStudio.exportPytorch")!();
-      assert.equal(opened.length, 1, `one editor opened; errors ${errors.join(";")}`);
-      assert.equal(opened[0]!.language, "python");
-      assert.match(opened[0]!.content, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
-      assert.match(opened[0]!.content, /^class BasicBlock\(nn\.Module\):$/m);
-      // The diagram panel: strict CSP, the ready handshake answered with a snapshot, a layout request answered.
-      await commands.get("resnetStudio.openDiagramToSide")!();
-      assert.equal(panel.viewType, "resnetStudio.diagram");
-      assert.match(panel.webview.html, /default-src 'none'; script-src 'nonce-[A-Za-z0-9]{32}'/);
-      await waitFor(() => posted.some((m) => m.type === "layout"), "the followed spec is laid out in the worker");
-      const receive = inbox.receive;
-      assert.ok(receive, "the panel listens to the webview");
-      receive({ type: "ready" });
-      await waitFor(() => posted.some((m) => m.type === "snapshot"), "ready is answered with a snapshot");
-      const snap = posted.find((m) => m.type === "snapshot") as unknown as { snapshot: { graph: { name: string } | null; laid: unknown; view: { documentUri: string } } };
-      assert.equal(snap.snapshot.graph?.name, "t");
-      assert.ok(snap.snapshot.laid, "small layouts travel inside the snapshot");
-      assert.equal(snap.snapshot.view.documentUri, "file:///w/good.resnet.ts");
-      receive({ type: "request", id: 7, body: { kind: "layout", expansion: { expanded: [] } } });
-      await waitFor(() => posted.some((m) => m.type === "response" && m.id === 7), "the layout request is answered");
-      const response = posted.find((m) => m.type === "response" && m.id === 7)!;
-      assert.equal(response.ok, true, JSON.stringify(response).slice(0, 300));
-      // A response carries a result, a push carries state: the layout came as a push, the response only says done.
-      assert.deepEqual((response as { body?: unknown }).body, { expansion: { expanded: [] } });
-      assert.ok(posted.some((m) => m.type === "layout"), "the new layout is pushed");
-      receive({ type: "nonsense" });
-      receive({ type: "request", id: 8, body: { kind: "cancelTraining" } });
-      await waitFor(() => posted.some((m) => m.type === "response" && m.id === 8), "cancel is answered");
-      assert.deepEqual((posted.find((m) => m.type === "response" && m.id === 8) as { body?: unknown }).body, { cancelled: false });
-      // Malformed requests are answered ok: false (model-core/src/protocolValidate.ts has every field's case).
-      receive({ type: "request", id: 9, body: { kind: "deleteEverything" } });
-      receive({ type: "request", id: 10, body: { kind: "savePng", base64: "AAAA", suggestedName: "../../../../etc/x.png" } });
-      await waitFor(() => posted.some((m) => m.type === "response" && m.id === 10), "the bad save is answered");
-      for (const id of [9, 10]) assert.equal(posted.find((m) => m.type === "response" && m.id === id)?.ok, false, `request ${id}`);
-      for (const s of subscriptions) s.dispose();
-      ext.deactivate();
+      const loader = Module as unknown as { _load: (request: string, parent: unknown, isMain: boolean) => unknown };
+      const originalLoad = loader._load;
+      loader._load = (request, parent, isMain) =>
+        request === "vscode" ? vscodeStub : originalLoad(request, parent, isMain);
+      try {
+        const ext = require(join(out, "extension.js")) as { activate(ctx: unknown): void; deactivate(): void };
+        const subscriptions: { dispose(): void }[] = [];
+        // Built workers (npm run build / postinstall) live in dist/: the layout worker runs for real.
+        ext.activate({ subscriptions, extensionPath: root, extension: { extensionUri: {}, extensionPath: root } });
+
+        const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+          contributes: {
+            commands: { command: string }[];
+            menus: Record<string, { command: string }[]>;
+            keybindings: { command: string }[];
+          };
+        };
+        const declared = manifest.contributes.commands.map((c) => c.command);
+        assert.deepEqual(
+          [...commands.keys()].sort(),
+          [...declared].sort(),
+          "registered commands = contributed commands",
+        );
+        for (const list of Object.values(manifest.contributes.menus))
+          for (const m of list) assert.ok(declared.includes(m.command), `menu item ${m.command} is a declared command`);
+        for (const k of manifest.contributes.keybindings) assert.ok(declared.includes(k.command));
+
+        const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
+          for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));
+          assert.ok(pred(), `${what}; posted ${posted.map((m) => m.type).join(",")}; errors ${errors.join(";")}`);
+        };
+        // Specs are analyzed on the spec worker (dist/specWorker.js), so diagnostics arrive asynchronously.
+        await waitFor(
+          () => diagnostics.has("file:///w/good.resnet.ts") && diagnostics.has("file:///w/bad.resnet.ts"),
+          "diagnostics from the spec worker",
+        );
+        assert.deepEqual(diagnostics.get("file:///w/good.resnet.ts"), [], "a valid spec has no problems");
+        const problems = diagnostics.get("file:///w/bad.resnet.ts") ?? [];
+        assert.ok(problems.length > 0, "the broken spec has a diagnostic");
+        assert.equal(problems[0]!.range.start.line, 5, "on the line of the bad stage (0-based line 5)");
+        assert.equal(problems[0]!.severity, 0);
+
+        const stageOffset = spec.indexOf("channels: 32");
+        const hover = await hovers[0]!.provideHover(good, good.positionAt(stageOffset));
+        assert.ok(hover && /16×32×32 → 32×16×16/.test(hover.contents.value), JSON.stringify(hover));
+        const inlay = await hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
+        assert.equal(inlay.length, 2);
+        assert.match(inlay[1]!.label, /→ 32×16×16/);
+        // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
+        await commands.get("resnetStudio.exportPytorch")!();
+        assert.equal(opened.length, 1, `one editor opened; errors ${errors.join(";")}`);
+        assert.equal(opened[0]!.language, "python");
+        assert.match(opened[0]!.content, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
+        assert.match(opened[0]!.content, /^class BasicBlock\(nn\.Module\):$/m);
+        // The diagram panel: strict CSP, the ready handshake answered with a snapshot, a layout request answered.
+        await commands.get("resnetStudio.openDiagramToSide")!();
+        assert.equal(panel.viewType, "resnetStudio.diagram");
+        assert.match(panel.webview.html, /default-src 'none'; script-src 'nonce-[A-Za-z0-9]{32}'/);
+        await waitFor(() => posted.some((m) => m.type === "layout"), "the followed spec is laid out in the worker");
+        const receive = inbox.receive;
+        assert.ok(receive, "the panel listens to the webview");
+        receive({ type: "ready" });
+        await waitFor(() => posted.some((m) => m.type === "snapshot"), "ready is answered with a snapshot");
+        const snap = posted.find((m) => m.type === "snapshot") as unknown as {
+          snapshot: { graph: { name: string } | null; laid: unknown; view: { documentUri: string } };
+        };
+        assert.equal(snap.snapshot.graph?.name, "t");
+        assert.ok(snap.snapshot.laid, "small layouts travel inside the snapshot");
+        assert.equal(snap.snapshot.view.documentUri, "file:///w/good.resnet.ts");
+        receive({ type: "request", id: 7, body: { kind: "layout", expansion: { expanded: [] } } });
+        await waitFor(() => posted.some((m) => m.type === "response" && m.id === 7), "the layout request is answered");
+        const response = posted.find((m) => m.type === "response" && m.id === 7)!;
+        assert.equal(response.ok, true, JSON.stringify(response).slice(0, 300));
+        // A response carries a result, a push carries state: the layout came as a push, the response only says done.
+        assert.deepEqual((response as { body?: unknown }).body, { expansion: { expanded: [] } });
+        assert.ok(
+          posted.some((m) => m.type === "layout"),
+          "the new layout is pushed",
+        );
+        receive({ type: "nonsense" });
+        receive({ type: "request", id: 8, body: { kind: "cancelTraining" } });
+        await waitFor(() => posted.some((m) => m.type === "response" && m.id === 8), "cancel is answered");
+        assert.deepEqual((posted.find((m) => m.type === "response" && m.id === 8) as { body?: unknown }).body, {
+          cancelled: false,
+        });
+        // Malformed requests are answered ok: false (model-core/src/protocolValidate.ts has every field's case).
+        receive({ type: "request", id: 9, body: { kind: "deleteEverything" } });
+        receive({
+          type: "request",
+          id: 10,
+          body: { kind: "savePng", base64: "AAAA", suggestedName: "../../../../etc/x.png" },
+        });
+        await waitFor(() => posted.some((m) => m.type === "response" && m.id === 10), "the bad save is answered");
+        for (const id of [9, 10])
+          assert.equal(posted.find((m) => m.type === "response" && m.id === id)?.ok, false, `request ${id}`);
+        for (const s of subscriptions) s.dispose();
+        ext.deactivate();
+      } finally {
+        loader._load = originalLoad;
+      }
     } finally {
-      loader._load = originalLoad;
+      rmSync(out, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -83,7 +83,10 @@ test("hovers show one training step's memory at the configured batch: the model'
   // Without a batch, no memory rows.
   assert.doesNotMatch(modelSummaryMarkdown(graph), /peak/);
   const hint = stageInlayHints(graph, { batch: 64 }).find((h) => h.tooltip.startsWith("layer2"))!;
-  assert.ok(hint.tooltip.endsWith(`, ${formatBytes(layer2.savedActivationBytes)} saved for backward at batch 64`), hint.tooltip);
+  assert.ok(
+    hint.tooltip.endsWith(`, ${formatBytes(layer2.savedActivationBytes)} saved for backward at batch 64`),
+    hint.tooltip,
+  );
 });
 
 test("inlay hints: one after each stage with its output shape and params", () => {
@@ -121,7 +124,12 @@ test("the webview HTML has a strict CSP: nothing by default, scripts only with t
   assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'(;|$)`));
   assert.doesNotMatch(csp, /unsafe-eval/);
   assert.doesNotMatch(csp.match(/script-src[^;]*/)![0], /unsafe-inline/);
-  const html = webviewHtml({ cspSource: "vscode-resource:", nonce, scriptUri: "vscode-resource:/dist/webview.js", title: "T <x>" });
+  const html = webviewHtml({
+    cspSource: "vscode-resource:",
+    nonce,
+    scriptUri: "vscode-resource:/dist/webview.js",
+    title: "T <x>",
+  });
   assert.ok(html.includes(`<script nonce="${nonce}" src="vscode-resource:/dist/webview.js"></script>`));
   assert.ok(html.includes("T &lt;x&gt;"));
   assert.equal((html.match(/<script/g) ?? []).length, 1, "one script, the bundle");
@@ -147,10 +155,13 @@ test("the bundled example is examples/small.resnet.ts and analyses cleanly", () 
 test("debounce: a burst runs once, with the last arguments", async () => {
   const calls: number[] = [];
   const d = debounce((n: number) => calls.push(n), 20);
-  d(1); d(2); d(3);
+  d(1);
+  d(2);
+  d(3);
   await new Promise((r) => setTimeout(r, 60));
   assert.deepEqual(calls, [3]);
-  d(4); d.cancel();
+  d(4);
+  d.cancel();
   await new Promise((r) => setTimeout(r, 40));
   assert.deepEqual(calls, [3]);
 });
@@ -159,21 +170,76 @@ test("trainer events map to protocol events and fold into the training state", (
   const ctx = { backend: "cpu", gradients: null, millis: 5 };
   const config = { ...DEFAULT_TRAIN_CONFIG, epochs: 2, batchSize: 16 };
   let state = EMPTY_TRAINING;
-  const fold = (e: Parameters<typeof toTrainingEvent>[0]) => { const t = toTrainingEvent(e, ctx); if (t) state = applyTrainingEvent(state, t); };
-  fold({ type: "start", model: "small", backend: "cpu", dataset: "mnist", trainSamples: 9000, valSamples: 1000, config, startEpoch: 0, params: 1000 });
+  const fold = (e: Parameters<typeof toTrainingEvent>[0]) => {
+    const t = toTrainingEvent(e, ctx);
+    if (t) state = applyTrainingEvent(state, t);
+  };
+  fold({
+    type: "start",
+    model: "small",
+    backend: "cpu",
+    dataset: "mnist",
+    trainSamples: 9000,
+    valSamples: 1000,
+    config,
+    startEpoch: 0,
+    params: 1000,
+  });
   assert.equal(state.status, "running");
   assert.equal(state.epochs, 2);
-  fold({ type: "step", epoch: 0, step: 9, stepsPerEpoch: 100, globalStep: 10, loss: 1.5, accuracy: 0.5, lr: 0.01, imagesPerSecond: 300, epochSeconds: 2 });
+  fold({
+    type: "step",
+    epoch: 0,
+    step: 9,
+    stepsPerEpoch: 100,
+    globalStep: 10,
+    loss: 1.5,
+    accuracy: 0.5,
+    lr: 0.01,
+    imagesPerSecond: 300,
+    epochSeconds: 2,
+  });
   assert.equal(state.lastStep?.loss, 1.5);
-  const epoch = { epoch: 0, epochs: 2, loss: 1.2, accuracy: 0.6, valLoss: 1.1, valAccuracy: 0.65, lr: 0.01, imagesPerSecond: 300, seconds: 3, trainSamples: 9000, valSamples: 1000 };
+  const epoch = {
+    epoch: 0,
+    epochs: 2,
+    loss: 1.2,
+    accuracy: 0.6,
+    valLoss: 1.1,
+    valAccuracy: 0.65,
+    lr: 0.01,
+    imagesPerSecond: 300,
+    seconds: 3,
+    trainSamples: 9000,
+    valSamples: 1000,
+  };
   fold({ type: "epoch", ...epoch });
   assert.equal(state.history.length, 1);
   assert.equal(state.history[0]!.valAccuracy, 0.65);
   assert.equal(state.gradientSnapshots.length, 1);
   assert.equal(toTrainingEvent({ type: "checkpoint", path: "/x", epoch: 1 }, ctx), null);
-  fold({ type: "done", reason: "aborted", epochsCompleted: 1, globalStep: 10, history: [], final: null, backend: "cpu", seconds: 1 });
+  fold({
+    type: "done",
+    reason: "aborted",
+    epochsCompleted: 1,
+    globalStep: 10,
+    history: [],
+    final: null,
+    backend: "cpu",
+    seconds: 1,
+  });
   assert.equal(state.status, "cancelled");
-  fold({ type: "done", reason: "diverged", message: "loss became NaN", epochsCompleted: 1, globalStep: 10, history: [], final: null, backend: "cpu", seconds: 1 });
+  fold({
+    type: "done",
+    reason: "diverged",
+    message: "loss became NaN",
+    epochsCompleted: 1,
+    globalStep: 10,
+    history: [],
+    final: null,
+    backend: "cpu",
+    seconds: 1,
+  });
   assert.equal(state.status, "failed");
   assert.match(state.message ?? "", /NaN/);
 });

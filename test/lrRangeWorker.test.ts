@@ -14,21 +14,38 @@ export default resnet({ name: "tiny", input: [1, 8, 8], stem: "cifar", block: "b
 test("lrRange job: streamed results grow, the last is done with a suggested rate", { timeout: 180_000 }, async () => {
   const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
   assert.ok(graph);
-  const worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(WORKER)});`, { eval: true, env: { ...process.env, RESNET_STUDIO_BACKEND: "cpu" } });
+  const worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(WORKER)});`, {
+    eval: true,
+    env: { ...process.env, RESNET_STUDIO_BACKEND: "cpu" },
+  });
   try {
     const seen: Extract<WorkerToHost, { type: "lrRange" }>[] = [];
     const done = new Promise<void>((resolve, reject) => {
       worker.on("message", (m: WorkerToHost) => {
         if (m.type === "error") reject(new Error(m.message));
-        if (m.type === "lrRange") { seen.push(m); if (m.done) resolve(); }
+        if (m.type === "lrRange") {
+          seen.push(m);
+          if (m.done) resolve();
+        }
       });
       worker.on("error", reject);
     });
-    worker.postMessage({ type: "lrRange", graph, backend: "cpu", dataset: "synthetic:count=64", dataDir: "", options: { minLr: 1e-4, maxLr: 100, steps: 30, batchSize: 16 } } satisfies HostToWorker);
+    worker.postMessage({
+      type: "lrRange",
+      graph,
+      backend: "cpu",
+      dataset: "synthetic:count=64",
+      dataDir: "",
+      options: { minLr: 1e-4, maxLr: 100, steps: 30, batchSize: 16 },
+    } satisfies HostToWorker);
     await done;
     assert.ok(seen.length >= 2, "partial results while it runs");
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.result.points.length >= seen[i - 1]!.result.points.length, "points only accumulate");
-    assert.ok(seen[0]!.result.points.length < seen.at(-1)!.result.points.length, "the first report comes before the end");
+    for (let i = 1; i < seen.length; i++)
+      assert.ok(seen[i]!.result.points.length >= seen[i - 1]!.result.points.length, "points only accumulate");
+    assert.ok(
+      seen[0]!.result.points.length < seen.at(-1)!.result.points.length,
+      "the first report comes before the end",
+    );
     const last = seen.at(-1)!.result;
     assert.ok(last.suggested !== null && last.suggested > 1e-4 && last.suggested < 100, `suggested ${last.suggested}`);
   } finally {

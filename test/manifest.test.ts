@@ -21,7 +21,13 @@ test("untrusted workspaces: limited, with every restricted setting a real one an
   const settings = Object.keys(manifest.contributes.configuration.properties);
   const restricted = untrusted?.restrictedConfigurations ?? [];
   for (const key of restricted) assert.ok(settings.includes(key), `${key} is not a contributed setting`);
-  for (const key of ["resnetStudio.backend", "resnetStudio.trainEpochs", "resnetStudio.trainBatchSize", "resnetStudio.trainWorkers", "resnetStudio.gradientBatch"]) {
+  for (const key of [
+    "resnetStudio.backend",
+    "resnetStudio.trainEpochs",
+    "resnetStudio.trainBatchSize",
+    "resnetStudio.trainWorkers",
+    "resnetStudio.gradientBatch",
+  ]) {
     assert.ok(restricted.includes(key), `${key} sizes work and must come from user settings in Restricted Mode`);
   }
 });

@@ -23,13 +23,19 @@ test("ResNet-50's layer1 reads the same in the SVG, the tooltip, the hover and t
   // torchvision resnet50().layer1: 3 bottlenecks with a projection shortcut, 215,808 parameters; output 256×56×56.
   assert.equal(stage.params, 215_808);
   assert.ok(stage.macs >= 667.5e6 && stage.macs < 668.5e6, `layer1 MACs ${stage.macs}`);
-  const shape = "256×56×56", params = "216K", exactParams = "215,808", macs = "668M";
+  const shape = "256×56×56",
+    params = "216K",
+    exactParams = "215,808",
+    macs = "668M";
 
   const laid = await layoutView(graph, initialExpansion(graph, "stages"));
   const box = laid.nodes.find((n) => n.id === "layer1");
   assert.ok(box, "layer1 is one box when stages are collapsed");
   const svg = renderSvg(laid, { ...NO_OVERLAYS, shapes: true, params: true, macs: true });
-  const boxSvg = svg.slice(svg.indexOf(`data-node-id="layer1"`), svg.indexOf("</g>", svg.indexOf(`data-node-id="layer1"`)));
+  const boxSvg = svg.slice(
+    svg.indexOf(`data-node-id="layer1"`),
+    svg.indexOf("</g>", svg.indexOf(`data-node-id="layer1"`)),
+  );
   assert.ok(boxSvg.length > 0, "the SVG has the layer1 box");
 
   const details = new Map(nodeDetails(box, graph, null).rows);

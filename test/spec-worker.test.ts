@@ -15,30 +15,44 @@ const entry: WorkerEntry = {
 const normal = readFileSync(join(root, "examples/cifar-resnet20.resnet.ts"), "utf8");
 const hostile = readFileSync(join(root, "test/fixtures/hostile/doubling-objects.resnet.ts"), "utf8");
 
-test("hostile and normal specs analyzed on the worker, each answered with its own result", { timeout: 120_000 }, async () => {
-  const client = new SpecAnalysisClient(entry, { timeoutMs: 60_000 });
-  try {
-    const [bad, good] = await Promise.all([client.analyze(hostile, "hostile.resnet.ts"), client.analyze(normal, "resnet20.resnet.ts")]);
-    assert.equal(bad.graph, null);
-    assert.deepEqual(bad.diagnostics.map((d) => `${d.range?.file}:${d.range?.line}:${d.range?.column} ${d.code}`), ["hostile.resnet.ts:15:13 budget-exceeded"]);
-    assert.deepEqual(good.diagnostics, []);
-    assert.equal(good.graph?.totals.params, 269_722);
-  } finally {
-    client.dispose();
-  }
-});
+test(
+  "hostile and normal specs analyzed on the worker, each answered with its own result",
+  { timeout: 120_000 },
+  async () => {
+    const client = new SpecAnalysisClient(entry, { timeoutMs: 60_000 });
+    try {
+      const [bad, good] = await Promise.all([
+        client.analyze(hostile, "hostile.resnet.ts"),
+        client.analyze(normal, "resnet20.resnet.ts"),
+      ]);
+      assert.equal(bad.graph, null);
+      assert.deepEqual(
+        bad.diagnostics.map((d) => `${d.range?.file}:${d.range?.line}:${d.range?.column} ${d.code}`),
+        ["hostile.resnet.ts:15:13 budget-exceeded"],
+      );
+      assert.deepEqual(good.diagnostics, []);
+      assert.equal(good.graph?.totals.params, 269_722);
+    } finally {
+      client.dispose();
+    }
+  },
+);
 
-test("an analysis past the time limit resolves with a located diagnostic and the worker is replaced", { timeout: 120_000 }, async () => {
-  const client = new SpecAnalysisClient(entry, { timeoutMs: 1 });
-  try {
-    const late = await client.analyze(normal, "resnet20.resnet.ts");
-    assert.equal(late.graph, null);
-    assert.equal(late.diagnostics.length, 1);
-    const [d] = late.diagnostics;
-    assert.equal(d!.code, "analysis-failed");
-    assert.match(d!.message, /took longer than 1 ms/);
-    assert.deepEqual([d!.range?.file, d!.range?.line, d!.range?.column], ["resnet20.resnet.ts", 1, 1]);
-  } finally {
-    client.dispose();
-  }
-});
+test(
+  "an analysis past the time limit resolves with a located diagnostic and the worker is replaced",
+  { timeout: 120_000 },
+  async () => {
+    const client = new SpecAnalysisClient(entry, { timeoutMs: 1 });
+    try {
+      const late = await client.analyze(normal, "resnet20.resnet.ts");
+      assert.equal(late.graph, null);
+      assert.equal(late.diagnostics.length, 1);
+      const [d] = late.diagnostics;
+      assert.equal(d!.code, "analysis-failed");
+      assert.match(d!.message, /took longer than 1 ms/);
+      assert.deepEqual([d!.range?.file, d!.range?.line, d!.range?.column], ["resnet20.resnet.ts", 1, 1]);
+    } finally {
+      client.dispose();
+    }
+  },
+);

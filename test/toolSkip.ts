@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
  */
 export function skipWithoutTool(reason: string | false): string | false {
   if (reason !== false && process.env.CI === "true") {
-    test(`required tool is present (CI=true): ${reason}`, () => assert.fail(`${reason}; under CI=true a missing tool fails the suite`));
+    test(`required tool is present (CI=true): ${reason}`, () =>
+      assert.fail(`${reason}; under CI=true a missing tool fails the suite`));
   }
   return reason;
 }

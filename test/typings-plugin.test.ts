@@ -13,7 +13,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as esbuild from "esbuild";
 import ts from "typescript";
-import { DECLARATION_FILE, PLUGIN_BUNDLE, PLUGIN_ENTRY, PLUGIN_NAME, specDeclarations, writePluginStub } from "../extension/tsserver-plugin/build.mjs";
+import {
+  DECLARATION_FILE,
+  PLUGIN_BUNDLE,
+  PLUGIN_ENTRY,
+  PLUGIN_NAME,
+  specDeclarations,
+  writePluginStub,
+} from "../extension/tsserver-plugin/build.mjs";
 import { SPEC_MODULE } from "../extension/tsserver-plugin/index";
 
 const root = join(__dirname, "..");
@@ -28,7 +35,15 @@ after(() => {
 /** The extension folder as installed from the .vsix. */
 const extensionDir = join(dir, "extension");
 async function buildExtensionCopy(): Promise<void> {
-  await esbuild.build({ entryPoints: [join(root, PLUGIN_ENTRY)], outfile: join(extensionDir, PLUGIN_BUNDLE), bundle: true, platform: "node", format: "cjs", target: "node20", logLevel: "error" });
+  await esbuild.build({
+    entryPoints: [join(root, PLUGIN_ENTRY)],
+    outfile: join(extensionDir, PLUGIN_BUNDLE),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "error",
+  });
   mkdirSync(join(extensionDir, "dist", "types"), { recursive: true });
   writeFileSync(join(extensionDir, DECLARATION_FILE), specDeclarations(ts, root));
   writePluginStub(extensionDir);
@@ -51,7 +66,14 @@ function locate(text: string, needle: string, delta = 0): { line: number; offset
   return { line: before.length, offset: before[before.length - 1].length + 1 };
 }
 
-interface Response { type: string; command?: string; request_seq?: number; success?: boolean; body?: unknown; message?: string }
+interface Response {
+  type: string;
+  command?: string;
+  request_seq?: number;
+  success?: boolean;
+  body?: unknown;
+  message?: string;
+}
 
 /** A tsserver over stdio: newline-delimited JSON requests, Content-Length framed responses. */
 class TsServer {
@@ -63,9 +85,22 @@ class TsServer {
 
   constructor(name: string, args: string[]) {
     this.logFile = join(dir, `${name}.log`);
-    this.child = spawn(process.execPath, [TSSERVER, "--disableAutomaticTypingAcquisition", "--logVerbosity", "verbose", "--logFile", this.logFile, ...args], {
-      cwd: dir, stdio: ["pipe", "pipe", "inherit"],
-    });
+    this.child = spawn(
+      process.execPath,
+      [
+        TSSERVER,
+        "--disableAutomaticTypingAcquisition",
+        "--logVerbosity",
+        "verbose",
+        "--logFile",
+        this.logFile,
+        ...args,
+      ],
+      {
+        cwd: dir,
+        stdio: ["pipe", "pipe", "inherit"],
+      },
+    );
     servers.push(this.child);
     this.child.stdout!.on("data", (chunk: Buffer) => this.onData(chunk));
   }
@@ -79,14 +114,18 @@ class TsServer {
       if (this.buffer.length < headerEnd + 4 + length) return;
       const message = JSON.parse(this.buffer.subarray(headerEnd + 4, headerEnd + 4 + length).toString()) as Response;
       this.buffer = this.buffer.subarray(headerEnd + 4 + length);
-      if (message.type === "response" && message.request_seq !== undefined) this.waiting.get(message.request_seq)?.(message);
+      if (message.type === "response" && message.request_seq !== undefined)
+        this.waiting.get(message.request_seq)?.(message);
     }
   }
 
   request<T>(command: string, args: unknown): Promise<T> {
     const seq = ++this.seq;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`tsserver did not answer ${command} in 30 s; log: ${this.log().slice(-2000)}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`tsserver did not answer ${command} in 30 s; log: ${this.log().slice(-2000)}`)),
+        30_000,
+      );
       this.waiting.set(seq, (r) => {
         clearTimeout(timer);
         this.waiting.delete(seq);
@@ -104,9 +143,18 @@ class TsServer {
   /** Opens `file` in an inferred project (no tsconfig), with the compiler options VS Code uses for those. */
   async open(file: string, projectRootPath: string): Promise<void> {
     await this.request("compilerOptionsForInferredProjects", {
-      options: { module: "ESNext", moduleResolution: "Bundler", target: "ES2022", strict: true, allowJs: true, allowNonTsExtensions: true },
+      options: {
+        module: "ESNext",
+        moduleResolution: "Bundler",
+        target: "ES2022",
+        strict: true,
+        allowJs: true,
+        allowNonTsExtensions: true,
+      },
     });
-    await this.request("updateOpen", { openFiles: [{ file, fileContent: readFileSync(file, "utf8"), scriptKindName: "TS", projectRootPath }] });
+    await this.request("updateOpen", {
+      openFiles: [{ file, fileContent: readFileSync(file, "utf8"), scriptKindName: "TS", projectRootPath }],
+    });
   }
 
   async diagnostics(file: string): Promise<string[]> {
@@ -123,51 +171,97 @@ function workspaceWith(name: string, text: string): { workspace: string; file: s
   return { workspace, file };
 }
 
-test("control: without the plugin, tsserver cannot find \"resnet-studio\" in a bare workspace", { timeout: 60_000 }, async () => {
-  const { workspace, file } = workspaceWith("bare-control", SPEC);
-  const server = new TsServer("control", []);
-  await server.open(file, workspace);
-  const messages = await server.diagnostics(file);
-  assert.ok(messages.some((m) => m.includes("Cannot find module 'resnet-studio'")), messages.join("\n"));
-});
+test(
+  'control: without the plugin, tsserver cannot find "resnet-studio" in a bare workspace',
+  { timeout: 60_000 },
+  async () => {
+    const { workspace, file } = workspaceWith("bare-control", SPEC);
+    const server = new TsServer("control", []);
+    await server.open(file, workspace);
+    const messages = await server.diagnostics(file);
+    assert.ok(
+      messages.some((m) => m.includes("Cannot find module 'resnet-studio'")),
+      messages.join("\n"),
+    );
+  },
+);
 
-test("with the plugin: the spec resolves to the shipped typings, with type errors, completion and hover", { timeout: 60_000 }, async () => {
-  await buildExtensionCopy();
-  const { workspace, file } = workspaceWith("bare", SPEC);
-  const server = new TsServer("plugin", ["--globalPlugins", PLUGIN_NAME, "--pluginProbeLocations", extensionDir]);
-  await server.open(file, workspace);
-  const messages = await server.diagnostics(file);
-  const context = (): string => `\ndiagnostics:\n${messages.join("\n")}\n--- tsserver log (tail) ---\n${server.log().slice(-3000)}`;
-  assert.match(server.log(), /Plugin validation succeeded/, `the plugin was not loaded${context()}`);
-  assert.ok(!messages.some((m) => m.includes("Cannot find module")), `"resnet-studio" did not resolve${context()}`);
-  assert.ok(messages.some((m) => /^5: Type '"triangle"' is not assignable to type 'BlockKind/.test(m)), `no type error for block: "triangle"${context()}`);
-  assert.equal(messages.length, 1, `unexpected diagnostics${context()}`);
+test(
+  "with the plugin: the spec resolves to the shipped typings, with type errors, completion and hover",
+  { timeout: 60_000 },
+  async () => {
+    await buildExtensionCopy();
+    const { workspace, file } = workspaceWith("bare", SPEC);
+    const server = new TsServer("plugin", ["--globalPlugins", PLUGIN_NAME, "--pluginProbeLocations", extensionDir]);
+    await server.open(file, workspace);
+    const messages = await server.diagnostics(file);
+    const context = (): string =>
+      `\ndiagnostics:\n${messages.join("\n")}\n--- tsserver log (tail) ---\n${server.log().slice(-3000)}`;
+    assert.match(server.log(), /Plugin validation succeeded/, `the plugin was not loaded${context()}`);
+    assert.ok(!messages.some((m) => m.includes("Cannot find module")), `"resnet-studio" did not resolve${context()}`);
+    assert.ok(
+      messages.some((m) => /^5: Type '"triangle"' is not assignable to type 'BlockKind/.test(m)),
+      `no type error for block: "triangle"${context()}`,
+    );
+    assert.equal(messages.length, 1, `unexpected diagnostics${context()}`);
 
-  // Option keys inside resnet({ … }) on the empty line, and `stage` among the identifiers in scope.
-  const keys = await server.request<{ entries: { name: string }[] }>("completionInfo", { file, ...locate(SPEC, "\n  \n", 3) });
-  const keyNames = keys.entries.map((e) => e.name);
-  for (const key of ["classes", "shortcut", "preActivation", "input"]) assert.ok(keyNames.includes(key), `no completion for option ${key}: ${keyNames.join(", ")}`);
-  assert.ok(!keyNames.includes("block"), "already-written keys are offered again");
-  const names = await server.request<{ entries: { name: string }[] }>("completionInfo", { file, ...locate(SPEC, "stages: [stage(", 9) });
-  assert.ok(names.entries.some((e) => e.name === "stage"), `no completion for stage: ${names.entries.slice(0, 30).map((e) => e.name).join(", ")}`);
-  const stageKeys = await server.request<{ entries: { name: string }[] }>("completionInfo", { file, ...locate(SPEC, "blocks: 1 }", 10) });
-  assert.ok(stageKeys.entries.some((e) => e.name === "stride"), `no completion for the stage option stride: ${stageKeys.entries.map((e) => e.name).join(", ")}`);
+    // Option keys inside resnet({ … }) on the empty line, and `stage` among the identifiers in scope.
+    const keys = await server.request<{ entries: { name: string }[] }>("completionInfo", {
+      file,
+      ...locate(SPEC, "\n  \n", 3),
+    });
+    const keyNames = keys.entries.map((e) => e.name);
+    for (const key of ["classes", "shortcut", "preActivation", "input"])
+      assert.ok(keyNames.includes(key), `no completion for option ${key}: ${keyNames.join(", ")}`);
+    assert.ok(!keyNames.includes("block"), "already-written keys are offered again");
+    const names = await server.request<{ entries: { name: string }[] }>("completionInfo", {
+      file,
+      ...locate(SPEC, "stages: [stage(", 9),
+    });
+    assert.ok(
+      names.entries.some((e) => e.name === "stage"),
+      `no completion for stage: ${names.entries
+        .slice(0, 30)
+        .map((e) => e.name)
+        .join(", ")}`,
+    );
+    const stageKeys = await server.request<{ entries: { name: string }[] }>("completionInfo", {
+      file,
+      ...locate(SPEC, "blocks: 1 }", 10),
+    });
+    assert.ok(
+      stageKeys.entries.some((e) => e.name === "stride"),
+      `no completion for the stage option stride: ${stageKeys.entries.map((e) => e.name).join(", ")}`,
+    );
 
-  const hover = await server.request<{ displayString: string; documentation: string }>("quickinfo", { file, ...locate(SPEC, "resnet({", 1) });
-  assert.match(hover.displayString, /resnet\(options: ResNetOptions\): ResNetSpec/);
-  assert.match(hover.documentation, /Describe a residual network/);
-  assert.match(server.log(), /"resnet-studio" is not installed for .*tiny\.resnet\.ts; using .*resnet-studio\.d\.ts/);
-});
+    const hover = await server.request<{ displayString: string; documentation: string }>("quickinfo", {
+      file,
+      ...locate(SPEC, "resnet({", 1),
+    });
+    assert.match(hover.displayString, /resnet\(options: ResNetOptions\): ResNetSpec/);
+    assert.match(hover.documentation, /Describe a residual network/);
+    assert.match(server.log(), /"resnet-studio" is not installed for .*tiny\.resnet\.ts; using .*resnet-studio\.d\.ts/);
+  },
+);
 
-test("with the plugin, an installed \"resnet-studio\" package still wins", { timeout: 60_000 }, async () => {
+test('with the plugin, an installed "resnet-studio" package still wins', { timeout: 60_000 }, async () => {
   if (!existsSync(join(extensionDir, PLUGIN_BUNDLE))) await buildExtensionCopy();
-  const { workspace, file } = workspaceWith("installed", `import { resnet } from "resnet-studio";\nexport default resnet({ stages: [] });\n`);
+  const { workspace, file } = workspaceWith(
+    "installed",
+    `import { resnet } from "resnet-studio";\nexport default resnet({ stages: [] });\n`,
+  );
   const pkg = join(workspace, "node_modules", "resnet-studio");
   mkdirSync(pkg, { recursive: true });
-  writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "resnet-studio", version: "9.9.9", types: "index.d.ts" }));
+  writeFileSync(
+    join(pkg, "package.json"),
+    JSON.stringify({ name: "resnet-studio", version: "9.9.9", types: "index.d.ts" }),
+  );
   writeFileSync(join(pkg, "index.d.ts"), "export declare function resnet(options: { installedMarker: true }): void;\n");
   const server = new TsServer("installed", ["--globalPlugins", PLUGIN_NAME, "--pluginProbeLocations", extensionDir]);
   await server.open(file, workspace);
   const messages = await server.diagnostics(file);
-  assert.ok(messages.some((m) => m.includes("installedMarker")), `the installed package's typings were not used:\n${messages.join("\n")}`);
+  assert.ok(
+    messages.some((m) => m.includes("installedMarker")),
+    `the installed package's typings were not used:\n${messages.join("\n")}`,
+  );
 });

@@ -22,14 +22,23 @@ mkdirSync(join(dir, "types"));
 writeFileSync(dtsFile, dts);
 
 const baseOptions: ts.CompilerOptions = {
-  strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
-  moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ["lib.es2022.d.ts"], types: [], typeRoots: [],
+  strict: true,
+  noEmit: true,
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  lib: ["lib.es2022.d.ts"],
+  types: [],
+  typeRoots: [],
 };
 
 function check(rootNames: string[], options: ts.CompilerOptions): { program: ts.Program; messages: string[] } {
   const program = ts.createProgram(rootNames, options);
   const messages = ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file && d.start !== undefined ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: ` : "";
+    const where =
+      d.file && d.start !== undefined
+        ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}: `
+        : "";
     return `${where}TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
   });
   return { program, messages };
@@ -46,7 +55,16 @@ function writeSpec(name: string, text: string): string {
 
 test("the declaration file is self-contained: no imports, no references, no node or tfjs types", () => {
   assert.doesNotMatch(dts, /^\s*import\b|\bimport\s*\(|\/\/\/\s*<reference|@tensorflow|tfjs|node:|NodeJS|Buffer\b/m);
-  for (const name of ["resnet", "stage", "presets", "ResNetOptions", "StageOptions", "BlockKind", "PresetName", "PresetOverrides"]) {
+  for (const name of [
+    "resnet",
+    "stage",
+    "presets",
+    "ResNetOptions",
+    "StageOptions",
+    "BlockKind",
+    "PresetName",
+    "PresetOverrides",
+  ]) {
     assert.match(dts, new RegExp(`^export \\{[^}]*\\b${name}\\b`, "m"), `${name} is not exported`);
   }
   // Standalone, with only the ES library: lib checks on, no @types at all.
@@ -67,34 +85,66 @@ test("every example spec type-checks against the declaration file", () => {
   assert.ok(program.getSourceFile(dtsFile), "the declaration file is not part of the program");
   for (const file of files) {
     const sf = program.getSourceFile(file)!;
-    assert.ok(sf.statements.some((s) => ts.isImportDeclaration(s) && (s.moduleSpecifier as ts.StringLiteral).text === "resnet-studio"), `${file} does not import resnet-studio`);
-    assert.equal(ts.resolveModuleName("resnet-studio", file, mapped, ts.sys).resolvedModule?.resolvedFileName, dtsFile, file);
+    assert.ok(
+      sf.statements.some(
+        (s) => ts.isImportDeclaration(s) && (s.moduleSpecifier as ts.StringLiteral).text === "resnet-studio",
+      ),
+      `${file} does not import resnet-studio`,
+    );
+    assert.equal(
+      ts.resolveModuleName("resnet-studio", file, mapped, ts.sys).resolvedModule?.resolvedFileName,
+      dtsFile,
+      file,
+    );
   }
 });
 
 test("wrong option types are TypeScript errors", () => {
-  const bad = writeSpec("bad.resnet.ts", `import { resnet, stage, presets } from "resnet-studio";
+  const bad = writeSpec(
+    "bad.resnet.ts",
+    `import { resnet, stage, presets } from "resnet-studio";
 export default resnet({
   block: "triangle",
   stages: [stage({ channels: "64", blocks: 2 })],
 });
 export const p = presets.resnet50({ classes: "ten" });
 export const q = presets.resnet51();
-`);
+`,
+  );
   const { messages } = check([bad], mapped);
-  assert.ok(messages.some((m) => /bad\.resnet\.ts:3: TS2322: Type '"triangle"' is not assignable to type 'BlockKind/.test(m)), messages.join("\n"));
-  assert.ok(messages.some((m) => /bad\.resnet\.ts:4: TS2322: Type 'string' is not assignable to type 'number'/.test(m)), messages.join("\n"));
-  assert.ok(messages.some((m) => /bad\.resnet\.ts:6: TS2322: Type 'string' is not assignable to type 'number'/.test(m)), messages.join("\n"));
-  assert.ok(messages.some((m) => /bad\.resnet\.ts:7: TS2339?: Property 'resnet51' does not exist|bad\.resnet\.ts:7: TS2551/.test(m)), messages.join("\n"));
+  assert.ok(
+    messages.some((m) => /bad\.resnet\.ts:3: TS2322: Type '"triangle"' is not assignable to type 'BlockKind/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /bad\.resnet\.ts:4: TS2322: Type 'string' is not assignable to type 'number'/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) => /bad\.resnet\.ts:6: TS2322: Type 'string' is not assignable to type 'number'/.test(m)),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.some((m) =>
+      /bad\.resnet\.ts:7: TS2339?: Property 'resnet51' does not exist|bad\.resnet\.ts:7: TS2551/.test(m),
+    ),
+    messages.join("\n"),
+  );
   assert.equal(messages.length, 4, messages.join("\n"));
 });
 
 test("only the spec API is exported: model-core internals stay private", () => {
-  const internal = writeSpec("internal.resnet.ts", `import { normalizeSpec, SpecError, IMAGENET_NETS } from "resnet-studio";
+  const internal = writeSpec(
+    "internal.resnet.ts",
+    `import { normalizeSpec, SpecError, IMAGENET_NETS } from "resnet-studio";
 export { normalizeSpec, SpecError, IMAGENET_NETS };
-`);
+`,
+  );
   const { messages } = check([internal], mapped);
   for (const name of ["normalizeSpec", "SpecError", "IMAGENET_NETS"]) {
-    assert.ok(messages.some((m) => m.includes(`'${name}'`) && /has no exported member|declares '\w+' locally/.test(m)), `${name} is importable:\n${messages.join("\n")}`);
+    assert.ok(
+      messages.some((m) => m.includes(`'${name}'`) && /has no exported member|declares '\w+' locally/.test(m)),
+      `${name} is importable:\n${messages.join("\n")}`,
+    );
   }
 });

@@ -21,62 +21,89 @@ export default resnet({
 let spawned = 0;
 function spawn(): Worker {
   spawned++;
-  return new Worker(`require("tsx/cjs"); require(${JSON.stringify(WORKER)});`, { eval: true, env: { ...process.env, RESNET_STUDIO_BACKEND: "cpu" } });
+  return new Worker(`require("tsx/cjs"); require(${JSON.stringify(WORKER)});`, {
+    eval: true,
+    env: { ...process.env, RESNET_STUDIO_BACKEND: "cpu" },
+  });
 }
 
-test("warm worker: one worker for repeated requests, identical results; cancel, then a fresh worker answers", { timeout: 180_000 }, async () => {
-  const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
-  assert.ok(spec && graph);
-  const job: GradientJob = { type: "gradientFlow", graph, plain: plainTwin(spec), backend: "cpu", batch: 2, seed: 1, wasmDir: "" };
-  const warm = new WarmGradientWorker(spawn);
-  try {
-    warm.warmUp("cpu", "");
-    const first = await warm.run(job);
-    const second = await warm.run(job);
-    assert.equal(spawned, 1, "the second request reuses the worker");
-    const strip = (r: typeof first.residual) => ({ ...r, millis: 0 });
-    assert.deepEqual(strip(second.residual), strip(first.residual), "a reused model gives the same gradients");
-    assert.ok(first.plain && second.plain);
-    assert.equal(first.residual.adds.length, 3);
+test(
+  "warm worker: one worker for repeated requests, identical results; cancel, then a fresh worker answers",
+  { timeout: 180_000 },
+  async () => {
+    const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+    assert.ok(spec && graph);
+    const job: GradientJob = {
+      type: "gradientFlow",
+      graph,
+      plain: plainTwin(spec),
+      backend: "cpu",
+      batch: 2,
+      seed: 1,
+      wasmDir: "",
+    };
+    const warm = new WarmGradientWorker(spawn);
+    try {
+      warm.warmUp("cpu", "");
+      const first = await warm.run(job);
+      const second = await warm.run(job);
+      assert.equal(spawned, 1, "the second request reuses the worker");
+      const strip = (r: typeof first.residual) => ({ ...r, millis: 0 });
+      assert.deepEqual(strip(second.residual), strip(first.residual), "a reused model gives the same gradients");
+      assert.ok(first.plain && second.plain);
+      assert.equal(first.residual.adds.length, 3);
 
-    // Cancelled before it started: dropped, the worker stays.
-    const queued = warm.run(job);
-    assert.equal(warm.cancel(), true);
-    await assert.rejects(queued, CancelledError);
-    assert.equal(spawned, 1);
-    // Cancelled while running: the worker is terminated.
-    const running = warm.run(job);
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(warm.busy, true);
-    assert.equal(warm.cancel(), true);
-    await assert.rejects(running, CancelledError);
-    assert.equal(warm.cancel(), false, "nothing left to cancel");
-    const after = await warm.run(job);
-    assert.equal(spawned, 2, "a cancelled worker is replaced");
-    assert.deepEqual(strip(after.residual), strip(first.residual));
-  } finally {
-    warm.dispose();
-  }
-});
+      // Cancelled before it started: dropped, the worker stays.
+      const queued = warm.run(job);
+      assert.equal(warm.cancel(), true);
+      await assert.rejects(queued, CancelledError);
+      assert.equal(spawned, 1);
+      // Cancelled while running: the worker is terminated.
+      const running = warm.run(job);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(warm.busy, true);
+      assert.equal(warm.cancel(), true);
+      await assert.rejects(running, CancelledError);
+      assert.equal(warm.cancel(), false, "nothing left to cancel");
+      const after = await warm.run(job);
+      assert.equal(spawned, 2, "a cancelled worker is replaced");
+      assert.deepEqual(strip(after.residual), strip(first.residual));
+    } finally {
+      warm.dispose();
+    }
+  },
+);
 
-test("warm pair: the network and its twin on two workers give the same pair as one worker", { timeout: 180_000 }, async () => {
-  const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
-  assert.ok(spec && graph);
-  const job: GradientJob = { type: "gradientFlow", graph, plain: plainTwin(spec), backend: "cpu", batch: 2, seed: 1, wasmDir: "" };
-  const one = new WarmGradientWorker(spawn);
-  const pair = new WarmGradientPair(spawn);
-  try {
-    const a = await one.run(job);
-    const b = await pair.run(job);
-    assert.ok(a.plain && b.plain);
-    assert.deepEqual({ ...b.residual, millis: 0 }, { ...a.residual, millis: 0 });
-    assert.deepEqual({ ...b.plain, millis: 0 }, { ...a.plain, millis: 0 });
-    const running = pair.run(job);
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(pair.cancel(), true);
-    await assert.rejects(running, CancelledError);
-  } finally {
-    one.dispose();
-    pair.dispose();
-  }
-});
+test(
+  "warm pair: the network and its twin on two workers give the same pair as one worker",
+  { timeout: 180_000 },
+  async () => {
+    const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+    assert.ok(spec && graph);
+    const job: GradientJob = {
+      type: "gradientFlow",
+      graph,
+      plain: plainTwin(spec),
+      backend: "cpu",
+      batch: 2,
+      seed: 1,
+      wasmDir: "",
+    };
+    const one = new WarmGradientWorker(spawn);
+    const pair = new WarmGradientPair(spawn);
+    try {
+      const a = await one.run(job);
+      const b = await pair.run(job);
+      assert.ok(a.plain && b.plain);
+      assert.deepEqual({ ...b.residual, millis: 0 }, { ...a.residual, millis: 0 });
+      assert.deepEqual({ ...b.plain, millis: 0 }, { ...a.plain, millis: 0 });
+      const running = pair.run(job);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(pair.cancel(), true);
+      await assert.rejects(running, CancelledError);
+    } finally {
+      one.dispose();
+      pair.dispose();
+    }
+  },
+);

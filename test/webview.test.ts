@@ -9,7 +9,17 @@ import type { Snapshot } from "../model-core/src/protocol";
 import { EMPTY_TRAINING } from "../model-core/src/protocol";
 import { emptyModel, reduce, reduceView, defaultViewState, DEFAULT_OVERLAYS } from "../webview/src/state";
 import { networkId, fnv1a64 } from "../model-core/src/spec/identity";
-import { centreOn, containsRect, fitTransform, initialTransform, READABLE_ZOOM, neighbour, searchNodes, visibleRect, zoomAt } from "../webview/src/geometry";
+import {
+  centreOn,
+  containsRect,
+  fitTransform,
+  initialTransform,
+  READABLE_ZOOM,
+  neighbour,
+  searchNodes,
+  visibleRect,
+  zoomAt,
+} from "../webview/src/geometry";
 import { enclosingGroups, gradientOf, layerGradientSeries, memberIds, nodeDetails } from "../webview/src/details";
 import { syntheticGradients } from "./browser/harness";
 
@@ -22,7 +32,16 @@ before(async () => {
 });
 
 function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
-  return { title: "ResNet-18", graph, laid, view: { ...defaultViewState(), documentUri: "file:///a.resnet.ts", expansion: initialExpansion(graph, "blocks") }, gradients: null, training: EMPTY_TRAINING, diagnostics: [], ...overrides };
+  return {
+    title: "ResNet-18",
+    graph,
+    laid,
+    view: { ...defaultViewState(), documentUri: "file:///a.resnet.ts", expansion: initialExpansion(graph, "blocks") },
+    gradients: null,
+    training: EMPTY_TRAINING,
+    diagnostics: [],
+    ...overrides,
+  };
 }
 
 test("reducer: snapshot, graph, layout, gradients, training and diagnostics messages", () => {
@@ -58,7 +77,10 @@ test("reducer: snapshot, graph, layout, gradients, training and diagnostics mess
   // The same name and node count with other channels is another network: its spec hash differs.
   m = reduce(m, { type: "gradients", gradients: pair });
   m = { ...m, needsFit: false };
-  const wider = analyze({ ...other.spec, stages: other.spec.stages.map((s, i) => (i === 1 ? { ...s, channels: s.channels * 2 } : s)) }).graph!;
+  const wider = analyze({
+    ...other.spec,
+    stages: other.spec.stages.map((s, i) => (i === 1 ? { ...s, channels: s.channels * 2 } : s)),
+  }).graph!;
   assert.equal(wider.name, other.name);
   assert.equal(wider.nodes.length, other.nodes.length);
   assert.notEqual(networkId(wider.spec), networkId(other.spec));
@@ -66,7 +88,10 @@ test("reducer: snapshot, graph, layout, gradients, training and diagnostics mess
   assert.equal(m.gradients, null, "a changed stage's channels clear the stale gradient overlay");
   assert.equal(m.needsFit, false, "the view stays where it was");
 
-  m = reduce(m, { type: "training", event: { kind: "started", model: "small", dataset: "mnist", backend: "wasm", epochs: 3, batch: 64 } });
+  m = reduce(m, {
+    type: "training",
+    event: { kind: "started", model: "small", dataset: "mnist", backend: "wasm", epochs: 3, batch: 64 },
+  });
   assert.equal(m.training.status, "running");
   m = reduce(m, { type: "diagnostics", diagnostics: [{ severity: "error", message: "bad", code: "x", range: null }] });
   assert.equal(m.diagnostics.length, 1);
@@ -114,7 +139,11 @@ test("geometry: fit centres small diagrams and keeps tall ones readable; zoom ke
   const vis = visibleRect({ zoom: 2, panX: -100, panY: -50 }, { width: 400, height: 300 }, 0);
   assert.deepEqual(vis, { x: 50, y: 25, width: 200, height: 150 });
   assert.ok(containsRect(visibleRect({ zoom: 2, panX: -100, panY: -50 }, { width: 400, height: 300 }, 0.5), vis));
-  const c = centreOn({ zoom: 2, panX: 0, panY: 0 }, { x: 100, y: 100, width: 20, height: 20 }, { width: 400, height: 300 });
+  const c = centreOn(
+    { zoom: 2, panX: 0, panY: 0 },
+    { x: 100, y: 100, width: 20, height: 20 },
+    { width: 400, height: 300 },
+  );
   assert.deepEqual(c, { zoom: 2, panX: 200 - 220, panY: 150 - 220 });
 });
 
@@ -158,7 +187,10 @@ test("search matches ids, labels and kinds, in reading order", () => {
   assert.ok(hits.every((h) => h.id.includes("layer3") || h.label.toLowerCase().includes("layer3")));
   for (let i = 1; i < hits.length; i++) assert.ok(hits[i]!.y >= hits[i - 1]!.y);
   assert.deepEqual(searchNodes(laid, "   "), []);
-  assert.ok(searchNodes(laid, "FC").some((h) => h.id === "fc"), "case-insensitive");
+  assert.ok(
+    searchNodes(laid, "FC").some((h) => h.id === "fc"),
+    "case-insensitive",
+  );
 });
 
 test("details: tooltip rows, gradients of collapsed groups, the per-layer series and what Escape collapses", () => {
@@ -168,10 +200,16 @@ test("details: tooltip rows, gradients of collapsed groups, the per-layer series
   const block = laid.nodes.find((n) => n.id === "layer2.0")!;
   const d = nodeDetails(block, graph, grads);
   const rows = new Map(d.rows);
-  assert.ok(rows.get("params")?.includes(`(${block.params.toLocaleString("en-US")})`), `exact params in ${rows.get("params")}`);
+  assert.ok(
+    rows.get("params")?.includes(`(${block.params.toLocaleString("en-US")})`),
+    `exact params in ${rows.get("params")}`,
+  );
   assert.ok(rows.has("‖dL/dout‖₂"));
-  assert.equal(rows.get("shortcut share at input"), `${Math.round((100 * grads.adds[2]!.identity) / (grads.adds[2]!.identity + grads.adds[2]!.residualAtInput!))}%`,
-    "a residual block shows the split at its input (layer2.0 is the third block)");
+  assert.equal(
+    rows.get("shortcut share at input"),
+    `${Math.round((100 * grads.adds[2]!.identity) / (grads.adds[2]!.identity + grads.adds[2]!.residualAtInput!))}%`,
+    "a residual block shows the split at its input (layer2.0 is the third block)",
+  );
   // A group's gradient is the one leaving it: its last member with a gradient.
   const members = memberIds(graph, "layer2.0");
   assert.equal(gradientOf(graph, grads, "layer2.0")?.id, members[members.length - 1]);
@@ -179,10 +217,16 @@ test("details: tooltip rows, gradients of collapsed groups, the per-layer series
 
   const series = layerGradientSeries(grads, graph);
   const weightLayers = graph.nodes.filter((n) => (n.op.kind === "conv" || n.op.kind === "fc") && n.role === "main");
-  assert.deepEqual(series.labels, weightLayers.map((n) => n.id));
+  assert.deepEqual(
+    series.labels,
+    weightLayers.map((n) => n.id),
+  );
   assert.equal(series.values.length, series.labels.length);
   // Without the graph (the plain twin's ids), torchvision names are recognised.
-  assert.deepEqual(layerGradientSeries(grads, null).labels.filter((id) => !id.includes("downsample")), series.labels);
+  assert.deepEqual(
+    layerGradientSeries(grads, null).labels.filter((id) => !id.includes("downsample")),
+    series.labels,
+  );
 
   assert.deepEqual(enclosingGroups(graph, "layer2.0.conv1"), ["layer2.0", "layer2"]);
   assert.deepEqual(enclosingGroups(graph, "layer2.0"), ["layer2"]);

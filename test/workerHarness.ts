@@ -6,8 +6,13 @@ import type { WorkerToHost } from "../extension/src/pure/workerProtocol";
 export function collect(worker: Worker, done: (m: WorkerToHost) => boolean): Promise<WorkerToHost[]> {
   const seen: WorkerToHost[] = [];
   return new Promise((resolve, reject) => {
-    worker.on("message", (m: WorkerToHost) => { seen.push(m); if (done(m)) resolve(seen); });
+    worker.on("message", (m: WorkerToHost) => {
+      seen.push(m);
+      if (done(m)) resolve(seen);
+    });
     worker.on("error", reject);
-    worker.on("exit", (code) => reject(new Error(`worker exited (${code}) after ${JSON.stringify(seen.map((s) => s.type))}`)));
+    worker.on("exit", (code) =>
+      reject(new Error(`worker exited (${code}) after ${JSON.stringify(seen.map((s) => s.type))}`)),
+    );
   });
 }

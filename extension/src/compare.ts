@@ -31,10 +31,15 @@ interface GitExtension {
 /** A git command's output; rejects with git's own message (e.g. the file is not in HEAD). */
 function gitShow(file: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile("git", ["show", `HEAD:./${path.basename(file)}`], { cwd: path.dirname(file), maxBuffer: 16 * 1024 * 1024, timeout: 15000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error((stderr || err.message).split("\n")[0]!.replace(/^fatal: /, "")));
-      else resolve(stdout);
-    });
+    execFile(
+      "git",
+      ["show", `HEAD:./${path.basename(file)}`],
+      { cwd: path.dirname(file), maxBuffer: 16 * 1024 * 1024, timeout: 15000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error((stderr || err.message).split("\n")[0]!.replace(/^fatal: /, "")));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -55,23 +60,35 @@ async function textAtHead(uri: vscode.Uri): Promise<string> {
 function graphOrThrow(text: string, file: string): ModelGraph {
   const analysis = analyzeSpecText(text, file);
   const errors = analysis.diagnostics.filter((d) => d.severity === "error");
-  if (!analysis.graph || errors.length) throw new Error(errors.map((d) => formatDiagnostic(d, file)).join("\n") || `${file}: no network`);
+  if (!analysis.graph || errors.length)
+    throw new Error(errors.map((d) => formatDiagnostic(d, file)).join("\n") || `${file}: no network`);
   return analysis.graph;
 }
 
 async function pickOther(doc: vscode.TextDocument): Promise<{ graph: ModelGraph; title: string } | null> {
   // findFiles needs VS Code's search service; without it the list is empty and Browse… still works.
-  const found = await Promise.resolve(vscode.workspace.findFiles("**/*.resnet.ts", "**/node_modules/**", 200)).catch(() => [] as vscode.Uri[]);
+  const found = await Promise.resolve(vscode.workspace.findFiles("**/*.resnet.ts", "**/node_modules/**", 200)).catch(
+    () => [] as vscode.Uri[],
+  );
   const files = found.filter((u) => u.toString() !== doc.uri.toString());
   const items: Choice[] = [
     { label: "$(git-commit) This file at git HEAD", choice: "head" },
     { label: "Spec files", kind: vscode.QuickPickItemKind.Separator, choice: "separator" },
-    ...files.map((uri): Choice => ({ label: `$(file) ${path.basename(uri.path)}`, description: vscode.workspace.asRelativePath(uri), choice: "file", uri })),
+    ...files.map((uri): Choice => ({
+      label: `$(file) ${path.basename(uri.path)}`,
+      description: vscode.workspace.asRelativePath(uri),
+      choice: "file",
+      uri,
+    })),
     { label: "$(folder-opened) Browse…", choice: "browse" },
     { label: "Presets", kind: vscode.QuickPickItemKind.Separator, choice: "separator" },
     ...presetQuickPickItems().map((p): Choice => ({ ...p, choice: "preset" })),
   ];
-  const pick = await vscode.window.showQuickPick(items, { title: `ResNet Studio: Compare ${path.basename(doc.uri.path)} with…`, placeHolder: "A spec file, a preset, or this file at git HEAD", matchOnDescription: true });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: `ResNet Studio: Compare ${path.basename(doc.uri.path)} with…`,
+    placeHolder: "A spec file, a preset, or this file at git HEAD",
+    matchOnDescription: true,
+  });
   if (!pick) return null;
   switch (pick.choice) {
     case "preset": {
@@ -81,14 +98,31 @@ async function pickOther(doc: vscode.TextDocument): Promise<{ graph: ModelGraph;
     }
     case "head": {
       let text: string;
-      try { text = await textAtHead(doc.uri); } catch (err) { throw new Error(`this file at git HEAD is not available: ${err instanceof Error ? err.message : String(err)}`); }
+      try {
+        text = await textAtHead(doc.uri);
+      } catch (err) {
+        throw new Error(`this file at git HEAD is not available: ${err instanceof Error ? err.message : String(err)}`);
+      }
       return { graph: graphOrThrow(text, `${vscode.workspace.asRelativePath(doc.uri)}@HEAD`), title: "git HEAD" };
     }
-    case "file": case "browse": {
-      const uri = pick.choice === "file" ? pick.uri : (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { "ResNet spec": ["ts"] }, title: "Compare with spec" }))?.[0];
+    case "file":
+    case "browse": {
+      const uri =
+        pick.choice === "file"
+          ? pick.uri
+          : (
+              await vscode.window.showOpenDialog({
+                canSelectMany: false,
+                filters: { "ResNet spec": ["ts"] },
+                title: "Compare with spec",
+              })
+            )?.[0];
       if (!uri) return null;
       const other = await vscode.workspace.openTextDocument(uri);
-      return { graph: graphOrThrow(other.getText(), vscode.workspace.asRelativePath(uri)), title: vscode.workspace.asRelativePath(uri) };
+      return {
+        graph: graphOrThrow(other.getText(), vscode.workspace.asRelativePath(uri)),
+        title: vscode.workspace.asRelativePath(uri),
+      };
     }
     case "separator":
       return null;
@@ -96,23 +130,46 @@ async function pickOther(doc: vscode.TextDocument): Promise<{ graph: ModelGraph;
 }
 
 async function compareWith(uri: vscode.Uri | undefined): Promise<void> {
-  const doc = uri instanceof vscode.Uri && uri.path.endsWith(".resnet.ts")
-    ? await vscode.workspace.openTextDocument(uri)
-    : vscode.window.activeTextEditor?.document.uri.path.endsWith(".resnet.ts") ? vscode.window.activeTextEditor.document : null;
-  if (!doc) { void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to compare it."); return; }
+  const doc =
+    uri instanceof vscode.Uri && uri.path.endsWith(".resnet.ts")
+      ? await vscode.workspace.openTextDocument(uri)
+      : vscode.window.activeTextEditor?.document.uri.path.endsWith(".resnet.ts")
+        ? vscode.window.activeTextEditor.document
+        : null;
+  if (!doc) {
+    void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to compare it.");
+    return;
+  }
   try {
     const mine = graphOrThrow(doc.getText(), vscode.workspace.asRelativePath(doc.uri));
     const other = await pickOther(doc);
     if (!other) return;
     // A is the baseline chosen, B this file as it is now; Δmemory at the batch the hovers use.
-    const diff = diffNetworks(other.graph, mine, { batch: vscode.workspace.getConfiguration("resnetStudio").get<number>("trainBatchSize", 64) });
-    const panel = vscode.window.createWebviewPanel("resnetStudio.compare", `Compare: ${other.graph.name} ↔ ${mine.name}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, { enableScripts: false, localResourceRoots: [] });
-    panel.webview.html = compareHtml(diff, other.graph, mine, { titleA: other.title, titleB: vscode.workspace.asRelativePath(doc.uri) }, { cspSource: panel.webview.cspSource, nonce: makeNonce() });
+    const diff = diffNetworks(other.graph, mine, {
+      batch: vscode.workspace.getConfiguration("resnetStudio").get<number>("trainBatchSize", 64),
+    });
+    const panel = vscode.window.createWebviewPanel(
+      "resnetStudio.compare",
+      `Compare: ${other.graph.name} ↔ ${mine.name}`,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+      { enableScripts: false, localResourceRoots: [] },
+    );
+    panel.webview.html = compareHtml(
+      diff,
+      other.graph,
+      mine,
+      { titleA: other.title, titleB: vscode.workspace.asRelativePath(doc.uri) },
+      { cspSource: panel.webview.cspSource, nonce: makeNonce() },
+    );
   } catch (err) {
-    void vscode.window.showErrorMessage(`ResNet Studio: compare failed: ${err instanceof Error ? err.message : String(err)}`);
+    void vscode.window.showErrorMessage(
+      `ResNet Studio: compare failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
 export function registerCompare(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(vscode.commands.registerCommand("resnetStudio.compareWith", (uri?: vscode.Uri) => compareWith(uri)));
+  context.subscriptions.push(
+    vscode.commands.registerCommand("resnetStudio.compareWith", (uri?: vscode.Uri) => compareWith(uri)),
+  );
 }

@@ -18,12 +18,27 @@ import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
 import type { BackendSetting, TorchSettings, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
 import {
-  EMPTY_TRAINING, applyTrainingEvent,
-  type GradientPair, type HostToWebview, type RequestBody, type ResponseBodies, type Snapshot, type TrainingState, type ViewState, type WebviewToHost,
+  EMPTY_TRAINING,
+  applyTrainingEvent,
+  type GradientPair,
+  type HostToWebview,
+  type RequestBody,
+  type ResponseBodies,
+  type Snapshot,
+  type TrainingState,
+  type ViewState,
+  type WebviewToHost,
 } from "resnet-studio/protocol";
 import { checkWebviewMessage } from "resnet-studio/protocolValidate";
 import { trainingMemory } from "resnet-studio/analysis/memory";
-import { initialExpansion, memoryOverlayData, renderSvg, type ExpandLevel, type ExpansionState, type LaidOutGraph } from "resnet-studio/render/index";
+import {
+  initialExpansion,
+  memoryOverlayData,
+  renderSvg,
+  type ExpandLevel,
+  type ExpansionState,
+  type LaidOutGraph,
+} from "resnet-studio/render/index";
 import { createLayoutClient, type LayoutClient } from "resnet-studio/render/layoutClient";
 import type { ModelGraph } from "resnet-studio/analysis/graph";
 import { printable, type Diagnostic as SpecDiagnostic, type SourceRange } from "resnet-studio/diagnostics";
@@ -32,7 +47,13 @@ import { networkId } from "resnet-studio/spec/identity";
 import { BUNDLED_SPEC_FILE, BUNDLED_SPEC_TEXT } from "./pure/bundledSpec";
 import { mnistTarget, samplesPerEpochSetting, workersSetting } from "./pure/trainEvents";
 import { estimateText, planTraining } from "./pure/trainChoices";
-import { measuredThroughput, offerSaveVariant, pickTrainChoice, reviewCalibration, showTrainingProgress } from "./trainSmall";
+import {
+  measuredThroughput,
+  offerSaveVariant,
+  pickTrainChoice,
+  reviewCalibration,
+  showTrainingProgress,
+} from "./trainSmall";
 import { WarmGradientPair } from "./warmWorker";
 import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import { pytorchExportFor } from "./pure/exportPytorch";
@@ -66,7 +87,9 @@ class SpecCache {
     this.entries.set(key, { version: doc.version, analysis });
     return analysis;
   }
-  forget(doc: vscode.TextDocument): void { this.entries.delete(doc.uri.toString()); }
+  forget(doc: vscode.TextDocument): void {
+    this.entries.delete(doc.uri.toString());
+  }
 }
 
 function toRange(doc: vscode.TextDocument, r: SourceRange | null): vscode.Range {
@@ -75,7 +98,12 @@ function toRange(doc: vscode.TextDocument, r: SourceRange | null): vscode.Range 
 }
 
 function toVsDiagnostic(doc: vscode.TextDocument, d: SpecDiagnostic): vscode.Diagnostic {
-  const severity = d.severity === "error" ? vscode.DiagnosticSeverity.Error : d.severity === "warning" ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information;
+  const severity =
+    d.severity === "error"
+      ? vscode.DiagnosticSeverity.Error
+      : d.severity === "warning"
+        ? vscode.DiagnosticSeverity.Warning
+        : vscode.DiagnosticSeverity.Information;
   const out = new vscode.Diagnostic(toRange(doc, d.range), printable(d.message), severity);
   out.source = "resnet-studio";
   out.code = d.code;
@@ -86,21 +114,40 @@ function toVsDiagnostic(doc: vscode.TextDocument, d: SpecDiagnostic): vscode.Dia
 class TrainWorkerHost {
   private worker: Worker | null = null;
   constructor(private readonly script: string) {}
-  get busy(): boolean { return this.worker !== null; }
+  get busy(): boolean {
+    return this.worker !== null;
+  }
 
   run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void> {
     this.stop();
     const worker = new Worker(this.script);
     this.worker = worker;
     return new Promise((resolve) => {
-      const finish = (): void => { if (this.worker === worker) this.worker = null; void worker.terminate(); resolve(); };
+      const finish = (): void => {
+        if (this.worker === worker) this.worker = null;
+        void worker.terminate();
+        resolve();
+      };
       worker.on("message", (m: WorkerToHost) => {
         onMessage(m);
-        const ended = m.type === "gradients" || m.type === "calibration" || m.type === "error" || (m.type === "lrRange" && m.done) || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
+        const ended =
+          m.type === "gradients" ||
+          m.type === "calibration" ||
+          m.type === "error" ||
+          (m.type === "lrRange" && m.done) ||
+          (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
         if (ended) finish();
       });
-      worker.on("error", (err) => { onMessage({ type: "error", message: err.message }); finish(); });
-      worker.on("exit", (code) => { if (this.worker === worker) { if (code !== 0) onMessage({ type: "error", message: `worker exited with code ${code}` }); finish(); } });
+      worker.on("error", (err) => {
+        onMessage({ type: "error", message: err.message });
+        finish();
+      });
+      worker.on("exit", (code) => {
+        if (this.worker === worker) {
+          if (code !== 0) onMessage({ type: "error", message: `worker exited with code ${code}` });
+          finish();
+        }
+      });
       worker.postMessage(job);
     });
   }
@@ -112,7 +159,10 @@ class TrainWorkerHost {
   }
 
   stop(): void {
-    if (this.worker) { void this.worker.terminate(); this.worker = null; }
+    if (this.worker) {
+      void this.worker.terminate();
+      this.worker = null;
+    }
   }
 }
 
@@ -135,7 +185,12 @@ class DiagramPanel {
       if (doc) void DiagramPanel.current.follow(doc);
       return DiagramPanel.current;
     }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, "ResNet Diagram", { viewColumn: column, preserveFocus: true }, webviewOptions(ctx.extension));
+    const panel = vscode.window.createWebviewPanel(
+      VIEW_TYPE,
+      "ResNet Diagram",
+      { viewColumn: column, preserveFocus: true },
+      webviewOptions(ctx.extension),
+    );
     const p = new DiagramPanel(ctx, panel, null);
     if (doc) void p.follow(doc);
     return p;
@@ -145,36 +200,68 @@ class DiagramPanel {
     panel.webview.options = webviewOptions(ctx.extension);
     const saved = isViewState(state) ? state : null;
     const p = new DiagramPanel(ctx, panel, saved);
-    const doc = saved?.documentUri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === saved.documentUri) : undefined;
+    const doc = saved?.documentUri
+      ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === saved.documentUri)
+      : undefined;
     if (doc) void p.follow(doc);
-    else if (saved?.documentUri) void vscode.workspace.openTextDocument(vscode.Uri.parse(saved.documentUri)).then((d) => p.follow(d), () => undefined);
+    else if (saved?.documentUri)
+      void vscode.workspace.openTextDocument(vscode.Uri.parse(saved.documentUri)).then(
+        (d) => p.follow(d),
+        () => undefined,
+      );
     return p;
   }
 
-  static get active(): DiagramPanel | null { return DiagramPanel.current; }
+  static get active(): DiagramPanel | null {
+    return DiagramPanel.current;
+  }
 
-  private constructor(private readonly ctx: ExtensionContext, readonly panel: vscode.WebviewPanel, saved: ViewState | null) {
+  private constructor(
+    private readonly ctx: ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    saved: ViewState | null,
+  ) {
     DiagramPanel.current = this;
-    this.view = saved ?? { documentUri: null, expansion: { expanded: [] }, overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };
+    this.view = saved ?? {
+      documentUri: null,
+      expansion: { expanded: [] },
+      overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false },
+      selected: null,
+      zoom: 0,
+      panX: 0,
+      panY: 0,
+      search: "",
+      tab: "diagram",
+    };
     const nonce = makeNonce();
-    const scriptUri = panel.webview.asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js")).toString();
+    const scriptUri = panel.webview
+      .asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js"))
+      .toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
     // Gradient flow is one click away from the diagram: have its worker and backend ready.
-    ctx.gradients.warmUp(config<BackendSetting>("backend", "auto"), path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep);
+    ctx.gradients.warmUp(
+      config<BackendSetting>("backend", "auto"),
+      path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep,
+    );
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => {
         // Field by field: only a checked copy reaches the handlers; a bad request is still answered, with ok: false.
         const checked = checkWebviewMessage(m);
         if (checked.ok) void this.onMessage(checked.message);
-        else if (checked.requestId !== null) this.post({ type: "response", id: checked.requestId, ok: false, kind: checked.kind, error: checked.error });
+        else if (checked.requestId !== null)
+          this.post({ type: "response", id: checked.requestId, ok: false, kind: checked.kind, error: checked.error });
       }),
       panel.onDidDispose(() => this.dispose()),
     );
   }
 
-  get documentUri(): string | null { return this.view.documentUri; }
+  get documentUri(): string | null {
+    return this.view.documentUri;
+  }
 
-  private post(message: HostToWebview): void { void this.panel.webview.postMessage(message); }
+  private post(message: HostToWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
 
   /** The latest follow(): commands acting on the followed spec wait for it (the analysis runs on the spec worker). */
   followed: Promise<void> = Promise.resolve();
@@ -192,9 +279,19 @@ class DiagramPanel {
     this.post({ type: "diagnostics", diagnostics: analysis.diagnostics });
     if (!analysis.graph) return; // keep showing the last good diagram while the spec is broken
     const sameDocument = this.view.documentUri === uri;
-    const sameNetwork = sameDocument && this.graph !== null && networkId(this.graph.spec) === networkId(analysis.graph.spec);
-    const expansion = sameNetwork || (sameDocument && this.view.expansion.expanded.length > 0)
-      ? this.view.expansion : withColumns(initialExpansion(analysis.graph, config<ExpandLevel | "auto">("expandLevel", "auto") === "auto" ? undefined : config<ExpandLevel>("expandLevel", "blocks")));
+    const sameNetwork =
+      sameDocument && this.graph !== null && networkId(this.graph.spec) === networkId(analysis.graph.spec);
+    const expansion =
+      sameNetwork || (sameDocument && this.view.expansion.expanded.length > 0)
+        ? this.view.expansion
+        : withColumns(
+            initialExpansion(
+              analysis.graph,
+              config<ExpandLevel | "auto">("expandLevel", "auto") === "auto"
+                ? undefined
+                : config<ExpandLevel>("expandLevel", "blocks"),
+            ),
+          );
     if (!sameNetwork) this.gradients = null;
     this.view = { ...this.view, documentUri: uri, expansion };
     this.graph = analysis.graph;
@@ -226,13 +323,23 @@ class DiagramPanel {
       this.post({ type: "layout", laid, expansion });
       return laid;
     } catch (err) {
-      void vscode.window.showErrorMessage(`ResNet Studio: layout failed: ${err instanceof Error ? err.message : String(err)}`);
+      void vscode.window.showErrorMessage(
+        `ResNet Studio: layout failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return null;
     }
   }
 
   private snapshot(): Snapshot {
-    return { title: this.title, graph: this.graph, laid: this.laid, view: this.view, gradients: this.gradients, training: this.training, diagnostics: this.diagnostics };
+    return {
+      title: this.title,
+      graph: this.graph,
+      laid: this.laid,
+      view: this.view,
+      gradients: this.gradients,
+      training: this.training,
+      diagnostics: this.diagnostics,
+    };
   }
 
   private async onMessage(m: WebviewToHost): Promise<void> {
@@ -256,7 +363,13 @@ class DiagramPanel {
           const body = await this.handle(m.body);
           this.post({ type: "response", id: m.id, ok: true, kind: m.body.kind, body });
         } catch (err) {
-          this.post({ type: "response", id: m.id, ok: false, kind: m.body.kind, error: err instanceof Error ? err.message : String(err) });
+          this.post({
+            type: "response",
+            id: m.id,
+            ok: false,
+            kind: m.body.kind,
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
     }
   }
@@ -274,11 +387,15 @@ class DiagramPanel {
         return { pair: withoutBn ? pair : null };
       }
       case "savePng":
-        return { saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")) };
+        return {
+          saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")),
+        };
       case "saveSvg": {
         if (!this.graph) throw new Error("no diagram to export");
         const laid = await this.ctx.layout().layout(this.graph, body.expansion);
-        const memory = body.overlays.memory ? memoryOverlayData(trainingMemory(this.graph, { batch: config("trainBatchSize", 64) })) : null;
+        const memory = body.overlays.memory
+          ? memoryOverlayData(trainingMemory(this.graph, { batch: config("trainBatchSize", 64) }))
+          : null;
         const svg = renderSvg(laid, body.overlays, this.gradients?.residual ?? null, { standalone: true, memory });
         return { saved: await saveFile(body.suggestedName, { "SVG image": ["svg"] }, Buffer.from(svg, "utf8")) };
       }
@@ -299,7 +416,11 @@ class DiagramPanel {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
     const target = toRange(doc, range);
     const shown = vscode.window.visibleTextEditors.find((e) => e.document === doc);
-    const editor = await vscode.window.showTextDocument(doc, { viewColumn: shown?.viewColumn ?? vscode.ViewColumn.One, selection: target, preserveFocus: true }); // keep keyboard focus in the diagram
+    const editor = await vscode.window.showTextDocument(doc, {
+      viewColumn: shown?.viewColumn ?? vscode.ViewColumn.One,
+      selection: target,
+      preserveFocus: true,
+    }); // keep keyboard focus in the diagram
     editor.revealRange(target, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
@@ -313,12 +434,24 @@ class DiagramPanel {
     const wasmDir = path.join(this.ctx.extension.extensionPath, "dist", "wasm") + path.sep;
     // Warm workers of its own (backend ready, models reused by spec hash; network and twin in parallel), so it also
     // runs beside a training run.
-    const job = { type: "gradientFlow", graph, plain, backend: config<BackendSetting>("backend", "auto"), batch: config("gradientBatch", 8), seed: 1, wasmDir, ...torchSettings() } as const;
+    const job = {
+      type: "gradientFlow",
+      graph,
+      plain,
+      backend: config<BackendSetting>("backend", "auto"),
+      batch: config("gradientBatch", 8),
+      seed: 1,
+      wasmDir,
+      ...torchSettings(),
+    } as const;
     const title = `ResNet Studio: gradient flow of ${graph.name}${withoutBn ? " without BN" : ""}`;
-    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) => {
-      const cancel = token.onCancellationRequested(() => this.ctx.gradients.cancel());
-      return this.ctx.gradients.run(job).finally(() => cancel.dispose());
-    });
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      (_progress, token) => {
+        const cancel = token.onCancellationRequested(() => this.ctx.gradients.cancel());
+        return this.ctx.gradients.run(job).finally(() => cancel.dispose());
+      },
+    );
     const pair: GradientPair = result;
     if (!withoutBn && this.graph === graph) {
       this.gradients = pair;
@@ -329,7 +462,10 @@ class DiagramPanel {
   }
 
   async train(): Promise<boolean> {
-    if (this.ctx.trainer.busy) { void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress."); return false; }
+    if (this.ctx.trainer.busy) {
+      void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress.");
+      return false;
+    }
     const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE).graph;
     if (!bundled) throw new Error("the bundled example spec did not analyse");
     const written = this.graph;
@@ -344,14 +480,41 @@ class DiagramPanel {
     // With the torch backend, PyTorch is measured on its device for its own row; the other rows train on tfjs ("auto").
     const measured: BackendSetting = backend === "torch" ? "auto" : backend;
     const torch = backend === "torch" ? torchSettings() : null;
-    const torchThroughput = torch ? await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend: "torch", batchSize, wasmDir, ...torch }) : undefined;
-    const throughput = await measuredThroughput(this.ctx.trainer, this.ctx.globalState, { backend: measured, batchSize, workers, wasmDir });
+    const torchThroughput = torch
+      ? await measuredThroughput(this.ctx.trainer, this.ctx.globalState, {
+          backend: "torch",
+          batchSize,
+          wasmDir,
+          ...torch,
+        })
+      : undefined;
+    const throughput = await measuredThroughput(this.ctx.trainer, this.ctx.globalState, {
+      backend: measured,
+      batchSize,
+      workers,
+      wasmDir,
+    });
     const target = mnistTarget(samplesPerEpoch);
-    const plan = planTraining({ written, bundled, target, throughput, torch: torchThroughput, batchSize, epochs, budgetSeconds: config("trainEpochSeconds", 60) });
-    const choice = plan.direct ?? await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend);
+    const plan = planTraining({
+      written,
+      bundled,
+      target,
+      throughput,
+      torch: torchThroughput,
+      batchSize,
+      epochs,
+      budgetSeconds: config("trainEpochSeconds", 60),
+    });
+    const choice =
+      plan.direct ?? (await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend));
     if (!choice) return false;
     if (choice.graph !== written) {
-      const title = choice.kind === "bundled" || !written ? `${choice.graph.name} (bundled example)` : choice.kind === "variant" ? choice.graph.name : `${choice.graph.name} (adapted to ${target.name})`;
+      const title =
+        choice.kind === "bundled" || !written
+          ? `${choice.graph.name} (bundled example)`
+          : choice.kind === "variant"
+            ? choice.graph.name
+            : `${choice.graph.name} (adapted to ${target.name})`;
       await this.showGraph(choice.graph, title);
     }
     if (choice.kind === "variant" && written) offerSaveVariant(choice.graph.spec, written.spec.name, documentUri);
@@ -365,36 +528,67 @@ class DiagramPanel {
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
     let progress: (state: TrainingState) => void = () => undefined;
-    const run = this.ctx.trainer.run({
-      type: "train", graph: choice.graph, backend: runBackend, dataset: "mnist", dataDir: path.join(dist, "data"), wasmDir,
-      gradientBatch: 8, config: { epochs, batchSize, ...(workers !== undefined ? { workers } : {}), ...(samplesPerEpoch !== undefined ? { samplesPerEpoch } : {}), logEverySeconds: 1,
-        ...(this.ctx.suggestedLr !== null ? { lr: this.ctx.suggestedLr } : {}) },
-      ...torchSettings(),
-    }, (m) => {
-      if (m.type === "training") {
-        const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
-        // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
-        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50) void reviewCalibration(this.ctx.globalState, onTorch ? { backend: "torch", batchSize, device: torch?.device } : { backend: measured, batchSize, workers }, choice.estimate, event.point.imagesPerSecond);
-        this.training = applyTrainingEvent(this.training, event);
-        this.post({ type: "training", event });
-        progress(this.training);
-        if (m.event.kind === "failed") void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
-      } else if (m.type === "error") {
-        const event = { kind: "failed", message: m.message } as const;
-        this.training = applyTrainingEvent(this.training, event);
-        this.post({ type: "training", event });
-        progress(this.training);
-        void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
-      }
-    });
+    const run = this.ctx.trainer.run(
+      {
+        type: "train",
+        graph: choice.graph,
+        backend: runBackend,
+        dataset: "mnist",
+        dataDir: path.join(dist, "data"),
+        wasmDir,
+        gradientBatch: 8,
+        config: {
+          epochs,
+          batchSize,
+          ...(workers !== undefined ? { workers } : {}),
+          ...(samplesPerEpoch !== undefined ? { samplesPerEpoch } : {}),
+          logEverySeconds: 1,
+          ...(this.ctx.suggestedLr !== null ? { lr: this.ctx.suggestedLr } : {}),
+        },
+        ...torchSettings(),
+      },
+      (m) => {
+        if (m.type === "training") {
+          const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
+          // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
+          if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50)
+            void reviewCalibration(
+              this.ctx.globalState,
+              onTorch
+                ? { backend: "torch", batchSize, device: torch?.device }
+                : { backend: measured, batchSize, workers },
+              choice.estimate,
+              event.point.imagesPerSecond,
+            );
+          this.training = applyTrainingEvent(this.training, event);
+          this.post({ type: "training", event });
+          progress(this.training);
+          if (m.event.kind === "failed")
+            void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
+        } else if (m.type === "error") {
+          const event = { kind: "failed", message: m.message } as const;
+          this.training = applyTrainingEvent(this.training, event);
+          this.post({ type: "training", event });
+          progress(this.training);
+          void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
+        }
+      },
+    );
     // Progress in VS Code's own UI, with the same cancel as the webview's button and the Cancel Training command.
-    progress = showTrainingProgress(`ResNet Studio: training ${choice.graph.name}`, () => this.ctx.trainer.cancel(), run);
+    progress = showTrainingProgress(
+      `ResNet Studio: training ${choice.graph.name}`,
+      () => this.ctx.trainer.cancel(),
+      run,
+    );
     return true;
   }
 
   /** Find Learning Rate: the range test (Smith 2017) on the embedded MNIST digits; its suggestion can feed Train Small Model. */
   async findLearningRate(): Promise<void> {
-    if (this.ctx.trainer.busy) { void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress."); return; }
+    if (this.ctx.trainer.busy) {
+      void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress.");
+      return;
+    }
     let graph = this.graph;
     if (!graph) {
       const bundled = analyzeSpecText(BUNDLED_SPEC_TEXT, BUNDLED_SPEC_FILE);
@@ -406,22 +600,44 @@ class DiagramPanel {
     this.post({ type: "command", command: "showTraining" });
     let last: LrRangeResult | null = null;
     let failure: string | null = null;
-    const run = this.ctx.trainer.run({
-      type: "lrRange", graph, backend: config<BackendSetting>("backend", "auto"), dataset: "mnist",
-      dataDir: path.join(this.ctx.extension.extensionPath, "dist", "data"), options: { batchSize: config("trainBatchSize", 64) },
-    }, (m) => {
-      if (m.type === "lrRange") { last = m.result; this.post({ type: "lrRange", result: m.result }); }
-      else if (m.type === "error") failure = m.message;
-    });
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: finding a learning rate for ${graph.name}`, cancellable: true }, (_progress, token) => {
-      const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
-      return run.finally(() => cancel.dispose());
-    });
+    const run = this.ctx.trainer.run(
+      {
+        type: "lrRange",
+        graph,
+        backend: config<BackendSetting>("backend", "auto"),
+        dataset: "mnist",
+        dataDir: path.join(this.ctx.extension.extensionPath, "dist", "data"),
+        options: { batchSize: config("trainBatchSize", 64) },
+      },
+      (m) => {
+        if (m.type === "lrRange") {
+          last = m.result;
+          this.post({ type: "lrRange", result: m.result });
+        } else if (m.type === "error") failure = m.message;
+      },
+    );
+    await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `ResNet Studio: finding a learning rate for ${graph.name}`,
+        cancellable: true,
+      },
+      (_progress, token) => {
+        const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
+        return run.finally(() => cancel.dispose());
+      },
+    );
     if (failure) throw new Error(failure);
     const result = last as LrRangeResult | null;
-    if (!result || result.suggested === null) { void vscode.window.showInformationMessage("ResNet Studio: no learning rate suggested (the loss never fell)."); return; }
+    if (!result || result.suggested === null) {
+      void vscode.window.showInformationMessage("ResNet Studio: no learning rate suggested (the loss never fell).");
+      return;
+    }
     const suggested = result.suggested;
-    const use = await vscode.window.showInformationMessage(`ResNet Studio: suggested learning rate for ${graph.name}: ${suggested.toPrecision(2)}`, "Use for Train Small Model");
+    const use = await vscode.window.showInformationMessage(
+      `ResNet Studio: suggested learning rate for ${graph.name}: ${suggested.toPrecision(2)}`,
+      "Use for Train Small Model",
+    );
     if (use) this.ctx.suggestedLr = suggested;
   }
 
@@ -445,14 +661,28 @@ function withColumns(expansion: ExpansionState): ExpansionState {
 function isViewState(value: unknown): value is ViewState {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Partial<ViewState>;
-  return typeof v.zoom === "number" && typeof v.expansion === "object" && v.expansion !== null && Array.isArray(v.expansion.expanded) && typeof v.overlays === "object";
+  return (
+    typeof v.zoom === "number" &&
+    typeof v.expansion === "object" &&
+    v.expansion !== null &&
+    Array.isArray(v.expansion.expanded) &&
+    typeof v.overlays === "object"
+  );
 }
 
 function webviewOptions(extension: vscode.Extension<unknown>): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-  return { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [vscode.Uri.joinPath(extension.extensionUri, "dist")] };
+  return {
+    enableScripts: true,
+    retainContextWhenHidden: false,
+    localResourceRoots: [vscode.Uri.joinPath(extension.extensionUri, "dist")],
+  };
 }
 
-async function saveFile(suggestedName: string, filters: Record<string, string[]>, data: Uint8Array): Promise<string | null> {
+async function saveFile(
+  suggestedName: string,
+  filters: Record<string, string[]>,
+  data: Uint8Array,
+): Promise<string | null> {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
   const defaultUri = folder ? vscode.Uri.joinPath(folder, suggestedName) : undefined;
   const target = await vscode.window.showSaveDialog({ defaultUri, filters });
@@ -484,18 +714,29 @@ export function activate(context: vscode.ExtensionContext): void {
   const ctx: ExtensionContext = {
     extension: context.extension,
     globalState: context.globalState,
-    cache: new SpecCache(new SpecAnalysisClient({ filename: path.join(dist, "specWorker.js"), eval: false }, { timeoutMs: SPEC_ANALYSIS_TIMEOUT_MS })),
+    cache: new SpecCache(
+      new SpecAnalysisClient(
+        { filename: path.join(dist, "specWorker.js"), eval: false },
+        { timeoutMs: SPEC_ANALYSIS_TIMEOUT_MS },
+      ),
+    ),
     trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
     gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
     suggestedLr: null,
-    layout: () => (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), { timeoutMs: config("layoutTimeoutMs", 20000) })),
+    layout: () =>
+      (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), {
+        timeoutMs: config("layoutTimeoutMs", 20000),
+      })),
   };
 
   const diagnostics = vscode.languages.createDiagnosticCollection("resnet-studio");
   const refresh = async (doc: vscode.TextDocument): Promise<void> => {
     if (!isSpecDocument(doc)) return;
     const analysis = await ctx.cache.get(doc);
-    diagnostics.set(doc.uri, analysis.diagnostics.map((d) => toVsDiagnostic(doc, d)));
+    diagnostics.set(
+      doc.uri,
+      analysis.diagnostics.map((d) => toVsDiagnostic(doc, d)),
+    );
     const panel = DiagramPanel.active;
     if (panel && panel.documentUri === doc.uri.toString()) void panel.follow(doc);
   };
@@ -503,19 +744,38 @@ export function activate(context: vscode.ExtensionContext): void {
   const refreshSoon = (doc: vscode.TextDocument): void => {
     const key = doc.uri.toString();
     let d = pending.get(key);
-    if (!d) { d = debounce(refresh, config("diagnosticsDelayMs", 250)); pending.set(key, d); }
+    if (!d) {
+      d = debounce(refresh, config("diagnosticsDelayMs", 250));
+      pending.set(key, d);
+    }
     d(doc);
   };
 
   context.subscriptions.push(
     diagnostics,
-    { dispose: () => { layoutClient?.dispose(); ctx.cache.analyzer.dispose(); ctx.trainer.stop(); ctx.gradients.dispose(); for (const d of pending.values()) d.cancel(); } },
+    {
+      dispose: () => {
+        layoutClient?.dispose();
+        ctx.cache.analyzer.dispose();
+        ctx.trainer.stop();
+        ctx.gradients.dispose();
+        for (const d of pending.values()) d.cancel();
+      },
+    },
     vscode.workspace.onDidOpenTextDocument(refresh),
-    vscode.workspace.onDidChangeTextDocument((e) => { if (isSpecDocument(e.document)) refreshSoon(e.document); }),
-    vscode.workspace.onDidCloseTextDocument((doc) => { diagnostics.delete(doc.uri); ctx.cache.forget(doc); pending.get(doc.uri.toString())?.cancel(); pending.delete(doc.uri.toString()); }),
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (isSpecDocument(e.document)) refreshSoon(e.document);
+    }),
+    vscode.workspace.onDidCloseTextDocument((doc) => {
+      diagnostics.delete(doc.uri);
+      ctx.cache.forget(doc);
+      pending.get(doc.uri.toString())?.cancel();
+      pending.delete(doc.uri.toString());
+    }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       const panel = DiagramPanel.active;
-      if (editor && panel && isSpecDocument(editor.document) && config("followActiveEditor", true)) void panel.follow(editor.document);
+      if (editor && panel && isSpecDocument(editor.document) && config("followActiveEditor", true))
+        void panel.follow(editor.document);
     }),
     vscode.languages.registerHoverProvider(SPEC_SELECTOR, {
       async provideHover(doc, position) {
@@ -543,41 +803,70 @@ export function activate(context: vscode.ExtensionContext): void {
       },
     }),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
-      async deserializeWebviewPanel(panel, state) { DiagramPanel.revive(ctx, panel, state); },
+      async deserializeWebviewPanel(panel, state) {
+        DiagramPanel.revive(ctx, panel, state);
+      },
     }),
-    vscode.commands.registerCommand("resnetStudio.openDiagramToSide", (uri?: vscode.Uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside)),
-    vscode.commands.registerCommand("resnetStudio.openDiagram", (uri?: vscode.Uri) => openDiagram(ctx, uri, vscode.ViewColumn.Active)),
+    vscode.commands.registerCommand("resnetStudio.openDiagramToSide", (uri?: vscode.Uri) =>
+      openDiagram(ctx, uri, vscode.ViewColumn.Beside),
+    ),
+    vscode.commands.registerCommand("resnetStudio.openDiagram", (uri?: vscode.Uri) =>
+      openDiagram(ctx, uri, vscode.ViewColumn.Active),
+    ),
     vscode.commands.registerCommand("resnetStudio.showGradientFlow", async (uri?: vscode.Uri) => {
       const panel = await openDiagram(ctx, uri, vscode.ViewColumn.Beside);
       if (!panel) return;
       await panel.followed;
       panel.runWebviewCommand("showGradients");
-      try { await panel.computeGradients(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: gradient flow failed: ${err instanceof Error ? err.message : String(err)}`); }
+      try {
+        await panel.computeGradients();
+      } catch (err) {
+        void vscode.window.showErrorMessage(
+          `ResNet Studio: gradient flow failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
     }),
     vscode.commands.registerCommand("resnetStudio.trainSmallModel", async (uri?: vscode.Uri) => {
       const doc = await specDocumentFor(uri);
       // Once show()'s follow has its analysis, the panel's graph is this spec's.
       const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
       await panel.followed;
-      try { await panel.train(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
+      try {
+        await panel.train();
+      } catch (err) {
+        void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }),
     vscode.commands.registerCommand("resnetStudio.findLearningRate", async (uri?: vscode.Uri) => {
       const doc = await specDocumentFor(uri);
       const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
-      try { await panel.findLearningRate(); } catch (err) { void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`); }
+      try {
+        await panel.findLearningRate();
+      } catch (err) {
+        void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }),
-    vscode.commands.registerCommand("resnetStudio.cancelTraining", () => { if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running."); }),
+    vscode.commands.registerCommand("resnetStudio.cancelTraining", () => {
+      if (!ctx.trainer.cancel()) void vscode.window.showInformationMessage("ResNet Studio: no training is running.");
+    }),
     vscode.commands.registerCommand("resnetStudio.exportPytorch", async (uri?: vscode.Uri) => {
       const doc = await specDocumentFor(uri);
-      if (!doc) return void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to export it as PyTorch.");
+      if (!doc)
+        return void vscode.window.showInformationMessage(
+          "ResNet Studio: open a .resnet.ts spec to export it as PyTorch.",
+        );
       const result = pytorchExportFor(await ctx.cache.get(doc), vscode.workspace.asRelativePath(doc.uri));
       if (!result.ok) return void vscode.window.showErrorMessage(`ResNet Studio: ${result.message}`);
       // An untitled editor: nothing is written until the user saves it where they want it.
       const code = await vscode.workspace.openTextDocument({ language: "python", content: result.code });
       await vscode.window.showTextDocument(code, vscode.ViewColumn.Beside);
     }),
-    vscode.commands.registerCommand("resnetStudio.exportSvg", () => DiagramPanel.active?.runWebviewCommand("exportSvg")),
-    vscode.commands.registerCommand("resnetStudio.exportPng", () => DiagramPanel.active?.runWebviewCommand("exportPng")),
+    vscode.commands.registerCommand("resnetStudio.exportSvg", () =>
+      DiagramPanel.active?.runWebviewCommand("exportSvg"),
+    ),
+    vscode.commands.registerCommand("resnetStudio.exportPng", () =>
+      DiagramPanel.active?.runWebviewCommand("exportPng"),
+    ),
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
   registerCompare(context);
@@ -590,7 +879,11 @@ async function specDocumentFor(uri: vscode.Uri | undefined): Promise<vscode.Text
   return activeSpecDocument();
 }
 
-async function openDiagram(ctx: ExtensionContext, uri: vscode.Uri | undefined, column: vscode.ViewColumn): Promise<DiagramPanel | null> {
+async function openDiagram(
+  ctx: ExtensionContext,
+  uri: vscode.Uri | undefined,
+  column: vscode.ViewColumn,
+): Promise<DiagramPanel | null> {
   const doc = await specDocumentFor(uri);
   if (!doc && !DiagramPanel.active) {
     void vscode.window.showInformationMessage("ResNet Studio: open a .resnet.ts spec to see its diagram.");

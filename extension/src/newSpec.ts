@@ -17,7 +17,11 @@ let presetItemsCache: PresetItem[] | null = null;
 export function presetQuickPickItems(): PresetItem[] {
   presetItemsCache ??= PRESET_NAMES.map((name) => {
     const params = presetParams(name);
-    return { label: name, description: `${formatCount(params)} params (${params.toLocaleString("en-US")})`, preset: name };
+    return {
+      label: name,
+      description: `${formatCount(params)} params (${params.toLocaleString("en-US")})`,
+      preset: name,
+    };
   });
   return presetItemsCache;
 }
@@ -36,7 +40,12 @@ async function targetFolder(uri: vscode.Uri | undefined): Promise<vscode.Uri | n
 }
 
 async function exists(uri: vscode.Uri): Promise<boolean> {
-  try { await vscode.workspace.fs.stat(uri); return true; } catch { return false; }
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `resnet50.resnet.ts`, or `resnet50-2.resnet.ts` when that exists: a new spec never overwrites a file. */
@@ -47,7 +56,10 @@ async function freeName(folder: vscode.Uri, preset: string): Promise<string> {
   }
 }
 
-export async function newSpecFromPreset(uri: vscode.Uri | undefined, openDiagram: (uri: vscode.Uri) => Promise<unknown>): Promise<vscode.Uri | null> {
+export async function newSpecFromPreset(
+  uri: vscode.Uri | undefined,
+  openDiagram: (uri: vscode.Uri) => Promise<unknown>,
+): Promise<vscode.Uri | null> {
   const pick = await vscode.window.showQuickPick(presetQuickPickItems(), {
     title: "ResNet Studio: New Spec from Preset",
     placeHolder: "Preset to start from (it is written out as stages you can edit)",
@@ -70,7 +82,9 @@ export async function newSpecFromPreset(uri: vscode.Uri | undefined, openDiagram
   if (!name) return null;
   const target = vscode.Uri.joinPath(folder, name.trim());
   if (await exists(target)) {
-    void vscode.window.showErrorMessage(`ResNet Studio: ${vscode.workspace.asRelativePath(target)} already exists; choose another name.`);
+    void vscode.window.showErrorMessage(
+      `ResNet Studio: ${vscode.workspace.asRelativePath(target)} already exists; choose another name.`,
+    );
     return null;
   }
   await vscode.workspace.fs.writeFile(target, Buffer.from(presetSpecText(pick.preset), "utf8"));
@@ -80,6 +94,13 @@ export async function newSpecFromPreset(uri: vscode.Uri | undefined, openDiagram
   return target;
 }
 
-export function registerNewSpec(context: vscode.ExtensionContext, openDiagram: (uri: vscode.Uri) => Promise<unknown>): void {
-  context.subscriptions.push(vscode.commands.registerCommand("resnetStudio.newSpecFromPreset", (uri?: vscode.Uri) => newSpecFromPreset(uri, openDiagram)));
+export function registerNewSpec(
+  context: vscode.ExtensionContext,
+  openDiagram: (uri: vscode.Uri) => Promise<unknown>,
+): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand("resnetStudio.newSpecFromPreset", (uri?: vscode.Uri) =>
+      newSpecFromPreset(uri, openDiagram),
+    ),
+  );
 }

@@ -56,7 +56,8 @@ export class SpecAnalysisClient {
   }
 
   dispose(): void {
-    for (const job of this.queue.splice(0)) job.resolve(failedAnalysis(job.request.file, "ResNet Studio stopped before analyzing this spec"));
+    for (const job of this.queue.splice(0))
+      job.resolve(failedAnalysis(job.request.file, "ResNet Studio stopped before analyzing this spec"));
     this.abandonCurrent("was stopped");
   }
 
@@ -80,7 +81,10 @@ export class SpecAnalysisClient {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.entry.filename, { eval: this.entry.eval, resourceLimits: this.options.resourceLimits ?? DEFAULT_LIMITS });
+    const worker = new Worker(this.entry.filename, {
+      eval: this.entry.eval,
+      resourceLimits: this.options.resourceLimits ?? DEFAULT_LIMITS,
+    });
     worker.on("message", (reply: SpecReply) => {
       const current = this.current;
       if (!current || current.job.request.id !== reply.id) return;
@@ -109,7 +113,9 @@ export class SpecAnalysisClient {
     this.current = null;
     if (current) {
       clearTimeout(current.timer);
-      current.job.resolve(failedAnalysis(current.job.request.file, `ResNet Studio's analysis of this spec ${why}; simplify the spec`));
+      current.job.resolve(
+        failedAnalysis(current.job.request.file, `ResNet Studio's analysis of this spec ${why}; simplify the spec`),
+      );
     }
     void worker?.terminate();
   }
@@ -119,6 +125,13 @@ function failedAnalysis(file: string, message: string): SpecAnalysis {
   return {
     spec: null,
     graph: null,
-    diagnostics: [{ severity: "error", code: "analysis-failed", message, range: { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 } }],
+    diagnostics: [
+      {
+        severity: "error",
+        code: "analysis-failed",
+        message,
+        range: { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 },
+      },
+    ],
   };
 }

@@ -36,8 +36,14 @@ export async function applyDiagramEdit(doc: vscode.TextDocument, request: unknow
   }
   const workspaceEdit = new vscode.WorkspaceEdit();
   for (const e of result.edits) {
-    workspaceEdit.replace(doc.uri, new vscode.Range(doc.positionAt(e.startOffset), doc.positionAt(e.endOffset)), e.newText);
+    workspaceEdit.replace(
+      doc.uri,
+      new vscode.Range(doc.positionAt(e.startOffset), doc.positionAt(e.endOffset)),
+      e.newText,
+    );
   }
   const applied = await vscode.workspace.applyEdit(workspaceEdit);
-  return applied ? { applied: true, message: result.description } : { applied: false, message: "VS Code did not apply the edit (is the file read-only?)" };
+  return applied
+    ? { applied: true, message: result.description }
+    : { applied: false, message: "VS Code did not apply the edit (is the file read-only?)" };
 }

@@ -12,7 +12,13 @@ import type { TrainingState } from "resnet-studio/protocol";
 import { trainingProgress } from "resnet-studio/runtime/progress";
 import { formatDuration } from "resnet-studio/render/format";
 import type { BackendSetting, HostToWorker, TorchSettings, WorkerToHost } from "./pure/workerProtocol";
-import { calibrationIsStale, calibrationKey, isThroughput, type TrainChoice, type TrainPlan } from "./pure/trainChoices";
+import {
+  calibrationIsStale,
+  calibrationKey,
+  isThroughput,
+  type TrainChoice,
+  type TrainPlan,
+} from "./pure/trainChoices";
 
 export interface WorkerRunner {
   run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void>;
@@ -20,37 +26,62 @@ export interface WorkerRunner {
 
 /** The backend's measured speed: from global storage, or measured now (a few seconds, once per machine and setting; on torch, per device). */
 export async function measuredThroughput(
-  runner: WorkerRunner, storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string } & TorchSettings,
+  runner: WorkerRunner,
+  storage: vscode.Memento,
+  job: { backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string } & TorchSettings,
 ): Promise<Throughput> {
   const key = calibrationKey(job.backend, job.workers, job.batchSize, job.device);
   const stored = storage.get<unknown>(key);
   if (isThroughput(stored)) return stored;
   let result: Throughput | null = null;
   let failure: string | null = null;
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ResNet Studio: measuring this machine's training speed${job.backend === "torch" ? " on PyTorch" : ""} (once per backend)…` }, () =>
-    runner.run({ type: "calibrate", ...job }, (m) => {
-      if (m.type === "calibration") result = m.throughput;
-      else if (m.type === "error") failure = m.message;
-      else if (m.type === "training" && m.event.kind === "failed") failure = m.event.message;
-    }));
+  await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `ResNet Studio: measuring this machine's training speed${job.backend === "torch" ? " on PyTorch" : ""} (once per backend)…`,
+    },
+    () =>
+      runner.run({ type: "calibrate", ...job }, (m) => {
+        if (m.type === "calibration") result = m.throughput;
+        else if (m.type === "error") failure = m.message;
+        else if (m.type === "training" && m.event.kind === "failed") failure = m.event.message;
+      }),
+  );
   if (!result) throw new Error(`measuring the training speed failed: ${failure ?? "the worker stopped"}`);
   await storage.update(key, result);
   return result;
 }
 
 /** Forgets the stored calibration when a run's first epoch measured a speed far from its estimate. */
-export async function reviewCalibration(storage: vscode.Memento, job: { backend: BackendSetting; batchSize: number; workers?: number; device?: string }, estimate: TrainingEstimate, measuredImagesPerSecond: number): Promise<void> {
-  if (calibrationIsStale(estimate, measuredImagesPerSecond)) await storage.update(calibrationKey(job.backend, job.workers, job.batchSize, job.device), undefined);
+export async function reviewCalibration(
+  storage: vscode.Memento,
+  job: { backend: BackendSetting; batchSize: number; workers?: number; device?: string },
+  estimate: TrainingEstimate,
+  measuredImagesPerSecond: number,
+): Promise<void> {
+  if (calibrationIsStale(estimate, measuredImagesPerSecond))
+    await storage.update(calibrationKey(job.backend, job.workers, job.batchSize, job.device), undefined);
 }
 
 /** Asks how to train; the first row (the small variant when there is one) is the default. */
-export async function pickTrainChoice(plan: TrainPlan, specName: string, backend: string): Promise<TrainChoice | undefined> {
+export async function pickTrainChoice(
+  plan: TrainPlan,
+  specName: string,
+  backend: string,
+): Promise<TrainChoice | undefined> {
   const asWritten = plan.choices.find((c) => c.kind === "asWritten");
-  const items = plan.choices.map((choice) => ({ label: choice.label, description: choice.description, detail: choice.detail, choice }));
+  const items = plan.choices.map((choice) => ({
+    label: choice.label,
+    description: choice.description,
+    detail: choice.detail,
+    choice,
+  }));
   const picked = await vscode.window.showQuickPick(items, {
     title: `Train Small Model: an epoch of ${specName} would take ${asWritten ? formatDuration(asWritten.estimate.secondsPerEpoch) : "long"} on ${backend}`,
     placeHolder: "How should it train? (estimates from this machine's measured speed)",
-    ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true,
+    ignoreFocusOut: true,
+    matchOnDescription: true,
+    matchOnDetail: true,
   });
   return picked?.choice;
 }
@@ -58,16 +89,34 @@ export async function pickTrainChoice(plan: TrainPlan, specName: string, backend
 /** Offers to save the small variant as a new spec beside `documentUri` (non-blocking). */
 export function offerSaveVariant(spec: ResNetSpec, original: string, documentUri: string | null): void {
   const save = "Save as Spec…";
-  void vscode.window.showInformationMessage(`ResNet Studio: training ${spec.name}, a small variant of ${original} (shown in the diagram).`, save).then(async (answer) => {
-    if (answer !== save) return;
-    const base = documentUri ? vscode.Uri.parse(documentUri) : vscode.workspace.workspaceFolders?.[0]?.uri;
-    const name = `${path.basename(base?.path ?? "network.resnet.ts").replace(/\.resnet\.ts$/, "")}-small.resnet.ts`;
-    const defaultUri = base ? (documentUri ? vscode.Uri.joinPath(base, "..", name) : vscode.Uri.joinPath(base, name)) : undefined;
-    const target = await vscode.window.showSaveDialog({ defaultUri, filters: { "ResNet spec (.resnet.ts)": ["ts"] } });
-    if (!target) return;
-    await vscode.workspace.fs.writeFile(target, Buffer.from(specSourceText(spec, `A small variant of ${original}, made by ResNet Studio's Train Small Model.`), "utf8"));
-    await vscode.window.showTextDocument(target, { preview: false });
-  });
+  void vscode.window
+    .showInformationMessage(
+      `ResNet Studio: training ${spec.name}, a small variant of ${original} (shown in the diagram).`,
+      save,
+    )
+    .then(async (answer) => {
+      if (answer !== save) return;
+      const base = documentUri ? vscode.Uri.parse(documentUri) : vscode.workspace.workspaceFolders?.[0]?.uri;
+      const name = `${path.basename(base?.path ?? "network.resnet.ts").replace(/\.resnet\.ts$/, "")}-small.resnet.ts`;
+      const defaultUri = base
+        ? documentUri
+          ? vscode.Uri.joinPath(base, "..", name)
+          : vscode.Uri.joinPath(base, name)
+        : undefined;
+      const target = await vscode.window.showSaveDialog({
+        defaultUri,
+        filters: { "ResNet spec (.resnet.ts)": ["ts"] },
+      });
+      if (!target) return;
+      await vscode.workspace.fs.writeFile(
+        target,
+        Buffer.from(
+          specSourceText(spec, `A small variant of ${original}, made by ResNet Studio's Train Small Model.`),
+          "utf8",
+        ),
+      );
+      await vscode.window.showTextDocument(target, { preview: false });
+    });
 }
 
 /**
@@ -75,22 +124,38 @@ export function offerSaveVariant(spec: ResNetSpec, original: string, documentUri
  * to `cancel`. Returns the function that feeds it the training state; it closes once the run is no longer running or
  * `run` (the worker's job) has ended.
  */
-export function showTrainingProgress(title: string, cancel: () => void, run: Promise<void>): (state: TrainingState) => void {
+export function showTrainingProgress(
+  title: string,
+  cancel: () => void,
+  run: Promise<void>,
+): (state: TrainingState) => void {
   let update: (state: TrainingState) => void = () => undefined;
-  void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
-    new Promise<void>((resolve) => {
-      const cancelled = token.onCancellationRequested(cancel);
-      // However the worker ends, the notification goes with it.
-      void run.finally(() => { cancelled.dispose(); resolve(); });
-      let reported = 0;
-      update = (state) => {
-        if (state.status !== "running") { resolve(); return; }
-        const now = trainingProgress(state);
-        if (!now) { progress.report({ message: "starting…" }); return; }
-        const percent = now.fraction * 100;
-        progress.report({ increment: Math.max(0, percent - reported), message: now.text });
-        reported = Math.max(reported, percent);
-      };
-    }));
+  void vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    (progress, token) =>
+      new Promise<void>((resolve) => {
+        const cancelled = token.onCancellationRequested(cancel);
+        // However the worker ends, the notification goes with it.
+        void run.finally(() => {
+          cancelled.dispose();
+          resolve();
+        });
+        let reported = 0;
+        update = (state) => {
+          if (state.status !== "running") {
+            resolve();
+            return;
+          }
+          const now = trainingProgress(state);
+          if (!now) {
+            progress.report({ message: "starting…" });
+            return;
+          }
+          const percent = now.fraction * 100;
+          progress.report({ increment: Math.max(0, percent - reported), message: now.text });
+          reported = Math.max(reported, percent);
+        };
+      }),
+  );
   return (state) => update(state);
 }

@@ -30,8 +30,12 @@ import { calibrateOnTorch, gradientFlowOnTorch, resolvePython, trainOnTorch } fr
 const port = parentPort;
 let abort: AbortController | null = null;
 
-function send(message: WorkerToHost): void { port?.postMessage(message); }
-function messageOf(err: unknown): string { return err instanceof Error ? err.message : String(err); }
+function send(message: WorkerToHost): void {
+  port?.postMessage(message);
+}
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /**
  * Built models by network identity (spec hash) and seed, so a repeated gradient-flow request skips building and
@@ -43,7 +47,11 @@ const builtModels = new Map<string, TfModel>();
 function cachedModel(graph: ModelGraph, seed: number, backend: string): TfModel {
   const key = `${networkId(graph.spec)}:${seed}:${backend}`;
   const hit = builtModels.get(key);
-  if (hit) { builtModels.delete(key); builtModels.set(key, hit); return hit; }
+  if (hit) {
+    builtModels.delete(key);
+    builtModels.set(key, hit);
+    return hit;
+  }
   const model = buildModel(graph, { seed });
   builtModels.set(key, model);
   while (builtModels.size > MODEL_CACHE_SIZE) {
@@ -81,7 +89,10 @@ function fixedBatch(dataset: ImageDataset, graph: ModelGraph, count: number): { 
 }
 
 /** The same seeded batch as flowOnRandomBatch, measured by PyTorch (tfjs only draws the inputs and the initial weights). */
-async function flowOnTorch(job: Extract<HostToWorker, { type: "gradientFlow" }>, graph: ModelGraph): Promise<GradientFlowResult> {
+async function flowOnTorch(
+  job: Extract<HostToWorker, { type: "gradientFlow" }>,
+  graph: ModelGraph,
+): Promise<GradientFlowResult> {
   await initBackend("cpu");
   const [c, h, w] = graph.input as [number, number, number];
   const rng = new SeededRng(job.seed);
@@ -90,8 +101,14 @@ async function flowOnTorch(job: Extract<HostToWorker, { type: "gradientFlow" }>,
   const values = (await x.data()) as Float32Array;
   x.dispose();
   return gradientFlowOnTorch({
-    graph, x: values, shape: [job.batch, h, w, c], labels, mode: "train", weights: { seed: job.seed },
-    python: resolvePython(undefined, job.python), device: job.device ?? "auto",
+    graph,
+    x: values,
+    shape: [job.batch, h, w, c],
+    labels,
+    mode: "train",
+    weights: { seed: job.seed },
+    python: resolvePython(undefined, job.python),
+    device: job.device ?? "auto",
   });
 }
 
@@ -100,9 +117,10 @@ async function trainingConfigAndData(job: Extract<HostToWorker, { type: "train" 
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
   const file = join(job.dataDir, MNIST_FILE_NAME);
   const [c, h, w] = job.graph.input as [number, number, number];
-  const data = job.dataset === "mnist" && existsSync(file)
-    ? { train: loadMnist(file), val: null }
-    : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
+  const data =
+    job.dataset === "mnist" && existsSync(file)
+      ? { train: loadMnist(file), val: null }
+      : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
   return { config, data };
 }
 
@@ -118,10 +136,24 @@ async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>)
   let gradients: GradientFlowResult | null = null;
   try {
     await trainOnTorch({
-      graph: job.graph, data, config, python: resolvePython(undefined, job.python), device: job.device ?? "auto", signal: controller.signal,
-      snapshot: { count: job.gradientBatch, onGradients: (_, result) => { gradients = result; } },
+      graph: job.graph,
+      data,
+      config,
+      python: resolvePython(undefined, job.python),
+      device: job.device ?? "auto",
+      signal: controller.signal,
+      snapshot: {
+        count: job.gradientBatch,
+        onGradients: (_, result) => {
+          gradients = result;
+        },
+      },
       onEvent: (event) => {
-        const message = toTrainingEvent(event, { backend: "torch", gradients: event.type === "epoch" ? gradients : null, millis: performance.now() - started });
+        const message = toTrainingEvent(event, {
+          backend: "torch",
+          gradients: event.type === "epoch" ? gradients : null,
+          millis: performance.now() - started,
+        });
         if (message) send({ type: "training", event: message });
       },
     });
@@ -142,21 +174,39 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   const started = performance.now();
   // Snapshots are taken as each epoch ends, between training steps; events keep their order.
   let chain: Promise<void> = Promise.resolve();
-  const forward = (event: TrainingEvent | null): void => { if (event) send({ type: "training", event }); };
+  const forward = (event: TrainingEvent | null): void => {
+    if (event) send({ type: "training", event });
+  };
   try {
     await train({
-      model, data, config, signal: controller.signal,
+      model,
+      data,
+      config,
+      signal: controller.signal,
       onEvent: (event: TrainEvent) => {
         if (event.type === "epoch") {
           chain = chain.then(async () => {
             let gradients: GradientFlowResult | null = null;
             // The snapshot is skipped when its pass would not fit the backend (a wasm abort cannot be caught).
-            const fits = checkPassMemory({ graph: job.graph, batch: probe.labels.length, kind: "gradflow", limitBytes: backendLimitBytes(backend.name) }).fits;
-            try { gradients = fits ? await gradientFlow(model, probe) : null; } catch { gradients = null; }
+            const fits = checkPassMemory({
+              graph: job.graph,
+              batch: probe.labels.length,
+              kind: "gradflow",
+              limitBytes: backendLimitBytes(backend.name),
+            }).fits;
+            try {
+              gradients = fits ? await gradientFlow(model, probe) : null;
+            } catch {
+              gradients = null;
+            }
             forward(toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }));
           });
         } else {
-          chain = chain.then(() => forward(toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started })));
+          chain = chain.then(() =>
+            forward(
+              toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started }),
+            ),
+          );
         }
       },
     });
@@ -173,16 +223,27 @@ async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Prom
   await initBackend(job.backend as BackendChoice);
   const [c, h, w] = job.graph.input as [number, number, number];
   const file = join(job.dataDir, MNIST_FILE_NAME);
-  const dataset = job.dataset === "mnist" && existsSync(file)
-    ? loadMnist(file)
-    : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: 1 })).train;
+  const dataset =
+    job.dataset === "mnist" && existsSync(file)
+      ? loadMnist(file)
+      : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: 1 })).train;
   const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
   abort = new AbortController();
   const points: LrPoint[] = [];
   try {
     const result = await lrRangeTest(model, dataset, job.options, abort.signal, (p, i) => {
       points.push(p);
-      if (i % 5 === 4) send({ type: "lrRange", result: { model: job.graph.name, points: [...points], suggested: suggestLearningRate(points), diverged: false }, done: false });
+      if (i % 5 === 4)
+        send({
+          type: "lrRange",
+          result: {
+            model: job.graph.name,
+            points: [...points],
+            suggested: suggestLearningRate(points),
+            diverged: false,
+          },
+          done: false,
+        });
     });
     send({ type: "lrRange", result, done: true });
   } finally {
@@ -192,9 +253,18 @@ async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Prom
 }
 
 port?.on("message", (job: HostToWorker) => {
-  if (job.type === "cancel") { abort?.abort(); return; }
-  if (job.type === "warmUp") { void initBackend(job.backend as BackendChoice).catch(() => undefined); return; }
-  if (job.type === "lrRange") { void runLrRange(job).catch((err: unknown) => send({ type: "error", message: messageOf(err) })); return; }
+  if (job.type === "cancel") {
+    abort?.abort();
+    return;
+  }
+  if (job.type === "warmUp") {
+    void initBackend(job.backend as BackendChoice).catch(() => undefined);
+    return;
+  }
+  if (job.type === "lrRange") {
+    void runLrRange(job).catch((err: unknown) => send({ type: "error", message: messageOf(err) }));
+    return;
+  }
   if (job.type === "gradientFlow") {
     void (async () => {
       try {
@@ -207,7 +277,14 @@ port?.on("message", (job: HostToWorker) => {
         const backend = await initBackend(job.backend as BackendChoice);
         // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
         const batchFor = (graph: ModelGraph) =>
-          passBatch({ graph, kind: "gradflow", backend: backend.name, requested: null, preferred: job.batch, what: "a gradient-flow pass" }).batch;
+          passBatch({
+            graph,
+            kind: "gradflow",
+            backend: backend.name,
+            requested: null,
+            preferred: job.batch,
+            what: "a gradient-flow pass",
+          }).batch;
         const residual = await flowOnRandomBatch(job.graph, batchFor(job.graph), job.seed);
         const plain = job.plain ? await flowOnRandomBatch(job.plain, batchFor(job.plain), job.seed) : null;
         send({ type: "gradients", pair: { residual, plain } });
@@ -221,9 +298,14 @@ port?.on("message", (job: HostToWorker) => {
     void (async () => {
       try {
         if (job.backend !== "torch") await initBackend(job.backend as BackendChoice);
-        const calibration = job.backend === "torch"
-          ? await calibrateOnTorch({ python: resolvePython(undefined, job.python), device: job.device ?? "auto", batchSize: job.batchSize })
-          : await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
+        const calibration =
+          job.backend === "torch"
+            ? await calibrateOnTorch({
+                python: resolvePython(undefined, job.python),
+                device: job.device ?? "auto",
+                batchSize: job.batchSize,
+              })
+            : await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
         send({ type: "calibration", throughput: calibration.throughput, seconds: calibration.seconds });
       } catch (err) {
         send({ type: "error", message: messageOf(err) });
@@ -231,5 +313,7 @@ port?.on("message", (job: HostToWorker) => {
     })();
     return;
   }
-  void runTraining(job).catch((err: unknown) => send({ type: "training", event: { kind: "failed", message: messageOf(err) } }));
+  void runTraining(job).catch((err: unknown) =>
+    send({ type: "training", event: { kind: "failed", message: messageOf(err) } }),
+  );
 });

@@ -36,8 +36,11 @@ export class WarmGradientWorker {
   run(job: GradientJob): Promise<GradientPair> {
     const generation = this.generation;
     this.pending++;
-    const start = (): Promise<GradientPair> => (generation === this.generation ? this.runNow(job) : Promise.reject(new CancelledError()));
-    const next = this.queue.then(start, start).finally(() => { this.pending--; });
+    const start = (): Promise<GradientPair> =>
+      generation === this.generation ? this.runNow(job) : Promise.reject(new CancelledError());
+    const next = this.queue.then(start, start).finally(() => {
+      this.pending--;
+    });
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -55,7 +58,9 @@ export class WarmGradientWorker {
     return true;
   }
 
-  get busy(): boolean { return this.pending > 0; }
+  get busy(): boolean {
+    return this.pending > 0;
+  }
 
   dispose(): void {
     this.cancel();
@@ -66,7 +71,9 @@ export class WarmGradientWorker {
     if (this.worker) return this.worker;
     const worker = this.spawn();
     worker.unref();
-    worker.on("exit", () => { if (this.worker === worker) this.worker = null; });
+    worker.on("exit", () => {
+      if (this.worker === worker) this.worker = null;
+    });
     this.worker = worker;
     return worker;
   }
@@ -86,13 +93,30 @@ export class WarmGradientWorker {
         worker.off("exit", onExit);
         if (this.current === entry) this.current = null;
       };
-      const entry = { reject: (err: Error) => { cleanup(); reject(err); } };
-      const onMessage = (m: WorkerToHost): void => {
-        if (m.type === "gradients") { cleanup(); resolve(m.pair); }
-        else if (m.type === "error") { cleanup(); reject(new Error(m.message)); }
+      const entry = {
+        reject: (err: Error) => {
+          cleanup();
+          reject(err);
+        },
       };
-      const onError = (err: Error): void => { cleanup(); this.stop(); reject(err); };
-      const onExit = (code: number): void => { cleanup(); reject(new Error(`gradient-flow worker exited with code ${code}`)); };
+      const onMessage = (m: WorkerToHost): void => {
+        if (m.type === "gradients") {
+          cleanup();
+          resolve(m.pair);
+        } else if (m.type === "error") {
+          cleanup();
+          reject(new Error(m.message));
+        }
+      };
+      const onError = (err: Error): void => {
+        cleanup();
+        this.stop();
+        reject(err);
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new Error(`gradient-flow worker exited with code ${code}`));
+      };
       this.current = entry;
       worker.on("message", onMessage);
       worker.on("error", onError);
@@ -140,7 +164,9 @@ export class WarmGradientPair {
     return a || b;
   }
 
-  get busy(): boolean { return this.network.busy || this.twin.busy; }
+  get busy(): boolean {
+    return this.network.busy || this.twin.busy;
+  }
 
   dispose(): void {
     this.network.dispose();

@@ -27,12 +27,16 @@ export function pluginStubFiles() {
   const dir = `node_modules/${PLUGIN_NAME}`;
   const bundle = relative(dir, PLUGIN_BUNDLE).replace(/\\/g, "/");
   return [
-    { path: `${dir}/package.json`, text: `${JSON.stringify({ name: PLUGIN_NAME, version: "0.0.0", private: true, main: "index.js" }, null, 2)}\n` },
+    {
+      path: `${dir}/package.json`,
+      text: `${JSON.stringify({ name: PLUGIN_NAME, version: "0.0.0", private: true, main: "index.js" }, null, 2)}\n`,
+    },
     {
       path: `${dir}/index.js`,
-      text: `// Written by extension/tsserver-plugin/build.mjs. tsserver loads contributed plugins from <extension>/node_modules/<name>;\n`
-        + `// the plugin itself is bundled as ${PLUGIN_BUNDLE}.\n`
-        + `const plugin = require(${JSON.stringify(bundle)});\nmodule.exports = plugin.default || plugin;\n`,
+      text:
+        `// Written by extension/tsserver-plugin/build.mjs. tsserver loads contributed plugins from <extension>/node_modules/<name>;\n` +
+        `// the plugin itself is bundled as ${PLUGIN_BUNDLE}.\n` +
+        `const plugin = require(${JSON.stringify(bundle)});\nmodule.exports = plugin.default || plugin;\n`,
     },
   ];
 }
@@ -58,31 +62,56 @@ function fail(message) {
 export function specDeclarations(ts = require("typescript"), repoRoot = root) {
   const entry = resolve(repoRoot, API_ENTRY);
   const options = {
-    declaration: true, emitDeclarationOnly: true, strict: true, skipLibCheck: true,
-    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: ["lib.es2022.d.ts"], types: [], noEmit: false,
+    declaration: true,
+    emitDeclarationOnly: true,
+    strict: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2022.d.ts"],
+    types: [],
+    noEmit: false,
   };
   const program = ts.createProgram([entry], options);
   const problems = ts.getPreEmitDiagnostics(program);
-  if (problems.length > 0) fail(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => repoRoot, getNewLine: () => "\n" }));
+  if (problems.length > 0)
+    fail(
+      ts.formatDiagnostics(problems, {
+        getCanonicalFileName: (f) => f,
+        getCurrentDirectory: () => repoRoot,
+        getNewLine: () => "\n",
+      }),
+    );
   /** Emitted .d.ts text by the absolute path of its source, without extension. */
   const emitted = new Map();
-  const result = program.emit(undefined, (fileName, text, _bom, _onError, sources) => {
-    const source = sources?.[0]?.fileName;
-    if (!source) fail(`no source for ${fileName}`);
-    emitted.set(resolve(source).replace(/\.ts$/, ""), text);
-  }, undefined, true);
+  const result = program.emit(
+    undefined,
+    (fileName, text, _bom, _onError, sources) => {
+      const source = sources?.[0]?.fileName;
+      if (!source) fail(`no source for ${fileName}`);
+      emitted.set(resolve(source).replace(/\.ts$/, ""), text);
+    },
+    undefined,
+    true,
+  );
   if (result.emitSkipped) fail("declaration emit was skipped");
 
   const keyOf = (from, specifier) => {
-    if (!specifier.startsWith(".")) fail(`${relative(repoRoot, from)}.ts imports "${specifier}": the typings must not depend on other packages`);
+    if (!specifier.startsWith("."))
+      fail(`${relative(repoRoot, from)}.ts imports "${specifier}": the typings must not depend on other packages`);
     const key = resolve(dirname(from), specifier).replace(/\.(ts|js)$/, "");
-    if (!emitted.has(key)) fail(`${relative(repoRoot, from)}.ts imports "${specifier}", which is not part of the emitted declarations`);
+    if (!emitted.has(key))
+      fail(`${relative(repoRoot, from)}.ts imports "${specifier}", which is not part of the emitted declarations`);
     return key;
   };
-  const hasModifier = (node, kind) => (ts.canHaveModifiers(node) ? ts.getModifiers(node) ?? [] : []).some((m) => m.kind === kind);
+  const hasModifier = (node, kind) =>
+    (ts.canHaveModifiers(node) ? (ts.getModifiers(node) ?? []) : []).some((m) => m.kind === kind);
   const declaredNames = (statement) => {
-    if (ts.isVariableStatement(statement)) return statement.declarationList.declarations.map((d) => (ts.isIdentifier(d.name) ? d.name.text : fail("destructuring declaration")));
+    if (ts.isVariableStatement(statement))
+      return statement.declarationList.declarations.map((d) =>
+        ts.isIdentifier(d.name) ? d.name.text : fail("destructuring declaration"),
+      );
     if (statement.name && ts.isIdentifier(statement.name)) return [statement.name.text];
     return fail(`unexpected statement: ${statement.getText().slice(0, 80)}`);
   };
@@ -104,19 +133,30 @@ export function specDeclarations(ts = require("typescript"), repoRoot = root) {
       if (ts.isImportDeclaration(statement)) {
         keyOf(key, statement.moduleSpecifier.text);
         const clause = statement.importClause;
-        if (clause?.name || (clause?.namedBindings && !ts.isNamedImports(clause.namedBindings))) fail(`${where}: default or namespace import`);
-        for (const el of clause?.namedBindings?.elements ?? []) if (el.propertyName && el.propertyName.text !== el.name.text) fail(`${where}: renamed import ${el.name.text}`);
+        if (clause?.name || (clause?.namedBindings && !ts.isNamedImports(clause.namedBindings)))
+          fail(`${where}: default or namespace import`);
+        for (const el of clause?.namedBindings?.elements ?? [])
+          if (el.propertyName && el.propertyName.text !== el.name.text)
+            fail(`${where}: renamed import ${el.name.text}`);
         continue;
       }
       if (ts.isExportDeclaration(statement)) {
-        if (!statement.moduleSpecifier && statement.exportClause && ts.isNamedExports(statement.exportClause) && statement.exportClause.elements.length === 0) continue;
+        if (
+          !statement.moduleSpecifier &&
+          statement.exportClause &&
+          ts.isNamedExports(statement.exportClause) &&
+          statement.exportClause.elements.length === 0
+        )
+          continue;
         fail(`${where}: re-exports are only supported in ${API_ENTRY}`);
       }
-      if (ts.isExportAssignment(statement) || hasModifier(statement, ts.SyntaxKind.DefaultKeyword)) fail(`${where}: default export`);
+      if (ts.isExportAssignment(statement) || hasModifier(statement, ts.SyntaxKind.DefaultKeyword))
+        fail(`${where}: default export`);
       const names = declaredNames(statement);
       for (const name of names) {
         const previous = owner.get(name);
-        if (previous !== undefined && previous !== key) fail(`${name} is declared in both ${relative(repoRoot, previous)} and ${relative(repoRoot, key)}`);
+        if (previous !== undefined && previous !== key)
+          fail(`${name} is declared in both ${relative(repoRoot, previous)} and ${relative(repoRoot, key)}`);
         owner.set(name, key);
       }
       let body = text.slice(statement.getFullStart(), statement.end);
@@ -133,17 +173,25 @@ export function specDeclarations(ts = require("typescript"), repoRoot = root) {
   }
 
   // The public surface: what api.ts (re-)exports.
-  const entrySf = ts.createSourceFile(`${entryKey}.d.ts`, emitted.get(entryKey) ?? fail("no declarations for the API entry"), ts.ScriptTarget.ES2022, true);
+  const entrySf = ts.createSourceFile(
+    `${entryKey}.d.ts`,
+    emitted.get(entryKey) ?? fail("no declarations for the API entry"),
+    ts.ScriptTarget.ES2022,
+    true,
+  );
   const publicNames = [];
   for (const statement of entrySf.statements) {
-    if (!ts.isExportDeclaration(statement) || !statement.moduleSpecifier) fail(`${API_ENTRY} may only re-export (found: ${statement.getText().slice(0, 80)})`);
+    if (!ts.isExportDeclaration(statement) || !statement.moduleSpecifier)
+      fail(`${API_ENTRY} may only re-export (found: ${statement.getText().slice(0, 80)})`);
     const target = keyOf(entryKey, statement.moduleSpecifier.text);
     const available = exportsOf.get(target);
     if (!statement.exportClause) publicNames.push(...available);
     else if (ts.isNamedExports(statement.exportClause)) {
       for (const el of statement.exportClause.elements) {
-        if (el.propertyName && el.propertyName.text !== el.name.text) fail(`${API_ENTRY}: renamed export ${el.name.text}`);
-        if (!available.has(el.name.text)) fail(`${API_ENTRY}: ${el.name.text} is not exported by ${relative(repoRoot, target)}`);
+        if (el.propertyName && el.propertyName.text !== el.name.text)
+          fail(`${API_ENTRY}: renamed export ${el.name.text}`);
+        if (!available.has(el.name.text))
+          fail(`${API_ENTRY}: ${el.name.text} is not exported by ${relative(repoRoot, target)}`);
         publicNames.push(el.name.text);
       }
     } else fail(`${API_ENTRY}: namespace re-export`);
@@ -195,7 +243,10 @@ export async function addPluginStubToVsix(vsixPath) {
           stream.on("data", (c) => parts.push(c));
           stream.on("error", failed);
           stream.on("end", () => {
-            out.addBuffer(Buffer.concat(parts), entry.fileName, { mtime: entry.getLastModDate(), mode: entry.externalFileAttributes >>> 16 || undefined });
+            out.addBuffer(Buffer.concat(parts), entry.fileName, {
+              mtime: entry.getLastModDate(),
+              mode: entry.externalFileAttributes >>> 16 || undefined,
+            });
             zip.readEntry();
           });
         });
@@ -203,8 +254,14 @@ export async function addPluginStubToVsix(vsixPath) {
       zip.readEntry();
     });
   });
-  if (!names.includes(`extension/${PLUGIN_BUNDLE}`)) throw new Error(`${vsixPath} lacks extension/${PLUGIN_BUNDLE}: build first and let .vscodeignore through dist/tsserver-plugin/`);
-  if (!names.includes(`extension/${DECLARATION_FILE}`)) throw new Error(`${vsixPath} lacks extension/${DECLARATION_FILE}: build first and let .vscodeignore through dist/types/`);
+  if (!names.includes(`extension/${PLUGIN_BUNDLE}`))
+    throw new Error(
+      `${vsixPath} lacks extension/${PLUGIN_BUNDLE}: build first and let .vscodeignore through dist/tsserver-plugin/`,
+    );
+  if (!names.includes(`extension/${DECLARATION_FILE}`))
+    throw new Error(
+      `${vsixPath} lacks extension/${DECLARATION_FILE}: build first and let .vscodeignore through dist/types/`,
+    );
   for (const f of added) out.addBuffer(f.data, f.name);
   out.end();
   const tmp = `${vsixPath}.tmp`;
@@ -227,6 +284,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   // No top-level await: the tests load this module through tsx's CommonJS transform.
   addPluginStubToVsix(resolve(file)).then(
     (added) => console.log(`added to ${file}: ${added.join(", ")}`),
-    (err) => { console.error(err instanceof Error ? err.message : err); process.exitCode = 1; },
+    (err) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exitCode = 1;
+    },
   );
 }

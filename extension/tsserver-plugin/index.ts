@@ -28,7 +28,8 @@ function init(modules: { typescript: typeof ts }): ts.server.PluginModule {
   const typescript = modules.typescript;
 
   function create(info: ts.server.PluginCreateInfo): ts.LanguageService {
-    const log = (message: string): void => info.project.projectService.logger.info(`[resnet-studio-tsserver-plugin] ${message}`);
+    const log = (message: string): void =>
+      info.project.projectService.logger.info(`[resnet-studio-tsserver-plugin] ${message}`);
     const declarationFile = bundledDeclarationFile(__dirname);
     if (!existsSync(declarationFile)) {
       log(`${declarationFile} is missing; "${SPEC_MODULE}" imports stay unresolved`);

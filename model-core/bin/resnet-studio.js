@@ -24,7 +24,5 @@ if (!fs.existsSync(cli)) {
   process.stderr.write("resnet-studio: not built yet; run `npm run build` at the repository root\n");
   exitFlushed(1);
 } else {
-  require(cli)
-    .main(process.argv.slice(2))
-    .then(exitFlushed);
+  require(cli).main(process.argv.slice(2)).then(exitFlushed);
 }

@@ -88,11 +88,15 @@ export function loadSpec(arg: string, opts: LoadOptions = {}): LoadedSpec {
     }
     return loadSpecText(text, arg, opts);
   }
-  if (existsSync(arg)) return failure(`${arg} is a directory; give a .resnet.ts file or a preset name`, "file-not-found", arg);
+  if (existsSync(arg))
+    return failure(`${arg} is a directory; give a .resnet.ts file or a preset name`, "file-not-found", arg);
   if (looksLikePath(arg)) return failure(`file not found: ${arg}`, "file-not-found", arg);
   const options = presetOptions(arg, opts.input ? { input: opts.input } : undefined);
   if (!options) {
-    return failure(`unknown preset "${arg}" and no such file; did you mean ${similarPresetNames(arg).join(", ")}? (all presets: ${PRESET_NAMES.join(", ")})`, "unknown-preset");
+    return failure(
+      `unknown preset "${arg}" and no such file; did you mean ${similarPresetNames(arg).join(", ")}? (all presets: ${PRESET_NAMES.join(", ")})`,
+      "unknown-preset",
+    );
   }
   const { spec, issues } = normalizeSpec(options);
   if (!spec) return { graph: null, spec: null, file: null, diagnostics: issuesToDiagnostics(issues) };

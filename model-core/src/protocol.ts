@@ -44,7 +44,15 @@ export type StepPoint = StepMetrics;
 /** Events streamed from the training worker to the webview. */
 export type TrainingEvent =
   /** Training started: what is trained and how. */
-  | { kind: "started"; model: string; dataset: string; backend: string; epochs: number; batch: number; notes?: string[] }
+  | {
+      kind: "started";
+      model: string;
+      dataset: string;
+      backend: string;
+      epochs: number;
+      batch: number;
+      notes?: string[];
+    }
   /** One optimisation step finished. */
   | { kind: "step"; point: StepPoint }
   /** One epoch finished (with validation). */
@@ -167,27 +175,68 @@ export type HostToWebview =
   | { type: "command"; command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining" };
 
 export const EMPTY_TRAINING: TrainingState = {
-  status: "idle", model: null, dataset: null, backend: null, epochs: 0, batch: 0,
-  lastStep: null, firstStepSeconds: null, notes: [], history: [], gradientSnapshots: [], message: null,
+  status: "idle",
+  model: null,
+  dataset: null,
+  backend: null,
+  epochs: 0,
+  batch: 0,
+  lastStep: null,
+  firstStepSeconds: null,
+  notes: [],
+  history: [],
+  gradientSnapshots: [],
+  message: null,
 };
 
 /** Folds one training event into the training state (pure; used by both host and webview). */
 export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): TrainingState {
   switch (event.kind) {
     case "started":
-      return { ...EMPTY_TRAINING, status: "running", model: event.model, dataset: event.dataset, backend: event.backend, epochs: event.epochs, batch: event.batch, notes: event.notes ?? [] };
+      return {
+        ...EMPTY_TRAINING,
+        status: "running",
+        model: event.model,
+        dataset: event.dataset,
+        backend: event.backend,
+        epochs: event.epochs,
+        batch: event.batch,
+        notes: event.notes ?? [],
+      };
     case "step":
-      return { ...state, lastStep: event.point, firstStepSeconds: state.firstStepSeconds ?? (event.point.step === 0 ? event.point.epochSeconds : null) };
+      return {
+        ...state,
+        lastStep: event.point,
+        firstStepSeconds: state.firstStepSeconds ?? (event.point.step === 0 ? event.point.epochSeconds : null),
+      };
     case "epoch":
-      return { ...state, history: [...state.history, event.point], gradientSnapshots: [...state.gradientSnapshots, event.gradients] };
+      return {
+        ...state,
+        history: [...state.history, event.point],
+        gradientSnapshots: [...state.gradientSnapshots, event.gradients],
+      };
     case "finished":
-      return { ...state, status: event.cancelled ? "cancelled" : "finished", message: event.cancelled ? "Cancelled" : `Finished in ${(event.millis / 1000).toFixed(1)} s` };
+      return {
+        ...state,
+        status: event.cancelled ? "cancelled" : "finished",
+        message: event.cancelled ? "Cancelled" : `Finished in ${(event.millis / 1000).toFixed(1)} s`,
+      };
     case "failed":
       return { ...state, status: "failed", message: event.message };
   }
 }
 
-const HOST_TYPES = new Set(["snapshot", "graph", "layout", "gradients", "training", "lrRange", "diagnostics", "response", "command"]);
+const HOST_TYPES = new Set([
+  "snapshot",
+  "graph",
+  "layout",
+  "gradients",
+  "training",
+  "lrRange",
+  "diagnostics",
+  "response",
+  "command",
+]);
 
 /** Cheap structural check for messages arriving from the other side (they cross a process boundary). */
 export function isHostToWebview(value: unknown): value is HostToWebview {

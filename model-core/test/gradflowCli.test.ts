@@ -9,7 +9,11 @@ const root = join(__dirname, "../..");
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -29,12 +33,27 @@ test("the table reports the backend, every block and the ratio; --no-bn removes 
   const table = cli("gradflow", "resnet20", "--batch", "4", "--input", "3,16,16", "--backend", "wasm", "--no-bn");
   assert.equal(table.status, 0, table.stderr);
   assert.match(table.stdout, /^backend: wasm/m);
-  for (const block of ["layer1.0", "layer2.2", "layer3.2"]) assert.match(table.stdout, new RegExp(`^layer\\d\\s+${block.replace(".", "\\.")}\\s`, "m"));
+  for (const block of ["layer1.0", "layer2.2", "layer3.2"])
+    assert.match(table.stdout, new RegExp(`^layer\\d\\s+${block.replace(".", "\\.")}\\s`, "m"));
   assert.match(table.stdout, /ratio ‖dL\/dx‖ first block input \/ last block output = /);
-  const json = cli("gradflow", "resnet20", "--batch", "4", "--input", "3,16,16", "--backend", "wasm", "--no-bn", "--json");
+  const json = cli(
+    "gradflow",
+    "resnet20",
+    "--batch",
+    "4",
+    "--input",
+    "3,16,16",
+    "--backend",
+    "wasm",
+    "--no-bn",
+    "--json",
+  );
   const result = JSON.parse(json.stdout) as GradientFlowResult;
   assert.ok(!result.nodes.some((n) => /\.bn\d|^bn/.test(n.id)), "no BN nodes");
-  assert.ok(result.nodes.some((n) => n.id === "layer1.0.conv1" && n.params.bias.l2 > 0), "convs have biases");
+  assert.ok(
+    result.nodes.some((n) => n.id === "layer1.0.conv1" && n.params.bias.l2 > 0),
+    "convs have biases",
+  );
 });
 
 test("bad input: located spec errors, unknown presets and bad flags exit 1 without a stack", () => {

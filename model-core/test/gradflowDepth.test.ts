@@ -47,11 +47,17 @@ async function ratioOf(name: string, norm: NormKind): Promise<number> {
   const model = buildModel(graph, { seed: SEED });
   const rng = new SeededRng(SEED + 100);
   const [c, h, w] = graph.input;
-  const x = tf.tensor4d(new Float32Array(BATCH * h * w * c).map(() => rng.normal()), [BATCH, h, w, c]);
+  const x = tf.tensor4d(
+    new Float32Array(BATCH * h * w * c).map(() => rng.normal()),
+    [BATCH, h, w, c],
+  );
   const labels = Array.from({ length: BATCH }, () => rng.int(graph.output[0]));
   try {
     const result = await gradientFlow(model, { x, labels });
-    assert.ok(Number.isFinite(result.ratio.value) && result.ratio.value > 0, `${name} ${norm}: ratio ${result.ratio.value}`);
+    assert.ok(
+      Number.isFinite(result.ratio.value) && result.ratio.value > 0,
+      `${name} ${norm}: ratio ${result.ratio.value}`,
+    );
     return result.ratio.value;
   } finally {
     x.dispose();
@@ -69,7 +75,10 @@ describe("gradient flow at init: plain vs residual (wasm, batch 32)", () => {
     for (const [name, reference] of Object.entries(PYTORCH_WITH_BN)) {
       ours[name] = await ratioOf(name, "batchnorm");
       t.diagnostic(`${name} with BN: ${ours[name].toExponential(2)} (PyTorch ≈ ${reference.toExponential(0)})`);
-      assert.ok(ours[name] > reference / 10 && ours[name] < reference * 10, `${name} with BN: ${ours[name]} vs PyTorch ≈ ${reference}`);
+      assert.ok(
+        ours[name] > reference / 10 && ours[name] < reference * 10,
+        `${name} with BN: ${ours[name]} vs PyTorch ≈ ${reference}`,
+      );
     }
     assert.ok(ours.plain56 > ours.resnet56 * 10);
     assert.ok(ours.plain110 > ours.resnet110 * 1e3);

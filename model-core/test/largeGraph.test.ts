@@ -19,7 +19,10 @@ export default resnet({
 
 test("a 10,000-block spec: summary table and JSON, hovers and the rendered diagram", async () => {
   const parsed = parseSpecText(text, "big.resnet.ts");
-  assert.deepEqual(parsed.diagnostics.filter((d) => d.severity === "error"), []);
+  assert.deepEqual(
+    parsed.diagnostics.filter((d) => d.severity === "error"),
+    [],
+  );
   const graph = parsed.graph!;
   assert.equal(graph.stages.find((s) => s.id === "layer1")!.blocks.length, BLOCKS);
   // Per BasicBlock: conv1, bn1, relu1, conv2, bn2, add, relu (7); stem (3) and head (3) around them.

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
-import { initialExpansion, toggleExpansion, layoutView, buildView, type LaidOutGraph, type LaidOutNode } from "../src/render/index";
+import {
+  initialExpansion,
+  toggleExpansion,
+  layoutView,
+  buildView,
+  type LaidOutGraph,
+  type LaidOutNode,
+} from "../src/render/index";
 
 const graphs = new Map<string, ModelGraph>();
 function graphOf(name: "resnet18" | "resnet50" | "resnet20" | "resnet152"): ModelGraph {
@@ -28,7 +35,12 @@ function edge(laid: LaidOutGraph, from: string, to: string) {
 }
 
 test("initial expansion: small nets open at block level, deep ones at stage level", () => {
-  assert.deepEqual(initialExpansion(graphOf("resnet18")).expanded.sort(), graphOf("resnet18").stages.map((s) => s.id).sort());
+  assert.deepEqual(
+    initialExpansion(graphOf("resnet18")).expanded.sort(),
+    graphOf("resnet18")
+      .stages.map((s) => s.id)
+      .sort(),
+  );
   assert.deepEqual(initialExpansion(graphOf("resnet50")).expanded.length, graphOf("resnet50").stages.length);
   assert.deepEqual(initialExpansion(graphOf("resnet152")).expanded, []);
   const all = initialExpansion(graphOf("resnet18"), "all");
@@ -48,7 +60,10 @@ test("toggleExpansion opens and closes groups without mutating the state", () =>
 
 test("stage level: one box per stage, labelled like the paper's table, with shapes at the boundaries", async () => {
   const r18 = await layoutView(graphOf("resnet18"), initialExpansion(graphOf("resnet18"), "stages"));
-  assert.deepEqual(r18.nodes.map((n) => n.id), ["input", "stem", "layer1", "layer2", "layer3", "layer4", "head"]);
+  assert.deepEqual(
+    r18.nodes.map((n) => n.id),
+    ["input", "stem", "layer1", "layer2", "layer3", "layer4", "head"],
+  );
   assert.equal(node(r18, "layer1").label, "BasicBlock ×2");
   assert.equal(node(r18, "layer2").sublabel, "64×56×56 → 128×28×28");
   assert.equal(node(r18, "layer2").expandable, true);
@@ -60,13 +75,19 @@ test("stage level: one box per stage, labelled like the paper's table, with shap
   assert.deepEqual(edge(r50, "layer1", "layer2").shape, [256, 56, 56]);
   assert.deepEqual(edge(r50, "layer2", "layer3").shape, [512, 28, 28]);
   assert.deepEqual(node(r50, "layer2").outputShape, [512, 28, 28]);
-  assert.ok(r50.edges.every((e) => e.kind === "main"), "folded stages hide the shortcuts");
+  assert.ok(
+    r50.edges.every((e) => e.kind === "main"),
+    "folded stages hide the shortcuts",
+  );
   const params = r50.nodes.reduce((s, n) => s + n.params, 0);
   assert.equal(params, graphOf("resnet50").totals.params, "folded boxes still account for every parameter");
 });
 
 test("block level: stem and head layers plus one box per residual block", async () => {
-  for (const [name, blocks] of [["resnet18", 8], ["resnet50", 16]] as const) {
+  for (const [name, blocks] of [
+    ["resnet18", 8],
+    ["resnet50", 16],
+  ] as const) {
     const g = graphOf(name);
     const laid = await layoutView(g, initialExpansion(g, "blocks"));
     const blockBoxes = laid.nodes.filter((n) => n.group === "block");
@@ -141,11 +162,15 @@ test("geometry: one straight main lane, shortcuts beside it, no overlaps, orthog
       }
       const to = node(laid, e.to);
       const end = e.points[e.points.length - 1];
-      assert.ok(end.x >= to.x - 1 && end.x <= to.x + to.width + 1 && end.y >= to.y - 1 && end.y <= to.y + to.height + 1, `${name}: ${e.id} ends at ${e.to}`);
+      assert.ok(
+        end.x >= to.x - 1 && end.x <= to.x + to.width + 1 && end.y >= to.y - 1 && end.y <= to.y + to.height + 1,
+        `${name}: ${e.id} ends at ${e.to}`,
+      );
       const from = node(laid, e.from);
       const start = e.points[0];
       const belowSource = start.y >= from.y + from.height - 1;
-      const eastSide = Math.abs(start.x - (from.x + from.width)) <= 1 && start.y >= from.y && start.y <= from.y + from.height;
+      const eastSide =
+        Math.abs(start.x - (from.x + from.width)) <= 1 && start.y >= from.y && start.y <= from.y + from.height;
       assert.ok(belowSource || eastSide, `${name}: ${e.id} leaves ${e.from} from its bottom or its shortcut side`);
     }
     for (const n of laid.nodes) {
@@ -161,8 +186,10 @@ test("frames enclose their members; block frames sit inside their stage", async 
   const frames = new Map(laid.containers.map((c) => [c.id, c] as const));
   assert.equal(frames.get("layer2")?.depth, 0);
   assert.equal(frames.get("layer2.0")?.depth, 1);
-  const inside = (n: { x: number; y: number; width: number; height: number }, f: { x: number; y: number; width: number; height: number }) =>
-    n.x >= f.x && n.y >= f.y && n.x + n.width <= f.x + f.width && n.y + n.height <= f.y + f.height;
+  const inside = (
+    n: { x: number; y: number; width: number; height: number },
+    f: { x: number; y: number; width: number; height: number },
+  ) => n.x >= f.x && n.y >= f.y && n.x + n.width <= f.x + f.width && n.y + n.height <= f.y + f.height;
   for (const gn of g.nodes) {
     const box = node(laid, gn.id);
     if (gn.block) assert.ok(inside(box, frames.get(gn.block)!), `${gn.id} inside ${gn.block}`);
@@ -184,7 +211,10 @@ test("mixed expansion: a collapsed block feeding an expanded one draws the ident
 test("folded model: input plus one box for the whole network", async () => {
   const g = graphOf("resnet20");
   const laid = await layoutView(g, { expanded: [], modelCollapsed: true });
-  assert.deepEqual(laid.nodes.map((n) => n.id), ["input", "model"]);
+  assert.deepEqual(
+    laid.nodes.map((n) => n.id),
+    ["input", "model"],
+  );
   assert.equal(node(laid, "model").params, g.totals.params);
 });
 
@@ -224,7 +254,10 @@ test("every shortcut kind keeps the lane straight: plain, option A, grouped, pre
     }
   }
   const plain = await layoutView(cases[0][1], initialExpansion(cases[0][1], "all"));
-  assert.ok(plain.edges.every((e) => e.kind === "main"), "the plain twin has no shortcuts");
+  assert.ok(
+    plain.edges.every((e) => e.kind === "main"),
+    "the plain twin has no shortcuts",
+  );
   assert.equal(plain.nodes.filter((n) => n.kind === "add").length, 0);
   const gated = await layoutView(cases[4][1], initialExpansion(cases[4][1], "all"));
   assert.equal(node(gated, "layer1.0.gate").kind, "conv");

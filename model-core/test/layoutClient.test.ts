@@ -13,7 +13,14 @@ import { createLayoutClient } from "../src/render/layoutClient";
 // Bundle the worker entry the way scripts/build.mjs does, into a scratch directory.
 const dir = mkdtempSync(join(tmpdir(), "rs-layout-worker-"));
 const workerPath = join(dir, "layoutWorker.cjs");
-buildSync({ entryPoints: [join(__dirname, "../src/render/layoutWorker.ts")], outfile: workerPath, bundle: true, platform: "node", format: "cjs", logLevel: "error" });
+buildSync({
+  entryPoints: [join(__dirname, "../src/render/layoutWorker.ts")],
+  outfile: workerPath,
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  logLevel: "error",
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const r18 = analyzeOrThrow(presets.resnet18());
@@ -25,7 +32,10 @@ test("the worker lays out exactly what layoutView does in-process", async () => 
     const [remote, local] = await Promise.all([client.layout(r18, expansion), layoutView(r18, expansion)]);
     assert.deepEqual({ ...remote, layoutMillis: 0 }, { ...local, layoutMillis: 0 });
     // Requests are answered in order and independently.
-    const [a, b] = await Promise.all([client.layout(r18, { expanded: [] }), client.layout(r18, initialExpansion(r18, "blocks"))]);
+    const [a, b] = await Promise.all([
+      client.layout(r18, { expanded: [] }),
+      client.layout(r18, initialExpansion(r18, "blocks")),
+    ]);
     assert.equal(a.nodes.length, 7);
     assert.equal(b.nodes.length, 15);
   } finally {
@@ -36,9 +46,15 @@ test("the worker lays out exactly what layoutView does in-process", async () => 
 test("a failing layout rejects with a clear message and the worker keeps serving", async () => {
   const client = createLayoutClient(workerPath);
   try {
-    const broken = { ...r18, nodes: r18.nodes.map((n) => (n.id === "layer1.0.add" ? { ...n, inputs: null } : n)) } as unknown as ModelGraph;
+    const broken = {
+      ...r18,
+      nodes: r18.nodes.map((n) => (n.id === "layer1.0.add" ? { ...n, inputs: null } : n)),
+    } as unknown as ModelGraph;
     await assert.rejects(client.layout(broken, { expanded: ["layer1", "layer1.0"] }), /diagram layout failed: /);
-    await assert.rejects(client.layout({} as ModelGraph, { expanded: [] }), /diagram layout failed: malformed layout request/);
+    await assert.rejects(
+      client.layout({} as ModelGraph, { expanded: [] }),
+      /diagram layout failed: malformed layout request/,
+    );
     const ok = await client.layout(r18, { expanded: [] });
     assert.equal(ok.nodes.length, 7);
   } finally {
@@ -50,7 +66,10 @@ test("a layout over the time limit rejects, and the restarted worker answers the
   const client = createLayoutClient(workerPath, { timeoutMs: 20_000 });
   try {
     const r152 = analyzeOrThrow(presets.resnet152());
-    await assert.rejects(client.layout(r152, initialExpansion(r152, "all"), { timeoutMs: 1 }), /timed out after 1 ms \(\d+ nodes\)/);
+    await assert.rejects(
+      client.layout(r152, initialExpansion(r152, "all"), { timeoutMs: 1 }),
+      /timed out after 1 ms \(\d+ nodes\)/,
+    );
     const ok = await client.layout(r18, { expanded: [] });
     assert.equal(ok.nodes.length, 7);
   } finally {

@@ -7,7 +7,14 @@ import { tmpdir } from "node:os";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets, type PresetName } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
-import { checkpointWhatIf, largestBatch, parseByteSize, planMemory, planPeakBytes, trainingMemory } from "../src/analysis/memory";
+import {
+  checkpointWhatIf,
+  largestBatch,
+  parseByteSize,
+  planMemory,
+  planPeakBytes,
+  trainingMemory,
+} from "../src/analysis/memory";
 import { summarize } from "../src/cli/summary";
 import { exportPytorch } from "../src/export/pytorch";
 
@@ -55,16 +62,24 @@ for (const [name, input] of cases) {
     }
     const graph = graphOf(name, input);
     for (const batch of [2, 4]) {
-      const r = spawnSync(PYTHON, [REFERENCE, name, String(batch), input.join(",")], { encoding: "utf8", timeout: 300_000 });
+      const r = spawnSync(PYTHON, [REFERENCE, name, String(batch), input.join(",")], {
+        encoding: "utf8",
+        timeout: 300_000,
+      });
       assert.equal(r.status, 0, r.stderr);
       const ref = JSON.parse(r.stdout) as Reference;
       const ours = trainingMemory(graph, { batch });
       // Everything autograd saved happened inside a module we model.
       assert.equal(ref.outsideModules, 0);
-      const ourLayers = Object.fromEntries(ours.nodes.filter((n) => n.savedActivationBytes > 0).map((n) => [n.id, n.savedActivationBytes]));
+      const ourLayers = Object.fromEntries(
+        ours.nodes.filter((n) => n.savedActivationBytes > 0).map((n) => [n.id, n.savedActivationBytes]),
+      );
       assert.deepEqual(ourLayers, ref.layers, `${name} batch ${batch}: per layer`);
       const error = Math.abs(ours.savedActivationBytes - ref.savedActivationBytes) / ref.savedActivationBytes;
-      assert.ok(error <= SAVED_TOLERANCE, `${name} batch ${batch}: total ${ours.savedActivationBytes} vs ${ref.savedActivationBytes}`);
+      assert.ok(
+        error <= SAVED_TOLERANCE,
+        `${name} batch ${batch}: total ${ours.savedActivationBytes} vs ${ref.savedActivationBytes}`,
+      );
       assert.equal(ours.parameterBytes, ref.parameterBytes);
       assert.equal(ours.bufferBytes, ref.bufferBytes);
       assert.equal(ours.gradientBytes, ref.gradientBytes);
@@ -80,15 +95,23 @@ test("the training peak matches PyTorch's live-tensor peak of a step (profiler a
     t.skip(`${PYTHON} has no torch/torchvision`);
     return;
   }
-  for (const [name, input, batch] of [["resnet18", [3, 64, 64], 4], ["resnet56", [3, 32, 32], 32]] as const) {
+  for (const [name, input, batch] of [
+    ["resnet18", [3, 64, 64], 4],
+    ["resnet56", [3, 32, 32], 32],
+  ] as const) {
     const r = spawnSync(PYTHON, [PEAK_REFERENCE, name, String(batch), input.join(",")], {
-      encoding: "utf8", timeout: 300_000, env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "65536" },
+      encoding: "utf8",
+      timeout: 300_000,
+      env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "65536" },
     });
     assert.equal(r.status, 0, r.stderr);
     const measured = JSON.parse(r.stdout) as { tensorPeakBytes: number };
     const ours = trainingMemory(graphOf(name, [...input] as [number, number, number]), { batch });
     const error = Math.abs(ours.trainPeakBytes - measured.tensorPeakBytes) / measured.tensorPeakBytes;
-    assert.ok(error <= PEAK_TOLERANCE, `${name} batch ${batch}: peak ${ours.trainPeakBytes} vs measured ${measured.tensorPeakBytes}`);
+    assert.ok(
+      error <= PEAK_TOLERANCE,
+      `${name} batch ${batch}: peak ${ours.trainPeakBytes} vs measured ${measured.tensorPeakBytes}`,
+    );
   }
 });
 
@@ -103,7 +126,10 @@ test("checkpointed stages: what autograd saves under torch.utils.checkpoint equa
     ["resnet56", [3, 32, 32], 4, ["layer1", "layer2", "layer3"]],
   ];
   for (const [name, input, batch, stages] of cases) {
-    const r = spawnSync(PYTHON, [REFERENCE, name, String(batch), input.join(","), stages.join(",")], { encoding: "utf8", timeout: 300_000 });
+    const r = spawnSync(PYTHON, [REFERENCE, name, String(batch), input.join(","), stages.join(",")], {
+      encoding: "utf8",
+      timeout: 300_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     const ref = JSON.parse(r.stdout) as Reference;
     const graph = graphOf(name, input);
@@ -111,9 +137,15 @@ test("checkpointed stages: what autograd saves under torch.utils.checkpoint equa
     assert.equal(ours.savedActivationBytes, ref.savedActivationBytes, `${name} with ${stages.join(",")} checkpointed`);
     // The checkpoint keeps each stage's input outside any module; we book it on the stage's first node.
     const firstNodes = new Set(stages.map((id) => graph.stages.find((s) => s.id === id)!.nodeIds[0]!));
-    const ourStageInputs = ours.nodes.filter((n) => firstNodes.has(n.id)).reduce((sum, n) => sum + n.savedActivationBytes, 0);
+    const ourStageInputs = ours.nodes
+      .filter((n) => firstNodes.has(n.id))
+      .reduce((sum, n) => sum + n.savedActivationBytes, 0);
     assert.equal(ourStageInputs, ref.outsideModules);
-    const outside = Object.fromEntries(ours.nodes.filter((n) => n.savedActivationBytes > 0 && !firstNodes.has(n.id)).map((n) => [n.id, n.savedActivationBytes]));
+    const outside = Object.fromEntries(
+      ours.nodes
+        .filter((n) => n.savedActivationBytes > 0 && !firstNodes.has(n.id))
+        .map((n) => [n.id, n.savedActivationBytes]),
+    );
     assert.deepEqual(outside, ref.layers);
   }
 });
@@ -139,7 +171,9 @@ test("the PyTorch export saves what the planner says, layer by layer (resnet56, 
       const ref = JSON.parse(r.stdout) as Reference;
       const ours = trainingMemory(graph, { batch: 2 });
       assert.equal(ref.outsideModules, 0);
-      const ourLayers = Object.fromEntries(ours.nodes.filter((n) => n.savedActivationBytes > 0).map((n) => [n.id, n.savedActivationBytes]));
+      const ourLayers = Object.fromEntries(
+        ours.nodes.filter((n) => n.savedActivationBytes > 0).map((n) => [n.id, n.savedActivationBytes]),
+      );
       assert.deepEqual(ourLayers, ref.layers, `${name}${graph.spec.preActivation ? " (pre-activation)" : ""}`);
       assert.equal(ours.parameterBytes, ref.parameterBytes);
     }
@@ -154,7 +188,10 @@ test("figures measured with saved_tensors_hooks on torch 1.13 (resnet18 and resn
   assert.equal(r18.savedActivationBytes, 3_663_360);
   assert.equal(r18.parameterBytes, 46_758_048);
   assert.equal(r18.bufferBytes, 38_560);
-  assert.equal(trainingMemory(graphOf("resnet18", [3, 64, 64]), { batch: 2, optimizer: "adam" }).optimizerBytes, 93_516_344);
+  assert.equal(
+    trainingMemory(graphOf("resnet18", [3, 64, 64]), { batch: 2, optimizer: "adam" }).optimizerBytes,
+    93_516_344,
+  );
   const byId = new Map(r18.nodes.map((n) => [n.id, n.savedActivationBytes]));
   assert.equal(byId.get("conv1"), 98_304); // the 2×3×64×64 input
   assert.equal(byId.get("bn1"), 524_800); // conv1's output + 2·64 float32 statistics
@@ -186,7 +223,10 @@ test("half precision halves activations and parameters but not int64 indices or 
   assert.equal(half.parameterBytes * 2, full.parameterBytes);
   const indices = 4 * 64 * 16 * 16 * 8;
   const statistics = graph.nodes.reduce((sum, n) => sum + (n.op.kind === "batchnorm" ? 2 * n.op.channels * 4 : 0), 0);
-  assert.equal(half.savedActivationBytes - indices - statistics, (full.savedActivationBytes - indices - statistics) / 2);
+  assert.equal(
+    half.savedActivationBytes - indices - statistics,
+    (full.savedActivationBytes - indices - statistics) / 2,
+  );
 });
 
 test("the largest batch fits the budget and the next one does not", () => {
@@ -209,7 +249,9 @@ test("checkpointing stages keeps only their inputs in the forward pass and lower
   const all = whatIf.options.find((o) => o.stages.length === 3)!;
   // Saved with every stage checkpointed: the stem's saved tensors, the head's, and each stage input (deduplicated).
   const base = trainingMemory(graph, { batch });
-  const outside = base.nodes.filter((n) => !graph.nodes.find((g) => g.id === n.id)!.stage?.startsWith("layer")).reduce((s, n) => s + n.savedActivationBytes, 0);
+  const outside = base.nodes
+    .filter((n) => !graph.nodes.find((g) => g.id === n.id)!.stage?.startsWith("layer"))
+    .reduce((s, n) => s + n.savedActivationBytes, 0);
   const stageInputs = ["layer1", "layer2", "layer3"].map((id) => {
     const stage = graph.stages.find((s) => s.id === id)!;
     return batch * stage.inputShape.reduce((a, d) => a * d, 1) * 4;
@@ -220,8 +262,12 @@ test("checkpointing stages keeps only their inputs in the forward pass and lower
   assert.equal(all.savedActivationBytes, outside + stageInputs[1]! + stageInputs[2]! + lastOutput);
   assert.ok(all.trainPeakBytes < whatIf.baseline.trainPeakBytes);
   assert.equal(all.peakSavedBytes, whatIf.baseline.trainPeakBytes - all.trainPeakBytes);
-  assert.equal(all.recomputeMacs, batch * graph.stages.filter((s) => s.id.startsWith("layer")).reduce((s, st) => s + st.macs, 0));
-  for (const option of whatIf.options) assert.ok(option.savedActivationBytes < whatIf.baseline.savedActivationBytes, option.stages.join("+"));
+  assert.equal(
+    all.recomputeMacs,
+    batch * graph.stages.filter((s) => s.id.startsWith("layer")).reduce((s, st) => s + st.macs, 0),
+  );
+  for (const option of whatIf.options)
+    assert.ok(option.savedActivationBytes < whatIf.baseline.savedActivationBytes, option.stages.join("+"));
 });
 
 test("byte sizes: decimal GB/MB, binary GiB/MiB and bare g/m", () => {
@@ -242,20 +288,42 @@ test("summary JSON carries the memory object and each layer's saved bytes", () =
   assert.equal(summary.memory.gradientBytes, 46_758_048);
   assert.equal(summary.memory.largestBatch, largestBatch(planMemory(graph), 2 ** 30));
   assert.equal(summary.layers.find((l) => l.id === "bn1")!.savedActivationBytes, 524_800);
-  assert.equal(summary.layers.reduce((s, l) => s + l.savedActivationBytes, 0), 3_663_360);
-  assert.equal(summary.stages.reduce((s, l) => s + l.savedActivationBytes, 0), 3_663_360);
+  assert.equal(
+    summary.layers.reduce((s, l) => s + l.savedActivationBytes, 0),
+    3_663_360,
+  );
+  assert.equal(
+    summary.stages.reduce((s, l) => s + l.savedActivationBytes, 0),
+    3_663_360,
+  );
 });
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const root = join(__dirname, "..", "..");
   const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test("summary --batch --memory --optimizer: the JSON memory object, the Saved column and the largest batch", () => {
   const graph = graphOf("resnet18", [3, 64, 64]);
-  const json = cli("summary", "resnet18", "--input", "3,64,64", "--batch", "2", "--memory", "1GiB", "--optimizer", "adam", "--json");
+  const json = cli(
+    "summary",
+    "resnet18",
+    "--input",
+    "3,64,64",
+    "--batch",
+    "2",
+    "--memory",
+    "1GiB",
+    "--optimizer",
+    "adam",
+    "--json",
+  );
   assert.equal(json.status, 0, json.stderr);
   const memory = (JSON.parse(json.stdout) as { memory: Record<string, unknown> }).memory;
   const expected = trainingMemory(graph, { batch: 2, optimizer: "adam" });
@@ -265,13 +333,28 @@ test("summary --batch --memory --optimizer: the JSON memory object, the Saved co
   assert.equal(memory.trainPeakBytes, expected.trainPeakBytes);
   assert.equal(memory.inferencePeakBytes, expected.inferencePeakBytes);
   assert.equal(memory.largestBatch, largestBatch(planMemory(graph, { optimizer: "adam" }), 2 ** 30));
-  const table = cli("summary", "resnet18", "--input", "3,64,64", "--batch", "2", "--memory", "1GiB", "--optimizer", "adam");
+  const table = cli(
+    "summary",
+    "resnet18",
+    "--input",
+    "3,64,64",
+    "--batch",
+    "2",
+    "--memory",
+    "1GiB",
+    "--optimizer",
+    "adam",
+  );
   assert.equal(table.status, 0, table.stderr);
   assert.match(table.stdout, /Saved @2/);
   assert.match(table.stdout, /^ {2}bn1 .* 513 KiB$/m); // 524,800 bytes
   assert.match(table.stdout, new RegExp(`largest batch within 1\\.00 GiB: ${memory.largestBatch}$`, "m"));
   assert.match(table.stdout, /layer1, layer2, layer3, layer4: /);
-  for (const [flag, value, message] of [["--batch", "0", /--batch must be an integer ≥ 1/], ["--memory", "lots", /expected a size such as 24GB/], ["--dtype", "int8", /--dtype must be/]] as const) {
+  for (const [flag, value, message] of [
+    ["--batch", "0", /--batch must be an integer ≥ 1/],
+    ["--memory", "lots", /expected a size such as 24GB/],
+    ["--dtype", "int8", /--dtype must be/],
+  ] as const) {
     const bad = cli("summary", "resnet18", flag, value);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, message);

@@ -8,7 +8,13 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets, type PresetName } from "../src/spec/presets";
-import { checkPassMemory, passBatch, PassMemoryError, tfjsPassEstimate, WASM_HEAP_LIMIT_BYTES } from "../src/runtime/memoryGuard";
+import {
+  checkPassMemory,
+  passBatch,
+  PassMemoryError,
+  tfjsPassEstimate,
+  WASM_HEAP_LIMIT_BYTES,
+} from "../src/runtime/memoryGuard";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/runtime/backend";
@@ -22,7 +28,12 @@ const hugeInput = join(root, "test/fixtures/memory/input-2048.resnet.ts");
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 2 ** 20 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 600_000,
+    maxBuffer: 64 * 2 ** 20,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -30,7 +41,8 @@ function assertNoAbort(r: { stderr: string }): void {
   assert.doesNotMatch(r.stderr, /Aborted\(|out of bounds|RangeError|\n\s+at /, "no wasm abort, range error or stack");
 }
 
-const graph = (name: PresetName, input?: [number, number, number]) => analyzeOrThrow(presets[name](input ? { input } : {}));
+const graph = (name: PresetName, input?: [number, number, number]) =>
+  analyzeOrThrow(presets[name](input ? { input } : {}));
 
 test("the estimate lies above every wasm heap high-water mark measured (BENCHMARKS.md)", () => {
   // HEAPU8.length after one pass on tfjs-backend-wasm 4.x, this machine: [net, input, batch, kind, bytes].
@@ -53,9 +65,15 @@ test("the estimate lies above every wasm heap high-water mark measured (BENCHMAR
   ];
   for (const [name, input, batch, kind, bytes] of measured) {
     const estimate = tfjsPassEstimate(graph(name, input), kind)(batch);
-    assert.ok(estimate >= bytes, `${name} ${input.join("×")} batch ${batch} ${kind}: estimate ${estimate} < measured ${bytes}`);
+    assert.ok(
+      estimate >= bytes,
+      `${name} ${input.join("×")} batch ${batch} ${kind}: estimate ${estimate} < measured ${bytes}`,
+    );
     // And not wildly above it: the refusal must not turn away passes that run.
-    assert.ok(estimate <= 2.5 * bytes, `${name} ${input.join("×")} batch ${batch} ${kind}: estimate ${estimate} is over 2.5× measured ${bytes}`);
+    assert.ok(
+      estimate <= 2.5 * bytes,
+      `${name} ${input.join("×")} batch ${batch} ${kind}: estimate ${estimate} is over 2.5× measured ${bytes}`,
+    );
   }
 });
 
@@ -69,15 +87,43 @@ test("the largest batch fits the wasm heap and the next does not", () => {
   const estimate = tfjsPassEstimate(r1202, "gradflow");
   assert.ok(estimate(b) <= WASM_HEAP_LIMIT_BYTES && estimate(b + 1) > WASM_HEAP_LIMIT_BYTES);
   // A default batch shrinks with a note; an explicit one is refused with the estimate and that batch.
-  const lowered = passBatch({ graph: r1202, kind: "gradflow", backend: "wasm", requested: null, preferred: 32, what: "a gradient-flow pass" });
+  const lowered = passBatch({
+    graph: r1202,
+    kind: "gradflow",
+    backend: "wasm",
+    requested: null,
+    preferred: 32,
+    what: "a gradient-flow pass",
+  });
   assert.equal(lowered.batch, b);
-  assert.match(lowered.note!, new RegExp(`^note: batch ${b} instead of 32: .*GiB, more than the 4\\.00 GiB the wasm backend can hold$`));
+  assert.match(
+    lowered.note!,
+    new RegExp(`^note: batch ${b} instead of 32: .*GiB, more than the 4\\.00 GiB the wasm backend can hold$`),
+  );
   assert.throws(
-    () => passBatch({ graph: r1202, kind: "gradflow", backend: "wasm", requested: 32, preferred: 32, what: "a gradient-flow pass" }),
+    () =>
+      passBatch({
+        graph: r1202,
+        kind: "gradflow",
+        backend: "wasm",
+        requested: 32,
+        preferred: 32,
+        what: "a gradient-flow pass",
+      }),
     (err: unknown) => err instanceof PassMemoryError && new RegExp(`use --batch ${b} or smaller$`).test(err.message),
   );
   // Something small passes untouched.
-  assert.deepEqual(passBatch({ graph: graph("resnet20"), kind: "gradflow", backend: "wasm", requested: null, preferred: 32, what: "x" }).note, null);
+  assert.deepEqual(
+    passBatch({
+      graph: graph("resnet20"),
+      kind: "gradflow",
+      backend: "wasm",
+      requested: null,
+      preferred: 32,
+      what: "x",
+    }).note,
+    null,
+  );
 });
 
 test("gradflow resnet1202 --batch 32 and a 3×2048×2048 spec are refused with the estimate, exit 1, no abort", () => {
@@ -85,17 +131,43 @@ test("gradflow resnet1202 --batch 32 and a 3×2048×2048 spec are refused with t
   assert.equal(r.status, 1);
   assert.equal(r.stdout, "");
   const b = checkPassMemory({ graph: graph("resnet1202"), batch: 32, kind: "gradflow" }).largestBatch;
-  assert.match(r.stderr, new RegExp(`^resnet-studio: error: a gradient-flow pass of resnet1202 at batch 32 on 3×32×32 inputs needs about [\\d.]+ GiB, more than the 4\\.00 GiB the backend can hold; use --batch ${b} or smaller\\n$`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^resnet-studio: error: a gradient-flow pass of resnet1202 at batch 32 on 3×32×32 inputs needs about [\\d.]+ GiB, more than the 4\\.00 GiB the backend can hold; use --batch ${b} or smaller\\n$`,
+    ),
+  );
   assertNoAbort(r);
-  for (const args of [["gradflow", hugeInput], ["gradflow", hugeInput, "--batch", "1"], ["train", hugeInput, "--dataset", "synthetic", "--max-steps", "1"]]) {
+  for (const args of [
+    ["gradflow", hugeInput],
+    ["gradflow", hugeInput, "--batch", "1"],
+    ["train", hugeInput, "--dataset", "synthetic", "--max-steps", "1"],
+  ]) {
     const huge = cli(...args, "--backend", "wasm");
     assert.equal(huge.status, 1, args.join(" "));
-    assert.match(huge.stderr, /^resnet-studio: error: a (gradient-flow pass|training step) of resnet18 at .* on 3×2048×2048 inputs needs about [\d.]+ GiB, .*even one sample needs about [\d.]+ GiB: use a smaller input \(--input\) or a smaller network\n$/);
+    assert.match(
+      huge.stderr,
+      /^resnet-studio: error: a (gradient-flow pass|training step) of resnet18 at .* on 3×2048×2048 inputs needs about [\d.]+ GiB, .*even one sample needs about [\d.]+ GiB: use a smaller input \(--input\) or a smaller network\n$/,
+    );
     assertNoAbort(huge);
   }
-  const train = cli("train", "resnet1202", "--dataset", "synthetic", "--batch", "256", "--max-steps", "1", "--backend", "wasm");
+  const train = cli(
+    "train",
+    "resnet1202",
+    "--dataset",
+    "synthetic",
+    "--batch",
+    "256",
+    "--max-steps",
+    "1",
+    "--backend",
+    "wasm",
+  );
   assert.equal(train.status, 1);
-  assert.match(train.stderr, /^resnet-studio: error: a training step of resnet1202 .* needs about [\d.]+ GiB, more than the 4\.00 GiB the backend can hold; use --batch \d+ or smaller\n$/);
+  assert.match(
+    train.stderr,
+    /^resnet-studio: error: a training step of resnet1202 .* needs about [\d.]+ GiB, more than the 4\.00 GiB the backend can hold; use --batch \d+ or smaller\n$/,
+  );
   assertNoAbort(train);
 });
 
@@ -121,9 +193,16 @@ test("train() itself refuses a step that would not fit the backend, before the o
   const before = tf.memory().numTensors;
   try {
     await assert.rejects(
-      train({ model, data: { train: syntheticDataset({ count: 40, classes: 2, shape: [1, 8, 8], seed: 1 }), val: null }, config: tinyConfig({ batchSize: 16, workers: 1, optimizer: "sgd" }) }),
-      (err: unknown) => err instanceof TrainConfigError &&
-        new RegExp(`^a training step of micro at batch 16 on 1×1024×1024 inputs needs about [\\d.]+ GiB, more than the 4\\.00 GiB the backend can hold; use --batch ${check.largestBatch} or smaller$`).test(err.message),
+      train({
+        model,
+        data: { train: syntheticDataset({ count: 40, classes: 2, shape: [1, 8, 8], seed: 1 }), val: null },
+        config: tinyConfig({ batchSize: 16, workers: 1, optimizer: "sgd" }),
+      }),
+      (err: unknown) =>
+        err instanceof TrainConfigError &&
+        new RegExp(
+          `^a training step of micro at batch 16 on 1×1024×1024 inputs needs about [\\d.]+ GiB, more than the 4\\.00 GiB the backend can hold; use --batch ${check.largestBatch} or smaller$`,
+        ).test(err.message),
     );
     assert.equal(tf.memory().numTensors, before, "nothing was allocated for the refused run");
   } finally {

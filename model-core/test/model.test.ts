@@ -35,7 +35,9 @@ interface FixtureCase {
   runningAfterTrain: Record<string, PlainTensor>;
 }
 
-const fixture = JSON.parse(readFileSync(join(__dirname, "../../test/reference/torch-forward.fixture.json"), "utf8")) as { cases: FixtureCase[] };
+const fixture = JSON.parse(
+  readFileSync(join(__dirname, "../../test/reference/torch-forward.fixture.json"), "utf8"),
+) as { cases: FixtureCase[] };
 
 function nameCode(name: string): number {
   let code = 0;
@@ -60,7 +62,11 @@ function formulaState(graph: ModelGraph): Record<string, StateTensor> {
     const id = node.id;
     if (op.kind === "conv") {
       const fanIn = (op.inChannels / op.groups) * op.kernel * op.kernel;
-      state[`${id}.weight`] = formula(`${id}.weight`, [op.outChannels, op.inChannels / op.groups, op.kernel, op.kernel], Math.sqrt(2 / fanIn));
+      state[`${id}.weight`] = formula(
+        `${id}.weight`,
+        [op.outChannels, op.inChannels / op.groups, op.kernel, op.kernel],
+        Math.sqrt(2 / fanIn),
+      );
       if (op.bias) state[`${id}.bias`] = formula(`${id}.bias`, [op.outChannels], 0.3);
     } else if (op.kind === "batchnorm") {
       const c = [op.channels];
@@ -149,7 +155,18 @@ describe("tfjs model from the graph IR", () => {
       model.dispose();
     }
     // The fixture covers every op but dropout (random in train mode; tested below).
-    for (const kind of ["input", "conv", "batchnorm", "relu", "sigmoid", "maxpool", "globalavgpool", "fc", "padshortcut", "add"]) {
+    for (const kind of [
+      "input",
+      "conv",
+      "batchnorm",
+      "relu",
+      "sigmoid",
+      "maxpool",
+      "globalavgpool",
+      "fc",
+      "padshortcut",
+      "add",
+    ]) {
       assert.ok(kinds.has(kind), `fixture covers ${kind}`);
     }
   });
@@ -164,8 +181,14 @@ describe("tfjs model from the graph IR", () => {
       assert.deepEqual(back[name].shape, t.shape, name);
       assert.deepEqual(Array.from(back[name].data), Array.from(t.data), name);
     }
-    assert.throws(() => loadTorchStateDict(model, { "nope.weight": { shape: [1], data: [0] } }), /"nope\.weight" has no matching parameter/);
-    assert.throws(() => loadTorchStateDict(model, { "fc.bias": { shape: [7], data: new Float32Array(7) } }), /does not fit parameter/);
+    assert.throws(
+      () => loadTorchStateDict(model, { "nope.weight": { shape: [1], data: [0] } }),
+      /"nope\.weight" has no matching parameter/,
+    );
+    assert.throws(
+      () => loadTorchStateDict(model, { "fc.bias": { shape: [7], data: new Float32Array(7) } }),
+      /does not fit parameter/,
+    );
     model.dispose();
   });
 
@@ -188,7 +211,7 @@ describe("tfjs model from the graph IR", () => {
     const fc = values(a, "fc.weight");
     const bound = 1 / 8;
     assert.ok(fc.every((v) => Math.abs(v) <= bound));
-    assert.ok(Math.abs(std(fc) - bound / Math.sqrt(3)) < 0.15 * bound / Math.sqrt(3));
+    assert.ok(Math.abs(std(fc) - bound / Math.sqrt(3)) < (0.15 * bound) / Math.sqrt(3));
     assert.ok(values(a, "layer1.0.bn1.weight").every((v) => v === 1));
     assert.ok(values(a, "layer1.0.bn1.bias").every((v) => v === 0));
     assert.ok(values(a, "layer1.0.bn1.running_var").every((v) => v === 1));
@@ -201,11 +224,22 @@ describe("tfjs model from the graph IR", () => {
     zero.dispose();
 
     // Without BN, convs have biases with PyTorch's default U(±1/√fan_in); gate convs start at the variant's bias.
-    const noBn = buildModel(graphOf({ input: [3, 8, 8], stem: "cifar", norm: "none", stages: [{ channels: 4, blocks: 1 }] }), { seed: 1 });
+    const noBn = buildModel(
+      graphOf({ input: [3, 8, 8], stem: "cifar", norm: "none", stages: [{ channels: 4, blocks: 1 }] }),
+      { seed: 1 },
+    );
     const convBias = values(noBn, "layer1.0.conv1.bias");
     assert.ok(convBias.every((v) => Math.abs(v) <= 1 / Math.sqrt(4 * 9)) && std(convBias) > 0);
     noBn.dispose();
-    const gated = buildModel(graphOf({ input: [3, 8, 8], stem: "cifar", shortcutVariant: { kind: "exclusiveGating", gateBias: -6 }, stages: [{ channels: 4, blocks: 1 }] }), { seed: 1 });
+    const gated = buildModel(
+      graphOf({
+        input: [3, 8, 8],
+        stem: "cifar",
+        shortcutVariant: { kind: "exclusiveGating", gateBias: -6 },
+        stages: [{ channels: 4, blocks: 1 }],
+      }),
+      { seed: 1 },
+    );
     assert.ok(values(gated, "layer1.0.gate.bias").every((v) => v === -6));
     gated.dispose();
   });
@@ -214,12 +248,31 @@ describe("tfjs model from the graph IR", () => {
     const graphs: ModelGraph[] = [
       preset("resnet18", { input: [3, 32, 32], classes: 7 }),
       // Bottleneck + grouped 3×3 (ResNeXt-style) after the ImageNet stem, kept small for the cpu backend.
-      graphOf({ input: [3, 32, 32], stem: "imagenet", block: "bottleneck", groups: 4, widthPerGroup: 32, stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 2 }] }),
+      graphOf({
+        input: [3, 32, 32],
+        stem: "imagenet",
+        block: "bottleneck",
+        groups: 4,
+        widthPerGroup: 32,
+        stages: [
+          { channels: 8, blocks: 1 },
+          { channels: 16, blocks: 1, stride: 2 },
+        ],
+      }),
       preset("resnet20", { shortcut: "A" }),
       preset("resnet20", { shortcut: "C", preActivation: true }),
       preset("plain20", { norm: "none" }),
-      ...(["identity", "constantScaling", "exclusiveGating", "shortcutOnlyGating", "conv1x1", "dropout"] as const).map((kind) =>
-        graphOf({ input: [3, 8, 8], stem: "cifar", shortcutVariant: kind, stages: [{ channels: 4, blocks: 1 }, { channels: 8, blocks: 1, stride: 2 }] }),
+      ...(["identity", "constantScaling", "exclusiveGating", "shortcutOnlyGating", "conv1x1", "dropout"] as const).map(
+        (kind) =>
+          graphOf({
+            input: [3, 8, 8],
+            stem: "cifar",
+            shortcutVariant: kind,
+            stages: [
+              { channels: 4, blocks: 1 },
+              { channels: 8, blocks: 1, stride: 2 },
+            ],
+          }),
       ),
     ];
     for (const graph of graphs) {
@@ -244,27 +297,55 @@ describe("tfjs model from the graph IR", () => {
     const model = buildModel(graph, { seed: 2 });
     const x = tf.randomNormal([3, 4, 4, 2], 0, 1, "float32", 9) as tf.Tensor4D;
     tf.dispose(model.apply(x, "eval"));
-    assert.ok(values(model, "bn1.running_mean").every((v) => v === 0), "eval leaves stats");
+    assert.ok(
+      values(model, "bn1.running_mean").every((v) => v === 0),
+      "eval leaves stats",
+    );
     // The stem BN's input is conv1(x); compute its batch moments independently.
     const conv = tf.conv2d(x, model.params.get("conv1.weight") as tf.Tensor4D, 1, 1);
     const { mean, variance } = tf.moments(conv, [0, 1, 2]);
     const n = 3 * 4 * 4;
     tf.dispose(model.apply(x, "train"));
-    assertClose(values(model, "bn1.running_mean"), Array.from(mean.dataSync()).map((m) => 0.1 * m), 1e-6, 1e-5, "running_mean");
-    assertClose(values(model, "bn1.running_var"), Array.from(variance.dataSync()).map((v) => 0.9 + 0.1 * v * (n / (n - 1))), 1e-6, 1e-5, "running_var");
+    assertClose(
+      values(model, "bn1.running_mean"),
+      Array.from(mean.dataSync()).map((m) => 0.1 * m),
+      1e-6,
+      1e-5,
+      "running_mean",
+    );
+    assertClose(
+      values(model, "bn1.running_var"),
+      Array.from(variance.dataSync()).map((v) => 0.9 + 0.1 * v * (n / (n - 1))),
+      1e-6,
+      1e-5,
+      "running_var",
+    );
     tf.dispose([x, conv, mean, variance]);
     model.dispose();
   });
 
   test("dropout on the shortcut: identity in eval mode, drops and rescales in train mode", () => {
-    const graph = graphOf({ input: [3, 8, 8], stem: "cifar", shortcutVariant: { kind: "dropout", rate: 0.5 }, stages: [{ channels: 4, blocks: 1 }] });
+    const graph = graphOf({
+      input: [3, 8, 8],
+      stem: "cifar",
+      shortcutVariant: { kind: "dropout", rate: 0.5 },
+      stages: [{ channels: 4, blocks: 1 }],
+    });
     const model = buildModel(graph, { seed: 1 });
     const x = tf.randomNormal([4, 8, 8, 3], 0, 1, "float32", 1) as tf.Tensor4D;
     const gm = model as unknown as { run(x: tf.Tensor4D, mode: "train" | "eval", o: object): tf.Tensor2D };
     const seen: Record<string, tf.Tensor> = {};
     const capture = (mode: "train" | "eval") =>
       tf.tidy(() => {
-        gm.run(x, mode, { updateStats: false, hooks: { node: (id: string, out: tf.Tensor) => { if (id === "relu" || id === "layer1.0.shortcut_dropout") seen[id + mode] = tf.keep(out.clone()); return out; } } });
+        gm.run(x, mode, {
+          updateStats: false,
+          hooks: {
+            node: (id: string, out: tf.Tensor) => {
+              if (id === "relu" || id === "layer1.0.shortcut_dropout") seen[id + mode] = tf.keep(out.clone());
+              return out;
+            },
+          },
+        });
       });
     capture("eval");
     capture("train");

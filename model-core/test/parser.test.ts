@@ -35,7 +35,10 @@ export default resnet({
 });
 `);
   // `!!true ? ... : ...` is outside the subset: exactly that one error, everything else evaluated.
-  assert.deepEqual(located(r.diagnostics).map((m) => m.split(" ")[0]), ["13:21"]);
+  assert.deepEqual(
+    located(r.diagnostics).map((m) => m.split(" ")[0]),
+    ["13:21"],
+  );
   assert.match(errors(r.diagnostics)[0]!.message, /conditional/);
 
   const ok = parse(`
@@ -62,7 +65,9 @@ export default resnet({
 });
 
 test("source map keys follow option paths and point at the written text", () => {
-  const text = IMPORT + `const w = 16;
+  const text =
+    IMPORT +
+    `const w = 16;
 export default resnet({
   stages: [stage({ channels: w, blocks: 1 }), stage({ channels: 32, blocks: 1 })],
 });
@@ -117,8 +122,14 @@ test("syntax errors are located and parsing goes on", () => {
 });
 `);
   const got = located(r.diagnostics);
-  assert.ok(got.some((m) => m.startsWith("3:33 syntax error: ',' expected")), got.join("\n"));
-  assert.ok(got.some((m) => m.startsWith("4:12 classes must be a positive integer")), got.join("\n"));
+  assert.ok(
+    got.some((m) => m.startsWith("3:33 syntax error: ',' expected")),
+    got.join("\n"),
+  );
+  assert.ok(
+    got.some((m) => m.startsWith("4:12 classes must be a positive integer")),
+    got.join("\n"),
+  );
 });
 
 test("the file is never executed", () => {
@@ -147,13 +158,19 @@ test("presets with overrides map override keys to their source", () => {
 });
 
 test("namespace imports and a const holding the network", () => {
-  const r = parseSpecText(`import * as rs from "resnet-studio";
+  const r = parseSpecText(
+    `import * as rs from "resnet-studio";
 const net = rs.resnet({ input: [3, 32, 32], stem: "cifar", stages: [rs.stage({ channels: 16, blocks: 1 })], classes: 10 });
 export default net;
-`, "ns.resnet.ts");
+`,
+    "ns.resnet.ts",
+  );
   assert.deepEqual(errors(r.diagnostics), []);
   assert.equal(r.graph?.totals.depth, 4);
-  const preset = parseSpecText(`import * as rs from "resnet-studio";\nexport default rs.presets.resnet20();\n`, "ns2.resnet.ts");
+  const preset = parseSpecText(
+    `import * as rs from "resnet-studio";\nexport default rs.presets.resnet20();\n`,
+    "ns2.resnet.ts",
+  );
   assert.deepEqual(errors(preset.diagnostics), []);
   assert.equal(preset.spec?.shortcut, "A");
 });
@@ -161,7 +178,10 @@ export default net;
 test("structural mistakes give a hint", () => {
   const cases: [string, RegExp][] = [
     [`const a = { stages: [] };\n`, /^1:1 no default export/],
-    [`export default { stages: [stage({ channels: 16, blocks: 1 })] };\n`, /^2:16 the default export must be a network.*resnet\(\{\.\.\.\}\)/],
+    [
+      `export default { stages: [stage({ channels: 16, blocks: 1 })] };\n`,
+      /^2:16 the default export must be a network.*resnet\(\{\.\.\.\}\)/,
+    ],
     [`export default resnet;\n`, /call it: resnet/],
     [`export default presets.resnet18;\n`, /call it: presets\.resnet18\(\)/],
     [`export default stage({ channels: 16, blocks: 1 });\n`, /must be a network/],
@@ -170,7 +190,10 @@ test("structural mistakes give a hint", () => {
     [`export default resnet({ stages: [stage({ channels: 16, blocks: 1 })], stages: [] });\n`, /given twice/],
     [`export default presets.resnet51();\n`, /did you mean "resnet50"/],
     [`export default presets.resnet18({ block: "basic" });\n`, /a preset fixes "block"/],
-    [`const a = b;\nconst b = 1;\nexport default resnet({ stages: [stage({ channels: a, blocks: 1 })] });\n`, /^2:11 "b" is used before its definition on line 3/],
+    [
+      `const a = b;\nconst b = 1;\nexport default resnet({ stages: [stage({ channels: a, blocks: 1 })] });\n`,
+      /^2:11 "b" is used before its definition on line 3/,
+    ],
     [`export default resnet({ stages: [stage({ channels: "a" * 2, blocks: 1 })] });\n`, /\* needs numbers/],
     [`export default resnet({ stages: [stage({ channels: 16, blocks: 1 }, 2)] });\n`, /exactly one options object/],
     [`import x = require("y");\nexport default x;\n`, /^2:1 `import … = require\(…\)` is not allowed/],
@@ -178,7 +201,10 @@ test("structural mistakes give a hint", () => {
   for (const [body, expected] of cases) {
     const got = located(parse(body).diagnostics);
     assert.ok(got.length >= 1, `no error for ${body}`);
-    assert.ok(got.some((m) => expected.test(m)), `${body}\n→ ${got.join("\n")}`);
+    assert.ok(
+      got.some((m) => expected.test(m)),
+      `${body}\n→ ${got.join("\n")}`,
+    );
   }
 });
 
@@ -198,15 +224,21 @@ test("loadSpec: presets, input override, unknown names and missing files", () =>
 
 test("hostile specs are refused, not evaluated to exhaustion", () => {
   const doubling = Array.from({ length: 40 }, (_, i) => `const a${i + 1} = [...a${i}, ...a${i}];`).join("\n");
-  const r = parse(`const a0 = [1];\n${doubling}\nexport default resnet({ stages: [stage({ channels: 16, blocks: a40.length })] });\n`);
+  const r = parse(
+    `const a0 = [1];\n${doubling}\nexport default resnet({ stages: [stage({ channels: 16, blocks: a40.length })] });\n`,
+  );
   // a14 is the first with more than 10,000 elements (2^14 + 1, the array counting itself).
-  assert.deepEqual(located(r.diagnostics), ["16:13 this value expands to more than 10000 elements; a spec needs far fewer"]);
-  const deep = parse(`export default resnet({ stages: [stage({ channels: ${"(".repeat(20000)}1${")".repeat(20000)}, blocks: 1 })] });\n`);
+  assert.deepEqual(located(r.diagnostics), [
+    "16:13 this value expands to more than 10000 elements; a spec needs far fewer",
+  ]);
+  const deep = parse(
+    `export default resnet({ stages: [stage({ channels: ${"(".repeat(20000)}1${")".repeat(20000)}, blocks: 1 })] });\n`,
+  );
   assert.deepEqual(located(deep.diagnostics), ["2:247 nesting deeper than 200 levels; a spec needs only a few"]);
   assert.equal(deep.spec, null);
 });
 
-test("export { net as default }, presets[\"name\"] and computed keys", () => {
+test('export { net as default }, presets["name"] and computed keys', () => {
   const aliased = parse(`const net = presets.resnet20();\nexport { net as default };\n`);
   assert.deepEqual(errors(aliased.diagnostics), []);
   assert.equal(aliased.spec?.name, "resnet20");
@@ -215,7 +247,10 @@ test("export { net as default }, presets[\"name\"] and computed keys", () => {
   assert.deepEqual(indexed.graph?.output, [10]);
   // One error for the computed key, no cascade about the "missing" stages it may have named.
   const computed = parse(`export default resnet({ ["stages"]: [] });\n`);
-  assert.deepEqual(located(computed.diagnostics).map((m) => m.split(" ")[0]), ["2:25"]);
+  assert.deepEqual(
+    located(computed.diagnostics).map((m) => m.split(" ")[0]),
+    ["2:25"],
+  );
   const required = parse(`import x = require("y");\nexport default x;\n`);
   assert.equal(errors(required.diagnostics).length, 1, "the unusable import is not reported again where it is used");
 });

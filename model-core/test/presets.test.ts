@@ -17,11 +17,32 @@ function graphOf(name: PresetName): ModelGraph {
 
 test("preset names cover the paper's and torchvision's nets and their plain twins", () => {
   const expected = [
-    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
-    "plain18", "plain34", "plain50", "plain101", "plain152",
-    "plain20", "plain32", "plain44", "plain56", "plain110", "plain1202",
-    "wide_resnet50_2", "wide_resnet101_2", "resnext50_32x4d", "resnext101_32x8d",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "resnet1202",
+    "plain18",
+    "plain34",
+    "plain50",
+    "plain101",
+    "plain152",
+    "plain20",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+    "plain1202",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
   ];
   assert.deepEqual([...PRESET_NAMES].sort(), expected.sort());
   assert.equal(presetOptions("resnet19"), null);
@@ -80,7 +101,10 @@ test("stage output shapes at 3×224×224 for resnet18 and resnet50", () => {
     head: [1000],
   });
   assert.deepEqual(graphOf("resnet50").output, [1000]);
-  assert.deepEqual(graphOf("resnet20").stages.map((s) => s.outputShape), [[16, 32, 32], [16, 32, 32], [32, 16, 16], [64, 8, 8], [10]]);
+  assert.deepEqual(
+    graphOf("resnet20").stages.map((s) => s.outputShape),
+    [[16, 32, 32], [16, 32, 32], [32, 16, 16], [64, 8, 8], [10]],
+  );
 });
 
 test("resnet50 costs ≈4.09 G multiply-accumulates at 224 (torchvision: 4.09 GFLOPS)", () => {
@@ -108,7 +132,10 @@ test("plain twins have no merges and lose exactly the projection parameters", ()
     const residual = graphOf(name.replace("plain", "resnet") as PresetName);
     assert.equal(plain.nodes.filter((n) => n.op.kind === "add").length, 0, name);
     assert.equal(plain.nodes.filter((n) => n.role === "shortcut").length, 0, name);
-    assert.ok(plain.stages.every((s) => s.blocks.every((b) => b.addId === null && b.label.startsWith("Plain"))), name);
+    assert.ok(
+      plain.stages.every((s) => s.blocks.every((b) => b.addId === null && b.label.startsWith("Plain"))),
+      name,
+    );
     const projectionParams = residual.nodes.filter((n) => n.role === "shortcut").reduce((sum, n) => sum + n.params, 0);
     assert.equal(plain.totals.params, residual.totals.params - projectionParams, name);
     if (residual.spec.shortcut === "B") assert.ok(plain.totals.params < residual.totals.params, name);

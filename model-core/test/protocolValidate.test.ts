@@ -7,7 +7,17 @@ import { isWebviewToHost } from "../src/protocol";
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
 const expansion = { expanded: ["layer1", "layer2.0"], modelCollapsed: false };
 const overlays = { shapes: true, params: false, macs: false, receptiveField: true, gradients: false, memory: true };
-const view = { documentUri: "file:///a.resnet.ts", expansion, overlays, selected: "layer1.0.conv1", zoom: 1.5, panX: -20, panY: 4, search: "conv", tab: "diagram" };
+const view = {
+  documentUri: "file:///a.resnet.ts",
+  expansion,
+  overlays,
+  selected: "layer1.0.conv1",
+  zoom: 1.5,
+  panX: -20,
+  panY: 4,
+  search: "conv",
+  tab: "diagram",
+};
 const range = { file: "a.resnet.ts", startOffset: 3, endOffset: 9, line: 1, column: 4, endLine: 1, endColumn: 10 };
 
 const VALID: Record<string, unknown> = {
@@ -22,8 +32,16 @@ const VALID: Record<string, unknown> = {
   saveSvg: { type: "request", id: 4, body: { kind: "saveSvg", expansion, overlays, suggestedName: "ResNet-18.svg" } },
   train: { type: "request", id: 5, body: { kind: "train" } },
   cancelTraining: { type: "request", id: 6, body: { kind: "cancelTraining" } },
-  editStage: { type: "request", id: 7, body: { kind: "editSpec", edit: { kind: "stage", stage: 1, key: "blocks", value: 3 } } },
-  editNetwork: { type: "request", id: 8, body: { kind: "editSpec", edit: { kind: "network", key: "shortcut", value: "A" }, ask: true } },
+  editStage: {
+    type: "request",
+    id: 7,
+    body: { kind: "editSpec", edit: { kind: "stage", stage: 1, key: "blocks", value: 3 } },
+  },
+  editNetwork: {
+    type: "request",
+    id: 8,
+    body: { kind: "editSpec", edit: { kind: "network", key: "shortcut", value: "A" }, ask: true },
+  },
 };
 
 /** A copy of `value` with the field at `path` replaced (or deleted when `replacement` is DELETE). */
@@ -88,10 +106,27 @@ test("every field of every message, malformed, is refused; a request with a usab
 
 test("unknown types and request kinds, null view states, bad ids and non-objects are refused", () => {
   const unknownKind = checkWebviewMessage({ type: "request", id: 9, body: { kind: "deleteEverything" } });
-  assert.deepEqual(unknownKind, { ok: false, error: 'invalid message from the diagram: unknown request kind "deleteEverything"', requestId: 9, kind: "invalid" });
-  for (const bad of [null, undefined, 1, "ready", [], { type: "evil" }, { type: "viewState", view: null }, { type: "request", id: -1, body: { kind: "train" } },
-    { type: "request", id: 1.5, body: { kind: "train" } }, { type: "request", id: "1", body: { kind: "train" } }, { type: "request", id: 1, body: null },
-    { type: "request", id: 1, body: { kind: 3 } }, { type: "viewState", view: { ...view, tab: "settings" } }]) {
+  assert.deepEqual(unknownKind, {
+    ok: false,
+    error: 'invalid message from the diagram: unknown request kind "deleteEverything"',
+    requestId: 9,
+    kind: "invalid",
+  });
+  for (const bad of [
+    null,
+    undefined,
+    1,
+    "ready",
+    [],
+    { type: "evil" },
+    { type: "viewState", view: null },
+    { type: "request", id: -1, body: { kind: "train" } },
+    { type: "request", id: 1.5, body: { kind: "train" } },
+    { type: "request", id: "1", body: { kind: "train" } },
+    { type: "request", id: 1, body: null },
+    { type: "request", id: 1, body: { kind: 3 } },
+    { type: "viewState", view: { ...view, tab: "settings" } },
+  ]) {
     const checked = checkWebviewMessage(bad);
     assert.equal(checked.ok, false, JSON.stringify(bad));
     assert.equal(isWebviewToHost(bad), false);
@@ -99,8 +134,22 @@ test("unknown types and request kinds, null view states, bad ids and non-objects
 });
 
 test("saved files take a base name with the right extension, and a PNG of bounded size", () => {
-  const save = (suggestedName: string, base64 = PNG) => checkWebviewMessage({ type: "request", id: 1, body: { kind: "savePng", base64, suggestedName } });
-  for (const name of ["../../../../etc/x.png", "/etc/x.png", "C:\\x.png", "a/b.png", "..png", ".png", "x.svg", "x", "a\u0000.png", "a\nb.png", "x".repeat(200) + ".png", "c:x.png"]) {
+  const save = (suggestedName: string, base64 = PNG) =>
+    checkWebviewMessage({ type: "request", id: 1, body: { kind: "savePng", base64, suggestedName } });
+  for (const name of [
+    "../../../../etc/x.png",
+    "/etc/x.png",
+    "C:\\x.png",
+    "a/b.png",
+    "..png",
+    ".png",
+    "x.svg",
+    "x",
+    "a\u0000.png",
+    "a\nb.png",
+    "x".repeat(200) + ".png",
+    "c:x.png",
+  ]) {
     assert.equal(save(name).ok, false, JSON.stringify(name));
   }
   assert.ok(save("resnet-18_v2.png").ok);
@@ -110,6 +159,10 @@ test("saved files take a base name with the right extension, and a PNG of bounde
   assert.equal(save("x.png", PNG + "A").ok, false, "length not a multiple of 4");
   const huge = PNG.slice(0, 12) + "A".repeat(MAX_PNG_BASE64_CHARS);
   assert.equal(save("x.png", huge.slice(0, huge.length - (huge.length % 4))).ok, false, "over the size cap");
-  const svg = checkWebviewMessage({ type: "request", id: 2, body: { kind: "saveSvg", expansion, overlays, suggestedName: "../x.svg" } });
+  const svg = checkWebviewMessage({
+    type: "request",
+    id: 2,
+    body: { kind: "saveSvg", expansion, overlays, suggestedName: "../x.svg" },
+  });
   assert.deepEqual(svg.ok ? null : [svg.requestId, svg.kind], [2, "saveSvg"]);
 });

@@ -4,7 +4,19 @@ import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
-import { initialExpansion, layoutView, renderSvg, NO_OVERLAYS, memoryOverlayData, logScale, heatColor, formatBytes, type LaidOutGraph, type LaidOutNode, type OverlayOptions } from "../src/render/index";
+import {
+  initialExpansion,
+  layoutView,
+  renderSvg,
+  NO_OVERLAYS,
+  memoryOverlayData,
+  logScale,
+  heatColor,
+  formatBytes,
+  type LaidOutGraph,
+  type LaidOutNode,
+  type OverlayOptions,
+} from "../src/render/index";
 import { trainingMemory } from "../src/analysis/memory";
 
 const r18 = analyzeOrThrow(presets.resnet18());
@@ -21,7 +33,10 @@ function assertWellFormed(svg: string): void {
   let roots = 0;
   while ((m = tag.exec(body))) {
     const between = body.slice(last, m.index);
-    assert.ok(!between.includes("<") && !between.includes(">"), `stray markup before offset ${m.index}: ${between.slice(0, 80)}`);
+    assert.ok(
+      !between.includes("<") && !between.includes(">"),
+      `stray markup before offset ${m.index}: ${between.slice(0, 80)}`,
+    );
     assert.ok(!/&(?!(amp|lt|gt|quot|#39);)/.test(between), `unescaped & in text: ${between.slice(0, 80)}`);
     last = tag.lastIndex;
     if (!m[2]) continue;
@@ -37,7 +52,11 @@ function assertWellFormed(svg: string): void {
   assert.equal(roots, 1, "one root element");
   assert.ok(body.startsWith("<svg"), "root is <svg>");
   // XML 1.0 §2.2: no C0 control but tab and newlines, not even as a reference.
-  assert.doesNotMatch(svg, /[\u0000-\u0008\u000b\u000c\u000e-\u001f]|&#(x0*[0-8bcef]|x0*1[0-9a-f]|0*([0-8]|1[124-9]|2\d|3[01]));/i, "no character XML forbids");
+  assert.doesNotMatch(
+    svg,
+    /[\u0000-\u0008\u000b\u000c\u000e-\u001f]|&#(x0*[0-8bcef]|x0*1[0-9a-f]|0*([0-8]|1[124-9]|2\d|3[01]));/i,
+    "no character XML forbids",
+  );
 }
 
 function fakeGradients(graph: ModelGraph, scale = 1): GradientFlowResult {
@@ -48,8 +67,20 @@ function fakeGradients(graph: ModelGraph, scale = 1): GradientFlowResult {
     params: {},
   }));
   // At the Add both inputs receive the same gradient (identity = residual); the split is measured at the input.
-  const adds = graph.stages.flatMap((s) => s.blocks).filter((b) => b.addId).map((b, i) => ({ id: b.addId!, block: b.id, identity: 1 + i, residual: 1 + i, residualAtInput: 3 }));
-  return { model: graph.name, backend: "cpu", batch: 2, loss: 2.3, nodes, adds, ratio: { firstBlockInput: 1, lastBlockOutput: 1, value: 1 }, millis: 1 };
+  const adds = graph.stages
+    .flatMap((s) => s.blocks)
+    .filter((b) => b.addId)
+    .map((b, i) => ({ id: b.addId!, block: b.id, identity: 1 + i, residual: 1 + i, residualAtInput: 3 }));
+  return {
+    model: graph.name,
+    backend: "cpu",
+    batch: 2,
+    loss: 2.3,
+    nodes,
+    adds,
+    ratio: { firstBlockInput: 1, lastBlockOutput: 1, value: 1 },
+    millis: 1,
+  };
 }
 
 const count = (svg: string, needle: string) => svg.split(needle).length - 1;
@@ -61,7 +92,10 @@ test("setup: ResNet-18 fully expanded lays out every graph node; ResNet-50 folde
   r50Stages = await layoutView(r50, { expanded: [] });
   assert.deepEqual(new Set(r18All.nodes.map((n) => n.id)), new Set(r18.nodes.map((n) => n.id)));
   assert.ok(r50Stages.nodes.length < r50.nodes.length / 4, `${r50Stages.nodes.length} of ${r50.nodes.length} nodes`);
-  assert.ok(r50Stages.nodes.some((n) => n.id === "layer3"), "a folded stage is one node");
+  assert.ok(
+    r50Stages.nodes.some((n) => n.id === "layer3"),
+    "a folded stage is one node",
+  );
 });
 
 test("a network name with control characters still gives well-formed XML (U+0001 shows as ␁)", () => {
@@ -71,7 +105,11 @@ test("a network name with control characters still gives well-formed XML (U+0001
 });
 
 test("well-formed SVG with every node and edge tagged for the webview, no NaN", () => {
-  for (const [laid, overlays] of [[r18All, ALL], [r18All, NO_OVERLAYS], [r50Stages, ALL]] as const) {
+  for (const [laid, overlays] of [
+    [r18All, ALL],
+    [r18All, NO_OVERLAYS],
+    [r50Stages, ALL],
+  ] as const) {
     const svg = renderSvg(laid, overlays, fakeGradients(laid === r18All ? r18 : r50));
     assertWellFormed(svg);
     assert.ok(!/NaN|undefined|Infinity|\[object/.test(svg), "no NaN/undefined in output");
@@ -93,9 +131,18 @@ test("edges carry shapes; collapsed stages read 'Bottleneck ×4' with the shape 
 
 test("shortcut edges and projection layers are distinguishable", () => {
   const svg = renderSvg(r18All, NO_OVERLAYS);
-  assert.match(svg, /<g class="rs-edge rs-shortcut rs-projection" data-from="layer2.0.downsample.1" data-to="layer2.0.add"[^>]*data-kind="shortcut"/);
-  assert.match(svg, /<g class="rs-edge rs-shortcut-lane rs-projection" data-from="layer2.0.downsample.0" data-to="layer2.0.downsample.1"/);
-  assert.match(svg, /<g class="rs-edge rs-shortcut" data-from="layer1.0" data-to="layer1.0.add"|<g class="rs-edge rs-shortcut" data-from="[^"]+" data-to="layer1.0.add"/);
+  assert.match(
+    svg,
+    /<g class="rs-edge rs-shortcut rs-projection" data-from="layer2.0.downsample.1" data-to="layer2.0.add"[^>]*data-kind="shortcut"/,
+  );
+  assert.match(
+    svg,
+    /<g class="rs-edge rs-shortcut-lane rs-projection" data-from="layer2.0.downsample.0" data-to="layer2.0.downsample.1"/,
+  );
+  assert.match(
+    svg,
+    /<g class="rs-edge rs-shortcut" data-from="layer1.0" data-to="layer1.0.add"|<g class="rs-edge rs-shortcut" data-from="[^"]+" data-to="layer1.0.add"/,
+  );
   assert.match(svg, /<g class="rs-edge" data-from="layer2.0.bn2" data-to="layer2.0.add"/);
   assert.match(svg, /class="rs-node rs-kind-conv rs-shortcut-lane" data-node-id="layer2.0.downsample.0"/);
   // One element per drawn shortcut: 8 blocks, the first of layer2–4 with a projection (option B).
@@ -120,9 +167,15 @@ test("each overlay toggle changes the output and adds what it promises", () => {
   assert.ok(params.includes("9.41K params"), "stem conv: 7·7·3·64 = 9408 parameters");
   assert.ok(macs.includes("118M MACs"), "stem conv: 9408 · 112² ≈ 118M MACs");
   assert.ok(rf.includes("RF 7 /2") && !base.includes("RF 7 /2"), "conv1's receptive field is 7, stride 2");
-  assert.ok(!base.includes(`class="rs-split"`) && gradients.includes('class="rs-split"'), "expanded blocks show the split at their input");
+  assert.ok(
+    !base.includes(`class="rs-split"`) && gradients.includes('class="rs-split"'),
+    "expanded blocks show the split at their input",
+  );
   assert.match(gradients, /stroke-width:[\d.]+px/, "edge width follows the gradient norm");
-  assert.ok(gradients.includes("25% shortcut"), "first block: 1 through the shortcut vs 3 through the branch at its input");
+  assert.ok(
+    gradients.includes("25% shortcut"),
+    "first block: 1 through the shortcut vs 3 through the branch at its input",
+  );
   assert.ok(params.includes('fill="#fde725"'), "params heat colouring: the largest is viridis yellow");
   assert.ok(params.includes('fill="#440154"'), "the smallest positive is viridis violet");
   assert.ok(!base.includes("#fde725"), "no heat without overlays");
@@ -134,7 +187,10 @@ test("gradient overlay is ignored without a result, and collapsed groups show th
   const grads = fakeGradients(r50);
   const svg = renderSvg(r50Stages, { ...NO_OVERLAYS, gradients: true }, grads);
   const layer1First = grads.nodes.find((n) => n.id === r50.stages.find((s) => s.id === "layer1")!.nodeIds[0])!;
-  assert.ok(svg.includes(`∇ ${layer1First.activation.l2.toExponential(1)}`) || svg.includes(`∇ ${Number(layer1First.activation.l2.toFixed(2))}`));
+  assert.ok(
+    svg.includes(`∇ ${layer1First.activation.l2.toExponential(1)}`) ||
+      svg.includes(`∇ ${Number(layer1First.activation.l2.toFixed(2))}`),
+  );
 });
 
 test("themed output uses VS Code variables; standalone embeds concrete colours", () => {
@@ -181,7 +237,10 @@ test("memory overlay: each box is heated by the bytes it saves for backward, on 
   assert.ok(bn1Box.includes(`saved for backward: ${formatBytes(saved(bn1))} at batch 32`));
   assert.ok(bn1Box.includes(`${formatBytes(saved(bn1))} saved`));
   // An Add saves nothing: the coolest colour.
-  const add = svg.slice(svg.indexOf('data-node-id="layer1.0.add"'), svg.indexOf("</g>", svg.indexOf('data-node-id="layer1.0.add"')));
+  const add = svg.slice(
+    svg.indexOf('data-node-id="layer1.0.add"'),
+    svg.indexOf("</g>", svg.indexOf('data-node-id="layer1.0.add"')),
+  );
   assert.ok(add.includes(`fill:${heatColor(0)}`), add);
   assert.match(svg, /bytes saved for backward at batch 32, log scale/);
   // Without data (or with the overlay off) nothing is heated.

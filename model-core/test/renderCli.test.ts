@@ -16,7 +16,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Collects what the command prints. */
 function sink(): RenderOutput & { stdout: string; stderr: string } {
-  const s = { stdout: "", stderr: "", out: (t: string) => { s.stdout += t; }, err: (t: string) => { s.stderr += t; } };
+  const s = {
+    stdout: "",
+    stderr: "",
+    out: (t: string) => {
+      s.stdout += t;
+    },
+    err: (t: string) => {
+      s.stderr += t;
+    },
+  };
   return s;
 }
 
@@ -24,7 +33,10 @@ function sink(): RenderOutput & { stdout: string; stderr: string } {
 async function stderrOf(fn: () => Promise<number>): Promise<{ code: number; err: string }> {
   const write = process.stderr.write.bind(process.stderr);
   let err = "";
-  process.stderr.write = ((chunk: string | Uint8Array) => { err += String(chunk); return true; }) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
   try {
     return { code: await fn(), err };
   } finally {
@@ -55,26 +67,62 @@ test("--overlay memory heats boxes by the bytes they keep for backward at --batc
   const svgPath = join(dir, "r20-memory.svg");
   await runRender("resnet20", { out: svgPath, expand: "blocks", overlay: "memory", batch: "8" }, sink());
   const svg = readFileSync(svgPath, "utf8");
-  const stage1 = trainingMemory(analyzeOrThrow(presets.resnet20()), { batch: 8 }).nodes
-    .filter((n) => n.id.startsWith("layer1.0.")).reduce((sum, n) => sum + n.savedActivationBytes, 0);
-  assert.ok(svg.includes(`saved for backward: ${formatBytes(stage1)} at batch 8`), "layer1.0's tooltip carries its bytes");
+  const stage1 = trainingMemory(analyzeOrThrow(presets.resnet20()), { batch: 8 })
+    .nodes.filter((n) => n.id.startsWith("layer1.0."))
+    .reduce((sum, n) => sum + n.savedActivationBytes, 0);
+  assert.ok(
+    svg.includes(`saved for backward: ${formatBytes(stage1)} at batch 8`),
+    "layer1.0's tooltip carries its bytes",
+  );
   assert.match(svg, /bytes saved for backward at batch 8, log scale/);
 });
 
 test("overlay and expansion arguments are checked", async () => {
-  assert.deepEqual(parseOverlayArg("shapes, RF,gradients"), { shapes: true, params: false, macs: false, receptiveField: true, gradients: true, memory: false });
-  assert.deepEqual(parseOverlayArg("none"), { shapes: false, params: false, macs: false, receptiveField: false, gradients: false, memory: false });
+  assert.deepEqual(parseOverlayArg("shapes, RF,gradients"), {
+    shapes: true,
+    params: false,
+    macs: false,
+    receptiveField: true,
+    gradients: true,
+    memory: false,
+  });
+  assert.deepEqual(parseOverlayArg("none"), {
+    shapes: false,
+    params: false,
+    macs: false,
+    receptiveField: false,
+    gradients: false,
+    memory: false,
+  });
   assert.equal(parseOverlayArg("memory").memory, true);
-  await assert.rejects(runRender("resnet18", { out: join(dir, "a.svg"), overlay: "shapes,heat" }, sink()), /--overlay: unknown overlay "heat"/);
-  await assert.rejects(runRender("resnet18", { out: join(dir, "a.svg"), expand: "deep" }, sink()), /--expand: expected one of stages, blocks, all/);
+  await assert.rejects(
+    runRender("resnet18", { out: join(dir, "a.svg"), overlay: "shapes,heat" }, sink()),
+    /--overlay: unknown overlay "heat"/,
+  );
+  await assert.rejects(
+    runRender("resnet18", { out: join(dir, "a.svg"), expand: "deep" }, sink()),
+    /--expand: expected one of stages, blocks, all/,
+  );
   await assert.rejects(runRender("resnet18", { out: join(dir, "a.png") }, sink()), /--out must end in \.svg or \.html/);
   await assert.rejects(runRender("resnet18", { out: join(dir, "missing", "a.svg") }, sink()), /cannot write .*a\.svg/);
 });
 
 test("bad specs fail with located diagnostics, not stack traces", async () => {
-  await assert.rejects(runRender("resnet5", { out: join(dir, "a.svg") }, sink()), (err: unknown) => err instanceof SpecError && /unknown preset "resnet5"/.test(err.message));
+  await assert.rejects(
+    runRender("resnet5", { out: join(dir, "a.svg") }, sink()),
+    (err: unknown) => err instanceof SpecError && /unknown preset "resnet5"/.test(err.message),
+  );
   const bad = join(dir, "bad.resnet.ts");
-  writeFileSync(bad, ['import { resnet } from "resnet-studio";', "export default resnet({", "  stages: [{ channels: -4, blocks: 1 }],", "});", ""].join("\n"));
+  writeFileSync(
+    bad,
+    [
+      'import { resnet } from "resnet-studio";',
+      "export default resnet({",
+      "  stages: [{ channels: -4, blocks: 1 }],",
+      "});",
+      "",
+    ].join("\n"),
+  );
   const { code, err } = await stderrOf(() => main(["render", bad, "--out", join(dir, "bad.svg")]));
   assert.equal(code, 1);
   assert.match(err, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3:\\d+: error: `));
@@ -83,14 +131,17 @@ test("bad specs fail with located diagnostics, not stack traces", async () => {
 
 test("--overlay gradients runs one forward/backward pass and draws the split at each Add", async () => {
   const spec = join(dir, "tiny.resnet.ts");
-  writeFileSync(spec, [
-    'import { resnet, stage } from "resnet-studio";',
-    "export default resnet({",
-    '  name: "tiny", input: [3, 8, 8], stem: "cifar", block: "basic", shortcut: "B", classes: 3,',
-    "  stages: [stage({ channels: 4, blocks: 1 }), stage({ channels: 8, blocks: 1, stride: 2 })],",
-    "});",
-    "",
-  ].join("\n"));
+  writeFileSync(
+    spec,
+    [
+      'import { resnet, stage } from "resnet-studio";',
+      "export default resnet({",
+      '  name: "tiny", input: [3, 8, 8], stem: "cifar", block: "basic", shortcut: "B", classes: 3,',
+      "  stages: [stage({ channels: 4, blocks: 1 }), stage({ channels: 8, blocks: 1, stride: 2 })],",
+      "});",
+      "",
+    ].join("\n"),
+  );
   const out = join(dir, "tiny.svg");
   const io = sink();
   await runRender(spec, { out, expand: "all", overlay: "shapes,gradients", backend: "cpu", batch: "2" }, io);

@@ -7,7 +7,12 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/runtime/backend";
-import { batchNormTrain, batchNormTrainComposed, hasFusedBatchNorm, registerBatchNormKernels } from "../src/runtime/batchNorm";
+import {
+  batchNormTrain,
+  batchNormTrainComposed,
+  hasFusedBatchNorm,
+  registerBatchNormKernels,
+} from "../src/runtime/batchNorm";
 
 /**
  * Relative tolerance (scaled by max |expected|, at least 1): both sides are float32 at the outputs; the fused
@@ -54,23 +59,38 @@ function runBn(shape: [number, number, number, number], fused: boolean, offset: 
     let stats: tf.Tensor[] = [];
     let y: tf.Tensor | null = null;
     const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const r = fused ? batchNormTrain(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5) : batchNormTrainComposed(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
+      const r = fused
+        ? batchNormTrain(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5)
+        : batchNormTrainComposed(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
       stats = [r.mean, r.variance];
       y = tf.keep(r.output.clone());
       return r.output;
     })([x, gamma, beta], dy);
     const read = (t: tf.Tensor) => t.dataSync() as Float32Array;
-    const out = { y: read(y!), mean: read(stats[0]), variance: read(stats[1]), dx: read(grads[0]), dGamma: read(grads[1]), dBeta: read(grads[2]) };
+    const out = {
+      y: read(y!),
+      mean: read(stats[0]),
+      variance: read(stats[1]),
+      dx: read(grads[0]),
+      dGamma: read(grads[1]),
+      dBeta: read(grads[2]),
+    };
     tf.dispose([...stats, y!]);
     return out;
   });
 }
 
 function compare(a: BnOutputs, b: BnOutputs, what: string): void {
-  for (const key of ["y", "mean", "variance", "dx", "dGamma", "dBeta"] as const) close(a[key], b[key], `${what} ${key}`);
+  for (const key of ["y", "mean", "variance", "dx", "dGamma", "dBeta"] as const)
+    close(a[key], b[key], `${what} ${key}`);
 }
 
-const SHAPES: [number, number, number, number][] = [[2, 5, 3, 3], [4, 8, 8, 16], [3, 4, 4, 64], [2, 3, 3, 7]];
+const SHAPES: [number, number, number, number][] = [
+  [2, 5, 3, 3],
+  [4, 8, 8, 16],
+  [3, 4, 4, 64],
+  [2, 3, 3, 7],
+];
 
 before(async () => {
   registerBatchNormKernels();
@@ -81,7 +101,8 @@ test("fused BN on cpu matches the composed tfjs-op BN: output, batch statistics,
   await tf.setBackend("cpu");
   assert.ok(hasFusedBatchNorm(), "fused kernels registered on cpu");
   for (const shape of SHAPES) {
-    for (const offset of [0, 50]) compare(runBn(shape, true, offset), runBn(shape, false, offset), `cpu [${shape}] offset ${offset}`);
+    for (const offset of [0, 50])
+      compare(runBn(shape, true, offset), runBn(shape, false, offset), `cpu [${shape}] offset ${offset}`);
   }
 });
 

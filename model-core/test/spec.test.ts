@@ -39,7 +39,10 @@ test("explicit values are kept, including stride 1 on later stages", () => {
     input: [1, 28, 28],
     stem: "cifar",
     block: "bottleneck",
-    stages: [{ channels: 8, blocks: 1, stride: 2 }, { channels: 16, blocks: 3, stride: 1 }],
+    stages: [
+      { channels: 8, blocks: 1, stride: 2 },
+      { channels: 16, blocks: 3, stride: 1 },
+    ],
     shortcut: "C",
     preActivation: true,
     residual: false,
@@ -50,7 +53,10 @@ test("explicit values are kept, including stride 1 on later stages", () => {
     zeroInitResidual: true,
   });
   assert.equal(spec.name, "Tiny");
-  assert.deepEqual(spec.stages.map((s) => s.stride), [2, 1]);
+  assert.deepEqual(
+    spec.stages.map((s) => s.stride),
+    [2, 1],
+  );
   assert.equal(spec.norm, "none");
   assert.equal(spec.groups, 2);
 });
@@ -61,7 +67,8 @@ test("stage() returns its argument unchanged", () => {
 });
 
 test("a shortcutVariant kind string gets the documented default parameters", () => {
-  const make = (kind: string) => normalizeSpec({ stages: [{ channels: 16, blocks: 1 }], shortcutVariant: kind }).spec?.shortcutVariant;
+  const make = (kind: string) =>
+    normalizeSpec({ stages: [{ channels: 16, blocks: 1 }], shortcutVariant: kind }).spec?.shortcutVariant;
   assert.deepEqual(make("constantScaling"), { kind: "constantScaling", lambda: 0.5, residualScale: 0.5 });
   assert.deepEqual(make("exclusiveGating"), { kind: "exclusiveGating", gateBias: -6 });
   assert.deepEqual(make("shortcutOnlyGating"), { kind: "shortcutOnlyGating", gateBias: -6 });
@@ -70,13 +77,28 @@ test("a shortcutVariant kind string gets the documented default parameters", () 
 });
 
 test("constant scaling pairs λ with 1−λ on the branch unless residualScale is given", () => {
-  const scaled = (variant: object) => normalizeSpec({ stages: [{ channels: 16, blocks: 1 }], shortcutVariant: variant }).spec?.shortcutVariant;
-  assert.deepEqual(scaled({ kind: "constantScaling", lambda: 0.3 }), { kind: "constantScaling", lambda: 0.3, residualScale: 0.7 });
-  assert.deepEqual(scaled({ kind: "constantScaling", lambda: 0.5, residualScale: 1 }), { kind: "constantScaling", lambda: 0.5, residualScale: 1 });
+  const scaled = (variant: object) =>
+    normalizeSpec({ stages: [{ channels: 16, blocks: 1 }], shortcutVariant: variant }).spec?.shortcutVariant;
+  assert.deepEqual(scaled({ kind: "constantScaling", lambda: 0.3 }), {
+    kind: "constantScaling",
+    lambda: 0.3,
+    residualScale: 0.7,
+  });
+  assert.deepEqual(scaled({ kind: "constantScaling", lambda: 0.5, residualScale: 1 }), {
+    kind: "constantScaling",
+    lambda: 0.5,
+    residualScale: 1,
+  });
 });
 
 test("unknown enum values list the allowed ones", () => {
-  const issues = issuesOf({ block: "resnet", stem: "mnist", shortcut: "D", norm: "layernorm", stages: [{ channels: 8, blocks: 1 }] });
+  const issues = issuesOf({
+    block: "resnet",
+    stem: "mnist",
+    shortcut: "D",
+    norm: "layernorm",
+    stages: [{ channels: 8, blocks: 1 }],
+  });
   const byPath = new Map(issues.map((i) => [i.path.join("."), i]));
   assert.equal(byPath.get("block")?.message, 'unknown block "resnet"; expected "basic" or "bottleneck"');
   assert.equal(byPath.get("block")?.code, "unknown-value");
@@ -107,14 +129,30 @@ test("bad stage numbers are reported at their exact path", () => {
 });
 
 test("empty and missing stages are refused", () => {
-  assert.deepEqual(issuesOf({ stages: [] }).map((i) => [i.path, i.code]), [[["stages"], "empty-stages"]]);
-  assert.deepEqual(issuesOf({}).map((i) => i.code), ["missing-key"]);
-  assert.deepEqual(issuesOf({ stages: [{ channels: 8 }] }).map((i) => [i.path, i.code]), [[["stages", 0], "missing-key"]]);
-  assert.deepEqual(issuesOf({ stages: "many" }).map((i) => i.code), ["invalid-type"]);
+  assert.deepEqual(
+    issuesOf({ stages: [] }).map((i) => [i.path, i.code]),
+    [[["stages"], "empty-stages"]],
+  );
+  assert.deepEqual(
+    issuesOf({}).map((i) => i.code),
+    ["missing-key"],
+  );
+  assert.deepEqual(
+    issuesOf({ stages: [{ channels: 8 }] }).map((i) => [i.path, i.code]),
+    [[["stages", 0], "missing-key"]],
+  );
+  assert.deepEqual(
+    issuesOf({ stages: "many" }).map((i) => i.code),
+    ["invalid-type"],
+  );
 });
 
 test("unknown keys suggest the closest known key", () => {
-  const issues = issuesOf({ stages: [{ chanels: 8, blocks: 1 }], clases: 10, shortcutVariant: { kind: "dropout", rat: 0.2 } });
+  const issues = issuesOf({
+    stages: [{ chanels: 8, blocks: 1 }],
+    clases: 10,
+    shortcutVariant: { kind: "dropout", rat: 0.2 },
+  });
   const messages = new Map(issues.map((i) => [i.path.join("."), i.message]));
   assert.equal(messages.get("stages.0.chanels"), 'unknown key "chanels"; did you mean "channels"?');
   assert.equal(messages.get("clases"), 'unknown key "clases"; did you mean "classes"?');
@@ -152,10 +190,14 @@ test("wrong types everywhere are reported, never thrown", () => {
     "widthPerGroup",
     "zeroInitResidual",
   ]);
-  assert.deepEqual(issuesOf({ input: [3, 0, 32], stages: [{ channels: 8, blocks: 1 }] }).map((i) => i.path), [["input", 1]]);
-  assert.deepEqual(issuesOf({ shortcutVariant: { kind: "gating" }, stages: [{ channels: 8, blocks: 1 }] }).map((i) => i.path), [
-    ["shortcutVariant", "kind"],
-  ]);
+  assert.deepEqual(
+    issuesOf({ input: [3, 0, 32], stages: [{ channels: 8, blocks: 1 }] }).map((i) => i.path),
+    [["input", 1]],
+  );
+  assert.deepEqual(
+    issuesOf({ shortcutVariant: { kind: "gating" }, stages: [{ channels: 8, blocks: 1 }] }).map((i) => i.path),
+    [["shortcutVariant", "kind"]],
+  );
 });
 
 test("resnet() throws a SpecError naming the option path", () => {

@@ -3,7 +3,14 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
-import { applySpecEdit, applyTextEdits, editedSpec, isSpecEdit, type SpecEdit, type TextEdit } from "../src/edit/specEdit";
+import {
+  applySpecEdit,
+  applyTextEdits,
+  editedSpec,
+  isSpecEdit,
+  type SpecEdit,
+  type TextEdit,
+} from "../src/edit/specEdit";
 import { presetParams, presetSpecText } from "../src/edit/spellOut";
 import { parseSpecText } from "../src/parser/parse";
 import { normalizeSpec } from "../src/spec/builders";
@@ -11,12 +18,17 @@ import { PRESET_NAMES, presetOptions } from "../src/spec/presets";
 import type { ResNetSpec } from "../src/spec/types";
 
 const EXAMPLES = join(__dirname, "..", "..", "examples");
-const examples = readdirSync(EXAMPLES).filter((f) => f.endsWith(".resnet.ts")).sort();
+const examples = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith(".resnet.ts"))
+  .sort();
 
 function specOf(text: string, file: string): ResNetSpec {
   const parsed = parseSpecText(text, file);
   assert.ok(parsed.spec, `${file} parses`);
-  assert.deepEqual(parsed.diagnostics.filter((d) => d.severity === "error"), []);
+  assert.deepEqual(
+    parsed.diagnostics.filter((d) => d.severity === "error"),
+    [],
+  );
   return parsed.spec;
 }
 
@@ -25,7 +37,8 @@ function comments(text: string): string[] {
   const scanner = ts.createScanner(ts.ScriptTarget.ES2022, false, ts.LanguageVariant.Standard, text);
   const out: string[] = [];
   for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
-    if (kind === ts.SyntaxKind.SingleLineCommentTrivia || kind === ts.SyntaxKind.MultiLineCommentTrivia) out.push(scanner.getTokenText());
+    if (kind === ts.SyntaxKind.SingleLineCommentTrivia || kind === ts.SyntaxKind.MultiLineCommentTrivia)
+      out.push(scanner.getTokenText());
   }
   return out;
 }
@@ -67,8 +80,12 @@ function assertUntouchedOutside(before: string, after: string, edits: readonly T
   }
   assert.equal(after.slice(offsetAfter), before.slice(previousEnd));
   // No edit replaces a comment, and every comment survives in order.
-  for (const e of edits) assert.deepEqual(comments(before.slice(e.startOffset, e.endOffset)), [], "an edit never rewrites a comment");
-  assert.deepEqual(comments(after).filter((c) => comments(before).includes(c)), comments(before));
+  for (const e of edits)
+    assert.deepEqual(comments(before.slice(e.startOffset, e.endOffset)), [], "an edit never rewrites a comment");
+  assert.deepEqual(
+    comments(after).filter((c) => comments(before).includes(c)),
+    comments(before),
+  );
 }
 
 for (const file of examples) {
@@ -86,7 +103,8 @@ for (const file of examples) {
       const spelledOut = isPreset && (edit.kind === "stage" || edit.key === "block");
       if (!spelledOut) {
         // A value edit changes one line, or adds one line for a new property.
-        const linesBefore = text.split("\n"), linesAfter = result.text.split("\n");
+        const linesBefore = text.split("\n"),
+          linesAfter = result.text.split("\n");
         assert.ok(linesAfter.length - linesBefore.length <= 1, label);
         const changed = linesAfter.filter((l) => !linesBefore.includes(l));
         assert.ok(changed.length >= 1 && changed.length <= 2, `${label}: ${changed.join(" | ")}`);
@@ -102,7 +120,10 @@ test("a value written through a const changes only the edited stage", () => {
   assert.ok(result.ok);
   assert.match(result.text, /const n = 3;/);
   assert.match(result.text, /stage\(\{ channels: 32, blocks: 5, stride: 2 \}\)/);
-  assert.deepEqual(specOf(result.text, file).stages.map((s) => s.blocks), [3, 5, 3]);
+  assert.deepEqual(
+    specOf(result.text, file).stages.map((s) => s.blocks),
+    [3, 5, 3],
+  );
 });
 
 test("a missing stride is added inside the stage's own braces", () => {
@@ -110,7 +131,13 @@ test("a missing stride is added inside the stage's own braces", () => {
   const text = readFileSync(file, "utf8");
   const result = applySpecEdit(text, file, { kind: "stage", stage: 0, key: "stride", value: 2 });
   assert.ok(result.ok);
-  assert.deepEqual(result.edits, [{ startOffset: text.indexOf("blocks: 2 })") + "blocks: 2".length, endOffset: text.indexOf("blocks: 2 })") + "blocks: 2".length, newText: ", stride: 2" }]);
+  assert.deepEqual(result.edits, [
+    {
+      startOffset: text.indexOf("blocks: 2 })") + "blocks: 2".length,
+      endOffset: text.indexOf("blocks: 2 })") + "blocks: 2".length,
+      newText: ", stride: 2",
+    },
+  ]);
 });
 
 test("a preset's options become overrides; its stages are spelled out with the overrides kept as written", () => {
@@ -118,23 +145,51 @@ test("a preset's options become overrides; its stages are spelled out with the o
   const text = readFileSync(file, "utf8");
   const option = applySpecEdit(text, file, { kind: "network", key: "shortcut", value: "C" });
   assert.ok(option.ok);
-  assert.match(option.text, /export default presets\.resnet50\(\{\n  name: "ResNet-50 \(cats vs dogs, 64 px\)",\n  input: \[3, 64, 64\],\n  classes: 2,\n  zeroInitResidual: true,\n  shortcut: "C",\n\}\);/);
+  assert.match(
+    option.text,
+    /export default presets\.resnet50\(\{\n  name: "ResNet-50 \(cats vs dogs, 64 px\)",\n  input: \[3, 64, 64\],\n  classes: 2,\n  zeroInitResidual: true,\n  shortcut: "C",\n\}\);/,
+  );
   const stageEdit = applySpecEdit(text, file, { kind: "stage", stage: 2, key: "blocks", value: 3 });
   assert.ok(stageEdit.ok);
   assert.match(stageEdit.text, /import \{ presets, resnet, stage \} from "resnet-studio";/);
-  assert.match(stageEdit.text, /export default resnet\(\{\n  stem: "imagenet",\n  block: "bottleneck",\n  stages: \[\n    stage\(\{ channels: 64, blocks: 3, stride: 1 \}\),\n    stage\(\{ channels: 128, blocks: 4, stride: 2 \}\),\n    stage\(\{ channels: 256, blocks: 3, stride: 2 \}\),/);
-  assert.match(stageEdit.text, /  name: "ResNet-50 \(cats vs dogs, 64 px\)",\n  input: \[3, 64, 64\],\n  classes: 2,\n  zeroInitResidual: true,\n\}\);/);
+  assert.match(
+    stageEdit.text,
+    /export default resnet\(\{\n  stem: "imagenet",\n  block: "bottleneck",\n  stages: \[\n    stage\(\{ channels: 64, blocks: 3, stride: 1 \}\),\n    stage\(\{ channels: 128, blocks: 4, stride: 2 \}\),\n    stage\(\{ channels: 256, blocks: 3, stride: 2 \}\),/,
+  );
+  assert.match(
+    stageEdit.text,
+    /  name: "ResNet-50 \(cats vs dogs, 64 px\)",\n  input: \[3, 64, 64\],\n  classes: 2,\n  zeroInitResidual: true,\n\}\);/,
+  );
   const spec = specOf(stageEdit.text, file);
-  assert.deepEqual(spec.stages.map((s) => s.blocks), [3, 4, 3, 3]);
+  assert.deepEqual(
+    spec.stages.map((s) => s.blocks),
+    [3, 4, 3, 3],
+  );
   assert.equal(spec.classes, 2);
 });
 
 test("presets without arguments, on one line, and through a namespace import are edited too", () => {
   const cases: [string, SpecEdit, RegExp][] = [
-    [`import { presets } from "resnet-studio";\nexport default presets.resnet18();\n`, { kind: "network", key: "preActivation", value: true }, /presets\.resnet18\(\{ preActivation: true \}\)/],
-    [`import { presets } from "resnet-studio";\nexport default presets.resnet18({ classes: 10 });\n`, { kind: "network", key: "norm", value: "none" }, /presets\.resnet18\(\{ classes: 10, norm: "none" \}\)/],
-    [`import * as rs from "resnet-studio";\nexport default rs.presets.resnet20();\n`, { kind: "stage", stage: 0, key: "blocks", value: 1 }, /rs\.resnet\(\{\n[^]*rs\.stage\(\{ channels: 16, blocks: 1, stride: 1 \}\)/],
-    [`import { presets } from "resnet-studio";\nexport default presets.resnet18({ classes: 10 });\n`, { kind: "network", key: "block", value: "bottleneck" }, /resnet\(\{\n  name: "resnet18",[^]*  block: "bottleneck",[^]*  classes: 10,\n\}\)/],
+    [
+      `import { presets } from "resnet-studio";\nexport default presets.resnet18();\n`,
+      { kind: "network", key: "preActivation", value: true },
+      /presets\.resnet18\(\{ preActivation: true \}\)/,
+    ],
+    [
+      `import { presets } from "resnet-studio";\nexport default presets.resnet18({ classes: 10 });\n`,
+      { kind: "network", key: "norm", value: "none" },
+      /presets\.resnet18\(\{ classes: 10, norm: "none" \}\)/,
+    ],
+    [
+      `import * as rs from "resnet-studio";\nexport default rs.presets.resnet20();\n`,
+      { kind: "stage", stage: 0, key: "blocks", value: 1 },
+      /rs\.resnet\(\{\n[^]*rs\.stage\(\{ channels: 16, blocks: 1, stride: 1 \}\)/,
+    ],
+    [
+      `import { presets } from "resnet-studio";\nexport default presets.resnet18({ classes: 10 });\n`,
+      { kind: "network", key: "block", value: "bottleneck" },
+      /resnet\(\{\n  name: "resnet18",[^]*  block: "bottleneck",[^]*  classes: 10,\n\}\)/,
+    ],
   ];
   for (const [text, edit, expected] of cases) {
     const result = applySpecEdit(text, "p.resnet.ts", edit);
@@ -160,7 +215,11 @@ test("a new property keeps the object's layout, its comments and the file's quot
   const inline = applySpecEdit(text, "q.resnet.ts", { kind: "stage", stage: 0, key: "stride", value: 2 });
   assert.ok(inline.ok);
   assert.match(inline.text, /stage\(\{ channels: 16, blocks: 2, stride: 2 \}\)\] \/\* one stage \*\//);
-  const empty = applySpecEdit(`import { presets } from "resnet-studio";\nexport default presets.resnet20({});\n`, "e.resnet.ts", { kind: "network", key: "residual", value: false });
+  const empty = applySpecEdit(
+    `import { presets } from "resnet-studio";\nexport default presets.resnet20({});\n`,
+    "e.resnet.ts",
+    { kind: "network", key: "residual", value: false },
+  );
   assert.ok(empty.ok);
   assert.match(empty.text, /presets\.resnet20\(\{ residual: false \}\)/);
 });
@@ -180,7 +239,11 @@ test("edits the language refuses are never written: the reason comes back", () =
     assert.equal(result.ok, false, JSON.stringify(edit));
     if (!result.ok) assert.match(result.reason, reason);
   }
-  const broken = applySpecEdit(text.replace("blocks: 1 }", "blocks: -1 }"), file, { kind: "network", key: "residual", value: false });
+  const broken = applySpecEdit(text.replace("blocks: 1 }", "blocks: -1 }"), file, {
+    kind: "network",
+    key: "residual",
+    value: false,
+  });
   assert.equal(broken.ok, false);
   if (!broken.ok) assert.match(broken.reason, /the spec has errors; fix them first/);
 });
@@ -209,5 +272,8 @@ test("New Spec from Preset: every preset spelled out parses to exactly the prese
   }
   assert.match(presetSpecText("resnet50"), /25,557,032 parameters/);
   assert.equal(presetParams("resnet18"), 11_689_512);
-  assert.deepEqual(specOf(presetSpecText("resnet1202"), "r.resnet.ts"), normalizeSpec(presetOptions("resnet1202")).spec);
+  assert.deepEqual(
+    specOf(presetSpecText("resnet1202"), "r.resnet.ts"),
+    normalizeSpec(presetOptions("resnet1202")).spec,
+  );
 });

@@ -17,7 +17,8 @@ export const torchVersion: string | null = probe();
 /** True where torch is there; otherwise skips the test, or fails it when CI=true. */
 export function needsTorch(t: { skip: (message: string) => void }): boolean {
   if (torchVersion) return true;
-  if (process.env.CI === "true") assert.fail(`${python.command} cannot import torch; the torch backend tests must run in CI`);
+  if (process.env.CI === "true")
+    assert.fail(`${python.command} cannot import torch; the torch backend tests must run in CI`);
   t.skip(`${python.command} cannot import torch`);
   return false;
 }

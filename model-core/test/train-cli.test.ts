@@ -11,7 +11,11 @@ const root = join(__dirname, "..", "..");
 /** Runs the CLI from source (no build needed). */
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((c) => process.exit(c))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,7 +28,11 @@ test("config precedence: defaults < dataset defaults < checkpoint < flags; bad f
   const resumed = buildTrainConfig({ dataset: "mnist", epochs: "9" }, { ...mnist, lr: 0.5, epochs: 2 });
   assert.equal(resumed.lr, 0.5);
   assert.equal(resumed.epochs, 9);
-  assert.deepEqual(buildTrainConfig({ schedule: "step", epochs: "8" }, null).schedule, { kind: "step", milestones: [4, 6], gamma: 0.1 });
+  assert.deepEqual(buildTrainConfig({ schedule: "step", epochs: "8" }, null).schedule, {
+    kind: "step",
+    milestones: [4, 6],
+    gamma: 0.1,
+  });
   assert.throws(() => buildTrainConfig({ lr: "fast" }, null), /--lr must be a number > 0, got "fast"/);
   assert.throws(() => buildTrainConfig({ batch: "1" }, null), /--batch must be an integer ≥ 2, got "1"/);
   assert.throws(() => buildTrainConfig({ optimizer: "rmsprop" }, null), /--optimizer must be adam or sgd/);
@@ -33,10 +41,27 @@ test("config precedence: defaults < dataset defaults < checkpoint < flags; bad f
 test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, checkpoint written, resume continues", () => {
   const out = mkdtempSync(join(tmpdir(), "rs-cli-train-"));
   try {
-    const common = ["train", "examples/small.resnet.ts", "--input", "1,8,8", "--dataset", "synthetic:count=40", "--batch", "8", "--backend", "cpu", "--json", "--out", out];
+    const common = [
+      "train",
+      "examples/small.resnet.ts",
+      "--input",
+      "1,8,8",
+      "--dataset",
+      "synthetic:count=40",
+      "--batch",
+      "8",
+      "--backend",
+      "cpu",
+      "--json",
+      "--out",
+      out,
+    ];
     const first = cli([...common, "--epochs", "1"]);
     assert.equal(first.status, 0, first.stderr);
-    const lines = first.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = first.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines[0].type, "start");
     assert.ok(lines.some((l) => l.type === "epoch"));
     const summary = lines[lines.length - 1];
@@ -47,11 +72,23 @@ test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, 
     assert.deepEqual(readdirSync(out), ["checkpoint.safetensors"]);
     const second = cli([...common, "--epochs", "2", "--resume", out]);
     assert.equal(second.status, 0, second.stderr);
-    const resumed = second.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const resumed = second.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(resumed[0].startEpoch, 1);
     assert.equal(resumed.filter((l) => l.type === "epoch").length, 1, "only the second epoch runs");
     assert.equal(resumed[resumed.length - 1].epochs, 2);
-    const otherSpec = cli(["train", "resnet20", "--dataset", "synthetic:count=20", "--backend", "cpu", "--resume", out]);
+    const otherSpec = cli([
+      "train",
+      "resnet20",
+      "--dataset",
+      "synthetic:count=20",
+      "--backend",
+      "cpu",
+      "--resume",
+      out,
+    ]);
     assert.equal(otherSpec.status, 1);
     assert.match(otherSpec.stderr, /checkpoint is for spec "Small ResNet \(MNIST\)".*not for "resnet20"/);
     assert.doesNotMatch(otherSpec.stderr, /\n\s+at /, "no stack trace");
@@ -63,7 +100,10 @@ test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, 
 test("bad input to `train` and `bench` gives one clear line, no stack", () => {
   const cases: [string[], RegExp][] = [
     [["train", "examples/small.resnet.ts", "--epochs", "0"], /--epochs must be an integer ≥ 1, got "0"/],
-    [["train", "examples/small.resnet.ts", "--dataset", "cifar10:/definitely/not/here"], /\/definitely\/not\/here: no CIFAR-10 binary files/],
+    [
+      ["train", "examples/small.resnet.ts", "--dataset", "cifar10:/definitely/not/here"],
+      /\/definitely\/not\/here: no CIFAR-10 binary files/,
+    ],
     [["train", "no-such.resnet.ts"], /no-such\.resnet\.ts: error: file not found/],
     [["bench", "--batch", "x"], /--batch must be an integer ≥ 2, got "x"/],
   ];
@@ -76,14 +116,37 @@ test("bad input to `train` and `bench` gives one clear line, no stack", () => {
 });
 
 test("`train` on MNIST adapts ResNet-18 to the digits and prints the calibrated estimate first; --small needs a measured backend", () => {
-  const run = cli(["train", "examples/resnet18.resnet.ts", "--dataset", "mnist", "--backend", "wasm", "--workers", "1", "--batch", "16",
-    "--epochs", "1", "--samples-per-epoch", "32", "--max-steps", "1", "--json"]);
+  const run = cli([
+    "train",
+    "examples/resnet18.resnet.ts",
+    "--dataset",
+    "mnist",
+    "--backend",
+    "wasm",
+    "--workers",
+    "1",
+    "--batch",
+    "16",
+    "--epochs",
+    "1",
+    "--samples-per-epoch",
+    "32",
+    "--max-steps",
+    "1",
+    "--json",
+  ]);
   assert.equal(run.status, 0, run.stderr);
-  const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = run.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(lines[0]!.type, "estimate");
   assert.equal(lines[1]!.type, "start");
   const estimate = lines[0] as unknown as TrainEstimateLine;
-  assert.deepEqual(estimate.changes, ["input 3×224×224 → 1×28×28 (mnist's images)", "classes 1000 → 10 (mnist's labels)"]);
+  assert.deepEqual(estimate.changes, [
+    "input 3×224×224 → 1×28×28 (mnist's images)",
+    "classes 1000 → 10 (mnist's labels)",
+  ]);
   assert.equal(estimate.stepsPerEpoch, 2); // 32 images at batch 16
   assert.equal(estimate.workers, 1);
   assert.ok(estimate.secondsPerStep > 0 && Math.abs(estimate.secondsPerEpoch - 2 * estimate.secondsPerStep) < 0.01);
@@ -91,7 +154,10 @@ test("`train` on MNIST adapts ResNet-18 to the digits and prints the calibrated 
   assert.equal(lines[1]!.params, estimate.params);
   assert.equal(estimate.params, 11_175_370);
   for (const [args, expected] of [
-    [["--small", "--resume", "/tmp/nowhere"], /--small picks its variant by this machine's measured speed, so it can't resume/],
+    [
+      ["--small", "--resume", "/tmp/nowhere"],
+      /--small picks its variant by this machine's measured speed, so it can't resume/,
+    ],
     [["--small", "--backend", "cpu"], /--small needs a measured speed.*use --backend wasm/],
   ] as const) {
     const r = cli(["train", "examples/resnet18.resnet.ts", ...args]);

@@ -17,8 +17,11 @@ test("learns a synthetic task: validation accuracy well above chance, events in 
   const events: TrainEvent["type"][] = [];
   const epochs: number[] = [];
   const result = await train({
-    model, data, config: tinyConfig({ epochs: 2, batchSize: 16, lr: 0.01, logEvery: 5 }),
-    onEvent: (e) => events.push(e.type), onEpoch: (m) => epochs.push(m.valAccuracy),
+    model,
+    data,
+    config: tinyConfig({ epochs: 2, batchSize: 16, lr: 0.01, logEvery: 5 }),
+    onEvent: (e) => events.push(e.type),
+    onEpoch: (m) => epochs.push(m.valAccuracy),
   });
   model.dispose();
   assert.equal(result.reason, "completed");
@@ -39,7 +42,9 @@ test("tensor count is the same after every one of 60 steps", async () => {
   const data = { train: syntheticDataset({ count: 90, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
   const counts: number[] = [];
   const result = await train({
-    model, data, config: tinyConfig({ epochs: 20, batchSize: 4, maxSteps: 60, logEvery: 1, optimizer: "adam" }),
+    model,
+    data,
+    config: tinyConfig({ epochs: 20, batchSize: 4, maxSteps: 60, logEvery: 1, optimizer: "adam" }),
     onStep: () => counts.push(tf.memory().numTensors),
   });
   assert.equal(result.reason, "maxSteps");
@@ -58,7 +63,10 @@ test("abort stops the run between steps, within 100 ms", async () => {
   let steps = 0;
   let stepsAfterAbort = 0;
   const run = train({
-    model, data, config: tinyConfig({ epochs: 1000, batchSize: 4, logEvery: 1 }), signal: controller.signal,
+    model,
+    data,
+    config: tinyConfig({ epochs: 1000, batchSize: 4, logEvery: 1 }),
+    signal: controller.signal,
     onStep: () => {
       steps++;
       if (controller.signal.aborted) stepsAfterAbort++;
@@ -78,10 +86,17 @@ test("abort stops the run between steps, within 100 ms", async () => {
 test("a huge learning rate makes the loss non-finite: the run stops with a clear message", async () => {
   const model = buildModel(microGraph({ norm: "none" }), { seed: 4 });
   const data = { train: syntheticDataset({ count: 200, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
-  const result = await train({ model, data, config: tinyConfig({ epochs: 5, batchSize: 8, lr: 1e12, optimizer: "sgd", schedule: { kind: "constant" } }) });
+  const result = await train({
+    model,
+    data,
+    config: tinyConfig({ epochs: 5, batchSize: 8, lr: 1e12, optimizer: "sgd", schedule: { kind: "constant" } }),
+  });
   model.dispose();
   assert.equal(result.reason, "diverged");
-  assert.match(result.message ?? "", /training diverged: the loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+ \(learning rate 1000000000000\); lower the learning rate/);
+  assert.match(
+    result.message ?? "",
+    /training diverged: the loss became (NaN|Infinity|-Infinity) at epoch \d+, step \d+ \(learning rate 1000000000000\); lower the learning rate/,
+  );
 });
 
 test("same seed, same run: per-step losses are identical; another seed differs", async () => {
@@ -89,7 +104,12 @@ test("same seed, same run: per-step losses are identical; another seed differs",
   async function losses(seed: number): Promise<number[]> {
     const model = buildModel(microGraph(), { seed });
     const out: number[] = [];
-    await train({ model, data, config: tinyConfig({ epochs: 2, batchSize: 8, seed }), onStep: (m) => out.push(m.loss) });
+    await train({
+      model,
+      data,
+      config: tinyConfig({ epochs: 2, batchSize: 8, seed }),
+      onStep: (m) => out.push(m.loss),
+    });
     model.dispose();
     return out;
   }
@@ -150,10 +170,19 @@ test("Adam matches its closed form on the first step: w ← w − lr·sign(g)", 
 test("bad configs are refused with the reason", async () => {
   const model = buildModel(microGraph(), { seed: 1 });
   const data = { train: syntheticDataset({ count: 20, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
-  await assert.rejects(train({ model, data, config: tinyConfig({ batchSize: 1 }) }), (e: Error) => e instanceof TrainConfigError && /batch size must be an integer ≥ 2/.test(e.message));
-  await assert.rejects(train({ model, data, config: tinyConfig({ lr: -1, epochs: 0 }) }), /epochs must be a positive integer, got 0; learning rate must be positive/);
+  await assert.rejects(
+    train({ model, data, config: tinyConfig({ batchSize: 1 }) }),
+    (e: Error) => e instanceof TrainConfigError && /batch size must be an integer ≥ 2/.test(e.message),
+  );
+  await assert.rejects(
+    train({ model, data, config: tinyConfig({ lr: -1, epochs: 0 }) }),
+    /epochs must be a positive integer, got 0; learning rate must be positive/,
+  );
   const tooManyClasses = { train: syntheticDataset({ count: 20, classes: 5, shape: [1, 4, 4], seed: 1 }), val: null };
-  await assert.rejects(train({ model, data: tooManyClasses, config: tinyConfig() }), /has 5 classes but the model "micro" has 2 outputs/);
+  await assert.rejects(
+    train({ model, data: tooManyClasses, config: tinyConfig() }),
+    /has 5 classes but the model "micro" has 2 outputs/,
+  );
   model.dispose();
 });
 
@@ -161,12 +190,27 @@ test("progress from the first step: step 0 is reported with its time; samplesPer
   const model = buildModel(microGraph(), { seed: 2 });
   const data = { train: syntheticDataset({ count: 200, classes: 2, shape: [1, 4, 4], seed: 1 }), val: null };
   const steps: StepMetrics[] = [];
-  const result = await train({ model, data, config: tinyConfig({ epochs: 2, batchSize: 8, logEvery: 100, samplesPerEpoch: 40 }), onStep: (m) => steps.push(m) });
+  const result = await train({
+    model,
+    data,
+    config: tinyConfig({ epochs: 2, batchSize: 8, logEvery: 100, samplesPerEpoch: 40 }),
+    onStep: (m) => steps.push(m),
+  });
   model.dispose();
   assert.equal(result.reason, "completed");
   // 40 images per epoch at batch 8: 5 steps; events at the run's first step and each epoch's last.
-  assert.deepEqual(steps.map((s) => [s.epoch, s.step, s.stepsPerEpoch]), [[0, 0, 5], [0, 4, 5], [1, 4, 5]]);
+  assert.deepEqual(
+    steps.map((s) => [s.epoch, s.step, s.stepsPerEpoch]),
+    [
+      [0, 0, 5],
+      [0, 4, 5],
+      [1, 4, 5],
+    ],
+  );
   assert.ok(steps[0]!.epochSeconds > 0 && steps[0]!.epochSeconds <= steps[1]!.epochSeconds);
   assert.equal(result.history[0]!.trainSamples, 40);
-  assert.throws(() => validateConfig(tinyConfig({ samplesPerEpoch: 0 })), /samples per epoch must be a positive integer/);
+  assert.throws(
+    () => validateConfig(tinyConfig({ samplesPerEpoch: 0 })),
+    /samples per epoch must be a positive integer/,
+  );
 });

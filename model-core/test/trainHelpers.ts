@@ -46,5 +46,11 @@ export function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
 
 /** The smallest useful net: 4×4 grayscale, one stage of one 2-channel block (a training step takes a few ms on cpu). */
 export function microGraph(overrides: Partial<ResNetSpec> = {}): ModelGraph {
-  return tinyGraph({ name: "micro", input: [1, 4, 4], stages: [{ channels: 2, blocks: 1, stride: 1 }], classes: 2, ...overrides });
+  return tinyGraph({
+    name: "micro",
+    input: [1, 4, 4],
+    stages: [{ channels: 2, blocks: 1, stride: 1 }],
+    classes: 2,
+    ...overrides,
+  });
 }

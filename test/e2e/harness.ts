@@ -11,10 +11,24 @@ import type { Browser, Frame, Page } from "playwright-core";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CHROMIUM_PATH = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"];
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+];
 export const CODE_SERVER_ENTRY = join(ROOT, "node_modules", "code-server", "out", "node", "entry.js");
 /** Where VS Code's built-in TypeScript extension looks for its bundled TypeScript (code-server's postinstall, skipped here). */
-export const BUILTIN_TYPESCRIPT = join(ROOT, "node_modules", "code-server", "lib", "vscode", "extensions", "node_modules", "typescript");
+export const BUILTIN_TYPESCRIPT = join(
+  ROOT,
+  "node_modules",
+  "code-server",
+  "lib",
+  "vscode",
+  "extensions",
+  "node_modules",
+  "typescript",
+);
 
 /** Generous per-step limits: the machine is shared, and a cold VS Code start takes several seconds. */
 export const STEP_MS = 45_000;
@@ -25,7 +39,12 @@ export function skipReason(): string | false {
   return false;
 }
 
-export interface Manifest { publisher: string; name: string; version: string; main: string }
+export interface Manifest {
+  publisher: string;
+  name: string;
+  version: string;
+  main: string;
+}
 export const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as Manifest;
 
 let codeServer: ChildProcess | null = null;
@@ -41,10 +60,18 @@ export async function stopCodeServer(): Promise<void> {
   const group = -child.pid;
   if (child.exitCode === null && child.signalCode === null) {
     const exited = new Promise<void>((done) => child.once("exit", () => done()));
-    try { process.kill(group, "SIGTERM"); } catch { /* already gone */ }
+    try {
+      process.kill(group, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
     await Promise.race([exited, new Promise<void>((done) => setTimeout(done, 5000).unref())]);
   }
-  try { process.kill(group, "SIGKILL"); } catch { /* the whole group is gone */ }
+  try {
+    process.kill(group, "SIGKILL");
+  } catch {
+    /* the whole group is gone */
+  }
 }
 
 /** The end of every e2e file: close its browser, stop code-server and remove its temp folder. */
@@ -58,7 +85,9 @@ export function codeServerEnv(dir: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     // Keep code-server's config and state out of the user's home.
-    XDG_CONFIG_HOME: join(dir, "xdg-config"), XDG_DATA_HOME: join(dir, "xdg-data"), XDG_CACHE_HOME: join(dir, "xdg-cache"),
+    XDG_CONFIG_HOME: join(dir, "xdg-config"),
+    XDG_DATA_HOME: join(dir, "xdg-data"),
+    XDG_CACHE_HOME: join(dir, "xdg-cache"),
     // No extension marketplace: the test is offline and installs nothing from it.
     EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: "" }),
   };
@@ -66,35 +95,82 @@ export function codeServerEnv(dir: string): NodeJS.ProcessEnv {
 
 export function installVsix(dir: string, extensionsDir: string, vsix: string): void {
   assert.ok(existsSync(vsix), `RESNET_STUDIO_E2E_VSIX=${vsix} does not exist (build it with \`npm run package\`)`);
-  const r = spawnSync(process.execPath, [CODE_SERVER_ENTRY, "--user-data-dir", join(dir, "user-data"), "--extensions-dir", extensionsDir,
-    "--config", join(dir, "config.yaml"), "--install-extension", vsix], { cwd: dir, env: codeServerEnv(dir), encoding: "utf8", timeout: STEP_MS });
+  const r = spawnSync(
+    process.execPath,
+    [
+      CODE_SERVER_ENTRY,
+      "--user-data-dir",
+      join(dir, "user-data"),
+      "--extensions-dir",
+      extensionsDir,
+      "--config",
+      join(dir, "config.yaml"),
+      "--install-extension",
+      vsix,
+    ],
+    { cwd: dir, env: codeServerEnv(dir), encoding: "utf8", timeout: STEP_MS },
+  );
   const output = `${r.stdout ?? ""}${r.stderr ?? ""}`;
   assert.equal(r.status, 0, `code-server --install-extension ${vsix} failed:\n${output}`);
   assert.match(output, /was successfully installed/, `code-server did not install ${vsix}:\n${output}`);
 }
 
 /** Starts code-server on an ephemeral 127.0.0.1 port with everything it writes inside `dir`; resolves to its URL. */
-export async function startCodeServer(dir: string, extensionsDir: string, workspace: string): Promise<{ url: string; log: () => string }> {
+export async function startCodeServer(
+  dir: string,
+  extensionsDir: string,
+  workspace: string,
+): Promise<{ url: string; log: () => string }> {
   let output = "";
-  const child = spawn(process.execPath, [
-    CODE_SERVER_ENTRY, "--bind-addr", "127.0.0.1:0", "--auth", "none",
-    "--user-data-dir", join(dir, "user-data"), "--extensions-dir", extensionsDir, "--config", join(dir, "config.yaml"),
-    "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
-    "--disable-proxy", "--ignore-last-opened", workspace,
-  ], {
-    cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"], env: codeServerEnv(dir),
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CODE_SERVER_ENTRY,
+      "--bind-addr",
+      "127.0.0.1:0",
+      "--auth",
+      "none",
+      "--user-data-dir",
+      join(dir, "user-data"),
+      "--extensions-dir",
+      extensionsDir,
+      "--config",
+      join(dir, "config.yaml"),
+      "--disable-telemetry",
+      "--disable-update-check",
+      "--disable-workspace-trust",
+      "--disable-getting-started-override",
+      "--disable-proxy",
+      "--ignore-last-opened",
+      workspace,
+    ],
+    {
+      cwd: dir,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: codeServerEnv(dir),
+    },
+  );
   codeServer = child;
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`code-server did not report its port within ${STEP_MS} ms:\n${output}`)), STEP_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`code-server did not report its port within ${STEP_MS} ms:\n${output}`)),
+      STEP_MS,
+    );
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.on("exit", (code, signal) => { clearTimeout(timer); reject(new Error(`code-server exited (${code ?? signal}) before listening:\n${output}`)); });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`code-server exited (${code ?? signal}) before listening:\n${output}`));
+    });
   });
   return { url, log: () => output };
 }
@@ -137,7 +213,11 @@ export async function runCommandIntoPick(page: Page, title: string, placeholder:
   const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first();
   await row.waitFor({ state: "visible", timeout: STEP_MS });
   await row.click();
-  await page.waitForFunction((text) => document.querySelector<HTMLInputElement>(".quick-input-widget input")?.placeholder === text, placeholder, { timeout: STEP_MS });
+  await page.waitForFunction(
+    (text) => document.querySelector<HTMLInputElement>(".quick-input-widget input")?.placeholder === text,
+    placeholder,
+    { timeout: STEP_MS },
+  );
 }
 
 /**
@@ -149,7 +229,10 @@ export async function openFile(page: Page, fileName: string): Promise<void> {
   await row.waitFor({ state: "visible", timeout: STEP_MS });
   await row.dblclick();
   await page.locator(`.tab.active[data-resource-name="${fileName}"]`).waitFor({ state: "visible", timeout: STEP_MS });
-  await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({ state: "visible", timeout: STEP_MS });
+  await page
+    .locator(".editor-instance .monaco-editor .view-lines")
+    .first()
+    .waitFor({ state: "visible", timeout: STEP_MS });
 }
 
 /** Moves the cursor with Go to Line (1-based line and column). */
@@ -167,11 +250,17 @@ export async function findFrameWith(page: Page, selector: string, timeoutMs: num
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const frame of page.frames()) {
-      const count = await frame.locator(selector).count().catch(() => 0);
+      const count = await frame
+        .locator(selector)
+        .count()
+        .catch(() => 0);
       if (count > 0) return frame;
     }
     if (Date.now() > deadline) {
-      const urls = page.frames().map((f) => f.url()).join("\n  ");
+      const urls = page
+        .frames()
+        .map((f) => f.url())
+        .join("\n  ");
       throw new Error(`no frame contains ${selector} after ${timeoutMs} ms; frames:\n  ${urls}`);
     }
     await page.waitForTimeout(250);

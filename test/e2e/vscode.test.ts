@@ -8,13 +8,38 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import {
-  ROOT, CHROMIUM_PATH, CHROMIUM_ARGS, STEP_MS, skipReason, manifest, stopCodeServer, endSession, installVsix, startCodeServer,
-  ensureBuiltinTypeScript, runCommand, openFile, goTo, findFrameWith, prepareCodeServer,
+  ROOT,
+  CHROMIUM_PATH,
+  CHROMIUM_ARGS,
+  STEP_MS,
+  skipReason,
+  manifest,
+  stopCodeServer,
+  endSession,
+  installVsix,
+  startCodeServer,
+  ensureBuiltinTypeScript,
+  runCommand,
+  openFile,
+  goTo,
+  findFrameWith,
+  prepareCodeServer,
 } from "./harness";
 import { skipWithoutTool } from "../toolSkip";
 
@@ -42,8 +67,16 @@ after(() => endSession(browser, tempDir));
 
 /** The declaration files our tsserver plugin reports using, from every tsserver log under `dir`. */
 function pluginDeclarationFiles(dir: string): string[] {
-  const logs = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith("tsserver.log")).map((f) => join(dir, f));
-  const used = logs.flatMap((log) => [...readFileSync(log, "utf8").matchAll(/\[resnet-studio-tsserver-plugin\] "resnet-studio" is not installed for .*; using (\S+)/g)].map((m) => m[1]));
+  const logs = (readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => f.endsWith("tsserver.log"))
+    .map((f) => join(dir, f));
+  const used = logs.flatMap((log) =>
+    [
+      ...readFileSync(log, "utf8").matchAll(
+        /\[resnet-studio-tsserver-plugin\] "resnet-studio" is not installed for .*; using (\S+)/g,
+      ),
+    ].map((m) => m[1]),
+  );
   return [...new Set(used)];
 }
 
@@ -59,7 +92,8 @@ test("code-server is prepared for offline use (scripts/e2e-setup.mjs, one-time)"
 });
 
 test("the extension works inside VS Code (code-server + Chromium)", { skip, timeout: 180_000 }, async (t) => {
-  if (!VSIX) assert.ok(existsSync(join(ROOT, manifest.main)), `${manifest.main} is missing: run \`npm run build\` first`);
+  if (!VSIX)
+    assert.ok(existsSync(join(ROOT, manifest.main)), `${manifest.main} is missing: run \`npm run build\` first`);
   tempDir = mkdtempSync(join(tmpdir(), "resnet-studio-e2e-"));
   const extensionsDir = join(tempDir, "extensions");
   const workspace = join(tempDir, "workspace");
@@ -74,12 +108,19 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     symlinkSync(ROOT, join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`), "dir");
   }
   // The plugin must be where tsserver probes: <extension>/node_modules/<name> (the .vsix gets it from `npm run package`).
-  if (!VSIX) assert.ok(existsSync(join(ROOT, "node_modules", "resnet-studio-tsserver-plugin", "index.js")), "the tsserver plugin stub is missing: run `npm run build` first");
+  if (!VSIX)
+    assert.ok(
+      existsSync(join(ROOT, "node_modules", "resnet-studio-tsserver-plugin", "index.js")),
+      "the tsserver plugin stub is missing: run `npm run build` first",
+    );
   ensureBuiltinTypeScript();
   // tsserver logs tell which plugin copy ran: code-server lives in this repo's node_modules, so tsserver's own plugin
   // search (next to its typescript, walking up) could otherwise find the repo's stub instead of the installed .vsix's.
   mkdirSync(join(tempDir, "user-data", "User"), { recursive: true });
-  writeFileSync(join(tempDir, "user-data", "User", "settings.json"), JSON.stringify({ "typescript.tsserver.log": "verbose" }));
+  writeFileSync(
+    join(tempDir, "user-data", "User", "settings.json"),
+    JSON.stringify({ "typescript.tsserver.log": "verbose" }),
+  );
   copyFileSync(join(ROOT, "examples", "resnet18.resnet.ts"), join(workspace, "resnet18.resnet.ts"));
   copyFileSync(BROKEN_FIXTURE, join(workspace, "broken.resnet.ts"));
   copyFileSync(join(ROOT, "examples", "small.resnet.ts"), join(workspace, "small.resnet.ts"));
@@ -89,14 +130,19 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   const pageErrors: string[] = [];
-  page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text().slice(0, 300)); });
+  page.on("console", (m) => {
+    if (m.type() === "error") pageErrors.push(m.text().slice(0, 300));
+  });
   const tsMessages: string[] = [];
-  const context = (): string => `\n--- code-server log ---\n${server.log().slice(-3000)}\n--- page errors ---\n${pageErrors.slice(-10).join("\n")}`;
+  const context = (): string =>
+    `\n--- code-server log ---\n${server.log().slice(-3000)}\n--- page errors ---\n${pageErrors.slice(-10).join("\n")}`;
 
   try {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
     await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: STEP_MS });
-    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "resnet18.resnet.ts" }).waitFor({ state: "visible", timeout: STEP_MS });
+    await page
+      .locator(".explorer-folders-view .monaco-list-row", { hasText: "resnet18.resnet.ts" })
+      .waitFor({ state: "visible", timeout: STEP_MS });
 
     // (a) Diagnostics of a broken spec: a squiggle in the editor and the message in the Problems panel.
     const expected = fixtureExpectation(BROKEN_FIXTURE);
@@ -107,14 +153,21 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     await problem.waitFor({ state: "visible", timeout: STEP_MS });
     const problemText = (await problem.textContent()) ?? "";
     assert.match(problemText, /resnet-studio/, `Problems row lacks our source: ${problemText}`);
-    assert.ok(problemText.includes(`[Ln ${expected.line}, Col ${expected.column}]`), `Problems row has the wrong place (want ${expected.line}:${expected.column}): ${problemText}`);
+    assert.ok(
+      problemText.includes(`[Ln ${expected.line}, Col ${expected.column}]`),
+      `Problems row has the wrong place (want ${expected.line}:${expected.column}): ${problemText}`,
+    );
 
     // (a') TypeScript itself checks the spec against our typings (tsserver plugin → dist/types/resnet-studio.d.ts):
     // the misspelt block kind is also a TS error, and "resnet-studio" is never reported missing.
-    const tsProblem = page.locator(".markers-panel .monaco-list-row", { hasText: "is not assignable to type 'BlockKind" }).first();
+    const tsProblem = page
+      .locator(".markers-panel .monaco-list-row", { hasText: "is not assignable to type 'BlockKind" })
+      .first();
     await tsProblem.waitFor({ state: "visible", timeout: STEP_MS }).catch(async () => {
       const rows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
-      throw new Error(`no TypeScript error for the unknown block kind in the Problems panel; rows:\n  ${rows.join("\n  ")}`);
+      throw new Error(
+        `no TypeScript error for the unknown block kind in the Problems panel; rows:\n  ${rows.join("\n  ")}`,
+      );
     });
     tsMessages.push(((await tsProblem.textContent()) ?? "").trim());
 
@@ -128,14 +181,20 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     const diagram = await findFrameWith(page, `svg g[data-node-id="${DIAGRAM_BLOCK}"]`, STEP_MS);
     await diagram.locator(`svg g[data-node-id="${DIAGRAM_BLOCK}"]`).first().click();
     await diagram.locator("#viewport").press("Enter");
-    await diagram.locator(`svg g[data-node-id="${DIAGRAM_NODE}"]`).first().waitFor({ state: "visible", timeout: STEP_MS });
-    assert.ok(await diagram.locator("svg g[data-node-id]").count() > 10, "the diagram has too few nodes");
+    await diagram
+      .locator(`svg g[data-node-id="${DIAGRAM_NODE}"]`)
+      .first()
+      .waitFor({ state: "visible", timeout: STEP_MS });
+    assert.ok((await diagram.locator("svg g[data-node-id]").count()) > 10, "the diagram has too few nodes");
 
     // Escape collapses the block again; a double-click expands it.
     await diagram.locator("#viewport").press("Escape");
     await diagram.locator(`svg g[data-node-id="${DIAGRAM_NODE}"]`).waitFor({ state: "detached", timeout: STEP_MS });
     await diagram.locator(`svg g[data-node-id="${DIAGRAM_BLOCK}"]`).first().dblclick();
-    await diagram.locator(`svg g[data-node-id="${DIAGRAM_NODE}"]`).first().waitFor({ state: "visible", timeout: STEP_MS });
+    await diagram
+      .locator(`svg g[data-node-id="${DIAGRAM_NODE}"]`)
+      .first()
+      .waitFor({ state: "visible", timeout: STEP_MS });
 
     // (c) Hover over the second stage's `stage(` call in the editor shows our summary (shape, params, MACs).
     const source = readFileSync(join(workspace, "resnet18.resnet.ts"), "utf8").split("\n");
@@ -153,7 +212,9 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     assert.match(hoverText, /layer2/, `hover is not about the second stage: ${hoverText}`);
 
     // Let the hover's fade-in finish so the screenshot shows it opaque.
-    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== "running"), undefined, { timeout: STEP_MS });
+    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== "running"), undefined, {
+      timeout: STEP_MS,
+    });
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
     await page.keyboard.press("Escape");
@@ -166,41 +227,67 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     const tsHover = page.locator(".monaco-hover:not(.hidden)", { hasText: "ResNetOptions" }).first();
     await tsHover.waitFor({ state: "visible", timeout: STEP_MS }).catch(async () => {
       const shown = await page.locator(".monaco-hover:not(.hidden)").allTextContents();
-      throw new Error(`hovering resnet( shows no signature from the resnet-studio typings; hovers:\n  ${shown.join("\n  ")}`);
+      throw new Error(
+        `hovering resnet( shows no signature from the resnet-studio typings; hovers:\n  ${shown.join("\n  ")}`,
+      );
     });
     const tsHoverText = (await tsHover.textContent()) ?? "";
-    assert.match(tsHoverText, /resnet\(options: ResNetOptions\): ResNetSpec/, `unexpected TypeScript hover: ${tsHoverText}`);
-    tsMessages.push(`hover: ${/[^\n]*resnet\(options: ResNetOptions\): ResNetSpec/.exec(tsHoverText)?.[0] ?? tsHoverText}`);
+    assert.match(
+      tsHoverText,
+      /resnet\(options: ResNetOptions\): ResNetSpec/,
+      `unexpected TypeScript hover: ${tsHoverText}`,
+    );
+    tsMessages.push(
+      `hover: ${/[^\n]*resnet\(options: ResNetOptions\): ResNetSpec/.exec(tsHoverText)?.[0] ?? tsHoverText}`,
+    );
     await page.keyboard.press("Escape");
 
     // (c'') A hostile spec gets its budget diagnostic, and while it stays open a hover on a normal spec still answers
     // (how responsive the host stays is a benchmark's business, not a clock in this test).
     await openFile(page, "hostile.resnet.ts");
     await runCommand(page, "View: Focus Problems (Errors, Warnings, Infos)");
-    await page.locator(".markers-panel .monaco-list-row", { hasText: "expands to more than 10000 elements" }).first().waitFor({ state: "visible", timeout: STEP_MS });
+    await page
+      .locator(".markers-panel .monaco-list-row", { hasText: "expands to more than 10000 elements" })
+      .first()
+      .waitFor({ state: "visible", timeout: STEP_MS });
     await runCommand(page, "View: Hide Panel");
     await openFile(page, "resnet18.resnet.ts");
     await goTo(page, stageLine + 1, source[stageLine].indexOf("stage(") + 2);
     await runCommand(page, "Show or Focus Hover");
-    await page.locator(".monaco-hover:not(.hidden)", { hasText: "layer2" }).first().waitFor({ state: "visible", timeout: STEP_MS });
+    await page
+      .locator(".monaco-hover:not(.hidden)", { hasText: "layer2" })
+      .first()
+      .waitFor({ state: "visible", timeout: STEP_MS });
     await page.keyboard.press("Escape");
     await runCommand(page, "View: Focus Problems (Errors, Warnings, Infos)");
     const rows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
     assert.ok(rows.length > 0, "the Problems panel is empty (it should list broken.resnet.ts)");
-    assert.deepEqual(rows.filter((r) => /Cannot find module|resnet18\.resnet\.ts/.test(r)), [], `unexpected problems:\n  ${rows.join("\n  ")}`);
+    assert.deepEqual(
+      rows.filter((r) => /Cannot find module|resnet18\.resnet\.ts/.test(r)),
+      [],
+      `unexpected problems:\n  ${rows.join("\n  ")}`,
+    );
     tsMessages.push(`Problems panel rows: ${rows.length}`);
     const used = pluginDeclarationFiles(join(tempDir, "user-data"));
     // The installed copy: inside --extensions-dir for a .vsix; the repo (the link's target) otherwise.
     const expectedDir = VSIX ? realpathSync(extensionsDir) : ROOT;
-    assert.ok(used.length > 0 && used.every((f) => f.startsWith(expectedDir) && f.endsWith(join("dist", "types", "resnet-studio.d.ts"))),
-      `the tsserver plugin should use the declaration file under ${expectedDir}; the tsserver logs say: ${used.join(", ") || "(nothing)"}`);
+    assert.ok(
+      used.length > 0 &&
+        used.every((f) => f.startsWith(expectedDir) && f.endsWith(join("dist", "types", "resnet-studio.d.ts"))),
+      `the tsserver plugin should use the declaration file under ${expectedDir}; the tsserver logs say: ${used.join(", ") || "(nothing)"}`,
+    );
     tsMessages.push(`plugin used: ${used.join(", ")}`);
     await runCommand(page, "View: Hide Panel");
     if (process.env.RESNET_STUDIO_E2E_VERBOSE === "1") console.log(`TypeScript checks:\n  ${tsMessages.join("\n  ")}`);
 
     // Errors thrown inside our extension reach the page console through the extension host.
     // (VS Code's own failures mention its install under node_modules/code-server; those are not ours.)
-    const ours = pageErrors.filter((e) => e.includes("[Extension Host]") && !e.includes("node_modules/code-server") && (e.includes(ROOT) || /resnet/i.test(e)));
+    const ours = pageErrors.filter(
+      (e) =>
+        e.includes("[Extension Host]") &&
+        !e.includes("node_modules/code-server") &&
+        (e.includes(ROOT) || /resnet/i.test(e)),
+    );
     assert.deepEqual(ours, [], "the extension host reported errors from our extension");
     if (process.env.RESNET_STUDIO_E2E_VERBOSE === "1") console.log(context());
 
@@ -210,8 +297,15 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
     await runCommand(page, "ResNet Studio: Show Gradient Flow");
     const charts = await findFrameWith(page, 'p.chart-caption:has-text("backend")', GRADIENT_MS);
     const caption = (await charts.locator("p.chart-caption").first().textContent()) ?? "";
-    assert.match(caption, /Small ResNet \(MNIST\): ratio .+ backend (wasm|cpu|tensorflow)/, `unexpected gradient caption: ${caption}`);
-    assert.ok(await charts.locator('canvas[data-chart="blocks"]').isVisible(), "the gradient chart (network and plain twin on one pair of axes) is not visible");
+    assert.match(
+      caption,
+      /Small ResNet \(MNIST\): ratio .+ backend (wasm|cpu|tensorflow)/,
+      `unexpected gradient caption: ${caption}`,
+    );
+    assert.ok(
+      await charts.locator('canvas[data-chart="blocks"]').isVisible(),
+      "the gradient chart (network and plain twin on one pair of axes) is not visible",
+    );
     await page.screenshot({ path: GRADIENT_SCREENSHOT });
   } catch (err) {
     // A picture of the failure helps more than any log; it lives outside the deleted temp folder.

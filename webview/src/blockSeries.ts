@@ -24,7 +24,10 @@ export function blockInputSeries(result: GradientFlowResult): BlockSeries {
     const block = BLOCK_OF.exec(node.id)?.[1];
     if (block && !seen.has(block)) {
       seen.add(block);
-      if (previous !== null) { blocks.push(block); values.push(previous); }
+      if (previous !== null) {
+        blocks.push(block);
+        values.push(previous);
+      }
     }
     previous = node.activation.l2;
   }

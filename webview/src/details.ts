@@ -24,7 +24,11 @@ export function memberIds(graph: ModelGraph | null, id: string): string[] {
 }
 
 /** A group's gradient is the one leaving it: the gradient at its last member that has one. */
-export function gradientOf(graph: ModelGraph | null, gradients: GradientFlowResult | null, id: string): NodeGradient | null {
+export function gradientOf(
+  graph: ModelGraph | null,
+  gradients: GradientFlowResult | null,
+  id: string,
+): NodeGradient | null {
   if (!gradients) return null;
   const byId = new Map(gradients.nodes.map((n) => [n.id, n]));
   const ids = memberIds(graph, id);
@@ -35,15 +39,26 @@ export function gradientOf(graph: ModelGraph | null, gradients: GradientFlowResu
   return null;
 }
 
-export function nodeDetails(node: LaidOutNode, graph: ModelGraph | null, gradients: GradientFlowResult | null): Details {
+export function nodeDetails(
+  node: LaidOutNode,
+  graph: ModelGraph | null,
+  gradients: GradientFlowResult | null,
+): Details {
   const rows: [string, string][] = [];
   rows.push(["kind", node.group === "node" ? node.kind : `${node.group}${node.sublabel ? ` · ${node.sublabel}` : ""}`]);
   const graphNode: GraphNode | undefined = graph?.nodes.find((n) => n.id === node.id);
   if (graphNode) rows.push(["shape", `${formatShape(graphNode.inputShape)} → ${formatShape(graphNode.outputShape)}`]);
   else rows.push(["output", formatShape(node.outputShape)]);
-  rows.push(["params", `${formatCount(node.params)}${node.params >= 1000 ? ` (${formatExactCount(node.params)})` : ""}`]);
+  rows.push([
+    "params",
+    `${formatCount(node.params)}${node.params >= 1000 ? ` (${formatExactCount(node.params)})` : ""}`,
+  ]);
   rows.push(["MACs", formatCount(node.macs)]);
-  if (node.receptiveField) rows.push(["receptive field", `${node.receptiveField.size}×${node.receptiveField.size}, stride ${node.receptiveField.stride}`]);
+  if (node.receptiveField)
+    rows.push([
+      "receptive field",
+      `${node.receptiveField.size}×${node.receptiveField.size}, stride ${node.receptiveField.stride}`,
+    ]);
   if (node.role === "shortcut") rows.push(["path", "shortcut"]);
   const g = gradientOf(graph, gradients, node.id);
   if (g) {
@@ -55,7 +70,10 @@ export function nodeDetails(node: LaidOutNode, graph: ModelGraph | null, gradien
   const share = split ? shortcutShare(split) : null;
   if (split && share !== null) {
     // Measured at the block's input, where the shortcut forks off (at the Add both inputs get the same gradient).
-    rows.push(["‖∇‖ at input: shortcut / branch", `${formatNorm(split.identity)} / ${formatNorm(split.residualAtInput ?? 0)}`]);
+    rows.push([
+      "‖∇‖ at input: shortcut / branch",
+      `${formatNorm(split.identity)} / ${formatNorm(split.residualAtInput ?? 0)}`,
+    ]);
     rows.push(["shortcut share at input", `${Math.round(share * 100)}%`]);
   }
   return { title: `${node.label} — ${node.id}`, rows };
@@ -73,10 +91,13 @@ export interface LayerSeries {
  */
 export function layerGradientSeries(gradients: GradientFlowResult, graph: ModelGraph | null): LayerSeries {
   const kinds = new Map(graph?.nodes.map((n) => [n.id, n]) ?? []);
-  const labels: string[] = [], values: number[] = [];
+  const labels: string[] = [],
+    values: number[] = [];
   for (const g of gradients.nodes) {
     const n = kinds.get(g.id);
-    const isWeightLayer = n ? (n.op.kind === "conv" || n.op.kind === "fc") && n.role === "main" : /(^|\.)(conv\d*|fc)$/.test(g.id);
+    const isWeightLayer = n
+      ? (n.op.kind === "conv" || n.op.kind === "fc") && n.role === "main"
+      : /(^|\.)(conv\d*|fc)$/.test(g.id);
     if (!isWeightLayer) continue;
     labels.push(g.id);
     values.push(g.activation.l2);

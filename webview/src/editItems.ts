@@ -34,14 +34,32 @@ export function editMenuSections(spec: ResNetSpec, nodeId: string | null): EditM
   if (index !== null && stage) {
     const id = `layer${index + 1}`;
     const items: EditItem[] = [
-      { label: `Blocks ${stage.blocks} → ${stage.blocks + 1}`, edit: { kind: "stage", stage: index, key: "blocks", value: stage.blocks + 1 }, key: "]" },
-      { label: `Blocks ${stage.blocks} → ${stage.blocks - 1}`, edit: { kind: "stage", stage: index, key: "blocks", value: stage.blocks - 1 }, key: "[" },
-      { label: `Channels ${stage.channels} → ${stage.channels * 2}`, edit: { kind: "stage", stage: index, key: "channels", value: stage.channels * 2 } },
+      {
+        label: `Blocks ${stage.blocks} → ${stage.blocks + 1}`,
+        edit: { kind: "stage", stage: index, key: "blocks", value: stage.blocks + 1 },
+        key: "]",
+      },
+      {
+        label: `Blocks ${stage.blocks} → ${stage.blocks - 1}`,
+        edit: { kind: "stage", stage: index, key: "blocks", value: stage.blocks - 1 },
+        key: "[",
+      },
+      {
+        label: `Channels ${stage.channels} → ${stage.channels * 2}`,
+        edit: { kind: "stage", stage: index, key: "channels", value: stage.channels * 2 },
+      },
     ];
-    if (stage.channels % 2 === 0) items.push({ label: `Channels ${stage.channels} → ${stage.channels / 2}`, edit: { kind: "stage", stage: index, key: "channels", value: stage.channels / 2 } });
+    if (stage.channels % 2 === 0)
+      items.push({
+        label: `Channels ${stage.channels} → ${stage.channels / 2}`,
+        edit: { kind: "stage", stage: index, key: "channels", value: stage.channels / 2 },
+      });
     items.push(
       { label: "Channels…", edit: { kind: "stage", stage: index, key: "channels", value: stage.channels }, ask: true },
-      { label: `Stride ${stage.stride} → ${stage.stride === 1 ? 2 : 1}`, edit: { kind: "stage", stage: index, key: "stride", value: stage.stride === 1 ? 2 : 1 } },
+      {
+        label: `Stride ${stage.stride} → ${stage.stride === 1 ? 2 : 1}`,
+        edit: { kind: "stage", stage: index, key: "stride", value: stage.stride === 1 ? 2 : 1 },
+      },
     );
     sections.push({ title: `Stage ${id}`, items });
   }
@@ -49,13 +67,32 @@ export function editMenuSections(spec: ResNetSpec, nodeId: string | null): EditM
   sections.push({
     title: `Network ${spec.name}`,
     items: [
-      { label: `Block kind ${spec.block} → ${spec.block === "basic" ? "bottleneck" : "basic"}`, edit: { kind: "network", key: "block", value: spec.block === "basic" ? "bottleneck" : "basic" } },
-      ...other(["A", "B", "C"] as const, spec.shortcut).map((s): EditItem => ({ label: `Shortcut ${spec.shortcut} → ${s}`, edit: { kind: "network", key: "shortcut", value: s } })),
-      { label: `Pre-activation ${onOff(spec.preActivation)} → ${onOff(!spec.preActivation)}`, edit: { kind: "network", key: "preActivation", value: !spec.preActivation } },
-      { label: `Residual ${onOff(spec.residual)} → ${onOff(!spec.residual)}`, edit: { kind: "network", key: "residual", value: !spec.residual } },
-      { label: `Norm ${spec.norm} → ${spec.norm === "none" ? "batchnorm" : "none"}`, edit: { kind: "network", key: "norm", value: spec.norm === "none" ? "batchnorm" : "none" } },
+      {
+        label: `Block kind ${spec.block} → ${spec.block === "basic" ? "bottleneck" : "basic"}`,
+        edit: { kind: "network", key: "block", value: spec.block === "basic" ? "bottleneck" : "basic" },
+      },
+      ...other(["A", "B", "C"] as const, spec.shortcut).map((s): EditItem => ({
+        label: `Shortcut ${spec.shortcut} → ${s}`,
+        edit: { kind: "network", key: "shortcut", value: s },
+      })),
+      {
+        label: `Pre-activation ${onOff(spec.preActivation)} → ${onOff(!spec.preActivation)}`,
+        edit: { kind: "network", key: "preActivation", value: !spec.preActivation },
+      },
+      {
+        label: `Residual ${onOff(spec.residual)} → ${onOff(!spec.residual)}`,
+        edit: { kind: "network", key: "residual", value: !spec.residual },
+      },
+      {
+        label: `Norm ${spec.norm} → ${spec.norm === "none" ? "batchnorm" : "none"}`,
+        edit: { kind: "network", key: "norm", value: spec.norm === "none" ? "batchnorm" : "none" },
+      },
       { label: `Groups (${spec.groups})…`, edit: { kind: "network", key: "groups", value: spec.groups }, ask: true },
-      { label: `Width per group (${spec.widthPerGroup})…`, edit: { kind: "network", key: "widthPerGroup", value: spec.widthPerGroup }, ask: true },
+      {
+        label: `Width per group (${spec.widthPerGroup})…`,
+        edit: { kind: "network", key: "widthPerGroup", value: spec.widthPerGroup },
+        ask: true,
+      },
     ],
   });
   return sections;

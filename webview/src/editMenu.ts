@@ -28,7 +28,10 @@ export class EditMenu {
   private readonly element: HTMLDivElement;
   private restoreFocus: HTMLElement | null = null;
 
-  constructor(private readonly container: HTMLElement, private readonly onChoose: (item: EditItem) => void) {
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly onChoose: (item: EditItem) => void,
+  ) {
     const style = document.createElement("style");
     style.textContent = CSS;
     document.head.appendChild(style);
@@ -43,7 +46,9 @@ export class EditMenu {
     window.addEventListener("pointerdown", () => this.close());
   }
 
-  get isOpen(): boolean { return !this.element.hidden; }
+  get isOpen(): boolean {
+    return !this.element.hidden;
+  }
 
   /** Open at (x, y) in the container's coordinates. */
   open(sections: EditMenuSection[], x: number, y: number): void {
@@ -61,8 +66,15 @@ export class EditMenu {
         const label = document.createElement("span");
         label.textContent = item.label;
         b.append(label);
-        if (item.key) { const k = document.createElement("kbd"); k.textContent = item.key; b.append(k); }
-        b.addEventListener("click", () => { this.close(); this.onChoose(item); });
+        if (item.key) {
+          const k = document.createElement("kbd");
+          k.textContent = item.key;
+          b.append(k);
+        }
+        b.addEventListener("click", () => {
+          this.close();
+          this.onChoose(item);
+        });
         children.push(b);
       }
     }
@@ -83,20 +95,33 @@ export class EditMenu {
     this.restoreFocus = null;
   }
 
-  private buttons(): HTMLButtonElement[] { return [...this.element.querySelectorAll("button")]; }
+  private buttons(): HTMLButtonElement[] {
+    return [...this.element.querySelectorAll("button")];
+  }
 
   private onKey(e: KeyboardEvent): void {
     e.stopPropagation();
     const buttons = this.buttons();
     const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
-    if (e.key === "Escape") { e.preventDefault(); this.close(); return; }
+    if (e.key === "Escape") {
+      e.preventDefault();
+      this.close();
+      return;
+    }
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       const next = (at + (e.key === "ArrowDown" ? 1 : -1) + buttons.length) % buttons.length;
       buttons[next]?.focus();
       return;
     }
-    if (e.key === "Home") { e.preventDefault(); buttons[0]?.focus(); return; }
-    if (e.key === "End") { e.preventDefault(); buttons[buttons.length - 1]?.focus(); }
+    if (e.key === "Home") {
+      e.preventDefault();
+      buttons[0]?.focus();
+      return;
+    }
+    if (e.key === "End") {
+      e.preventDefault();
+      buttons[buttons.length - 1]?.focus();
+    }
   }
 }

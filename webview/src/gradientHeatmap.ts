@@ -21,7 +21,9 @@ export interface Heatmap {
 
 /** `snapshots[i]` is the gradient flow after epoch i (null when that epoch took none). */
 export function gradientHeatmap(snapshots: readonly (GradientFlowResult | null)[]): Heatmap {
-  const taken = snapshots.map((g, epoch) => ({ g, epoch })).filter((x): x is { g: GradientFlowResult; epoch: number } => x.g !== null);
+  const taken = snapshots
+    .map((g, epoch) => ({ g, epoch }))
+    .filter((x): x is { g: GradientFlowResult; epoch: number } => x.g !== null);
   if (taken.length === 0) return { svg: "", steps: 0, blocks: 0 };
   const { blocks, series } = alignSeries(taken.map((t) => t.g));
   const scale = logHeatScale(series.flat().map((v) => v ?? 0));
@@ -31,12 +33,19 @@ export function gradientHeatmap(snapshots: readonly (GradientFlowResult | null)[
   series.forEach((column, x) => {
     column.forEach((value, y) => {
       if (value === null) return;
-      cells.push(`<rect class="rs-heat-cell" x="${LEFT + x * CELL_W}" y="${TOP + y * CELL_H}" width="${CELL_W - 1}" height="${CELL_H - 1}" fill="${scale.color(value)}" data-block="${blocks[y]}" data-epoch="${taken[x]!.epoch + 1}"><title>${blocks[y]} after epoch ${taken[x]!.epoch + 1}: ‖dL/dx‖ ${formatNorm(value)}</title></rect>`);
+      cells.push(
+        `<rect class="rs-heat-cell" x="${LEFT + x * CELL_W}" y="${TOP + y * CELL_H}" width="${CELL_W - 1}" height="${CELL_H - 1}" fill="${scale.color(value)}" data-block="${blocks[y]}" data-epoch="${taken[x]!.epoch + 1}"><title>${blocks[y]} after epoch ${taken[x]!.epoch + 1}: ‖dL/dx‖ ${formatNorm(value)}</title></rect>`,
+      );
     });
-    labels.push(`<text class="rs-sub" x="${LEFT + x * CELL_W + CELL_W / 2}" y="${TOP + blocks.length * CELL_H + 12}" text-anchor="middle">${taken[x]!.epoch + 1}</text>`);
+    labels.push(
+      `<text class="rs-sub" x="${LEFT + x * CELL_W + CELL_W / 2}" y="${TOP + blocks.length * CELL_H + 12}" text-anchor="middle">${taken[x]!.epoch + 1}</text>`,
+    );
   });
   blocks.forEach((b, y) => {
-    if (y % rowStep === 0) labels.push(`<text class="rs-sub" x="${LEFT - 6}" y="${TOP + y * CELL_H + CELL_H - 2}" text-anchor="end">${b}</text>`);
+    if (y % rowStep === 0)
+      labels.push(
+        `<text class="rs-sub" x="${LEFT - 6}" y="${TOP + y * CELL_H + CELL_H - 2}" text-anchor="end">${b}</text>`,
+      );
   });
   const gridBottom = TOP + blocks.length * CELL_H + 18;
   const width = Math.max(LEFT + taken.length * CELL_W + 8, 560);
@@ -44,7 +53,8 @@ export function gradientHeatmap(snapshots: readonly (GradientFlowResult | null)[
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" class="rs-heatmap" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" data-steps="${taken.length}" data-blocks="${blocks.length}">` +
     `<style>.rs-sub{fill:var(--vscode-descriptionForeground, #9d9d9d);font-size:11px}</style>` +
-    cells.join("") + labels.join("") +
+    cells.join("") +
+    labels.join("") +
     `<text class="rs-sub" x="${LEFT}" y="${gridBottom + 2}">epoch →  (block input side at the top)</text>` +
     heatLegend(scale, "‖dL/dx‖ at block input", LEFT, gridBottom + 12, formatNorm) +
     `</svg>`;

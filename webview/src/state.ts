@@ -10,10 +10,27 @@ import type { LaidOutGraph } from "resnet-studio/render/layout";
 import type { OverlayOptions } from "resnet-studio/render/svg";
 import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 
-export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
+export const DEFAULT_OVERLAYS: OverlayOptions = {
+  shapes: true,
+  params: false,
+  macs: false,
+  receptiveField: false,
+  gradients: false,
+  memory: false,
+};
 
 export function defaultViewState(): ViewState {
-  return { documentUri: null, expansion: { expanded: [] }, overlays: { ...DEFAULT_OVERLAYS }, selected: null, zoom: 0, panX: 0, panY: 0, search: "", tab: "diagram" };
+  return {
+    documentUri: null,
+    expansion: { expanded: [] },
+    overlays: { ...DEFAULT_OVERLAYS },
+    selected: null,
+    zoom: 0,
+    panX: 0,
+    panY: 0,
+    search: "",
+    tab: "diagram",
+  };
 }
 
 export interface WebviewModel {
@@ -34,7 +51,18 @@ export interface WebviewModel {
 
 export function emptyModel(saved?: ViewState | null): WebviewModel {
   const view = saved ?? defaultViewState();
-  return { title: "ResNet Studio", graph: null, laid: null, view, gradients: null, training: EMPTY_TRAINING, diagnostics: [], layoutVersion: 0, needsFit: view.zoom <= 0, lrRange: null };
+  return {
+    title: "ResNet Studio",
+    graph: null,
+    laid: null,
+    view,
+    gradients: null,
+    training: EMPTY_TRAINING,
+    diagnostics: [],
+    layoutVersion: 0,
+    needsFit: view.zoom <= 0,
+    lrRange: null,
+  };
 }
 
 /** A snapshot replaces everything except a view state the webview restored itself (zoom/pan survive reloads). */
@@ -44,15 +72,24 @@ function fromSnapshot(model: WebviewModel, snapshot: Snapshot): WebviewModel {
     ? { ...snapshot.view, zoom: model.view.zoom, panX: model.view.panX, panY: model.view.panY }
     : snapshot.view;
   return {
-    title: snapshot.title, graph: snapshot.graph, laid: snapshot.laid, view, gradients: snapshot.gradients,
-    training: snapshot.training, diagnostics: snapshot.diagnostics, layoutVersion: model.layoutVersion + 1, needsFit: view.zoom <= 0,
+    title: snapshot.title,
+    graph: snapshot.graph,
+    laid: snapshot.laid,
+    view,
+    gradients: snapshot.gradients,
+    training: snapshot.training,
+    diagnostics: snapshot.diagnostics,
+    layoutVersion: model.layoutVersion + 1,
+    needsFit: view.zoom <= 0,
     lrRange: model.lrRange,
   };
 }
 
 /** Whether `id` still names something in the layout (a node or a group box). */
 function present(laid: LaidOutGraph | null, id: string | null): boolean {
-  return id !== null && laid !== null && (laid.nodes.some((n) => n.id === id) || laid.containers.some((c) => c.id === id));
+  return (
+    id !== null && laid !== null && (laid.nodes.some((n) => n.id === id) || laid.containers.some((c) => c.id === id))
+  );
 }
 
 export function reduce(model: WebviewModel, message: HostToWebview): WebviewModel {
@@ -63,18 +100,31 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
       // A network is its spec: changing a stage's channels makes it another network (its gradients are stale)
       // even with the same name and node count. Only a new shape of diagram moves the view.
       const networkChanged = !model.graph || networkId(model.graph.spec) !== networkId(message.graph.spec);
-      const diagramChanged = model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
+      const diagramChanged =
+        model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
       return {
-        ...model, title: message.title, graph: message.graph, needsFit: model.needsFit || diagramChanged,
+        ...model,
+        title: message.title,
+        graph: message.graph,
+        needsFit: model.needsFit || diagramChanged,
         gradients: networkChanged ? null : model.gradients,
       };
     }
     case "layout": {
       const selected = present(message.laid, model.view.selected) ? model.view.selected : null;
-      return { ...model, laid: message.laid, view: { ...model.view, expansion: message.expansion, selected }, layoutVersion: model.layoutVersion + 1 };
+      return {
+        ...model,
+        laid: message.laid,
+        view: { ...model.view, expansion: message.expansion, selected },
+        layoutVersion: model.layoutVersion + 1,
+      };
     }
     case "gradients":
-      return { ...model, gradients: message.gradients, view: { ...model.view, overlays: { ...model.view.overlays, gradients: true } } };
+      return {
+        ...model,
+        gradients: message.gradients,
+        view: { ...model.view, overlays: { ...model.view.overlays, gradients: true } },
+      };
     case "training":
       return { ...model, training: applyTrainingEvent(model.training, message.event) };
     case "diagnostics":
@@ -97,10 +147,15 @@ export type ViewAction =
 
 export function reduceView(view: ViewState, action: ViewAction): ViewState {
   switch (action.kind) {
-    case "select": return { ...view, selected: action.id };
-    case "overlay": return { ...view, overlays: { ...view.overlays, [action.key]: action.on } };
-    case "transform": return { ...view, zoom: action.zoom, panX: action.panX, panY: action.panY };
-    case "search": return { ...view, search: action.text };
-    case "tab": return { ...view, tab: action.tab };
+    case "select":
+      return { ...view, selected: action.id };
+    case "overlay":
+      return { ...view, overlays: { ...view.overlays, [action.key]: action.on } };
+    case "transform":
+      return { ...view, zoom: action.zoom, panX: action.panX, panY: action.panY };
+    case "search":
+      return { ...view, search: action.text };
+    case "tab":
+      return { ...view, tab: action.tab };
   }
 }

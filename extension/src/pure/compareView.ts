@@ -35,24 +35,39 @@ function stageSection(diff: NetworkDiff, id: string, a: StageGroup | undefined, 
   // Layers outside blocks (stem, head).
   const loose = nodesOf(null);
   if ((a?.blocks.length ?? 0) === 0 && (b?.blocks.length ?? 0) === 0) {
-    const cell = (g: StageGroup | undefined, side: "a" | "b") => g ? `<div class="cell ${stage.status}">${esc(g.label)} · ${formatCount(g.params)} params${nodeLines(loose, side)}</div>` : `<div class="cell gap"></div>`;
+    const cell = (g: StageGroup | undefined, side: "a" | "b") =>
+      g
+        ? `<div class="cell ${stage.status}">${esc(g.label)} · ${formatCount(g.params)} params${nodeLines(loose, side)}</div>`
+        : `<div class="cell gap"></div>`;
     rows.push(`<div class="row">${cell(a, "a")}${cell(b, "b")}</div>`);
   }
   let unchanged: string[] = [];
   const flush = () => {
     if (unchanged.length === 0) return;
-    const text = unchanged.length === 1 ? `${unchanged[0]} unchanged` : `${unchanged[0]} – ${unchanged[unchanged.length - 1]}: ${unchanged.length} unchanged blocks`;
-    rows.push(`<div class="row"><div class="cell same">${esc(text)}</div><div class="cell same">${esc(text)}</div></div>`);
+    const text =
+      unchanged.length === 1
+        ? `${unchanged[0]} unchanged`
+        : `${unchanged[0]} – ${unchanged[unchanged.length - 1]}: ${unchanged.length} unchanged blocks`;
+    rows.push(
+      `<div class="row"><div class="cell same">${esc(text)}</div><div class="cell same">${esc(text)}</div></div>`,
+    );
     unchanged = [];
   };
   for (const block of diff.blocks.filter((x) => x.stage === id)) {
-    if (block.status === "same") { unchanged.push(block.id); continue; }
+    if (block.status === "same") {
+      unchanged.push(block.id);
+      continue;
+    }
     flush();
     const nodes = nodesOf(block.id);
-    rows.push(`<div class="row">${blockCell(blocksA.get(block.id), block.status, nodes, "a")}${blockCell(blocksB.get(block.id), block.status, nodes, "b")}</div>`);
+    rows.push(
+      `<div class="row">${blockCell(blocksA.get(block.id), block.status, nodes, "a")}${blockCell(blocksB.get(block.id), block.status, nodes, "b")}</div>`,
+    );
   }
   flush();
-  const badge = STATUS_TEXT[stage.status] ? ` <span class="badge ${stage.status}">${STATUS_TEXT[stage.status]}</span>` : "";
+  const badge = STATUS_TEXT[stage.status]
+    ? ` <span class="badge ${stage.status}">${STATUS_TEXT[stage.status]}</span>`
+    : "";
   return `<section class="stage" data-stage="${esc(id)}"><h2>${esc(id)}${badge} <span class="labels">${esc(stage.labelA ?? "—")} → ${esc(stage.labelB ?? "—")}</span> <span class="delta">Δparams ${formatDelta(stage.deltaParams)} · ΔMACs ${formatDelta(stage.deltaMacs)} · Δmemory ${formatByteDelta(stage.deltaSavedActivationBytes)}</span></h2>${rows.join("")}</section>`;
 }
 
@@ -62,18 +77,34 @@ export interface CompareSides {
   titleB: string;
 }
 
-export function compareHtml(diff: NetworkDiff, a: ModelGraph, b: ModelGraph, sides: CompareSides, page: { cspSource: string; nonce: string }): string {
+export function compareHtml(
+  diff: NetworkDiff,
+  a: ModelGraph,
+  b: ModelGraph,
+  sides: CompareSides,
+  page: { cspSource: string; nonce: string },
+): string {
   const n = (v: number) => v.toLocaleString("en-US");
   const m = diff.memory;
   const stagesA = new Map(a.stages.map((s) => [s.id, s]));
   const stagesB = new Map(b.stages.map((s) => [s.id, s]));
-  const table = diff.stages.map((s) => `<tr class="${s.status}"><td>${esc(s.id)}</td><td>${esc(s.labelA ?? "—")}</td><td>${esc(s.labelB ?? "—")}</td><td class="num">${n(s.paramsA)}</td><td class="num">${n(s.paramsB)}</td><td class="num">${formatDelta(s.deltaParams)}</td><td class="num">${formatDelta(s.deltaMacs)}</td><td class="num" title="${formatBytes(s.savedActivationBytesA)} → ${formatBytes(s.savedActivationBytesB)}">${formatByteDelta(s.deltaSavedActivationBytes)}</td></tr>`).join("");
+  const table = diff.stages
+    .map(
+      (s) =>
+        `<tr class="${s.status}"><td>${esc(s.id)}</td><td>${esc(s.labelA ?? "—")}</td><td>${esc(s.labelB ?? "—")}</td><td class="num">${n(s.paramsA)}</td><td class="num">${n(s.paramsB)}</td><td class="num">${formatDelta(s.deltaParams)}</td><td class="num">${formatDelta(s.deltaMacs)}</td><td class="num" title="${formatBytes(s.savedActivationBytesA)} → ${formatBytes(s.savedActivationBytesB)}">${formatByteDelta(s.deltaSavedActivationBytes)}</td></tr>`,
+    )
+    .join("");
   const total = `<tr class="total"><td>total</td><td></td><td></td><td class="num">${n(diff.a.params)}</td><td class="num">${n(diff.b.params)}</td><td class="num">${formatDelta(diff.deltaParams)}</td><td class="num">${formatDelta(diff.deltaMacs)}</td><td class="num" title="${formatBytes(m.savedActivationBytesA)} → ${formatBytes(m.savedActivationBytesB)}">${formatByteDelta(m.deltaSavedActivationBytes)}</td></tr>`;
-  const summary = [
-    diff.addedBlocks.length ? `${diff.addedBlocks.length} added block${diff.addedBlocks.length === 1 ? "" : "s"}` : "",
-    diff.removedBlocks.length ? `${diff.removedBlocks.length} removed` : "",
-    diff.changedBlocks.length ? `${diff.changedBlocks.length} changed` : "",
-  ].filter(Boolean).join(", ") || (diff.nodes.length ? "layers outside blocks differ" : "the networks have the same layers");
+  const summary =
+    [
+      diff.addedBlocks.length
+        ? `${diff.addedBlocks.length} added block${diff.addedBlocks.length === 1 ? "" : "s"}`
+        : "",
+      diff.removedBlocks.length ? `${diff.removedBlocks.length} removed` : "",
+      diff.changedBlocks.length ? `${diff.changedBlocks.length} changed` : "",
+    ]
+      .filter(Boolean)
+      .join(", ") || (diff.nodes.length ? "layers outside blocks differ" : "the networks have the same layers");
   const sections = diff.stages.map((s) => stageSection(diff, s.id, stagesA.get(s.id), stagesB.get(s.id))).join("");
   return `<!DOCTYPE html>
 <html lang="en">

@@ -35,9 +35,16 @@ export function analyzeSpecText(text: string, file: string): SpecAnalysis {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return {
-      spec: null, graph: null,
-      diagnostics: [{ severity: "error", code: "internal", message: `ResNet Studio could not analyse this spec: ${message}`,
-        range: { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 } }],
+      spec: null,
+      graph: null,
+      diagnostics: [
+        {
+          severity: "error",
+          code: "internal",
+          message: `ResNet Studio could not analyse this spec: ${message}`,
+          range: { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 },
+        },
+      ],
     };
   }
 }
@@ -53,11 +60,22 @@ export function plainTwin(spec: ResNetSpec): ModelGraph | null {
 }
 
 /** Debounce that the tests can drive with fake timers; the last call in a burst wins. */
-export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: number): ((...args: A) => void) & { cancel(): void } {
+export function debounce<A extends unknown[]>(
+  fn: (...args: A) => void,
+  ms: number,
+): ((...args: A) => void) & { cancel(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const wrapped = (...args: A): void => {
     if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(() => { timer = undefined; fn(...args); }, ms);
+    timer = setTimeout(() => {
+      timer = undefined;
+      fn(...args);
+    }, ms);
   };
-  return Object.assign(wrapped, { cancel: () => { if (timer !== undefined) clearTimeout(timer); timer = undefined; } });
+  return Object.assign(wrapped, {
+    cancel: () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  });
 }

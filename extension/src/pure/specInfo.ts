@@ -72,7 +72,8 @@ function hoverIndex(graph: ModelGraph): HoverIndex {
   const known = hoverIndexes.get(graph);
   if (known) return known;
   const byId = new Map(graph.nodes.map((n) => [n.id, n] as const));
-  const lastNode = (ids: readonly string[]): GraphNode | undefined => (ids.length ? byId.get(ids[ids.length - 1]!) : undefined);
+  const lastNode = (ids: readonly string[]): GraphNode | undefined =>
+    ids.length ? byId.get(ids[ids.length - 1]!) : undefined;
   const byRange = new Map<string, RangeEntry>();
   const index: HoverIndex = { entries: [], start: Infinity, end: -Infinity };
   const add = (level: Level, range: SourceRange | null, make: () => Located) => {
@@ -100,8 +101,14 @@ function hoverIndex(graph: ModelGraph): HoverIndex {
 
 function fromStage(stage: StageGroup, last: GraphNode | undefined): Located {
   return {
-    level: "stage", title: `${stage.id} · ${stage.label}`, range: stage.source!, inputShape: stage.inputShape, outputShape: stage.outputShape,
-    params: stage.params, macs: stage.macs, receptiveField: last?.receptiveField ?? null,
+    level: "stage",
+    title: `${stage.id} · ${stage.label}`,
+    range: stage.source!,
+    inputShape: stage.inputShape,
+    outputShape: stage.outputShape,
+    params: stage.params,
+    macs: stage.macs,
+    receptiveField: last?.receptiveField ?? null,
     detail: stage.blocks.length > 0 ? `${stage.blocks.length} block${stage.blocks.length === 1 ? "" : "s"}` : null,
     stageId: stage.id,
   };
@@ -109,16 +116,29 @@ function fromStage(stage: StageGroup, last: GraphNode | undefined): Located {
 
 function fromBlock(block: BlockGroup, last: GraphNode | undefined): Located {
   return {
-    level: "block", title: `${block.id} · ${block.label}`, range: block.source!, inputShape: block.inputShape, outputShape: block.outputShape,
-    params: block.params, macs: block.macs, receptiveField: last?.receptiveField ?? null,
+    level: "block",
+    title: `${block.id} · ${block.label}`,
+    range: block.source!,
+    inputShape: block.inputShape,
+    outputShape: block.outputShape,
+    params: block.params,
+    macs: block.macs,
+    receptiveField: last?.receptiveField ?? null,
     detail: block.addId ? "residual" : "plain (no shortcut)",
   };
 }
 
 function fromNode(node: GraphNode): Located {
   return {
-    level: "node", title: `${node.id} · ${node.op.kind}`, range: node.source!, inputShape: node.inputShape, outputShape: node.outputShape,
-    params: node.params, macs: node.macs, receptiveField: node.receptiveField, detail: null,
+    level: "node",
+    title: `${node.id} · ${node.op.kind}`,
+    range: node.source!,
+    inputShape: node.inputShape,
+    outputShape: node.outputShape,
+    params: node.params,
+    macs: node.macs,
+    receptiveField: node.receptiveField,
+    detail: null,
   };
 }
 
@@ -138,36 +158,55 @@ export function hoverMarkdown(graph: ModelGraph, offset: number, memory?: Memory
   let narrowest = Infinity;
   for (const e of entries) if (contains(e.range, offset)) narrowest = Math.min(narrowest, width(e.range));
   // Inside the builder call but on no element of its own (e.g. `name`), or on the whole call: the model totals.
-  if (narrowest === Infinity || narrowest >= end - start) return start <= offset && offset <= end ? modelSummaryMarkdown(graph, memory) : null;
+  if (narrowest === Infinity || narrowest >= end - start)
+    return start <= offset && offset <= end ? modelSummaryMarkdown(graph, memory) : null;
   const inner = entries.filter((e) => contains(e.range, offset) && width(e.range) === narrowest);
   for (const level of LEVELS) {
     const count = inner.reduce((sum, e) => sum + e.count[level], 0);
     if (count === 0) continue;
     if (count > MAX_LISTED) return modelSummaryMarkdown(graph, memory);
     const stageMemory = level === "stage" && memory ? memoryOf(graph, memory.batch) : null;
-    return inner.flatMap((e) => e.listed[level]).map((l) => describe(l, stageMemory)).join("\n\n---\n\n");
+    return inner
+      .flatMap((e) => e.listed[level])
+      .map((l) => describe(l, stageMemory))
+      .join("\n\n---\n\n");
   }
   return null;
 }
 
 function describe(l: Located, memory: TrainingMemory | null): string {
-  const lines = [`**${l.title}**${l.detail ? ` (${l.detail})` : ""}`, "", `| | |`, `|---|---|`,
+  const lines = [
+    `**${l.title}**${l.detail ? ` (${l.detail})` : ""}`,
+    "",
+    `| | |`,
+    `|---|---|`,
     `| shape | ${formatShape(l.inputShape)} → ${formatShape(l.outputShape)} |`,
     `| params | ${formatCount(l.params)} (${formatExactCount(l.params)}) |`,
-    `| MACs | ${formatCount(l.macs)} |`];
-  if (l.receptiveField) lines.push(`| receptive field | ${l.receptiveField.size}×${l.receptiveField.size}, stride ${l.receptiveField.stride} |`);
+    `| MACs | ${formatCount(l.macs)} |`,
+  ];
+  if (l.receptiveField)
+    lines.push(
+      `| receptive field | ${l.receptiveField.size}×${l.receptiveField.size}, stride ${l.receptiveField.stride} |`,
+    );
   const saved = memory && l.stageId ? memory.stages.find((s) => s.id === l.stageId) : undefined;
-  if (memory && saved) lines.push(`| saved for backward @ batch ${memory.batch} | ${formatBytes(saved.savedActivationBytes)} |`);
+  if (memory && saved)
+    lines.push(`| saved for backward @ batch ${memory.batch} | ${formatBytes(saved.savedActivationBytes)} |`);
   return lines.join("\n");
 }
 
 /** Totals of the whole network, and with `memory` what one training step costs (analysis/memory.ts). */
 export function modelSummaryMarkdown(graph: ModelGraph, memory?: MemoryHoverOptions): string {
   const t = graph.totals;
-  const lines = [`**${graph.name}**: ${t.depth} weight layers`, "", `| | |`, `|---|---|`,
+  const lines = [
+    `**${graph.name}**: ${t.depth} weight layers`,
+    "",
+    `| | |`,
+    `|---|---|`,
     `| input → output | ${formatShape(graph.input)} → ${formatShape(graph.output)} |`,
     `| params | ${formatCount(t.params)} (${formatExactCount(t.params)}) |`,
-    `| MACs | ${formatCount(t.macs)} |`, `| activations | ${formatCount(t.activations)} |`];
+    `| MACs | ${formatCount(t.macs)} |`,
+    `| activations | ${formatCount(t.activations)} |`,
+  ];
   if (memory) {
     const m = memoryOf(graph, memory.batch);
     lines.push(
@@ -200,8 +239,11 @@ export function stageInlayHints(graph: ModelGraph, memory?: MemoryHoverOptions):
     hints.push({
       offset: stage.source.endOffset,
       label: `→ ${formatShape(stage.outputShape)} · ${formatCount(stage.params)} params`,
-      tooltip: `${stage.id}: ${stage.label}, ${formatShape(stage.inputShape)} → ${formatShape(stage.outputShape)}, ${formatCount(stage.macs)} MACs` +
-        (stepMemory ? `, ${formatBytes(stepMemory.stages.find((s) => s.id === stage.id)?.savedActivationBytes ?? 0)} saved for backward at batch ${stepMemory.batch}` : ""),
+      tooltip:
+        `${stage.id}: ${stage.label}, ${formatShape(stage.inputShape)} → ${formatShape(stage.outputShape)}, ${formatCount(stage.macs)} MACs` +
+        (stepMemory
+          ? `, ${formatBytes(stepMemory.stages.find((s) => s.id === stage.id)?.savedActivationBytes ?? 0)} saved for backward at batch ${stepMemory.batch}`
+          : ""),
     });
   }
   return hints;

@@ -62,11 +62,22 @@ export function torchDeviceOf(throughput: Throughput): string {
 }
 
 function torchChoice(graph: ModelGraph, changes: string[], throughput: Throughput, input: PlanInput): TrainChoice {
-  const estimate = estimateTraining(graph, { batchSize: input.batchSize, trainSamples: input.target.trainSamples, throughput });
+  const estimate = estimateTraining(graph, {
+    batchSize: input.batchSize,
+    trainSamples: input.target.trainSamples,
+    throughput,
+  });
   return {
-    kind: "torch", graph, changes, estimate,
-    label: `Train on PyTorch (${torchDeviceOf(throughput)}): ${graph.spec.name}`, description: estimateText(estimate, input.epochs),
-    detail: [...(changes.length ? [`adapted to ${input.target.name}: ${changes.join("; ")}`] : []), `${throughput.backend} · ${networkText(graph)}`].join(" · "),
+    kind: "torch",
+    graph,
+    changes,
+    estimate,
+    label: `Train on PyTorch (${torchDeviceOf(throughput)}): ${graph.spec.name}`,
+    description: estimateText(estimate, input.epochs),
+    detail: [
+      ...(changes.length ? [`adapted to ${input.target.name}: ${changes.join("; ")}`] : []),
+      `${throughput.backend} · ${networkText(graph)}`,
+    ].join(" · "),
   };
 }
 
@@ -76,13 +87,19 @@ function torchChoice(graph: ModelGraph, changes: string[], throughput: Throughpu
  */
 export function planTraining(input: PlanInput): TrainPlan {
   const { target, throughput, batchSize, epochs } = input;
-  const estimateOf = (graph: ModelGraph) => estimateTraining(graph, { batchSize, trainSamples: target.trainSamples, throughput });
+  const estimateOf = (graph: ModelGraph) =>
+    estimateTraining(graph, { batchSize, trainSamples: target.trainSamples, throughput });
   const bundled = adaptToDataset(input.bundled.spec, target);
   const bundledChoice = (graph: ModelGraph, changes: string[]): TrainChoice => {
     const estimate = estimateOf(graph);
     return {
-      kind: "bundled", graph, changes, estimate,
-      label: `Bundled small example: ${graph.spec.name}`, description: estimateText(estimate, epochs), detail: networkText(graph),
+      kind: "bundled",
+      graph,
+      changes,
+      estimate,
+      label: `Bundled small example: ${graph.spec.name}`,
+      description: estimateText(estimate, epochs),
+      detail: networkText(graph),
     };
   };
   if (!input.written) {
@@ -91,9 +108,13 @@ export function planTraining(input: PlanInput): TrainPlan {
     const choice = bundledChoice(graph, bundled?.changes ?? []);
     if (input.torch) {
       const onTorch = torchChoice(graph, bundled?.changes ?? [], input.torch, input);
-      return onTorch.estimate.secondsPerEpoch <= input.budgetSeconds ? { direct: onTorch, choices: [] } : { direct: null, choices: [onTorch, choice] };
+      return onTorch.estimate.secondsPerEpoch <= input.budgetSeconds
+        ? { direct: onTorch, choices: [] }
+        : { direct: null, choices: [onTorch, choice] };
     }
-    return choice.estimate.secondsPerEpoch <= input.budgetSeconds ? { direct: choice, choices: [] } : { direct: null, choices: [choice] };
+    return choice.estimate.secondsPerEpoch <= input.budgetSeconds
+      ? { direct: choice, choices: [] }
+      : { direct: null, choices: [choice] };
   }
   const written = input.written;
   const choices: TrainChoice[] = [];
@@ -102,9 +123,16 @@ export function planTraining(input: PlanInput): TrainPlan {
   const asWrittenGraph = adapted && adapted.changes.length > 0 ? adapted.graph : written;
   const asWrittenEstimate = estimateOf(asWrittenGraph);
   const asWritten: TrainChoice = {
-    kind: "asWritten", graph: asWrittenGraph, changes: adapted?.changes ?? [], estimate: asWrittenEstimate,
-    label: `As written: ${written.spec.name}`, description: estimateText(asWrittenEstimate, epochs),
-    detail: [...(adapted?.changes.length ? [`adapted to ${target.name}: ${adapted.changes.join("; ")}`] : []), networkText(asWrittenGraph)].join(" · "),
+    kind: "asWritten",
+    graph: asWrittenGraph,
+    changes: adapted?.changes ?? [],
+    estimate: asWrittenEstimate,
+    label: `As written: ${written.spec.name}`,
+    description: estimateText(asWrittenEstimate, epochs),
+    detail: [
+      ...(adapted?.changes.length ? [`adapted to ${target.name}: ${adapted.changes.join("; ")}`] : []),
+      networkText(asWrittenGraph),
+    ].join(" · "),
   };
   const onTorch = input.torch ? torchChoice(asWrittenGraph, adapted?.changes ?? [], input.torch, input) : null;
   if (onTorch && onTorch.estimate.secondsPerEpoch <= input.budgetSeconds) return { direct: onTorch, choices: [] };
@@ -112,8 +140,12 @@ export function planTraining(input: PlanInput): TrainPlan {
   const variant = smallVariant(written.spec, target, { throughput, batchSize, budgetSeconds: input.budgetSeconds });
   if (variant) {
     choices.push({
-      kind: "variant", graph: variant.graph, changes: variant.changes, estimate: variant.estimate,
-      label: `Small variant of ${written.spec.name}`, description: estimateText(variant.estimate, epochs),
+      kind: "variant",
+      graph: variant.graph,
+      changes: variant.changes,
+      estimate: variant.estimate,
+      label: `Small variant of ${written.spec.name}`,
+      description: estimateText(variant.estimate, epochs),
       detail: `same blocks, shortcuts and pre-activation, scaled for ${target.name}: ${variant.changes.join("; ")}`,
     });
   }
@@ -127,7 +159,12 @@ export function planTraining(input: PlanInput): TrainPlan {
  * Key of a calibration in the extension's global storage: one per backend setting, replica setting and batch size; on
  * torch (one process, no replicas) per device setting and batch size.
  */
-export function calibrationKey(backend: string, workers: number | undefined, batchSize: number, device?: string): string {
+export function calibrationKey(
+  backend: string,
+  workers: number | undefined,
+  batchSize: number,
+  device?: string,
+): string {
   if (backend === "torch") return `resnetStudio.calibration/torch/${device ?? "auto"}/${batchSize}`;
   return `resnetStudio.calibration/${backend}/${workers ?? "auto"}/${batchSize}`;
 }
@@ -136,8 +173,16 @@ export function calibrationKey(backend: string, workers: number | undefined, bat
 export function isThroughput(value: unknown): value is Throughput {
   if (typeof value !== "object" || value === null) return false;
   const t = value as Partial<Throughput>;
-  return typeof t.backend === "string" && typeof t.workers === "number" && typeof t.macsPerSecond === "number" && t.macsPerSecond > 0 &&
-    typeof t.stepOverheadSeconds === "number" && t.stepOverheadSeconds >= 0 && typeof t.secondsPerParam === "number" && t.secondsPerParam >= 0;
+  return (
+    typeof t.backend === "string" &&
+    typeof t.workers === "number" &&
+    typeof t.macsPerSecond === "number" &&
+    t.macsPerSecond > 0 &&
+    typeof t.stepOverheadSeconds === "number" &&
+    t.stepOverheadSeconds >= 0 &&
+    typeof t.secondsPerParam === "number" &&
+    t.secondsPerParam >= 0
+  );
 }
 
 /** Beyond this factor between estimated and measured step time, a stored calibration is forgotten (measured again next run). */

@@ -6,10 +6,20 @@ import type { DatasetTarget } from "resnet-studio/analysis/adapt";
 import { datasetTarget } from "resnet-studio/data/resolve";
 import { DEFAULT_TRAIN_CONFIG } from "resnet-studio/runtime/trainTypes";
 
-export function toTrainingEvent(event: TrainEvent, ctx: { backend: string; gradients: GradientFlowResult | null; millis: number }): TrainingEvent | null {
+export function toTrainingEvent(
+  event: TrainEvent,
+  ctx: { backend: string; gradients: GradientFlowResult | null; millis: number },
+): TrainingEvent | null {
   switch (event.type) {
     case "start":
-      return { kind: "started", model: event.model, dataset: event.dataset, backend: event.backend || ctx.backend, epochs: event.config.epochs, batch: event.config.batchSize };
+      return {
+        kind: "started",
+        model: event.model,
+        dataset: event.dataset,
+        backend: event.backend || ctx.backend,
+        epochs: event.config.epochs,
+        batch: event.config.batchSize,
+      };
     case "step": {
       const { type: _type, ...point } = event;
       return { kind: "step", point };
@@ -41,5 +51,7 @@ export function samplesPerEpochSetting(value: unknown): number | undefined {
 /** The embedded MNIST digits as "Train Small Model" feeds them: the epoch size follows the setting. */
 export function mnistTarget(samplesPerEpoch: number | undefined): DatasetTarget {
   const target = datasetTarget("mnist", DEFAULT_TRAIN_CONFIG.valFraction)!;
-  return samplesPerEpoch === undefined ? target : { ...target, trainSamples: Math.min(target.trainSamples, samplesPerEpoch) };
+  return samplesPerEpoch === undefined
+    ? target
+    : { ...target, trainSamples: Math.min(target.trainSamples, samplesPerEpoch) };
 }

@@ -15,15 +15,45 @@ export interface TorchSettings {
 
 export type HostToWorker =
   /** One forward/backward pass of `graph` (and `plain`, its twin without shortcuts) on a seeded random batch. */
-  | ({ type: "gradientFlow"; graph: ModelGraph; plain: ModelGraph | null; backend: BackendSetting; batch: number; seed: number; wasmDir: string } & TorchSettings)
+  | ({
+      type: "gradientFlow";
+      graph: ModelGraph;
+      plain: ModelGraph | null;
+      backend: BackendSetting;
+      batch: number;
+      seed: number;
+      wasmDir: string;
+    } & TorchSettings)
   /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
-  | ({ type: "train"; graph: ModelGraph; backend: BackendSetting; config: Partial<TrainConfig>; dataset: string; dataDir: string; wasmDir: string; gradientBatch: number } & TorchSettings)
+  | ({
+      type: "train";
+      graph: ModelGraph;
+      backend: BackendSetting;
+      config: Partial<TrainConfig>;
+      dataset: string;
+      dataDir: string;
+      wasmDir: string;
+      gradientBatch: number;
+    } & TorchSettings)
   /** Measure the backend's training speed (runtime/calibrate.ts; on "torch", PyTorch's on the set device) at this batch size and replica setting. */
-  | ({ type: "calibrate"; backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string } & TorchSettings)
+  | ({
+      type: "calibrate";
+      backend: BackendSetting;
+      batchSize: number;
+      workers?: number;
+      wasmDir: string;
+    } & TorchSettings)
   /** Stop training between steps. */
   | { type: "cancel" }
   /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), streaming results; stops on "cancel". */
-  | { type: "lrRange"; graph: ModelGraph; backend: BackendSetting; dataset: string; dataDir: string; options: Partial<LrRangeOptions> }
+  | {
+      type: "lrRange";
+      graph: ModelGraph;
+      backend: BackendSetting;
+      dataset: string;
+      dataDir: string;
+      options: Partial<LrRangeOptions>;
+    }
   /** Start the backend now, so the first gradient-flow request finds it ready. No answer. */
   | { type: "warmUp"; backend: BackendSetting; wasmDir: string };
 

@@ -35,7 +35,8 @@ export interface AdaptedSpec {
 export function adaptToDataset(spec: ResNetSpec, target: DatasetTarget): AdaptedSpec | null {
   const changes: string[] = [];
   let adapted: ResNetSpec = spec;
-  const classesChange = spec.classes !== target.classes ? `classes ${spec.classes} → ${target.classes} (${target.name}'s labels)` : null;
+  const classesChange =
+    spec.classes !== target.classes ? `classes ${spec.classes} → ${target.classes} (${target.name}'s labels)` : null;
   if (classesChange) adapted = { ...adapted, classes: target.classes };
   let graph: ModelGraph | null = null;
   if (!sameInput(spec.input, target.input)) {
@@ -44,7 +45,9 @@ export function adaptToDataset(spec: ResNetSpec, target: DatasetTarget): Adapted
       adapted = graph.spec;
       changes.push(`input ${formatShape(spec.input)} → ${formatShape(target.input)} (${target.name}'s images)`);
     } else {
-      changes.push(`input kept at ${formatShape(spec.input)}: ${formatShape(target.input)} would shrink a stage to nothing; ${target.name}'s images are padded to it`);
+      changes.push(
+        `input kept at ${formatShape(spec.input)}: ${formatShape(target.input)} would shrink a stage to nothing; ${target.name}'s images are padded to it`,
+      );
     }
   }
   if (classesChange) changes.push(classesChange);
@@ -79,7 +82,11 @@ const MAX_ROUNDS = 64;
  * images fits `budgetSeconds` on `throughput` (then the groups of a grouped network, if it is still too slow).
  * Returns null only when the spec itself does not analyse.
  */
-export function smallVariant(spec: ResNetSpec, target: DatasetTarget, options: SmallVariantOptions): SmallVariant | null {
+export function smallVariant(
+  spec: ResNetSpec,
+  target: DatasetTarget,
+  options: SmallVariantOptions,
+): SmallVariant | null {
   if (!analyze(spec).graph) return null;
   // Bottleneck and grouped blocks need floor(channels · widthPerGroup / 64) ≥ 1 for a non-empty inner width.
   const minChannels = Math.max(MIN_WIDTH, Math.ceil(64 / spec.widthPerGroup));
@@ -97,7 +104,11 @@ export function smallVariant(spec: ResNetSpec, target: DatasetTarget, options: S
     stages: scaledStages(spec.stages, widthScale, blocks, minChannels, spec.block === "basic" ? groups : 1),
   });
   const estimateOf = (graph: ModelGraph): TrainingEstimate =>
-    estimateTraining(graph, { batchSize: options.batchSize, trainSamples: target.trainSamples, throughput: options.throughput });
+    estimateTraining(graph, {
+      batchSize: options.batchSize,
+      trainSamples: target.trainSamples,
+      throughput: options.throughput,
+    });
 
   let best: { spec: ResNetSpec; graph: ModelGraph; estimate: TrainingEstimate } | null = null;
   for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -106,13 +117,15 @@ export function smallVariant(spec: ResNetSpec, target: DatasetTarget, options: S
     if (graph) {
       const estimate = estimateOf(graph);
       best = { spec: candidate, graph, estimate };
-      if (estimate.secondsPerEpoch <= options.budgetSeconds) return { ...best, changes: variantChanges(spec, best.spec, target), fits: true };
+      if (estimate.secondsPerEpoch <= options.budgetSeconds)
+        return { ...best, changes: variantChanges(spec, best.spec, target), fits: true };
     }
     // Alternate halving the depth and narrowing the widths; at the narrowest, halve the cardinality (a grouped
     // network stays grouped: never below 2 groups); stop when nothing can shrink further.
     const canShrinkBlocks = blocks.some((b) => b > 1);
     const canShrinkWidth = Math.round(firstWidth * widthScale) > minChannels;
-    if (canShrinkBlocks && (round % 2 === 0 || !canShrinkWidth)) blocks = blocks.map((b) => Math.max(1, Math.ceil(b / 2)));
+    if (canShrinkBlocks && (round % 2 === 0 || !canShrinkWidth))
+      blocks = blocks.map((b) => Math.max(1, Math.ceil(b / 2)));
     else if (canShrinkWidth) widthScale *= WIDTH_STEP;
     else if (groups >= 4 && groups % 2 === 0) groups /= 2;
     else break;
@@ -121,7 +134,13 @@ export function smallVariant(spec: ResNetSpec, target: DatasetTarget, options: S
   return { ...best, changes: variantChanges(spec, best.spec, target), fits: false };
 }
 
-function scaledStages(stages: readonly StageSpec[], widthScale: number, blocks: readonly number[], minChannels: number, multiple: number): StageSpec[] {
+function scaledStages(
+  stages: readonly StageSpec[],
+  widthScale: number,
+  blocks: readonly number[],
+  minChannels: number,
+  multiple: number,
+): StageSpec[] {
   // The first width is a multiple of 4 (SIMD lanes; readable widths); the others keep their ratio to it (×2 per stage).
   const first = Math.max(minChannels, 4 * Math.round((stages[0]!.channels * widthScale) / 4));
   let previous = 0;
@@ -137,8 +156,10 @@ function scaledStages(stages: readonly StageSpec[], widthScale: number, blocks: 
 
 function variantChanges(original: ResNetSpec, variant: ResNetSpec, target: DatasetTarget): string[] {
   const changes: string[] = [];
-  if (!sameInput(original.input, variant.input)) changes.push(`input ${formatShape(original.input)} → ${formatShape(variant.input)} (${target.name}'s images)`);
-  if (original.classes !== variant.classes) changes.push(`classes ${original.classes} → ${variant.classes} (${target.name}'s labels)`);
+  if (!sameInput(original.input, variant.input))
+    changes.push(`input ${formatShape(original.input)} → ${formatShape(variant.input)} (${target.name}'s images)`);
+  if (original.classes !== variant.classes)
+    changes.push(`classes ${original.classes} → ${variant.classes} (${target.name}'s labels)`);
   if (original.stem !== variant.stem) changes.push(`stem ${original.stem} → ${variant.stem} (3×3 conv, no max-pool)`);
   const widths = (s: ResNetSpec) => s.stages.map((st) => st.channels).join("/");
   const depths = (s: ResNetSpec) => s.stages.map((st) => st.blocks).join("/");
@@ -165,12 +186,16 @@ export function specSourceText(spec: ResNetSpec, comment?: string): string {
   lines.push(`  stem: ${JSON.stringify(spec.stem)},`);
   lines.push(`  block: ${JSON.stringify(spec.block)},`);
   lines.push("  stages: [");
-  for (const s of spec.stages) lines.push(`    stage({ channels: ${s.channels}, blocks: ${s.blocks}, stride: ${s.stride} }),`);
+  for (const s of spec.stages)
+    lines.push(`    stage({ channels: ${s.channels}, blocks: ${s.blocks}, stride: ${s.stride} }),`);
   lines.push("  ],");
   lines.push(`  shortcut: ${JSON.stringify(spec.shortcut)},`);
   if (spec.shortcutVariant.kind !== "identity") {
-    const standard = JSON.stringify(defaultShortcutVariant(spec.shortcutVariant.kind)) === JSON.stringify(spec.shortcutVariant);
-    lines.push(`  shortcutVariant: ${standard ? JSON.stringify(spec.shortcutVariant.kind) : objectLiteral(spec.shortcutVariant)},`);
+    const standard =
+      JSON.stringify(defaultShortcutVariant(spec.shortcutVariant.kind)) === JSON.stringify(spec.shortcutVariant);
+    lines.push(
+      `  shortcutVariant: ${standard ? JSON.stringify(spec.shortcutVariant.kind) : objectLiteral(spec.shortcutVariant)},`,
+    );
   }
   if (spec.preActivation) lines.push("  preActivation: true,");
   if (!spec.residual) lines.push("  residual: false,");
@@ -184,5 +209,7 @@ export function specSourceText(spec: ResNetSpec, comment?: string): string {
 }
 
 function objectLiteral(value: object): string {
-  return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }`;
+  return `{ ${Object.entries(value)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join(", ")} }`;
 }

@@ -83,7 +83,11 @@ class GraphBuilder {
       outputShape,
       params: paramsOf(op),
       macs: macsOf(op, outputShape),
-      receptiveField: receptiveFieldOf(op, inputNodes.map((n) => n.receptiveField), inputShape),
+      receptiveField: receptiveFieldOf(
+        op,
+        inputNodes.map((n) => n.receptiveField),
+        inputShape,
+      ),
       role: context.role,
       stage: context.stage,
       block: context.block,
@@ -97,7 +101,14 @@ class GraphBuilder {
 
 type ConvOp = Extract<NodeOp, { kind: "conv" }>;
 
-function conv(inChannels: number, outChannels: number, kernel: number, stride: number, groups: number, bias: boolean): ConvOp {
+function conv(
+  inChannels: number,
+  outChannels: number,
+  kernel: number,
+  stride: number,
+  groups: number,
+  bias: boolean,
+): ConvOp {
   // "Same" padding for odd kernels: 3×3 pad 1, 1×1 pad 0, 7×7 pad 3.
   return { kind: "conv", inChannels, outChannels, kernel, stride, padding: (kernel - 1) / 2, groups, bias };
 }
@@ -145,7 +156,12 @@ function blockLabel(spec: ResNetSpec): string {
 }
 
 /** Adds one block's nodes; returns the id of its output node. */
-function buildBlock(builder: GraphBuilder, spec: ResNetSpec, plan: BlockPlan, inputId: string): { outputId: string; addId: string | null } {
+function buildBlock(
+  builder: GraphBuilder,
+  spec: ResNetSpec,
+  plan: BlockPlan,
+  inputId: string,
+): { outputId: string; addId: string | null } {
   const stageId = `layer${plan.stageIndex + 1}`;
   const blockId = `${stageId}.${plan.blockIndex}`;
   const main: NodeContext = { role: "main", stage: stageId, block: blockId, sourcePath: ["stages", plan.stageIndex] };
@@ -163,7 +179,10 @@ function buildBlock(builder: GraphBuilder, spec: ResNetSpec, plan: BlockPlan, in
           conv(plan.width, plan.width, 3, plan.stride, spec.groups, bias),
           conv(plan.width, plan.outChannels, 1, 1, 1, bias),
         ]
-      : [conv(plan.inChannels, plan.width, 3, plan.stride, spec.groups, bias), conv(plan.width, plan.outChannels, 3, 1, spec.groups, bias)];
+      : [
+          conv(plan.inChannels, plan.width, 3, plan.stride, spec.groups, bias),
+          conv(plan.width, plan.outChannels, 3, 1, spec.groups, bias),
+        ];
 
   let branch = inputId;
   let shortcutInput = inputId;
@@ -186,21 +205,30 @@ function buildBlock(builder: GraphBuilder, spec: ResNetSpec, plan: BlockPlan, in
       const n = k + 1;
       const last = k === convs.length - 1;
       branch = builder.add(`${blockId}.conv${n}`, op, [branch], main).id;
-      if (useBn) branch = builder.add(`${blockId}.bn${n}`, batchnorm(op.outChannels, last && zeroInitLastBn), [branch], main).id;
+      if (useBn)
+        branch = builder.add(`${blockId}.bn${n}`, batchnorm(op.outChannels, last && zeroInitLastBn), [branch], main).id;
       if (!last) branch = builder.add(`${blockId}.relu${n}`, { kind: "relu" }, [branch], main).id;
     });
   }
 
   if (!spec.residual) {
-    const outputId = spec.preActivation ? branch : builder.add(`${blockId}.relu_out`, { kind: "relu" }, [branch], main).id;
+    const outputId = spec.preActivation
+      ? branch
+      : builder.add(`${blockId}.relu_out`, { kind: "relu" }, [branch], main).id;
     return { outputId, addId: null };
   }
 
   let shortcut = shortcutInput;
   if (projection) {
     const conv1x1Variant = spec.shortcutVariant.kind === "conv1x1";
-    shortcut = builder.add(`${blockId}.downsample.0`, conv(plan.inChannels, plan.outChannels, 1, plan.stride, 1, bias), [shortcut], side).id;
-    if (useBn && !conv1x1Variant) shortcut = builder.add(`${blockId}.downsample.1`, batchnorm(plan.outChannels), [shortcut], side).id;
+    shortcut = builder.add(
+      `${blockId}.downsample.0`,
+      conv(plan.inChannels, plan.outChannels, 1, plan.stride, 1, bias),
+      [shortcut],
+      side,
+    ).id;
+    if (useBn && !conv1x1Variant)
+      shortcut = builder.add(`${blockId}.downsample.1`, batchnorm(plan.outChannels), [shortcut], side).id;
   } else if (shapeChanges(plan)) {
     // Option A (He et al. 2015 §4.1): subsample, then zero-pad the new channels, half on each side.
     const extra = plan.outChannels - plan.inChannels;
@@ -214,7 +242,12 @@ function buildBlock(builder: GraphBuilder, spec: ResNetSpec, plan: BlockPlan, in
   if (variant.kind === "dropout") {
     shortcut = builder.add(`${blockId}.shortcut_dropout`, { kind: "dropout", rate: variant.rate }, [shortcut], side).id;
   } else if (variant.kind === "exclusiveGating" || variant.kind === "shortcutOnlyGating") {
-    const gateConv = builder.add(`${blockId}.gate`, conv(plan.inChannels, plan.outChannels, 1, plan.stride, 1, true), [shortcutInput], side);
+    const gateConv = builder.add(
+      `${blockId}.gate`,
+      conv(plan.inChannels, plan.outChannels, 1, plan.stride, 1, true),
+      [shortcutInput],
+      side,
+    );
     gate = builder.add(`${blockId}.gate_sigmoid`, { kind: "sigmoid" }, [gateConv.id], side).id;
   }
 
@@ -227,7 +260,9 @@ function buildBlock(builder: GraphBuilder, spec: ResNetSpec, plan: BlockPlan, in
           ? { kind: "add", mode: "shortcutGate", shortcutScale: 1, residualScale: 1 }
           : { kind: "add", mode: "plain", shortcutScale: 1, residualScale: 1 };
   const add = builder.add(`${blockId}.add`, addOp, gate ? [shortcut, branch, gate] : [shortcut, branch], main);
-  const outputId = spec.preActivation ? add.id : builder.add(`${blockId}.relu_out`, { kind: "relu" }, [add.id], main).id;
+  const outputId = spec.preActivation
+    ? add.id
+    : builder.add(`${blockId}.relu_out`, { kind: "relu" }, [add.id], main).id;
   return { outputId, addId: add.id };
 }
 
@@ -305,8 +340,11 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
   // The ImageNet stem halves the map twice (7×7/2 conv, 3×3/2 pool); the CIFAR stem keeps it.
   const stemStride = spec.stem === "imagenet" ? 4 : 1;
   if (height < stemStride || width < stemStride) {
-    refuse(["input"], "spatial-collapse",
-      `input ${dims(spec.input)} is too small for the imagenet stem, which subsamples by 4; use an input of at least 4×4 or stem: "cifar"`);
+    refuse(
+      ["input"],
+      "spatial-collapse",
+      `input ${dims(spec.input)} is too small for the imagenet stem, which subsamples by 4; use an input of at least 4×4 or stem: "cifar"`,
+    );
     return diagnostics;
   }
   const stemChannels = stemOutputChannels(spec);
@@ -324,8 +362,11 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
     activations += 3 * shapeElements(shape);
   }
   if (activations > MAX_ACTIVATIONS) {
-    refuse(["input"], "absurd-size",
-      `input ${dims(spec.input)}: the stem alone makes ${activations.toExponential(2)} activations per sample (limit 1e9); use a smaller input`);
+    refuse(
+      ["input"],
+      "absurd-size",
+      `input ${dims(spec.input)}: the stem alone makes ${activations.toExponential(2)} activations per sample (limit 1e9); use a smaller input`,
+    );
     return diagnostics;
   }
   let blocks = 0;
@@ -338,36 +379,59 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
     minimumSide *= stage.stride;
     blocks += stage.blocks;
     if (blocks > MAX_BLOCKS) {
-      refuse(path, "absurd-size", `${layer} brings the network to ${blocks} blocks (limit ${MAX_BLOCKS}); use fewer blocks`);
+      refuse(
+        path,
+        "absurd-size",
+        `${layer} brings the network to ${blocks} blocks (limit ${MAX_BLOCKS}); use fewer blocks`,
+      );
       return diagnostics;
     }
     if (h < stage.stride || w < stage.stride) {
-      refuse(path, "spatial-collapse",
+      refuse(
+        path,
+        "spatial-collapse",
         `${layer} has stride ${stage.stride} but its input is only ${h}×${w}: the feature map would shrink below one pixel; ` +
-          `use stride: 1 here, fewer stages, or an input of at least ${minimumSide}×${minimumSide}`);
+          `use stride: 1 here, fewer stages, or an input of at least ${minimumSide}×${minimumSide}`,
+      );
       return diagnostics;
     }
     const outChannels = stage.channels * expansionOf(spec);
     const inner = innerWidth(spec, stage.channels);
     if (inner === 0) {
-      refuse(path, "groups-mismatch",
+      refuse(
+        path,
+        "groups-mismatch",
         `${layer}: the grouped width floor(${stage.channels} × widthPerGroup ${spec.widthPerGroup} / 64) is 0; ` +
-          `use channels of at least ${Math.ceil(64 / spec.widthPerGroup)} or a larger widthPerGroup`);
+          `use channels of at least ${Math.ceil(64 / spec.widthPerGroup)} or a larger widthPerGroup`,
+      );
       return diagnostics;
     }
     if (spec.block === "basic" && spec.groups > 1) {
       const bad = [c, outChannels].find((n) => n % spec.groups !== 0);
       if (bad !== undefined) {
-        refuse(path, "groups-mismatch",
-          `${layer}: ${bad} channels do not divide into ${spec.groups} groups; use channels that are a multiple of ${spec.groups} or groups: 1`);
+        refuse(
+          path,
+          "groups-mismatch",
+          `${layer}: ${bad} channels do not divide into ${spec.groups} groups; use channels that are a multiple of ${spec.groups} or groups: 1`,
+        );
         return diagnostics;
       }
     }
-    const plan: BlockPlan = { stageIndex: i, blockIndex: 0, inChannels: c, stride: stage.stride, width: inner, outChannels };
+    const plan: BlockPlan = {
+      stageIndex: i,
+      blockIndex: 0,
+      inChannels: c,
+      stride: stage.stride,
+      width: inner,
+      outChannels,
+    };
     if (spec.residual && spec.shortcut === "A" && !hasProjection(spec, plan) && outChannels < c) {
-      refuse(path, "shortcut-a-drops-channels",
+      refuse(
+        path,
+        "shortcut-a-drops-channels",
         `${layer} goes from ${c} to ${outChannels} channels, but shortcut option A can only zero-pad channels, never drop them; ` +
-          `use shortcut: "B" (1×1 projection where the shape changes) or at least ${Math.ceil(c / expansionOf(spec))} channels`);
+          `use shortcut: "B" (1×1 projection where the shape changes) or at least ${Math.ceil(c / expansionOf(spec))} channels`,
+      );
       return diagnostics;
     }
     const cost = estimateStage(spec, i, shape);
@@ -375,28 +439,52 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
     activations += cost.activations;
     shape = cost.outputShape;
     if (params > MAX_PARAMS || activations > MAX_ACTIVATIONS) {
-      const what = params > MAX_PARAMS ? `${params.toExponential(2)} parameters` : `${activations.toExponential(2)} activations per sample`;
-      refuse(path, "absurd-size", `${layer} brings the network to ${what} (limit 1e9); use fewer channels, fewer blocks or a smaller input`);
+      const what =
+        params > MAX_PARAMS
+          ? `${params.toExponential(2)} parameters`
+          : `${activations.toExponential(2)} activations per sample`;
+      refuse(
+        path,
+        "absurd-size",
+        `${layer} brings the network to ${what} (limit 1e9); use fewer channels, fewer blocks or a smaller input`,
+      );
       return diagnostics;
     }
   }
   const classifierParams = (shape[0]! + 1) * spec.classes;
   if (params + classifierParams > MAX_PARAMS) {
-    refuse(["classes"], "absurd-size", `${spec.classes} classes make the classifier alone ${classifierParams.toExponential(2)} parameters (limit 1e9); use fewer classes`);
+    refuse(
+      ["classes"],
+      "absurd-size",
+      `${spec.classes} classes make the classifier alone ${classifierParams.toExponential(2)} parameters (limit 1e9); use fewer classes`,
+    );
   }
   return diagnostics;
 }
 
 function warnings(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const warn = (path: SpecPath, code: string, message: string) => out.push({ severity: "warning", code, message, range: sourceAt(sources, path) });
+  const warn = (path: SpecPath, code: string, message: string) =>
+    out.push({ severity: "warning", code, message, range: sourceAt(sources, path) });
   if (spec.zeroInitResidual && !spec.residual) {
-    warn(["zeroInitResidual"], "zero-init-ignored", "zeroInitResidual is ignored in a plain network: zeroing a block's last BN would cut the only path");
+    warn(
+      ["zeroInitResidual"],
+      "zero-init-ignored",
+      "zeroInitResidual is ignored in a plain network: zeroing a block's last BN would cut the only path",
+    );
   } else if (spec.zeroInitResidual && spec.preActivation) {
-    warn(["zeroInitResidual"], "zero-init-ignored", "zeroInitResidual is ignored with preActivation: no BN ends the residual branch");
+    warn(
+      ["zeroInitResidual"],
+      "zero-init-ignored",
+      "zeroInitResidual is ignored with preActivation: no BN ends the residual branch",
+    );
   }
   if (!spec.residual && spec.shortcutVariant.kind !== "identity") {
-    warn(["shortcutVariant"], "shortcut-variant-ignored", "shortcutVariant is ignored because residual is false (a plain network has no shortcuts)");
+    warn(
+      ["shortcutVariant"],
+      "shortcut-variant-ignored",
+      "shortcutVariant is ignored because residual is false (a plain network has no shortcuts)",
+    );
   }
   return out;
 }
@@ -421,7 +509,9 @@ function sum(nodes: GraphNode[], key: "params" | "macs"): number {
 function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): ModelGraph {
   const builder = new GraphBuilder(sources);
   const useBn = spec.norm === "batchnorm";
-  builder.add("input", { kind: "input" }, [], { role: "main", stage: null, block: null, sourcePath: ["input"] }, [...spec.input]);
+  builder.add("input", { kind: "input" }, [], { role: "main", stage: null, block: null, sourcePath: ["input"] }, [
+    ...spec.input,
+  ]);
 
   const stages: StageGroup[] = [];
   const group = (id: string, label: string, sourcePath: SpecPath, from: number, blocks: BlockGroup[]): void => {
@@ -456,7 +546,8 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
     if (useBn) current = builder.add("bn1", batchnorm(stemChannels), [current], stem).id;
     current = builder.add("relu", { kind: "relu" }, [current], stem).id;
   }
-  if (spec.stem === "imagenet") current = builder.add("maxpool", { kind: "maxpool", kernel: 3, stride: 2, padding: 1 }, [current], stem).id;
+  if (spec.stem === "imagenet")
+    current = builder.add("maxpool", { kind: "maxpool", kernel: 3, stride: 2, padding: 1 }, [current], stem).id;
   group("stem", spec.stem === "imagenet" ? "ImageNet stem" : "CIFAR stem", ["stem"], from, []);
 
   // Residual stages.
@@ -496,7 +587,12 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
     if (useBn) current = builder.add("bn_final", batchnorm(channels), [current], finalContext).id;
     current = builder.add("relu_final", { kind: "relu" }, [current], finalContext).id;
   }
-  current = builder.add("avgpool", { kind: "globalavgpool" }, [current], { role: "main", stage: "head", block: null, sourcePath: [] }).id;
+  current = builder.add("avgpool", { kind: "globalavgpool" }, [current], {
+    role: "main",
+    stage: "head",
+    block: null,
+    sourcePath: [],
+  }).id;
   const features = builder.get(current).outputShape[0]!;
   builder.add("fc", { kind: "fc", inFeatures: features, outFeatures: spec.classes }, [current], {
     role: "main",
@@ -513,14 +609,25 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
     activations: nodes.reduce((n, node) => n + shapeElements(node.outputShape), 0),
     depth: weightedDepth(nodes),
   };
-  return { name: spec.name, spec, input: [...spec.input], output: [...nodes[nodes.length - 1]!.outputShape], nodes, stages, totals };
+  return {
+    name: spec.name,
+    spec,
+    input: [...spec.input],
+    output: [...nodes[nodes.length - 1]!.outputShape],
+    nodes,
+    stages,
+    totals,
+  };
 }
 
 /**
  * Analyze a resolved spec. Never throws for bad specs: `graph` is null when any error diagnostic was
  * found, and each diagnostic points at the spec element responsible (via `sources`, when given).
  */
-export function analyze(spec: ResNetSpec, sources?: SpecSourceMap): { graph: ModelGraph | null; diagnostics: Diagnostic[] } {
+export function analyze(
+  spec: ResNetSpec,
+  sources?: SpecSourceMap,
+): { graph: ModelGraph | null; diagnostics: Diagnostic[] } {
   // Specs built by hand (not through resnet()) may be malformed: validate them the same way.
   const { issues } = normalizeSpec(spec);
   if (issues.length > 0) {

@@ -91,7 +91,14 @@ export interface NetworkDiff {
 }
 
 function side(graph: ModelGraph): NetworkSide {
-  return { name: graph.name, params: graph.totals.params, macs: graph.totals.macs, depth: graph.totals.depth, input: graph.input, output: graph.output };
+  return {
+    name: graph.name,
+    params: graph.totals.params,
+    macs: graph.totals.macs,
+    depth: graph.totals.depth,
+    input: graph.input,
+    output: graph.output,
+  };
 }
 
 /** What differs between two nodes with the same id; wiring by id is ignored (a new block renames its neighbours' inputs). */
@@ -127,7 +134,10 @@ export function diffNetworks(a: ModelGraph, b: ModelGraph, options: DiffOptions 
   const nodesB = new Map(b.nodes.map((n) => [n.id, n]));
   const nodes: NodeDiff[] = [];
   const statusOf = new Map<string, ChangeStatus>();
-  for (const id of unionOrder(a.nodes.map((n) => n.id), b.nodes.map((n) => n.id))) {
+  for (const id of unionOrder(
+    a.nodes.map((n) => n.id),
+    b.nodes.map((n) => n.id),
+  )) {
     const x = nodesA.get(id);
     const y = nodesB.get(id);
     const any = (x ?? y)!;
@@ -136,13 +146,25 @@ export function diffNetworks(a: ModelGraph, b: ModelGraph, options: DiffOptions 
     statusOf.set(id, status);
     if (status === "same") continue;
     nodes.push({
-      id, status, kind: any.op.kind, stage: any.stage, block: any.block, differences,
-      paramsA: x?.params ?? 0, paramsB: y?.params ?? 0, macsA: x?.macs ?? 0, macsB: y?.macs ?? 0,
+      id,
+      status,
+      kind: any.op.kind,
+      stage: any.stage,
+      block: any.block,
+      differences,
+      paramsA: x?.params ?? 0,
+      paramsB: y?.params ?? 0,
+      macsA: x?.macs ?? 0,
+      macsB: y?.macs ?? 0,
     });
   }
 
-  const blocksA = new Map(a.stages.flatMap((s) => s.blocks.map((bl) => [bl.id, { stage: s.id, nodeIds: bl.nodeIds }] as const)));
-  const blocksB = new Map(b.stages.flatMap((s) => s.blocks.map((bl) => [bl.id, { stage: s.id, nodeIds: bl.nodeIds }] as const)));
+  const blocksA = new Map(
+    a.stages.flatMap((s) => s.blocks.map((bl) => [bl.id, { stage: s.id, nodeIds: bl.nodeIds }] as const)),
+  );
+  const blocksB = new Map(
+    b.stages.flatMap((s) => s.blocks.map((bl) => [bl.id, { stage: s.id, nodeIds: bl.nodeIds }] as const)),
+  );
   const blocks: BlockDiff[] = [];
   for (const id of unionOrder([...blocksA.keys()], [...blocksB.keys()])) {
     const x = blocksA.get(id);
@@ -159,16 +181,40 @@ export function diffNetworks(a: ModelGraph, b: ModelGraph, options: DiffOptions 
 
   const stagesA = new Map(a.stages.map((s) => [s.id, s]));
   const stagesB = new Map(b.stages.map((s) => [s.id, s]));
-  const stages: StageDiff[] = unionOrder(a.stages.map((s) => s.id), b.stages.map((s) => s.id)).map((id) => {
+  const stages: StageDiff[] = unionOrder(
+    a.stages.map((s) => s.id),
+    b.stages.map((s) => s.id),
+  ).map((id) => {
     const x = stagesA.get(id);
     const y = stagesB.get(id);
     const ids = new Set([...(x?.nodeIds ?? []), ...(y?.nodeIds ?? [])]);
-    const status: ChangeStatus = !x ? "added" : !y ? "removed" : [...ids].some((n) => statusOf.get(n) !== "same") ? "changed" : "same";
-    const paramsA = x?.params ?? 0, paramsB = y?.params ?? 0, macsA = x?.macs ?? 0, macsB = y?.macs ?? 0;
-    const bytesA = savedA.get(id) ?? 0, bytesB = savedB.get(id) ?? 0;
+    const status: ChangeStatus = !x
+      ? "added"
+      : !y
+        ? "removed"
+        : [...ids].some((n) => statusOf.get(n) !== "same")
+          ? "changed"
+          : "same";
+    const paramsA = x?.params ?? 0,
+      paramsB = y?.params ?? 0,
+      macsA = x?.macs ?? 0,
+      macsB = y?.macs ?? 0;
+    const bytesA = savedA.get(id) ?? 0,
+      bytesB = savedB.get(id) ?? 0;
     return {
-      id, status, labelA: x?.label ?? null, labelB: y?.label ?? null, paramsA, paramsB, deltaParams: paramsB - paramsA, macsA, macsB, deltaMacs: macsB - macsA,
-      savedActivationBytesA: bytesA, savedActivationBytesB: bytesB, deltaSavedActivationBytes: bytesB - bytesA,
+      id,
+      status,
+      labelA: x?.label ?? null,
+      labelB: y?.label ?? null,
+      paramsA,
+      paramsB,
+      deltaParams: paramsB - paramsA,
+      macsA,
+      macsB,
+      deltaMacs: macsB - macsA,
+      savedActivationBytesA: bytesA,
+      savedActivationBytesB: bytesB,
+      deltaSavedActivationBytes: bytesB - bytesA,
     };
   });
 
@@ -209,11 +255,30 @@ export function formatNetworkDiff(diff: NetworkDiff): string {
   const m = diff.memory;
   const rows: string[][] = [["stage", "A", "B", "Δparams", "ΔMACs", `Δmemory @${m.batch}`]];
   for (const s of diff.stages) {
-    rows.push([`${s.id}${s.status === "same" ? "" : ` (${s.status})`}`, s.labelA ?? "—", s.labelB ?? "—", formatDelta(s.deltaParams), formatDelta(s.deltaMacs), formatByteDelta(s.deltaSavedActivationBytes)]);
+    rows.push([
+      `${s.id}${s.status === "same" ? "" : ` (${s.status})`}`,
+      s.labelA ?? "—",
+      s.labelB ?? "—",
+      formatDelta(s.deltaParams),
+      formatDelta(s.deltaMacs),
+      formatByteDelta(s.deltaSavedActivationBytes),
+    ]);
   }
-  rows.push(["total", n(diff.a.params), n(diff.b.params), formatDelta(diff.deltaParams), formatDelta(diff.deltaMacs), formatByteDelta(m.deltaSavedActivationBytes)]);
+  rows.push([
+    "total",
+    n(diff.a.params),
+    n(diff.b.params),
+    formatDelta(diff.deltaParams),
+    formatDelta(diff.deltaMacs),
+    formatByteDelta(m.deltaSavedActivationBytes),
+  ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const table = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd());
+  const table = rows.map((r) =>
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd(),
+  );
   const list = (label: string, ids: string[]) => (ids.length ? [`${label} (${ids.length}): ${ids.join(", ")}`] : []);
   return [
     `A: ${diff.a.name}: ${n(diff.a.params)} params, ${n(diff.a.macs)} MACs`,
@@ -225,6 +290,8 @@ export function formatNetworkDiff(diff: NetworkDiff): string {
     ...list("added blocks", diff.addedBlocks),
     ...list("removed blocks", diff.removedBlocks),
     ...list("changed blocks", diff.changedBlocks),
-    ...(diff.addedBlocks.length + diff.removedBlocks.length + diff.changedBlocks.length === 0 && diff.nodes.length === 0 ? ["the networks have the same layers"] : []),
+    ...(diff.addedBlocks.length + diff.removedBlocks.length + diff.changedBlocks.length === 0 && diff.nodes.length === 0
+      ? ["the networks have the same layers"]
+      : []),
   ].join("\n");
 }

@@ -54,8 +54,16 @@ export function trainingMacsPerStep(macsPerImage: number, batchSize: number): nu
 }
 
 /** Seconds of one step on `throughput`. */
-export function stepSeconds(cost: { macsPerImage: number; params: number }, batchSize: number, throughput: Throughput): number {
-  return throughput.stepOverheadSeconds + trainingMacsPerStep(cost.macsPerImage, batchSize) / throughput.macsPerSecond + cost.params * throughput.secondsPerParam;
+export function stepSeconds(
+  cost: { macsPerImage: number; params: number },
+  batchSize: number,
+  throughput: Throughput,
+): number {
+  return (
+    throughput.stepOverheadSeconds +
+    trainingMacsPerStep(cost.macsPerImage, batchSize) / throughput.macsPerSecond +
+    cost.params * throughput.secondsPerParam
+  );
 }
 
 /** Steps of one epoch: as train() counts them (full batches only). */
@@ -63,7 +71,10 @@ export function stepsPerEpoch(trainSamples: number, batchSize: number): number {
   return Math.max(1, Math.floor(trainSamples / Math.max(1, Math.min(batchSize, trainSamples))));
 }
 
-export function estimateTraining(graph: Pick<ModelGraph, "totals">, options: { batchSize: number; trainSamples: number; throughput: Throughput }): TrainingEstimate {
+export function estimateTraining(
+  graph: Pick<ModelGraph, "totals">,
+  options: { batchSize: number; trainSamples: number; throughput: Throughput },
+): TrainingEstimate {
   const batchSize = Math.max(1, Math.min(options.batchSize, options.trainSamples));
   const macsPerImage = graph.totals.macs;
   const steps = stepsPerEpoch(options.trainSamples, batchSize);
@@ -85,15 +96,21 @@ export function estimateTraining(graph: Pick<ModelGraph, "totals">, options: { b
  * apart) is dropped to 0 and the rest refitted, so every estimate grows with the network.
  */
 export function fitThroughput(samples: readonly StepSample[], meta: { backend: string; workers: number }): Throughput {
-  const rows = samples.filter((s) => s.seconds > 0 && s.macsPerImage > 0 && s.batchSize > 0)
+  const rows = samples
+    .filter((s) => s.seconds > 0 && s.macsPerImage > 0 && s.batchSize > 0)
     .map((s) => ({ features: [1, trainingMacsPerStep(s.macsPerImage, s.batchSize), s.params], y: s.seconds }));
   if (rows.length === 0) throw new Error("calibration produced no usable step times");
   // The MAC term always stays: without it nothing scales with the network's size.
   let active = [0, 1, 2].slice(0, Math.min(3, rows.length));
   if (!active.includes(1)) active = [1];
   for (;;) {
-    const coefficients = leastSquares(rows.map((r) => active.map((j) => r.features[j]!)), rows.map((r) => r.y));
-    const negative = coefficients ? active.filter((j, k) => j !== 1 && coefficients[k]! < 0) : active.filter((j) => j !== 1);
+    const coefficients = leastSquares(
+      rows.map((r) => active.map((j) => r.features[j]!)),
+      rows.map((r) => r.y),
+    );
+    const negative = coefficients
+      ? active.filter((j, k) => j !== 1 && coefficients[k]! < 0)
+      : active.filter((j) => j !== 1);
     if (coefficients && negative.length === 0 && coefficients[active.indexOf(1)]! > 0) {
       const value = (j: number) => (active.includes(j) ? coefficients[active.indexOf(j)]! : 0);
       return { ...meta, stepOverheadSeconds: value(0), macsPerSecond: 1 / value(1), secondsPerParam: value(2) };
@@ -113,8 +130,13 @@ function leastSquares(x: number[][], y: number[]): number[] | null {
   const n = x[0]!.length;
   // Scale columns to unit size so MACs (≈1e9) and the intercept (1) don't make the system ill-conditioned.
   const scale = Array.from({ length: n }, (_, j) => Math.max(...x.map((row) => Math.abs(row[j]!))) || 1);
-  const a = Array.from({ length: n }, (_, i) => Array.from({ length: n + 1 }, (_, j) =>
-    j < n ? x.reduce((s, row) => s + (row[i]! / scale[i]!) * (row[j]! / scale[j]!), 0) : x.reduce((s, row, r) => s + (row[i]! / scale[i]!) * y[r]!, 0)));
+  const a = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n + 1 }, (_, j) =>
+      j < n
+        ? x.reduce((s, row) => s + (row[i]! / scale[i]!) * (row[j]! / scale[j]!), 0)
+        : x.reduce((s, row, r) => s + (row[i]! / scale[i]!) * y[r]!, 0),
+    ),
+  );
   for (let col = 0; col < n; col++) {
     let pivot = col;
     for (let r = col + 1; r < n; r++) if (Math.abs(a[r]![col]!) > Math.abs(a[pivot]![col]!)) pivot = r;

@@ -13,7 +13,16 @@ export type Shape = number[];
 /** The operation a node performs, with its attributes. */
 export type NodeOp =
   | { kind: "input" }
-  | { kind: "conv"; inChannels: number; outChannels: number; kernel: number; stride: number; padding: number; groups: number; bias: boolean }
+  | {
+      kind: "conv";
+      inChannels: number;
+      outChannels: number;
+      kernel: number;
+      stride: number;
+      padding: number;
+      groups: number;
+      bias: boolean;
+    }
   | { kind: "batchnorm"; channels: number; eps: number; momentum: number; zeroInit: boolean }
   | { kind: "relu" }
   | { kind: "sigmoid" }

@@ -26,11 +26,19 @@ export function outputShapeOf(op: NodeOp, inputs: Shape[]): Shape {
       return first;
     case "conv": {
       const [, h, w] = spatial(first);
-      return [op.outChannels, convOutputSize(h, op.kernel, op.stride, op.padding), convOutputSize(w, op.kernel, op.stride, op.padding)];
+      return [
+        op.outChannels,
+        convOutputSize(h, op.kernel, op.stride, op.padding),
+        convOutputSize(w, op.kernel, op.stride, op.padding),
+      ];
     }
     case "maxpool": {
       const [c, h, w] = spatial(first);
-      return [c, convOutputSize(h, op.kernel, op.stride, op.padding), convOutputSize(w, op.kernel, op.stride, op.padding)];
+      return [
+        c,
+        convOutputSize(h, op.kernel, op.stride, op.padding),
+        convOutputSize(w, op.kernel, op.stride, op.padding),
+      ];
     }
     case "padshortcut": {
       // x[:, ::s, ::s] keeps ceil(size / s) pixels, the same count a 1×1 conv with stride s keeps.

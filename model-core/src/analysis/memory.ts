@@ -188,7 +188,9 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   });
 
   // Checkpointed stages: [first, last] node index of each.
-  const checkpointStages = (options.checkpointStages ?? []).filter((id) => graph.stages.some((s) => s.id === id && isLayerStage(id)));
+  const checkpointStages = (options.checkpointStages ?? []).filter((id) =>
+    graph.stages.some((s) => s.id === id && isLayerStage(id)),
+  );
   const stageRange = new Map<string, [number, number]>();
   for (const stage of graph.stages) {
     if (!checkpointStages.includes(stage.id) || stage.nodeIds.length === 0) continue;
@@ -196,7 +198,7 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   }
   const checkpointedRange = (i: number): [number, number] | null => {
     const stage = nodes[i]!.stage;
-    return stage === null ? null : stageRange.get(stage) ?? null;
+    return stage === null ? null : (stageRange.get(stage) ?? null);
   };
 
   // Saved tensors: output storages (keyed by storage root) and per-node extras.
@@ -299,7 +301,8 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   };
   const entries = new Set([...stageRange.values()].map(([first]) => first));
   for (const t of outputs.values()) {
-    const stageInputSaver = (s: number) => entries.has(s) && t.producer < s && checkpointedRange(t.producer) !== checkpointedRange(s);
+    const stageInputSaver = (s: number) =>
+      entries.has(s) && t.producer < s && checkpointedRange(t.producer) !== checkpointedRange(s);
     place(t, stageInputSaver);
   }
   for (const t of extras) place(t, () => false);
@@ -327,7 +330,12 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
       bufferBytes += 2 * node.op.channels * bytes + INDEX_BYTES;
     }
   });
-  const optimizerBytes = optimizer === "sgd" ? parameterBytes : optimizer === "adam" ? 2 * parameterBytes + ADAM_STEP_BYTES * parameterTensors : 0;
+  const optimizerBytes =
+    optimizer === "sgd"
+      ? parameterBytes
+      : optimizer === "adam"
+        ? 2 * parameterBytes + ADAM_STEP_BYTES * parameterTensors
+        : 0;
   const persistent = parameterBytes + bufferBytes + optimizerBytes;
   forward.add(0, n - 1, { fixed: persistent, perSample: 0 });
   backward.add(0, n - 1, { fixed: persistent, perSample: 0 });
@@ -437,10 +445,16 @@ export interface CheckpointOption {
 }
 
 /** What-if: checkpoint each residual stage alone, then all of them, against the plain step. */
-export function checkpointWhatIf(graph: ModelGraph, options: MemoryOptions): { baseline: TrainingMemory; options: CheckpointOption[] } {
+export function checkpointWhatIf(
+  graph: ModelGraph,
+  options: MemoryOptions,
+): { baseline: TrainingMemory; options: CheckpointOption[] } {
   const baseline = trainingMemory(graph, { ...options, checkpointStages: [] });
   const layerStages = graph.stages.filter((s) => isLayerStage(s.id));
-  const choices = [...layerStages.map((s) => [s.id]), ...(layerStages.length > 1 ? [layerStages.map((s) => s.id)] : [])];
+  const choices = [
+    ...layerStages.map((s) => [s.id]),
+    ...(layerStages.length > 1 ? [layerStages.map((s) => s.id)] : []),
+  ];
   return {
     baseline,
     options: choices.map((stages) => {
@@ -450,7 +464,8 @@ export function checkpointWhatIf(graph: ModelGraph, options: MemoryOptions): { b
         savedActivationBytes: m.savedActivationBytes,
         trainPeakBytes: m.trainPeakBytes,
         peakSavedBytes: baseline.trainPeakBytes - m.trainPeakBytes,
-        recomputeMacs: options.batch * layerStages.filter((s) => stages.includes(s.id)).reduce((sum, s) => sum + s.macs, 0),
+        recomputeMacs:
+          options.batch * layerStages.filter((s) => stages.includes(s.id)).reduce((sum, s) => sum + s.macs, 0),
       };
     }),
   };
@@ -469,7 +484,11 @@ export function parseByteSize(text: string): number {
 }
 
 /** Memory of a node group (a stage or block): the nodes' saved bytes summed. */
-export function groupSavedBytes(memory: TrainingMemory, nodeIds: readonly string[], byId?: Map<string, NodeMemory>): number {
+export function groupSavedBytes(
+  memory: TrainingMemory,
+  nodeIds: readonly string[],
+  byId?: Map<string, NodeMemory>,
+): number {
   const lookup = byId ?? new Map(memory.nodes.map((m) => [m.id, m]));
   let sum = 0;
   for (const id of nodeIds) sum += lookup.get(id)?.savedActivationBytes ?? 0;

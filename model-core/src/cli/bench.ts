@@ -49,7 +49,11 @@ export interface BenchResult {
 }
 
 /** Runs `fn` once or more until `seconds` have passed (at least `minRuns` times); returns runs and mean ms per run. */
-async function timeRuns(fn: () => Promise<void>, seconds: number, minRuns: number): Promise<{ runs: number; meanMs: number }> {
+async function timeRuns(
+  fn: () => Promise<void>,
+  seconds: number,
+  minRuns: number,
+): Promise<{ runs: number; meanMs: number }> {
   const start = performance.now();
   let runs = 0;
   while (runs < minRuns || performance.now() - start < seconds * 1000) {
@@ -62,14 +66,18 @@ async function timeRuns(fn: () => Promise<void>, seconds: number, minRuns: numbe
 export async function runBench(options: BenchCliOptions): Promise<BenchResult | null> {
   const modelArg = options.model ?? "resnet20";
   const batch = options.batch === undefined ? 64 : Number(options.batch);
-  if (!Number.isInteger(batch) || batch < 2) throw new UsageError(`--batch must be an integer ≥ 2, got "${options.batch}"`);
+  if (!Number.isInteger(batch) || batch < 2)
+    throw new UsageError(`--batch must be an integer ≥ 2, got "${options.batch}"`);
   const seconds = options.seconds === undefined ? 10 : Number(options.seconds);
   if (!(seconds > 0)) throw new UsageError(`--seconds must be a positive number, got "${options.seconds}"`);
   const onTorch = isTorchBackend(options.backend);
   const backendChoice = onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend");
   const requestedWorkers = options.workers === undefined ? undefined : parseWorkers(options.workers);
   const loaded = loadSpec(modelArg);
-  const failed = reportDiagnostics({ ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") }, modelArg);
+  const failed = reportDiagnostics(
+    { ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") },
+    modelArg,
+  );
   if (failed || !loaded.graph) {
     process.exitCode = 1;
     return null;
@@ -83,11 +91,19 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
   const pixels = new Float32Array(batch * channels * height * width).map(() => rng.normal());
   const labelValues = Int32Array.from({ length: batch }, () => rng.int(graph.spec.classes));
   const x = tf.tensor4d(pixels, [batch, height, width, channels]);
-  const optimizer = new Optimizer(model.params, { kind: "sgd", momentum: 0.9, weightDecay: 1e-4, decayed: decayedParameterNames(graph) });
+  const optimizer = new Optimizer(model.params, {
+    kind: "sgd",
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    decayed: decayedParameterNames(graph),
+  });
   const workers = resolveWorkerCount(requestedWorkers, backend.name, batch);
   let stepper: BatchStepper | null = null;
   try {
-    stepper = workers > 1 ? await DataParallelStepper.create(model, optimizer, { workers, backend: backend.name, seed: 1 }) : new LocalBatchStepper(model, optimizer);
+    stepper =
+      workers > 1
+        ? await DataParallelStepper.create(model, optimizer, { workers, backend: backend.name, seed: 1 })
+        : new LocalBatchStepper(model, optimizer);
     const active = stepper;
     const trainStep = async () => {
       await active.step(pixels, labelValues, batch, 1e-3);
@@ -143,24 +159,59 @@ export const TORCH_RATIO_BAR = 0.95;
  * bench/pytorch_reference.py's hand-written ResNet-20 loop, in one Python process, alternating rounds. Exits 1 below
  * the bar.
  */
-async function runTorchBench(graph: ModelGraph, modelArg: string, batch: number, seconds: number, options: BenchCliOptions): Promise<BenchResult | null> {
+async function runTorchBench(
+  graph: ModelGraph,
+  modelArg: string,
+  batch: number,
+  seconds: number,
+  options: BenchCliOptions,
+): Promise<BenchResult | null> {
   const spec = graph.spec;
-  const isResNet20 = spec.stem === "cifar" && spec.block === "basic" && spec.shortcut === "A" && spec.classes === 10 &&
-    spec.stages.length === 3 && spec.stages.every((s, i) => s.blocks === 3 && s.channels === 16 << i) && spec.input.join(",") === "3,32,32";
-  if (!isResNet20) throw new UsageError(`bench --backend torch compares against bench/pytorch_reference.py's CIFAR ResNet-20; "${modelArg}" is another network (use --model resnet20)`);
+  const isResNet20 =
+    spec.stem === "cifar" &&
+    spec.block === "basic" &&
+    spec.shortcut === "A" &&
+    spec.classes === 10 &&
+    spec.stages.length === 3 &&
+    spec.stages.every((s, i) => s.blocks === 3 && s.channels === 16 << i) &&
+    spec.input.join(",") === "3,32,32";
+  if (!isResNet20)
+    throw new UsageError(
+      `bench --backend torch compares against bench/pytorch_reference.py's CIFAR ResNet-20; "${modelArg}" is another network (use --model resnet20)`,
+    );
   const python = resolvePython(options.python);
   // bench/pytorch_reference.py's default, and its BENCH_THREADS override.
   const threads = Number(process.env.BENCH_THREADS ?? 2);
   const steps = 5;
   // About `seconds` in all at ~400 img/s on 2 free cores (both loops run each round).
   const rounds = Math.max(4, Math.round((seconds * 400) / (2 * steps * batch)));
-  const torch = await benchOnTorch({ graph, batch, steps, rounds, threads, python, device: parseDevice(options.device ?? "auto") });
+  const torch = await benchOnTorch({
+    graph,
+    batch,
+    steps,
+    rounds,
+    threads,
+    python,
+    device: parseDevice(options.device ?? "auto"),
+  });
   const result: BenchResult = {
-    model: spec.name, batch, backend: "torch", backendDetail: `torch ${torch.torch} (${torch.device}), ${torch.threads} threads`, workers: 1,
-    trainImagesPerSecond: Math.round(torch.trainImagesPerSecond * 10) / 10, forwardImagesPerSecond: NaN,
-    trainStepMs: Math.round(((batch * 1000) / torch.trainImagesPerSecond) * 10) / 10, forwardMs: NaN, trainSteps: torch.rounds * torch.steps, forwardPasses: 0,
+    model: spec.name,
+    batch,
+    backend: "torch",
+    backendDetail: `torch ${torch.torch} (${torch.device}), ${torch.threads} threads`,
+    workers: 1,
+    trainImagesPerSecond: Math.round(torch.trainImagesPerSecond * 10) / 10,
+    forwardImagesPerSecond: NaN,
+    trainStepMs: Math.round(((batch * 1000) / torch.trainImagesPerSecond) * 10) / 10,
+    forwardMs: NaN,
+    trainSteps: torch.rounds * torch.steps,
+    forwardPasses: 0,
     params: graph.totals.params,
-    torchReference: { referenceImagesPerSecond: Math.round(torch.referenceImagesPerSecond * 10) / 10, ratio: Math.round(torch.ratio * 1000) / 1000, bar: TORCH_RATIO_BAR },
+    torchReference: {
+      referenceImagesPerSecond: Math.round(torch.referenceImagesPerSecond * 10) / 10,
+      ratio: Math.round(torch.ratio * 1000) / 1000,
+      bar: TORCH_RATIO_BAR,
+    },
   };
   const passed = torch.ratio >= TORCH_RATIO_BAR;
   if (options.json) await writeStdout(JSON.stringify(result) + "\n");
@@ -173,7 +224,9 @@ async function runTorchBench(graph: ModelGraph, modelArg: string, batch: number,
     );
   }
   if (!passed) {
-    process.stderr.write(`resnet-studio: error: the torch backend reached ${result.torchReference!.ratio}× the hand-written PyTorch loop, below the bar of ${TORCH_RATIO_BAR}\n`);
+    process.stderr.write(
+      `resnet-studio: error: the torch backend reached ${result.torchReference!.ratio}× the hand-written PyTorch loop, below the bar of ${TORCH_RATIO_BAR}\n`,
+    );
     process.exitCode = 1;
   }
   return result;
@@ -185,7 +238,11 @@ export function registerBench(program: Command): void {
     .description("training and forward throughput of a preset (default CIFAR ResNet-20, batch 64) after warm-up")
     .option("--model <preset>", "preset name or .resnet.ts file", "resnet20")
     .option("--batch <n>", "batch size", "64")
-    .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch (against bench/pytorch_reference.py; exits 1 below 0.95×)", "auto")
+    .option(
+      "--backend <name>",
+      "auto | wasm | cpu | tensorflow | torch (against bench/pytorch_reference.py; exits 1 below 0.95×)",
+      "auto",
+    )
     .option("--python <path>", "with --backend torch: the Python with PyTorch")
     .option("--device <name>", "with --backend torch: cpu | cuda | auto")
     .option("--seconds <s>", "measuring time, split between training and forward", "10")

@@ -2,7 +2,13 @@
 import type { Command } from "commander";
 import { SpecError } from "../diagnostics";
 import type { ModelGraph } from "../analysis/graph";
-import { DEFAULT_DIFF_BATCH, diffNetworks, formatNetworkDiff, type DiffOptions, type NetworkDiff } from "../analysis/diff";
+import {
+  DEFAULT_DIFF_BATCH,
+  diffNetworks,
+  formatNetworkDiff,
+  type DiffOptions,
+  type NetworkDiff,
+} from "../analysis/diff";
 import { loadSpec } from "../load";
 import { parseBatchOption } from "./summary";
 
@@ -10,7 +16,18 @@ function loadGraph(arg: string): ModelGraph {
   const loaded = loadSpec(arg);
   const errors = loaded.diagnostics.filter((d) => d.severity === "error");
   if (!loaded.graph || errors.length > 0) {
-    throw new SpecError(errors.length > 0 ? errors : [{ severity: "error", code: "analysis-failed", message: `${arg}: the network could not be analyzed`, range: null }]);
+    throw new SpecError(
+      errors.length > 0
+        ? errors
+        : [
+            {
+              severity: "error",
+              code: "analysis-failed",
+              message: `${arg}: the network could not be analyzed`,
+              range: null,
+            },
+          ],
+    );
   }
   return loaded.graph;
 }
@@ -23,11 +40,16 @@ export function runDiff(a: string, b: string, options: DiffOptions = {}): Networ
 export function registerDiff(program: Command): void {
   program
     .command("diff")
-    .description("compare two networks (spec files or presets): added, removed and changed blocks, Δparams, ΔMACs and Δmemory per stage")
+    .description(
+      "compare two networks (spec files or presets): added, removed and changed blocks, Δparams, ΔMACs and Δmemory per stage",
+    )
     .argument("<a>", "a .resnet.ts file or a preset name")
     .argument("<b>", "a .resnet.ts file or a preset name")
     .option("--json", "print one JSON object")
-    .option("--batch <N>", `batch of the Δmemory column (saved activations and training peak, float32; default ${DEFAULT_DIFF_BATCH}, as summary)`)
+    .option(
+      "--batch <N>",
+      `batch of the Δmemory column (saved activations and training peak, float32; default ${DEFAULT_DIFF_BATCH}, as summary)`,
+    )
     .action((a: string, b: string, options: { json?: boolean; batch?: string }) => {
       const diff = runDiff(a, b, options.batch === undefined ? {} : { batch: parseBatchOption(options.batch) });
       process.stdout.write((options.json ? JSON.stringify(diff, null, 2) : formatNetworkDiff(diff)) + "\n");

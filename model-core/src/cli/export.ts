@@ -36,7 +36,8 @@ function trainDefaults(): Record<"cifar10" | "imagefolder" | "synthetic", TrainC
 export async function runExport(arg: string, options: ExportCliOptions): Promise<void> {
   const target = (options.to ?? "pytorch").toLowerCase();
   if (target !== "pytorch") throw new Error(`--to: the only export target is pytorch, got "${options.to}"`);
-  if (options.withTrainScript && !options.out) throw new Error(`--with-train-script writes ${TRAIN_SCRIPT_NAME} beside the model: give --out model.py`);
+  if (options.withTrainScript && !options.out)
+    throw new Error(`--with-train-script writes ${TRAIN_SCRIPT_NAME} beside the model: give --out model.py`);
   if (options.out && !options.out.endsWith(".py")) throw new Error(`--out must name a .py file, got "${options.out}"`);
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
   const loaded = loadSpec(arg, { input });
@@ -56,10 +57,19 @@ export async function runExport(arg: string, options: ExportCliOptions): Promise
   const written = [options.out];
   if (options.withTrainScript) {
     const script = join(dirname(options.out), TRAIN_SCRIPT_NAME);
-    writeText(script, exportTrainScript(graph, { modelFile: basename(options.out), specHash: specHash(graph.spec), defaults: trainDefaults() }));
+    writeText(
+      script,
+      exportTrainScript(graph, {
+        modelFile: basename(options.out),
+        specHash: specHash(graph.spec),
+        defaults: trainDefaults(),
+      }),
+    );
     written.push(script);
   }
-  await writeStdout(`wrote ${written.join(", ")}: ${graph.name}, ${graph.totals.params.toLocaleString("en-US")} parameters\n`);
+  await writeStdout(
+    `wrote ${written.join(", ")}: ${graph.name}, ${graph.totals.params.toLocaleString("en-US")} parameters\n`,
+  );
 }
 
 export function registerExport(program: Command): void {

@@ -46,12 +46,19 @@ function parseCount(text: string, flag: string, min: number): number {
 }
 
 /** Loads the network (with BN removed when asked); throws SpecError with located diagnostics on bad specs. */
-export function loadGradflowGraph(arg: string, options: Pick<GradflowCliOptions, "input" | "bn">): { graph: ModelGraph; warnings: string[] } {
+export function loadGradflowGraph(
+  arg: string,
+  options: Pick<GradflowCliOptions, "input" | "bn">,
+): { graph: ModelGraph; warnings: string[] } {
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
   const loaded = loadSpec(arg, { input });
   const errors = loaded.diagnostics.filter((d) => d.severity === "error");
   if (!loaded.graph || errors.length > 0) {
-    throw new SpecError(errors.length > 0 ? errors : [{ severity: "error", code: "analysis-failed", message: "the network could not be analyzed", range: null }]);
+    throw new SpecError(
+      errors.length > 0
+        ? errors
+        : [{ severity: "error", code: "analysis-failed", message: "the network could not be analyzed", range: null }],
+    );
   }
   const warnings = loaded.diagnostics.map((d) => formatDiagnostic(d, loaded.file ?? arg));
   if (options.bn !== false || loaded.graph.spec.norm === "none") return { graph: loaded.graph, warnings };
@@ -68,15 +75,25 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   const mode = (options.mode ?? "train") as ApplyMode;
   if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
   const onTorch = isTorchBackend(options.backend);
-  const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
+  const backend: TrainBackend = onTorch
+    ? { name: "torch", detail: "PyTorch in a child process" }
+    : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
   const python = onTorch ? resolvePython(options.python) : null;
   if (python) probeTorch(python);
   const preferred = h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH;
   let batch: number;
-  if (backend.name === "torch") batch = requested ?? preferred; // PyTorch reports its own out-of-memory errors
+  if (backend.name === "torch")
+    batch = requested ?? preferred; // PyTorch reports its own out-of-memory errors
   else {
     // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
-    const chosen = passBatch({ graph, kind: "gradflow", backend: backend.name, requested, preferred, what: "a gradient-flow pass" });
+    const chosen = passBatch({
+      graph,
+      kind: "gradflow",
+      backend: backend.name,
+      requested,
+      preferred,
+      what: "a gradient-flow pass",
+    });
     batch = chosen.batch;
     if (chosen.note) process.stderr.write(chosen.note + "\n");
   }
@@ -87,7 +104,13 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   const labels = Array.from({ length: batch }, () => rng.int(graph.output[0]));
   if (python) {
     const result = await gradientFlowOnTorch({
-      graph, x: values, shape: [batch, h, w, c], labels, mode, python, device: parseDevice(options.device ?? "auto"),
+      graph,
+      x: values,
+      shape: [batch, h, w, c],
+      labels,
+      mode,
+      python,
+      device: parseDevice(options.device ?? "auto"),
       weights: options.weights ? { checkpoint: options.weights } : { seed },
     });
     await report(result, backend.name, result.backend);
@@ -125,7 +148,9 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
 export function registerGradflow(program: Command): void {
   program
     .command("gradflow")
-    .description("measure gradient flow at initialisation: ‖dL/dx‖ per block, the shortcut/branch split at each Add, and the first/last ratio")
+    .description(
+      "measure gradient flow at initialisation: ‖dL/dx‖ per block, the shortcut/branch split at each Add, and the first/last ratio",
+    )
     .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet56, plain56")
     .option("--batch <N>", `batch size (default ${DEFAULT_BATCH}; ${LARGE_INPUT_BATCH} for inputs larger than 64×64)`)
     .option("--seed <N>", "seed for weights, inputs and labels (default 1)")
@@ -133,9 +158,15 @@ export function registerGradflow(program: Command): void {
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
     .option("--mode <train|eval>", "BN with batch statistics (train, default) or running statistics (eval)")
     .option("--backend <name>", "auto (default), tensorflow, wasm, cpu or torch")
-    .option("--python <path>", "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)")
+    .option(
+      "--python <path>",
+      "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",
+    )
     .option("--device <name>", "with --backend torch: cpu | cuda | auto")
-    .option("--weights <checkpoint>", "measure these weights (a checkpoint file or folder; same spec) instead of the seeded initialisation")
+    .option(
+      "--weights <checkpoint>",
+      "measure these weights (a checkpoint file or folder; same spec) instead of the seeded initialisation",
+    )
     .option("--json", "print one GradientFlowResult JSON object instead of the table")
     .action(async (spec: string, options: GradflowCliOptions) => {
       await runGradflow(spec, options);

@@ -10,7 +10,18 @@ import type { ModelGraph } from "../analysis/graph";
 import type { GradientFlowResult } from "../analysis/gradflow";
 import { loadSpec, parseShapeArg } from "../load";
 import { trainingMemory } from "../analysis/memory";
-import { initialExpansion, layoutView, memoryOverlayData, renderSvg, escapeXml, formatCount, formatShape, NO_OVERLAYS, type ExpandLevel, type OverlayOptions } from "../render/index";
+import {
+  initialExpansion,
+  layoutView,
+  memoryOverlayData,
+  renderSvg,
+  escapeXml,
+  formatCount,
+  formatShape,
+  NO_OVERLAYS,
+  type ExpandLevel,
+  type OverlayOptions,
+} from "../render/index";
 
 export interface RenderCliOptions {
   out: string;
@@ -38,14 +49,20 @@ const OVERLAY_NAMES: Record<string, keyof OverlayOptions> = {
 /** Parse "--overlay shapes,params" (also "all" and "none"). */
 export function parseOverlayArg(text: string): OverlayOptions {
   const overlays: OverlayOptions = { ...NO_OVERLAYS };
-  for (const raw of text.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+  for (const raw of text
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)) {
     if (raw === "none") continue;
     if (raw === "all") {
       Object.assign(overlays, { shapes: true, params: true, macs: true, receptiveField: true });
       continue;
     }
     const key = OVERLAY_NAMES[raw];
-    if (!key) throw new Error(`--overlay: unknown overlay "${raw}" (expected a comma-separated list of: shapes, params, macs, rf, gradients, memory, all, none)`);
+    if (!key)
+      throw new Error(
+        `--overlay: unknown overlay "${raw}" (expected a comma-separated list of: shapes, params, macs, rf, gradients, memory, all, none)`,
+      );
     overlays[key] = true;
   }
   return overlays;
@@ -54,7 +71,8 @@ export function parseOverlayArg(text: string): OverlayOptions {
 function parseExpand(text: string | undefined): ExpandLevel | undefined {
   if (text === undefined) return undefined;
   const v = text.trim().toLowerCase() as ExpandLevel;
-  if (!EXPAND_LEVELS.includes(v)) throw new Error(`--expand: expected one of ${EXPAND_LEVELS.join(", ")}, got "${text}"`);
+  if (!EXPAND_LEVELS.includes(v))
+    throw new Error(`--expand: expected one of ${EXPAND_LEVELS.join(", ")}, got "${text}"`);
   return v;
 }
 
@@ -66,7 +84,13 @@ function parsePositiveInt(text: string | undefined, flag: string, fallback: numb
 }
 
 /** One forward/backward pass on a random batch with the tfjs runtime (loaded only when asked for). */
-async function computeGradients(graph: ModelGraph, backend: string | undefined, batchSize: number, seed: number, io: RenderOutput): Promise<GradientFlowResult> {
+async function computeGradients(
+  graph: ModelGraph,
+  backend: string | undefined,
+  batchSize: number,
+  seed: number,
+  io: RenderOutput,
+): Promise<GradientFlowResult> {
   const runtime = await import("../runtime/index");
   const tf = await import("@tensorflow/tfjs-core");
   const info = await runtime.initBackend(runtime.parseBackendChoice(backend ?? "auto", "--backend"));
@@ -106,12 +130,20 @@ export interface RenderOutput {
   out(text: string): void;
   err(text: string): void;
 }
-const PROCESS_OUTPUT: RenderOutput = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
+const PROCESS_OUTPUT: RenderOutput = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
 
-export async function runRender(arg: string, options: RenderCliOptions, io: RenderOutput = PROCESS_OUTPUT): Promise<void> {
+export async function runRender(
+  arg: string,
+  options: RenderCliOptions,
+  io: RenderOutput = PROCESS_OUTPUT,
+): Promise<void> {
   const out = options.out;
   const ext = extname(out).toLowerCase();
-  if (ext !== ".svg" && ext !== ".html" && ext !== ".htm") throw new Error(`--out must end in .svg or .html, got "${out}"`);
+  if (ext !== ".svg" && ext !== ".html" && ext !== ".htm")
+    throw new Error(`--out must end in .svg or .html, got "${out}"`);
   const level = parseExpand(options.expand);
   const overlays = parseOverlayArg(options.overlay ?? "shapes");
   const batchSize = parsePositiveInt(options.batch, "--batch", 4);

@@ -49,7 +49,10 @@ export function findDefaultStartSpec(): string | null {
 
 export async function runStart(options: StartOptions): Promise<void> {
   const spec = options.spec ?? findDefaultStartSpec();
-  if (spec === null) throw new Error(`cannot find ${DEFAULT_START_SPEC}; run from the repository root or pass a spec: resnet-studio start <file.resnet.ts>`);
+  if (spec === null)
+    throw new Error(
+      `cannot find ${DEFAULT_START_SPEC}; run from the repository root or pass a spec: resnet-studio start <file.resnet.ts>`,
+    );
   const loaded = await runSummary(spec, { input: options.input, json: options.json });
   if (!loaded) return;
   if (options.train === false || options.json) return;
@@ -62,7 +65,13 @@ export async function runStart(options: StartOptions): Promise<void> {
  */
 async function trainAndShowGradientFlow(spec: string, options: StartOptions): Promise<void> {
   await writeStdout(`\nTraining on the embedded MNIST digits (Ctrl-C stops between steps)...\n`);
-  const run = await runTrain(spec, { dataset: "mnist", input: options.input, epochs: options.epochs, backend: options.backend, workers: options.workers });
+  const run = await runTrain(spec, {
+    dataset: "mnist",
+    input: options.input,
+    epochs: options.epochs,
+    backend: options.backend,
+    workers: options.workers,
+  });
   if (!run) return;
   try {
     if (run.result.reason === "diverged") return;
@@ -80,7 +89,9 @@ async function trainAndShowGradientFlow(spec: string, options: StartOptions): Pr
     const x = tf.tensor4d(pixels, [n, h, w, c]);
     try {
       const flow = await gradientFlow(model, { x, labels: Array.from(labels) });
-      await writeStdout(`\nGradient flow after training (one batch of ${n} validation digits, BN in train mode):\n${gradientFlowTable(flow, graph)}\n`);
+      await writeStdout(
+        `\nGradient flow after training (one batch of ${n} validation digits, BN in train mode):\n${gradientFlowTable(flow, graph)}\n`,
+      );
     } finally {
       x.dispose();
     }
@@ -92,7 +103,9 @@ async function trainAndShowGradientFlow(spec: string, options: StartOptions): Pr
 export function registerStart(program: Command): void {
   program
     .command("start")
-    .description("quick tour: summarize examples/small.resnet.ts (or the given spec), train it on MNIST, show gradient flow")
+    .description(
+      "quick tour: summarize examples/small.resnet.ts (or the given spec), train it on MNIST, show gradient flow",
+    )
     .argument("[spec]", "a .resnet.ts file or preset name")
     .option("--input <C,H,W>", "override the input shape")
     .option("--json", "print the summary as JSON (no training)")

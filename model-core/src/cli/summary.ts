@@ -4,7 +4,15 @@ import { formatDiagnostic, printable, type Diagnostic, type SourceRange } from "
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
 import {
-  DTYPE_BYTES, checkpointWhatIf, evaluatePlan, largestBatch, parseByteSize, planMemory, type CheckpointOption, type MemoryDtype, type TrainingMemory,
+  DTYPE_BYTES,
+  checkpointWhatIf,
+  evaluatePlan,
+  largestBatch,
+  parseByteSize,
+  planMemory,
+  type CheckpointOption,
+  type MemoryDtype,
+  type TrainingMemory,
 } from "../analysis/memory";
 import type { OptimizerName } from "../runtime/trainTypes";
 import { formatByteDelta, formatBytes, formatCount, formatExactCount, formatShape } from "../render/format";
@@ -41,7 +49,19 @@ export interface SummaryStage {
 }
 
 /** One training step's memory at `batch` (analysis/memory.ts), as PyTorch keeps it. */
-export interface SummaryMemory extends Pick<TrainingMemory, "batch" | "dtype" | "optimizer" | "savedActivationBytes" | "parameterBytes" | "bufferBytes" | "gradientBytes" | "optimizerBytes" | "trainPeakBytes" | "inferencePeakBytes"> {
+export interface SummaryMemory extends Pick<
+  TrainingMemory,
+  | "batch"
+  | "dtype"
+  | "optimizer"
+  | "savedActivationBytes"
+  | "parameterBytes"
+  | "bufferBytes"
+  | "gradientBytes"
+  | "optimizerBytes"
+  | "trainPeakBytes"
+  | "inferencePeakBytes"
+> {
   /** The budget given with --memory, and the largest batch whose training peak fits in it (0: none). */
   budgetBytes?: number;
   largestBatch?: number;
@@ -84,7 +104,11 @@ export function opDetail(op: NodeOp): string {
     case "dropout":
       return `rate ${op.rate}`;
     case "add":
-      return op.mode === "plain" ? (op.shortcutScale !== 1 || op.residualScale !== 1 ? `${op.shortcutScale}·x + ${op.residualScale}·F` : "") : op.mode;
+      return op.mode === "plain"
+        ? op.shortcutScale !== 1 || op.residualScale !== 1
+          ? `${op.shortcutScale}·x + ${op.residualScale}·F`
+          : ""
+        : op.mode;
     default:
       return "";
   }
@@ -98,7 +122,12 @@ export interface SummaryMemoryOptions {
   budgetBytes?: number;
 }
 
-export function summarize(graph: ModelGraph, file: string | null, diagnostics: Diagnostic[] = [], memoryOptions: SummaryMemoryOptions = {}): SummaryJson {
+export function summarize(
+  graph: ModelGraph,
+  file: string | null,
+  diagnostics: Diagnostic[] = [],
+  memoryOptions: SummaryMemoryOptions = {},
+): SummaryJson {
   const plan = planMemory(graph, { dtype: memoryOptions.dtype, optimizer: memoryOptions.optimizer });
   const memory: TrainingMemory = evaluatePlan(plan, memoryOptions.batch ?? 1);
   const savedById = new Map(memory.nodes.map((m) => [m.id, m.savedActivationBytes]));
@@ -124,13 +153,20 @@ export function summarize(graph: ModelGraph, file: string | null, diagnostics: D
       optimizerBytes: memory.optimizerBytes,
       trainPeakBytes: memory.trainPeakBytes,
       inferencePeakBytes: memory.inferencePeakBytes,
-      checkpointing: checkpointWhatIf(graph, { batch: memory.batch, dtype: memory.dtype, optimizer: memory.optimizer }).options,
+      checkpointing: checkpointWhatIf(graph, { batch: memory.batch, dtype: memory.dtype, optimizer: memory.optimizer })
+        .options,
       ...(memoryOptions.budgetBytes === undefined
         ? {}
         : { budgetBytes: memoryOptions.budgetBytes, largestBatch: largestBatch(plan, memoryOptions.budgetBytes) }),
     },
     stages: graph.stages.map((s) => ({
-      name: s.id, label: s.label, input: s.inputShape, output: s.outputShape, params: s.params, macs: s.macs, savedActivationBytes: savedByStage.get(s.id) ?? 0,
+      name: s.id,
+      label: s.label,
+      input: s.inputShape,
+      output: s.outputShape,
+      params: s.params,
+      macs: s.macs,
+      savedActivationBytes: savedByStage.get(s.id) ?? 0,
     })),
     layers: graph.nodes.map((n) => ({
       id: n.id,
@@ -151,7 +187,8 @@ export function summarize(graph: ModelGraph, file: string | null, diagnostics: D
   };
 }
 
-const megabytes = (bytes: number) => (bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KB` : `${(bytes / 2 ** 20).toFixed(2)} MB`);
+const megabytes = (bytes: number) =>
+  bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KB` : `${(bytes / 2 ** 20).toFixed(2)} MB`;
 
 interface Row {
   name: string;
@@ -185,7 +222,15 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
   const input = graph.nodes[0];
   if (input) rows.push(nodeRow(input, 0));
   for (const stage of graph.stages) {
-    rows.push({ name: stage.id, type: stage.label, output: formatShape(stage.outputShape), params: formatExactCount(stage.params), macs: formatCount(stage.macs), rf: "", saved: savedText(blockSaved(stage.nodeIds)) });
+    rows.push({
+      name: stage.id,
+      type: stage.label,
+      output: formatShape(stage.outputShape),
+      params: formatExactCount(stage.params),
+      macs: formatCount(stage.macs),
+      rf: "",
+      saved: savedText(blockSaved(stage.nodeIds)),
+    });
     const blocks = new Map(stage.blocks.map((b) => [b.id, b]));
     let openBlock: string | null = null;
     for (const id of stage.nodeIds) {
@@ -194,7 +239,12 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
       if (depth >= 2 && node.block && node.block !== openBlock && blocks.has(node.block)) {
         const block = blocks.get(node.block)!;
         rows.push({
-          name: `  ${block.id}`, type: block.label, output: formatShape(block.outputShape), params: formatExactCount(block.params), macs: formatCount(block.macs), rf: "",
+          name: `  ${block.id}`,
+          type: block.label,
+          output: formatShape(block.outputShape),
+          params: formatExactCount(block.params),
+          macs: formatCount(block.macs),
+          rf: "",
           saved: savedText(blockSaved(block.nodeIds)),
         });
       }
@@ -203,10 +253,26 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     }
   }
   const m = summary.memory;
-  const header: Row = { name: "Layer", type: "Type", output: "Output shape", params: "Params", macs: "MACs", rf: "RF", saved: `Saved @${m.batch}` };
+  const header: Row = {
+    name: "Layer",
+    type: "Type",
+    output: "Output shape",
+    params: "Params",
+    macs: "MACs",
+    rf: "RF",
+    saved: `Saved @${m.batch}`,
+  };
   // A loop, not Math.max(...rows): a 10,000-block net has 140k rows, more than a spread can pass.
   const width = (key: keyof Row) => [header, ...rows].reduce((most, r) => Math.max(most, r[key].length), 0);
-  const w = { name: width("name"), type: width("type"), output: width("output"), params: width("params"), macs: width("macs"), rf: width("rf"), saved: width("saved") };
+  const w = {
+    name: width("name"),
+    type: width("type"),
+    output: width("output"),
+    params: width("params"),
+    macs: width("macs"),
+    rf: width("rf"),
+    saved: width("saved"),
+  };
   const line = (r: Row) =>
     `${r.name.padEnd(w.name)}  ${r.type.padEnd(w.type)}  ${r.output.padEnd(w.output)}  ${r.params.padStart(w.params)}  ${r.macs.padStart(w.macs)}  ${r.rf.padStart(w.rf)}  ${r.saved.padStart(w.saved)}`.trimEnd();
   const total = w.name + w.type + w.output + w.params + w.macs + w.rf + w.saved + 12;
@@ -234,13 +300,17 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     `  training peak ${formatBytes(m.trainPeakBytes)} · inference peak (no_grad) ${formatBytes(m.inferencePeakBytes)}`,
     ...(m.budgetBytes === undefined || m.largestBatch === undefined
       ? []
-      : [m.largestBatch > 0
-          ? `  largest batch within ${formatBytes(m.budgetBytes)}: ${m.largestBatch}`
-          : `  not even batch 1 fits in ${formatBytes(m.budgetBytes)}`]),
+      : [
+          m.largestBatch > 0
+            ? `  largest batch within ${formatBytes(m.budgetBytes)}: ${m.largestBatch}`
+            : `  not even batch 1 fits in ${formatBytes(m.budgetBytes)}`,
+        ]),
     `  with torch.utils.checkpoint on (peak, saved against none, extra MACs per step):`,
-    ...m.checkpointing.map((c) =>
-      `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
-        `(${c.peakSavedBytes === 0 ? "unchanged" : formatByteDelta(-c.peakSavedBytes)}), +${formatCount(c.recomputeMacs)} MACs`),
+    ...m.checkpointing.map(
+      (c) =>
+        `    ${c.stages.join(", ")}: ${formatBytes(c.trainPeakBytes)} ` +
+        `(${c.peakSavedBytes === 0 ? "unchanged" : formatByteDelta(-c.peakSavedBytes)}), +${formatCount(c.recomputeMacs)} MACs`,
+    ),
     rule,
   ];
   return out.join("\n") + "\n";
@@ -271,11 +341,13 @@ function parseMemoryOptions(options: SummaryOptions): SummaryMemoryOptions {
   if (options.batch !== undefined) out.batch = parseBatchOption(options.batch);
   if (options.memory !== undefined) out.budgetBytes = parseByteSize(options.memory);
   if (options.dtype !== undefined) {
-    if (!(options.dtype in DTYPE_BYTES)) throw new Error(`--dtype must be float32, bfloat16 or float16, got "${options.dtype}"`);
+    if (!(options.dtype in DTYPE_BYTES))
+      throw new Error(`--dtype must be float32, bfloat16 or float16, got "${options.dtype}"`);
     out.dtype = options.dtype as MemoryDtype;
   }
   if (options.optimizer !== undefined) {
-    if (!["sgd", "adam", "none"].includes(options.optimizer)) throw new Error(`--optimizer must be sgd, adam or none, got "${options.optimizer}"`);
+    if (!["sgd", "adam", "none"].includes(options.optimizer))
+      throw new Error(`--optimizer must be sgd, adam or none, got "${options.optimizer}"`);
     out.optimizer = options.optimizer as OptimizerName | "none";
   }
   return out;
@@ -325,7 +397,10 @@ export function registerSummary(program: Command): void {
     .option("--json", "print one JSON object instead of the table")
     .option("--depth <1|2|3>", "table rows: 1 stages, 2 blocks, 3 every layer (default)")
     .option("--batch <N>", "batch of the training-memory estimate (default 1)")
-    .option("--memory <size>", "a memory budget such as 24GB or 16GiB: also print the largest batch whose training step fits")
+    .option(
+      "--memory <size>",
+      "a memory budget such as 24GB or 16GiB: also print the largest batch whose training step fits",
+    )
     .option("--dtype <float32|bfloat16|float16>", "element type of activations and parameters (default float32)")
     .option("--optimizer <sgd|adam|none>", "optimiser state: SGD momentum 1×, Adam 2× the parameters (default sgd)")
     .action(async (spec: string, options: SummaryOptions) => {

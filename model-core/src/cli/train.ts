@@ -17,7 +17,14 @@ import { resolveWorkerCount } from "../runtime/parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
 import { formatBytes, formatCount, formatDuration } from "../render/format";
 import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
-import { calibrateOnTorch, parseDevice, probeTorch, resolvePython, trainOnTorch, type PythonChoice } from "../runtime/torchBackend";
+import {
+  calibrateOnTorch,
+  parseDevice,
+  probeTorch,
+  resolvePython,
+  trainOnTorch,
+  type PythonChoice,
+} from "../runtime/torchBackend";
 import type { TorchDevice } from "../runtime/torchProtocol";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +34,13 @@ import { adaptToDataset, smallVariant, specSourceText, type DatasetTarget } from
 import { estimateTraining, type Throughput, type TrainingEstimate } from "../analysis/estimate";
 import { calibrateThroughput } from "../runtime/calibrate";
 import { stepProgress } from "../runtime/progress";
-import { DEFAULT_TRAIN_CONFIG, type LrSchedule, type TrainConfig, type TrainEvent, type TrainResult } from "../runtime/trainTypes";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  type LrSchedule,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainResult,
+} from "../runtime/trainTypes";
 
 export interface TrainCliOptions {
   dataset?: string;
@@ -78,24 +91,43 @@ export function datasetDefaults(dataset: string): Partial<TrainConfig> {
   const kind = dataset.split(":")[0];
   // Measured on 2 cores (wasm, 2 data-parallel workers, 550–860 img/s): 5 epochs reach 97.8–97.9% in 48–85 s, whole
   // process (BENCHMARKS.md); single-threaded (~510 img/s) 4 epochs reached 97.2% in 73 s.
-  if (kind === "mnist") return { epochs: 5, batchSize: 64, optimizer: "adam", lr: 1e-2, weightDecay: 0, schedule: { kind: "cosine" } };
+  if (kind === "mnist")
+    return { epochs: 5, batchSize: 64, optimizer: "adam", lr: 1e-2, weightDecay: 0, schedule: { kind: "cosine" } };
   if (kind === "cifar10") {
-    return { epochs: 12, batchSize: 128, optimizer: "sgd", lr: 0.1, momentum: 0.9, weightDecay: 1e-4, schedule: { kind: "step", milestones: [6, 9], gamma: 0.1 } };
+    return {
+      epochs: 12,
+      batchSize: 128,
+      optimizer: "sgd",
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      schedule: { kind: "step", milestones: [6, 9], gamma: 0.1 },
+    };
   }
   return { epochs: 3, batchSize: 32, optimizer: "adam", lr: 3e-3, weightDecay: 5e-4, schedule: { kind: "cosine" } };
 }
 
-function parseNumber(value: string, flag: string, rule: { integer?: boolean; min?: number; minExclusive?: number; max?: number }): number {
+function parseNumber(
+  value: string,
+  flag: string,
+  rule: { integer?: boolean; min?: number; minExclusive?: number; max?: number },
+): number {
   const n = Number(value);
   const bad =
-    value.trim() === "" || !Number.isFinite(n) || (rule.integer && !Number.isInteger(n)) ||
-    (rule.min !== undefined && n < rule.min) || (rule.minExclusive !== undefined && n <= rule.minExclusive) || (rule.max !== undefined && n > rule.max);
+    value.trim() === "" ||
+    !Number.isFinite(n) ||
+    (rule.integer && !Number.isInteger(n)) ||
+    (rule.min !== undefined && n < rule.min) ||
+    (rule.minExclusive !== undefined && n <= rule.minExclusive) ||
+    (rule.max !== undefined && n > rule.max);
   if (bad) {
     const kind = rule.integer ? "an integer" : "a number";
     const range = [
       rule.min !== undefined ? `≥ ${rule.min}` : rule.minExclusive !== undefined ? `> ${rule.minExclusive}` : "",
       rule.max !== undefined ? `≤ ${rule.max}` : "",
-    ].filter(Boolean).join(" and ");
+    ]
+      .filter(Boolean)
+      .join(" and ");
     throw new UsageError(`${flag} must be ${kind}${range ? " " + range : ""}, got "${value}"`);
   }
   return n;
@@ -104,7 +136,8 @@ function parseNumber(value: string, flag: string, rule: { integer?: boolean; min
 function parseSchedule(value: string, epochs: number): LrSchedule {
   if (value === "constant") return { kind: "constant" };
   if (value === "cosine") return { kind: "cosine" };
-  if (value === "step") return { kind: "step", milestones: [Math.round(epochs * 0.5), Math.round(epochs * 0.75)], gamma: 0.1 };
+  if (value === "step")
+    return { kind: "step", milestones: [Math.round(epochs * 0.5), Math.round(epochs * 0.75)], gamma: 0.1 };
   throw new UsageError(`--schedule must be constant, step or cosine, got "${value}"`);
 }
 
@@ -116,24 +149,35 @@ export function parseWorkers(value: string): number | undefined {
 
 /** The run's config: built-in defaults < dataset defaults < the resumed checkpoint's config < explicit flags. */
 export function buildTrainConfig(options: TrainCliOptions, resumed: TrainConfig | null): TrainConfig {
-  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...datasetDefaults(options.dataset ?? "mnist"), ...(resumed ?? {}) };
+  const config: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...datasetDefaults(options.dataset ?? "mnist"),
+    ...(resumed ?? {}),
+  };
   if (options.epochs !== undefined) config.epochs = parseNumber(options.epochs, "--epochs", { integer: true, min: 1 });
   if (options.batch !== undefined) config.batchSize = parseNumber(options.batch, "--batch", { integer: true, min: 2 });
   if (options.optimizer !== undefined) {
-    if (options.optimizer !== "adam" && options.optimizer !== "sgd") throw new UsageError(`--optimizer must be adam or sgd, got "${options.optimizer}"`);
+    if (options.optimizer !== "adam" && options.optimizer !== "sgd")
+      throw new UsageError(`--optimizer must be adam or sgd, got "${options.optimizer}"`);
     config.optimizer = options.optimizer;
     if (options.lr === undefined && !resumed) config.lr = options.optimizer === "sgd" ? 0.1 : 3e-3;
   }
   if (options.lr !== undefined) config.lr = parseNumber(options.lr, "--lr", { minExclusive: 0 });
-  if (options.momentum !== undefined) config.momentum = parseNumber(options.momentum, "--momentum", { min: 0, max: 0.999 });
-  if (options.weightDecay !== undefined) config.weightDecay = parseNumber(options.weightDecay, "--weight-decay", { min: 0 });
+  if (options.momentum !== undefined)
+    config.momentum = parseNumber(options.momentum, "--momentum", { min: 0, max: 0.999 });
+  if (options.weightDecay !== undefined)
+    config.weightDecay = parseNumber(options.weightDecay, "--weight-decay", { min: 0 });
   if (options.schedule !== undefined) config.schedule = parseSchedule(options.schedule, config.epochs);
-  if (options.valFraction !== undefined) config.valFraction = parseNumber(options.valFraction, "--val-fraction", { min: 0, max: 0.9 });
-  if (options.maxSteps !== undefined) config.maxSteps = parseNumber(options.maxSteps, "--max-steps", { integer: true, min: 1 });
-  if (options.logEvery !== undefined) config.logEvery = parseNumber(options.logEvery, "--log-every", { integer: true, min: 1 });
+  if (options.valFraction !== undefined)
+    config.valFraction = parseNumber(options.valFraction, "--val-fraction", { min: 0, max: 0.9 });
+  if (options.maxSteps !== undefined)
+    config.maxSteps = parseNumber(options.maxSteps, "--max-steps", { integer: true, min: 1 });
+  if (options.logEvery !== undefined)
+    config.logEvery = parseNumber(options.logEvery, "--log-every", { integer: true, min: 1 });
   if (options.seed !== undefined) config.seed = parseNumber(options.seed, "--seed", { integer: true, min: 0 });
   if (options.workers !== undefined) config.workers = parseWorkers(options.workers);
-  if (options.samplesPerEpoch !== undefined) config.samplesPerEpoch = parseNumber(options.samplesPerEpoch, "--samples-per-epoch", { integer: true, min: 1 });
+  if (options.samplesPerEpoch !== undefined)
+    config.samplesPerEpoch = parseNumber(options.samplesPerEpoch, "--samples-per-epoch", { integer: true, min: 1 });
   return config;
 }
 
@@ -188,20 +232,27 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   // Fail fast, before the dataset loads, with what to install.
   if (python) probeTorch(python);
   if (options.small && options.resume) {
-    throw new UsageError("--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead");
+    throw new UsageError(
+      "--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead",
+    );
   }
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
   const config = buildTrainConfig(options, resumed?.header.config ?? null);
 
   const loaded = loadSpec(specArg, { input });
-  const failed = reportDiagnostics({ ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") }, specArg);
+  const failed = reportDiagnostics(
+    { ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") },
+    specArg,
+  );
   if (failed || !loaded.graph) {
     if (!failed) process.stderr.write(`${loaded.file ?? specArg}: error: the network could not be analyzed\n`);
     process.exitCode = 1;
     return null;
   }
   // On torch, tfjs only makes the seeded initial weights and holds the trained ones afterwards.
-  const backend: TrainBackend = onTorch ? { name: "torch", detail: "PyTorch in a child process" } : await initBackend(backendChoice);
+  const backend: TrainBackend = onTorch
+    ? { name: "torch", detail: "PyTorch in a child process" }
+    : await initBackend(backendChoice);
   if (onTorch) await initBackend("cpu");
   const adapted = adaptForDataset(loaded.graph, dataset, config, options);
   if (!adapted) {
@@ -213,27 +264,48 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     // largest one that fits the backend; an explicit or resumed batch that doesn't fit is refused with the estimate.
     const workers = resolveWorkerCount(config.workers, backend.name, config.batchSize);
     const memory = checkPassMemory({
-      graph: adapted.graph, batch: Math.ceil(config.batchSize / workers), kind: "train", optimizer: config.optimizer, limitBytes: backendLimitBytes(backend.name),
+      graph: adapted.graph,
+      batch: Math.ceil(config.batchSize / workers),
+      kind: "train",
+      optimizer: config.optimizer,
+      limitBytes: backendLimitBytes(backend.name),
     });
     if (!memory.fits) {
       if (options.batch !== undefined || resumed || memory.largestBatch < 2) {
         throw new UsageError(passMemoryMessage(adapted.graph, memory, "a training step", { replicas: workers }));
       }
       if (!options.quiet) {
-        process.stderr.write(`note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
-          `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`);
+        process.stderr.write(
+          `note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
+            `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`,
+        );
       }
       config.batchSize = memory.largestBatch;
     }
   }
   const data = await resolveDataset(dataset, {
-    input: loaded.graph.spec.input, classes: loaded.graph.spec.classes, seed: config.seed, download: options.download,
+    input: loaded.graph.spec.input,
+    classes: loaded.graph.spec.classes,
+    seed: config.seed,
+    download: options.download,
     onDownloadProgress: (received, total) => {
-      if (!options.json && !options.quiet) process.stderr.write(`\rdownloading CIFAR-10: ${(received / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ""} MB`);
+      if (!options.json && !options.quiet)
+        process.stderr.write(
+          `\rdownloading CIFAR-10: ${(received / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ""} MB`,
+        );
     },
   });
   const held = data.val ? 0 : splitDataset(data.train, config.valFraction).val.length;
-  const plan = await planTraining(loaded.graph, adapted, dataset, data.train.count - held, config, backend, options, python ? { python, device } : null);
+  const plan = await planTraining(
+    loaded.graph,
+    adapted,
+    dataset,
+    data.train.count - held,
+    config,
+    backend,
+    options,
+    python ? { python, device } : null,
+  );
   if (!plan) {
     process.exitCode = 1;
     return null;
@@ -246,7 +318,13 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     checkpointPath = join(options.out, CHECKPOINT_FILE_NAME);
     if (options.small) {
       const file = join(options.out, SMALL_VARIANT_FILE);
-      writeFileSync(file, specSourceText(graph.spec, `The small variant of ${loaded.graph.spec.name} that \`resnet-studio train --small\` trained on ${dataset}.`));
+      writeFileSync(
+        file,
+        specSourceText(
+          graph.spec,
+          `The small variant of ${loaded.graph.spec.name} that \`resnet-studio train --small\` trained on ${dataset}.`,
+        ),
+      );
       if (!options.json && !options.quiet) process.stderr.write(`small variant saved as ${file}\n`);
     }
   }
@@ -256,7 +334,11 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   process.once("SIGINT", onSigint);
   // On a terminal, a step event at least every second keeps the bar and the ETA moving on slow networks.
   if (!options.json) config.logEverySeconds = 1;
-  const reporter = options.json ? jsonReporter(options.logEvery !== undefined) : options.quiet ? () => undefined : terminalReporter();
+  const reporter = options.json
+    ? jsonReporter(options.logEvery !== undefined)
+    : options.quiet
+      ? () => undefined
+      : terminalReporter();
   let result: TrainResult;
   // Without --out, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
   const scratch = onTorch && !checkpointPath ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
@@ -264,13 +346,25 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     if (python) {
       const target = checkpointPath ?? join(scratch!, CHECKPOINT_FILE_NAME);
       result = await trainOnTorch({
-        graph, data, config, python, device, signal: controller.signal, checkpoint: target, resumeFrom: resumed ? resumed.path : undefined,
+        graph,
+        data,
+        config,
+        python,
+        device,
+        signal: controller.signal,
+        checkpoint: target,
+        resumeFrom: resumed ? resumed.path : undefined,
         onEvent: (event) => (scratch && event.type === "checkpoint" ? undefined : reporter(event)),
       });
       if (existsSync(target)) loadCheckpointInto(model, target);
     } else {
       result = await train({
-        model, data, config, signal: controller.signal, checkpoint: checkpointPath, resumeFrom: resumed ? resumed.path : undefined,
+        model,
+        data,
+        config,
+        signal: controller.signal,
+        checkpoint: checkpointPath,
+        resumeFrom: resumed ? resumed.path : undefined,
         onEvent: reporter,
       });
     }
@@ -335,7 +429,12 @@ export interface TrainEstimateLine {
 }
 
 /** The spec with the dataset's input shape (unless --input gave one) and class count, and what changed. */
-function adaptForDataset(written: ModelGraph, dataset: string, config: TrainConfig, options: TrainCliOptions): { graph: ModelGraph; changes: string[]; target: DatasetTarget | null } | null {
+function adaptForDataset(
+  written: ModelGraph,
+  dataset: string,
+  config: TrainConfig,
+  options: TrainCliOptions,
+): { graph: ModelGraph; changes: string[]; target: DatasetTarget | null } | null {
   // --input keeps the given shape (the images are padded or cropped to it); the class count still follows the dataset.
   const known = datasetTarget(dataset, config.valFraction);
   const target = known && options.input !== undefined ? { ...known, input: written.spec.input } : known;
@@ -351,17 +450,28 @@ function adaptForDataset(written: ModelGraph, dataset: string, config: TrainConf
  * seconds).
  */
 async function planTraining(
-  written: ModelGraph, adapted: { graph: ModelGraph; changes: string[]; target: DatasetTarget | null }, dataset: string, datasetSamples: number,
-  config: TrainConfig, backend: { name: string }, options: TrainCliOptions, torch: { python: PythonChoice; device: TorchDevice } | null,
+  written: ModelGraph,
+  adapted: { graph: ModelGraph; changes: string[]; target: DatasetTarget | null },
+  dataset: string,
+  datasetSamples: number,
+  config: TrainConfig,
+  backend: { name: string },
+  options: TrainCliOptions,
+  torch: { python: PythonChoice; device: TorchDevice } | null,
 ): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
   const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
   if (options.small && !calibrate) {
-    throw new UsageError(`--small needs a measured speed, and the ${backend.name} backend can't be calibrated here: use --backend wasm`);
+    throw new UsageError(
+      `--small needs a measured speed, and the ${backend.name} backend can't be calibrated here: use --backend wasm`,
+    );
   }
   let throughput: Throughput | null = null;
   let calibrationSeconds = 0;
   if (calibrate) {
-    if (!options.json && !options.quiet) process.stderr.write(`measuring ${backend.name}'s speed for the estimate (a few seconds; --no-estimate skips it)…\n`);
+    if (!options.json && !options.quiet)
+      process.stderr.write(
+        `measuring ${backend.name}'s speed for the estimate (a few seconds; --no-estimate skips it)…\n`,
+      );
     const calibration = torch
       ? await calibrateOnTorch({ ...torch, batchSize: config.batchSize })
       : await calibrateThroughput({ batchSize: config.batchSize, workers: config.workers });
@@ -372,24 +482,44 @@ async function planTraining(
   const trainSamples = Math.min(datasetSamples, config.samplesPerEpoch ?? Infinity);
   let { graph, changes } = adapted;
   if (options.small && throughput) {
-    const small = smallVariant(spec, { ...(adapted.target ?? { name: dataset, input: spec.input, classes: spec.classes }), trainSamples }, {
-      throughput, batchSize: config.batchSize, budgetSeconds: SMALL_EPOCH_SECONDS,
-    });
+    const small = smallVariant(
+      spec,
+      { ...(adapted.target ?? { name: dataset, input: spec.input, classes: spec.classes }), trainSamples },
+      {
+        throughput,
+        batchSize: config.batchSize,
+        budgetSeconds: SMALL_EPOCH_SECONDS,
+      },
+    );
     if (!small) return null;
     ({ graph, changes } = small);
   }
   if (!throughput) {
-    if (changes.length > 0 && !options.json && !options.quiet) process.stderr.write([`${graph.spec.name}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n");
+    if (changes.length > 0 && !options.json && !options.quiet)
+      process.stderr.write(
+        [`${graph.spec.name}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n",
+      );
     return { graph, estimate: null };
   }
   const estimate = estimateTraining(graph, { batchSize: config.batchSize, trainSamples, throughput });
   const line: TrainEstimateLine = {
-    type: "estimate", model: graph.spec.name, dataset, changes, backend: throughput.backend, workers: throughput.workers,
-    macsPerImage: graph.totals.macs, params: graph.totals.params, secondsPerStep: round(estimate.secondsPerStep, 4),
-    stepsPerEpoch: estimate.stepsPerEpoch, secondsPerEpoch: round(estimate.secondsPerEpoch, 2), epochs: config.epochs,
+    type: "estimate",
+    model: graph.spec.name,
+    dataset,
+    changes,
+    backend: throughput.backend,
+    workers: throughput.workers,
+    macsPerImage: graph.totals.macs,
+    params: graph.totals.params,
+    secondsPerStep: round(estimate.secondsPerStep, 4),
+    stepsPerEpoch: estimate.stepsPerEpoch,
+    secondsPerEpoch: round(estimate.secondsPerEpoch, 2),
+    epochs: config.epochs,
     calibration: {
-      macsPerSecond: Math.round(throughput.macsPerSecond), stepOverheadSeconds: round(throughput.stepOverheadSeconds, 4),
-      secondsPerParam: throughput.secondsPerParam, seconds: round(calibrationSeconds, 2),
+      macsPerSecond: Math.round(throughput.macsPerSecond),
+      stepOverheadSeconds: round(throughput.stepOverheadSeconds, 4),
+      secondsPerParam: throughput.secondsPerParam,
+      seconds: round(calibrationSeconds, 2),
     },
   };
   if (options.json) process.stdout.write(JSON.stringify(line) + "\n");
@@ -399,7 +529,8 @@ async function planTraining(
 
 export function formatEstimate(e: TrainEstimateLine): string {
   const lines: string[] = [];
-  if (e.changes.length > 0) lines.push(`${e.model}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
+  if (e.changes.length > 0)
+    lines.push(`${e.model}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
   lines.push(
     `estimate: ${formatCount(e.macsPerImage)} MACs/image, ${formatCount(e.params)} params → ${formatDuration(e.secondsPerStep)}/step, ` +
       `${e.stepsPerEpoch} steps → ${formatDuration(e.secondsPerEpoch)}/epoch, ${formatDuration(e.secondsPerEpoch * e.epochs)} for ${e.epochs} epoch${e.epochs === 1 ? "" : "s"}`,
@@ -407,7 +538,8 @@ export function formatEstimate(e: TrainEstimateLine): string {
       `${(e.calibration.macsPerSecond / 1e9).toFixed(1)} GMAC/s, ${formatDuration(e.calibration.stepOverheadSeconds)} per step` +
       `${e.calibration.secondsPerParam > 0 ? `, ${(e.calibration.secondsPerParam * 1e9).toFixed(0)} ns per param` : ""})`,
   );
-  if (e.secondsPerEpoch > SMALL_EPOCH_SECONDS && !e.model.includes("(small,")) lines.push(`  over a minute per epoch: --small trains a smaller variant of the same design`);
+  if (e.secondsPerEpoch > SMALL_EPOCH_SECONDS && !e.model.includes("(small,"))
+    lines.push(`  over a minute per epoch: --small trains a smaller variant of the same design`);
   return lines.join("\n") + "\n";
 }
 
@@ -454,17 +586,23 @@ function terminalReporter(): (event: TrainEvent) => void {
         epochs = event.config.epochs;
         process.stderr.write(
           `training ${printable(event.model)} (${event.params.toLocaleString("en-US")} params) on ${event.dataset}: ${event.trainSamples} train / ${event.valSamples} val images` +
-            (event.config.samplesPerEpoch !== undefined && event.config.samplesPerEpoch < event.trainSamples ? ` (${event.config.samplesPerEpoch} per epoch)` : "") + ", " +
+            (event.config.samplesPerEpoch !== undefined && event.config.samplesPerEpoch < event.trainSamples
+              ? ` (${event.config.samplesPerEpoch} per epoch)`
+              : "") +
+            ", " +
             `${event.config.optimizer} lr ${event.config.lr}, batch ${event.config.batchSize}, ${event.backend}` +
             ((event.workers ?? 1) > 1 ? ` × ${event.workers} workers (batch split between them)` : "") +
-            (event.startEpoch > 0 ? `, resuming at epoch ${event.startEpoch + 1}` : "") + "\n",
+            (event.startEpoch > 0 ? `, resuming at epoch ${event.startEpoch + 1}` : "") +
+            "\n",
         );
         break;
       case "step":
         if (!sawStep) {
           // train() reports the run's first step: its time, as soon as it is known (it includes the backend's warm-up).
           sawStep = true;
-          process.stderr.write(`first step: ${formatDuration(event.epochSeconds)}; ${stepProgress(event, epochs, null).text}\n`);
+          process.stderr.write(
+            `first step: ${formatDuration(event.epochSeconds)}; ${stepProgress(event, epochs, null).text}\n`,
+          );
         }
         if (!interactive) {
           // Logs and pipes get a plain progress line every 30 s instead of a bar.
@@ -477,11 +615,19 @@ function terminalReporter(): (event: TrainEvent) => void {
         if (!bar) {
           bar = new SingleBar({
             format: `epoch {epoch}/${epochs} [{bar}] {value}/{total} steps | loss {loss} | acc {acc} | {ips} img/s | eta {eta_formatted}`,
-            barsize: 24, hideCursor: true, clearOnComplete: true, stream: process.stderr,
+            barsize: 24,
+            hideCursor: true,
+            clearOnComplete: true,
+            stream: process.stderr,
           });
           bar.start(event.stepsPerEpoch, 0, { epoch: event.epoch + 1, loss: "-", acc: "-", ips: "-" });
         }
-        bar.update(event.step + 1, { epoch: event.epoch + 1, loss: event.loss.toFixed(4), acc: (event.accuracy * 100).toFixed(1) + "%", ips: event.imagesPerSecond.toFixed(0) });
+        bar.update(event.step + 1, {
+          epoch: event.epoch + 1,
+          loss: event.loss.toFixed(4),
+          acc: (event.accuracy * 100).toFixed(1) + "%",
+          ips: event.imagesPerSecond.toFixed(0),
+        });
         break;
       case "epoch":
         bar?.stop();
@@ -495,7 +641,8 @@ function terminalReporter(): (event: TrainEvent) => void {
       case "done":
         bar?.stop();
         bar = null;
-        if (event.reason === "aborted") process.stderr.write("stopped (cancelled); the last completed epoch's checkpoint, if any, is kept\n");
+        if (event.reason === "aborted")
+          process.stderr.write("stopped (cancelled); the last completed epoch's checkpoint, if any, is kept\n");
         break;
       default:
         break;
@@ -522,12 +669,24 @@ export function registerTrain(program: Command): void {
     .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
     .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch", "auto")
-    .option("--python <path>", "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)")
+    .option(
+      "--python <path>",
+      "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",
+    )
     .option("--device <name>", "with --backend torch: cpu | cuda | auto", "auto")
     .option("--seed <n>", "seed for weight init and shuffling (default 1)")
-    .option("--workers <n>", "data-parallel training threads, each on a share of every batch: auto (one per core on wasm) or N; 1 = single-threaded")
-    .option("--input <C,H,W>", "override the spec's input shape (otherwise mnist and cifar10 set it, and the class count)")
-    .option("--small", `train a small variant of the spec: same design, the dataset's shape, scaled until an epoch fits ${SMALL_EPOCH_SECONDS} s`)
+    .option(
+      "--workers <n>",
+      "data-parallel training threads, each on a share of every batch: auto (one per core on wasm) or N; 1 = single-threaded",
+    )
+    .option(
+      "--input <C,H,W>",
+      "override the spec's input shape (otherwise mnist and cifar10 set it, and the class count)",
+    )
+    .option(
+      "--small",
+      `train a small variant of the spec: same design, the dataset's shape, scaled until an epoch fits ${SMALL_EPOCH_SECONDS} s`,
+    )
     .option("--samples-per-epoch <n>", "train on at most n images per epoch (a fresh random subset each epoch)")
     .option("--no-estimate", "skip the speed calibration and the time estimate printed before training")
     .option("--download", "download CIFAR-10 into the cifar10:<dir> folder if it is missing")

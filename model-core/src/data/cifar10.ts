@@ -4,14 +4,36 @@
  * Optionally downloads the official archive, checking its md5.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { DatasetError, type ImageDataset } from "./dataset";
 
 export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 export const CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530";
-export const CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+export const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+];
 export const CIFAR10_TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 export const CIFAR10_TEST_FILE = "test_batch.bin";
 /** Per-channel mean/std of the CIFAR-10 training set (pixel/255), the usual normalisation constants. */
@@ -23,7 +45,11 @@ const RECORD_BYTES = 1 + 3 * SIDE * SIDE;
 /** The folder that holds the .bin files: `dir` itself or the archive's `cifar-10-batches-bin` inside it. */
 export function findCifar10Folder(dir: string): string | null {
   for (const candidate of [dir, join(dir, "cifar-10-batches-bin")]) {
-    if (existsSync(candidate) && [...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE].some((f) => existsSync(join(candidate, f)))) return candidate;
+    if (
+      existsSync(candidate) &&
+      [...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE].some((f) => existsSync(join(candidate, f)))
+    )
+      return candidate;
   }
   return null;
 }
@@ -33,7 +59,9 @@ export function parseCifar10Files(files: string[], name: string): ImageDataset {
   const buffers = files.map((file) => {
     const bytes = readFileSync(file);
     if (bytes.length === 0 || bytes.length % RECORD_BYTES !== 0) {
-      throw new DatasetError(`${file}: ${bytes.length} bytes is not a whole number of CIFAR-10 records (${RECORD_BYTES} bytes each)`);
+      throw new DatasetError(
+        `${file}: ${bytes.length} bytes is not a whole number of CIFAR-10 records (${RECORD_BYTES} bytes each)`,
+      );
     }
     return { file, bytes };
   });
@@ -44,7 +72,8 @@ export function parseCifar10Files(files: string[], name: string): ImageDataset {
   for (const { file, bytes } of buffers) {
     for (let r = 0; r < bytes.length; r += RECORD_BYTES, image++) {
       const label = bytes[r];
-      if (label > 9) throw new DatasetError(`${file}: record ${r / RECORD_BYTES} has label ${label}, CIFAR-10 labels are 0..9`);
+      if (label > 9)
+        throw new DatasetError(`${file}: record ${r / RECORD_BYTES} has label ${label}, CIFAR-10 labels are 0..9`);
       labels[image] = label;
       const out = image * SIDE * SIDE * 3;
       for (let p = 0; p < SIDE * SIDE; p++) {
@@ -55,8 +84,17 @@ export function parseCifar10Files(files: string[], name: string): ImageDataset {
     }
   }
   return {
-    name, images, labels, count, height: SIDE, width: SIDE, channels: 3, classes: 10,
-    classNames: [...CIFAR10_CLASSES], mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD],
+    name,
+    images,
+    labels,
+    count,
+    height: SIDE,
+    width: SIDE,
+    channels: 3,
+    classes: 10,
+    classNames: [...CIFAR10_CLASSES],
+    mean: [...CIFAR10_MEAN],
+    std: [...CIFAR10_STD],
   };
 }
 
@@ -72,8 +110,12 @@ export function loadCifar10(dir: string): { train: ImageDataset; test: ImageData
   const trainFiles = CIFAR10_TRAIN_FILES.map((f) => join(folder, f)).filter((f) => existsSync(f));
   const testFile = join(folder, CIFAR10_TEST_FILE);
   const hasTest = existsSync(testFile);
-  if (trainFiles.length === 0) throw new DatasetError(`${folder}: no training batch (${CIFAR10_TRAIN_FILES.join(", ")})`);
-  return { train: parseCifar10Files(trainFiles, "cifar10"), test: hasTest ? parseCifar10Files([testFile], "cifar10-test") : null };
+  if (trainFiles.length === 0)
+    throw new DatasetError(`${folder}: no training batch (${CIFAR10_TRAIN_FILES.join(", ")})`);
+  return {
+    train: parseCifar10Files(trainFiles, "cifar10"),
+    test: hasTest ? parseCifar10Files([testFile], "cifar10-test") : null,
+  };
 }
 
 export interface DownloadOptions {
@@ -94,9 +136,12 @@ export async function downloadCifar10(dir: string, options: DownloadOptions = {}
     response = await fetchImpl(url);
   } catch (err) {
     const cause = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    throw new DatasetError(`could not download CIFAR-10 from ${url} (${cause}); are you offline? Download it elsewhere and extract it into ${dir}`);
+    throw new DatasetError(
+      `could not download CIFAR-10 from ${url} (${cause}); are you offline? Download it elsewhere and extract it into ${dir}`,
+    );
   }
-  if (!response.ok || !response.body) throw new DatasetError(`could not download CIFAR-10 from ${url}: HTTP ${response.status}`);
+  if (!response.ok || !response.body)
+    throw new DatasetError(`could not download CIFAR-10 from ${url}: HTTP ${response.status}`);
   const total = Number(response.headers.get("content-length")) || null;
   const chunks: Uint8Array[] = [];
   const md5 = createHash("md5");
@@ -109,10 +154,13 @@ export async function downloadCifar10(dir: string, options: DownloadOptions = {}
       options.onProgress?.(received, total);
     }
   } catch (err) {
-    throw new DatasetError(`download of ${url} broke off after ${received} bytes (${err instanceof Error ? err.message : String(err)})`);
+    throw new DatasetError(
+      `download of ${url} broke off after ${received} bytes (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
   const digest = md5.digest("hex");
-  if (digest !== expectedMd5) throw new DatasetError(`${url}: md5 ${digest} does not match the expected ${expectedMd5}; not extracting`);
+  if (digest !== expectedMd5)
+    throw new DatasetError(`${url}: md5 ${digest} does not match the expected ${expectedMd5}; not extracting`);
   const staging = join(dir, `.cifar10-staging-${process.pid}`);
   mkdirSync(staging, { recursive: true });
   try {
@@ -139,7 +187,10 @@ function* readTar(archive: Uint8Array): Generator<{ name: string; data: Uint8Arr
   while (offset + 512 <= archive.length) {
     const header = archive.subarray(offset, offset + 512);
     if (header.every((b) => b === 0)) return;
-    const text = (from: number, length: number) => Buffer.from(header.subarray(from, from + length)).toString("ascii").replace(/\0.*$/s, "");
+    const text = (from: number, length: number) =>
+      Buffer.from(header.subarray(from, from + length))
+        .toString("ascii")
+        .replace(/\0.*$/s, "");
     const prefix = text(345, 155);
     const name = (prefix ? prefix + "/" : "") + text(0, 100);
     const size = parseInt(text(124, 12).trim() || "0", 8);
@@ -149,4 +200,3 @@ function* readTar(archive: Uint8Array): Generator<{ name: string; data: Uint8Arr
     offset = dataStart + Math.ceil(size / 512) * 512;
   }
 }
-

@@ -41,15 +41,21 @@ export const SPLIT_SEED = 20151210;
 
 /** Holds out `valFraction` of the images (at least one when valFraction > 0), chosen by a fixed seeded shuffle. */
 export function splitDataset(dataset: ImageDataset, valFraction: number, splitSeed = SPLIT_SEED): DatasetSplit {
-  if (!(valFraction >= 0 && valFraction < 1)) throw new DatasetError(`validation fraction must be in [0, 1), got ${valFraction}`);
+  if (!(valFraction >= 0 && valFraction < 1))
+    throw new DatasetError(`validation fraction must be in [0, 1), got ${valFraction}`);
   const order = shuffledIndices(dataset.count, new SeededRng(splitSeed));
   const valCount = valFraction > 0 ? Math.max(1, Math.round(dataset.count * valFraction)) : 0;
-  if (dataset.count - valCount < 1) throw new DatasetError(`dataset ${dataset.name} has ${dataset.count} images: too few to split`);
+  if (dataset.count - valCount < 1)
+    throw new DatasetError(`dataset ${dataset.name} has ${dataset.count} images: too few to split`);
   return { val: order.slice(0, valCount).sort(), train: order.slice(valCount).sort() };
 }
 
 /** Per-channel mean/std of pixel/255 over (a sample of) the dataset. */
-export function channelStats(images: Uint8Array, channels: number, maxPixels = 4_000_000): { mean: number[]; std: number[] } {
+export function channelStats(
+  images: Uint8Array,
+  channels: number,
+  maxPixels = 4_000_000,
+): { mean: number[]; std: number[] } {
   const pixels = Math.floor(images.length / channels);
   const stride = Math.max(1, Math.floor(pixels / maxPixels));
   const sum = new Float64Array(channels);
@@ -79,7 +85,10 @@ export class BatchAdapter {
   private readonly padValue: Float32Array;
   private readonly average: boolean;
 
-  constructor(readonly dataset: ImageDataset, readonly target: Shape3) {
+  constructor(
+    readonly dataset: ImageDataset,
+    readonly target: Shape3,
+  ) {
     const [channels, height, width] = target;
     const src = dataset;
     if (!(channels === src.channels || src.channels === 1 || (src.channels === 3 && channels === 1))) {

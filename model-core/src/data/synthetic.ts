@@ -60,7 +60,14 @@ export function syntheticDataset(options: SyntheticOptions): ImageDataset {
     shuffledLabels[dst] = labels[src];
   });
   return {
-    name: "synthetic", images: shuffledImages, labels: shuffledLabels, count, height, width, channels, classes,
+    name: "synthetic",
+    images: shuffledImages,
+    labels: shuffledLabels,
+    count,
+    height,
+    width,
+    channels,
+    classes,
     classNames: Array.from({ length: classes }, (_, i) => `pattern${i}`),
     ...channelStats(shuffledImages, channels),
   };

@@ -25,29 +25,54 @@ function literal(value: unknown, quote: string): string {
     return quote === "'" ? `'${json.slice(1, -1).replace(/'/g, "\\'").replace(/\\"/g, '"')}'` : json;
   }
   if (Array.isArray(value)) return `[${value.map((v) => literal(v, quote)).join(", ")}]`;
-  if (typeof value === "object" && value !== null) return `{ ${Object.entries(value).map(([k, v]) => `${k}: ${literal(v, quote)}`).join(", ")} }`;
+  if (typeof value === "object" && value !== null)
+    return `{ ${Object.entries(value)
+      .map(([k, v]) => `${k}: ${literal(v, quote)}`)
+      .join(", ")} }`;
   return String(value);
 }
 
 /** One `key: value` per key (no trailing comma), each starting with `style.indent`; stages span several lines. */
-export function optionsPropertyLines(options: ResNetOptions, keys: readonly (keyof ResNetOptions)[], style: IndentStyle): string[] {
-  return keys.filter((k) => options[k] !== undefined).map((key) => {
-    if (key !== "stages") return `${style.indent}${key}: ${literal(options[key], style.quote)}`;
-    const inner = style.indent + style.unit;
-    const stages = options.stages.map((s) => `${inner}${style.stage}({ channels: ${s.channels}, blocks: ${s.blocks}${s.stride === undefined ? "" : `, stride: ${s.stride}`} }),`);
-    return `${style.indent}stages: [\n${stages.join("\n")}\n${style.indent}]`;
-  });
+export function optionsPropertyLines(
+  options: ResNetOptions,
+  keys: readonly (keyof ResNetOptions)[],
+  style: IndentStyle,
+): string[] {
+  return keys
+    .filter((k) => options[k] !== undefined)
+    .map((key) => {
+      if (key !== "stages") return `${style.indent}${key}: ${literal(options[key], style.quote)}`;
+      const inner = style.indent + style.unit;
+      const stages = options.stages.map(
+        (s) =>
+          `${inner}${style.stage}({ channels: ${s.channels}, blocks: ${s.blocks}${s.stride === undefined ? "" : `, stride: ${s.stride}`} }),`,
+      );
+      return `${style.indent}stages: [\n${stages.join("\n")}\n${style.indent}]`;
+    });
 }
 
 /** The order a spelled-out network lists its options in (the README's table). */
 const OPTION_ORDER: readonly (keyof ResNetOptions)[] = [
-  "name", "input", "stem", "block", "stages", "shortcut", "shortcutVariant", "preActivation", "residual", "norm", "groups", "widthPerGroup", "classes", "zeroInitResidual",
+  "name",
+  "input",
+  "stem",
+  "block",
+  "stages",
+  "shortcut",
+  "shortcutVariant",
+  "preActivation",
+  "residual",
+  "norm",
+  "groups",
+  "widthPerGroup",
+  "classes",
+  "zeroInitResidual",
 ];
 
 /** Parameter count of a preset (its canonical form). */
 export function presetParams(name: PresetName): number {
   const { spec } = normalizeSpec(presetOptions(name));
-  return spec ? analyze(spec).graph?.totals.params ?? 0 : 0;
+  return spec ? (analyze(spec).graph?.totals.params ?? 0) : 0;
 }
 
 /** A commented `.resnet.ts` file that spells preset `name` out as stages, so every part of it can be edited. */
@@ -55,7 +80,9 @@ export function presetSpecText(name: PresetName): string {
   const options = presetOptions(name)!;
   const { spec } = normalizeSpec(options);
   const graph = spec ? analyze(spec).graph : null;
-  const totals = graph ? `${formatExactCount(graph.totals.params)} parameters, ${formatCount(graph.totals.macs)} MACs at ${options.input ? formatShape(options.input) : "3×224×224"}` : "";
+  const totals = graph
+    ? `${formatExactCount(graph.totals.params)} parameters, ${formatCount(graph.totals.macs)} MACs at ${options.input ? formatShape(options.input) : "3×224×224"}`
+    : "";
   const keys = OPTION_ORDER.filter((k) => options[k] !== undefined);
   const lines = optionsPropertyLines(options, keys, { indent: "  ", unit: "  ", quote: '"', stage: "stage" });
   const stageNote = `// stage({ channels, blocks, stride }): channels is torchvision's planes (a block outputs channels × ${options.block === "bottleneck" ? 4 : 1}); stride applies to the stage's first block.`;

@@ -164,7 +164,9 @@ function helpers(flags: Flags): string[] {
           : `    """Shortcut-only gating (He et al. 2016, §3.1): F(x) + (1 − g)·x, g = σ(1×1 conv(x))."""`,
         ``,
         `    def forward(self, shortcut, residual, gate):`,
-        exclusive ? `        return gate * residual + (1 - gate) * shortcut` : `        return residual + (1 - gate) * shortcut`,
+        exclusive
+          ? `        return gate * residual + (1 - gate) * shortcut`
+          : `        return residual + (1 - gate) * shortcut`,
         ``,
       );
     } else {
@@ -351,7 +353,9 @@ function networkClass(spec: ResNetSpec, flags: Flags): string[] {
   ];
   const bias = flags.bn ? "False" : "True";
   if (imagenet) {
-    lines.push(`        self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3, bias=${bias})`);
+    lines.push(
+      `        self.conv1 = nn.Conv2d(in_channels, self.inplanes, kernel_size=7, stride=2, padding=3, bias=${bias})`,
+    );
   } else {
     lines.push(`        self.conv1 = conv3x3(in_channels, self.inplanes)`);
   }
@@ -437,13 +441,14 @@ function networkClass(spec: ResNetSpec, flags: Flags): string[] {
   lines.push(`    def forward(self, x):`);
   const stem = [`self.conv1(x)`];
   if (stemActivated) {
-    if (flags.bn) stem.unshift(`self.bn1(`), stem.push(`)`);
-    stem.unshift(`self.relu(`), stem.push(`)`);
+    if (flags.bn) (stem.unshift(`self.bn1(`), stem.push(`)`));
+    (stem.unshift(`self.relu(`), stem.push(`)`));
   }
-  if (imagenet) stem.unshift(`self.maxpool(`), stem.push(`)`);
+  if (imagenet) (stem.unshift(`self.maxpool(`), stem.push(`)`));
   lines.push(`        x = ${stem.join("")}`);
   spec.stages.forEach((_, i) => lines.push(`        x = self.layer${i + 1}(x)`));
-  if (flags.preact) lines.push(flags.bn ? `        x = self.relu_final(self.bn_final(x))` : `        x = self.relu_final(x)`);
+  if (flags.preact)
+    lines.push(flags.bn ? `        x = self.relu_final(self.bn_final(x))` : `        x = self.relu_final(x)`);
   lines.push(`        x = torch.flatten(self.avgpool(x), 1)`, `        return self.fc(x)`, ``);
   return lines;
 }

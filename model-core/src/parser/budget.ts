@@ -86,7 +86,11 @@ export function findDeepNesting(text: string, limit: number): number {
       case ts.SyntaxKind.CloseBraceToken: {
         const closed = open.pop();
         level = closed?.level ?? 0;
-        if (closed?.template && token === ts.SyntaxKind.CloseBraceToken && scanner.reScanTemplateToken(false) === ts.SyntaxKind.TemplateMiddle) {
+        if (
+          closed?.template &&
+          token === ts.SyntaxKind.CloseBraceToken &&
+          scanner.reScanTemplateToken(false) === ts.SyntaxKind.TemplateMiddle
+        ) {
           open.push(closed);
           level++;
         }

@@ -108,7 +108,11 @@ export class SpecEvaluator {
 
   error(node: ts.Node, code: string, message: string): Evaluated {
     if (this.diagnostics.length >= SPEC_BUDGET.diagnostics) {
-      throw new BudgetExceeded(this.range(node), "budget-exceeded", `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`);
+      throw new BudgetExceeded(
+        this.range(node),
+        "budget-exceeded",
+        `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`,
+      );
     }
     this.diagnostics.push(errorAt(this.range(node), code, message));
     return invalidValue();
@@ -120,11 +124,19 @@ export class SpecEvaluator {
 
   evaluate(node: ts.Expression): Evaluated {
     if (++this.nodesVisited > SPEC_BUDGET.nodes) {
-      throw new BudgetExceeded(this.range(node), "budget-exceeded", `this spec has more than ${SPEC_BUDGET.nodes} expressions to evaluate; a spec needs far fewer`);
+      throw new BudgetExceeded(
+        this.range(node),
+        "budget-exceeded",
+        `this spec has more than ${SPEC_BUDGET.nodes} expressions to evaluate; a spec needs far fewer`,
+      );
     }
     // Checked before recursing, so deep trees (e.g. 1+1+…+1, a.b.c…) never overflow the stack.
     if (this.depth >= SPEC_BUDGET.nesting) {
-      throw new BudgetExceeded(this.range(node), "nesting-too-deep", `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`);
+      throw new BudgetExceeded(
+        this.range(node),
+        "nesting-too-deep",
+        `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`,
+      );
     }
     this.depth++;
     this.deepest = Math.max(this.deepest, this.depth);
@@ -139,12 +151,20 @@ export class SpecEvaluator {
   private produce(node: ts.Node, count: number): void {
     this.elementsProduced += count;
     if (this.elementsProduced > SPEC_BUDGET.producedElements) {
-      throw new BudgetExceeded(this.range(node), "budget-exceeded", `this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total; a spec needs far fewer`);
+      throw new BudgetExceeded(
+        this.range(node),
+        "budget-exceeded",
+        `this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total; a spec needs far fewer`,
+      );
     }
   }
 
   private tooManyElements(node: ts.Node): BudgetExceeded {
-    return new BudgetExceeded(this.range(node), "budget-exceeded", `this value expands to more than ${SPEC_BUDGET.valueElements} elements; a spec needs far fewer`);
+    return new BudgetExceeded(
+      this.range(node),
+      "budget-exceeded",
+      `this value expands to more than ${SPEC_BUDGET.valueElements} elements; a spec needs far fewer`,
+    );
   }
 
   private evaluateNode(node: ts.Expression): Evaluated {
@@ -166,7 +186,11 @@ export class SpecEvaluator {
     if (node.kind === ts.SyntaxKind.FalseKeyword) return this.leaf(node, false);
     if (node.kind === ts.SyntaxKind.NullKeyword) return this.leaf(node, null);
     if (ts.isTemplateExpression(node)) {
-      return this.error(node, "unsupported-syntax", "template literals with ${...} substitutions are not evaluated; write a plain string such as \"ResNet-18\"");
+      return this.error(
+        node,
+        "unsupported-syntax",
+        'template literals with ${...} substitutions are not evaluated; write a plain string such as "ResNet-18"',
+      );
     }
     if (ts.isIdentifier(node)) return this.identifier(node);
     if (ts.isArrayLiteralExpression(node)) return this.array(node);
@@ -176,7 +200,11 @@ export class SpecEvaluator {
     if (ts.isPropertyAccessExpression(node)) return this.member(node, node.expression, node.name.text, node.name);
     if (ts.isElementAccessExpression(node)) return this.elementAccess(node);
     if (ts.isCallExpression(node)) return this.call(node);
-    return this.error(node, "unsupported-syntax", `${constructName(node)} is not allowed in a spec (the file is read, never run); ${LITERAL_HINT}`);
+    return this.error(
+      node,
+      "unsupported-syntax",
+      `${constructName(node)} is not allowed in a spec (the file is read, never run); ${LITERAL_HINT}`,
+    );
   }
 
   private identifier(node: ts.Identifier): Evaluated {
@@ -192,11 +220,25 @@ export class SpecEvaluator {
     }
     const laterLine = this.pendingConsts.get(name);
     if (laterLine !== undefined) {
-      return this.error(node, "use-before-definition", `"${name}" is used before its definition on line ${laterLine}; move that const above this line`);
+      return this.error(
+        node,
+        "use-before-definition",
+        `"${name}" is used before its definition on line ${laterLine}; move that const above this line`,
+      );
     }
-    if (name === "undefined") return this.error(node, "unsupported-syntax", "undefined is not a value in a spec; leave the key out to use its default");
-    if (name === "Infinity" || name === "NaN") return this.error(node, "unsupported-syntax", `${name} is not a valid size; write a finite number`);
-    return this.error(node, "unknown-identifier", `"${name}" is not defined here; a spec can only use its own const declarations and resnet, stage, presets imported from "${SPEC_MODULE}"`);
+    if (name === "undefined")
+      return this.error(
+        node,
+        "unsupported-syntax",
+        "undefined is not a value in a spec; leave the key out to use its default",
+      );
+    if (name === "Infinity" || name === "NaN")
+      return this.error(node, "unsupported-syntax", `${name} is not a valid size; write a finite number`);
+    return this.error(
+      node,
+      "unknown-identifier",
+      `"${name}" is not defined here; a spec can only use its own const declarations and resnet, stage, presets imported from "${SPEC_MODULE}"`,
+    );
   }
 
   private array(node: ts.ArrayLiteralExpression): Evaluated {
@@ -216,7 +258,11 @@ export class SpecEvaluator {
           continue;
         }
         if (!Array.isArray(spread.value)) {
-          this.error(element.expression, "invalid-spread", `only arrays can be spread into an array, not ${describeValue(spread.value)}`);
+          this.error(
+            element.expression,
+            "invalid-spread",
+            `only arrays can be spread into an array, not ${describeValue(spread.value)}`,
+          );
           continue;
         }
         size += this.sizes.of(spread.value) - 1;
@@ -254,16 +300,30 @@ export class SpecEvaluator {
     const evaluated = this.evaluate(node);
     const v = evaluated.value;
     if (v instanceof NetworkValue) {
-      return this.error(node, "misplaced-network", `${v.origin}(...) describes a whole network; use it only as the default export`);
+      return this.error(
+        node,
+        "misplaced-network",
+        `${v.origin}(...) describes a whole network; use it only as the default export`,
+      );
     }
     if (v instanceof CallableRef || v instanceof PresetRef) {
-      return this.error(node, "uncalled-function", `${describeValue(v)} must be called here, e.g. stage({ channels: 64, blocks: 2 })`);
+      return this.error(
+        node,
+        "uncalled-function",
+        `${describeValue(v)} must be called here, e.g. stage({ channels: 64, blocks: 2 })`,
+      );
     }
     return evaluated;
   }
 
   private propertyName(name: ts.PropertyName): string | null {
-    if (ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isNumericLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name)) return name.text;
+    if (
+      ts.isIdentifier(name) ||
+      ts.isStringLiteral(name) ||
+      ts.isNumericLiteral(name) ||
+      ts.isNoSubstitutionTemplateLiteral(name)
+    )
+      return name.text;
     this.error(name, "unsupported-syntax", "computed keys ([expr]: value) are not allowed; write the key name");
     return null;
   }
@@ -304,7 +364,11 @@ export class SpecEvaluator {
           continue;
         }
         if (!isPlainRecord(spread.value)) {
-          this.error(property.expression, "invalid-spread", `only objects can be spread into an object, not ${describeValue(spread.value)}`);
+          this.error(
+            property.expression,
+            "invalid-spread",
+            `only objects can be spread into an object, not ${describeValue(spread.value)}`,
+          );
           continue;
         }
         this.produce(property, spread.sources.size + spread.invalid.size);
@@ -347,7 +411,11 @@ export class SpecEvaluator {
         key = property.name.text;
         child = this.plain(property.name);
       } else {
-        this.error(property, "unsupported-syntax", `methods, getters and setters are not allowed in a spec object; ${LITERAL_HINT}`);
+        this.error(
+          property,
+          "unsupported-syntax",
+          `methods, getters and setters are not allowed in a spec object; ${LITERAL_HINT}`,
+        );
         continue;
       }
       if (key === "__proto__") {
@@ -360,7 +428,8 @@ export class SpecEvaluator {
         result.invalid.add("");
         continue;
       }
-      if (written.has(key)) this.error(property.name ?? property, "duplicate-key", `"${key}" is given twice in this object; remove one`);
+      if (written.has(key))
+        this.error(property.name ?? property, "duplicate-key", `"${key}" is given twice in this object; remove one`);
       written.add(key);
       if (child.value === undefined) {
         forget(key);
@@ -382,10 +451,18 @@ export class SpecEvaluator {
     const operand = this.evaluate(node.operand);
     if (operand.value === undefined) return operand;
     if (node.operator !== ts.SyntaxKind.MinusToken && node.operator !== ts.SyntaxKind.PlusToken) {
-      return this.error(node, "unsupported-syntax", `the operator ${ts.tokenToString(node.operator)} is not allowed; only + - * / % ** on numbers`);
+      return this.error(
+        node,
+        "unsupported-syntax",
+        `the operator ${ts.tokenToString(node.operator)} is not allowed; only + - * / % ** on numbers`,
+      );
     }
     if (typeof operand.value !== "number") {
-      return this.error(node, "invalid-operand", `unary ${ts.tokenToString(node.operator)} needs a number, not ${describeValue(operand.value)}`);
+      return this.error(
+        node,
+        "invalid-operand",
+        `unary ${ts.tokenToString(node.operator)} needs a number, not ${describeValue(operand.value)}`,
+      );
     }
     return this.leaf(node, node.operator === ts.SyntaxKind.MinusToken ? -operand.value : operand.value);
   }
@@ -393,33 +470,67 @@ export class SpecEvaluator {
   private binary(node: ts.BinaryExpression): Evaluated {
     const operator = BINARY_OPERATORS.get(node.operatorToken.kind);
     if (operator === undefined) {
-      return this.error(node.operatorToken, "unsupported-syntax", `the operator ${node.operatorToken.getText(this.sourceFile)} is not allowed in a spec; only + - * / % ** on numbers (and + on strings)`);
+      return this.error(
+        node.operatorToken,
+        "unsupported-syntax",
+        `the operator ${node.operatorToken.getText(this.sourceFile)} is not allowed in a spec; only + - * / % ** on numbers (and + on strings)`,
+      );
     }
     const left = this.evaluate(node.left);
     const right = this.evaluate(node.right);
     if (left.value === undefined || right.value === undefined) return invalidValue();
     const a = left.value;
     const b = right.value;
-    if (operator === "+" && (typeof a === "string" || typeof b === "string") && (typeof a === "string" || typeof a === "number") && (typeof b === "string" || typeof b === "number")) {
+    if (
+      operator === "+" &&
+      (typeof a === "string" || typeof b === "string") &&
+      (typeof a === "string" || typeof a === "number") &&
+      (typeof b === "string" || typeof b === "number")
+    ) {
       const text = String(a) + String(b);
-      if (text.length > MAX_STRING_LENGTH) return this.error(node, "absurd-size", `this string is ${text.length} characters long (limit ${MAX_STRING_LENGTH})`);
+      if (text.length > MAX_STRING_LENGTH)
+        return this.error(
+          node,
+          "absurd-size",
+          `this string is ${text.length} characters long (limit ${MAX_STRING_LENGTH})`,
+        );
       return this.leaf(node, text);
     }
     if (typeof a !== "number" || typeof b !== "number") {
       const bad = typeof a !== "number" ? node.left : node.right;
-      return this.error(bad, "invalid-operand", `${operator} needs numbers, not ${describeValue(typeof a !== "number" ? a : b)}`);
+      return this.error(
+        bad,
+        "invalid-operand",
+        `${operator} needs numbers, not ${describeValue(typeof a !== "number" ? a : b)}`,
+      );
     }
     let value: number;
     switch (operator) {
-      case "+": value = a + b; break;
-      case "-": value = a - b; break;
-      case "*": value = a * b; break;
-      case "/": value = a / b; break;
-      case "%": value = a % b; break;
-      default: value = a ** b; break;
+      case "+":
+        value = a + b;
+        break;
+      case "-":
+        value = a - b;
+        break;
+      case "*":
+        value = a * b;
+        break;
+      case "/":
+        value = a / b;
+        break;
+      case "%":
+        value = a % b;
+        break;
+      default:
+        value = a ** b;
+        break;
     }
     if (!Number.isFinite(value)) {
-      return this.error(node, "invalid-number", `${node.getText(this.sourceFile)} is not a finite number${b === 0 && (operator === "/" || operator === "%") ? " (division by zero)" : ""}`);
+      return this.error(
+        node,
+        "invalid-number",
+        `${node.getText(this.sourceFile)} is not a finite number${b === 0 && (operator === "/" || operator === "%") ? " (division by zero)" : ""}`,
+      );
     }
     return this.leaf(node, value);
   }
@@ -431,12 +542,17 @@ export class SpecEvaluator {
     if (v instanceof CallableRef && v.kind === "presets") {
       if (!PRESET_NAMES.includes(key as (typeof PRESET_NAMES)[number])) {
         const guess = closestName(key, PRESET_NAMES);
-        return this.error(keyNode, "unknown-preset", `unknown preset "${key}"${guess ? `; did you mean "${guess}"?` : `; presets are ${PRESET_NAMES.join(", ")}`}`);
+        return this.error(
+          keyNode,
+          "unknown-preset",
+          `unknown preset "${key}"${guess ? `; did you mean "${guess}"?` : `; presets are ${PRESET_NAMES.join(", ")}`}`,
+        );
       }
       return this.leaf(node, new PresetRef(key));
     }
     if (v instanceof CallableRef && v.kind === "namespace") {
-      if (key === "resnet" || key === "stage" || key === "presets") return this.leaf(node, new CallableRef(key, `${v.name}.${key}`));
+      if (key === "resnet" || key === "stage" || key === "presets")
+        return this.leaf(node, new CallableRef(key, `${v.name}.${key}`));
       return this.leaf(node, new CallableRef("other-import", `${v.name}.${key}`));
     }
     if (isPlainRecord(v) || Array.isArray(v)) {
@@ -444,9 +560,15 @@ export class SpecEvaluator {
         return this.error(keyNode, "unknown-member", `${describeValue(v)} has no "${key}"`);
       }
       this.produce(node, base.sources.size + base.invalid.size);
-      const child: Evaluated = { value: (v as Record<string, PlainValue>)[key], sources: new Map(), invalid: new Set() };
-      for (const [path, range] of base.sources) if (path.startsWith(key + ".")) child.sources.set(path.slice(key.length + 1), range);
-      for (const path of base.invalid) if (path === key || path.startsWith(key + ".")) child.invalid.add(path.slice(key.length + 1));
+      const child: Evaluated = {
+        value: (v as Record<string, PlainValue>)[key],
+        sources: new Map(),
+        invalid: new Set(),
+      };
+      for (const [path, range] of base.sources)
+        if (path.startsWith(key + ".")) child.sources.set(path.slice(key.length + 1), range);
+      for (const path of base.invalid)
+        if (path === key || path.startsWith(key + ".")) child.invalid.add(path.slice(key.length + 1));
       child.sources.set("", this.range(node));
       return child;
     }
@@ -457,7 +579,11 @@ export class SpecEvaluator {
     const index = this.evaluate(node.argumentExpression);
     if (index.value === undefined) return invalidValue();
     if (typeof index.value !== "number" && typeof index.value !== "string") {
-      return this.error(node.argumentExpression, "invalid-operand", `an index must be a number or a string, not ${describeValue(index.value)}`);
+      return this.error(
+        node.argumentExpression,
+        "invalid-operand",
+        `an index must be a number or a string, not ${describeValue(index.value)}`,
+      );
     }
     return this.member(node, node.expression, String(index.value), node.argumentExpression);
   }
@@ -466,7 +592,8 @@ export class SpecEvaluator {
   /** The identifier a member chain starts from: `presets` in `presets.resnet50`, `rs` in `rs["presets"].resnet18`. */
   private chainRoot(node: ts.Expression): ts.Identifier | null {
     let current = node;
-    while (ts.isPropertyAccessExpression(current) || ts.isElementAccessExpression(current)) current = current.expression;
+    while (ts.isPropertyAccessExpression(current) || ts.isElementAccessExpression(current))
+      current = current.expression;
     return ts.isIdentifier(current) ? current : null;
   }
 
@@ -486,7 +613,11 @@ export class SpecEvaluator {
     const callee = this.callee(node.expression);
     if (callee === "invalid") return invalidValue();
     const calleeText = node.expression.getText(this.sourceFile);
-    if (callee === null || (callee instanceof CallableRef && (callee.kind === "other-import" || callee.kind === "namespace" || callee.kind === "presets"))) {
+    if (
+      callee === null ||
+      (callee instanceof CallableRef &&
+        (callee.kind === "other-import" || callee.kind === "namespace" || callee.kind === "presets"))
+    ) {
       return this.error(
         node,
         "unsupported-call",
@@ -494,37 +625,70 @@ export class SpecEvaluator {
       );
     }
     const spreadArg = node.arguments.find(ts.isSpreadElement);
-    if (spreadArg) return this.error(spreadArg, "unsupported-syntax", "spread arguments are not allowed; pass the options object directly");
+    if (spreadArg)
+      return this.error(
+        spreadArg,
+        "unsupported-syntax",
+        "spread arguments are not allowed; pass the options object directly",
+      );
     if (callee instanceof PresetRef) return this.presetCall(node, callee);
     const label = callee.kind;
     if (node.arguments.length !== 1) {
-      return this.error(node, "wrong-arguments", `${label}() takes exactly one options object, got ${node.arguments.length} arguments`);
+      return this.error(
+        node,
+        "wrong-arguments",
+        `${label}() takes exactly one options object, got ${node.arguments.length} arguments`,
+      );
     }
     const arg = this.plain(node.arguments[0]!);
     if (arg.value !== undefined && !isPlainRecord(arg.value)) {
-      const example = label === "stage" ? "{ channels: 64, blocks: 2 }" : "{ stages: [stage({ channels: 64, blocks: 2 })] }";
-      return this.error(node.arguments[0]!, "invalid-type", `${label}() takes an options object like ${example}, not ${describeValue(arg.value)}`);
+      const example =
+        label === "stage" ? "{ channels: 64, blocks: 2 }" : "{ stages: [stage({ channels: 64, blocks: 2 })] }";
+      return this.error(
+        node.arguments[0]!,
+        "invalid-type",
+        `${label}() takes an options object like ${example}, not ${describeValue(arg.value)}`,
+      );
     }
     arg.sources.set("", this.range(node));
     if (label === "stage") return arg;
-    return { value: new NetworkValue(arg.value === undefined ? {} : (arg.value as PlainValue), "resnet"), sources: arg.sources, invalid: arg.invalid };
+    return {
+      value: new NetworkValue(arg.value === undefined ? {} : (arg.value as PlainValue), "resnet"),
+      sources: arg.sources,
+      invalid: arg.invalid,
+    };
   }
 
   private presetCall(node: ts.CallExpression, preset: PresetRef): Evaluated {
     const origin = `presets.${preset.name}`;
-    if (node.arguments.length > 1) return this.error(node, "wrong-arguments", `${origin}() takes at most one overrides object, got ${node.arguments.length} arguments`);
+    if (node.arguments.length > 1)
+      return this.error(
+        node,
+        "wrong-arguments",
+        `${origin}() takes at most one overrides object, got ${node.arguments.length} arguments`,
+      );
     let overrides: Evaluated = { value: {}, sources: new Map(), invalid: new Set() };
     if (node.arguments.length === 1) {
       overrides = this.plain(node.arguments[0]!);
       if (overrides.value !== undefined && !isPlainRecord(overrides.value)) {
-        return this.error(node.arguments[0]!, "invalid-type", `${origin}() takes an overrides object like { classes: 10 }, not ${describeValue(overrides.value)}`);
+        return this.error(
+          node.arguments[0]!,
+          "invalid-type",
+          `${origin}() takes an overrides object like { classes: 10 }, not ${describeValue(overrides.value)}`,
+        );
       }
     }
     const record: PlainRecord = isPlainRecord(overrides.value) ? { ...overrides.value } : {};
     for (const fixed of ["stages", "block"]) {
       if (fixed in record) {
         const where = overrides.sources.get(fixed);
-        this.diagnostics.push(errorAt(where ?? this.range(node), "preset-fixed-key", `a preset fixes "${fixed}"; to change it write resnet({ ... }) with your own stages instead of ${origin}()`));
+        this.diagnostics.push(
+          errorAt(
+            where ?? this.range(node),
+            "preset-fixed-key",
+            `a preset fixes "${fixed}"; to change it write resnet({ ... }) with your own stages instead of ${origin}()`,
+          ),
+        );
         delete record[fixed];
         overrides.invalid.add(fixed);
       }
@@ -532,6 +696,10 @@ export class SpecEvaluator {
     const options = presetOptions(preset.name, record as PresetOverrides);
     const sources = new Map(overrides.sources);
     sources.set("", this.range(node));
-    return { value: new NetworkValue((options ?? {}) as unknown as PlainValue, origin), sources, invalid: overrides.invalid };
+    return {
+      value: new NetworkValue((options ?? {}) as unknown as PlainValue, origin),
+      sources,
+      invalid: overrides.invalid,
+    };
   }
 }

@@ -51,7 +51,14 @@ function statementPhrase(statement: ts.Statement): string {
   if (ts.isFunctionDeclaration(statement)) return "function declarations are";
   if (ts.isClassDeclaration(statement)) return "classes are";
   if (ts.isIfStatement(statement)) return "if statements are";
-  if (ts.isForStatement(statement) || ts.isForOfStatement(statement) || ts.isForInStatement(statement) || ts.isWhileStatement(statement) || ts.isDoStatement(statement)) return "loops are";
+  if (
+    ts.isForStatement(statement) ||
+    ts.isForOfStatement(statement) ||
+    ts.isForInStatement(statement) ||
+    ts.isWhileStatement(statement) ||
+    ts.isDoStatement(statement)
+  )
+    return "loops are";
   if (ts.isExpressionStatement(statement)) return "expression statements are";
   if (ts.isEnumDeclaration(statement)) return "enums are";
   if (ts.isModuleDeclaration(statement)) return "namespaces are";
@@ -67,8 +74,20 @@ function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {
 /** A file that stops at `diagnostic`: nothing of it is evaluated further. */
 const NO_WORK: SpecWork = { nodes: 0, elements: 0, depth: 0 };
 
-function refused(diagnostics: Diagnostic[], propertyRanges: ReadonlyMap<number, SourceRange> = new Map(), work = NO_WORK): EvaluatedSpecFile {
-  return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges, work };
+function refused(
+  diagnostics: Diagnostic[],
+  propertyRanges: ReadonlyMap<number, SourceRange> = new Map(),
+  work = NO_WORK,
+): EvaluatedSpecFile {
+  return {
+    options: null,
+    sources: new Map(),
+    invalid: new Set([""]),
+    diagnostics,
+    exportRange: null,
+    propertyRanges,
+    work,
+  };
 }
 
 /**
@@ -77,10 +96,19 @@ function refused(diagnostics: Diagnostic[], propertyRanges: ReadonlyMap<number, 
  */
 function refuseBeforeParsing(text: string, file: string): Diagnostic | null {
   if (text.length > SPEC_BUDGET.sourceChars) {
-    return errorAt(rangeAtOffset(text, file, SPEC_BUDGET.sourceChars), "budget-exceeded", `this file is longer than ${SPEC_BUDGET.sourceChars} characters (${text.length}); a spec needs far fewer`);
+    return errorAt(
+      rangeAtOffset(text, file, SPEC_BUDGET.sourceChars),
+      "budget-exceeded",
+      `this file is longer than ${SPEC_BUDGET.sourceChars} characters (${text.length}); a spec needs far fewer`,
+    );
   }
   const deep = findDeepNesting(text, SPEC_BUDGET.nesting);
-  if (deep >= 0) return errorAt(rangeAtOffset(text, file, deep), "nesting-too-deep", `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`);
+  if (deep >= 0)
+    return errorAt(
+      rangeAtOffset(text, file, deep),
+      "nesting-too-deep",
+      `nesting deeper than ${SPEC_BUDGET.nesting} levels; a spec needs only a few`,
+    );
   return null;
 }
 
@@ -94,14 +122,24 @@ export function evaluateSpecText(text: string, file: string): EvaluatedSpecFile 
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     // A shape of nesting the pre-scan does not count (it counts brackets and prefix operators).
-    return refused([errorAt(rangeAtOffset(text, file, 0), "nesting-too-deep", "this file nests too deeply for the parser; a spec needs only a few levels")]);
+    return refused([
+      errorAt(
+        rangeAtOffset(text, file, 0),
+        "nesting-too-deep",
+        "this file nests too deeply for the parser; a spec needs only a few levels",
+      ),
+    ]);
   }
   const evaluator = new SpecEvaluator(sourceFile, file);
   try {
     return evaluateSourceFile(sourceFile, file, evaluator);
   } catch (err) {
     if (!(err instanceof BudgetExceeded)) throw err;
-    return refused([...evaluator.diagnostics, errorAt(err.range, err.code, err.message)], evaluator.propertyRanges, evaluator.work);
+    return refused(
+      [...evaluator.diagnostics, errorAt(err.range, err.code, err.message)],
+      evaluator.propertyRanges,
+      evaluator.work,
+    );
   }
 }
 
@@ -113,7 +151,11 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
   for (const statement of sourceFile.statements) {
     if (ts.isVariableStatement(statement) && statement.declarationList.flags & ts.NodeFlags.Const) {
       for (const d of statement.declarationList.declarations) {
-        if (ts.isIdentifier(d.name)) evaluator.pendingConsts.set(d.name.text, rangeOf(sourceFile, file, d.name.getStart(sourceFile), d.name.end).line);
+        if (ts.isIdentifier(d.name))
+          evaluator.pendingConsts.set(
+            d.name.text,
+            rangeOf(sourceFile, file, d.name.getStart(sourceFile), d.name.end).line,
+          );
       }
     }
   }
@@ -127,7 +169,11 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
       constBindings(statement, evaluator);
     } else if (ts.isExportAssignment(statement)) {
       if (statement.isExportEquals) {
-        evaluator.error(statement, "unsupported-syntax", "`export =` is not supported; write `export default resnet({...})`");
+        evaluator.error(
+          statement,
+          "unsupported-syntax",
+          "`export =` is not supported; write `export default resnet({...})`",
+        );
         continue;
       }
       if (exported !== null) {
@@ -136,11 +182,20 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
       }
       exportNode = statement.expression;
       exported = evaluator.evaluate(statement.expression);
-    } else if (ts.isTypeAliasDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isEmptyStatement(statement)) {
+    } else if (
+      ts.isTypeAliasDeclaration(statement) ||
+      ts.isInterfaceDeclaration(statement) ||
+      ts.isEmptyStatement(statement)
+    ) {
       // Types only help the editor.
     } else if (ts.isExportDeclaration(statement) && statement.isTypeOnly) {
       // `export type { ... }`
-    } else if (ts.isExportDeclaration(statement) && !statement.moduleSpecifier && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+    } else if (
+      ts.isExportDeclaration(statement) &&
+      !statement.moduleSpecifier &&
+      statement.exportClause &&
+      ts.isNamedExports(statement.exportClause)
+    ) {
       // `export { net as default }` is the same as `export default net`; other names are just exported.
       for (const element of statement.exportClause.elements) {
         if (element.name.text !== "default") continue;
@@ -150,27 +205,60 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
         }
         const local = element.propertyName ?? element.name;
         exportNode = local;
-        exported = ts.isIdentifier(local) ? evaluator.evaluate(local) : evaluator.error(local, "unsupported-syntax", "export a const by name");
+        exported = ts.isIdentifier(local)
+          ? evaluator.evaluate(local)
+          : evaluator.error(local, "unsupported-syntax", "export a const by name");
       }
     } else if (hasModifier(statement, ts.SyntaxKind.DefaultKeyword)) {
-      evaluator.error(statement, "invalid-default-export", "the default export must be resnet({...}) or presets.<name>(...), not a declaration");
+      evaluator.error(
+        statement,
+        "invalid-default-export",
+        "the default export must be resnet({...}) or presets.<name>(...), not a declaration",
+      );
       exported ??= { value: undefined, sources: new Map(), invalid: new Set([""]) };
     } else {
       if (ts.isImportEqualsDeclaration(statement)) evaluator.bindings.set(statement.name.text, { kind: "broken" });
       const hint = ts.isExportDeclaration(statement) ? "; write `export default <name>` to export a const" : "";
-      evaluator.error(statement, "unsupported-syntax", `${statementPhrase(statement)} not allowed (the file is read, never run); ${STATEMENT_HINT}${hint}`);
+      evaluator.error(
+        statement,
+        "unsupported-syntax",
+        `${statementPhrase(statement)} not allowed (the file is read, never run); ${STATEMENT_HINT}${hint}`,
+      );
     }
   }
 
   if (exported === null || exportNode === null) {
     if (exported === null) {
       const start = rangeOf(sourceFile, file, 0, 0);
-      diagnostics.push(errorAt(start, "missing-default-export", "no default export; end the file with `export default resnet({ stages: [...] })` or `export default presets.resnet18()`"));
+      diagnostics.push(
+        errorAt(
+          start,
+          "missing-default-export",
+          "no default export; end the file with `export default resnet({ stages: [...] })` or `export default presets.resnet18()`",
+        ),
+      );
     }
-    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: null, propertyRanges: evaluator.propertyRanges, work: evaluator.work };
+    return {
+      options: null,
+      sources: new Map(),
+      invalid: new Set([""]),
+      diagnostics,
+      exportRange: null,
+      propertyRanges: evaluator.propertyRanges,
+      work: evaluator.work,
+    };
   }
   const value = exported.value;
-  if (value === undefined) return { options: null, sources: exported.sources, invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
+  if (value === undefined)
+    return {
+      options: null,
+      sources: exported.sources,
+      invalid: new Set([""]),
+      diagnostics,
+      exportRange: evaluator.range(exportNode),
+      propertyRanges: evaluator.propertyRanges,
+      work: evaluator.work,
+    };
   if (!(value instanceof NetworkValue)) {
     const hint =
       value instanceof CallableRef && value.kind === "resnet"
@@ -178,10 +266,30 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
         : value instanceof PresetRef
           ? `call it: presets.${value.name}()`
           : "wrap the options in resnet({...}) or use presets.<name>(...)";
-    evaluator.error(exportNode, "invalid-default-export", `the default export must be a network, not ${describeValue(value)}; ${hint}`);
-    return { options: null, sources: new Map(), invalid: new Set([""]), diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
+    evaluator.error(
+      exportNode,
+      "invalid-default-export",
+      `the default export must be a network, not ${describeValue(value)}; ${hint}`,
+    );
+    return {
+      options: null,
+      sources: new Map(),
+      invalid: new Set([""]),
+      diagnostics,
+      exportRange: evaluator.range(exportNode),
+      propertyRanges: evaluator.propertyRanges,
+      work: evaluator.work,
+    };
   }
-  return { options: value.options, sources: exported.sources, invalid: exported.invalid, diagnostics, exportRange: evaluator.range(exportNode), propertyRanges: evaluator.propertyRanges, work: evaluator.work };
+  return {
+    options: value.options,
+    sources: exported.sources,
+    invalid: exported.invalid,
+    diagnostics,
+    exportRange: evaluator.range(exportNode),
+    propertyRanges: evaluator.propertyRanges,
+    work: evaluator.work,
+  };
 }
 
 function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluator): void {
@@ -190,30 +298,45 @@ function importBindings(statement: ts.ImportDeclaration, evaluator: SpecEvaluato
   const names: ts.Identifier[] = [];
   if (clause?.name) names.push(clause.name);
   if (clause?.namedBindings && ts.isNamespaceImport(clause.namedBindings)) names.push(clause.namedBindings.name);
-  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings)) for (const e of clause.namedBindings.elements) names.push(e.name);
+  if (clause?.namedBindings && ts.isNamedImports(clause.namedBindings))
+    for (const e of clause.namedBindings.elements) names.push(e.name);
   const breakAll = () => names.forEach((n) => evaluator.bindings.set(n.text, { kind: "broken" }));
   if (moduleName !== SPEC_MODULE) {
     if (!clause?.isTypeOnly) {
-      evaluator.error(statement.moduleSpecifier, "unsupported-import", `imports from ${statement.moduleSpecifier.getText()} are not allowed; a spec imports only from "${SPEC_MODULE}" (other files are never loaded)`);
+      evaluator.error(
+        statement.moduleSpecifier,
+        "unsupported-import",
+        `imports from ${statement.moduleSpecifier.getText()} are not allowed; a spec imports only from "${SPEC_MODULE}" (other files are never loaded)`,
+      );
     }
     breakAll();
     return;
   }
   if (!clause) return;
   if (clause.name) {
-    evaluator.error(clause.name, "unsupported-import", `"${SPEC_MODULE}" has no default export; write import { resnet, stage, presets } from "${SPEC_MODULE}"`);
+    evaluator.error(
+      clause.name,
+      "unsupported-import",
+      `"${SPEC_MODULE}" has no default export; write import { resnet, stage, presets } from "${SPEC_MODULE}"`,
+    );
     evaluator.bindings.set(clause.name.text, { kind: "broken" });
   }
   const bindings = clause.namedBindings;
   if (!bindings) return;
   if (ts.isNamespaceImport(bindings)) {
-    evaluator.bindings.set(bindings.name.text, { kind: "callable", ref: new CallableRef("namespace", bindings.name.text) });
+    evaluator.bindings.set(bindings.name.text, {
+      kind: "callable",
+      ref: new CallableRef("namespace", bindings.name.text),
+    });
     return;
   }
   for (const element of bindings.elements) {
     const imported = (element.propertyName ?? element.name).text;
     const local = element.name.text;
-    const kind = BUILDER_IMPORTS.has(imported) && !clause.isTypeOnly && !element.isTypeOnly ? (imported as "resnet" | "stage" | "presets") : "other-import";
+    const kind =
+      BUILDER_IMPORTS.has(imported) && !clause.isTypeOnly && !element.isTypeOnly
+        ? (imported as "resnet" | "stage" | "presets")
+        : "other-import";
     evaluator.bindings.set(local, { kind: "callable", ref: new CallableRef(kind, local) });
   }
 }
@@ -223,13 +346,22 @@ function constBindings(statement: ts.VariableStatement, evaluator: SpecEvaluator
   const isConst = (list.flags & ts.NodeFlags.Const) !== 0;
   if (!isConst) {
     const keyword = list.flags & ts.NodeFlags.Let ? "let" : "var";
-    evaluator.error(list, "unsupported-syntax", `\`${keyword}\` bindings are not allowed; use \`const\` (a spec is a fixed description)`);
+    evaluator.error(
+      list,
+      "unsupported-syntax",
+      `\`${keyword}\` bindings are not allowed; use \`const\` (a spec is a fixed description)`,
+    );
   }
   for (const declaration of list.declarations) {
     if (!ts.isIdentifier(declaration.name)) {
-      evaluator.error(declaration.name, "unsupported-syntax", "destructuring is not supported; declare each const by name");
+      evaluator.error(
+        declaration.name,
+        "unsupported-syntax",
+        "destructuring is not supported; declare each const by name",
+      );
       for (const element of declaration.name.elements) {
-        if (!ts.isOmittedExpression(element) && ts.isIdentifier(element.name)) evaluator.bindings.set(element.name.text, { kind: "broken" });
+        if (!ts.isOmittedExpression(element) && ts.isIdentifier(element.name))
+          evaluator.bindings.set(element.name.text, { kind: "broken" });
       }
       continue;
     }
@@ -301,7 +433,12 @@ export function parseSpecText(text: string, file: string, options: ParseOptions 
     // E.g. a stack overflow on absurdly deep nesting: still a located diagnostic, never a crash.
     const message = err instanceof Error ? err.message : String(err);
     const start = { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 };
-    return { spec: null, sources: new Map(), graph: null, diagnostics: [errorAt(start, "internal-error", `could not read this spec: ${message}`)] };
+    return {
+      spec: null,
+      sources: new Map(),
+      graph: null,
+      diagnostics: [errorAt(start, "internal-error", `could not read this spec: ${message}`)],
+    };
   }
   parsed.diagnostics.sort((a, b) => (a.range?.startOffset ?? -1) - (b.range?.startOffset ?? -1));
   return parsed;

@@ -29,14 +29,22 @@ const MAX_SYNTAX_ERRORS = 100;
 
 /** TypeScript's own syntax errors, located (the first 100, then one saying how many more). `parseDiagnostics` is not in the public typings but is always set by createSourceFile. */
 export function syntaxDiagnostics(sourceFile: ts.SourceFile, file: string): Diagnostic[] {
-  const parsed = (sourceFile as unknown as { parseDiagnostics?: readonly ts.DiagnosticWithLocation[] }).parseDiagnostics ?? [];
+  const parsed =
+    (sourceFile as unknown as { parseDiagnostics?: readonly ts.DiagnosticWithLocation[] }).parseDiagnostics ?? [];
   // The first errors are the useful ones; a truncated huge literal would give one per element.
   const shown = parsed.slice(0, MAX_SYNTAX_ERRORS).map((d) => {
     const message = ts.flattenDiagnosticMessageText(d.messageText, " ");
     return errorAt(rangeOf(sourceFile, file, d.start, d.start + d.length), "syntax-error", `syntax error: ${message}`);
   });
   const more = parsed[MAX_SYNTAX_ERRORS];
-  if (more) shown.push(errorAt(rangeOf(sourceFile, file, more.start, more.start + more.length), "syntax-error", `${parsed.length - MAX_SYNTAX_ERRORS} more syntax errors from here on`));
+  if (more)
+    shown.push(
+      errorAt(
+        rangeOf(sourceFile, file, more.start, more.start + more.length),
+        "syntax-error",
+        `${parsed.length - MAX_SYNTAX_ERRORS} more syntax errors from here on`,
+      ),
+    );
   return shown;
 }
 

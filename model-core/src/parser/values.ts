@@ -18,7 +18,10 @@ export class NetworkValue {
 
 /** A builder that may be called but is not itself data: `resnet`, `stage`, `presets`, or an `import * as` namespace. */
 export class CallableRef {
-  constructor(readonly kind: "resnet" | "stage" | "presets" | "namespace" | "other-import", readonly name: string) {}
+  constructor(
+    readonly kind: "resnet" | "stage" | "presets" | "namespace" | "other-import",
+    readonly name: string,
+  ) {}
 }
 
 /** A preset looked up as `presets.resnet50` but not yet called. */
@@ -63,7 +66,12 @@ export function invalidValue(): Evaluated {
 }
 
 export function isPlainRecord(value: unknown): value is PlainRecord {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.getPrototypeOf(value) === Object.prototype
+  );
 }
 
 export function describeValue(value: SpecValue | undefined): string {

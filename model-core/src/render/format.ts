@@ -13,7 +13,12 @@ export function formatShape(shape: readonly number[]): string {
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return "–";
   const abs = Math.abs(value);
-  const units: [number, string][] = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "K"]];
+  const units: [number, string][] = [
+    [1e12, "T"],
+    [1e9, "G"],
+    [1e6, "M"],
+    [1e3, "K"],
+  ];
   for (const [scale, suffix] of units) {
     if (abs >= scale) return `${trim(value / scale)}${suffix}`;
   }
@@ -58,7 +63,12 @@ export function sameShape(a: Shape, b: Shape): boolean {
 /** Bytes in binary units: 512 → "512 B", 3663360 → "3.49 MiB", 25769803776 → "24.0 GiB". */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return "–";
-  const units: [number, string][] = [[2 ** 40, "TiB"], [2 ** 30, "GiB"], [2 ** 20, "MiB"], [2 ** 10, "KiB"]];
+  const units: [number, string][] = [
+    [2 ** 40, "TiB"],
+    [2 ** 30, "GiB"],
+    [2 ** 20, "MiB"],
+    [2 ** 10, "KiB"],
+  ];
   for (const [scale, suffix] of units) {
     if (Math.abs(bytes) >= scale) {
       const v = bytes / scale;

@@ -8,7 +8,15 @@ export { layoutView, clearLayoutCache, warmUpLayout, unitSize, NODE_SIZE, ADD_GL
 export type { LaidOutNode, LaidOutEdge, LaidOutContainer, LaidOutGraph, LaidOutShortcut } from "./layout";
 export { renderSvg, renderLegendSvg, escapeXml, memoryOverlayData, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
 export type { OverlayOptions, RenderOptions, Viewport, MemoryOverlayData } from "./svg";
-export { logScale, heatColor, logHeatScale, heatLegend, shortcutShare, buildGradientIndex, type HeatScale } from "./overlays";
+export {
+  logScale,
+  heatColor,
+  logHeatScale,
+  heatLegend,
+  shortcutShare,
+  buildGradientIndex,
+  type HeatScale,
+} from "./overlays";
 export { shortcutArcs, shortcutKind, type ShortcutArcSpec, type ShortcutKind } from "./shortcuts";
 export type { LogScale, GradientIndex } from "./overlays";
 export { formatShape, formatCount, formatExactCount, formatNorm, formatBytes } from "./format";

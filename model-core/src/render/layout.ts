@@ -11,7 +11,14 @@ import type { ElkExtendedEdge, ElkNode } from "elkjs/lib/elk-api";
 import type { ModelGraph } from "../analysis/graph";
 import type { SourceRange } from "../diagnostics";
 import { ADD_GLYPH, FRAME_TOP, NODE_SIZE, TITLE_OFFSET } from "./sizes";
-import { buildView, type ExpansionState, type ViewUnit, type GraphView, type ViewEdge, type ViewContainer } from "./view";
+import {
+  buildView,
+  type ExpansionState,
+  type ViewUnit,
+  type GraphView,
+  type ViewEdge,
+  type ViewContainer,
+} from "./view";
 import { shortcutArcs, shortcutKind, shortcutLabel, type ShortcutArcSpec, type ShortcutKind } from "./shortcuts";
 import type { ShortcutOption } from "../spec/types";
 
@@ -142,13 +149,28 @@ function elk(): InstanceType<typeof ELK> {
 }
 
 export function unitSize(unit: ViewUnit): { width: number; height: number } {
-  const base = unit.group === "stage" ? NODE_SIZE.stage : unit.group === "block" ? NODE_SIZE.block : unit.kind === "add" ? NODE_SIZE.add : NODE_SIZE.layer;
+  const base =
+    unit.group === "stage"
+      ? NODE_SIZE.stage
+      : unit.group === "block"
+        ? NODE_SIZE.block
+        : unit.kind === "add"
+          ? NODE_SIZE.add
+          : NODE_SIZE.layer;
   const textWidth = Math.max(unit.label.length * CHAR_WIDTH + 36, (unit.sublabel?.length ?? 0) * (CHAR_WIDTH - 1) + 24);
   return { width: Math.max(base.width, Math.ceil(textWidth)), height: base.height };
 }
 
-interface Rect { x: number; y: number; width: number; height: number }
-interface Point { x: number; y: number }
+interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+interface Point {
+  x: number;
+  y: number;
+}
 
 /** elkjs's answer for one block, in the block's local ids and coordinates. */
 interface BlockLayout {
@@ -167,10 +189,21 @@ const BLOCK_CACHE_LIMIT = 256;
 /** Segments of the lane: a box, an expanded block (elkjs inside), or an expanded stage (a sub-lane in a frame). */
 type Segment =
   | { kind: "unit"; unit: ViewUnit; size: { width: number; height: number }; arcs: ShortcutArcSpec[] }
-  | { kind: "block"; frame: ViewContainer; units: ViewUnit[]; layout: BlockLayout | null; key: string; elkGraph: ElkNode }
+  | {
+      kind: "block";
+      frame: ViewContainer;
+      units: ViewUnit[];
+      layout: BlockLayout | null;
+      key: string;
+      elkGraph: ElkNode;
+    }
   | { kind: "stage"; frame: ViewContainer; children: Segment[] };
 
-interface Extent { left: number; right: number; height: number }
+interface Extent {
+  left: number;
+  right: number;
+  height: number;
+}
 
 /** Lay out the visible boxes of `graph` for `expansion`. */
 export async function layoutView(graph: ModelGraph, expansion: ExpansionState): Promise<LaidOutGraph> {
@@ -198,7 +231,15 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
 
   // Place the lane.
   const extents = segments.map(extentOf);
-  const placed: Placement = { nodes: new Map(), containers: [], blockEdges: new Map(), unitBlock: new Map(), shortcuts: [], column: new Map(), columns: [] };
+  const placed: Placement = {
+    nodes: new Map(),
+    containers: [],
+    blockEdges: new Map(),
+    unitBlock: new Map(),
+    shortcuts: [],
+    column: new Map(),
+    columns: [],
+  };
   // One lane, or (for a wide panel) the top-level segments split into columns side by side, each its own lane.
   let y = ROOT_PADDING;
   let columnLeft = ROOT_PADDING;
@@ -228,11 +269,14 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
   for (const a of placed.shortcuts) maxX = Math.max(maxX, a.labelX + shortcutLabel(a).length * CHAR_WIDTH);
   const order = new Map(view.units.map((u, i) => [u.id, i] as const));
   const blockShortcut = new Map<string, ShortcutKind>();
-  for (const stage of graph.stages) for (const b of stage.blocks) {
-    const kind = shortcutKind(graph, b);
-    if (kind) blockShortcut.set(b.id, kind);
-  }
-  const edges = view.edges.map((e) => routeEdge(e, placed, unitsById, order, blockShortcut)).filter((e): e is LaidOutEdge => e !== null);
+  for (const stage of graph.stages)
+    for (const b of stage.blocks) {
+      const kind = shortcutKind(graph, b);
+      if (kind) blockShortcut.set(b.id, kind);
+    }
+  const edges = view.edges
+    .map((e) => routeEdge(e, placed, unitsById, order, blockShortcut))
+    .filter((e): e is LaidOutEdge => e !== null);
   for (const e of edges) for (const p of e.points) maxX = Math.max(maxX, p.x);
   placed.containers.sort((a, b) => a.depth - b.depth);
   return {
@@ -279,7 +323,7 @@ function buildSegments(view: GraphView, graph: ModelGraph): Segment[] {
         const holder = containerFor(parent.parent ? framesById.get(parent.parent) : undefined);
         // Reserve the block's slot in the lane now; it is filled once all its units are known.
         holder.push({ kind: "block", frame: parent, units: b.units, layout: null, key: "", elkGraph: { id: "" } });
-        blockOrder.push({ parent: parent.parent ? framesById.get(parent.parent) ?? null : null, id: parent.id });
+        blockOrder.push({ parent: parent.parent ? (framesById.get(parent.parent) ?? null) : null, id: parent.id });
       }
       b.units.push(unit);
       continue;
@@ -306,7 +350,10 @@ function localId(blockId: string, id: string): string {
 }
 
 /** The residual branch runs straight; the shortcut bends beside it. */
-const MAIN_EDGE_OPTIONS: Record<string, string> = { "elk.layered.priority.straightness": "10", "elk.layered.priority.direction": "10" };
+const MAIN_EDGE_OPTIONS: Record<string, string> = {
+  "elk.layered.priority.straightness": "10",
+  "elk.layered.priority.direction": "10",
+};
 const SHORTCUT_EDGE_OPTIONS: Record<string, string> = { "elk.layered.priority.straightness": "0" };
 const FIXED_SIDES: Record<string, string> = { "elk.portConstraints": "FIXED_SIDE" };
 function port(id: string, side: "NORTH" | "SOUTH" | "EAST") {
@@ -322,7 +369,13 @@ function blockElkGraph(blockId: string, units: ViewUnit[], allEdges: ViewEdge[])
   const inside = new Map(units.map((u) => [u.id, u] as const));
   const byLocal = new Map(units.map((u) => [localId(blockId, u.id), u] as const));
   const children: ElkNode[] = [
-    { id: ENTRY_ID, width: NODE_SIZE.layer.width, height: ENTRY_HEIGHT, layoutOptions: FIXED_SIDES, ports: [port(`${ENTRY_ID}.main`, "SOUTH"), port(`${ENTRY_ID}.shortcut`, "EAST")] },
+    {
+      id: ENTRY_ID,
+      width: NODE_SIZE.layer.width,
+      height: ENTRY_HEIGHT,
+      layoutOptions: FIXED_SIDES,
+      ports: [port(`${ENTRY_ID}.main`, "SOUTH"), port(`${ENTRY_ID}.shortcut`, "EAST")],
+    },
   ];
   const edgeKeys = new Map<string, "main" | "shortcut">();
   for (const e of allEdges) {
@@ -351,7 +404,12 @@ function blockElkGraph(blockId: string, units: ViewUnit[], allEdges: ViewEdge[])
   }
   const edges: ElkExtendedEdge[] = [...edgeKeys].map(([key, kind]) => {
     const [from, to] = key.split("->");
-    const source = from === ENTRY_ID ? `${ENTRY_ID}.${kind}` : withPorts.has(from) ? `${from}.${kind === "main" ? "out" : "shortcut"}` : from;
+    const source =
+      from === ENTRY_ID
+        ? `${ENTRY_ID}.${kind}`
+        : withPorts.has(from)
+          ? `${from}.${kind === "main" ? "out" : "shortcut"}`
+          : from;
     const target = withPorts.has(to) ? `${to}.${kind}` : to;
     return {
       id: key,
@@ -366,7 +424,8 @@ function blockElkGraph(blockId: string, units: ViewUnit[], allEdges: ViewEdge[])
 
 function readBlockLayout(result: ElkNode): BlockLayout {
   const nodes = new Map<string, Rect>();
-  for (const c of result.children ?? []) nodes.set(c.id, { x: c.x ?? 0, y: c.y ?? 0, width: c.width ?? 0, height: c.height ?? 0 });
+  for (const c of result.children ?? [])
+    nodes.set(c.id, { x: c.x ?? 0, y: c.y ?? 0, width: c.width ?? 0, height: c.height ?? 0 });
   const entry = nodes.get(ENTRY_ID);
   const edges = new Map<string, Point[]>();
   for (const e of (result.edges ?? []) as ElkExtendedEdge[]) {
@@ -378,34 +437,54 @@ function readBlockLayout(result: ElkNode): BlockLayout {
     }
     edges.set(e.id, points);
   }
-  return { width: result.width ?? 0, height: result.height ?? 0, laneX: entry ? entry.x + entry.width / 2 : (result.width ?? 0) / 2, nodes, edges };
+  return {
+    width: result.width ?? 0,
+    height: result.height ?? 0,
+    laneX: entry ? entry.x + entry.width / 2 : (result.width ?? 0) / 2,
+    nodes,
+    edges,
+  };
 }
 
 function extentOf(s: Segment): Extent {
-  if (s.kind === "unit") return { left: s.size.width / 2, right: s.size.width / 2 + arcSpace(s.arcs), height: s.size.height };
+  if (s.kind === "unit")
+    return { left: s.size.width / 2, right: s.size.width / 2 + arcSpace(s.arcs), height: s.size.height };
   const title = titleWidth(s.frame);
   if (s.kind === "block") {
     const l = s.layout;
     if (!l) return { left: 0, right: 0, height: 0 };
-    return { left: l.laneX + FRAME_PADDING.left, right: Math.max(l.width - l.laneX, title) + FRAME_PADDING.right, height: l.height + FRAME_TOP.block + FRAME_PADDING.bottom };
+    return {
+      left: l.laneX + FRAME_PADDING.left,
+      right: Math.max(l.width - l.laneX, title) + FRAME_PADDING.right,
+      height: l.height + FRAME_TOP.block + FRAME_PADDING.bottom,
+    };
   }
   const inner = s.children.map(extentOf);
   return {
     left: Math.max(0, ...inner.map((e) => e.left)) + FRAME_PADDING.left,
     right: Math.max(title, ...inner.map((e) => e.right)) + FRAME_PADDING.right,
-    height: inner.reduce((h, e) => h + e.height, 0) + LANE_GAP * Math.max(0, inner.length - 1) + FRAME_TOP.stage + FRAME_PADDING.bottom,
+    height:
+      inner.reduce((h, e) => h + e.height, 0) +
+      LANE_GAP * Math.max(0, inner.length - 1) +
+      FRAME_TOP.stage +
+      FRAME_PADDING.bottom,
   };
 }
 
 /** Room right of the lane for a frame's title ("layer2 · BasicBlock ×2") and shape line. */
 function titleWidth(frame: ViewContainer): number {
-  return TITLE_OFFSET + Math.max(`${frame.id} · ${frame.label}`.length * CHAR_WIDTH, (frame.sublabel?.length ?? 0) * (CHAR_WIDTH - 0.5));
+  return (
+    TITLE_OFFSET +
+    Math.max(`${frame.id} · ${frame.label}`.length * CHAR_WIDTH, (frame.sublabel?.length ?? 0) * (CHAR_WIDTH - 0.5))
+  );
 }
 
 /** Room right of a box for its shortcut arcs and their labels. */
 function arcSpace(arcs: ShortcutArcSpec[]): number {
   if (!arcs.length) return 0;
-  return ARC_REACH + (arcs.length - 1) * ARC_STEP + 6 + Math.max(...arcs.map((a) => shortcutLabel(a).length)) * CHAR_WIDTH;
+  return (
+    ARC_REACH + (arcs.length - 1) * ARC_STEP + 6 + Math.max(...arcs.map((a) => shortcutLabel(a).length)) * CHAR_WIDTH
+  );
 }
 
 /** The arcs of one folded box, nested beside it; labels stacked right of the outermost arc. */
@@ -413,9 +492,17 @@ function placeArcs(unitId: string, arcs: ShortcutArcSpec[], r: Rect): LaidOutSho
   const outer = r.x + r.width + ARC_REACH + (arcs.length - 1) * ARC_STEP;
   const mid = r.y + r.height / 2;
   return arcs.map((a, i) => ({
-    id: `${unitId}#shortcut${arcs.length > 1 ? `.${i}` : ""}`, unitId, kind: a.kind, option: a.option, blocks: [...a.blocks],
-    laneX: round(r.x + r.width / 2), top: round(r.y - ARC_FORK - i * 2), bottom: round(r.y + r.height + ARC_FORK + i * 2),
-    reach: round(r.x + r.width + ARC_REACH + i * ARC_STEP), labelX: round(outer + 5), labelY: round(mid + 4 + (i - (arcs.length - 1) / 2) * 14),
+    id: `${unitId}#shortcut${arcs.length > 1 ? `.${i}` : ""}`,
+    unitId,
+    kind: a.kind,
+    option: a.option,
+    blocks: [...a.blocks],
+    laneX: round(r.x + r.width / 2),
+    top: round(r.y - ARC_FORK - i * 2),
+    bottom: round(r.y + r.height + ARC_FORK + i * 2),
+    reach: round(r.x + r.width + ARC_REACH + i * ARC_STEP),
+    labelX: round(outer + 5),
+    labelY: round(mid + 4 + (i - (arcs.length - 1) / 2) * 14),
   }));
 }
 
@@ -458,7 +545,9 @@ function place(s: Segment, laneX: number, y: number, depth: number, out: Placeme
     return y + s.size.height;
   }
   const e = extentOf(s);
-  out.containers.push(frameOf(s.frame, { x: laneX - e.left, y, width: e.left + e.right, height: e.height }, depth, laneX));
+  out.containers.push(
+    frameOf(s.frame, { x: laneX - e.left, y, width: e.left + e.right, height: e.height }, depth, laneX),
+  );
   if (s.kind === "block") {
     const l = s.layout;
     if (!l) return y + e.height;
@@ -470,7 +559,11 @@ function place(s: Segment, laneX: number, y: number, depth: number, out: Placeme
       out.nodes.set(u.id, { x: ox + r.x, y: oy + r.y, width: r.width, height: r.height });
       out.unitBlock.set(u.id, s.frame.id);
     }
-    for (const [key, points] of l.edges) out.blockEdges.set(`${s.frame.id}|${key}`, points.map((p) => ({ x: ox + p.x, y: oy + p.y })));
+    for (const [key, points] of l.edges)
+      out.blockEdges.set(
+        `${s.frame.id}|${key}`,
+        points.map((p) => ({ x: ox + p.x, y: oy + p.y })),
+      );
     return y + e.height;
   }
   let cy = y + FRAME_TOP.stage;
@@ -483,27 +576,50 @@ function place(s: Segment, laneX: number, y: number, depth: number, out: Placeme
 
 function frameOf(frame: ViewContainer, r: Rect, depth: number, laneX: number): LaidOutContainer {
   const c: LaidOutContainer = {
-    id: frame.id, label: frame.label, group: frame.group, x: round(r.x), y: round(r.y), width: round(r.width), height: round(r.height),
-    params: frame.params, macs: frame.macs, source: frame.source, depth, laneX: round(laneX),
+    id: frame.id,
+    label: frame.label,
+    group: frame.group,
+    x: round(r.x),
+    y: round(r.y),
+    width: round(r.width),
+    height: round(r.height),
+    params: frame.params,
+    macs: frame.macs,
+    source: frame.source,
+    depth,
+    laneX: round(laneX),
   };
   if (frame.sublabel !== undefined) c.sublabel = frame.sublabel;
   return c;
 }
 
-function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>, order: Map<string, number>, blockShortcut: Map<string, ShortcutKind>): LaidOutEdge | null {
+function routeEdge(
+  e: ViewEdge,
+  placed: Placement,
+  units: Map<string, ViewUnit>,
+  order: Map<string, number>,
+  blockShortcut: Map<string, ShortcutKind>,
+): LaidOutEdge | null {
   let from = placed.nodes.get(e.from);
   const to = placed.nodes.get(e.to);
   if (!from || !to) return null;
   // Into the next column: down out of the box, along the gutter to the top, over to the next lane; from there the
   // edge is routed as if it came from just above that lane.
   let prefix: Point[] = [];
-  const fromColumn = placed.column.get(e.from) ?? 0, toColumn = placed.column.get(e.to) ?? 0;
+  const fromColumn = placed.column.get(e.from) ?? 0,
+    toColumn = placed.column.get(e.to) ?? 0;
   if (fromColumn !== toColumn) {
     const exit: Point = { x: from.x + from.width / 2, y: from.y + from.height };
     const gutter = (placed.columns[Math.min(fromColumn, toColumn)]?.right ?? exit.x) + COLUMN_GAP / 2;
     const lane = placed.columns[toColumn]?.laneX ?? exit.x;
     const topY = ROOT_PADDING / 2;
-    prefix = [exit, { x: exit.x, y: exit.y + LANE_GAP / 2 }, { x: gutter, y: exit.y + LANE_GAP / 2 }, { x: gutter, y: topY }, { x: lane, y: topY }];
+    prefix = [
+      exit,
+      { x: exit.x, y: exit.y + LANE_GAP / 2 },
+      { x: gutter, y: exit.y + LANE_GAP / 2 },
+      { x: gutter, y: topY },
+      { x: lane, y: topY },
+    ];
     from = { x: lane, y: topY, width: 0, height: 0 };
   }
   const start: Point = { x: from.x + from.width / 2, y: from.y + from.height };
@@ -528,7 +644,12 @@ function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>,
     if (!neighbours) {
       // Not neighbours in the lane: a bracket on the right of both boxes.
       const bx = Math.max(from.x + from.width, to.x + to.width) + 20;
-      points = [{ x: from.x + from.width, y: from.y + from.height / 2 }, { x: bx, y: from.y + from.height / 2 }, { x: bx, y: to.y + to.height / 2 }, { x: to.x + to.width, y: to.y + to.height / 2 }];
+      points = [
+        { x: from.x + from.width, y: from.y + from.height / 2 },
+        { x: bx, y: from.y + from.height / 2 },
+        { x: bx, y: to.y + to.height / 2 },
+        { x: to.x + to.width, y: to.y + to.height / 2 },
+      ];
     } else if (Math.abs(end.x - start.x) < 0.5) points = [start, end];
     else {
       const mid = (start.y + end.y) / 2;
@@ -537,7 +658,15 @@ function routeEdge(e: ViewEdge, placed: Placement, units: Map<string, ViewUnit>,
   }
   const target = units.get(e.to);
   if (target?.kind === "add") points = joinAddFromSide(points, to);
-  const edge: LaidOutEdge = { id: e.id, from: e.from, to: e.to, points: simplify([...prefix, ...points]), shape: [...e.shape], kind: e.kind, sourceNodeId: e.sourceNodeId };
+  const edge: LaidOutEdge = {
+    id: e.id,
+    from: e.from,
+    to: e.to,
+    points: simplify([...prefix, ...points]),
+    shape: [...e.shape],
+    kind: e.kind,
+    sourceNodeId: e.sourceNodeId,
+  };
   const block = toBlock ?? fromBlock;
   const shortcut = e.kind === "shortcut" && block ? blockShortcut.get(block) : undefined;
   if (shortcut) edge.shortcut = shortcut;
@@ -567,7 +696,8 @@ function simplify(points: Point[]): Point[] {
     const last = out[out.length - 1];
     if (last && last.x === p.x && last.y === p.y) continue;
     const prev = out[out.length - 2];
-    if (prev && last && ((prev.x === last.x && last.x === p.x) || (prev.y === last.y && last.y === p.y))) out[out.length - 1] = p;
+    if (prev && last && ((prev.x === last.x && last.x === p.x) || (prev.y === last.y && last.y === p.y)))
+      out[out.length - 1] = p;
     else out.push(p);
   }
   return out;
@@ -579,9 +709,22 @@ function round(v: number): number {
 
 function laidOutNode(unit: ViewUnit, r: Rect): LaidOutNode {
   const node: LaidOutNode = {
-    id: unit.id, label: unit.label, kind: unit.kind, x: round(r.x), y: round(r.y), width: round(r.width), height: round(r.height), group: unit.group,
-    expandable: unit.expandable, expanded: unit.expanded, params: unit.params, macs: unit.macs, outputShape: [...unit.outputShape],
-    role: unit.role, source: unit.source, nodeIds: unit.nodeIds,
+    id: unit.id,
+    label: unit.label,
+    kind: unit.kind,
+    x: round(r.x),
+    y: round(r.y),
+    width: round(r.width),
+    height: round(r.height),
+    group: unit.group,
+    expandable: unit.expandable,
+    expanded: unit.expanded,
+    params: unit.params,
+    macs: unit.macs,
+    outputShape: [...unit.outputShape],
+    role: unit.role,
+    source: unit.source,
+    nodeIds: unit.nodeIds,
   };
   if (unit.sublabel !== undefined) node.sublabel = unit.sublabel;
   if (unit.receptiveField) node.receptiveField = { size: unit.receptiveField.size, stride: unit.receptiveField.stride };
@@ -592,13 +735,33 @@ function laidOutNode(unit: ViewUnit, r: Rect): LaidOutNode {
 export async function warmUpLayout(): Promise<void> {
   const chain = ["a", "b", "c", "add"];
   const units: ViewUnit[] = chain.map((id) => ({
-    id: `warm.${id}`, label: id, kind: id === "add" ? "add" : "conv", group: "node", expandable: false, expanded: false, params: 0, macs: 0,
-    outputShape: [1], role: "main", source: null, nodeIds: [`warm.${id}`], parent: "warm",
+    id: `warm.${id}`,
+    label: id,
+    kind: id === "add" ? "add" : "conv",
+    group: "node",
+    expandable: false,
+    expanded: false,
+    params: 0,
+    macs: 0,
+    outputShape: [1],
+    role: "main",
+    source: null,
+    nodeIds: [`warm.${id}`],
+    parent: "warm",
   }));
   const edges: ViewEdge[] = [
     { id: "in->a", from: "outside", to: "warm.a", shape: [1], kind: "main", sourceNodeId: "outside" },
     { id: "in->add", from: "outside", to: "warm.add", shape: [1], kind: "shortcut", sourceNodeId: "outside" },
-    ...chain.slice(1).map((id, i): ViewEdge => ({ id: `${chain[i]}->${id}`, from: `warm.${chain[i]}`, to: `warm.${id}`, shape: [1], kind: "main", sourceNodeId: `warm.${chain[i]}` })),
+    ...chain
+      .slice(1)
+      .map((id, i): ViewEdge => ({
+        id: `${chain[i]}->${id}`,
+        from: `warm.${chain[i]}`,
+        to: `warm.${id}`,
+        shape: [1],
+        kind: "main",
+        sourceNodeId: `warm.${chain[i]}`,
+      })),
   ];
   await elk().layout(blockElkGraph("warm", units, edges).elkGraph);
 }

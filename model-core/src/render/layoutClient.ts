@@ -106,7 +106,11 @@ export function createLayoutClient(workerPath: string, opts: LayoutClientOptions
         } catch (err) {
           clearTimeout(timer);
           pending.delete(id);
-          reject(new LayoutError(`could not send the graph to the layout worker: ${err instanceof Error ? err.message : String(err)}`));
+          reject(
+            new LayoutError(
+              `could not send the graph to the layout worker: ${err instanceof Error ? err.message : String(err)}`,
+            ),
+          );
         }
       });
     },

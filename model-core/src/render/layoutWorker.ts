@@ -30,7 +30,11 @@ export function serveLayoutRequests(port: MessagePort): void {
         const laid = await layoutView(request.graph, request.expansion ?? { expanded: [] });
         reply = { id: request.id, ok: true, laid };
       } catch (err) {
-        reply = { id: typeof request?.id === "number" ? request.id : -1, ok: false, error: err instanceof Error ? err.message : String(err) };
+        reply = {
+          id: typeof request?.id === "number" ? request.id : -1,
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+        };
       }
       port.postMessage(reply);
     });

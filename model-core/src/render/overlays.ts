@@ -28,7 +28,19 @@ export function logScale(values: readonly number[]): LogScale {
 }
 
 /** Viridis (van der Walt & Smith, matplotlib) sampled at t = 0, 0.1, …, 1; linear RGB interpolation between stops. */
-const VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725"];
+const VIRIDIS = [
+  "#440154",
+  "#482475",
+  "#414487",
+  "#355f8d",
+  "#2a788e",
+  "#21918c",
+  "#22a884",
+  "#44bf70",
+  "#7ad151",
+  "#bddf26",
+  "#fde725",
+];
 const VIRIDIS_RGB = VIRIDIS.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
 
 /** The heat ramp: viridis from dark violet (t=0, low) to yellow (t=1, high). */
@@ -37,8 +49,12 @@ export function heatColor(t: number): string {
   const pos = clamped * (VIRIDIS_RGB.length - 1);
   const i = Math.min(VIRIDIS_RGB.length - 2, Math.floor(pos));
   const f = pos - i;
-  const a = VIRIDIS_RGB[i]!, b = VIRIDIS_RGB[i + 1]!;
-  const channel = (k: number) => Math.round(a[k]! + (b[k]! - a[k]!) * f).toString(16).padStart(2, "0");
+  const a = VIRIDIS_RGB[i]!,
+    b = VIRIDIS_RGB[i + 1]!;
+  const channel = (k: number) =>
+    Math.round(a[k]! + (b[k]! - a[k]!) * f)
+      .toString(16)
+      .padStart(2, "0");
   return `#${channel(0)}${channel(1)}${channel(2)}`;
 }
 
@@ -55,7 +71,10 @@ export function logHeatScale(values: readonly number[]): HeatScale {
   let min = Infinity;
   let max = -Infinity;
   for (const v of values) {
-    if (Number.isFinite(v) && v > 0) { min = Math.min(min, v); max = Math.max(max, v); }
+    if (Number.isFinite(v) && v > 0) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
   }
   const t = logScale(values);
   return { t, color: (value) => heatColor(t(value)), range: Number.isFinite(min) ? { min, max } : null };
@@ -68,16 +87,25 @@ const LEGEND_WIDTH = 192;
  * The key of a heat overlay as SVG: the ramp with its values at both ends and three log-spaced ticks between,
  * and what it measures. `format` writes a value the way the diagram's labels do.
  */
-export function heatLegend(scale: HeatScale, title: string, x: number, y: number, format: (value: number) => string): string {
+export function heatLegend(
+  scale: HeatScale,
+  title: string,
+  x: number,
+  y: number,
+  format: (value: number) => string,
+): string {
   const step = LEGEND_WIDTH / LEGEND_STEPS;
   const cells: string[] = [];
   for (let i = 0; i < LEGEND_STEPS; i++) {
-    cells.push(`<rect x="${r1(x + i * step)}" y="${r1(y)}" width="${r1(step + 0.5)}" height="10" fill="${heatColor((i + 0.5) / LEGEND_STEPS)}"/>`);
+    cells.push(
+      `<rect x="${r1(x + i * step)}" y="${r1(y)}" width="${r1(step + 0.5)}" height="10" fill="${heatColor((i + 0.5) / LEGEND_STEPS)}"/>`,
+    );
   }
   const ticks: string[] = [];
   const range = scale.range;
   if (range) {
-    const lo = Math.log10(range.min), hi = Math.log10(range.max);
+    const lo = Math.log10(range.min),
+      hi = Math.log10(range.max);
     const count = hi > lo ? 5 : 1;
     for (let i = 0; i < count; i++) {
       const f = count === 1 ? 1 : i / (count - 1);
@@ -85,7 +113,9 @@ export function heatLegend(scale: HeatScale, title: string, x: number, y: number
       const tx = x + LEGEND_WIDTH * f;
       const anchor = f === 0 ? "start" : f === 1 ? "end" : "middle";
       ticks.push(`<line x1="${r1(tx)}" x2="${r1(tx)}" y1="${r1(y + 10)}" y2="${r1(y + 13)}" stroke="currentColor"/>`);
-      ticks.push(`<text class="rs-sub rs-legend-tick" x="${r1(tx)}" y="${r1(y + 24)}" text-anchor="${anchor}" data-value="${value}">${escapeText(format(value))}</text>`);
+      ticks.push(
+        `<text class="rs-sub rs-legend-tick" x="${r1(tx)}" y="${r1(y + 24)}" text-anchor="${anchor}" data-value="${value}">${escapeText(format(value))}</text>`,
+      );
     }
   }
   const label = `<text class="rs-sub" x="${r1(x + LEGEND_WIDTH + 10)}" y="${r1(y + 9)}">${escapeText(`${title}, log scale (viridis)`)}</text>`;

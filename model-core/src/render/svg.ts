@@ -8,7 +8,16 @@ import { formatBytes, formatCount, formatNorm, formatShape } from "./format";
 import type { TrainingMemory } from "../analysis/memory";
 import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode, LaidOutShortcut } from "./layout";
 import { ADD_GLYPH, FRAME_TOP, TITLE_OFFSET } from "./sizes";
-import { buildGradientIndex, heatLegend, logHeatScale, logScale, shortcutShare, type GradientIndex, type HeatScale, type LogScale } from "./overlays";
+import {
+  buildGradientIndex,
+  heatLegend,
+  logHeatScale,
+  logScale,
+  shortcutShare,
+  type GradientIndex,
+  type HeatScale,
+  type LogScale,
+} from "./overlays";
 import { shortcutLabel } from "./shortcuts";
 
 export interface OverlayOptions {
@@ -21,10 +30,29 @@ export interface OverlayOptions {
   memory?: boolean;
 }
 
-export const NO_OVERLAYS: OverlayOptions = { shapes: false, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
-export const DEFAULT_OVERLAYS: OverlayOptions = { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false };
+export const NO_OVERLAYS: OverlayOptions = {
+  shapes: false,
+  params: false,
+  macs: false,
+  receptiveField: false,
+  gradients: false,
+  memory: false,
+};
+export const DEFAULT_OVERLAYS: OverlayOptions = {
+  shapes: true,
+  params: false,
+  macs: false,
+  receptiveField: false,
+  gradients: false,
+  memory: false,
+};
 
-export interface Viewport { x: number; y: number; width: number; height: number }
+export interface Viewport {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 
 export interface RenderOptions {
   /** Embed concrete light-theme colours (for .svg/.html files opened outside VS Code). */
@@ -97,13 +125,16 @@ const STANDALONE: Palette = {
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 /** Characters XML 1.0 forbids even as references (§2.2): C0 controls but tab and newlines, lone surrogates, U+FFFE/F. */
-const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NOT_XML =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /** Escape text for element content and attribute values. A forbidden character shows as its control picture (U+2401 for U+0001) or U+FFFD. */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!).replace(NOT_XML, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x20 ? String.fromCharCode(0x2400 + code) : "\ufffd";
-  });
+  return text
+    .replace(/[&<>"']/g, (c) => ESCAPES[c]!)
+    .replace(NOT_XML, (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x20 ? String.fromCharCode(0x2400 + code) : "\ufffd";
+    });
 }
 
 /** Finite number with at most one decimal, so output never contains NaN or long floats. */
@@ -151,8 +182,16 @@ function intersects(v: Viewport | null | undefined, x: number, y: number, w: num
 }
 
 function edgeBounds(e: LaidOutEdge): { x: number; y: number; w: number; h: number } {
-  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-  for (const p of e.points) { minX = Math.min(minX, p.x); minY = Math.min(minY, p.y); maxX = Math.max(maxX, p.x); maxY = Math.max(maxY, p.y); }
+  let minX = Infinity,
+    minY = Infinity,
+    maxX = -Infinity,
+    maxY = -Infinity;
+  for (const p of e.points) {
+    minX = Math.min(minX, p.x);
+    minY = Math.min(minY, p.y);
+    maxX = Math.max(maxX, p.x);
+    maxY = Math.max(maxY, p.y);
+  }
   return Number.isFinite(minX) ? { x: minX, y: minY, w: maxX - minX, h: maxY - minY } : { x: 0, y: 0, w: 0, h: 0 };
 }
 
@@ -213,14 +252,19 @@ export function renderSvg(
   const labelEdge = new Set<LaidOutEdge>();
   for (const e of mainFirst) {
     const key = `${e.sourceNodeId}|${e.shape.join(",")}`;
-    if (!labelled.has(key)) { labelled.add(key); labelEdge.add(e); }
+    if (!labelled.has(key)) {
+      labelled.add(key);
+      labelEdge.add(e);
+    }
   }
   for (const e of ordered) {
     const b = edgeBounds(e);
-    if (intersects(options.viewport, b.x - 120, b.y, b.w + 160, b.h + 16)) out.push(renderEdge(e, ctx, gradEdgeScale, labelEdge.has(e)));
+    if (intersects(options.viewport, b.x - 120, b.y, b.w + 160, b.h + 16))
+      out.push(renderEdge(e, ctx, gradEdgeScale, labelEdge.has(e)));
   }
   for (const a of laid.shortcuts ?? []) {
-    if (intersects(options.viewport, a.laneX, a.top, a.labelX - a.laneX + 60, a.bottom - a.top)) out.push(renderArc(a, ctx));
+    if (intersects(options.viewport, a.laneX, a.top, a.labelX - a.laneX + 60, a.bottom - a.top))
+      out.push(renderArc(a, ctx));
   }
   out.push(`</g><g class="rs-nodes">`);
   for (const n of laid.nodes) {
@@ -232,10 +276,17 @@ export function renderSvg(
   return out.join("");
 }
 
-function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: GradientFlowResult | null | undefined, options: RenderOptions): RenderContext {
+function renderContext(
+  laid: LaidOutGraph,
+  overlays: OverlayOptions,
+  gradients: GradientFlowResult | null | undefined,
+  options: RenderOptions,
+): RenderContext {
   const grads = overlays.gradients && gradients ? buildGradientIndex(gradients) : null;
   const memory = overlays.memory && options.memory ? options.memory : null;
-  const memoryOf = memory ? (n: LaidOutNode) => n.nodeIds.reduce((sum, id) => sum + (memory.savedBytes.get(id) ?? 0), 0) : null;
+  const memoryOf = memory
+    ? (n: LaidOutNode) => n.nodeIds.reduce((sum, id) => sum + (memory.savedBytes.get(id) ?? 0), 0)
+    : null;
   return {
     overlays,
     grads,
@@ -255,7 +306,12 @@ function renderContext(laid: LaidOutGraph, overlays: OverlayOptions, gradients: 
  * The active heat overlay's key alone, as a small SVG (null when no heat overlay is on), for a view that keeps it
  * on screen while the diagram scrolls. Same scale and colours as the diagram's own legend.
  */
-export function renderLegendSvg(laid: LaidOutGraph, overlays: OverlayOptions, gradients?: GradientFlowResult | null, memory?: MemoryOverlayData | null): string | null {
+export function renderLegendSvg(
+  laid: LaidOutGraph,
+  overlays: OverlayOptions,
+  gradients?: GradientFlowResult | null,
+  memory?: MemoryOverlayData | null,
+): string | null {
   const ctx = renderContext(laid, overlays, gradients, { memory: memory ?? null });
   if (!(ctx.grads !== null || ctx.memoryOf !== null || overlays.params || overlays.macs)) return null;
   return `<svg xmlns="http://www.w3.org/2000/svg" class="rs-diagram rs-legend-box" width="440" height="${LEGEND_HEIGHT}" viewBox="0 0 440 ${LEGEND_HEIGHT}"><style>${styleSheet(THEMED)}</style>${renderLegend(ctx, -4)}</svg>`;
@@ -268,13 +324,15 @@ function renderFrame(c: LaidOutContainer, ctx: RenderContext): string {
     : "";
   // The title sits right of the lane running through the frame, so no edge crosses it.
   const tx = Math.max(c.x + 24, (c.laneX ?? c.x) + TITLE_OFFSET);
-  const split = c.group === "block" ? ctx.grads?.addSplit(c.id) ?? null : null;
+  const split = c.group === "block" ? (ctx.grads?.addSplit(c.id) ?? null) : null;
   return (
     `<g class="${cls}" data-node-id="${escapeXml(c.id)}" data-kind="${c.group}" data-expandable="true" data-expanded="true">${title}` +
     `<rect class="rs-frame-box" x="${num(c.x)}" y="${num(c.y)}" width="${num(c.width)}" height="${num(c.height)}" rx="8"/>` +
     `<text class="rs-glyph" x="${num(c.x + 8)}" y="${num(c.y + 16)}">⊟</text>` +
     `<text class="rs-label rs-frame-title" x="${num(tx)}" y="${num(c.y + 16)}">${escapeXml(`${c.id} · ${c.label}`)}</text>` +
-    (c.sublabel ? `<text class="rs-sub rs-frame-title" x="${num(tx)}" y="${num(c.y + 29)}">${escapeXml(c.sublabel)}</text>` : "") +
+    (c.sublabel
+      ? `<text class="rs-sub rs-frame-title" x="${num(tx)}" y="${num(c.y + 29)}">${escapeXml(c.sublabel)}</text>`
+      : "") +
     // The split is measured at the block's input, where the shortcut forks off: drawn at the fork, under the title.
     (split ? splitBar(split, tx, c.y + FRAME_TOP.block - 13, 48) : "") +
     `</g>`
@@ -328,7 +386,11 @@ function heatFill(n: LaidOutNode, ctx: RenderContext, grad: number | null): stri
 }
 
 function tooltip(n: LaidOutNode, grad: number | null, ctx: RenderContext): string {
-  const lines = [`${n.id}: ${n.label}`, `output ${formatShape(n.outputShape)}`, `${formatCount(n.params)} params, ${formatCount(n.macs)} MACs`];
+  const lines = [
+    `${n.id}: ${n.label}`,
+    `output ${formatShape(n.outputShape)}`,
+    `${formatCount(n.params)} params, ${formatCount(n.macs)} MACs`,
+  ];
   if (n.receptiveField) lines.push(`receptive field ${n.receptiveField.size}, stride ${n.receptiveField.stride}`);
   if (grad !== null) lines.push(`‖∂L/∂out‖₂ = ${formatNorm(grad)}`);
   if (ctx.memoryOf) lines.push(`saved for backward: ${formatBytes(ctx.memoryOf(n))} at batch ${ctx.memoryBatch}`);
@@ -352,18 +414,27 @@ function renderNode(n: LaidOutNode, ctx: RenderContext, grad: number | null): st
   const fill = heatFill(n, ctx, grad);
   const meta = metaLines(n, ctx, grad);
   if (n.kind === "add") return head + renderAdd(n, ctx, fill, meta) + `</g>`;
-  const parts: string[] = [head, `<rect class="rs-box" width="${num(w)}" height="${num(h)}" rx="${n.group === "node" ? 4 : 7}"/>`];
-  if (fill) parts.push(`<rect width="${num(w)}" height="${num(h)}" rx="${n.group === "node" ? 4 : 7}" fill="${fill}" fill-opacity="0.42" pointer-events="none"/>`);
+  const parts: string[] = [
+    head,
+    `<rect class="rs-box" width="${num(w)}" height="${num(h)}" rx="${n.group === "node" ? 4 : 7}"/>`,
+  ];
+  if (fill)
+    parts.push(
+      `<rect width="${num(w)}" height="${num(h)}" rx="${n.group === "node" ? 4 : 7}" fill="${fill}" fill-opacity="0.42" pointer-events="none"/>`,
+    );
   if (n.group !== "node") {
     // A second outline marks a folded group.
-    parts.push(`<rect class="rs-box" x="3" y="3" width="${num(w - 6)}" height="${num(h - 6)}" rx="5" fill="none" style="fill:none"/>`);
+    parts.push(
+      `<rect class="rs-box" x="3" y="3" width="${num(w - 6)}" height="${num(h - 6)}" rx="5" fill="none" style="fill:none"/>`,
+    );
     parts.push(`<text class="rs-glyph" x="${num(w - 18)}" y="17">⊞</text>`);
-    if (n.id !== n.label) parts.push(`<text class="rs-sub" x="${num(w - 22)}" y="16" text-anchor="end">${escapeXml(n.id)}</text>`);
+    if (n.id !== n.label)
+      parts.push(`<text class="rs-sub" x="${num(w - 22)}" y="16" text-anchor="end">${escapeXml(n.id)}</text>`);
   }
   parts.push(`<text class="rs-label" x="10" y="17">${escapeXml(n.label)}</text>`);
   if (n.sublabel) parts.push(`<text class="rs-sub" x="10" y="30">${escapeXml(n.sublabel)}</text>`);
   meta.forEach((line, i) => parts.push(`<text class="rs-meta" x="10" y="${43 + i * 12}">${escapeXml(line)}</text>`));
-  const split = n.group === "block" ? ctx.grads?.addSplit(n.id) ?? null : null;
+  const split = n.group === "block" ? (ctx.grads?.addSplit(n.id) ?? null) : null;
   if (split) parts.push(splitBar(split, 10, h - 14, 48));
   parts.push(`</g>`);
   return parts.join("");
@@ -377,8 +448,14 @@ function renderAdd(n: LaidOutNode, ctx: RenderContext, fill: string | null, meta
     `<circle cx="${num(cx)}" cy="${cy}" r="${r}"${fill ? ` style="fill:${fill}"` : ""}/>`,
     `<text class="rs-plus" x="${num(cx)}" y="${cy + 5.5}" text-anchor="middle">+</text>`,
   ];
-  if (n.label !== "+") parts.push(`<text class="rs-sub" x="${num(cx - r - 6)}" y="${cy + 4}" text-anchor="end">${escapeXml(n.label.replace(/^\+\s*/, ""))}</text>`);
-  if (meta.length) parts.push(`<text class="rs-meta" x="${num(cx + r + 6)}" y="${cy + 16}">${escapeXml(meta[meta.length - 1])}</text>`);
+  if (n.label !== "+")
+    parts.push(
+      `<text class="rs-sub" x="${num(cx - r - 6)}" y="${cy + 4}" text-anchor="end">${escapeXml(n.label.replace(/^\+\s*/, ""))}</text>`,
+    );
+  if (meta.length)
+    parts.push(
+      `<text class="rs-meta" x="${num(cx + r + 6)}" y="${cy + 16}">${escapeXml(meta[meta.length - 1])}</text>`,
+    );
   return parts.join("");
 }
 
@@ -423,7 +500,14 @@ const LEGEND_HEIGHT = 40;
 /** The key of the active heat overlay under the diagram, with its values. */
 function renderLegend(ctx: RenderContext, top: number): string {
   if (ctx.grads) return heatLegend(ctx.gradScale, "gradient ‖∂L/∂out‖₂", 16, top + 4, formatNorm);
-  if (ctx.memoryOf) return heatLegend(ctx.memoryScale, `bytes saved for backward at batch ${ctx.memoryBatch}`, 16, top + 4, formatBytes);
+  if (ctx.memoryOf)
+    return heatLegend(
+      ctx.memoryScale,
+      `bytes saved for backward at batch ${ctx.memoryBatch}`,
+      16,
+      top + 4,
+      formatBytes,
+    );
   if (ctx.overlays.macs) return heatLegend(ctx.macScale, "MACs", 16, top + 4, formatCount);
   return heatLegend(ctx.paramScale, "params", 16, top + 4, formatCount);
 }

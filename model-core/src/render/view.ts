@@ -81,7 +81,8 @@ const FULL_LEVEL_MAX_NODES = 40;
 export function initialExpansion(graph: ModelGraph, level?: ExpandLevel): ExpansionState {
   const blockCount = graph.stages.reduce((n, s) => n + s.blocks.length, 0);
   const chosen: ExpandLevel =
-    level ?? (graph.nodes.length <= FULL_LEVEL_MAX_NODES ? "all" : blockCount <= BLOCK_LEVEL_MAX_BLOCKS ? "blocks" : "stages");
+    level ??
+    (graph.nodes.length <= FULL_LEVEL_MAX_NODES ? "all" : blockCount <= BLOCK_LEVEL_MAX_BLOCKS ? "blocks" : "stages");
   if (chosen === "stages") return { expanded: [] };
   const expanded = graph.stages.map((s) => s.id);
   if (chosen === "all") for (const s of graph.stages) for (const b of s.blocks) expanded.push(b.id);
@@ -90,7 +91,8 @@ export function initialExpansion(graph: ModelGraph, level?: ExpandLevel): Expans
 
 export function toggleExpansion(state: ExpansionState, groupId: string): ExpansionState {
   const columns = state.columns && state.columns > 1 ? { columns: state.columns } : {};
-  if (groupId === MODEL_GROUP_ID) return { expanded: [...state.expanded], modelCollapsed: !state.modelCollapsed, ...columns };
+  if (groupId === MODEL_GROUP_ID)
+    return { expanded: [...state.expanded], modelCollapsed: !state.modelCollapsed, ...columns };
   const expanded = state.expanded.includes(groupId)
     ? state.expanded.filter((id) => id !== groupId)
     : [...state.expanded, groupId];
@@ -100,21 +102,30 @@ export function toggleExpansion(state: ExpansionState, groupId: string): Expansi
 /** Short human label of a layer, in the paper's notation ("3×3 conv, 64, /2"). */
 export function opLabel(op: NodeOp): string {
   switch (op.kind) {
-    case "input": return "input";
+    case "input":
+      return "input";
     case "conv": {
       const parts = [`${op.kernel}×${op.kernel} conv, ${op.outChannels}`];
       if (op.stride !== 1) parts.push(`/${op.stride}`);
       if (op.groups !== 1) parts.push(`g${op.groups}`);
       return parts.join(", ");
     }
-    case "batchnorm": return "BN";
-    case "relu": return "ReLU";
-    case "sigmoid": return "sigmoid";
-    case "maxpool": return `${op.kernel}×${op.kernel} max pool${op.stride !== 1 ? `, /${op.stride}` : ""}`;
-    case "globalavgpool": return "avg pool";
-    case "fc": return `fc ${op.outFeatures}`;
-    case "padshortcut": return `pad shortcut${op.stride !== 1 ? `, /${op.stride}` : ""}`;
-    case "dropout": return `dropout ${op.rate}`;
+    case "batchnorm":
+      return "BN";
+    case "relu":
+      return "ReLU";
+    case "sigmoid":
+      return "sigmoid";
+    case "maxpool":
+      return `${op.kernel}×${op.kernel} max pool${op.stride !== 1 ? `, /${op.stride}` : ""}`;
+    case "globalavgpool":
+      return "avg pool";
+    case "fc":
+      return `fc ${op.outFeatures}`;
+    case "padshortcut":
+      return `pad shortcut${op.stride !== 1 ? `, /${op.stride}` : ""}`;
+    case "dropout":
+      return `dropout ${op.rate}`;
     case "add":
       return op.mode === "plain" ? "+" : op.mode === "exclusiveGate" ? "+ (gate)" : "+ (shortcut gate)";
   }
@@ -142,7 +153,11 @@ function stageLabel(stage: StageGroup): string {
 
 /** Raw edges that carry the shortcut: into a shortcut-lane node, out of one, or into an Add's identity input. */
 function isShortcutEdge(from: GraphNode, to: GraphNode, inputIndex: number): boolean {
-  return from.role === "shortcut" || to.role === "shortcut" || (to.op.kind === "add" && inputIndex === 0 && to.inputs.length > 1);
+  return (
+    from.role === "shortcut" ||
+    to.role === "shortcut" ||
+    (to.op.kind === "add" && inputIndex === 0 && to.inputs.length > 1)
+  );
 }
 
 /** The visible boxes, frames and edges for one expansion state. */
@@ -176,16 +191,37 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
     const body = graph.nodes.filter((n) => n.stage !== null);
     const last = body[body.length - 1];
     units.push({
-      id: MODEL_GROUP_ID, label: graph.name, sublabel: shapeChange(graph.input, graph.output), kind: "model", group: "stage",
-      expandable: true, expanded: false, params: graph.totals.params, macs: graph.totals.macs, outputShape: graph.output,
-      receptiveField: last?.receptiveField, role: "main", source: graph.stages[0]?.source ?? null, nodeIds: body.map((n) => n.id), parent: null,
+      id: MODEL_GROUP_ID,
+      label: graph.name,
+      sublabel: shapeChange(graph.input, graph.output),
+      kind: "model",
+      group: "stage",
+      expandable: true,
+      expanded: false,
+      params: graph.totals.params,
+      macs: graph.totals.macs,
+      outputShape: graph.output,
+      receptiveField: last?.receptiveField,
+      role: "main",
+      source: graph.stages[0]?.source ?? null,
+      nodeIds: body.map((n) => n.id),
+      parent: null,
     });
     for (const n of body) unitOf.set(n.id, MODEL_GROUP_ID);
   };
 
   const pushBlock = (block: BlockGroup, stageId: string) => {
     if (expanded.has(block.id)) {
-      containers.push({ id: block.id, label: block.label, sublabel: shapeChange(block.inputShape, block.outputShape), group: "block", parent: stageId, params: block.params, macs: block.macs, source: block.source });
+      containers.push({
+        id: block.id,
+        label: block.label,
+        sublabel: shapeChange(block.inputShape, block.outputShape),
+        group: "block",
+        parent: stageId,
+        params: block.params,
+        macs: block.macs,
+        source: block.source,
+      });
       for (const id of block.nodeIds) {
         const n = byId.get(id);
         if (!n) continue;
@@ -196,9 +232,21 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
     }
     const last = lastNode(byId, block.nodeIds);
     units.push({
-      id: block.id, label: block.label, sublabel: shapeChange(block.inputShape, block.outputShape), kind: "block", group: "block",
-      expandable: true, expanded: false, params: block.params, macs: block.macs, outputShape: block.outputShape,
-      receptiveField: last?.receptiveField, role: "main", source: block.source, nodeIds: [...block.nodeIds], parent: stageId,
+      id: block.id,
+      label: block.label,
+      sublabel: shapeChange(block.inputShape, block.outputShape),
+      kind: "block",
+      group: "block",
+      expandable: true,
+      expanded: false,
+      params: block.params,
+      macs: block.macs,
+      outputShape: block.outputShape,
+      receptiveField: last?.receptiveField,
+      role: "main",
+      source: block.source,
+      nodeIds: [...block.nodeIds],
+      parent: stageId,
     });
     for (const id of block.nodeIds) unitOf.set(id, block.id);
   };
@@ -225,21 +273,45 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
     if (!expanded.has(stage.id)) {
       const last = lastNode(byId, stage.nodeIds);
       units.push({
-        id: stage.id, label: stageLabel(stage), sublabel: shapeChange(stage.inputShape, stage.outputShape), kind: "stage", group: "stage",
-        expandable: true, expanded: false, params: stage.params, macs: stage.macs, outputShape: stage.outputShape,
-        receptiveField: last?.receptiveField, role: "main", source: stage.source, nodeIds: [...stage.nodeIds], parent: null,
+        id: stage.id,
+        label: stageLabel(stage),
+        sublabel: shapeChange(stage.inputShape, stage.outputShape),
+        kind: "stage",
+        group: "stage",
+        expandable: true,
+        expanded: false,
+        params: stage.params,
+        macs: stage.macs,
+        outputShape: stage.outputShape,
+        receptiveField: last?.receptiveField,
+        role: "main",
+        source: stage.source,
+        nodeIds: [...stage.nodeIds],
+        parent: null,
       });
       for (const id of stage.nodeIds) unitOf.set(id, stage.id);
       continue;
     }
-    containers.push({ id: stage.id, label: stageLabel(stage), sublabel: shapeChange(stage.inputShape, stage.outputShape), group: "stage", parent: null, params: stage.params, macs: stage.macs, source: stage.source });
+    containers.push({
+      id: stage.id,
+      label: stageLabel(stage),
+      sublabel: shapeChange(stage.inputShape, stage.outputShape),
+      group: "stage",
+      parent: null,
+      params: stage.params,
+      macs: stage.macs,
+      source: stage.source,
+    });
     const blockOf = new Map<string, BlockGroup>();
     for (const b of stage.blocks) for (const id of b.nodeIds) blockOf.set(id, b);
     const emittedBlocks = new Set<string>();
     for (const id of stage.nodeIds) {
       const block = blockOf.get(id);
       if (block) {
-        if (!emittedBlocks.has(block.id)) { emittedBlocks.add(block.id); pushBlock(block, stage.id); }
+        if (!emittedBlocks.has(block.id)) {
+          emittedBlocks.add(block.id);
+          pushBlock(block, stage.id);
+        }
         continue;
       }
       const m = byId.get(id);
@@ -262,10 +334,21 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
       const key = `${fromUnit}->${toUnit}`;
       const existing = edgesByKey.get(key);
       if (existing) {
-        if (existing.kind === "shortcut" && kind === "main") { existing.kind = "main"; existing.shape = from.outputShape; existing.sourceNodeId = from.id; }
+        if (existing.kind === "shortcut" && kind === "main") {
+          existing.kind = "main";
+          existing.shape = from.outputShape;
+          existing.sourceNodeId = from.id;
+        }
         return;
       }
-      edgesByKey.set(key, { id: key, from: fromUnit, to: toUnit, shape: from.outputShape, kind, sourceNodeId: from.id });
+      edgesByKey.set(key, {
+        id: key,
+        from: fromUnit,
+        to: toUnit,
+        shape: from.outputShape,
+        kind,
+        sourceNodeId: from.id,
+      });
     });
   }
   return { units, containers, edges: [...edgesByKey.values()] };

@@ -54,7 +54,8 @@ export async function initBackend(preferred: BackendChoice = "auto"): Promise<Ba
   let choice = preferred;
   const fromEnv = process.env.RESNET_STUDIO_BACKEND;
   // "torch" selects the PyTorch backend of the CLI commands that have one; tfjs work elsewhere keeps "auto".
-  if (choice === "auto" && fromEnv && fromEnv.trim().toLowerCase() !== "torch") choice = parseBackendChoice(fromEnv, "RESNET_STUDIO_BACKEND");
+  if (choice === "auto" && fromEnv && fromEnv.trim().toLowerCase() !== "torch")
+    choice = parseBackendChoice(fromEnv, "RESNET_STUDIO_BACKEND");
   if (current && (choice === "auto" || choice === current.name)) return current;
   if (pending && pendingChoice === choice) return pending;
   pendingChoice = choice;
@@ -74,7 +75,8 @@ export async function initBackend(preferred: BackendChoice = "auto"): Promise<Ba
 
 async function select(choice: BackendChoice): Promise<BackendInfo> {
   if (choice === "tensorflow") {
-    if (!loadTfjsNode()) throw new Error(`backend "tensorflow" unavailable: @tensorflow/tfjs-node could not be loaded (${tfjsNodeError})`);
+    if (!loadTfjsNode())
+      throw new Error(`backend "tensorflow" unavailable: @tensorflow/tfjs-node could not be loaded (${tfjsNodeError})`);
     await activate("tensorflow");
     return { name: "tensorflow", detail: "tfjs-node (native libtensorflow)" };
   }
@@ -100,7 +102,10 @@ async function select(choice: BackendChoice): Promise<BackendInfo> {
     skipped.push(`wasm failed: ${messageOf(err)}`);
   }
   await activate("cpu");
-  return { name: "cpu", detail: `pure-JS cpu backend ${version_cpu} (${skipped.join("; ")}); training will be very slow` };
+  return {
+    name: "cpu",
+    detail: `pure-JS cpu backend ${version_cpu} (${skipped.join("; ")}); training will be very slow`,
+  };
 }
 
 async function activateWasm(skippedNote: string): Promise<BackendInfo> {
@@ -114,7 +119,10 @@ async function activateWasm(skippedNote: string): Promise<BackendInfo> {
   await activate("wasm");
   registerWasmConvKernels();
   const why = skippedNote ? ` (${skippedNote})` : "";
-  return { name: "wasm", detail: `wasm + XNNPACK, single thread, binaries from ${folder}; fast conv gradients registered${why}` };
+  return {
+    name: "wasm",
+    detail: `wasm + XNNPACK, single thread, binaries from ${folder}; fast conv gradients registered${why}`,
+  };
 }
 
 async function activate(name: BackendName): Promise<void> {
@@ -122,10 +130,15 @@ async function activate(name: BackendName): Promise<void> {
   tf.env().set("PROD", true);
   // The emscripten glue of the wasm module installs process handlers that rethrow any uncaught error, printing a
   // screenful of minified source; drop the ones it adds so errors keep Node's normal (and our CLI's) reporting.
-  const before = { exception: process.listeners("uncaughtException"), rejection: process.listeners("unhandledRejection") };
+  const before = {
+    exception: process.listeners("uncaughtException"),
+    rejection: process.listeners("unhandledRejection"),
+  };
   const ok = await tf.setBackend(name);
-  for (const l of process.listeners("uncaughtException")) if (!before.exception.includes(l)) process.removeListener("uncaughtException", l);
-  for (const l of process.listeners("unhandledRejection")) if (!before.rejection.includes(l)) process.removeListener("unhandledRejection", l);
+  for (const l of process.listeners("uncaughtException"))
+    if (!before.exception.includes(l)) process.removeListener("uncaughtException", l);
+  for (const l of process.listeners("unhandledRejection"))
+    if (!before.rejection.includes(l)) process.removeListener("unhandledRejection", l);
   if (!ok) throw new Error(`tf.setBackend("${name}") failed`);
   await tf.ready();
 }

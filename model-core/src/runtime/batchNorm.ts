@@ -63,25 +63,32 @@ function named(inputs: NamedTensorInfoMap, name: string): TensorInfo {
 
 /** Forward: x [..., C], gamma [C], beta [C] → y, mean, biased variance, 1/√(var + eps). */
 function forward(mem: TensorMemory, inputs: NamedTensorInfoMap, eps: number): TensorInfo[] {
-  const x = named(inputs, "x"), gamma = named(inputs, "gamma"), beta = named(inputs, "beta");
+  const x = named(inputs, "x"),
+    gamma = named(inputs, "gamma"),
+    beta = named(inputs, "beta");
   const channels = x.shape[x.shape.length - 1];
   const size = tf.util.sizeFromShape(x.shape);
   const count = size / channels;
   // Allocate every output before taking views: growing wasm memory detaches earlier views.
   const outputs = [mem.alloc(x.shape), mem.alloc([channels]), mem.alloc([channels]), mem.alloc([channels])];
   const [y, meanOut, varOut, invOut] = outputs.map((t) => mem.view(t));
-  const xs = mem.view(x), g = mem.view(gamma), b = mem.view(beta);
-  const scale = new Float32Array(channels), shift = new Float32Array(channels);
+  const xs = mem.view(x),
+    g = mem.view(gamma),
+    b = mem.view(beta);
+  const scale = new Float32Array(channels),
+    shift = new Float32Array(channels);
   // One pass of shifted sums (shift = the channel's first value avoids E[x²] − μ² cancellation), in float64.
   // Loops run channel-outer inside L1-sized blocks of positions: the per-channel constants and sums stay in
   // registers (position-outer loops over per-channel arrays measured 2–3× slower in V8).
-  const sums = new Float64Array(channels), squares = new Float64Array(channels);
+  const sums = new Float64Array(channels),
+    squares = new Float64Array(channels);
   const block = blockSize(channels);
   for (let start = 0; start < size; start += block) {
     const end = Math.min(size, start + block);
     for (let k = 0; k < channels; k++) {
       const origin = xs[k];
-      let s = 0, q = 0;
+      let s = 0,
+        q = 0;
       for (let i = start + k; i < end; i += channels) {
         const d = xs[i] - origin;
         s += d;
@@ -112,12 +119,20 @@ function blockSize(channels: number): number {
 }
 
 /** y = x·scale + shift per channel. */
-function affine(xs: Float32Array, y: Float32Array, scale: Float32Array, shift: Float32Array, size: number, channels: number): void {
+function affine(
+  xs: Float32Array,
+  y: Float32Array,
+  scale: Float32Array,
+  shift: Float32Array,
+  size: number,
+  channels: number,
+): void {
   const block = blockSize(channels);
   for (let start = 0; start < size; start += block) {
     const end = Math.min(size, start + block);
     for (let k = 0; k < channels; k++) {
-      const sk = scale[k], tk = shift[k];
+      const sk = scale[k],
+        tk = shift[k];
       for (let i = start + k; i < end; i += channels) y[i] = xs[i] * sk + tk;
     }
   }
@@ -125,22 +140,31 @@ function affine(xs: Float32Array, y: Float32Array, scale: Float32Array, shift: F
 
 /** Backward: dy, x, gamma, mean, invStd → dx, dgamma, dbeta. */
 function backward(mem: TensorMemory, inputs: NamedTensorInfoMap): TensorInfo[] {
-  const dyInfo = named(inputs, "dy"), x = named(inputs, "x");
-  const gammaInfo = named(inputs, "gamma"), meanInfo = named(inputs, "mean"), invInfo = named(inputs, "invStd");
+  const dyInfo = named(inputs, "dy"),
+    x = named(inputs, "x");
+  const gammaInfo = named(inputs, "gamma"),
+    meanInfo = named(inputs, "mean"),
+    invInfo = named(inputs, "invStd");
   const channels = x.shape[x.shape.length - 1];
   const size = tf.util.sizeFromShape(x.shape);
   const count = size / channels;
   const outputs = [mem.alloc(x.shape), mem.alloc([channels]), mem.alloc([channels])];
   const [dx, dGammaOut, dBetaOut] = outputs.map((t) => mem.view(t));
-  const dy = mem.view(dyInfo), xs = mem.view(x), g = mem.view(gammaInfo), mean = mem.view(meanInfo), inv = mem.view(invInfo);
+  const dy = mem.view(dyInfo),
+    xs = mem.view(x),
+    g = mem.view(gammaInfo),
+    mean = mem.view(meanInfo),
+    inv = mem.view(invInfo);
   // dx = a·dy + b·x + c per channel, from dx = γs·(dy − dβ/M − x̂·dγ/M) with x̂ = (x − μ)s.
-  const dBeta = new Float64Array(channels), dyCentred = new Float64Array(channels);
+  const dBeta = new Float64Array(channels),
+    dyCentred = new Float64Array(channels);
   const block = blockSize(channels);
   for (let start = 0; start < size; start += block) {
     const end = Math.min(size, start + block);
     for (let k = 0; k < channels; k++) {
       const mu = mean[k];
-      let sb = 0, sx = 0;
+      let sb = 0,
+        sx = 0;
       for (let i = start + k; i < end; i += channels) {
         const d = dy[i];
         sb += d;
@@ -150,7 +174,9 @@ function backward(mem: TensorMemory, inputs: NamedTensorInfoMap): TensorInfo[] {
       dyCentred[k] += sx;
     }
   }
-  const a = new Float32Array(channels), bx = new Float32Array(channels), c = new Float32Array(channels);
+  const a = new Float32Array(channels),
+    bx = new Float32Array(channels),
+    c = new Float32Array(channels);
   for (let k = 0; k < channels; k++) {
     const dGamma = dyCentred[k] * inv[k];
     dGammaOut[k] = dGamma;
@@ -163,7 +189,9 @@ function backward(mem: TensorMemory, inputs: NamedTensorInfoMap): TensorInfo[] {
   for (let start = 0; start < size; start += block) {
     const end = Math.min(size, start + block);
     for (let k = 0; k < channels; k++) {
-      const ak = a[k], bk = bx[k], ck = c[k];
+      const ak = a[k],
+        bk = bx[k],
+        ck = c[k];
       for (let i = start + k; i < end; i += channels) dx[i] = ak * dy[i] + bk * xs[i] + ck;
     }
   }
@@ -175,9 +203,14 @@ function kernels(backendName: "wasm" | "cpu", memoryOf: (backend: unknown) => Te
     {
       kernelName: BATCH_NORM_TRAIN_KERNEL,
       backendName,
-      kernelFunc: ({ inputs, backend, attrs }) => forward(memoryOf(backend), inputs, (attrs as unknown as { eps: number }).eps),
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        forward(memoryOf(backend), inputs, (attrs as unknown as { eps: number }).eps),
     },
-    { kernelName: BATCH_NORM_GRAD_KERNEL, backendName, kernelFunc: ({ inputs, backend }) => backward(memoryOf(backend), inputs) },
+    {
+      kernelName: BATCH_NORM_GRAD_KERNEL,
+      backendName,
+      kernelFunc: ({ inputs, backend }) => backward(memoryOf(backend), inputs),
+    },
   ];
 }
 
@@ -198,13 +231,23 @@ export function hasFusedBatchNorm(): boolean {
  * BN with batch statistics over all axes but the last, with its own gradient. Uses the fused kernels when the
  * backend has them (wasm, cpu), else the composed version; `fused: false` forces the composed one.
  */
-export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, options: { fused?: boolean } = {}): BatchNormTrainResult {
+export function batchNormTrain(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+  options: { fused?: boolean } = {},
+): BatchNormTrainResult {
   if (options.fused === false || !hasFusedBatchNorm()) return batchNormTrainComposed(x, gamma, beta, eps);
   let stats: tf.Tensor1D[] = [];
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, g, b] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;
-    const [y, mean, variance, invStd] = tf.engine().runKernel(BATCH_NORM_TRAIN_KERNEL, { x: input, gamma: g, beta: b }, { eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [y, mean, variance, invStd] = tf
+      .engine()
+      .runKernel(BATCH_NORM_TRAIN_KERNEL, { x: input, gamma: g, beta: b }, {
+        eps,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
     // mean and variance outlive the custom op for the running-statistics update; the caller disposes them.
     stats = [tf.keep(mean as tf.Tensor1D), tf.keep(variance as tf.Tensor1D)];
     save([input, g, mean, invStd]);
@@ -212,7 +255,15 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xSaved, gSaved, meanSaved, invSaved] = saved;
-        return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy, x: xSaved, gamma: gSaved, mean: meanSaved, invStd: invSaved }) as tf.Tensor[];
+        return tf
+          .engine()
+          .runKernel(BATCH_NORM_GRAD_KERNEL, {
+            dy,
+            x: xSaved,
+            gamma: gSaved,
+            mean: meanSaved,
+            invStd: invSaved,
+          }) as tf.Tensor[];
       },
     };
   });
@@ -224,7 +275,12 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
  * The same BN from tfjs ops (moments, then the closed-form backward); the path for backends without the fused
  * kernels and the reference the fused kernels are tested against.
  */
-export function batchNormTrainComposed(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): BatchNormTrainResult {
+export function batchNormTrainComposed(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+): BatchNormTrainResult {
   let mean: tf.Tensor1D | null = null;
   let variance: tf.Tensor1D | null = null;
   const count = x.shape[0] * x.shape[1] * x.shape[2];

@@ -22,12 +22,42 @@ import { LocalBatchStepper, type BatchStepper } from "./stepper";
  * replicas' gradient traffic).
  */
 export const CALIBRATION_PROBES: readonly ResNetOptions[] = [
-  { name: "calibration probe 8/16/32", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
-    stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 2 }, { channels: 32, blocks: 1, stride: 2 }] },
-  { name: "calibration probe 16/32/64", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
-    stages: [{ channels: 16, blocks: 1 }, { channels: 32, blocks: 1, stride: 2 }, { channels: 64, blocks: 1, stride: 2 }] },
-  { name: "calibration probe 8/16/512", input: [1, 28, 28], stem: "cifar", block: "basic", classes: 10,
-    stages: [{ channels: 8, blocks: 1 }, { channels: 16, blocks: 1, stride: 4 }, { channels: 512, blocks: 1, stride: 4 }] },
+  {
+    name: "calibration probe 8/16/32",
+    input: [1, 28, 28],
+    stem: "cifar",
+    block: "basic",
+    classes: 10,
+    stages: [
+      { channels: 8, blocks: 1 },
+      { channels: 16, blocks: 1, stride: 2 },
+      { channels: 32, blocks: 1, stride: 2 },
+    ],
+  },
+  {
+    name: "calibration probe 16/32/64",
+    input: [1, 28, 28],
+    stem: "cifar",
+    block: "basic",
+    classes: 10,
+    stages: [
+      { channels: 16, blocks: 1 },
+      { channels: 32, blocks: 1, stride: 2 },
+      { channels: 64, blocks: 1, stride: 2 },
+    ],
+  },
+  {
+    name: "calibration probe 8/16/512",
+    input: [1, 28, 28],
+    stem: "cifar",
+    block: "basic",
+    classes: 10,
+    stages: [
+      { channels: 8, blocks: 1 },
+      { channels: 16, blocks: 1, stride: 4 },
+      { channels: 512, blocks: 1, stride: 4 },
+    ],
+  },
 ];
 
 export interface CalibrationOptions {
@@ -46,17 +76,30 @@ export interface Calibration {
 }
 
 /** Median seconds of `timed` steps of a network at `batchSize`, after one untimed step (the median ignores a step slowed by other work on a shared machine). */
-export async function measureStepSeconds(options: ResNetOptions | ResNetSpec, batchSize: number, workers: number | undefined, timed: number): Promise<StepSample & { workers: number }> {
+export async function measureStepSeconds(
+  options: ResNetOptions | ResNetSpec,
+  batchSize: number,
+  workers: number | undefined,
+  timed: number,
+): Promise<StepSample & { workers: number }> {
   const { spec } = normalizeSpec(options);
   if (!spec) throw new Error(`${options.name ?? "probe"}: not a valid spec`);
   const graph = analyzeOrThrow(spec);
   const model = buildModel(graph, { seed: 1 });
-  const optimizer = new Optimizer(model.params, { kind: "adam", momentum: 0.9, weightDecay: 0, decayed: decayedParameterNames(graph) });
+  const optimizer = new Optimizer(model.params, {
+    kind: "adam",
+    momentum: 0.9,
+    weightDecay: 0,
+    decayed: decayedParameterNames(graph),
+  });
   const backend = tf.getBackend();
   const replicas = resolveWorkerCount(workers, backend, batchSize);
   let stepper: BatchStepper | null = null;
   try {
-    stepper = replicas > 1 ? await DataParallelStepper.create(model, optimizer, { workers: replicas, backend, seed: 1 }) : new LocalBatchStepper(model, optimizer);
+    stepper =
+      replicas > 1
+        ? await DataParallelStepper.create(model, optimizer, { workers: replicas, backend, seed: 1 })
+        : new LocalBatchStepper(model, optimizer);
     const [c, h, w] = spec.input;
     const rng = new SeededRng(7);
     const pixels = Float32Array.from({ length: batchSize * c * h * w }, () => rng.next() * 2 - 1);
@@ -69,8 +112,15 @@ export async function measureStepSeconds(options: ResNetOptions | ResNetSpec, ba
       times.push((performance.now() - started) / 1000);
     }
     times.sort((a, b) => a - b);
-    const median = times.length % 2 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
-    return { macsPerImage: graph.totals.macs, params: graph.totals.params, batchSize, seconds: median, workers: stepper.workers };
+    const median =
+      times.length % 2 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
+    return {
+      macsPerImage: graph.totals.macs,
+      params: graph.totals.params,
+      batchSize,
+      seconds: median,
+      workers: stepper.workers,
+    };
   } finally {
     await stepper?.dispose();
     optimizer.dispose();
@@ -88,7 +138,16 @@ export async function calibrateThroughput(options: CalibrationOptions): Promise<
     const timed = options.timedSteps ?? (tf.getBackend() === "cpu" ? 1 : 5);
     const sample = await measureStepSeconds(probe, options.batchSize, options.workers, timed);
     workers = sample.workers;
-    samples.push({ macsPerImage: sample.macsPerImage, params: sample.params, batchSize: sample.batchSize, seconds: sample.seconds });
+    samples.push({
+      macsPerImage: sample.macsPerImage,
+      params: sample.params,
+      batchSize: sample.batchSize,
+      seconds: sample.seconds,
+    });
   }
-  return { throughput: fitThroughput(samples, { backend: tf.getBackend(), workers }), samples, seconds: (performance.now() - started) / 1000 };
+  return {
+    throughput: fitThroughput(samples, { backend: tf.getBackend(), workers }),
+    samples,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

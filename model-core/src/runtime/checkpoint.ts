@@ -10,7 +10,18 @@
  */
 import { canonicalJson } from "../spec/identity";
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNetSpec } from "../spec/types";
@@ -120,16 +131,22 @@ export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<stri
 const DTYPE_BYTES: Record<TensorDtype, number> = { F32: 4, I64: 8 };
 
 /** Decodes a safetensors file: checks the header's structure, offsets, the data checksum and that floats are finite. */
-export function decodeSafetensors(bytes: Uint8Array, file: string): { metadata: Record<string, string>; tensors: Map<string, StoredTensor> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  file: string,
+): { metadata: Record<string, string>; tensors: Map<string, StoredTensor> } {
   function fail(field: string, problem: string): never {
     throw new CheckpointError(`${file}: ${field}: ${problem}`);
   }
-  if (bytes.length < 8) fail("header length", `file is ${bytes.length} bytes long, shorter than the 8-byte header length (truncated)`);
+  if (bytes.length < 8)
+    fail("header length", `file is ${bytes.length} bytes long, shorter than the 8-byte header length (truncated)`);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = buf.readBigUInt64LE(0);
-  if (length > BigInt(MAX_HEADER_BYTES)) fail("header length", `${length} bytes is more than ${MAX_HEADER_BYTES}: not a checkpoint, or damaged`);
+  if (length > BigInt(MAX_HEADER_BYTES))
+    fail("header length", `${length} bytes is more than ${MAX_HEADER_BYTES}: not a checkpoint, or damaged`);
   const headerEnd = 8 + Number(length);
-  if (headerEnd > bytes.length) fail("header", `says ${length} bytes but the file has ${bytes.length - 8} after the length (truncated)`);
+  if (headerEnd > bytes.length)
+    fail("header", `says ${length} bytes but the file has ${bytes.length - 8} after the length (truncated)`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(buf.toString("utf8", 8, headerEnd));
@@ -139,7 +156,8 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): { metadata: 
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("header", "must be a JSON object");
   const header = parsed as Record<string, unknown>;
   const rawMeta = header.__metadata__;
-  if (typeof rawMeta !== "object" || rawMeta === null || Array.isArray(rawMeta)) fail("__metadata__", "missing or not an object");
+  if (typeof rawMeta !== "object" || rawMeta === null || Array.isArray(rawMeta))
+    fail("__metadata__", "missing or not an object");
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(rawMeta as Record<string, unknown>)) {
     if (typeof value !== "string") fail(`__metadata__.${key}`, `must be a string, got ${JSON.stringify(value)}`);
@@ -152,11 +170,17 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): { metadata: 
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") continue;
     const field = `tensor "${name}"`;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(field, "must be an object {dtype, shape, data_offsets}");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+      fail(field, "must be an object {dtype, shape, data_offsets}");
     const entry = raw as Record<string, unknown>;
-    if (entry.dtype !== "F32" && entry.dtype !== "I64") fail(`${field}.dtype`, `must be "F32" or "I64", got ${JSON.stringify(entry.dtype)}`);
+    if (entry.dtype !== "F32" && entry.dtype !== "I64")
+      fail(`${field}.dtype`, `must be "F32" or "I64", got ${JSON.stringify(entry.dtype)}`);
     const dtype = entry.dtype as TensorDtype;
-    if (!Array.isArray(entry.shape) || entry.shape.length > 8 || !entry.shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31)) {
+    if (
+      !Array.isArray(entry.shape) ||
+      entry.shape.length > 8 ||
+      !entry.shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 31)
+    ) {
       fail(`${field}.shape`, `must be a list of at most 8 non-negative integers, got ${JSON.stringify(entry.shape)}`);
     }
     const shape = entry.shape as number[];
@@ -166,28 +190,44 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): { metadata: 
     }
     const [begin, end] = offsets as [number, number];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (begin !== expectedOffset) fail(`${field}.data_offsets`, `begin ${begin} should be ${expectedOffset} (tensors are stored back to back in header order)`);
-    if (end - begin !== count * DTYPE_BYTES[dtype]) fail(`${field}.data_offsets`, `span ${end - begin} bytes does not hold shape [${shape}] of ${dtype} (${count * DTYPE_BYTES[dtype]} bytes)`);
-    if (end > dataLength) fail(`${field}.data_offsets`, `end ${end} is past the data section's ${dataLength} bytes (truncated file)`);
+    if (begin !== expectedOffset)
+      fail(
+        `${field}.data_offsets`,
+        `begin ${begin} should be ${expectedOffset} (tensors are stored back to back in header order)`,
+      );
+    if (end - begin !== count * DTYPE_BYTES[dtype])
+      fail(
+        `${field}.data_offsets`,
+        `span ${end - begin} bytes does not hold shape [${shape}] of ${dtype} (${count * DTYPE_BYTES[dtype]} bytes)`,
+      );
+    if (end > dataLength)
+      fail(`${field}.data_offsets`, `end ${end} is past the data section's ${dataLength} bytes (truncated file)`);
     expectedOffset = end;
     const slice = Uint8Array.prototype.slice.call(data, begin, end); // a copy (Buffer#slice would share), so aligned
     let values: Float32Array | Float64Array;
     if (dtype === "F32") {
       values = new Float32Array(slice.buffer, slice.byteOffset, count);
       for (let i = 0; i < values.length; i++) {
-        if (!Number.isFinite(values[i])) fail(field, `value ${i} is ${values[i]}; a checkpoint holds finite weights only`);
+        if (!Number.isFinite(values[i]))
+          fail(field, `value ${i} is ${values[i]}; a checkpoint holds finite weights only`);
       }
     } else {
       values = Float64Array.from(new BigInt64Array(slice.buffer, slice.byteOffset, count), (v) => Number(v));
     }
     tensors.set(name, { name, dtype, shape, values });
   }
-  if (expectedOffset !== dataLength) fail("data", `${dataLength - expectedOffset} bytes after the last tensor (damaged file)`);
+  if (expectedOffset !== dataLength)
+    fail("data", `${dataLength - expectedOffset} bytes after the last tensor (damaged file)`);
   const declared = metadata.dataSha256;
   if (declared === undefined) fail("__metadata__.dataSha256", "missing");
-  if (!/^[0-9a-f]{64}$/.test(declared)) fail("__metadata__.dataSha256", `must be 64 hex digits, got ${JSON.stringify(declared)}`);
+  if (!/^[0-9a-f]{64}$/.test(declared))
+    fail("__metadata__.dataSha256", `must be 64 hex digits, got ${JSON.stringify(declared)}`);
   const actual = createHash("sha256").update(data).digest("hex");
-  if (actual !== declared) fail("__metadata__.dataSha256", `the data's sha256 is ${actual.slice(0, 12)}…, the header says ${declared.slice(0, 12)}… (the tensors were changed or damaged)`);
+  if (actual !== declared)
+    fail(
+      "__metadata__.dataSha256",
+      `the data's sha256 is ${actual.slice(0, 12)}…, the header says ${declared.slice(0, 12)}… (the tensors were changed or damaged)`,
+    );
   return { metadata, tensors };
 }
 
@@ -213,14 +253,18 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
   };
   const integer = (field: string, max: number): number => {
     const v = text(field);
-    if (!/^(0|[1-9][0-9]*)$/.test(v) || Number(v) > max) fail(field, `must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);
+    if (!/^(0|[1-9][0-9]*)$/.test(v) || Number(v) > max)
+      fail(field, `must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);
     return Number(v);
   };
-  if (text("format") !== CHECKPOINT_FORMAT) fail("format", `must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(metadata.format)}`);
-  if (text("version") !== CHECKPOINT_VERSION) fail("version", `this ResNet Studio reads version ${CHECKPOINT_VERSION}, got ${JSON.stringify(metadata.version)}`);
+  if (text("format") !== CHECKPOINT_FORMAT)
+    fail("format", `must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(metadata.format)}`);
+  if (text("version") !== CHECKPOINT_VERSION)
+    fail("version", `this ResNet Studio reads version ${CHECKPOINT_VERSION}, got ${JSON.stringify(metadata.version)}`);
   const model = text("model");
   const spec = json("spec");
-  if (typeof spec !== "object" || spec === null || Array.isArray(spec) || typeof (spec as ResNetSpec).name !== "string") fail("spec", "must be a JSON object (the resolved spec)");
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec) || typeof (spec as ResNetSpec).name !== "string")
+    fail("spec", "must be a JSON object (the resolved spec)");
   const hash = text("specHash");
   if (!/^[0-9a-f]{64}$/.test(hash)) fail("specHash", `must be 64 hex digits, got ${JSON.stringify(hash)}`);
   if (specHash(spec as ResNetSpec) !== hash) fail("specHash", "does not match the stored spec (the spec was edited)");
@@ -234,41 +278,68 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
   const trainConfig = config as TrainConfig;
   const epoch = integer("epoch", trainConfig.epochs);
   const globalStep = integer("globalStep", Number.MAX_SAFE_INTEGER);
-  if (trainConfig.maxSteps !== undefined && globalStep > trainConfig.maxSteps) fail("globalStep", `${globalStep} is beyond the config's maxSteps ${trainConfig.maxSteps}`);
+  if (trainConfig.maxSteps !== undefined && globalStep > trainConfig.maxSteps)
+    fail("globalStep", `${globalStep} is beyond the config's maxSteps ${trainConfig.maxSteps}`);
   const rngState = integer("rngState", 0xffffffff);
   const optimizer = json("optimizer") as Record<string, unknown> | null;
   if (typeof optimizer !== "object" || optimizer === null) fail("optimizer", "must be a JSON object {kind, step}");
   const opt = optimizer as Record<string, unknown>;
-  if (opt.kind !== "adam" && opt.kind !== "sgd") fail("optimizer", `kind must be "adam" or "sgd", got ${JSON.stringify(opt.kind)}`);
-  if (!(Number.isInteger(opt.step) && (opt.step as number) >= 0)) fail("optimizer", `step must be a non-negative integer, got ${JSON.stringify(opt.step)}`);
-  if (opt.kind !== trainConfig.optimizer) fail("optimizer", `kind ${String(opt.kind)} differs from the config's ${trainConfig.optimizer}`);
+  if (opt.kind !== "adam" && opt.kind !== "sgd")
+    fail("optimizer", `kind must be "adam" or "sgd", got ${JSON.stringify(opt.kind)}`);
+  if (!(Number.isInteger(opt.step) && (opt.step as number) >= 0))
+    fail("optimizer", `step must be a non-negative integer, got ${JSON.stringify(opt.step)}`);
+  if (opt.kind !== trainConfig.optimizer)
+    fail("optimizer", `kind ${String(opt.kind)} differs from the config's ${trainConfig.optimizer}`);
   const history = json("history");
   if (!Array.isArray(history)) fail("history", "must be a JSON list of epoch metrics");
   const epochs = history as unknown[];
-  if (epochs.length !== epoch) fail("history", `has ${epochs.length} epochs, the checkpoint says ${epoch} were completed`);
+  if (epochs.length !== epoch)
+    fail("history", `has ${epochs.length} epochs, the checkpoint says ${epoch} were completed`);
   epochs.forEach((e, i) => {
     const m = e as Record<string, unknown> | null;
-    if (typeof m !== "object" || m === null || m.epoch !== i) fail("history", `entry ${i} must be an object with epoch ${i}`);
+    if (typeof m !== "object" || m === null || m.epoch !== i)
+      fail("history", `entry ${i} must be an object with epoch ${i}`);
     for (const key of ["loss", "accuracy", "lr", "imagesPerSecond", "seconds", "trainSamples", "valSamples"]) {
-      if (typeof (m as Record<string, unknown>)[key] !== "number") fail("history", `entry ${i}: ${key} must be a number`);
+      if (typeof (m as Record<string, unknown>)[key] !== "number")
+        fail("history", `entry ${i}: ${key} must be a number`);
     }
   });
   const backend = text("backend");
   const createdAt = text("createdAt");
   if (Number.isNaN(Date.parse(createdAt))) fail("createdAt", `must be an ISO date, got ${JSON.stringify(createdAt)}`);
   return {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model, specHash: hash, spec: spec as ResNetSpec, epoch, globalStep, rngState,
-    optimizer: { kind: opt.kind as OptimizerName, step: opt.step as number }, config: trainConfig, history: epochs as EpochMetrics[],
-    backend, createdAt, dataSha256: text("dataSha256"),
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    model,
+    specHash: hash,
+    spec: spec as ResNetSpec,
+    epoch,
+    globalStep,
+    rngState,
+    optimizer: { kind: opt.kind as OptimizerName, step: opt.step as number },
+    config: trainConfig,
+    history: epochs as EpochMetrics[],
+    backend,
+    createdAt,
+    dataSha256: text("dataSha256"),
   };
 }
 
 export function checkpointMetadata(meta: CheckpointContents["meta"]): Record<string, string> {
   return {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: meta.model, spec: JSON.stringify(meta.spec), specHash: specHash(meta.spec),
-    epoch: String(meta.epoch), globalStep: String(meta.globalStep), rngState: String(meta.rngState >>> 0),
-    optimizer: JSON.stringify(meta.optimizer), config: JSON.stringify(meta.config), history: JSON.stringify(meta.history),
-    backend: meta.backend, createdAt: new Date().toISOString(),
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    model: meta.model,
+    spec: JSON.stringify(meta.spec),
+    specHash: specHash(meta.spec),
+    epoch: String(meta.epoch),
+    globalStep: String(meta.globalStep),
+    rngState: String(meta.rngState >>> 0),
+    optimizer: JSON.stringify(meta.optimizer),
+    config: JSON.stringify(meta.config),
+    history: JSON.stringify(meta.history),
+    backend: meta.backend,
+    createdAt: new Date().toISOString(),
   };
 }
 
@@ -293,7 +364,11 @@ function fromTorchLayout(values: Float32Array, torchShape: number[]): tf.Tensor 
 }
 
 const tfShapeOf = (torchShape: number[]): number[] =>
-  torchShape.length === 4 ? [torchShape[2], torchShape[3], torchShape[1], torchShape[0]] : torchShape.length === 2 ? [torchShape[1], torchShape[0]] : torchShape;
+  torchShape.length === 4
+    ? [torchShape[2], torchShape[3], torchShape[1], torchShape[0]]
+    : torchShape.length === 2
+      ? [torchShape[1], torchShape[0]]
+      : torchShape;
 
 export interface CheckpointContents {
   meta: Omit<CheckpointHeader, "format" | "version" | "createdAt" | "specHash" | "dataSha256">;
@@ -322,7 +397,12 @@ export async function torchLayoutTensors(
     await add(name, v);
     // PyTorch's BatchNorm2d counts its training batches; one update per optimisation step here.
     if (name.endsWith(".running_var")) {
-      tensors.push({ name: name.replace(/running_var$/, "num_batches_tracked"), dtype: "I64", shape: [], values: Float64Array.of(globalStep) });
+      tensors.push({
+        name: name.replace(/running_var$/, "num_batches_tracked"),
+        dtype: "I64",
+        shape: [],
+        values: Float64Array.of(globalStep),
+      });
     }
   }
   for (const [name, v] of optimizer) await add(name, v);
@@ -332,7 +412,12 @@ export async function torchLayoutTensors(
 /** Converts to PyTorch layouts and writes the file atomically. */
 export async function saveCheckpoint(path: string, contents: CheckpointContents): Promise<string> {
   const file = resolveCheckpointPath(path);
-  const tensors = await torchLayoutTensors(contents.params, contents.buffers, contents.optimizer, contents.meta.globalStep);
+  const tensors = await torchLayoutTensors(
+    contents.params,
+    contents.buffers,
+    contents.optimizer,
+    contents.meta.globalStep,
+  );
   writeFileAtomic(file, encodeSafetensors(tensors, checkpointMetadata(contents.meta)));
   return file;
 }
@@ -344,7 +429,10 @@ const TEMP_PREFIX = ".rs-tmp-";
 
 /** Temp file next to the target, fsync, rename over it, fsync the folder. The temp file is removed if anything fails. */
 export function writeFileAtomic(file: string, chunks: Uint8Array[]): void {
-  const tmp = join(dirname(file), `${TEMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}-${basename(file)}.tmp`);
+  const tmp = join(
+    dirname(file),
+    `${TEMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}-${basename(file)}.tmp`,
+  );
   const fd = openSync(tmp, "w");
   try {
     for (const chunk of chunks) {
@@ -391,7 +479,8 @@ function processAlive(pid: number): boolean {
  * the Python runner), unless their writer is still alive. Called when a run starts. Returns the names removed.
  */
 export function removeStaleTempFiles(checkpointPath: string): string[] {
-  const dir = existsSync(checkpointPath) && statSync(checkpointPath).isDirectory() ? checkpointPath : dirname(checkpointPath);
+  const dir =
+    existsSync(checkpointPath) && statSync(checkpointPath).isDirectory() ? checkpointPath : dirname(checkpointPath);
   if (!existsSync(dir)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(dir)) {
@@ -442,18 +531,30 @@ export function assertResumable(checkpoint: Checkpoint, spec: ResNetSpec, config
     );
   }
   if (epoch > config.epochs) {
-    throw new CheckpointError(`${checkpoint.path}: checkpoint has ${epoch} epochs done, more than the ${config.epochs} this run asks for (pass --epochs ${epoch + 1} or more to continue)`);
+    throw new CheckpointError(
+      `${checkpoint.path}: checkpoint has ${epoch} epochs done, more than the ${config.epochs} this run asks for (pass --epochs ${epoch + 1} or more to continue)`,
+    );
   }
 }
 
 /** Assigns the checkpoint's values (PyTorch layout) to tfjs variables by name, checking shapes. `what` names the group in errors. */
-export function restoreVariables(checkpoint: Checkpoint, what: string, variables: Iterable<[string, tf.Variable]>): void {
+export function restoreVariables(
+  checkpoint: Checkpoint,
+  what: string,
+  variables: Iterable<[string, tf.Variable]>,
+): void {
   for (const [name, variable] of variables) {
     const stored = checkpoint.tensors.get(name);
-    if (!stored) throw new CheckpointError(`${checkpoint.path}: tensor "${name}": missing (the checkpoint has no ${what} of that name)`);
-    if (stored.dtype !== "F32") throw new CheckpointError(`${checkpoint.path}: tensor "${name}": dtype ${stored.dtype}, expected F32`);
+    if (!stored)
+      throw new CheckpointError(
+        `${checkpoint.path}: tensor "${name}": missing (the checkpoint has no ${what} of that name)`,
+      );
+    if (stored.dtype !== "F32")
+      throw new CheckpointError(`${checkpoint.path}: tensor "${name}": dtype ${stored.dtype}, expected F32`);
     if (tfShapeOf(stored.shape).join("x") !== variable.shape.join("x")) {
-      throw new CheckpointError(`${checkpoint.path}: tensor "${name}": shape [${stored.shape}] does not fit the model's ${what} (PyTorch layout of [${variable.shape}])`);
+      throw new CheckpointError(
+        `${checkpoint.path}: tensor "${name}": shape [${stored.shape}] does not fit the model's ${what} (PyTorch layout of [${variable.shape}])`,
+      );
     }
     tf.tidy(() => variable.assign(fromTorchLayout(stored.values as Float32Array, stored.shape)));
   }

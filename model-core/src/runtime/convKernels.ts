@@ -43,7 +43,11 @@ class KernelScope {
   run(kernelName: string, inputs: NamedTensorInfoMap | TensorInfo[], attrs: object = {}): TensorInfo {
     const config = tf.getKernel(kernelName, "wasm");
     if (!config) throw new Error(`wasm kernel ${kernelName} is not registered`);
-    const out = config.kernelFunc({ inputs: inputs as NamedTensorInfoMap, backend: this.backend, attrs: attrs as NamedAttrMap }) as TensorInfo;
+    const out = config.kernelFunc({
+      inputs: inputs as NamedTensorInfoMap,
+      backend: this.backend,
+      attrs: attrs as NamedAttrMap,
+    }) as TensorInfo;
     this.temps.push(out);
     return out;
   }
@@ -92,14 +96,31 @@ class KernelScope {
   padOrCrop(x: TensorInfo, top: number, bottom: number, left: number, right: number): TensorInfo {
     let t = x;
     const [n, h, w, c] = t.shape;
-    const cropTop = Math.max(0, -top), cropBottom = Math.max(0, -bottom);
-    const cropLeft = Math.max(0, -left), cropRight = Math.max(0, -right);
+    const cropTop = Math.max(0, -top),
+      cropBottom = Math.max(0, -bottom);
+    const cropLeft = Math.max(0, -left),
+      cropRight = Math.max(0, -right);
     if (cropTop || cropBottom || cropLeft || cropRight) {
       t = this.slice(t, [0, cropTop, cropLeft, 0], [n, h - cropTop - cropBottom, w - cropLeft - cropRight, c]);
     }
-    const pt = Math.max(0, top), pb = Math.max(0, bottom), pl = Math.max(0, left), pr = Math.max(0, right);
+    const pt = Math.max(0, top),
+      pb = Math.max(0, bottom),
+      pl = Math.max(0, left),
+      pr = Math.max(0, right);
     if (pt || pb || pl || pr) {
-      t = this.run("PadV2", { x: t }, { paddings: [[0, 0], [pt, pb], [pl, pr], [0, 0]], constantValue: 0 });
+      t = this.run(
+        "PadV2",
+        { x: t },
+        {
+          paddings: [
+            [0, 0],
+            [pt, pb],
+            [pl, pr],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
     }
     return t;
   }
@@ -134,32 +155,64 @@ function withScope(backend: unknown, body: (scope: KernelScope) => TensorInfo): 
   }
 }
 
-function convInfo(xShape: Shape4, filterShape: Shape4, strides: [number, number] | number, pad: Pad, rounding: RoundingMode, depthwise: boolean) {
-  const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, 1, pad, rounding, depthwise, "channelsLast");
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error("conv gradients with dilation > 1 are not supported");
+function convInfo(
+  xShape: Shape4,
+  filterShape: Shape4,
+  strides: [number, number] | number,
+  pad: Pad,
+  rounding: RoundingMode,
+  depthwise: boolean,
+) {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    rounding,
+    depthwise,
+    "channelsLast",
+  );
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    throw new Error("conv gradients with dilation > 1 are not supported");
   return info;
 }
 
 function assertNhwc(dataFormat: string | undefined, kernelName: string): void {
-  if (dataFormat !== undefined && dataFormat !== "NHWC") throw new Error(`${kernelName} on wasm supports NHWC only, got ${dataFormat}`);
+  if (dataFormat !== undefined && dataFormat !== "NHWC")
+    throw new Error(`${kernelName} on wasm supports NHWC only, got ${dataFormat}`);
 }
 
 /**
  * dx of a dense conv. filter [kh, kw, ci, co], dy [n, ho, wo, co] → dx inputShape [n, h, w, ci].
  * See the file comment for the sub-pixel decomposition.
  */
-function conv2dBackpropInputWasm(scope: KernelScope, dy: TensorInfo, filter: TensorInfo, inputShape: Shape4, strides: [number, number] | number, pad: Pad, rounding: RoundingMode): TensorInfo {
+function conv2dBackpropInputWasm(
+  scope: KernelScope,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  inputShape: Shape4,
+  strides: [number, number] | number,
+  pad: Pad,
+  rounding: RoundingMode,
+): TensorInfo {
   const [kh, kw, ci, co] = filter.shape as Shape4;
   const info = convInfo(inputShape, filter.shape as Shape4, strides, pad, rounding, false);
-  const sh = info.strideHeight, sw = info.strideWidth;
+  const sh = info.strideHeight,
+    sw = info.strideWidth;
   const [n, h, w] = inputShape;
-  const ho = info.outHeight, wo = info.outWidth;
-  const pt = info.padInfo.top, pl = info.padInfo.left;
-  const mh = Math.ceil(kh / sh), mw = Math.ceil(kw / sw);
+  const ho = info.outHeight,
+    wo = info.outWidth;
+  const pt = info.padInfo.top,
+    pl = info.padInfo.left;
+  const mh = Math.ceil(kh / sh),
+    mw = Math.ceil(kw / sw);
   // Phase rows q cover u = s·q + r. Whole rows below ⌊p/s⌋ only feed the padding, so the grid starts there; the
   // remaining p mod s leading positions are dropped when the phases are interleaved.
-  const q0h = Math.floor(pt / sh), q0w = Math.floor(pl / sw);
-  const qh = Math.ceil((h + pt) / sh) - q0h, qw = Math.ceil((w + pl) / sw) - q0w;
+  const q0h = Math.floor(pt / sh),
+    q0w = Math.floor(pl / sw);
+  const qh = Math.ceil((h + pt) / sh) - q0h,
+    qw = Math.ceil((w + pl) / sw) - q0w;
 
   // Sub-pixel filter F[jh, jw, co, (rh·sw + rw)·ci + c] = w[rh + sh·(mh−1−jh), rw + sw·(mw−1−jw), c, co] (0 past the kernel).
   const src = scope.read(filter);
@@ -187,15 +240,38 @@ function conv2dBackpropInputWasm(scope: KernelScope, dy: TensorInfo, filter: Ten
   }
   const subFilter = scope.make([mh, mw, co, outC], sub);
   // Output q reads dy[q0 + q − m] for m < M: dy framed by M−1−q0 before and up to the grid after.
-  const phases = convWithPadding(scope, dy, subFilter, mh - 1 - q0h, q0h + qh - ho, mw - 1 - q0w, q0w + qw - wo, [1, 1]);
+  const phases = convWithPadding(
+    scope,
+    dy,
+    subFilter,
+    mh - 1 - q0h,
+    q0h + qh - ho,
+    mw - 1 - q0w,
+    q0w + qw - wo,
+    [1, 1],
+  );
   if (sh === 1 && sw === 1 && phases.shape[1] === h && phases.shape[2] === w) return phases;
   return interleavePhases(scope, phases, [n, h, w, ci], sh, sw, pt - q0h * sh, pl - q0w * sw);
 }
 
 /** Conv2D (valid) of x framed by the given spatial padding; non-negative padding goes to XNNPACK, negative crops x. */
-function convWithPadding(scope: KernelScope, x: TensorInfo, filter: TensorInfo, top: number, bottom: number, left: number, right: number, dilations: [number, number]): TensorInfo {
+function convWithPadding(
+  scope: KernelScope,
+  x: TensorInfo,
+  filter: TensorInfo,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+  dilations: [number, number],
+): TensorInfo {
   const framed = scope.padOrCrop(x, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
-  const pad = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+  const pad = [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ];
   return scope.run("Conv2D", { x: framed, filter }, { strides: [1, 1], pad, dataFormat: "NHWC", dilations });
 }
 
@@ -204,7 +280,15 @@ function convWithPadding(scope: KernelScope, x: TensorInfo, filter: TensorInfo, 
  * A plain loop over wasm memory that also drops the leading p mod s rows (no extra Slice): wasm's DepthToSpace took
  * 34 ms on a [64,16,16,64] tensor here, a Transpose-based interleave 5.5 ms plus a Slice.
  */
-function interleavePhases(scope: KernelScope, phases: TensorInfo, outShape: Shape4, sh: number, sw: number, offH: number, offW: number): TensorInfo {
+function interleavePhases(
+  scope: KernelScope,
+  phases: TensorInfo,
+  outShape: Shape4,
+  sh: number,
+  sw: number,
+  offH: number,
+  offW: number,
+): TensorInfo {
   const [n, h, w, ci] = outShape;
   const [, qh, qw, outC] = phases.shape;
   const out = scope.backend.makeOutput(outShape, "float32");
@@ -228,10 +312,22 @@ function interleavePhases(scope: KernelScope, phases: TensorInfo, outShape: Shap
 }
 
 /** dW of a dense conv: x [n, h, w, ci], dy [n, ho, wo, co] → [kh, kw, ci, co]. */
-function conv2dBackpropFilterWasm(scope: KernelScope, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, strides: [number, number] | number, pad: Pad, rounding: RoundingMode): TensorInfo {
+function conv2dBackpropFilterWasm(
+  scope: KernelScope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: Shape4,
+  strides: [number, number] | number,
+  pad: Pad,
+  rounding: RoundingMode,
+): TensorInfo {
   const [kh, kw, ci, co] = filterShape;
   const info = convInfo(x.shape as Shape4, filterShape, strides, pad, rounding, false);
-  if (info.strideHeight === 1 && info.strideWidth === 1 && paddedGridOverhead(x.shape as Shape4, info) <= MAX_TAPS_GRID_OVERHEAD) {
+  if (
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    paddedGridOverhead(x.shape as Shape4, info) <= MAX_TAPS_GRID_OVERHEAD
+  ) {
     return conv2dBackpropFilterByTaps(scope, x, dy, filterShape, info);
   }
   const xt = scope.transpose(x, [3, 1, 2, 0]); // [ci, h, w, n]
@@ -239,7 +335,8 @@ function conv2dBackpropFilterWasm(scope: KernelScope, x: TensorInfo, dy: TensorI
   const p = info.padInfo;
   // [ci, ≥kh, ≥kw, co]: rows past kh come from padding that no output window reaches.
   const corr = convWithPadding(scope, xt, dyt, p.top, p.bottom, p.left, p.right, [info.strideHeight, info.strideWidth]);
-  const cropped = corr.shape[1] === kh && corr.shape[2] === kw ? corr : scope.slice(corr, [0, 0, 0, 0], [ci, kh, kw, co]);
+  const cropped =
+    corr.shape[1] === kh && corr.shape[2] === kw ? corr : scope.slice(corr, [0, 0, 0, 0], [ci, kh, kw, co]);
   return scope.transpose(cropped, [1, 2, 0, 3]);
 }
 
@@ -252,7 +349,9 @@ const MAX_TAPS_GRID_OVERHEAD = 1.3;
 
 function paddedGridOverhead(xShape: Shape4, info: tf.backend_util.Conv2DInfo): number {
   const p = info.padInfo;
-  return ((xShape[1] + p.top + p.bottom) * (xShape[2] + p.left + p.right)) / Math.max(1, info.outHeight * info.outWidth);
+  return (
+    ((xShape[1] + p.top + p.bottom) * (xShape[2] + p.left + p.right)) / Math.max(1, info.outHeight * info.outWidth)
+  );
 }
 
 /**
@@ -263,17 +362,52 @@ function paddedGridOverhead(xShape: Shape4, info: tf.backend_util.Conv2DInfo): n
  * image or channel. A trailing zero channel keeps the last view's overrun inside the buffer (and finite).
  * Interleaved A/B on ResNet-20 shapes at batch 32: 16→16 @32 9.2 ms vs 12.0 (transposed conv), stem 3→16 5.0 vs 7.0.
  */
-function conv2dBackpropFilterByTaps(scope: KernelScope, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, info: tf.backend_util.Conv2DInfo): TensorInfo {
+function conv2dBackpropFilterByTaps(
+  scope: KernelScope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: Shape4,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
   const [kh, kw, ci, co] = filterShape;
   const [n, h, w] = x.shape;
-  const ho = info.outHeight, wo = info.outWidth;
+  const ho = info.outHeight,
+    wo = info.outWidth;
   const p = info.padInfo;
-  const hp = h + p.top + p.bottom, wp = w + p.left + p.right;
+  const hp = h + p.top + p.bottom,
+    wp = w + p.left + p.right;
   const grid = n * hp * wp;
   const channelMajor = scope.transpose(x, [3, 0, 1, 2]); // [ci, n, h, w]
-  const padded = scope.run("PadV2", { x: channelMajor }, { paddings: [[0, 1], [0, 0], [p.top, p.bottom], [p.left, p.right]], constantValue: 0 });
+  const padded = scope.run(
+    "PadV2",
+    { x: channelMajor },
+    {
+      paddings: [
+        [0, 1],
+        [0, 0],
+        [p.top, p.bottom],
+        [p.left, p.right],
+      ],
+      constantValue: 0,
+    },
+  );
   // dY on the padded grid: (oh, ow) sits where the window starting at padded (oh, ow) is; the rest is zero.
-  const framedDy = scope.reshape(scope.run("PadV2", { x: dy }, { paddings: [[0, 0], [0, hp - ho], [0, wp - wo], [0, 0]], constantValue: 0 }), [1, grid, co]);
+  const framedDy = scope.reshape(
+    scope.run(
+      "PadV2",
+      { x: dy },
+      {
+        paddings: [
+          [0, 0],
+          [0, hp - ho],
+          [0, wp - wo],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    ),
+    [1, grid, co],
+  );
   const base = scope.backend.dataIdMap.get(padded.dataId)!.memoryOffset;
   const taps: TensorInfo[] = [];
   for (let th = 0; th < kh; th++) {
@@ -286,48 +420,98 @@ function conv2dBackpropFilterByTaps(scope: KernelScope, x: TensorInfo, dy: Tenso
 }
 
 /** dx of a depthwise conv: filter [kh, kw, c, mult], dy [n, ho, wo, c·mult] → [n, h, w, c]. */
-function depthwiseBackpropInputWasm(scope: KernelScope, dy: TensorInfo, filter: TensorInfo, inputShape: Shape4, strides: [number, number] | number, pad: Pad, rounding: RoundingMode): TensorInfo {
+function depthwiseBackpropInputWasm(
+  scope: KernelScope,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  inputShape: Shape4,
+  strides: [number, number] | number,
+  pad: Pad,
+  rounding: RoundingMode,
+): TensorInfo {
   const [kh, kw, c, mult] = filter.shape as Shape4;
   const info = convInfo(inputShape, filter.shape as Shape4, strides, pad, rounding, true);
-  const sh = info.strideHeight, sw = info.strideWidth;
+  const sh = info.strideHeight,
+    sw = info.strideWidth;
   const [n, h, w] = inputShape;
-  const ho = info.outHeight, wo = info.outWidth;
+  const ho = info.outHeight,
+    wo = info.outWidth;
   let stuffed = dy;
   if (sh > 1 || sw > 1) {
     // Insert s−1 zeros after every dy pixel (the trailing ones are trimmed by the padding below).
     const six = scope.reshape(dy, [n, ho, 1, wo, 1, c * mult]);
-    const padded = scope.run("PadV2", { x: six }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+    const padded = scope.run(
+      "PadV2",
+      { x: six },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     stuffed = scope.reshape(padded, [n, ho * sh, wo * sw, c * mult]);
   }
-  const top = kh - 1 - info.padInfo.top, left = kw - 1 - info.padInfo.left;
+  const top = kh - 1 - info.padInfo.top,
+    left = kw - 1 - info.padInfo.left;
   const bottom = h + kh - 1 - top - stuffed.shape[1];
   const right = w + kw - 1 - left - stuffed.shape[2];
   const framed = scope.padOrCrop(stuffed, top, bottom, left, right);
   // Flipped filter, one output per (c, m) channel: [kh, kw, c·mult, 1] has the same memory order as [kh, kw, c, mult].
   const flipped = scope.run("Reverse", { x: filter }, { dims: [0, 1] });
   const perChannel = scope.reshape(flipped, [kh, kw, c * mult, 1]);
-  const out = scope.run("DepthwiseConv2dNative", { x: framed, filter: perChannel }, { strides: [1, 1], pad: "valid", dilations: [1, 1] });
+  const out = scope.run(
+    "DepthwiseConv2dNative",
+    { x: framed, filter: perChannel },
+    { strides: [1, 1], pad: "valid", dilations: [1, 1] },
+  );
   if (mult === 1) return out;
   const grouped = scope.reshape(out, [n, h, w, c, mult]);
   return scope.run("Sum", { x: grouped }, { axis: [4], keepDims: false });
 }
 
 /** dW of a depthwise conv: x [n, h, w, c], dy [n, ho, wo, c·mult] → [kh, kw, c, mult]. */
-function depthwiseBackpropFilterWasm(scope: KernelScope, x: TensorInfo, dy: TensorInfo, filterShape: Shape4, strides: [number, number] | number, pad: Pad, rounding: RoundingMode): TensorInfo {
+function depthwiseBackpropFilterWasm(
+  scope: KernelScope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  filterShape: Shape4,
+  strides: [number, number] | number,
+  pad: Pad,
+  rounding: RoundingMode,
+): TensorInfo {
   const [kh, kw, c, mult] = filterShape;
   const info = convInfo(x.shape as Shape4, filterShape, strides, pad, rounding, true);
-  const sh = info.strideHeight, sw = info.strideWidth;
-  const n = x.shape[0], ho = info.outHeight, wo = info.outWidth;
+  const sh = info.strideHeight,
+    sw = info.strideWidth;
+  const n = x.shape[0],
+    ho = info.outHeight,
+    wo = info.outWidth;
   const p = info.padInfo;
   const paddedX = scope.padOrCrop(x, p.top, p.bottom, p.left, p.right);
   const dyGrouped = mult === 1 ? dy : scope.reshape(dy, [n, ho, wo, c, mult]);
   const taps: TensorInfo[] = [];
   for (let th = 0; th < kh; th++) {
     for (let tw = 0; tw < kw; tw++) {
-      let window = scope.run("StridedSlice", { x: paddedX }, {
-        begin: [0, th, tw, 0], end: [n, th + (ho - 1) * sh + 1, tw + (wo - 1) * sw + 1, c], strides: [1, sh, sw, 1],
-        beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-      });
+      let window = scope.run(
+        "StridedSlice",
+        { x: paddedX },
+        {
+          begin: [0, th, tw, 0],
+          end: [n, th + (ho - 1) * sh + 1, tw + (wo - 1) * sw + 1, c],
+          strides: [1, sh, sw, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
       if (mult > 1) window = scope.reshape(window, [n, ho, wo, c, 1]);
       const product = scope.run("Multiply", { a: window, b: dyGrouped });
       taps.push(scope.run("Sum", { x: product }, { axis: [0, 1, 2], keepDims: false })); // [c] or [c, mult]
@@ -367,7 +551,17 @@ export const WASM_CONV_GRADIENT_KERNELS: KernelConfig[] = [
     kernelFunc: ({ inputs, backend, attrs }) => {
       const a = attrsOf(attrs);
       assertNhwc(a.dataFormat, "Conv2DBackpropInput");
-      return withScope(backend, (s) => conv2dBackpropInputWasm(s, input(inputs, "dy", "Conv2DBackpropInput"), input(inputs, "filter", "Conv2DBackpropInput"), a.inputShape as Shape4, a.strides, a.pad, a.dimRoundingMode));
+      return withScope(backend, (s) =>
+        conv2dBackpropInputWasm(
+          s,
+          input(inputs, "dy", "Conv2DBackpropInput"),
+          input(inputs, "filter", "Conv2DBackpropInput"),
+          a.inputShape as Shape4,
+          a.strides,
+          a.pad,
+          a.dimRoundingMode,
+        ),
+      );
     },
   },
   {
@@ -376,7 +570,17 @@ export const WASM_CONV_GRADIENT_KERNELS: KernelConfig[] = [
     kernelFunc: ({ inputs, backend, attrs }) => {
       const a = attrsOf(attrs);
       assertNhwc(a.dataFormat, "Conv2DBackpropFilter");
-      return withScope(backend, (s) => conv2dBackpropFilterWasm(s, input(inputs, "x", "Conv2DBackpropFilter"), input(inputs, "dy", "Conv2DBackpropFilter"), a.filterShape as Shape4, a.strides, a.pad, a.dimRoundingMode));
+      return withScope(backend, (s) =>
+        conv2dBackpropFilterWasm(
+          s,
+          input(inputs, "x", "Conv2DBackpropFilter"),
+          input(inputs, "dy", "Conv2DBackpropFilter"),
+          a.filterShape as Shape4,
+          a.strides,
+          a.pad,
+          a.dimRoundingMode,
+        ),
+      );
     },
   },
   {
@@ -385,7 +589,17 @@ export const WASM_CONV_GRADIENT_KERNELS: KernelConfig[] = [
     kernelFunc: ({ inputs, backend, attrs }) => {
       const a = attrsOf(attrs);
       assertNoDilation(a.dilations, "DepthwiseConv2dNativeBackpropInput");
-      return withScope(backend, (s) => depthwiseBackpropInputWasm(s, input(inputs, "dy", "DepthwiseConv2dNativeBackpropInput"), input(inputs, "filter", "DepthwiseConv2dNativeBackpropInput"), a.inputShape as Shape4, a.strides, a.pad, a.dimRoundingMode));
+      return withScope(backend, (s) =>
+        depthwiseBackpropInputWasm(
+          s,
+          input(inputs, "dy", "DepthwiseConv2dNativeBackpropInput"),
+          input(inputs, "filter", "DepthwiseConv2dNativeBackpropInput"),
+          a.inputShape as Shape4,
+          a.strides,
+          a.pad,
+          a.dimRoundingMode,
+        ),
+      );
     },
   },
   {
@@ -394,7 +608,17 @@ export const WASM_CONV_GRADIENT_KERNELS: KernelConfig[] = [
     kernelFunc: ({ inputs, backend, attrs }) => {
       const a = attrsOf(attrs);
       assertNoDilation(a.dilations, "DepthwiseConv2dNativeBackpropFilter");
-      return withScope(backend, (s) => depthwiseBackpropFilterWasm(s, input(inputs, "x", "DepthwiseConv2dNativeBackpropFilter"), input(inputs, "dy", "DepthwiseConv2dNativeBackpropFilter"), a.filterShape as Shape4, a.strides, a.pad, a.dimRoundingMode));
+      return withScope(backend, (s) =>
+        depthwiseBackpropFilterWasm(
+          s,
+          input(inputs, "x", "DepthwiseConv2dNativeBackpropFilter"),
+          input(inputs, "dy", "DepthwiseConv2dNativeBackpropFilter"),
+          a.filterShape as Shape4,
+          a.strides,
+          a.pad,
+          a.dimRoundingMode,
+        ),
+      );
     },
   },
 ];
@@ -486,20 +710,38 @@ export function registerWasmConvKernels(): void {
  * groups = 1: dense conv; groups = inC: depthwise (channel multiplier outC/inC); otherwise one conv per group
  * (ResNeXt, Xie et al. 2017, uses 32). Differentiable on every backend (wasm via the kernels above).
  */
-export function groupedConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, padding: number, groups: number): tf.Tensor4D {
+export function groupedConv2d(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  stride: number,
+  padding: number,
+  groups: number,
+): tf.Tensor4D {
   const inC = x.shape[3];
   const [kh, kw, groupIn, outC] = filter.shape;
   if (groups < 1 || inC % groups !== 0 || outC % groups !== 0 || groupIn !== inC / groups) {
-    throw new Error(`groupedConv2d: input channels ${inC}, filter ${JSON.stringify(filter.shape)} and groups ${groups} do not match`);
+    throw new Error(
+      `groupedConv2d: input channels ${inC}, filter ${JSON.stringify(filter.shape)} and groups ${groups} do not match`,
+    );
   }
-  const pad: Pad = [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+  const pad: Pad = [
+    [0, 0],
+    [padding, padding],
+    [padding, padding],
+    [0, 0],
+  ];
   if (groups === 1) return tf.conv2d(x, filter, stride, pad) as tf.Tensor4D;
   if (groups === inC) {
-    return tf.tidy(() => tf.depthwiseConv2d(x, tf.reshape(filter, [kh, kw, inC, outC / inC]) as tf.Tensor4D, stride, pad));
+    return tf.tidy(() =>
+      tf.depthwiseConv2d(x, tf.reshape(filter, [kh, kw, inC, outC / inC]) as tf.Tensor4D, stride, pad),
+    );
   }
   return tf.tidy(() => {
     const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
     const ws = tf.split(filter, groups, 3) as tf.Tensor4D[];
-    return tf.concat4d(xs.map((xi, g) => tf.conv2d(xi, ws[g], stride, pad) as tf.Tensor4D), 3);
+    return tf.concat4d(
+      xs.map((xi, g) => tf.conv2d(xi, ws[g], stride, pad) as tf.Tensor4D),
+      3,
+    );
   });
 }

@@ -75,7 +75,8 @@ export function laneEdges(graph: ModelGraph): { byEdge: Map<string, string>; cou
   for (const add of graph.nodes) {
     if (add.op.kind !== "add" || add.inputs.length === 0) continue;
     let fork = add.inputs[0];
-    for (let n = byId.get(fork); n && n.role === "shortcut" && n.inputs.length > 0; n = byId.get(fork)) fork = n.inputs[0];
+    for (let n = byId.get(fork); n && n.role === "shortcut" && n.inputs.length > 0; n = byId.get(fork))
+      fork = n.inputs[0];
     for (const consumer of graph.nodes) {
       if (consumer.block !== add.block) continue;
       consumer.inputs.forEach((input, index) => {
@@ -121,7 +122,11 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
 }
 
 /** One forward/backward pass reporting gradient statistics per node, per parameter and at every residual Add. */
-export async function gradientFlow(model: TfModel, batch: GradientFlowBatch, options: GradientFlowOptions = {}): Promise<GradientFlowResult> {
+export async function gradientFlow(
+  model: TfModel,
+  batch: GradientFlowBatch,
+  options: GradientFlowOptions = {},
+): Promise<GradientFlowResult> {
   if (!isGraphModel(model)) throw new Error("gradientFlow needs a model made by buildModel");
   const start = performance.now();
   const graph = model.graph;
@@ -199,10 +204,12 @@ export async function gradientFlow(model: TfModel, batch: GradientFlowBatch, opt
     lossTensor = value;
     // Parameter statistics in one tensor; missing gradients (params not on the loss's path) read as zeros.
     paramStats = tf.tidy(() =>
-      tf.stack(variables.map((v, i) => {
-        const g = grads[i + 1];
-        return g ? statsTensor(g) : tf.zeros([3]);
-      })),
+      tf.stack(
+        variables.map((v, i) => {
+          const g = grads[i + 1];
+          return g ? statsTensor(g) : tf.zeros([3]);
+        }),
+      ),
     );
     for (const g of grads) g?.dispose();
 
@@ -227,7 +234,11 @@ export async function gradientFlow(model: TfModel, batch: GradientFlowBatch, opt
     if (labels !== batch.labels) labels.dispose();
   }
 
-  const at = (offset: number): TensorStats => ({ l2: readout[offset], meanAbs: readout[offset + 1], maxAbs: readout[offset + 2] });
+  const at = (offset: number): TensorStats => ({
+    l2: readout[offset],
+    meanAbs: readout[offset + 1],
+    maxAbs: readout[offset + 2],
+  });
   const loss = readout[0];
   let offset = 1;
   const paramsByNode = new Map<string, Record<string, TensorStats>>();
@@ -249,7 +260,15 @@ export async function gradientFlow(model: TfModel, batch: GradientFlowBatch, opt
     offset += 3;
   }
 
-  return assembleGradientFlow(graph, { loss, batch: n, backend: tf.getBackend(), millis: performance.now() - start, activation, edges, paramsByNode });
+  return assembleGradientFlow(graph, {
+    loss,
+    batch: n,
+    backend: tf.getBackend(),
+    millis: performance.now() - start,
+    activation,
+    edges,
+    paramsByNode,
+  });
 }
 
 /** Raw statistics of one pass, by node id, edge key ("<add>#identity|residual|branch") and owning node. */
@@ -304,7 +323,9 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
   const addById = new Map(result.adds.map((a) => [a.id, a]));
   const branchAtInput = (add: AddSplit) => add.residualAtInput ?? add.residual;
   const norm = (id: string | null | undefined) => (id ? formatNorm(byId.get(id)?.activation.l2 ?? 0) : "-");
-  const rows: string[][] = [["stage", "block", "‖dL/d in‖", "‖dL/d out‖", "via shortcut", "via branch", "branch/shortcut"]];
+  const rows: string[][] = [
+    ["stage", "block", "‖dL/d in‖", "‖dL/d out‖", "via shortcut", "via branch", "branch/shortcut"],
+  ];
   for (const stage of graph.stages) {
     if (stage.blocks.length === 0) {
       const inside = new Set(stage.nodeIds);
@@ -328,7 +349,12 @@ export function gradientFlowTable(result: GradientFlowResult, graph: ModelGraph)
     }
   }
   const widths = rows[0].map((_, c) => rows.reduce((widest, r) => Math.max(widest, r[c].length), 0));
-  const lines = rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join("  ")
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   const r = result.ratio;
   const trend = r.value > 1 ? "grows toward the input" : r.value < 1 ? "shrinks toward the input" : "flat";

@@ -28,7 +28,16 @@ export interface LrRangeOptions {
 }
 
 export const DEFAULT_LR_RANGE: LrRangeOptions = {
-  minLr: 1e-6, maxLr: 1, steps: 80, batchSize: 64, optimizer: "adam", momentum: 0.9, weightDecay: 0, seed: 1, smoothing: 0.9, divergence: 4,
+  minLr: 1e-6,
+  maxLr: 1,
+  steps: 80,
+  batchSize: 64,
+  optimizer: "adam",
+  momentum: 0.9,
+  weightDecay: 0,
+  seed: 1,
+  smoothing: 0.9,
+  divergence: 4,
 };
 
 export interface LrPoint {
@@ -67,27 +76,45 @@ export function smoothLosses(losses: readonly number[], smoothing: number): numb
 export function suggestLearningRate(points: readonly LrPoint[]): number | null {
   if (points.length < 3) return null;
   let minAt = 0;
-  points.forEach((p, i) => { if (p.smoothed < points[minAt]!.smoothed) minAt = i; });
+  points.forEach((p, i) => {
+    if (p.smoothed < points[minAt]!.smoothed) minAt = i;
+  });
   let best: number | null = null;
   let steepest = 0;
   for (let i = 1; i <= minAt; i++) {
-    const a = points[i - 1]!, b = points[i]!;
+    const a = points[i - 1]!,
+      b = points[i]!;
     const slope = (b.smoothed - a.smoothed) / (Math.log10(b.lr) - Math.log10(a.lr));
-    if (Number.isFinite(slope) && slope < steepest) { steepest = slope; best = b.lr; }
+    if (Number.isFinite(slope) && slope < steepest) {
+      steepest = slope;
+      best = b.lr;
+    }
   }
   return best;
 }
 
 /** Runs the test on `model` (its weights change: use a fresh model). `onPoint` sees every step. */
 export async function lrRangeTest(
-  model: TrainableModel, dataset: ImageDataset, options: Partial<LrRangeOptions> = {}, signal?: AbortSignal, onPoint?: (p: LrPoint, i: number) => void,
+  model: TrainableModel,
+  dataset: ImageDataset,
+  options: Partial<LrRangeOptions> = {},
+  signal?: AbortSignal,
+  onPoint?: (p: LrPoint, i: number) => void,
 ): Promise<LrRangeResult> {
   const o = { ...DEFAULT_LR_RANGE, ...options };
-  if (!(o.minLr > 0 && o.maxLr > o.minLr && o.steps >= 3)) throw new Error(`LR range test: need 0 < minLr < maxLr and at least 3 steps (got ${o.minLr}, ${o.maxLr}, ${o.steps})`);
+  if (!(o.minLr > 0 && o.maxLr > o.minLr && o.steps >= 3))
+    throw new Error(
+      `LR range test: need 0 < minLr < maxLr and at least 3 steps (got ${o.minLr}, ${o.maxLr}, ${o.steps})`,
+    );
   const spec = model.graph.spec;
   const adapter = new BatchAdapter(dataset, spec.input);
   const batch = Math.min(o.batchSize, dataset.count);
-  const optimizer = new Optimizer(model.params, { kind: o.optimizer, momentum: o.momentum, weightDecay: o.weightDecay, decayed: decayedParameterNames(model.graph) });
+  const optimizer = new Optimizer(model.params, {
+    kind: o.optimizer,
+    momentum: o.momentum,
+    weightDecay: o.weightDecay,
+    decayed: decayedParameterNames(model.graph),
+  });
   const stepper = new TrainStepper(model, optimizer);
   const rng = new SeededRng(o.seed);
   const [channels, height, width] = spec.input;
@@ -107,14 +134,21 @@ export async function lrRangeTest(
       const x = tf.tensor4d(pixels, [batch, height, width, channels]);
       const y = tf.tensor1d(labels, "int32");
       let loss: number;
-      try { loss = (await stepper.step(x, y, lr)).loss; } finally { tf.dispose([x, y]); }
+      try {
+        loss = (await stepper.step(x, y, lr)).loss;
+      } finally {
+        tf.dispose([x, y]);
+      }
       losses.push(Number.isFinite(loss) ? loss : Infinity);
       const smoothed = smoothLosses(losses, o.smoothing)[i]!;
       const point = { lr, loss, smoothed };
       points.push(point);
       onPoint?.(point, i);
       lowest = Math.min(lowest, smoothed);
-      if (!Number.isFinite(smoothed) || smoothed > o.divergence * lowest) { diverged = true; break; }
+      if (!Number.isFinite(smoothed) || smoothed > o.divergence * lowest) {
+        diverged = true;
+        break;
+      }
     }
   } finally {
     optimizer.dispose();

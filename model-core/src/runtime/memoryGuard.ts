@@ -57,13 +57,20 @@ export interface PassMemoryCheck {
  * Estimated tfjs bytes of one pass: heap base + weights, buffers and their gradients and copies + optimiser state +
  * saved activations, each times its measured factor. Affine in the batch.
  */
-export function tfjsPassEstimate(graph: ModelGraph, kind: PassKind, optimizer: OptimizerName = "sgd"): (batch: number) => number {
+export function tfjsPassEstimate(
+  graph: ModelGraph,
+  kind: PassKind,
+  optimizer: OptimizerName = "sgd",
+): (batch: number) => number {
   const plan = planMemory(graph, { optimizer: kind === "train" ? optimizer : "none" });
   const one = evaluatePlan(plan, 1);
   const two = evaluatePlan(plan, 2);
   const perSample = two.savedActivationBytes - one.savedActivationBytes;
   const fixedSaved = one.savedActivationBytes - perSample;
-  const fixed = WASM_HEAP_BASE_BYTES + TFJS_PARAMETER_FACTOR * (one.parameterBytes + one.bufferBytes) + one.optimizerBytes +
+  const fixed =
+    WASM_HEAP_BASE_BYTES +
+    TFJS_PARAMETER_FACTOR * (one.parameterBytes + one.bufferBytes) +
+    one.optimizerBytes +
     TFJS_ACTIVATION_FACTOR * fixedSaved;
   return (batch) => fixed + TFJS_ACTIVATION_FACTOR * perSample * batch;
 }
@@ -75,13 +82,28 @@ export function checkPassMemory(request: PassMemoryRequest): PassMemoryCheck {
   const estimateBytes = estimate(request.batch);
   const oneSampleBytes = estimate(1);
   const slope = estimate(2) - oneSampleBytes;
-  const largest = oneSampleBytes > limitBytes ? 0 : slope <= 0 ? MAX_PLANNED_BATCH : Math.min(MAX_PLANNED_BATCH, 1 + Math.floor((limitBytes - oneSampleBytes) / slope));
-  return { fits: estimateBytes <= limitBytes, batch: request.batch, estimateBytes, limitBytes, largestBatch: largest, oneSampleBytes };
+  const largest =
+    oneSampleBytes > limitBytes
+      ? 0
+      : slope <= 0
+        ? MAX_PLANNED_BATCH
+        : Math.min(MAX_PLANNED_BATCH, 1 + Math.floor((limitBytes - oneSampleBytes) / slope));
+  return {
+    fits: estimateBytes <= limitBytes,
+    batch: request.batch,
+    estimateBytes,
+    limitBytes,
+    largestBatch: largest,
+    oneSampleBytes,
+  };
 }
 
 /** Thrown instead of running a pass that would exhaust the backend's memory. */
 export class PassMemoryError extends Error {
-  constructor(message: string, readonly check: PassMemoryCheck) {
+  constructor(
+    message: string,
+    readonly check: PassMemoryCheck,
+  ) {
     super(message);
     this.name = "PassMemoryError";
   }
@@ -91,11 +113,18 @@ export class PassMemoryError extends Error {
  * The refusal: the estimate, the limit, and what to do (a batch that fits, or a smaller input or net). With data-parallel
  * replicas, `check` is one replica's share.
  */
-export function passMemoryMessage(graph: ModelGraph, check: PassMemoryCheck, what: string, options: { batchFlag?: string; replicas?: number } = {}): string {
+export function passMemoryMessage(
+  graph: ModelGraph,
+  check: PassMemoryCheck,
+  what: string,
+  options: { batchFlag?: string; replicas?: number } = {},
+): string {
   const replicas = options.replicas ?? 1;
   const shape = formatShape(graph.input);
-  const at = replicas > 1 ? `a share of ${check.batch} samples on each of ${replicas} replicas` : `batch ${check.batch}`;
-  const head = `${what} of ${graph.name} at ${at} on ${shape} inputs needs about ${formatBytes(check.estimateBytes)}, ` +
+  const at =
+    replicas > 1 ? `a share of ${check.batch} samples on each of ${replicas} replicas` : `batch ${check.batch}`;
+  const head =
+    `${what} of ${graph.name} at ${at} on ${shape} inputs needs about ${formatBytes(check.estimateBytes)}, ` +
     `more than the ${formatBytes(check.limitBytes)} the backend can hold`;
   // A batch of `largestBatch` fits however many replicas share it.
   if (check.largestBatch > 0) return `${head}; use ${options.batchFlag ?? "--batch"} ${check.largestBatch} or smaller`;
@@ -127,13 +156,29 @@ export interface PassBatchRequest {
 export function passBatch(request: PassBatchRequest): { batch: number; note: string | null; check: PassMemoryCheck } {
   const limitBytes = backendLimitBytes(request.backend);
   const batch = request.requested ?? request.preferred;
-  const check = checkPassMemory({ graph: request.graph, batch, kind: request.kind, optimizer: request.optimizer, limitBytes });
+  const check = checkPassMemory({
+    graph: request.graph,
+    batch,
+    kind: request.kind,
+    optimizer: request.optimizer,
+    limitBytes,
+  });
   if (check.fits) return { batch, note: null, check };
   if (request.requested !== null || check.largestBatch === 0) {
-    throw new PassMemoryError(passMemoryMessage(request.graph, check, request.what, { batchFlag: request.batchFlag }), check);
+    throw new PassMemoryError(
+      passMemoryMessage(request.graph, check, request.what, { batchFlag: request.batchFlag }),
+      check,
+    );
   }
-  const smaller = checkPassMemory({ graph: request.graph, batch: check.largestBatch, kind: request.kind, optimizer: request.optimizer, limitBytes });
-  const note = `note: batch ${smaller.batch} instead of ${batch}: at ${batch}, ${request.what} of ${request.graph.name} would need about ` +
+  const smaller = checkPassMemory({
+    graph: request.graph,
+    batch: check.largestBatch,
+    kind: request.kind,
+    optimizer: request.optimizer,
+    limitBytes,
+  });
+  const note =
+    `note: batch ${smaller.batch} instead of ${batch}: at ${batch}, ${request.what} of ${request.graph.name} would need about ` +
     `${formatBytes(check.estimateBytes)}, more than the ${formatBytes(limitBytes)} the ${request.backend} backend can hold`;
   return { batch: smaller.batch, note, check: smaller };
 }

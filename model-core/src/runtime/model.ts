@@ -124,19 +124,30 @@ export class GraphModel implements TfModel {
     switch (op.kind) {
       case "conv": {
         if (op.inChannels % op.groups !== 0 || op.outChannels % op.groups !== 0) {
-          throw new Error(`node ${id}: ${op.inChannels}→${op.outChannels} channels do not divide into ${op.groups} groups`);
+          throw new Error(
+            `node ${id}: ${op.inChannels}→${op.outChannels} channels do not divide into ${op.groups} groups`,
+          );
         }
         const inPerGroup = op.inChannels / op.groups;
         const count = op.kernel * op.kernel * inPerGroup * op.outChannels;
-        const weight = this.addParam(id, "weight", `${id}.weight`,
+        const weight = this.addParam(
+          id,
+          "weight",
+          `${id}.weight`,
           normalValues(count, kaimingNormalStd(op.outChannels, op.kernel), tensorRng(this.seed, `${id}.weight`)),
-          [op.kernel, op.kernel, inPerGroup, op.outChannels]);
+          [op.kernel, op.kernel, inPerGroup, op.outChannels],
+        );
         let bias: tf.Variable | null = null;
         if (op.bias) {
           const gateBias = gateBiasFor(this.graph, consumers);
-          const values = gateBias !== null
-            ? new Float32Array(op.outChannels).fill(gateBias)
-            : uniformValues(op.outChannels, defaultUniformBound(inPerGroup * op.kernel * op.kernel), tensorRng(this.seed, `${id}.bias`));
+          const values =
+            gateBias !== null
+              ? new Float32Array(op.outChannels).fill(gateBias)
+              : uniformValues(
+                  op.outChannels,
+                  defaultUniformBound(inPerGroup * op.kernel * op.kernel),
+                  tensorRng(this.seed, `${id}.bias`),
+                );
           bias = this.addParam(id, "bias", `${id}.bias`, values, [op.outChannels]);
         }
         this.convs.set(id, { weight, bias });
@@ -155,9 +166,20 @@ export class GraphModel implements TfModel {
       case "fc": {
         const bound = defaultUniformBound(op.inFeatures);
         this.fcs.set(id, {
-          weight: this.addParam(id, "weight", `${id}.weight`,
-            uniformValues(op.inFeatures * op.outFeatures, bound, tensorRng(this.seed, `${id}.weight`)), [op.inFeatures, op.outFeatures]),
-          bias: this.addParam(id, "bias", `${id}.bias`, uniformValues(op.outFeatures, bound, tensorRng(this.seed, `${id}.bias`)), [op.outFeatures]),
+          weight: this.addParam(
+            id,
+            "weight",
+            `${id}.weight`,
+            uniformValues(op.inFeatures * op.outFeatures, bound, tensorRng(this.seed, `${id}.weight`)),
+            [op.inFeatures, op.outFeatures],
+          ),
+          bias: this.addParam(
+            id,
+            "bias",
+            `${id}.bias`,
+            uniformValues(op.outFeatures, bound, tensorRng(this.seed, `${id}.bias`)),
+            [op.outFeatures],
+          ),
         });
         return;
       }
@@ -181,7 +203,8 @@ export class GraphModel implements TfModel {
     for (const node of this.graph.nodes) {
       const inputs = node.inputs.map((i, index) => {
         const t = values.get(i);
-        if (!t) throw new Error(`node ${node.id}: input "${i}" is not computed before it (graph not in topological order)`);
+        if (!t)
+          throw new Error(`node ${node.id}: input "${i}" is not computed before it (graph not in topological order)`);
         return hooks.edge ? hooks.edge(node, index, t) : t;
       });
       let out = node.op.kind === "input" ? x : this.applyOp(node, inputs, mode, updateStats);
@@ -189,14 +212,17 @@ export class GraphModel implements TfModel {
       values.set(node.id, out);
       last = out;
     }
-    if (last.rank !== 2) throw new Error(`model "${this.graph.name}": the last node must produce [N, classes], got rank ${last.rank}`);
+    if (last.rank !== 2)
+      throw new Error(`model "${this.graph.name}": the last node must produce [N, classes], got rank ${last.rank}`);
     return last as tf.Tensor2D;
   }
 
   private checkInput(x: tf.Tensor4D): void {
     const [c, h, w] = this.graph.input;
     if (x.rank !== 4 || x.shape[1] !== h || x.shape[2] !== w || x.shape[3] !== c) {
-      throw new Error(`model "${this.graph.name}" expects NHWC input [N, ${h}, ${w}, ${c}], got [${x.shape.join(", ")}]`);
+      throw new Error(
+        `model "${this.graph.name}" expects NHWC input [N, ${h}, ${w}, ${c}], got [${x.shape.join(", ")}]`,
+      );
     }
   }
 
@@ -250,13 +276,24 @@ export class GraphModel implements TfModel {
     return p.bias ? tf.add(y, p.bias) : y;
   }
 
-  private batchNorm(id: string, op: Extract<NodeOp, { kind: "batchnorm" }>, x: tf.Tensor4D, mode: ApplyMode, updateStats: boolean): tf.Tensor {
+  private batchNorm(
+    id: string,
+    op: Extract<NodeOp, { kind: "batchnorm" }>,
+    x: tf.Tensor4D,
+    mode: ApplyMode,
+    updateStats: boolean,
+  ): tf.Tensor {
     const p = this.norms.get(id)!;
     if (mode === "eval") {
       const scale = tf.mul(p.gamma, tf.rsqrt(tf.add(p.runningVar, op.eps)));
       return tf.add(tf.mul(x, scale), tf.sub(p.beta, tf.mul(p.runningMean, scale)));
     }
-    const { output, mean, variance } = batchNormTrain(x, p.gamma as tf.Tensor as tf.Tensor1D, p.beta as tf.Tensor as tf.Tensor1D, op.eps);
+    const { output, mean, variance } = batchNormTrain(
+      x,
+      p.gamma as tf.Tensor as tf.Tensor1D,
+      p.beta as tf.Tensor as tf.Tensor1D,
+      op.eps,
+    );
     if (updateStats) {
       const count = x.shape[0] * x.shape[1] * x.shape[2];
       const m = op.momentum;
@@ -309,11 +346,26 @@ function padShortcut(x: tf.Tensor4D, stride: number, padBefore: number, padAfter
     const [n, h, w, c] = x.shape;
     const ho = Math.ceil(h / stride);
     const wo = Math.ceil(w / stride);
-    const padded = ho * stride === h && wo * stride === w ? x : tf.pad(x, [[0, 0], [0, ho * stride - h], [0, wo * stride - w], [0, 0]]);
+    const padded =
+      ho * stride === h && wo * stride === w
+        ? x
+        : tf.pad(x, [
+            [0, 0],
+            [0, ho * stride - h],
+            [0, wo * stride - w],
+            [0, 0],
+          ]);
     const grid = tf.reshape(padded, [n, ho, stride, wo, stride, c]);
     y = tf.reshape(tf.slice(grid, [0, 0, 0, 0, 0, 0], [n, ho, 1, wo, 1, c]), [n, ho, wo, c]);
   }
-  return padBefore > 0 || padAfter > 0 ? tf.pad(y, [[0, 0], [0, 0], [0, 0], [padBefore, padAfter]]) : y;
+  return padBefore > 0 || padAfter > 0
+    ? tf.pad(y, [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [padBefore, padAfter],
+      ])
+    : y;
 }
 
 /** Builds the tfjs model of a graph with seeded initialisation: the same seed gives identical weights on every backend. */
@@ -350,7 +402,9 @@ export function loadTorchStateDict(model: TfModel, state: Record<string, StateTe
     });
     if (value.shape.join(",") !== target.shape.join(",")) {
       value.dispose();
-      throw new Error(`state_dict entry "${name}": shape [${entry.shape.join(", ")}] does not fit parameter [${target.shape.join(", ")}] (tfjs layout)`);
+      throw new Error(
+        `state_dict entry "${name}": shape [${entry.shape.join(", ")}] does not fit parameter [${target.shape.join(", ")}] (tfjs layout)`,
+      );
     }
     target.assign(value);
     value.dispose();

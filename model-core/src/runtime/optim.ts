@@ -34,7 +34,10 @@ export class Optimizer {
   private readonly beta2: number;
   private readonly epsilon: number;
 
-  constructor(private readonly params: Map<string, tf.Variable>, readonly options: OptimizerOptions) {
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    readonly options: OptimizerOptions,
+  ) {
     this.kind = options.kind;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
@@ -83,7 +86,8 @@ export class Optimizer {
   /** Flat list of (checkpoint name, variable), e.g. "optimizer.conv1.weight.exp_avg" (the shared checkpoint format). */
   stateTensors(): [string, tf.Variable][] {
     const out: [string, tf.Variable][] = [];
-    for (const [slot, perParam] of this.slots) for (const [name, v] of perParam) out.push([`optimizer.${name}.${slot}`, v]);
+    for (const [slot, perParam] of this.slots)
+      for (const [name, v] of perParam) out.push([`optimizer.${name}.${slot}`, v]);
     return out;
   }
 

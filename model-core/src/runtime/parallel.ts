@@ -34,7 +34,8 @@ export function resolveWorkerCount(requested: number | undefined, backend: strin
   const fromEnv = process.env.RESNET_STUDIO_WORKERS;
   if (explicit === undefined && fromEnv !== undefined && fromEnv.trim() !== "") {
     const n = Number(fromEnv);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`RESNET_STUDIO_WORKERS must be a positive integer, got "${fromEnv}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`RESNET_STUDIO_WORKERS must be a positive integer, got "${fromEnv}"`);
     explicit = n;
   }
   if (explicit !== undefined) return Math.min(explicit, byBatch);
@@ -70,7 +71,11 @@ export class ReplicaCore {
   }
 
   /** Forward and backward on this replica's share; writes gradients and BN running statistics to its slot. */
-  async computeShare(pixels: Float32Array, labels: Int32Array, count: number): Promise<{ loss: number; correct: number }> {
+  async computeShare(
+    pixels: Float32Array,
+    labels: Int32Array,
+    count: number,
+  ): Promise<{ loss: number; correct: number }> {
     const [channels, height, width] = this.model.graph.spec.input;
     const x = tf.tensor4d(pixels.subarray(0, count * channels * height * width), [count, height, width, channels]);
     const y = tf.tensor1d(labels.subarray(0, count), "int32");
@@ -115,7 +120,10 @@ export class ReplicaCore {
     this.paramNames.forEach((name, i) => {
       const size = this.layout.paramSizes[i];
       // slice, not a view: the cpu backend keeps the array it is given, and the shared buffer is rewritten next step.
-      grads.set(name, tf.tensor(this.shared.slice(offset, offset + size), this.model.params.get(name)!.shape, "float32"));
+      grads.set(
+        name,
+        tf.tensor(this.shared.slice(offset, offset + size), this.model.params.get(name)!.shape, "float32"),
+      );
       offset += size;
     });
     try {
@@ -143,7 +151,9 @@ function replicaWorkerEntry(): { filename: string; eval: boolean } {
     const tsx = req.resolve("tsx/cjs");
     return { filename: `require(${JSON.stringify(tsx)}); require(${JSON.stringify(source)});`, eval: true };
   }
-  throw new Error(`the training worker (trainReplicaWorker.cjs) is missing next to ${here}; run \`npm run build\`, or train with --workers 1`);
+  throw new Error(
+    `the training worker (trainReplicaWorker.cjs) is missing next to ${here}; run \`npm run build\`, or train with --workers 1`,
+  );
 }
 
 /** One worker thread holding a replica; one request in flight at a time ("apply" needs no reply). */
@@ -172,11 +182,17 @@ class ReplicaHandle {
     p?.reject(err);
   }
 
-  request<T extends ReplicaReply["type"]>(message: ReplicaRequest, expect: T): Promise<Extract<ReplicaReply, { type: T }>> {
+  request<T extends ReplicaReply["type"]>(
+    message: ReplicaRequest,
+    expect: T,
+  ): Promise<Extract<ReplicaReply, { type: T }>> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending = {
-        resolve: (reply) => (reply.type === expect ? resolve(reply as Extract<ReplicaReply, { type: T }>) : reject(new Error(`training worker: expected "${expect}", got "${reply.type}"`))),
+        resolve: (reply) =>
+          reply.type === expect
+            ? resolve(reply as Extract<ReplicaReply, { type: T }>)
+            : reject(new Error(`training worker: expected "${expect}", got "${reply.type}"`)),
         reject,
       };
       this.worker.postMessage(message);
@@ -223,11 +239,20 @@ export class DataParallelStepper implements BatchStepper {
   }
 
   /** Starts the workers and hands them the model's current weights, BN statistics and optimiser state. */
-  static async create(model: TrainableModel, optimizer: Optimizer, options: DataParallelOptions): Promise<DataParallelStepper> {
-    if (!Number.isInteger(options.workers) || options.workers < 2) throw new Error(`data-parallel training needs ≥ 2 workers, got ${options.workers}`);
+  static async create(
+    model: TrainableModel,
+    optimizer: Optimizer,
+    options: DataParallelOptions,
+  ): Promise<DataParallelStepper> {
+    if (!Number.isInteger(options.workers) || options.workers < 2)
+      throw new Error(`data-parallel training needs ≥ 2 workers, got ${options.workers}`);
     const params = [...model.params];
     const buffers = [...model.buffers];
-    const layout = sharedLayout(params.map(([, v]) => v.size), buffers.map(([, v]) => v.size), options.workers);
+    const layout = sharedLayout(
+      params.map(([, v]) => v.size),
+      buffers.map(([, v]) => v.size),
+      options.workers,
+    );
     const shared = new Float32Array(new SharedArrayBuffer(layout.totalFloats * Float32Array.BYTES_PER_ELEMENT));
     const entry = replicaWorkerEntry();
     const handles: ReplicaHandle[] = [];
@@ -241,19 +266,46 @@ export class DataParallelStepper implements BatchStepper {
       for (let slot = 1; slot < options.workers; slot++) {
         handles.push(new ReplicaHandle(new Worker(entry.filename, { eval: entry.eval })));
       }
-      await Promise.all(handles.map((handle, i) => handle.request({
-        type: "init", graph: model.graph, seed: options.seed ?? 0, backend: options.backend, slot: i + 1, replicas: options.workers, shared: shared.buffer as SharedArrayBuffer,
-        paramNames: params.map(([name]) => name), bufferNames: buffers.map(([name]) => name),
-        optimizer: { ...optimizer.options, decayed: [...optimizer.options.decayed] }, optimizerStep: optimizer.step, ...state,
-      }, "ready")));
+      await Promise.all(
+        handles.map((handle, i) =>
+          handle.request(
+            {
+              type: "init",
+              graph: model.graph,
+              seed: options.seed ?? 0,
+              backend: options.backend,
+              slot: i + 1,
+              replicas: options.workers,
+              shared: shared.buffer as SharedArrayBuffer,
+              paramNames: params.map(([name]) => name),
+              bufferNames: buffers.map(([name]) => name),
+              optimizer: { ...optimizer.options, decayed: [...optimizer.options.decayed] },
+              optimizerStep: optimizer.step,
+              ...state,
+            },
+            "ready",
+          ),
+        ),
+      );
     } catch (err) {
       await Promise.all(handles.map((h) => h.close()));
       throw err;
     }
-    return new DataParallelStepper(model, handles, new ReplicaCore(model, optimizer, shared, layout, 0), shared, layout);
+    return new DataParallelStepper(
+      model,
+      handles,
+      new ReplicaCore(model, optimizer, shared, layout, 0),
+      shared,
+      layout,
+    );
   }
 
-  async step(pixels: Float32Array, labels: Int32Array, count: number, lr: number): Promise<{ loss: number; correct: number }> {
+  async step(
+    pixels: Float32Array,
+    labels: Int32Array,
+    count: number,
+    lr: number,
+  ): Promise<{ loss: number; correct: number }> {
     if (this.disposed) throw new Error("data-parallel stepper has been disposed");
     const shares = shareSizes(count, this.workers);
     const [channels, height, width] = this.model.graph.spec.input;
@@ -262,7 +314,12 @@ export class DataParallelStepper implements BatchStepper {
     let start = shares[0];
     const replies = this.handles.map((handle, i) => {
       const n = shares[i + 1];
-      const message: ReplicaRequest = { type: "step", pixels: pixels.slice(start * sample, (start + n) * sample), labels: labels.slice(start, start + n), count: n };
+      const message: ReplicaRequest = {
+        type: "step",
+        pixels: pixels.slice(start * sample, (start + n) * sample),
+        labels: labels.slice(start, start + n),
+        count: n,
+      };
       start += n;
       return handle.request(message, "stepped");
     });
@@ -279,8 +336,18 @@ export class DataParallelStepper implements BatchStepper {
     const results = [own, ...others];
     const loss = results.reduce((sum, r, i) => sum + weights[i] * r.loss, 0);
     const correct = results.reduce((sum, r) => sum + r.correct, 0);
-    this.average(this.layout.gradOffset.bind(this.layout), this.layout.averagedGradOffset, this.layout.paramTotal, weights);
-    this.average(this.layout.bufferOffset.bind(this.layout), this.layout.averagedBufferOffset, this.layout.bufferTotal, weights);
+    this.average(
+      this.layout.gradOffset.bind(this.layout),
+      this.layout.averagedGradOffset,
+      this.layout.paramTotal,
+      weights,
+    );
+    this.average(
+      this.layout.bufferOffset.bind(this.layout),
+      this.layout.averagedBufferOffset,
+      this.layout.bufferTotal,
+      weights,
+    );
     const update = Number.isFinite(loss);
     for (const handle of this.handles) handle.send({ type: "apply", lr, update });
     this.owner.applyAveraged(lr, update);

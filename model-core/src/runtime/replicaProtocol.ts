@@ -62,7 +62,13 @@ export type ReplicaRequest = ReplicaInit | ReplicaStep | ReplicaApply | ReplicaS
 export type ReplicaReply =
   | { type: "ready"; numTensors: number }
   | { type: "stepped"; loss: number; correct: number; numTensors: number }
-  | { type: "snapshot"; params: Float32Array[]; buffers: Float32Array[]; optimizerState: Float32Array[]; numTensors: number }
+  | {
+      type: "snapshot";
+      params: Float32Array[];
+      buffers: Float32Array[];
+      optimizerState: Float32Array[];
+      numTensors: number;
+    }
   | { type: "error"; message: string };
 
 export interface SharedLayout {

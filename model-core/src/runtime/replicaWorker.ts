@@ -24,7 +24,8 @@ function reply(message: ReplicaReply): void {
 }
 
 function assign(variables: tf.Variable[], values: Float32Array[], what: string): void {
-  if (variables.length !== values.length) throw new Error(`${what}: ${values.length} tensors for ${variables.length} variables`);
+  if (variables.length !== values.length)
+    throw new Error(`${what}: ${values.length} tensors for ${variables.length} variables`);
   variables.forEach((v, i) => {
     if (values[i].length !== v.size) throw new Error(`${what} ${v.name}: ${values[i].length} values for ${v.size}`);
     tf.tidy(() => v.assign(tf.tensor(values[i], v.shape, "float32")));
@@ -36,7 +37,10 @@ async function init(message: ReplicaInit): Promise<void> {
   const model = buildModel(message.graph, { seed: message.seed });
   const paramNames = [...model.params.keys()];
   const bufferNames = [...model.buffers.keys()];
-  if (paramNames.join("\n") !== message.paramNames.join("\n") || bufferNames.join("\n") !== message.bufferNames.join("\n")) {
+  if (
+    paramNames.join("\n") !== message.paramNames.join("\n") ||
+    bufferNames.join("\n") !== message.bufferNames.join("\n")
+  ) {
     model.dispose();
     throw new Error("replica model's parameters differ from the owner's");
   }
@@ -44,9 +48,17 @@ async function init(message: ReplicaInit): Promise<void> {
   assign([...model.buffers.values()], message.buffers, "buffer");
   const settings = message.optimizer;
   const optimizer = new Optimizer(model.params, { ...settings, decayed: new Set(settings.decayed) });
-  assign(optimizer.stateTensors().map(([, v]) => v), message.optimizerState, "optimizer state");
+  assign(
+    optimizer.stateTensors().map(([, v]) => v),
+    message.optimizerState,
+    "optimizer state",
+  );
   optimizer.step = message.optimizerStep;
-  const layout = sharedLayout([...model.params.values()].map((v) => v.size), [...model.buffers.values()].map((v) => v.size), message.replicas);
+  const layout = sharedLayout(
+    [...model.params.values()].map((v) => v.size),
+    [...model.buffers.values()].map((v) => v.size),
+    message.replicas,
+  );
   const shared = new Float32Array(message.shared);
   replica = { model, core: new ReplicaCore(model, optimizer, shared, layout, message.slot) };
   reply({ type: "ready", numTensors: tf.memory().numTensors });
@@ -68,8 +80,11 @@ async function handle(message: ReplicaRequest): Promise<void> {
     case "snapshot": {
       const read = (vars: tf.Variable[]) => vars.map((v) => (v.dataSync() as Float32Array).slice());
       reply({
-        type: "snapshot", params: read([...model.params.values()]), buffers: read([...model.buffers.values()]),
-        optimizerState: read(core.optimizer.stateTensors().map(([, v]) => v)), numTensors: tf.memory().numTensors,
+        type: "snapshot",
+        params: read([...model.params.values()]),
+        buffers: read([...model.buffers.values()]),
+        optimizerState: read(core.optimizer.stateTensors().map(([, v]) => v)),
+        numTensors: tf.memory().numTensors,
       });
       return;
     }
@@ -77,7 +92,9 @@ async function handle(message: ReplicaRequest): Promise<void> {
 }
 
 parentPort?.on("message", (message: ReplicaRequest) => {
-  queue = queue.then(() => handle(message)).catch((err: unknown) => {
-    reply({ type: "error", message: err instanceof Error ? err.message : String(err) });
-  });
+  queue = queue
+    .then(() => handle(message))
+    .catch((err: unknown) => {
+      reply({ type: "error", message: err instanceof Error ? err.message : String(err) });
+    });
 });

@@ -39,7 +39,10 @@ export class TrainStepper {
   private readonly paramNameByVariable = new Map<string, string>();
   private readonly variables: tf.Variable[];
 
-  constructor(private readonly model: TrainableModel, readonly optimizer: Optimizer) {
+  constructor(
+    private readonly model: TrainableModel,
+    readonly optimizer: Optimizer,
+  ) {
     for (const [name, v] of model.params) this.paramNameByVariable.set(v.name, name);
     this.variables = [...model.params.values()];
   }
@@ -57,7 +60,10 @@ export class TrainStepper {
     const correctTensor = correct as tf.Scalar | null;
     const byName = new Map<string, tf.Tensor>();
     try {
-      const [lossValue, correctValue] = await Promise.all([value.data(), correctTensor ? correctTensor.data() : Promise.resolve([0])]);
+      const [lossValue, correctValue] = await Promise.all([
+        value.data(),
+        correctTensor ? correctTensor.data() : Promise.resolve([0]),
+      ]);
       for (const [varName, g] of Object.entries(grads)) {
         const name = this.paramNameByVariable.get(varName);
         if (name) byName.set(name, g);
@@ -98,11 +104,19 @@ export interface BatchStepper {
 export class LocalBatchStepper implements BatchStepper {
   readonly workers = 1;
   private readonly stepper: TrainStepper;
-  constructor(private readonly model: TrainableModel, optimizer: Optimizer) {
+  constructor(
+    private readonly model: TrainableModel,
+    optimizer: Optimizer,
+  ) {
     this.stepper = new TrainStepper(model, optimizer);
   }
 
-  async step(pixels: Float32Array, labels: Int32Array, count: number, lr: number): Promise<{ loss: number; correct: number }> {
+  async step(
+    pixels: Float32Array,
+    labels: Int32Array,
+    count: number,
+    lr: number,
+  ): Promise<{ loss: number; correct: number }> {
     const [channels, height, width] = this.model.graph.spec.input;
     const x = tf.tensor4d(pixels.subarray(0, count * channels * height * width), [count, height, width, channels]);
     const y = tf.tensor1d(labels.subarray(0, count), "int32");
@@ -117,4 +131,3 @@ export class LocalBatchStepper implements BatchStepper {
     /* nothing beyond the optimiser, which train() owns */
   }
 }
-

@@ -21,15 +21,31 @@ import { SeededRng } from "../data/rng";
 import { exportPytorch } from "../export/pytorch";
 import { currentBackend, initBackend } from "./backend";
 import {
-  assertResumable, assertSameSpec, encodeSafetensors, readCheckpoint, removeStaleTempFiles, resolveCheckpointPath, specHash, torchLayoutTensors,
+  assertResumable,
+  assertSameSpec,
+  encodeSafetensors,
+  readCheckpoint,
+  removeStaleTempFiles,
+  resolveCheckpointPath,
+  specHash,
+  torchLayoutTensors,
 } from "./checkpoint";
 import { assembleGradientFlow, laneEdges } from "./gradflow";
 import { buildModel, isGraphModel } from "./model";
 import type { TrainData } from "./train";
 import { SHUFFLE_SEED_SALT, trainValIndices } from "./train";
 import {
-  parseRunnerLine, TORCH_PROTOCOL_VERSION, type DatasetFiles, type EdgeTap, type JobGraph, type RawGradientFlow, type RawStats, type RunnerMessage,
-  type TorchDevice, type TorchJob, type TrainJob,
+  parseRunnerLine,
+  TORCH_PROTOCOL_VERSION,
+  type DatasetFiles,
+  type EdgeTap,
+  type JobGraph,
+  type RawGradientFlow,
+  type RawStats,
+  type RunnerMessage,
+  type TorchDevice,
+  type TorchJob,
+  type TrainJob,
 } from "./torchProtocol";
 import { validateConfig, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
 
@@ -75,7 +91,8 @@ export interface TorchInfo {
 }
 
 const probed = new Map<string, TorchInfo>();
-const PROBE = "import json, sys\nimport torch\nprint(json.dumps({'torch': torch.__version__, 'cuda': bool(torch.cuda.is_available()), 'python': sys.version.split()[0]}))";
+const PROBE =
+  "import json, sys\nimport torch\nprint(json.dumps({'torch': torch.__version__, 'cuda': bool(torch.cuda.is_available()), 'python': sys.version.split()[0]}))";
 
 /** Checks that the Python starts and imports torch (cached per command); throws TorchUnavailableError saying what to do. */
 export function probeTorch(python: PythonChoice): TorchInfo {
@@ -85,19 +102,29 @@ export function probeTorch(python: PythonChoice): TorchInfo {
   const who = `\`${python.command}\` (${python.origin})`;
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
-    throw new TorchUnavailableError(code === "ENOENT" ? `Python not found: ${who} does not exist. ${INSTALL_HINT}` : `${who} could not be started (${code ?? r.error.message}). ${INSTALL_HINT}`);
+    throw new TorchUnavailableError(
+      code === "ENOENT"
+        ? `Python not found: ${who} does not exist. ${INSTALL_HINT}`
+        : `${who} could not be started (${code ?? r.error.message}). ${INSTALL_HINT}`,
+    );
   }
   if (r.status !== 0) {
     const noTorch = /No module named ['"]?torch/.test(r.stderr);
     const lastLine = r.stderr.trim().split("\n").pop() ?? "";
-    throw new TorchUnavailableError(noTorch ? `${who} has no PyTorch (import torch failed). ${INSTALL_HINT}` : `${who} could not import torch (${lastLine}). ${INSTALL_HINT}`);
+    throw new TorchUnavailableError(
+      noTorch
+        ? `${who} has no PyTorch (import torch failed). ${INSTALL_HINT}`
+        : `${who} could not import torch (${lastLine}). ${INSTALL_HINT}`,
+    );
   }
   try {
     const info = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as TorchInfo;
     probed.set(python.command, info);
     return info;
   } catch {
-    throw new TorchUnavailableError(`${who} printed something unexpected when asked for its torch version. ${INSTALL_HINT}`);
+    throw new TorchUnavailableError(
+      `${who} printed something unexpected when asked for its torch version. ${INSTALL_HINT}`,
+    );
   }
 }
 
@@ -110,9 +137,16 @@ export function parseDevice(value: string, origin = "--device"): TorchDevice {
 /** The runner script: next to the bundle (dist/, copied by scripts/build.mjs) or in model-core/python/ from source. */
 export function runnerScript(): string {
   const name = "resnet_studio_torch.py";
-  const candidates = [join(__dirname, name), join(__dirname, "..", "python", name), join(__dirname, "..", "..", "python", name)];
+  const candidates = [
+    join(__dirname, name),
+    join(__dirname, "..", "python", name),
+    join(__dirname, "..", "..", "python", name),
+  ];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new TorchRunError(`the torch runner ${name} is missing (looked in ${candidates.join(", ")}); rebuild with node scripts/build.mjs`);
+  if (!found)
+    throw new TorchRunError(
+      `the torch runner ${name} is missing (looked in ${candidates.join(", ")}); rebuild with node scripts/build.mjs`,
+    );
   return found;
 }
 
@@ -153,24 +187,31 @@ export function runTorchJob(job: TorchJob, workdir: string, options: RunOptions)
         return;
       }
       if (message.type === "ready" && message.protocol !== TORCH_PROTOCOL_VERSION) {
-        throw new TorchRunError(`the torch runner speaks protocol ${message.protocol}, this ResNet Studio ${TORCH_PROTOCOL_VERSION}; rebuild`);
+        throw new TorchRunError(
+          `the torch runner speaks protocol ${message.protocol}, this ResNet Studio ${TORCH_PROTOCOL_VERSION}; rebuild`,
+        );
       }
       options.onMessage(message);
     } catch (err) {
-      failure = err instanceof Error ? new TorchRunError(`torch backend: ${err.message}`) : new TorchRunError(String(err));
+      failure =
+        err instanceof Error ? new TorchRunError(`torch backend: ${err.message}`) : new TorchRunError(String(err));
       child.kill("SIGTERM");
     }
   });
   return new Promise<void>((resolve, reject) => {
     child.on("error", (err: NodeJS.ErrnoException) => {
-      failure = new TorchUnavailableError(`\`${options.python.command}\` (${options.python.origin}) could not be started (${err.code ?? err.message}). ${INSTALL_HINT}`);
+      failure = new TorchUnavailableError(
+        `\`${options.python.command}\` (${options.python.origin}) could not be started (${err.code ?? err.message}). ${INSTALL_HINT}`,
+      );
     });
     child.on("close", (code, signal) => {
       options.signal?.removeEventListener("abort", cancel);
       if (failure) reject(failure);
       else if (code !== 0) {
         const last = stderrTail.trim().split("\n").slice(-3).join(" | ");
-        reject(new TorchRunError(`the torch runner stopped (${signal ?? `exit code ${code}`})${last ? `: ${last}` : ""}`));
+        reject(
+          new TorchRunError(`the torch runner stopped (${signal ?? `exit code ${code}`})${last ? `: ${last}` : ""}`),
+        );
       } else resolve();
     });
   });
@@ -180,7 +221,9 @@ export function runTorchJob(job: TorchJob, workdir: string, options: RunOptions)
 // Job parts
 
 function jobGraph(graph: ModelGraph): JobGraph {
-  return { nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op as JobGraph["nodes"][number]["op"], inputs: n.inputs })) };
+  return {
+    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op as JobGraph["nodes"][number]["op"], inputs: n.inputs })),
+  };
 }
 
 /** The edges runtime/gradflow.ts taps: every Add's residual argument, and the shortcut/branch lanes at each fork. */
@@ -217,18 +260,26 @@ function paramOwners(graph: ModelGraph): Map<string, { nodeId: string; role: str
 }
 
 /** The runner's raw pass as the GradientFlowResult the wasm runtime reports. */
-export function assembleTorchGradientFlow(graph: ModelGraph, raw: RawGradientFlow, backend: string): GradientFlowResult {
+export function assembleTorchGradientFlow(
+  graph: ModelGraph,
+  raw: RawGradientFlow,
+  backend: string,
+): GradientFlowResult {
   const owners = paramOwners(graph);
   const paramsByNode = new Map<string, Record<string, TensorStats>>();
   for (const [name, stats] of Object.entries(raw.params)) {
     const owner = owners.get(name);
-    if (!owner) throw new TorchRunError(`torch backend: parameter "${name}" of the exported module is not in the graph`);
+    if (!owner)
+      throw new TorchRunError(`torch backend: parameter "${name}" of the exported module is not in the graph`);
     const record = paramsByNode.get(owner.nodeId) ?? {};
     record[owner.role] = statsOf(stats);
     paramsByNode.set(owner.nodeId, record);
   }
   return assembleGradientFlow(graph, {
-    loss: raw.loss, batch: raw.batch, backend, millis: raw.millis,
+    loss: raw.loss,
+    batch: raw.batch,
+    backend,
+    millis: raw.millis,
     activation: new Map(Object.entries(raw.nodes).map(([k, v]) => [k, statsOf(v)])),
     edges: new Map(Object.entries(raw.edges).map(([k, v]) => [k, statsOf(v)])),
     paramsByNode,
@@ -250,7 +301,10 @@ async function writeInitialWeights(graph: ModelGraph, seed: number, file: string
   try {
     if (!isGraphModel(model)) throw new TorchRunError("initial weights need a model made by buildModel");
     const tensors = await torchLayoutTensors(model.params, model.buffers, [], 0);
-    writeFileSync(file, Buffer.concat(encodeSafetensors(tensors, { format: "resnet-studio-weights", model: graph.spec.name })));
+    writeFileSync(
+      file,
+      Buffer.concat(encodeSafetensors(tensors, { format: "resnet-studio-weights", model: graph.spec.name })),
+    );
   } finally {
     model.dispose();
   }
@@ -262,7 +316,12 @@ function writeDataset(dataset: ImageDataset, adapter: BatchAdapter, dir: string,
   writeFileSync(images, dataset.images.subarray(0, dataset.count * dataset.height * dataset.width * dataset.channels));
   writeFileSync(labels, dataset.labels.subarray(0, dataset.count));
   return {
-    images, labels, count: dataset.count, height: dataset.height, width: dataset.width, channels: dataset.channels,
+    images,
+    labels,
+    count: dataset.count,
+    height: dataset.height,
+    width: dataset.width,
+    channels: dataset.channels,
     luts: adapter.lookupTables().map((lut) => Array.from(lut)),
   };
 }
@@ -296,13 +355,21 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
   const info = probeTorch(options.python);
   const spec = graph.spec;
   const { trainIndices, valIndices } = trainValIndices(data, config.valFraction, spec);
-  if (Math.min(config.batchSize, trainIndices.length) < 2) throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
+  if (Math.min(config.batchSize, trainIndices.length) < 2)
+    throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
   let resume: TrainJob["resume"];
   if (options.resumeFrom) {
     const checkpoint = readCheckpoint(options.resumeFrom);
     assertResumable(checkpoint, spec, config);
     const h = checkpoint.header;
-    resume = { path: checkpoint.path, epoch: h.epoch, globalStep: h.globalStep, rngState: h.rngState, history: h.history, optimizerStep: h.optimizer.step };
+    resume = {
+      path: checkpoint.path,
+      epoch: h.epoch,
+      globalStep: h.globalStep,
+      rngState: h.rngState,
+      history: h.history,
+      optimizerStep: h.optimizer.step,
+    };
   }
   const checkpointFile = options.checkpoint ? resolveCheckpointPath(options.checkpoint) : undefined;
   if (checkpointFile) removeStaleTempFiles(checkpointFile);
@@ -314,16 +381,27 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
     await writeInitialWeights(graph, config.seed, init);
     const trainAdapter = new BatchAdapter(data.train, spec.input);
     const job: TrainJob = {
-      kind: "train", moduleFile, device: options.device, init, graph: jobGraph(graph), taps: edgeTaps(graph), input: spec.input, classes: spec.classes,
-      config, rngState: new SeededRng((config.seed ^ SHUFFLE_SEED_SALT) >>> 0).getState(),
+      kind: "train",
+      moduleFile,
+      device: options.device,
+      init,
+      graph: jobGraph(graph),
+      taps: edgeTaps(graph),
+      input: spec.input,
+      classes: spec.classes,
+      config,
+      rngState: new SeededRng((config.seed ^ SHUFFLE_SEED_SALT) >>> 0).getState(),
       data: {
         name: data.train.name,
         train: writeDataset(data.train, trainAdapter, dir, "train"),
         val: data.val ? writeDataset(data.val, new BatchAdapter(data.val, spec.input), dir, "val") : null,
-        trainIndices: writeIndices(trainIndices, join(dir, "train-indices.u32")), trainCount: trainIndices.length,
-        valIndices: writeIndices(valIndices, join(dir, "val-indices.u32")), valCount: valIndices.length,
+        trainIndices: writeIndices(trainIndices, join(dir, "train-indices.u32")),
+        trainCount: trainIndices.length,
+        valIndices: writeIndices(valIndices, join(dir, "val-indices.u32")),
+        valCount: valIndices.length,
       },
-      checkpoint: checkpointFile, resume,
+      checkpoint: checkpointFile,
+      resume,
       snapshot: options.snapshot ? { count: options.snapshot.count } : undefined,
       meta: { model: spec.name, spec: JSON.stringify(spec), specHash: specHash(spec) },
     };
@@ -340,8 +418,16 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
             break;
           case "start":
             emit({
-              type: "start", model: message.model, backend: `torch ${info.torch} (${device})`, dataset: message.dataset, trainSamples: message.trainSamples,
-              valSamples: message.valSamples, config, startEpoch: message.startEpoch, params: message.params, workers: 1,
+              type: "start",
+              model: message.model,
+              backend: `torch ${info.torch} (${device})`,
+              dataset: message.dataset,
+              trainSamples: message.trainSamples,
+              valSamples: message.valSamples,
+              config,
+              startEpoch: message.startEpoch,
+              params: message.params,
+              workers: 1,
             });
             break;
           case "step": {
@@ -351,7 +437,8 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
           }
           case "epoch": {
             const { type: _, gradients, ...metrics } = message;
-            if (gradients && options.snapshot) options.snapshot.onGradients(metrics.epoch, assembleTorchGradientFlow(graph, gradients, "torch"));
+            if (gradients && options.snapshot)
+              options.snapshot.onGradients(metrics.epoch, assembleTorchGradientFlow(graph, gradients, "torch"));
             emit({ type: "epoch", ...metrics });
             break;
           }
@@ -360,9 +447,15 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
             break;
           case "done":
             result = {
-              reason: message.reason, message: message.message, epochsCompleted: message.epochsCompleted, globalStep: message.globalStep,
-              history: message.history, final: message.history.length > 0 ? message.history[message.history.length - 1] : null,
-              backend: "torch", workers: 1, seconds: (performance.now() - started) / 1000,
+              reason: message.reason,
+              message: message.message,
+              epochsCompleted: message.epochsCompleted,
+              globalStep: message.globalStep,
+              history: message.history,
+              final: message.history.length > 0 ? message.history[message.history.length - 1] : null,
+              backend: "torch",
+              workers: 1,
+              seconds: (performance.now() - started) / 1000,
             };
             emit({ type: "done", ...result });
             break;
@@ -415,8 +508,17 @@ export async function gradientFlowOnTorch(options: TorchGradflowOptions): Promis
     let device = "";
     await runTorchJob(
       {
-        kind: "gradflow", moduleFile, device: options.device, init, graph: jobGraph(graph), taps: edgeTaps(graph), input: graph.spec.input,
-        classes: graph.spec.classes, x: { file: xFile, shape: options.shape }, labels: options.labels, mode: options.mode,
+        kind: "gradflow",
+        moduleFile,
+        device: options.device,
+        init,
+        graph: jobGraph(graph),
+        taps: edgeTaps(graph),
+        input: graph.spec.input,
+        classes: graph.spec.classes,
+        x: { file: xFile, shape: options.shape },
+        labels: options.labels,
+        mode: options.mode,
       },
       dir,
       {
@@ -451,16 +553,29 @@ export interface TorchBenchResult {
 
 /** The reference loop of bench/pytorch_reference.py, found from the source tree or the bundle. */
 export function referenceScript(): string | null {
-  const candidates = [join(__dirname, "..", "..", "..", "bench", "pytorch_reference.py"), join(__dirname, "..", "..", "bench", "pytorch_reference.py")];
+  const candidates = [
+    join(__dirname, "..", "..", "..", "bench", "pytorch_reference.py"),
+    join(__dirname, "..", "..", "bench", "pytorch_reference.py"),
+  ];
   return candidates.find((p) => existsSync(p)) ?? null;
 }
 
 export async function benchOnTorch(options: {
-  graph: ModelGraph; batch: number; steps: number; rounds: number; threads: number; python: PythonChoice; device: TorchDevice; onStep?: () => void;
+  graph: ModelGraph;
+  batch: number;
+  steps: number;
+  rounds: number;
+  threads: number;
+  python: PythonChoice;
+  device: TorchDevice;
+  onStep?: () => void;
 }): Promise<TorchBenchResult> {
   probeTorch(options.python);
   const reference = referenceScript();
-  if (!reference) throw new TorchRunError("bench --backend torch needs bench/pytorch_reference.py (run it from a clone of the repository)");
+  if (!reference)
+    throw new TorchRunError(
+      "bench --backend torch needs bench/pytorch_reference.py (run it from a clone of the repository)",
+    );
   const { graph } = options;
   const { dir, moduleFile } = workdirFor(graph);
   try {
@@ -469,8 +584,20 @@ export async function benchOnTorch(options: {
     let result: TorchBenchResult | null = null;
     await runTorchJob(
       {
-        kind: "bench", moduleFile, device: options.device, threads: options.threads, init, graph: jobGraph(graph), taps: [], input: graph.spec.input,
-        classes: graph.spec.classes, reference, referenceModel: "CifarResNet", batch: options.batch, steps: options.steps, rounds: options.rounds,
+        kind: "bench",
+        moduleFile,
+        device: options.device,
+        threads: options.threads,
+        init,
+        graph: jobGraph(graph),
+        taps: [],
+        input: graph.spec.input,
+        classes: graph.spec.classes,
+        reference,
+        referenceModel: "CifarResNet",
+        batch: options.batch,
+        steps: options.steps,
+        rounds: options.rounds,
       },
       dir,
       {
@@ -505,16 +632,35 @@ export function calibrationProbeGraphs(): ModelGraph[] {
 
 /** The runner's step times of the probes, fitted as the tfjs calibration is; the throughput is named "torch <version> (<device>)". */
 export function torchCalibrationFrom(
-  probes: readonly ModelGraph[], measured: { device: string; torch: string; seconds: readonly number[] }, batchSize: number, seconds: number,
+  probes: readonly ModelGraph[],
+  measured: { device: string; torch: string; seconds: readonly number[] },
+  batchSize: number,
+  seconds: number,
 ): Calibration {
-  if (measured.seconds.length !== probes.length) throw new TorchRunError(`the torch runner timed ${measured.seconds.length} calibration probes, expected ${probes.length}`);
-  const samples: StepSample[] = probes.map((graph, i) => ({ macsPerImage: graph.totals.macs, params: graph.totals.params, batchSize, seconds: measured.seconds[i]! }));
-  return { throughput: fitThroughput(samples, { backend: `torch ${measured.torch} (${measured.device})`, workers: 1 }), samples, seconds };
+  if (measured.seconds.length !== probes.length)
+    throw new TorchRunError(
+      `the torch runner timed ${measured.seconds.length} calibration probes, expected ${probes.length}`,
+    );
+  const samples: StepSample[] = probes.map((graph, i) => ({
+    macsPerImage: graph.totals.macs,
+    params: graph.totals.params,
+    batchSize,
+    seconds: measured.seconds[i]!,
+  }));
+  return {
+    throughput: fitThroughput(samples, { backend: `torch ${measured.torch} (${measured.device})`, workers: 1 }),
+    samples,
+    seconds,
+  };
 }
 
 /** calibrateThroughput() for PyTorch: the same probes, timed in one child process on the chosen device. */
 export async function calibrateOnTorch(options: {
-  python: PythonChoice; device: TorchDevice; batchSize: number; timedSteps?: number; signal?: AbortSignal;
+  python: PythonChoice;
+  device: TorchDevice;
+  batchSize: number;
+  timedSteps?: number;
+  signal?: AbortSignal;
 }): Promise<Calibration & { device: string }> {
   probeTorch(options.python);
   const started = performance.now();
@@ -527,16 +673,30 @@ export async function calibrateOnTorch(options: {
       return { moduleFile, input: graph.spec.input, classes: graph.spec.classes };
     });
     const measured: { result: { device: string; torch: string; seconds: number[] } | null } = { result: null };
-    await runTorchJob({ kind: "calibrate", device: options.device, batch: options.batchSize, warmupSteps: 2, timedSteps: options.timedSteps ?? 5, probes: modules }, dir, {
-      python: options.python,
-      signal: options.signal,
-      onMessage: (message) => {
-        if (message.type === "calibration") measured.result = message;
+    await runTorchJob(
+      {
+        kind: "calibrate",
+        device: options.device,
+        batch: options.batchSize,
+        warmupSteps: 2,
+        timedSteps: options.timedSteps ?? 5,
+        probes: modules,
       },
-    });
+      dir,
+      {
+        python: options.python,
+        signal: options.signal,
+        onMessage: (message) => {
+          if (message.type === "calibration") measured.result = message;
+        },
+      },
+    );
     const result = measured.result;
     if (!result) throw new TorchRunError("the torch runner ended without calibration times");
-    return { ...torchCalibrationFrom(probes, result, options.batchSize, (performance.now() - started) / 1000), device: result.device };
+    return {
+      ...torchCalibrationFrom(probes, result, options.batchSize, (performance.now() - started) / 1000),
+      device: result.device,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -73,7 +73,14 @@ export interface TrainJob extends JobBase {
     valCount: number;
   };
   checkpoint?: string;
-  resume?: { path: string; epoch: number; globalStep: number; rngState: number; history: EpochMetrics[]; optimizerStep: number };
+  resume?: {
+    path: string;
+    epoch: number;
+    globalStep: number;
+    rngState: number;
+    history: EpochMetrics[];
+    optimizerStep: number;
+  };
   /** A gradient-flow snapshot on the first `count` training images after every epoch. */
   snapshot?: { count: number };
   meta: { model: string; spec: string; specHash: string };
@@ -113,13 +120,41 @@ export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob;
 /** Messages from the child, one per stdout line. */
 export type RunnerMessage =
   | { type: "ready"; protocol: number; torch: string; device: string }
-  | { type: "start"; model: string; dataset: string; trainSamples: number; valSamples: number; config: TrainConfig; startEpoch: number; params: number; device: string; torch: string }
+  | {
+      type: "start";
+      model: string;
+      dataset: string;
+      trainSamples: number;
+      valSamples: number;
+      config: TrainConfig;
+      startEpoch: number;
+      params: number;
+      device: string;
+      torch: string;
+    }
   | ({ type: "step" } & StepMetrics)
   | ({ type: "epoch"; gradients?: RawGradientFlow } & EpochMetrics)
   | { type: "checkpoint"; path: string; epoch: number }
-  | { type: "done"; reason: StopReason; message?: string; epochsCompleted: number; globalStep: number; history: EpochMetrics[]; seconds: number }
+  | {
+      type: "done";
+      reason: StopReason;
+      message?: string;
+      epochsCompleted: number;
+      globalStep: number;
+      history: EpochMetrics[];
+      seconds: number;
+    }
   | ({ type: "gradflow" } & RawGradientFlow)
-  | { type: "bench"; device: string; torch: string; threads: number; trainImagesPerSecond: number; referenceImagesPerSecond: number; rounds: number; steps: number }
+  | {
+      type: "bench";
+      device: string;
+      torch: string;
+      threads: number;
+      trainImagesPerSecond: number;
+      referenceImagesPerSecond: number;
+      rounds: number;
+      steps: number;
+    }
   | { type: "calibration"; device: string; torch: string; seconds: number[] }
   | { type: "error"; message: string };
 
@@ -132,23 +167,64 @@ export class TorchProtocolError extends Error {
 
 type Kind = "number" | "nullableNumber" | "integer" | "string" | "object" | "array" | "stats" | "positiveNumbers";
 const STEP_FIELDS: Record<string, Kind> = {
-  epoch: "integer", step: "integer", stepsPerEpoch: "integer", globalStep: "integer", loss: "number", accuracy: "number", lr: "number", imagesPerSecond: "number",
+  epoch: "integer",
+  step: "integer",
+  stepsPerEpoch: "integer",
+  globalStep: "integer",
+  loss: "number",
+  accuracy: "number",
+  lr: "number",
+  imagesPerSecond: "number",
   epochSeconds: "number",
 };
 const EPOCH_FIELDS: Record<string, Kind> = {
-  epoch: "integer", epochs: "integer", loss: "nullableNumber", accuracy: "nullableNumber", valLoss: "nullableNumber", valAccuracy: "nullableNumber",
-  lr: "number", imagesPerSecond: "number", seconds: "number", trainSamples: "integer", valSamples: "integer",
+  epoch: "integer",
+  epochs: "integer",
+  loss: "nullableNumber",
+  accuracy: "nullableNumber",
+  valLoss: "nullableNumber",
+  valAccuracy: "nullableNumber",
+  lr: "number",
+  imagesPerSecond: "number",
+  seconds: "number",
+  trainSamples: "integer",
+  valSamples: "integer",
 };
-const RAW_FLOW_FIELDS: Record<string, Kind> = { loss: "number", batch: "integer", nodes: "object", edges: "object", params: "object", millis: "number" };
+const RAW_FLOW_FIELDS: Record<string, Kind> = {
+  loss: "number",
+  batch: "integer",
+  nodes: "object",
+  edges: "object",
+  params: "object",
+  millis: "number",
+};
 const FIELDS: Record<RunnerMessage["type"], Record<string, Kind>> = {
   ready: { protocol: "integer", torch: "string", device: "string" },
-  start: { model: "string", dataset: "string", trainSamples: "integer", valSamples: "integer", config: "object", startEpoch: "integer", params: "integer", device: "string", torch: "string" },
+  start: {
+    model: "string",
+    dataset: "string",
+    trainSamples: "integer",
+    valSamples: "integer",
+    config: "object",
+    startEpoch: "integer",
+    params: "integer",
+    device: "string",
+    torch: "string",
+  },
   step: STEP_FIELDS,
   epoch: EPOCH_FIELDS,
   checkpoint: { path: "string", epoch: "integer" },
   done: { reason: "string", epochsCompleted: "integer", globalStep: "integer", history: "array", seconds: "number" },
   gradflow: RAW_FLOW_FIELDS,
-  bench: { device: "string", torch: "string", threads: "integer", trainImagesPerSecond: "number", referenceImagesPerSecond: "number", rounds: "integer", steps: "integer" },
+  bench: {
+    device: "string",
+    torch: "string",
+    threads: "integer",
+    trainImagesPerSecond: "number",
+    referenceImagesPerSecond: "number",
+    rounds: "integer",
+    steps: "integer",
+  },
   calibration: { device: "string", torch: "string", seconds: "positiveNumbers" },
   error: { message: "string" },
 };
@@ -169,15 +245,24 @@ function check(value: unknown, kind: Kind): boolean {
     case "array":
       return Array.isArray(value);
     case "positiveNumbers":
-      return Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "number" && Number.isFinite(v) && v > 0);
+      return (
+        Array.isArray(value) &&
+        value.length > 0 &&
+        value.every((v) => typeof v === "number" && Number.isFinite(v) && v > 0)
+      );
     case "stats":
-      return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === "number" && Number.isFinite(v));
+      return (
+        Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === "number" && Number.isFinite(v))
+      );
   }
 }
 
 function checkFields(record: Record<string, unknown>, fields: Record<string, Kind>, where: string): void {
   for (const [name, kind] of Object.entries(fields)) {
-    if (!check(record[name], kind)) throw new TorchProtocolError(`${where}: field "${name}" must be ${kind === "stats" ? "[l2, meanAbs, maxAbs]" : kind === "positiveNumbers" ? "a non-empty array of positive numbers" : `a finite ${kind}`}, got ${JSON.stringify(record[name])}`);
+    if (!check(record[name], kind))
+      throw new TorchProtocolError(
+        `${where}: field "${name}" must be ${kind === "stats" ? "[l2, meanAbs, maxAbs]" : kind === "positiveNumbers" ? "a non-empty array of positive numbers" : `a finite ${kind}`}, got ${JSON.stringify(record[name])}`,
+      );
   }
 }
 
@@ -185,7 +270,10 @@ function checkRawFlow(record: Record<string, unknown>, where: string): void {
   checkFields(record, RAW_FLOW_FIELDS, where);
   for (const group of ["nodes", "edges", "params"] as const) {
     for (const [key, stats] of Object.entries(record[group] as Record<string, unknown>)) {
-      if (!check(stats, "stats")) throw new TorchProtocolError(`${where}: ${group}["${key}"] must be [l2, meanAbs, maxAbs] of finite numbers, got ${JSON.stringify(stats)}`);
+      if (!check(stats, "stats"))
+        throw new TorchProtocolError(
+          `${where}: ${group}["${key}"] must be [l2, meanAbs, maxAbs] of finite numbers, got ${JSON.stringify(stats)}`,
+        );
     }
   }
 }
@@ -198,23 +286,30 @@ export function parseRunnerLine(line: string): RunnerMessage {
   } catch {
     throw new TorchProtocolError(`not a JSON line: ${JSON.stringify(line.slice(0, 200))}`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new TorchProtocolError(`not a JSON object: ${JSON.stringify(line.slice(0, 200))}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new TorchProtocolError(`not a JSON object: ${JSON.stringify(line.slice(0, 200))}`);
   const record = value as Record<string, unknown>;
   const type = record.type;
-  if (typeof type !== "string" || !(type in FIELDS)) throw new TorchProtocolError(`unknown message type ${JSON.stringify(type)}`);
+  if (typeof type !== "string" || !(type in FIELDS))
+    throw new TorchProtocolError(`unknown message type ${JSON.stringify(type)}`);
   const where = `"${type}" message`;
   checkFields(record, FIELDS[type as RunnerMessage["type"]], where);
   if (type === "epoch") {
     for (const key of ["loss", "accuracy", "valLoss", "valAccuracy"]) if (record[key] === null) record[key] = NaN;
     if (record.gradients !== undefined) {
-      if (!check(record.gradients, "object")) throw new TorchProtocolError(`${where}: field "gradients" must be an object`);
+      if (!check(record.gradients, "object"))
+        throw new TorchProtocolError(`${where}: field "gradients" must be an object`);
       checkRawFlow(record.gradients as Record<string, unknown>, `${where} gradients`);
     }
   }
   if (type === "gradflow") checkRawFlow(record, where);
   if (type === "done") {
-    if (!REASONS.includes(record.reason as StopReason)) throw new TorchProtocolError(`${where}: field "reason" must be one of ${REASONS.join(", ")}, got ${JSON.stringify(record.reason)}`);
-    if (record.message !== undefined && typeof record.message !== "string") throw new TorchProtocolError(`${where}: field "message" must be a string`);
+    if (!REASONS.includes(record.reason as StopReason))
+      throw new TorchProtocolError(
+        `${where}: field "reason" must be one of ${REASONS.join(", ")}, got ${JSON.stringify(record.reason)}`,
+      );
+    if (record.message !== undefined && typeof record.message !== "string")
+      throw new TorchProtocolError(`${where}: field "message" must be a string`);
     (record.history as unknown[]).forEach((entry, i) => {
       if (!check(entry, "object")) throw new TorchProtocolError(`${where}: history[${i}] must be an object`);
       const e = entry as Record<string, unknown>;

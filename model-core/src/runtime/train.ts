@@ -9,16 +9,39 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
-import { assertResumable, readCheckpoint, removeStaleTempFiles, restoreVariables, saveCheckpoint, type Checkpoint } from "./checkpoint";
+import {
+  assertResumable,
+  readCheckpoint,
+  removeStaleTempFiles,
+  restoreVariables,
+  saveCheckpoint,
+  type Checkpoint,
+} from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "./memoryGuard";
 import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
-import { TrainConfigError, validateConfig, type EpochMetrics, type LrSchedule, type StepMetrics, type StopReason, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
+import {
+  TrainConfigError,
+  validateConfig,
+  type EpochMetrics,
+  type LrSchedule,
+  type StepMetrics,
+  type StopReason,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainResult,
+} from "./trainTypes";
 
 export { validateConfig, TrainConfigError } from "./trainTypes";
 
-export { TrainStepper, LocalBatchStepper, type BatchStepper, type BatchGradients, type TrainableModel } from "./stepper";
+export {
+  TrainStepper,
+  LocalBatchStepper,
+  type BatchStepper,
+  type BatchGradients,
+  type TrainableModel,
+} from "./stepper";
 
 export interface TrainData {
   train: ImageDataset;
@@ -70,12 +93,22 @@ export function learningRateAt(config: TrainConfig, globalStep: number, stepsPer
  * The training and validation image indices: every image of each set when a separate validation set is given,
  * else a fixed split of the training set. Throws when a set has more classes than the model has outputs.
  */
-export function trainValIndices(data: TrainData, valFraction: number, spec: { name: string; classes: number }): { trainIndices: Uint32Array; valIndices: Uint32Array } {
+export function trainValIndices(
+  data: TrainData,
+  valFraction: number,
+  spec: { name: string; classes: number },
+): { trainIndices: Uint32Array; valIndices: Uint32Array } {
   const { train: trainIndices, val: valIndices } = data.val
-    ? { train: Uint32Array.from({ length: data.train.count }, (_, i) => i), val: Uint32Array.from({ length: data.val.count }, (_, i) => i) }
+    ? {
+        train: Uint32Array.from({ length: data.train.count }, (_, i) => i),
+        val: Uint32Array.from({ length: data.val.count }, (_, i) => i),
+      }
     : splitDataset(data.train, valFraction);
   for (const set of data.val ? [data.train, data.val] : [data.train]) {
-    if (set.classes > spec.classes) throw new DatasetError(`dataset ${set.name} has ${set.classes} classes but the model "${spec.name}" has ${spec.classes} outputs`);
+    if (set.classes > spec.classes)
+      throw new DatasetError(
+        `dataset ${set.name} has ${set.classes} classes but the model "${spec.name}" has ${spec.classes} outputs`,
+      );
   }
   return { trainIndices, valIndices };
 }
@@ -96,16 +129,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const trainAdapter = new BatchAdapter(data.train, spec.input);
   const valAdapter = data.val ? new BatchAdapter(data.val, spec.input) : trainAdapter;
   const batchSize = Math.min(config.batchSize, trainIndices.length);
-  if (batchSize < 2) throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
-  const epochSamples = config.samplesPerEpoch === undefined ? trainIndices.length : Math.min(trainIndices.length, Math.max(batchSize, config.samplesPerEpoch));
+  if (batchSize < 2)
+    throw new DatasetError(`dataset ${data.train.name} has ${trainIndices.length} training images: too few to train`);
+  const epochSamples =
+    config.samplesPerEpoch === undefined
+      ? trainIndices.length
+      : Math.min(trainIndices.length, Math.max(batchSize, config.samplesPerEpoch));
   const stepsPerEpoch = Math.floor(epochSamples / batchSize);
   // Estimate before allocating the optimiser and replicas: a step past the backend's memory would abort wasm.
   const plannedWorkers = resolveWorkerCount(config.workers, tf.getBackend(), batchSize);
   const memory = checkPassMemory({
-    graph: model.graph, batch: Math.ceil(batchSize / plannedWorkers), kind: "train", optimizer: config.optimizer,
+    graph: model.graph,
+    batch: Math.ceil(batchSize / plannedWorkers),
+    kind: "train",
+    optimizer: config.optimizer,
     limitBytes: backendLimitBytes(tf.getBackend()),
   });
-  if (!memory.fits) throw new TrainConfigError(passMemoryMessage(model.graph, memory, "a training step", { replicas: plannedWorkers }));
+  if (!memory.fits)
+    throw new TrainConfigError(passMemoryMessage(model.graph, memory, "a training step", { replicas: plannedWorkers }));
 
   const optimizer = new Optimizer(model.params, {
     kind: config.optimizer,
@@ -138,14 +179,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const workers = resolveWorkerCount(config.workers, backend, batchSize);
   let stepper: BatchStepper;
   try {
-    stepper = workers > 1 ? await DataParallelStepper.create(model, optimizer, { workers, backend, seed: config.seed }) : new LocalBatchStepper(model, optimizer);
+    stepper =
+      workers > 1
+        ? await DataParallelStepper.create(model, optimizer, { workers, backend, seed: config.seed })
+        : new LocalBatchStepper(model, optimizer);
   } catch (err) {
     optimizer.dispose();
     throw err;
   }
   emit({
-    type: "start", model: spec.name, backend, dataset: data.train.name, trainSamples: trainIndices.length,
-    valSamples: valIndices.length, config, startEpoch, params: paramsCount, workers: stepper.workers,
+    type: "start",
+    model: spec.name,
+    backend,
+    dataset: data.train.name,
+    trainSamples: trainIndices.length,
+    valSamples: valIndices.length,
+    config,
+    startEpoch,
+    params: paramsCount,
+    workers: stepper.workers,
   });
 
   const firstGlobalStep = globalStep;
@@ -157,7 +209,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   try {
     for (; epoch < config.epochs; epoch++) {
-      if (config.timeBudgetSeconds !== undefined && epoch > startEpoch && (performance.now() - started) / 1000 >= config.timeBudgetSeconds) {
+      if (
+        config.timeBudgetSeconds !== undefined &&
+        epoch > startEpoch &&
+        (performance.now() - started) / 1000 >= config.timeBudgetSeconds
+      ) {
         reason = "timeBudget";
         break;
       }
@@ -202,7 +258,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const overdue = config.logEverySeconds !== undefined && (now - lastLogTime) / 1000 >= config.logEverySeconds;
         if (firstOfRun || overdue || (step + 1) % config.logEvery === 0 || step + 1 === stepsPerEpoch) {
           const metrics: StepMetrics = {
-            epoch, step, stepsPerEpoch, globalStep, loss, accuracy: correctValue[0] / batchSize, lr,
+            epoch,
+            step,
+            stepsPerEpoch,
+            globalStep,
+            loss,
+            accuracy: correctValue[0] / batchSize,
+            lr,
             imagesPerSecond: ((seen - lastLogSeen) * 1000) / Math.max(1e-6, now - lastLogTime),
             epochSeconds: (now - epochStart) / 1000,
           };
@@ -218,9 +280,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const val = await evaluate(model, valAdapter, valIndices);
       const metrics: EpochMetrics = {
-        epoch, epochs: config.epochs, loss: lossSum / Math.max(1, seen), accuracy: correctSum / Math.max(1, seen),
-        valLoss: val.loss, valAccuracy: val.accuracy, lr, imagesPerSecond: seen / Math.max(1e-9, trainSeconds),
-        seconds: (performance.now() - epochStart) / 1000, trainSamples: seen, valSamples: valIndices.length,
+        epoch,
+        epochs: config.epochs,
+        loss: lossSum / Math.max(1, seen),
+        accuracy: correctSum / Math.max(1, seen),
+        valLoss: val.loss,
+        valAccuracy: val.accuracy,
+        lr,
+        imagesPerSecond: seen / Math.max(1e-9, trainSeconds),
+        seconds: (performance.now() - epochStart) / 1000,
+        trainSamples: seen,
+        valSamples: valIndices.length,
       };
       history.push(metrics);
       options.onEpoch?.(metrics);
@@ -234,10 +304,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (options.checkpoint) {
         const path = await saveCheckpoint(options.checkpoint, {
           meta: {
-            model: spec.name, spec, epoch: epoch + 1, globalStep, rngState: rng.getState(),
-            optimizer: { kind: optimizer.kind, step: optimizer.step }, config, history, backend,
+            model: spec.name,
+            spec,
+            epoch: epoch + 1,
+            globalStep,
+            rngState: rng.getState(),
+            optimizer: { kind: optimizer.kind, step: optimizer.step },
+            config,
+            history,
+            backend,
           },
-          params: model.params, buffers: model.buffers, optimizer: optimizer.stateTensors(),
+          params: model.params,
+          buffers: model.buffers,
+          optimizer: optimizer.stateTensors(),
         });
         emit({ type: "checkpoint", path, epoch: epoch + 1 });
       }
@@ -248,9 +327,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   const completedEpochs = history.length;
   const result: TrainResult = {
-    reason, message, epochsCompleted: completedEpochs, globalStep, history,
+    reason,
+    message,
+    epochsCompleted: completedEpochs,
+    globalStep,
+    history,
     final: history.length > 0 ? history[history.length - 1] : null,
-    backend, workers: stepper.workers, seconds: (performance.now() - started) / 1000,
+    backend,
+    workers: stepper.workers,
+    seconds: (performance.now() - started) / 1000,
   };
   emit({ type: "done", ...result });
   return result;

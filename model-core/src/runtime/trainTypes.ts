@@ -116,7 +116,18 @@ export interface TrainResult {
 
 /** Events streamed to the CLI, the extension worker and the webview. */
 export type TrainEvent =
-  | { type: "start"; model: string; backend: string; dataset: string; trainSamples: number; valSamples: number; config: TrainConfig; startEpoch: number; params: number; workers?: number }
+  | {
+      type: "start";
+      model: string;
+      backend: string;
+      dataset: string;
+      trainSamples: number;
+      valSamples: number;
+      config: TrainConfig;
+      startEpoch: number;
+      params: number;
+      workers?: number;
+    }
   | ({ type: "step" } & StepMetrics)
   | ({ type: "epoch" } & EpochMetrics)
   | { type: "checkpoint"; path: string; epoch: number }
@@ -137,28 +148,48 @@ const isNumber = (v: unknown): v is number => typeof v === "number" && Number.is
 export function validateConfig(config: TrainConfig): void {
   const problems: string[] = [];
   const c = config as unknown as Record<string, unknown>;
-  if (!(Number.isInteger(c.epochs) && (c.epochs as number) >= 1)) problems.push(`epochs must be a positive integer, got ${JSON.stringify(c.epochs)}`);
-  if (!(Number.isInteger(c.batchSize) && (c.batchSize as number) >= 2)) problems.push(`batch size must be an integer ≥ 2 (BatchNorm needs two samples), got ${JSON.stringify(c.batchSize)}`);
+  if (!(Number.isInteger(c.epochs) && (c.epochs as number) >= 1))
+    problems.push(`epochs must be a positive integer, got ${JSON.stringify(c.epochs)}`);
+  if (!(Number.isInteger(c.batchSize) && (c.batchSize as number) >= 2))
+    problems.push(
+      `batch size must be an integer ≥ 2 (BatchNorm needs two samples), got ${JSON.stringify(c.batchSize)}`,
+    );
   if (!(isNumber(c.lr) && c.lr > 0)) problems.push(`learning rate must be positive, got ${JSON.stringify(c.lr)}`);
-  if (!(isNumber(c.weightDecay) && c.weightDecay >= 0)) problems.push(`weight decay must be ≥ 0, got ${JSON.stringify(c.weightDecay)}`);
-  if (!(isNumber(c.momentum) && c.momentum >= 0 && c.momentum < 1)) problems.push(`momentum must be in [0, 1), got ${JSON.stringify(c.momentum)}`);
-  if (c.optimizer !== "adam" && c.optimizer !== "sgd") problems.push(`optimizer must be adam or sgd, got ${JSON.stringify(c.optimizer)}`);
+  if (!(isNumber(c.weightDecay) && c.weightDecay >= 0))
+    problems.push(`weight decay must be ≥ 0, got ${JSON.stringify(c.weightDecay)}`);
+  if (!(isNumber(c.momentum) && c.momentum >= 0 && c.momentum < 1))
+    problems.push(`momentum must be in [0, 1), got ${JSON.stringify(c.momentum)}`);
+  if (c.optimizer !== "adam" && c.optimizer !== "sgd")
+    problems.push(`optimizer must be adam or sgd, got ${JSON.stringify(c.optimizer)}`);
   if (!Number.isInteger(c.seed)) problems.push(`seed must be an integer, got ${JSON.stringify(c.seed)}`);
-  if (!(isNumber(c.valFraction) && c.valFraction >= 0 && c.valFraction < 1)) problems.push(`validation fraction must be in [0, 1), got ${JSON.stringify(c.valFraction)}`);
-  if (!(Number.isInteger(c.logEvery) && (c.logEvery as number) >= 1)) problems.push(`logEvery must be a positive integer, got ${JSON.stringify(c.logEvery)}`);
-  if (c.maxSteps !== undefined && !(Number.isInteger(c.maxSteps) && (c.maxSteps as number) >= 1)) problems.push(`maxSteps must be a positive integer, got ${JSON.stringify(c.maxSteps)}`);
-  if (c.timeBudgetSeconds !== undefined && !(isNumber(c.timeBudgetSeconds) && c.timeBudgetSeconds > 0)) problems.push(`timeBudgetSeconds must be positive, got ${JSON.stringify(c.timeBudgetSeconds)}`);
-  if (c.workers !== undefined && !(Number.isInteger(c.workers) && (c.workers as number) >= 1)) problems.push(`workers must be a positive integer, got ${JSON.stringify(c.workers)}`);
-  if (c.samplesPerEpoch !== undefined && !(Number.isInteger(c.samplesPerEpoch) && (c.samplesPerEpoch as number) >= 1)) problems.push(`samples per epoch must be a positive integer, got ${JSON.stringify(c.samplesPerEpoch)}`);
-  if (c.logEverySeconds !== undefined && !(isNumber(c.logEverySeconds) && c.logEverySeconds > 0)) problems.push(`logEverySeconds must be positive, got ${JSON.stringify(c.logEverySeconds)}`);
+  if (!(isNumber(c.valFraction) && c.valFraction >= 0 && c.valFraction < 1))
+    problems.push(`validation fraction must be in [0, 1), got ${JSON.stringify(c.valFraction)}`);
+  if (!(Number.isInteger(c.logEvery) && (c.logEvery as number) >= 1))
+    problems.push(`logEvery must be a positive integer, got ${JSON.stringify(c.logEvery)}`);
+  if (c.maxSteps !== undefined && !(Number.isInteger(c.maxSteps) && (c.maxSteps as number) >= 1))
+    problems.push(`maxSteps must be a positive integer, got ${JSON.stringify(c.maxSteps)}`);
+  if (c.timeBudgetSeconds !== undefined && !(isNumber(c.timeBudgetSeconds) && c.timeBudgetSeconds > 0))
+    problems.push(`timeBudgetSeconds must be positive, got ${JSON.stringify(c.timeBudgetSeconds)}`);
+  if (c.workers !== undefined && !(Number.isInteger(c.workers) && (c.workers as number) >= 1))
+    problems.push(`workers must be a positive integer, got ${JSON.stringify(c.workers)}`);
+  if (c.samplesPerEpoch !== undefined && !(Number.isInteger(c.samplesPerEpoch) && (c.samplesPerEpoch as number) >= 1))
+    problems.push(`samples per epoch must be a positive integer, got ${JSON.stringify(c.samplesPerEpoch)}`);
+  if (c.logEverySeconds !== undefined && !(isNumber(c.logEverySeconds) && c.logEverySeconds > 0))
+    problems.push(`logEverySeconds must be positive, got ${JSON.stringify(c.logEverySeconds)}`);
   const schedule = c.schedule as Record<string, unknown> | null | undefined;
-  if (typeof schedule !== "object" || schedule === null) problems.push(`schedule must be an object, got ${JSON.stringify(schedule)}`);
+  if (typeof schedule !== "object" || schedule === null)
+    problems.push(`schedule must be an object, got ${JSON.stringify(schedule)}`);
   else if (schedule.kind === "step") {
-    if (!(Array.isArray(schedule.milestones) && schedule.milestones.every((m) => Number.isInteger(m) && m >= 0))) problems.push("schedule.milestones must be a list of epoch numbers");
-    if (!(isNumber(schedule.gamma) && schedule.gamma > 0)) problems.push(`schedule.gamma must be positive, got ${JSON.stringify(schedule.gamma)}`);
+    if (!(Array.isArray(schedule.milestones) && schedule.milestones.every((m) => Number.isInteger(m) && m >= 0)))
+      problems.push("schedule.milestones must be a list of epoch numbers");
+    if (!(isNumber(schedule.gamma) && schedule.gamma > 0))
+      problems.push(`schedule.gamma must be positive, got ${JSON.stringify(schedule.gamma)}`);
   } else if (schedule.kind === "cosine") {
-    if (schedule.minLr !== undefined && !(isNumber(schedule.minLr) && schedule.minLr >= 0)) problems.push(`schedule.minLr must be ≥ 0, got ${JSON.stringify(schedule.minLr)}`);
-    if (schedule.warmupEpochs !== undefined && !(isNumber(schedule.warmupEpochs) && schedule.warmupEpochs >= 0)) problems.push(`schedule.warmupEpochs must be ≥ 0, got ${JSON.stringify(schedule.warmupEpochs)}`);
-  } else if (schedule.kind !== "constant") problems.push(`schedule.kind must be constant, step or cosine, got ${JSON.stringify(schedule.kind)}`);
+    if (schedule.minLr !== undefined && !(isNumber(schedule.minLr) && schedule.minLr >= 0))
+      problems.push(`schedule.minLr must be ≥ 0, got ${JSON.stringify(schedule.minLr)}`);
+    if (schedule.warmupEpochs !== undefined && !(isNumber(schedule.warmupEpochs) && schedule.warmupEpochs >= 0))
+      problems.push(`schedule.warmupEpochs must be ≥ 0, got ${JSON.stringify(schedule.warmupEpochs)}`);
+  } else if (schedule.kind !== "constant")
+    problems.push(`schedule.kind must be constant, step or cosine, got ${JSON.stringify(schedule.kind)}`);
   if (problems.length > 0) throw new TrainConfigError(problems.join("; "));
 }

@@ -160,7 +160,14 @@ class IssueCollector {
     return value;
   }
 
-  finiteNumber(value: unknown, path: Path, what: string, min = -Infinity, max = Infinity, maxExclusive = false): number | undefined {
+  finiteNumber(
+    value: unknown,
+    path: Path,
+    what: string,
+    min = -Infinity,
+    max = Infinity,
+    maxExclusive = false,
+  ): number | undefined {
     if (typeof value !== "number" || !Number.isFinite(value)) {
       this.add(path, "invalid-type", `${what} must be a finite number, got ${describe(value)}`);
       return undefined;
@@ -184,7 +191,11 @@ function normalizeVariant(value: unknown, issues: IssueCollector): ShortcutVaria
   const path: Path = ["shortcutVariant"];
   if (typeof value === "string" || !isRecord(value)) {
     if (typeof value !== "string" && !isRecord(value)) {
-      issues.add(path, "invalid-type", `shortcutVariant must be a variant name or an object with "kind", got ${describe(value)}`);
+      issues.add(
+        path,
+        "invalid-type",
+        `shortcutVariant must be a variant name or an object with "kind", got ${describe(value)}`,
+      );
       return undefined;
     }
     const kind = issues.enumValue(value, SHORTCUT_VARIANT_KINDS, path, "shortcutVariant");
@@ -204,8 +215,14 @@ function normalizeVariant(value: unknown, issues: IssueCollector): ShortcutVaria
       issues.unknownKeys(value, ["kind", "lambda", "residualScale"], path, "shortcutVariant");
       const lambda = read("lambda", (v, p) => issues.finiteNumber(v, p, "lambda"), fallback.lambda);
       // The paper pairs λ on the shortcut with 1−λ on the branch unless told otherwise.
-      const residualScale = read("residualScale", (v, p) => issues.finiteNumber(v, p, "residualScale"), 1 - (lambda ?? 0.5));
-      return lambda === undefined || residualScale === undefined ? undefined : { kind: "constantScaling", lambda, residualScale };
+      const residualScale = read(
+        "residualScale",
+        (v, p) => issues.finiteNumber(v, p, "residualScale"),
+        1 - (lambda ?? 0.5),
+      );
+      return lambda === undefined || residualScale === undefined
+        ? undefined
+        : { kind: "constantScaling", lambda, residualScale };
     }
     case "exclusiveGating":
     case "shortcutOnlyGating": {
@@ -223,11 +240,19 @@ function normalizeVariant(value: unknown, issues: IssueCollector): ShortcutVaria
 
 function normalizeStages(value: unknown, issues: IssueCollector): StageSpec[] | undefined {
   if (!Array.isArray(value)) {
-    issues.add(["stages"], "invalid-type", `stages must be an array of stage({ channels, blocks, stride }), got ${describe(value)}`);
+    issues.add(
+      ["stages"],
+      "invalid-type",
+      `stages must be an array of stage({ channels, blocks, stride }), got ${describe(value)}`,
+    );
     return undefined;
   }
   if (value.length === 0) {
-    issues.add(["stages"], "empty-stages", "stages is empty; give at least one stage, e.g. stages: [stage({ channels: 64, blocks: 2 })]");
+    issues.add(
+      ["stages"],
+      "empty-stages",
+      "stages is empty; give at least one stage, e.g. stages: [stage({ channels: 64, blocks: 2 })]",
+    );
     return undefined;
   }
   const stages: StageSpec[] = [];
@@ -235,17 +260,28 @@ function normalizeStages(value: unknown, issues: IssueCollector): StageSpec[] | 
   value.forEach((raw: unknown, index) => {
     const path: Path = ["stages", index];
     if (!isRecord(raw)) {
-      issues.add(path, "invalid-type", `stage ${index} must be an object like { channels: 64, blocks: 2 }, got ${describe(raw)}`);
+      issues.add(
+        path,
+        "invalid-type",
+        `stage ${index} must be an object like { channels: 64, blocks: 2 }, got ${describe(raw)}`,
+      );
       ok = false;
       return;
     }
     issues.unknownKeys(raw, STAGE_KEYS, path, "stage");
     if (raw.channels === undefined) issues.add(path, "missing-key", `stage ${index} needs "channels"`);
     if (raw.blocks === undefined) issues.add(path, "missing-key", `stage ${index} needs "blocks"`);
-    const channels = raw.channels === undefined ? undefined : issues.positiveInteger(raw.channels, [...path, "channels"], "channels");
-    const blocks = raw.blocks === undefined ? undefined : issues.positiveInteger(raw.blocks, [...path, "blocks"], "blocks");
+    const channels =
+      raw.channels === undefined ? undefined : issues.positiveInteger(raw.channels, [...path, "channels"], "channels");
+    const blocks =
+      raw.blocks === undefined ? undefined : issues.positiveInteger(raw.blocks, [...path, "blocks"], "blocks");
     // Default stride: 1 for the first stage, 2 (halve the feature map) for later ones, as in every ResNet of the paper.
-    const stride = raw.stride === undefined ? (index === 0 ? 1 : 2) : issues.positiveInteger(raw.stride, [...path, "stride"], "stride");
+    const stride =
+      raw.stride === undefined
+        ? index === 0
+          ? 1
+          : 2
+        : issues.positiveInteger(raw.stride, [...path, "stride"], "stride");
     if (channels === undefined || blocks === undefined || stride === undefined) ok = false;
     else stages.push({ channels, blocks, stride });
   });
@@ -254,7 +290,11 @@ function normalizeStages(value: unknown, issues: IssueCollector): StageSpec[] | 
 
 function normalizeInput(value: unknown, issues: IssueCollector): Shape3 | undefined {
   if (!Array.isArray(value) || value.length !== 3) {
-    issues.add(["input"], "invalid-type", `input must be [channels, height, width], e.g. [3, 224, 224], got ${describe(value)}`);
+    issues.add(
+      ["input"],
+      "invalid-type",
+      `input must be [channels, height, width], e.g. [3, 224, 224], got ${describe(value)}`,
+    );
     return undefined;
   }
   const names = ["channels", "height", "width"];
@@ -292,15 +332,23 @@ export function normalizeSpec(options: unknown): { spec: ResNetSpec | null; issu
   } else {
     stages = normalizeStages(options.stages, issues);
   }
-  const shortcut = optional<ShortcutOption>("shortcut", "B", (v) => issues.enumValue(v, SHORTCUT_OPTIONS, ["shortcut"], "shortcut"));
-  const shortcutVariant = optional<ShortcutVariant>("shortcutVariant", { kind: "identity" }, (v) => normalizeVariant(v, issues));
+  const shortcut = optional<ShortcutOption>("shortcut", "B", (v) =>
+    issues.enumValue(v, SHORTCUT_OPTIONS, ["shortcut"], "shortcut"),
+  );
+  const shortcutVariant = optional<ShortcutVariant>("shortcutVariant", { kind: "identity" }, (v) =>
+    normalizeVariant(v, issues),
+  );
   const preActivation = optional("preActivation", false, (v) => issues.boolean(v, ["preActivation"], "preActivation"));
   const residual = optional("residual", true, (v) => issues.boolean(v, ["residual"], "residual"));
   const norm = optional<NormKind>("norm", "batchnorm", (v) => issues.enumValue(v, NORM_KINDS, ["norm"], "norm"));
   const groups = optional("groups", 1, (v) => issues.positiveInteger(v, ["groups"], "groups"));
-  const widthPerGroup = optional("widthPerGroup", 64, (v) => issues.positiveInteger(v, ["widthPerGroup"], "widthPerGroup"));
+  const widthPerGroup = optional("widthPerGroup", 64, (v) =>
+    issues.positiveInteger(v, ["widthPerGroup"], "widthPerGroup"),
+  );
   const classes = optional("classes", 1000, (v) => issues.positiveInteger(v, ["classes"], "classes"));
-  const zeroInitResidual = optional("zeroInitResidual", false, (v) => issues.boolean(v, ["zeroInitResidual"], "zeroInitResidual"));
+  const zeroInitResidual = optional("zeroInitResidual", false, (v) =>
+    issues.boolean(v, ["zeroInitResidual"], "zeroInitResidual"),
+  );
 
   if (issues.issues.length > 0) return { spec: null, issues: issues.issues };
   const spec: ResNetSpec = {
@@ -324,14 +372,22 @@ export function normalizeSpec(options: unknown): { spec: ResNetSpec | null; issu
 
 /** `stages.1.channels` style path for messages without a source range. */
 export function formatIssuePath(path: readonly (string | number)[]): string {
-  return path.reduce<string>((text, part) => (typeof part === "number" ? `${text}[${part}]` : text ? `${text}.${part}` : part), "");
+  return path.reduce<string>(
+    (text, part) => (typeof part === "number" ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    "",
+  );
 }
 
 /** Issues as diagnostics without source ranges (the message names the option path instead). */
 export function issuesToDiagnostics(issues: readonly SpecIssue[]): Diagnostic[] {
   return issues.map((issue) => {
     const where = formatIssuePath(issue.path);
-    return { severity: "error", code: issue.code, range: null, message: where ? `${where}: ${issue.message}` : issue.message };
+    return {
+      severity: "error",
+      code: issue.code,
+      range: null,
+      message: where ? `${where}: ${issue.message}` : issue.message,
+    };
   });
 }
 

@@ -22,7 +22,8 @@ export function networkId(spec: ResNetSpec): string {
 
 /** 64-bit FNV-1a of the UTF-16 code units of `text`, as 16 hex digits. */
 export function fnv1a64(text: string): string {
-  let hi = 0xcbf29ce4, lo = 0x84222325;
+  let hi = 0xcbf29ce4,
+    lo = 0x84222325;
   for (let i = 0; i < text.length; i++) {
     lo = (lo ^ text.charCodeAt(i)) >>> 0;
     // Multiply the 64-bit state by the FNV prime 2^40 + 0x1b3, in 32-bit halves.

@@ -37,10 +37,7 @@ type CifarName = keyof typeof CIFAR_NETS;
 type PlainTwinName<N extends string> = N extends `resnet${infer Depth}` ? `plain${Depth}` : never;
 
 export type PresetName =
-  | ImageNetName
-  | CifarName
-  | PlainTwinName<ImageNetName | CifarName>
-  | keyof typeof WIDE_AND_GROUPED_NETS;
+  ImageNetName | CifarName | PlainTwinName<ImageNetName | CifarName> | keyof typeof WIDE_AND_GROUPED_NETS;
 
 const IMAGENET_WIDTHS = [64, 128, 256, 512];
 const CIFAR_WIDTHS = [16, 32, 64];
@@ -50,7 +47,15 @@ function imagenetStages(blocks: readonly number[]): StageOptions[] {
 }
 
 function imagenetOptions(name: string, block: BlockKind, blocks: readonly number[]): ResNetOptions {
-  return { name, input: [3, 224, 224], stem: "imagenet", block, stages: imagenetStages(blocks), shortcut: "B", classes: 1000 };
+  return {
+    name,
+    input: [3, 224, 224],
+    stem: "imagenet",
+    block,
+    stages: imagenetStages(blocks),
+    shortcut: "B",
+    classes: 1000,
+  };
 }
 
 function cifarOptions(name: string, n: number): ResNetOptions {
@@ -84,7 +89,9 @@ function canonicalOptions(name: PresetName): ResNetOptions {
 export const PRESET_NAMES: readonly PresetName[] = [
   ...(Object.keys(IMAGENET_NETS) as ImageNetName[]),
   ...(Object.keys(CIFAR_NETS) as CifarName[]),
-  ...([...Object.keys(IMAGENET_NETS), ...Object.keys(CIFAR_NETS)].map((n) => n.replace(/^resnet/, "plain")) as PresetName[]),
+  ...([...Object.keys(IMAGENET_NETS), ...Object.keys(CIFAR_NETS)].map((n) =>
+    n.replace(/^resnet/, "plain"),
+  ) as PresetName[]),
   ...(Object.keys(WIDE_AND_GROUPED_NETS) as (keyof typeof WIDE_AND_GROUPED_NETS)[]),
 ];
 

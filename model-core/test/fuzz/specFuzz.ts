@@ -30,7 +30,12 @@ export function seededRandom(seed: number): () => number {
 /** The examples and the broken fixtures: valid specs and each kind of mistake, as starting points. */
 export function corpus(): string[] {
   const dirs = [join(root, "examples"), join(root, "test/fixtures/broken")];
-  return dirs.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith(".resnet.ts")).sort().map((f) => readFileSync(join(dir, f), "utf8")));
+  return dirs.flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".resnet.ts"))
+      .sort()
+      .map((f) => readFileSync(join(dir, f), "utf8")),
+  );
 }
 
 interface Token {
@@ -53,8 +58,36 @@ const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(ran
 const between = (random: Random, lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const EXPORT_AT = (text: string) => Math.max(0, text.indexOf("export default"));
 
-const EXTREME_NUMBERS = ["0", "-1", "1e308", "NaN", "-0", "1e-308", "9007199254740993", "Infinity", "0.5", "10000", "1e9"];
-const ODD_CHARACTERS = ["\u0000", "\u0001", "\u001b[2J", "\u001b]0;title\u0007", "\u2028", "\u202e", "\ud800", "\udfff", "😀", "é", "\ufeff", "\r", "\t", "\u007f", "\u0085"];
+const EXTREME_NUMBERS = [
+  "0",
+  "-1",
+  "1e308",
+  "NaN",
+  "-0",
+  "1e-308",
+  "9007199254740993",
+  "Infinity",
+  "0.5",
+  "10000",
+  "1e9",
+];
+const ODD_CHARACTERS = [
+  "\u0000",
+  "\u0001",
+  "\u001b[2J",
+  "\u001b]0;title\u0007",
+  "\u2028",
+  "\u202e",
+  "\ud800",
+  "\udfff",
+  "😀",
+  "é",
+  "\ufeff",
+  "\r",
+  "\t",
+  "\u007f",
+  "\u0085",
+];
 
 /** Each mutator takes the text and returns a changed copy; `name` is reported with failures. */
 const MUTATORS: { name: string; apply: (text: string, random: Random) => string }[] = [
@@ -85,7 +118,13 @@ const MUTATORS: { name: string; apply: (text: string, random: Random) => string 
       let b = pick(random, all);
       if (a.start === b.start) return text;
       if (b.start < a.start) [a, b] = [b, a];
-      return text.slice(0, a.start) + text.slice(b.start, b.end) + text.slice(a.end, b.start) + text.slice(a.start, a.end) + text.slice(b.end);
+      return (
+        text.slice(0, a.start) +
+        text.slice(b.start, b.end) +
+        text.slice(a.end, b.start) +
+        text.slice(a.start, a.end) +
+        text.slice(b.end)
+      );
     },
   },
   {
@@ -101,7 +140,9 @@ const MUTATORS: { name: string; apply: (text: string, random: Random) => string 
     name: "huge-array",
     apply: (text, random) => {
       const length = pick(random, [1_000, 9_999, 10_000, 100_000, 400_000]);
-      const array = `[${Array(length).fill(pick(random, ["0", "1.5", '"a"', "[]", "{}"])).join(",")}]`;
+      const array = `[${Array(length)
+        .fill(pick(random, ["0", "1.5", '"a"', "[]", "{}"]))
+        .join(",")}]`;
       const at = EXPORT_AT(text);
       return text.slice(0, at) + `const huge = ${array};\n` + text.slice(at);
     },
@@ -110,7 +151,15 @@ const MUTATORS: { name: string; apply: (text: string, random: Random) => string 
     name: "deep-nesting",
     apply: (text, random) => {
       const depth = pick(random, [50, 199, 200, 201, 1_000, 10_000]);
-      const [open, close] = pick(random, [["[", "]"], ["{ a: ", " }"], ["(", ")"], ["-", ""], ["stage({ channels: ", " })"], ["1 + ", ""], ["x ? ", " : 1"]]);
+      const [open, close] = pick(random, [
+        ["[", "]"],
+        ["{ a: ", " }"],
+        ["(", ")"],
+        ["-", ""],
+        ["stage({ channels: ", " })"],
+        ["1 + ", ""],
+        ["x ? ", " : 1"],
+      ]);
       const numbers = tokens(text).filter((t) => t.kind === ts.SyntaxKind.NumericLiteral);
       const t = numbers.length ? pick(random, numbers) : { start: EXPORT_AT(text), end: EXPORT_AT(text) };
       const inner = text.slice(t.start, t.end) || "1";
@@ -122,7 +171,8 @@ const MUTATORS: { name: string; apply: (text: string, random: Random) => string 
     apply: (text, random) => {
       const strings = tokens(text).filter((t) => t.kind === ts.SyntaxKind.StringLiteral);
       const long = JSON.stringify(pick(random, ["x", "ab\\", "é", "😀"]).repeat(pick(random, [100, 10_000, 200_000])));
-      if (strings.length === 0) return text.slice(0, EXPORT_AT(text)) + `const s = ${long};\n` + text.slice(EXPORT_AT(text));
+      if (strings.length === 0)
+        return text.slice(0, EXPORT_AT(text)) + `const s = ${long};\n` + text.slice(EXPORT_AT(text));
       const t = pick(random, strings);
       return text.slice(0, t.start) + long + text.slice(t.end);
     },
@@ -190,16 +240,27 @@ export function runFuzzCase(c: FuzzCase): FuzzOutcome {
     const file = "fuzz.resnet.ts";
     const evaluated = evaluateSpecText(c.text, file);
     const { work } = evaluated;
-    if (work.nodes > SPEC_BUDGET.nodes || work.elements > SPEC_BUDGET.producedElements || work.depth > SPEC_BUDGET.nesting) {
+    if (
+      work.nodes > SPEC_BUDGET.nodes ||
+      work.elements > SPEC_BUDGET.producedElements ||
+      work.depth > SPEC_BUDGET.nesting
+    ) {
       return { kind: "over-budget", message: JSON.stringify(work) };
     }
     const parsed = validateEvaluated(evaluated);
     const errors = parsed.diagnostics.filter((d) => d.severity === "error");
     for (const d of parsed.diagnostics) {
       const r = d.range;
-      const located = r !== null && r.line >= 1 && r.column >= 1 && r.startOffset >= 0 && r.startOffset <= r.endOffset && r.endOffset <= c.text.length;
+      const located =
+        r !== null &&
+        r.line >= 1 &&
+        r.column >= 1 &&
+        r.startOffset >= 0 &&
+        r.startOffset <= r.endOffset &&
+        r.endOffset <= c.text.length;
       if (!located || d.code === "internal-error") return { kind: "unlocated", message: formatDiagnostic(d) };
-      if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(formatDiagnostic(d))) return { kind: "unlocated", message: `control character in: ${JSON.stringify(d.message)}` };
+      if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(formatDiagnostic(d)))
+        return { kind: "unlocated", message: `control character in: ${JSON.stringify(d.message)}` };
     }
     if (parsed.graph) {
       // What the editor does next with a graph: the summary and hovers.
@@ -228,7 +289,17 @@ export interface FuzzReport {
 /** Run `cases` cases from `seed`. Times are reported for the README, never asserted. */
 export function runFuzz(seed: number, cases: number, onProgress?: (done: number) => void): FuzzReport {
   const specs = corpus();
-  const report: FuzzReport = { cases, crashes: 0, overBudget: 0, unlocated: 0, withGraph: 0, withErrors: 0, failures: [], slowestMillis: 0, totalMillis: 0 };
+  const report: FuzzReport = {
+    cases,
+    crashes: 0,
+    overBudget: 0,
+    unlocated: 0,
+    withGraph: 0,
+    withErrors: 0,
+    failures: [],
+    slowestMillis: 0,
+    totalMillis: 0,
+  };
   const started = performance.now();
   for (let i = 0; i < cases; i++) {
     const c = fuzzCase(seed, i, specs);
@@ -242,7 +313,10 @@ export function runFuzz(seed: number, cases: number, onProgress?: (done: number)
       if (outcome.kind === "crash") report.crashes++;
       if (outcome.kind === "over-budget") report.overBudget++;
       if (outcome.kind === "unlocated") report.unlocated++;
-      if (report.failures.length < 10) report.failures.push(`case ${i} (seed ${seed}; ${c.mutators.join(", ")}): ${outcome.kind}: ${outcome.message.slice(0, 300)}`);
+      if (report.failures.length < 10)
+        report.failures.push(
+          `case ${i} (seed ${seed}; ${c.mutators.join(", ")}): ${outcome.kind}: ${outcome.message.slice(0, 300)}`,
+        );
     }
     if (onProgress && (i + 1) % 500 === 0) onProgress(i + 1);
   }
