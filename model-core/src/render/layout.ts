@@ -752,16 +752,14 @@ export async function warmUpLayout(): Promise<void> {
   const edges: ViewEdge[] = [
     { id: "in->a", from: "outside", to: "warm.a", shape: [1], kind: "main", sourceNodeId: "outside" },
     { id: "in->add", from: "outside", to: "warm.add", shape: [1], kind: "shortcut", sourceNodeId: "outside" },
-    ...chain
-      .slice(1)
-      .map((id, i): ViewEdge => ({
-        id: `${chain[i]}->${id}`,
-        from: `warm.${chain[i]}`,
-        to: `warm.${id}`,
-        shape: [1],
-        kind: "main",
-        sourceNodeId: `warm.${chain[i]}`,
-      })),
+    ...chain.slice(1).map((id, i): ViewEdge => ({
+      id: `${chain[i]}->${id}`,
+      from: `warm.${chain[i]}`,
+      to: `warm.${id}`,
+      shape: [1],
+      kind: "main",
+      sourceNodeId: `warm.${chain[i]}`,
+    })),
   ];
   await elk().layout(blockElkGraph("warm", units, edges).elkGraph);
 }

@@ -255,15 +255,13 @@ export function batchNormTrain(
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xSaved, gSaved, meanSaved, invSaved] = saved;
-        return tf
-          .engine()
-          .runKernel(BATCH_NORM_GRAD_KERNEL, {
-            dy,
-            x: xSaved,
-            gamma: gSaved,
-            mean: meanSaved,
-            invStd: invSaved,
-          }) as tf.Tensor[];
+        return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, {
+          dy,
+          x: xSaved,
+          gamma: gSaved,
+          mean: meanSaved,
+          invStd: invSaved,
+        }) as tf.Tensor[];
       },
     };
   });
