@@ -30,6 +30,7 @@ import {
   type WebviewToHost,
 } from "resnet-studio/protocol";
 import { checkWebviewMessage } from "resnet-studio/protocolValidate";
+import { MessageHandler } from "resnet-studio/rpc";
 import { trainingMemory } from "resnet-studio/analysis/memory";
 import {
   initialExpansion,
@@ -248,8 +249,7 @@ class DiagramPanel {
         // Field by field: only a checked copy reaches the handlers; a bad request is still answered, with ok: false.
         const checked = checkWebviewMessage(m);
         if (checked.ok) void this.onMessage(checked.message);
-        else if (checked.requestId !== null)
-          this.post({ type: "response", id: checked.requestId, ok: false, kind: checked.kind, error: checked.error });
+        else if (checked.requestId !== null) this.requests.reject(checked.requestId, checked.kind, checked.error);
       }),
       panel.onDidDispose(() => this.dispose()),
     );
@@ -359,57 +359,44 @@ class DiagramPanel {
         await this.reveal(m.range);
         return;
       case "request":
-        try {
-          const body = await this.handle(m.body);
-          this.post({ type: "response", id: m.id, ok: true, kind: m.body.kind, body });
-        } catch (err) {
-          this.post({
-            type: "response",
-            id: m.id,
-            ok: false,
-            kind: m.body.kind,
-            error: err instanceof Error ? err.message : String(err),
-          });
-        }
+        await this.requests.handle(m);
     }
   }
 
-  private async handle(body: RequestBody): Promise<ResponseBodies[RequestBody["kind"]]> {
-    switch (body.kind) {
-      case "layout": {
-        const laid = await this.relayout(body.expansion);
+  /** One handler per webview request (resnet-studio/rpc): each answers with its result or throws. */
+  private readonly requests = new MessageHandler<RequestBody, ResponseBodies>(
+    {
+      layout: async ({ expansion }) => {
+        const laid = await this.relayout(expansion);
         if (!laid) throw new Error("no diagram to lay out");
-        return { expansion: body.expansion };
-      }
-      case "gradientFlow": {
-        const withoutBn = body.withoutBn ?? false;
+        return { expansion };
+      },
+      gradientFlow: async ({ withoutBn = false }) => {
         const pair = await this.computeGradients(withoutBn);
         return { pair: withoutBn ? pair : null };
-      }
-      case "savePng":
-        return {
-          saved: await saveFile(body.suggestedName, { "PNG image": ["png"] }, Buffer.from(body.base64, "base64")),
-        };
-      case "saveSvg": {
+      },
+      savePng: async ({ suggestedName, base64 }) => ({
+        saved: await saveFile(suggestedName, { "PNG image": ["png"] }, Buffer.from(base64, "base64")),
+      }),
+      saveSvg: async ({ suggestedName, expansion, overlays }) => {
         if (!this.graph) throw new Error("no diagram to export");
-        const laid = await this.ctx.layout().layout(this.graph, body.expansion);
-        const memory = body.overlays.memory
+        const laid = await this.ctx.layout().layout(this.graph, expansion);
+        const memory = overlays.memory
           ? memoryOverlayData(trainingMemory(this.graph, { batch: config("trainBatchSize", 64) }))
           : null;
-        const svg = renderSvg(laid, body.overlays, this.gradients?.residual ?? null, { standalone: true, memory });
-        return { saved: await saveFile(body.suggestedName, { "SVG image": ["svg"] }, Buffer.from(svg, "utf8")) };
-      }
-      case "train":
-        return { started: await this.train() };
-      case "cancelTraining":
-        return { cancelled: this.ctx.trainer.cancel() };
-      case "editSpec": {
+        const svg = renderSvg(laid, overlays, this.gradients?.residual ?? null, { standalone: true, memory });
+        return { saved: await saveFile(suggestedName, { "SVG image": ["svg"] }, Buffer.from(svg, "utf8")) };
+      },
+      train: async () => ({ started: await this.train() }),
+      cancelTraining: () => ({ cancelled: this.ctx.trainer.cancel() }),
+      editSpec: async ({ edit, ask }) => {
         if (!this.view.documentUri) throw new Error("this diagram shows no spec file to edit");
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
-        return await applyDiagramEdit(doc, body.edit, body.ask === true);
-      }
-    }
-  }
+        return await applyDiagramEdit(doc, edit, ask === true);
+      },
+    },
+    (response) => this.post(response),
+  );
 
   private async reveal(range: SourceRange | null): Promise<void> {
     if (!range || !this.view.documentUri) return;

@@ -16,6 +16,7 @@ import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
 import type { LrRangeResult } from "./runtime/lrFinder";
 import type { SpecEdit } from "./edit/specEdit";
 import { checkWebviewMessage } from "./protocolValidate";
+import type { RequestMessage, ResponseMessage } from "./rpc";
 
 /** Which panel of the webview is in front. */
 export type ViewTab = "diagram" | "gradients" | "training";
@@ -144,8 +145,8 @@ export type RequestKind = RequestBody["kind"];
 export type WebviewToHost =
   /** The webview script is running and wants a snapshot. */
   | { type: "ready" }
-  /** A request, answered by a `response` with the same id. */
-  | { type: "request"; id: number; body: RequestBody }
+  /** A request, answered by a `response` with the same id (./rpc.ts). */
+  | RequestMessage<RequestBody>
   /** The user clicked a node: open its spec element. */
   | { type: "revealSource"; nodeId: string; range: SourceRange | null }
   /** The view state changed (persisted by the host for the serializer and the next snapshot). */
@@ -167,10 +168,8 @@ export type HostToWebview =
   | { type: "lrRange"; result: LrRangeResult }
   /** The followed spec's current problems (empty when it is fine). */
   | { type: "diagnostics"; diagnostics: Diagnostic[] }
-  /** Answer to a request. */
-  | { type: "response"; id: number; ok: true; kind: RequestKind; body: ResponseBodies[RequestKind] }
-  /** `kind` is "invalid" when the request named no known kind (./protocolValidate.ts). */
-  | { type: "response"; id: number; ok: false; kind: RequestKind | "invalid"; error: string }
+  /** The answer to a request: its result or an error (./rpc.ts). */
+  | ResponseMessage<RequestBody, ResponseBodies>
   /** Host-side command that the webview performs (toolbar-equivalent actions from the command palette). */
   | { type: "command"; command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining" };
 

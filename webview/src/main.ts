@@ -27,6 +27,7 @@ import {
   type ViewState,
   type WebviewToHost,
 } from "resnet-studio/protocol";
+import { RpcClient, RpcError } from "resnet-studio/rpc";
 import { emptyModel, reduce, reduceView, type ViewAction, type WebviewModel } from "./state";
 import {
   centreOn,
@@ -199,19 +200,16 @@ const trainingCharts = new TrainingCharts(
 );
 
 // ---------- messaging ----------
-let nextRequestId = 1;
-const pending = new Map<number, { resolve: (body: unknown) => void; reject: (err: Error) => void }>();
-
 function post(message: WebviewToHost): void {
   vscode.postMessage(message);
 }
 
-/** Sends a request; resolves with its response's body, typed by the request's kind. */
+/** Requests to the host, typed by kind: `request(body)` resolves with `ResponseBodies[kind]` (resnet-studio/rpc). */
+const host = new RpcClient<RequestBody, ResponseBodies>(post);
 function request<K extends RequestBody["kind"]>(body: Extract<RequestBody, { kind: K }>): Promise<ResponseBodies[K]> {
-  const id = nextRequestId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve: (value) => resolve(value as ResponseBodies[K]), reject });
-    post({ type: "request", id, body });
+  return host.request(body).catch((err: unknown) => {
+    if (err instanceof RpcError) showStatus(`${err.kind} failed: ${err.message}`);
+    throw err;
   });
 }
 
@@ -235,14 +233,7 @@ function receive(message: HostToWebview): void {
 }
 function receive2(message: HostToWebview): void {
   if (message.type === "response") {
-    const p = pending.get(message.id);
-    pending.delete(message.id);
-    if (!p) return;
-    if (message.ok) p.resolve(message.body);
-    else {
-      p.reject(new Error(message.error));
-      showStatus(`${message.kind} failed: ${message.error}`);
-    }
+    host.accept(message);
     return;
   }
   if (message.type === "command") {
