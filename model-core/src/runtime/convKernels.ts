@@ -155,14 +155,24 @@ function withScope(backend: unknown, body: (scope: KernelScope) => TensorInfo): 
   }
 }
 
-function convInfo(
-  xShape: Shape4,
-  filterShape: Shape4,
-  strides: [number, number] | number,
-  pad: Pad,
-  rounding: RoundingMode,
-  depthwise: boolean,
-) {
+/** The forward conv's attributes, which every gradient below inverts. */
+interface ForwardConv {
+  strides: [number, number] | number;
+  pad: Pad;
+  rounding: RoundingMode;
+}
+
+/** What the four gradients share: two input tensors, the shape of the result and the forward conv. */
+type ConvGradient = (
+  scope: KernelScope,
+  first: TensorInfo,
+  second: TensorInfo,
+  resultShape: Shape4,
+  forward: ForwardConv,
+) => TensorInfo;
+
+function convInfo(xShape: Shape4, filterShape: Shape4, forward: ForwardConv, depthwise: boolean) {
+  const { strides, pad, rounding } = forward;
   const info = tf.backend_util.computeConv2DInfo(
     xShape,
     filterShape,
@@ -187,22 +197,11 @@ function assertNhwc(dataFormat: string | undefined, kernelName: string): void {
  * dx of a dense conv. filter [kh, kw, ci, co], dy [n, ho, wo, co] → dx inputShape [n, h, w, ci].
  * See the file comment for the sub-pixel decomposition.
  */
-function conv2dBackpropInputWasm(
-  scope: KernelScope,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  inputShape: Shape4,
-  strides: [number, number] | number,
-  pad: Pad,
-  rounding: RoundingMode,
-): TensorInfo {
+const conv2dBackpropInputWasm: ConvGradient = (scope, dy, filter, inputShape, forward) => {
   const [kh, kw, ci, co] = filter.shape as Shape4;
-  const info = convInfo(inputShape, filter.shape as Shape4, strides, pad, rounding, false);
-  const sh = info.strideHeight,
-    sw = info.strideWidth;
+  const info = convInfo(inputShape, filter.shape as Shape4, forward, false);
+  const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
   const [n, h, w] = inputShape;
-  const ho = info.outHeight,
-    wo = info.outWidth;
   const pt = info.padInfo.top,
     pl = info.padInfo.left;
   const mh = Math.ceil(kh / sh),
@@ -252,7 +251,7 @@ function conv2dBackpropInputWasm(
   );
   if (sh === 1 && sw === 1 && phases.shape[1] === h && phases.shape[2] === w) return phases;
   return interleavePhases(scope, phases, [n, h, w, ci], sh, sw, pt - q0h * sh, pl - q0w * sw);
-}
+};
 
 /** Conv2D (valid) of x framed by the given spatial padding; non-negative padding goes to XNNPACK, negative crops x. */
 function convWithPadding(
@@ -312,17 +311,9 @@ function interleavePhases(
 }
 
 /** dW of a dense conv: x [n, h, w, ci], dy [n, ho, wo, co] → [kh, kw, ci, co]. */
-function conv2dBackpropFilterWasm(
-  scope: KernelScope,
-  x: TensorInfo,
-  dy: TensorInfo,
-  filterShape: Shape4,
-  strides: [number, number] | number,
-  pad: Pad,
-  rounding: RoundingMode,
-): TensorInfo {
+const conv2dBackpropFilterWasm: ConvGradient = (scope, x, dy, filterShape, forward) => {
   const [kh, kw, ci, co] = filterShape;
-  const info = convInfo(x.shape as Shape4, filterShape, strides, pad, rounding, false);
+  const info = convInfo(x.shape as Shape4, filterShape, forward, false);
   if (
     info.strideHeight === 1 &&
     info.strideWidth === 1 &&
@@ -338,7 +329,7 @@ function conv2dBackpropFilterWasm(
   const cropped =
     corr.shape[1] === kh && corr.shape[2] === kw ? corr : scope.slice(corr, [0, 0, 0, 0], [ci, kh, kw, co]);
   return scope.transpose(cropped, [1, 2, 0, 3]);
-}
+};
 
 /**
  * The per-tap dW multiplies over the whole padded grid, (h + pads)·(w + pads) positions instead of ho·wo. Measured
@@ -420,22 +411,11 @@ function conv2dBackpropFilterByTaps(
 }
 
 /** dx of a depthwise conv: filter [kh, kw, c, mult], dy [n, ho, wo, c·mult] → [n, h, w, c]. */
-function depthwiseBackpropInputWasm(
-  scope: KernelScope,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  inputShape: Shape4,
-  strides: [number, number] | number,
-  pad: Pad,
-  rounding: RoundingMode,
-): TensorInfo {
+const depthwiseBackpropInputWasm: ConvGradient = (scope, dy, filter, inputShape, forward) => {
   const [kh, kw, c, mult] = filter.shape as Shape4;
-  const info = convInfo(inputShape, filter.shape as Shape4, strides, pad, rounding, true);
-  const sh = info.strideHeight,
-    sw = info.strideWidth;
+  const info = convInfo(inputShape, filter.shape as Shape4, forward, true);
+  const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
   const [n, h, w] = inputShape;
-  const ho = info.outHeight,
-    wo = info.outWidth;
   let stuffed = dy;
   if (sh > 1 || sw > 1) {
     // Insert s−1 zeros after every dy pixel (the trailing ones are trimmed by the padding below).
@@ -473,25 +453,14 @@ function depthwiseBackpropInputWasm(
   if (mult === 1) return out;
   const grouped = scope.reshape(out, [n, h, w, c, mult]);
   return scope.run("Sum", { x: grouped }, { axis: [4], keepDims: false });
-}
+};
 
 /** dW of a depthwise conv: x [n, h, w, c], dy [n, ho, wo, c·mult] → [kh, kw, c, mult]. */
-function depthwiseBackpropFilterWasm(
-  scope: KernelScope,
-  x: TensorInfo,
-  dy: TensorInfo,
-  filterShape: Shape4,
-  strides: [number, number] | number,
-  pad: Pad,
-  rounding: RoundingMode,
-): TensorInfo {
+const depthwiseBackpropFilterWasm: ConvGradient = (scope, x, dy, filterShape, forward) => {
   const [kh, kw, c, mult] = filterShape;
-  const info = convInfo(x.shape as Shape4, filterShape, strides, pad, rounding, true);
-  const sh = info.strideHeight,
-    sw = info.strideWidth;
-  const n = x.shape[0],
-    ho = info.outHeight,
-    wo = info.outWidth;
+  const info = convInfo(x.shape as Shape4, filterShape, forward, true);
+  const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
+  const n = x.shape[0];
   const p = info.padInfo;
   const paddedX = scope.padOrCrop(x, p.top, p.bottom, p.left, p.right);
   const dyGrouped = mult === 1 ? dy : scope.reshape(dy, [n, ho, wo, c, mult]);
@@ -519,7 +488,7 @@ function depthwiseBackpropFilterWasm(
   }
   const stacked = scope.run("Pack", taps, { axis: 0 });
   return scope.reshape(stacked, [kh, kw, c, mult]);
-}
+};
 
 interface BackpropAttrs {
   strides: [number, number] | number;
@@ -544,83 +513,52 @@ function input(inputs: NamedTensorInfoMap, name: string, kernelName: string): Te
   return t;
 }
 
+function gradientKernel(
+  kernelName: string,
+  inputNames: [string, string],
+  resultShape: "inputShape" | "filterShape",
+  checkAttrs: (a: BackpropAttrs, kernelName: string) => void,
+  gradient: ConvGradient,
+): KernelConfig {
+  return {
+    kernelName,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const a = attrsOf(attrs);
+      checkAttrs(a, kernelName);
+      const first = input(inputs, inputNames[0], kernelName);
+      const second = input(inputs, inputNames[1], kernelName);
+      return withScope(backend, (s) =>
+        gradient(s, first, second, a[resultShape] as Shape4, {
+          strides: a.strides,
+          pad: a.pad,
+          rounding: a.dimRoundingMode,
+        }),
+      );
+    },
+  };
+}
+
+const denseAttrs = (a: BackpropAttrs, kernelName: string) => assertNhwc(a.dataFormat, kernelName);
+const depthwiseAttrs = (a: BackpropAttrs, kernelName: string) => assertNoDilation(a.dilations, kernelName);
+
 export const WASM_CONV_GRADIENT_KERNELS: KernelConfig[] = [
-  {
-    kernelName: "Conv2DBackpropInput",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrsOf(attrs);
-      assertNhwc(a.dataFormat, "Conv2DBackpropInput");
-      return withScope(backend, (s) =>
-        conv2dBackpropInputWasm(
-          s,
-          input(inputs, "dy", "Conv2DBackpropInput"),
-          input(inputs, "filter", "Conv2DBackpropInput"),
-          a.inputShape as Shape4,
-          a.strides,
-          a.pad,
-          a.dimRoundingMode,
-        ),
-      );
-    },
-  },
-  {
-    kernelName: "Conv2DBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrsOf(attrs);
-      assertNhwc(a.dataFormat, "Conv2DBackpropFilter");
-      return withScope(backend, (s) =>
-        conv2dBackpropFilterWasm(
-          s,
-          input(inputs, "x", "Conv2DBackpropFilter"),
-          input(inputs, "dy", "Conv2DBackpropFilter"),
-          a.filterShape as Shape4,
-          a.strides,
-          a.pad,
-          a.dimRoundingMode,
-        ),
-      );
-    },
-  },
-  {
-    kernelName: "DepthwiseConv2dNativeBackpropInput",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrsOf(attrs);
-      assertNoDilation(a.dilations, "DepthwiseConv2dNativeBackpropInput");
-      return withScope(backend, (s) =>
-        depthwiseBackpropInputWasm(
-          s,
-          input(inputs, "dy", "DepthwiseConv2dNativeBackpropInput"),
-          input(inputs, "filter", "DepthwiseConv2dNativeBackpropInput"),
-          a.inputShape as Shape4,
-          a.strides,
-          a.pad,
-          a.dimRoundingMode,
-        ),
-      );
-    },
-  },
-  {
-    kernelName: "DepthwiseConv2dNativeBackpropFilter",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrsOf(attrs);
-      assertNoDilation(a.dilations, "DepthwiseConv2dNativeBackpropFilter");
-      return withScope(backend, (s) =>
-        depthwiseBackpropFilterWasm(
-          s,
-          input(inputs, "x", "DepthwiseConv2dNativeBackpropFilter"),
-          input(inputs, "dy", "DepthwiseConv2dNativeBackpropFilter"),
-          a.filterShape as Shape4,
-          a.strides,
-          a.pad,
-          a.dimRoundingMode,
-        ),
-      );
-    },
-  },
+  gradientKernel("Conv2DBackpropInput", ["dy", "filter"], "inputShape", denseAttrs, conv2dBackpropInputWasm),
+  gradientKernel("Conv2DBackpropFilter", ["x", "dy"], "filterShape", denseAttrs, conv2dBackpropFilterWasm),
+  gradientKernel(
+    "DepthwiseConv2dNativeBackpropInput",
+    ["dy", "filter"],
+    "inputShape",
+    depthwiseAttrs,
+    depthwiseBackpropInputWasm,
+  ),
+  gradientKernel(
+    "DepthwiseConv2dNativeBackpropFilter",
+    ["x", "dy"],
+    "filterShape",
+    depthwiseAttrs,
+    depthwiseBackpropFilterWasm,
+  ),
 ];
 
 /**
