@@ -61,43 +61,42 @@ function named(inputs: NamedTensorInfoMap, name: string): TensorInfo {
   return t;
 }
 
-/** Forward: x [..., C], gamma [C], beta [C] → y, mean, biased variance, 1/√(var + eps). */
-function forward(mem: TensorMemory, inputs: NamedTensorInfoMap, eps: number): TensorInfo[] {
-  const x = named(inputs, "x"),
-    gamma = named(inputs, "gamma"),
-    beta = named(inputs, "beta");
+/**
+ * Views of a kernel's float32 inputs (`x` [..., C] among them) and of its outputs: one shaped like x, then
+ * `statistics` per-channel vectors. All outputs are allocated before any view is taken: growing wasm memory
+ * detaches earlier views.
+ */
+function kernelData(mem: TensorMemory, inputs: NamedTensorInfoMap, names: readonly string[], statistics: number) {
+  const infos = names.map((name) => named(inputs, name));
+  const x = named(inputs, "x");
   const channels = x.shape[x.shape.length - 1];
   const size = tf.util.sizeFromShape(x.shape);
-  const count = size / channels;
-  // Allocate every output before taking views: growing wasm memory detaches earlier views.
-  const outputs = [mem.alloc(x.shape), mem.alloc([channels]), mem.alloc([channels]), mem.alloc([channels])];
-  const [y, meanOut, varOut, invOut] = outputs.map((t) => mem.view(t));
-  const xs = mem.view(x),
-    g = mem.view(gamma),
-    b = mem.view(beta);
+  const outputs = [x.shape, ...Array.from({ length: statistics }, () => [channels])].map((shape) => mem.alloc(shape));
+  return {
+    channels,
+    size,
+    /** Positions per channel (N·H·W). */
+    count: size / channels,
+    outputs,
+    outputViews: outputs.map((t) => mem.view(t)),
+    inputViews: infos.map((t) => mem.view(t)),
+  };
+}
+
+/** Forward: x [..., C], gamma [C], beta [C] → y, mean, biased variance, 1/√(var + eps). */
+function forward(mem: TensorMemory, inputs: NamedTensorInfoMap, eps: number): TensorInfo[] {
+  const { channels, size, count, outputs, outputViews, inputViews } = kernelData(
+    mem,
+    inputs,
+    ["x", "gamma", "beta"],
+    3,
+  );
+  const [y, meanOut, varOut, invOut] = outputViews;
+  const [xs, g, b] = inputViews;
   const scale = new Float32Array(channels),
     shift = new Float32Array(channels);
-  // One pass of shifted sums (shift = the channel's first value avoids E[x²] − μ² cancellation), in float64.
-  // Loops run channel-outer inside L1-sized blocks of positions: the per-channel constants and sums stay in
-  // registers (position-outer loops over per-channel arrays measured 2–3× slower in V8).
-  const sums = new Float64Array(channels),
-    squares = new Float64Array(channels);
-  const block = blockSize(channels);
-  for (let start = 0; start < size; start += block) {
-    const end = Math.min(size, start + block);
-    for (let k = 0; k < channels; k++) {
-      const origin = xs[k];
-      let s = 0,
-        q = 0;
-      for (let i = start + k; i < end; i += channels) {
-        const d = xs[i] - origin;
-        s += d;
-        q += d * d;
-      }
-      sums[k] += s;
-      squares[k] += q;
-    }
-  }
+  // Shifted sums: the shift (the channel's first value, xs[k]) avoids E[x²] − μ² cancellation.
+  const { sums, products: squares } = channelSums(xs, xs, xs, xs, size, channels);
   for (let k = 0; k < channels; k++) {
     const centred = sums[k] / count;
     const variance = Math.max(0, squares[k] / count - centred * centred);
@@ -113,9 +112,46 @@ function forward(mem: TensorMemory, inputs: NamedTensorInfoMap, eps: number): Te
   return outputs;
 }
 
-/** Positions × channels per block: about 16 KiB of float32, whole positions. */
-function blockSize(channels: number): number {
-  return channels * Math.max(1, Math.floor(4096 / channels));
+/**
+ * Per channel k, in float64: sums = Σ (p − pOrigin[k]) and products = Σ (p − pOrigin[k])·(q − qOrigin[k]) over
+ * the positions of NHWC data. Loops run channel-outer inside L1-sized blocks of positions: the per-channel constants
+ * and sums stay in registers (position-outer loops over per-channel arrays measured 2–3× slower in V8; a callback per
+ * block and channel, 25–50% slower).
+ */
+function channelSums(
+  p: Float32Array,
+  pOrigin: Float32Array,
+  q: Float32Array,
+  qOrigin: Float32Array,
+  size: number,
+  channels: number,
+): { sums: Float64Array; products: Float64Array } {
+  const sums = new Float64Array(channels),
+    products = new Float64Array(channels);
+  for (const [start, end] of blockRanges(size, channels)) {
+    for (let k = 0; k < channels; k++) {
+      const po = pOrigin[k],
+        qo = qOrigin[k];
+      let s = 0,
+        sq = 0;
+      for (let i = start + k; i < end; i += channels) {
+        const d = p[i] - po;
+        s += d;
+        sq += d * (q[i] - qo);
+      }
+      sums[k] += s;
+      products[k] += sq;
+    }
+  }
+  return { sums, products };
+}
+
+/** [start, end) index ranges of blocks of whole positions, about 16 KiB of float32 each. */
+function blockRanges(size: number, channels: number): [number, number][] {
+  const block = channels * Math.max(1, Math.floor(4096 / channels));
+  const ranges: [number, number][] = [];
+  for (let start = 0; start < size; start += block) ranges.push([start, Math.min(size, start + block)]);
+  return ranges;
 }
 
 /** y = x·scale + shift per channel. */
@@ -127,9 +163,7 @@ function affine(
   size: number,
   channels: number,
 ): void {
-  const block = blockSize(channels);
-  for (let start = 0; start < size; start += block) {
-    const end = Math.min(size, start + block);
+  for (const [start, end] of blockRanges(size, channels)) {
     for (let k = 0; k < channels; k++) {
       const sk = scale[k],
         tk = shift[k];
@@ -140,40 +174,16 @@ function affine(
 
 /** Backward: dy, x, gamma, mean, invStd → dx, dgamma, dbeta. */
 function backward(mem: TensorMemory, inputs: NamedTensorInfoMap): TensorInfo[] {
-  const dyInfo = named(inputs, "dy"),
-    x = named(inputs, "x");
-  const gammaInfo = named(inputs, "gamma"),
-    meanInfo = named(inputs, "mean"),
-    invInfo = named(inputs, "invStd");
-  const channels = x.shape[x.shape.length - 1];
-  const size = tf.util.sizeFromShape(x.shape);
-  const count = size / channels;
-  const outputs = [mem.alloc(x.shape), mem.alloc([channels]), mem.alloc([channels])];
-  const [dx, dGammaOut, dBetaOut] = outputs.map((t) => mem.view(t));
-  const dy = mem.view(dyInfo),
-    xs = mem.view(x),
-    g = mem.view(gammaInfo),
-    mean = mem.view(meanInfo),
-    inv = mem.view(invInfo);
+  const { channels, size, count, outputs, outputViews, inputViews } = kernelData(
+    mem,
+    inputs,
+    ["dy", "x", "gamma", "mean", "invStd"],
+    2,
+  );
+  const [dx, dGammaOut, dBetaOut] = outputViews;
+  const [dy, xs, g, mean, inv] = inputViews;
   // dx = a·dy + b·x + c per channel, from dx = γs·(dy − dβ/M − x̂·dγ/M) with x̂ = (x − μ)s.
-  const dBeta = new Float64Array(channels),
-    dyCentred = new Float64Array(channels);
-  const block = blockSize(channels);
-  for (let start = 0; start < size; start += block) {
-    const end = Math.min(size, start + block);
-    for (let k = 0; k < channels; k++) {
-      const mu = mean[k];
-      let sb = 0,
-        sx = 0;
-      for (let i = start + k; i < end; i += channels) {
-        const d = dy[i];
-        sb += d;
-        sx += d * (xs[i] - mu);
-      }
-      dBeta[k] += sb;
-      dyCentred[k] += sx;
-    }
-  }
+  const { sums: dBeta, products: dyCentred } = channelSums(dy, new Float32Array(channels), xs, mean, size, channels);
   const a = new Float32Array(channels),
     bx = new Float32Array(channels),
     c = new Float32Array(channels);
@@ -186,8 +196,7 @@ function backward(mem: TensorMemory, inputs: NamedTensorInfoMap): TensorInfo[] {
     bx[k] = (-gs * inv[k] * dGamma) / count;
     c[k] = (-gs * dBeta[k]) / count + (gs * inv[k] * dGamma * mean[k]) / count;
   }
-  for (let start = 0; start < size; start += block) {
-    const end = Math.min(size, start + block);
+  for (const [start, end] of blockRanges(size, channels)) {
     for (let k = 0; k < channels; k++) {
       const ak = a[k],
         bk = bx[k],
