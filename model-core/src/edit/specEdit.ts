@@ -8,7 +8,7 @@
 import ts from "typescript";
 import type { SourceRange } from "../diagnostics";
 import { parseSpecText } from "../parser/parse";
-import { SPEC_MODULE } from "../parser/evaluate";
+import { SPEC_MODULE, isValueWrapper } from "../parser/evaluate";
 import { isPresetName, presetOptions } from "../spec/presets";
 import type { BlockKind, NormKind, ResNetOptions, ResNetSpec, ShortcutOption, StageSpec } from "../spec/types";
 import { optionsPropertyLines, type IndentStyle } from "./spellOut";
@@ -133,13 +133,7 @@ function expressionAt(tree: Tree, range: SourceRange | undefined): ts.Expression
 function resolve(tree: Tree, node: ts.Expression): ts.Expression {
   const seen = new Set<string>();
   for (;;) {
-    if (
-      ts.isParenthesizedExpression(node) ||
-      ts.isAsExpression(node) ||
-      ts.isSatisfiesExpression(node) ||
-      ts.isTypeAssertionExpression(node) ||
-      ts.isNonNullExpression(node)
-    ) {
+    if (isValueWrapper(node)) {
       node = node.expression;
     } else if (ts.isIdentifier(node) && tree.consts.has(node.text) && !seen.has(node.text)) {
       seen.add(node.text);

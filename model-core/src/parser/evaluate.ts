@@ -39,34 +39,39 @@ export const MAX_STRING_LENGTH = 10_000;
 const LITERAL_HINT = "write the value as a literal (number, string, boolean, array or object)";
 
 /** Names of constructs outside the subset, for messages. */
+const CONSTRUCT_NAMES: Partial<Record<ts.SyntaxKind, string>> = {
+  [ts.SyntaxKind.ArrowFunction]: "a function",
+  [ts.SyntaxKind.FunctionExpression]: "a function",
+  [ts.SyntaxKind.ConditionalExpression]: "a conditional (?:) expression",
+  [ts.SyntaxKind.NewExpression]: "`new`",
+  [ts.SyntaxKind.ClassExpression]: "a class",
+  [ts.SyntaxKind.TaggedTemplateExpression]: "a tagged template",
+  [ts.SyntaxKind.AwaitExpression]: "`await`",
+  [ts.SyntaxKind.RegularExpressionLiteral]: "a regular expression",
+  [ts.SyntaxKind.BigIntLiteral]: "a bigint",
+  [ts.SyntaxKind.ThisKeyword]: "`this`",
+  [ts.SyntaxKind.TypeOfExpression]: "`typeof`",
+  [ts.SyntaxKind.PostfixUnaryExpression]: "`++`/`--`",
+};
+
 function constructName(node: ts.Node): string {
-  switch (node.kind) {
-    case ts.SyntaxKind.ArrowFunction:
-    case ts.SyntaxKind.FunctionExpression:
-      return "a function";
-    case ts.SyntaxKind.ConditionalExpression:
-      return "a conditional (?:) expression";
-    case ts.SyntaxKind.NewExpression:
-      return "`new`";
-    case ts.SyntaxKind.ClassExpression:
-      return "a class";
-    case ts.SyntaxKind.TaggedTemplateExpression:
-      return "a tagged template";
-    case ts.SyntaxKind.AwaitExpression:
-      return "`await`";
-    case ts.SyntaxKind.RegularExpressionLiteral:
-      return "a regular expression";
-    case ts.SyntaxKind.BigIntLiteral:
-      return "a bigint";
-    case ts.SyntaxKind.ThisKeyword:
-      return "`this`";
-    case ts.SyntaxKind.TypeOfExpression:
-      return "`typeof`";
-    case ts.SyntaxKind.PostfixUnaryExpression:
-      return "`++`/`--`";
-    default:
-      return "this expression";
-  }
+  return CONSTRUCT_NAMES[node.kind] ?? "this expression";
+}
+
+/** Parentheses and type-only syntax around an expression: its value is the inner expression's. */
+const VALUE_WRAPPER_KINDS: ReadonlySet<ts.SyntaxKind> = new Set([
+  ts.SyntaxKind.ParenthesizedExpression,
+  ts.SyntaxKind.AsExpression,
+  ts.SyntaxKind.SatisfiesExpression,
+  ts.SyntaxKind.TypeAssertionExpression,
+  ts.SyntaxKind.NonNullExpression,
+]);
+
+export function isValueWrapper(
+  node: ts.Node,
+): node is
+  ts.ParenthesizedExpression | ts.AsExpression | ts.SatisfiesExpression | ts.TypeAssertion | ts.NonNullExpression {
+  return VALUE_WRAPPER_KINDS.has(node.kind);
 }
 
 const BINARY_OPERATORS: ReadonlyMap<ts.SyntaxKind, string> = new Map([
@@ -168,13 +173,7 @@ export class SpecEvaluator {
   }
 
   private evaluateNode(node: ts.Expression): Evaluated {
-    if (
-      ts.isParenthesizedExpression(node) ||
-      ts.isAsExpression(node) ||
-      ts.isSatisfiesExpression(node) ||
-      ts.isTypeAssertionExpression(node) ||
-      ts.isNonNullExpression(node)
-    ) {
+    if (isValueWrapper(node)) {
       // Types are for the editor; the value is the inner expression. Keep the outer range for the whole.
       const inner = this.evaluate(node.expression);
       if (inner.sources.has("")) inner.sources.set("", this.range(node));
