@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Diagnostic } from "./diagnostics";
 import type { ModelGraph } from "./analysis/graph";
 import { parseSpecText } from "./parser/parse";
-import { closestName } from "./spec/builders";
+import { closestName, editDistance } from "./spec/builders";
 import { PRESET_NAMES, presetOptions } from "./spec/presets";
 import { normalizeSpec, issuesToDiagnostics } from "./spec/builders";
 import { analyze } from "./analysis/analyze";
@@ -36,26 +36,12 @@ export function similarPresetNames(name: string, limit = 3): string[] {
   const lower = name.toLowerCase();
   const scored = PRESET_NAMES.map((candidate) => {
     const prefix = candidate.startsWith(lower) || lower.startsWith(candidate) ? 0 : 1;
-    return { candidate, score: prefix * 100 + distance(lower, candidate) };
+    return { candidate, score: prefix * 100 + editDistance(lower, candidate) };
   });
   scored.sort((a, b) => a.score - b.score || a.candidate.localeCompare(b.candidate));
   const best = closestName(name, PRESET_NAMES);
   const names = scored.slice(0, limit).map((s) => s.candidate as string);
   return best && !names.includes(best) ? [best, ...names.slice(0, limit - 1)] : names;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** Parse `--input C,H,W` (also `CxHxW`), or throw an Error naming the problem. */

@@ -89,7 +89,8 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance between `a` and `b`, ignoring case. */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let diagonal = row[0]!;
