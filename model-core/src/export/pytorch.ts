@@ -105,6 +105,17 @@ function header(graph: ModelGraph, options: PytorchExportOptions): string[] {
   ];
 }
 
+/** A Python nn.Module class after a blank line: its docstring, then each method (written unindented) after a blank line. */
+function moduleClass(name: string, doc: string, ...methods: string[][]): string[] {
+  return [
+    ``,
+    `class ${name}(nn.Module):`,
+    `    """${doc}"""`,
+    ...methods.flatMap((method) => [``, ...method.map((line) => `    ${line}`)]),
+    ``,
+  ];
+}
+
 function helpers(flags: Flags): string[] {
   const bias = flags.bn ? "False" : "True";
   const lines = [
@@ -120,64 +131,66 @@ function helpers(flags: Flags): string[] {
   ];
   if (flags.padShortcut) {
     lines.push(
-      ``,
-      `class PadShortcut(nn.Module):`,
-      `    """Option A (He et al. 2015, §4.1): identity with stride-s subsampling and zero-padded new channels."""`,
-      ``,
-      `    def __init__(self, stride, pad_before, pad_after):`,
-      `        super().__init__()`,
-      `        self.stride = stride`,
-      `        self.pad_before = pad_before`,
-      `        self.pad_after = pad_after`,
-      ``,
-      `    def forward(self, x):`,
-      `        if self.stride > 1:`,
-      `            x = x[:, :, :: self.stride, :: self.stride]`,
-      `        return F.pad(x, (0, 0, 0, 0, self.pad_before, self.pad_after))`,
-      ``,
+      ...moduleClass(
+        "PadShortcut",
+        "Option A (He et al. 2015, §4.1): identity with stride-s subsampling and zero-padded new channels.",
+        [
+          `def __init__(self, stride, pad_before, pad_after):`,
+          `    super().__init__()`,
+          `    self.stride = stride`,
+          `    self.pad_before = pad_before`,
+          `    self.pad_after = pad_after`,
+        ],
+        [
+          `def forward(self, x):`,
+          `    if self.stride > 1:`,
+          `        x = x[:, :, :: self.stride, :: self.stride]`,
+          `    return F.pad(x, (0, 0, 0, 0, self.pad_before, self.pad_after))`,
+        ],
+      ),
     );
   }
   if (flags.residual) {
     const v = flags.variant;
     if (v.kind === "constantScaling") {
       lines.push(
-        ``,
-        `class ScaledAdd(nn.Module):`,
-        `    """Constant scaling (He et al. 2016, §3.1): λ·x + s·F(x)."""`,
-        ``,
-        `    def __init__(self, shortcut_scale, residual_scale):`,
-        `        super().__init__()`,
-        `        self.shortcut_scale = shortcut_scale`,
-        `        self.residual_scale = residual_scale`,
-        ``,
-        `    def forward(self, shortcut, residual):`,
-        `        return self.shortcut_scale * shortcut + self.residual_scale * residual`,
-        ``,
+        ...moduleClass(
+          "ScaledAdd",
+          "Constant scaling (He et al. 2016, §3.1): λ·x + s·F(x).",
+          [
+            `def __init__(self, shortcut_scale, residual_scale):`,
+            `    super().__init__()`,
+            `    self.shortcut_scale = shortcut_scale`,
+            `    self.residual_scale = residual_scale`,
+          ],
+          [
+            `def forward(self, shortcut, residual):`,
+            `    return self.shortcut_scale * shortcut + self.residual_scale * residual`,
+          ],
+        ),
       );
     } else if (flags.gated) {
       const exclusive = v.kind === "exclusiveGating";
       lines.push(
-        ``,
-        `class GatedAdd(nn.Module):`,
-        exclusive
-          ? `    """Exclusive gating (He et al. 2016, §3.1): g·F(x) + (1 − g)·x, g = σ(1×1 conv(x))."""`
-          : `    """Shortcut-only gating (He et al. 2016, §3.1): F(x) + (1 − g)·x, g = σ(1×1 conv(x))."""`,
-        ``,
-        `    def forward(self, shortcut, residual, gate):`,
-        exclusive
-          ? `        return gate * residual + (1 - gate) * shortcut`
-          : `        return residual + (1 - gate) * shortcut`,
-        ``,
+        ...moduleClass(
+          "GatedAdd",
+          exclusive
+            ? "Exclusive gating (He et al. 2016, §3.1): g·F(x) + (1 − g)·x, g = σ(1×1 conv(x))."
+            : "Shortcut-only gating (He et al. 2016, §3.1): F(x) + (1 − g)·x, g = σ(1×1 conv(x)).",
+          [
+            `def forward(self, shortcut, residual, gate):`,
+            exclusive
+              ? `    return gate * residual + (1 - gate) * shortcut`
+              : `    return residual + (1 - gate) * shortcut`,
+          ],
+        ),
       );
     } else {
       lines.push(
-        ``,
-        `class Add(nn.Module):`,
-        `    """The residual merge x + F(x), as a module so that hooks see both of its inputs."""`,
-        ``,
-        `    def forward(self, shortcut, residual):`,
-        `        return shortcut + residual`,
-        ``,
+        ...moduleClass("Add", "The residual merge x + F(x), as a module so that hooks see both of its inputs.", [
+          `def forward(self, shortcut, residual):`,
+          `    return shortcut + residual`,
+        ]),
       );
     }
   }
@@ -298,41 +311,38 @@ function blockClass(spec: ResNetSpec, flags: Flags): string[] {
 /** The shortcut rule, written once: what `_make_layer` hands each block. */
 function shortcutRule(spec: ResNetSpec, flags: Flags): string[] {
   const bnLine = flags.bn ? `, nn.BatchNorm2d(outplanes)` : ``;
-  if (flags.variant.kind === "conv1x1") {
-    return [
-      `    @staticmethod`,
-      `    def _shortcut(inplanes, outplanes, stride):`,
-      `        """Every shortcut is a 1×1 conv without BN (He et al. 2016, §3.2, "1×1 conv shortcut")."""`,
-      `        return nn.Sequential(conv1x1(inplanes, outplanes, stride))`,
-    ];
-  }
-  if (spec.shortcut === "A") {
-    return [
-      `    @staticmethod`,
-      `    def _shortcut(inplanes, outplanes, stride):`,
-      `        """Option A (He et al. 2015, §4.1): parameter-free; where the shape changes, subsample and zero-pad channels."""`,
-      `        if stride == 1 and inplanes == outplanes:`,
-      `            return None`,
-      `        extra = outplanes - inplanes`,
-      `        return PadShortcut(stride, extra // 2, extra - extra // 2)`,
-    ];
-  }
-  if (spec.shortcut === "C") {
-    return [
-      `    @staticmethod`,
-      `    def _shortcut(inplanes, outplanes, stride):`,
-      `        """Option C (He et al. 2015, §4.1): a 1×1 projection on every shortcut."""`,
-      `        return nn.Sequential(conv1x1(inplanes, outplanes, stride)${bnLine})`,
-    ];
-  }
-  return [
+  const method = (doc: string, ...body: string[]) => [
     `    @staticmethod`,
     `    def _shortcut(inplanes, outplanes, stride):`,
-    `        """Option B (He et al. 2015, §4.1): a 1×1 projection where the shape changes, identity elsewhere."""`,
-    `        if stride == 1 and inplanes == outplanes:`,
-    `            return None`,
-    `        return nn.Sequential(conv1x1(inplanes, outplanes, stride)${bnLine})`,
+    `        """${doc}"""`,
+    ...body.map((line) => `        ${line}`),
   ];
+  const keepIdentity = [`if stride == 1 and inplanes == outplanes:`, `    return None`];
+  if (flags.variant.kind === "conv1x1") {
+    return method(
+      `Every shortcut is a 1×1 conv without BN (He et al. 2016, §3.2, "1×1 conv shortcut").`,
+      `return nn.Sequential(conv1x1(inplanes, outplanes, stride))`,
+    );
+  }
+  if (spec.shortcut === "A") {
+    return method(
+      `Option A (He et al. 2015, §4.1): parameter-free; where the shape changes, subsample and zero-pad channels.`,
+      ...keepIdentity,
+      `extra = outplanes - inplanes`,
+      `return PadShortcut(stride, extra // 2, extra - extra // 2)`,
+    );
+  }
+  if (spec.shortcut === "C") {
+    return method(
+      `Option C (He et al. 2015, §4.1): a 1×1 projection on every shortcut.`,
+      `return nn.Sequential(conv1x1(inplanes, outplanes, stride)${bnLine})`,
+    );
+  }
+  return method(
+    `Option B (He et al. 2015, §4.1): a 1×1 projection where the shape changes, identity elsewhere.`,
+    ...keepIdentity,
+    `return nn.Sequential(conv1x1(inplanes, outplanes, stride)${bnLine})`,
+  );
 }
 
 function networkClass(spec: ResNetSpec, flags: Flags): string[] {
