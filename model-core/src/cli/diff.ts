@@ -10,7 +10,7 @@ import {
   type NetworkDiff,
 } from "../analysis/diff";
 import { loadSpec } from "../load";
-import { parseBatchOption } from "./summary";
+import { parseIntegerOption } from "./summary";
 
 function loadGraph(arg: string): ModelGraph {
   const loaded = loadSpec(arg);
@@ -51,7 +51,11 @@ export function registerDiff(program: Command): void {
       `batch of the Δmemory column (saved activations and training peak, float32; default ${DEFAULT_DIFF_BATCH}, as summary)`,
     )
     .action((a: string, b: string, options: { json?: boolean; batch?: string }) => {
-      const diff = runDiff(a, b, options.batch === undefined ? {} : { batch: parseBatchOption(options.batch) });
+      const diff = runDiff(
+        a,
+        b,
+        options.batch === undefined ? {} : { batch: parseIntegerOption(options.batch, "--batch", 1) },
+      );
       process.stdout.write((options.json ? JSON.stringify(diff, null, 2) : formatNetworkDiff(diff)) + "\n");
     });
 }

@@ -6,8 +6,8 @@ import { exportPytorch } from "../export/pytorch";
 import { exportTrainScript } from "../export/trainScript";
 import { specHash } from "../runtime/checkpoint";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../runtime/trainTypes";
-import { loadSpec, parseShapeArg } from "../load";
-import { reportDiagnostics, writeStdout } from "./summary";
+import { parseShapeArg } from "../load";
+import { loadAnalyzed, writeStdout } from "./summary";
 import { datasetDefaults } from "./train";
 
 export interface ExportCliOptions {
@@ -40,13 +40,8 @@ export async function runExport(arg: string, options: ExportCliOptions): Promise
     throw new Error(`--with-train-script writes ${TRAIN_SCRIPT_NAME} beside the model: give --out model.py`);
   if (options.out && !options.out.endsWith(".py")) throw new Error(`--out must name a .py file, got "${options.out}"`);
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
-  const loaded = loadSpec(arg, { input });
-  const failed = reportDiagnostics(loaded, arg);
-  if (failed || !loaded.graph) {
-    if (!failed) process.stderr.write(`${loaded.file ?? arg}: error: the network could not be analyzed\n`);
-    process.exitCode = 1;
-    return;
-  }
+  const loaded = loadAnalyzed(arg, input);
+  if (!loaded) return;
   const graph = loaded.graph;
   const code = exportPytorch(graph, { source: loaded.file ?? `preset ${arg}` });
   if (!options.out) {

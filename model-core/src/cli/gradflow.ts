@@ -16,7 +16,7 @@ import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
 import { loadCheckpointInto } from "../runtime/checkpoint";
 import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
 import { passBatch } from "../runtime/memoryGuard";
-import { writeStdout } from "./summary";
+import { parseIntegerOption, writeStdout } from "./summary";
 import { isTorchBackend, type TrainBackend } from "./train";
 
 export interface GradflowCliOptions {
@@ -38,12 +38,6 @@ export interface GradflowCliOptions {
 const DEFAULT_BATCH = 32;
 const LARGE_INPUT_BATCH = 2;
 const LARGE_INPUT_PIXELS = 64 * 64;
-
-function parseCount(text: string, flag: string, min: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${text}"`);
-  return value;
-}
 
 /** Loads the network (with BN removed when asked); throws SpecError with located diagnostics on bad specs. */
 export function loadGradflowGraph(
@@ -70,8 +64,8 @@ export function loadGradflowGraph(
 export async function runGradflow(arg: string, options: GradflowCliOptions): Promise<GradientFlowResult> {
   const { graph, warnings } = loadGradflowGraph(arg, options);
   const [c, h, w] = graph.input;
-  const requested = options.batch === undefined ? null : parseCount(options.batch, "--batch", 1);
-  const seed = options.seed === undefined ? 1 : parseCount(options.seed, "--seed", 0);
+  const requested = options.batch === undefined ? null : parseIntegerOption(options.batch, "--batch", 1);
+  const seed = options.seed === undefined ? 1 : parseIntegerOption(options.seed, "--seed", 0);
   const mode = (options.mode ?? "train") as ApplyMode;
   if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
   const onTorch = isTorchBackend(options.backend);

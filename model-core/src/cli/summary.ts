@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { formatDiagnostic, printable, type Diagnostic, type SourceRange } from "../diagnostics";
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
+import type { Shape3 } from "../spec/types";
 import {
   DTYPE_BYTES,
   checkpointWhatIf,
@@ -329,16 +330,16 @@ export interface SummaryOptions {
   optimizer?: string;
 }
 
-/** A `--batch <N>` option's value: an integer ≥ 1. */
-export function parseBatchOption(text: string): number {
-  const batch = Number(text);
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be an integer ≥ 1, got "${text}"`);
-  return batch;
+/** The value of an integer option such as `--batch <N>`, at least `min`. */
+export function parseIntegerOption(text: string, flag: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${text}"`);
+  return value;
 }
 
 function parseMemoryOptions(options: SummaryOptions): SummaryMemoryOptions {
   const out: SummaryMemoryOptions = {};
-  if (options.batch !== undefined) out.batch = parseBatchOption(options.batch);
+  if (options.batch !== undefined) out.batch = parseIntegerOption(options.batch, "--batch", 1);
   if (options.memory !== undefined) out.budgetBytes = parseByteSize(options.memory);
   if (options.dtype !== undefined) {
     if (!(options.dtype in DTYPE_BYTES))
@@ -366,6 +367,26 @@ export function reportDiagnostics(loaded: LoadedSpec, arg: string): boolean {
   return loaded.diagnostics.some((d) => d.severity === "error");
 }
 
+/**
+ * Load a spec and print its diagnostics (only the errors with `errorsOnly`). Null, with exit code 1, when it has
+ * errors or could not be analysed.
+ */
+export function loadAnalyzed(
+  arg: string,
+  input: Shape3 | undefined,
+  { errorsOnly = false }: { errorsOnly?: boolean } = {},
+): (LoadedSpec & { graph: ModelGraph }) | null {
+  const loaded = loadSpec(arg, { input });
+  const shown = errorsOnly ? loaded.diagnostics.filter((d) => d.severity === "error") : loaded.diagnostics;
+  const failed = reportDiagnostics({ ...loaded, diagnostics: shown }, arg);
+  if (failed || !loaded.graph) {
+    if (!failed) process.stderr.write(`${loaded.file ?? arg}: error: the network could not be analyzed\n`);
+    process.exitCode = 1;
+    return null;
+  }
+  return { ...loaded, graph: loaded.graph };
+}
+
 /** Write and wait until flushed: the launcher calls process.exit right after, which would cut a piped stdout short. */
 export function writeStdout(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
@@ -376,13 +397,8 @@ export async function runSummary(arg: string, options: SummaryOptions): Promise<
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
   const depth = parseDepth(options.depth);
   const memoryOptions = parseMemoryOptions(options);
-  const loaded = loadSpec(arg, { input });
-  const failed = reportDiagnostics(loaded, arg);
-  if (failed || !loaded.graph) {
-    if (!failed) process.stderr.write(`${loaded.file ?? arg}: error: the network could not be analyzed\n`);
-    process.exitCode = 1;
-    return null;
-  }
+  const loaded = loadAnalyzed(arg, input);
+  if (!loaded) return null;
   const summary = summarize(loaded.graph, loaded.file, loaded.diagnostics, memoryOptions);
   await writeStdout(options.json ? JSON.stringify(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
   return loaded;

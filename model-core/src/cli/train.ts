@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
-import { loadSpec, parseShapeArg } from "../load";
+import { parseShapeArg } from "../load";
 import type { ModelGraph } from "../analysis/graph";
-import { reportDiagnostics, writeStdout } from "./summary";
+import { loadAnalyzed, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
@@ -239,16 +239,8 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
   const config = buildTrainConfig(options, resumed?.header.config ?? null);
 
-  const loaded = loadSpec(specArg, { input });
-  const failed = reportDiagnostics(
-    { ...loaded, diagnostics: loaded.diagnostics.filter((d) => d.severity === "error") },
-    specArg,
-  );
-  if (failed || !loaded.graph) {
-    if (!failed) process.stderr.write(`${loaded.file ?? specArg}: error: the network could not be analyzed\n`);
-    process.exitCode = 1;
-    return null;
-  }
+  const loaded = loadAnalyzed(specArg, input, { errorsOnly: true });
+  if (!loaded) return null;
   // On torch, tfjs only makes the seeded initial weights and holds the trained ones afterwards.
   const backend: TrainBackend = onTorch
     ? { name: "torch", detail: "PyTorch in a child process" }
