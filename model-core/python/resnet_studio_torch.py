@@ -186,7 +186,9 @@ def stats(g):
     return [float(torch.sqrt((scaled * scaled).sum()) * max_abs), float(g.mean()) if g.numel() else 0.0, float(max_abs)]
 
 
-def run_graph(graph, params, buffers, x, mode, node_hook=None, edge_hook=None):
+def run_graph(graph, params, buffers, x, mode, node_hook=None, edge_hook=None, update_running=False):
+    """The graph IR interpreted with torch.nn.functional. In train mode BN normalises with batch statistics and
+    leaves the running buffers alone unless `update_running` (as the module's own forward would update them)."""
     values = {}
     last = x
     for node in graph["nodes"]:
@@ -203,14 +205,15 @@ def run_graph(graph, params, buffers, x, mode, node_hook=None, edge_hook=None):
             out = F.conv2d(inputs[0], params[nid + ".weight"], params.get(nid + ".bias"), op["stride"], op["padding"], 1, op["groups"])
         elif kind == "batchnorm":
             train = mode == "train"
+            running = update_running or not train
             out = F.batch_norm(
                 inputs[0],
-                None if train else buffers[nid + ".running_mean"],
-                None if train else buffers[nid + ".running_var"],
+                buffers[nid + ".running_mean"] if running else None,
+                buffers[nid + ".running_var"] if running else None,
                 params[nid + ".weight"],
                 params[nid + ".bias"],
                 train,
-                0.0,
+                op["momentum"] if update_running else 0.0,
                 op["eps"],
             )
         elif kind == "relu":

@@ -2,9 +2,10 @@
 """
 Reference forward passes in PyTorch for the tfjs runtime test (model-core/test/model.test.ts).
 
-Reads graph-IR JSON (from make-graphs.ts), interprets every node with torch.nn.functional (NCHW, float64), fills
-every parameter, BN buffer and the input batch with values from a closed formula (`formula`, mirrored by the test, so
-no weights are stored), and prints a JSON fixture with, per graph: the graph, the logits in eval mode, and the logits
+Reads graph-IR JSON (from make-graphs.ts), interprets every node with torch.nn.functional (NCHW, float64) through
+the torch backend's interpreter (run_graph in model-core/python/resnet_studio_torch.py), fills every parameter, BN
+buffer and the input batch with values from a closed formula (`formula`, mirrored by the test, so no weights are
+stored), and prints a JSON fixture with, per graph: the graph, the logits in eval mode, and the logits
 and updated running statistics of one train-mode pass. Not part of the product; CI has no torch, so the fixture is checked in.
 
 Regenerate from the repository root:
@@ -12,10 +13,13 @@ Regenerate from the repository root:
   /usr/bin/python3 test/reference/torch_forward.py /tmp/graphs.json > test/reference/torch-forward.fixture.json
 """
 import json
+import os
 import sys
 
 import torch
-import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "model-core", "python"))
+from resnet_studio_torch import run_graph  # noqa: E402
 
 DTYPE = torch.float64
 
@@ -59,49 +63,9 @@ def make_state(graph):
 
 
 def forward(graph, state, x, train):
-    values = {}
-    for node in graph["nodes"]:
-        op, nid, kind = node["op"], node["id"], node["op"]["kind"]
-        ins = [values[i] for i in node["inputs"]]
-        if kind == "input":
-            y = x
-        elif kind == "conv":
-            y = F.conv2d(ins[0], state[nid + ".weight"], state.get(nid + ".bias"), stride=op["stride"], padding=op["padding"], groups=op["groups"])
-        elif kind == "batchnorm":
-            # In train mode F.batch_norm updates the running buffers in place (unbiased variance, momentum).
-            y = F.batch_norm(ins[0], state[nid + ".running_mean"], state[nid + ".running_var"], state[nid + ".weight"], state[nid + ".bias"],
-                             training=train, momentum=op["momentum"], eps=op["eps"])
-        elif kind == "relu":
-            y = F.relu(ins[0])
-        elif kind == "sigmoid":
-            y = torch.sigmoid(ins[0])
-        elif kind == "maxpool":
-            y = F.max_pool2d(ins[0], op["kernel"], op["stride"], op["padding"])
-        elif kind == "globalavgpool":
-            y = ins[0].mean(dim=(2, 3))
-        elif kind == "fc":
-            y = F.linear(torch.flatten(ins[0], 1), state[nid + ".weight"], state[nid + ".bias"])
-        elif kind == "padshortcut":
-            s = op["stride"]
-            y = F.pad(ins[0][:, :, ::s, ::s], (0, 0, 0, 0, op["padBefore"], op["padAfter"]))
-        elif kind == "dropout":
-            if train:
-                raise ValueError("dropout is random in train mode; no reference")
-            y = ins[0]
-        elif kind == "add":
-            s, f = ins[0], ins[1]
-            if op["mode"] == "plain":
-                y = op["shortcutScale"] * s + op["residualScale"] * f
-            elif op["mode"] == "exclusiveGate":
-                g = ins[2]
-                y = g * f + (1 - g) * s
-            else:
-                g = ins[2]
-                y = f + (1 - g) * s
-        else:
-            raise ValueError("unknown op " + kind)
-        values[nid] = y
-    return y
+    """The product's graph interpreter; in train mode it updates the running statistics in `state`."""
+    params = {k: v for k, v in state.items() if not k.endswith((".running_mean", ".running_var"))}
+    return run_graph(graph, params, state, x, "train" if train else "eval", update_running=train)
 
 
 def plain(t):
