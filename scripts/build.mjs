@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
 import { writePluginStub, writeSpecDeclarations } from "../extension/tsserver-plugin/build.mjs";
+import { bundledExampleDefine } from "./bundledExample.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const watch = process.argv.includes("--watch");
@@ -73,6 +74,7 @@ const builds = [
     format: "cjs",
     target: "node20",
     external: ["vscode", "@tensorflow/tfjs-node"],
+    define: bundledExampleDefine(root),
   },
   {
     entryPoints: ["extension/src/layoutWorker.ts"],

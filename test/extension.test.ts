@@ -3,6 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildSync } from "esbuild";
+import { BUNDLED_EXAMPLE, bundledExampleDefine } from "../scripts/bundledExample.mjs";
 import { analyzeSpecText, debounce, plainTwin } from "../extension/src/pure/specDocument";
 import { hoverMarkdown, modelSummaryMarkdown, stageInlayHints } from "../extension/src/pure/specInfo";
 import { contentSecurityPolicy, makeNonce, webviewHtml } from "../extension/src/pure/html";
@@ -146,8 +148,31 @@ test("plain twin: same network without shortcuts", () => {
   assert.equal(plainTwin({ ...spec, residual: false }), null, "a plain net has no twin");
 });
 
-test("the bundled example is examples/small.resnet.ts and analyses cleanly", () => {
-  assert.equal(BUNDLED_SPEC_TEXT, readFileSync(join(root, "examples", "small.resnet.ts"), "utf8"));
+test("the bundled example is examples/small.resnet.ts, inlined by the build, and analyses cleanly", () => {
+  const example = readFileSync(join(root, BUNDLED_EXAMPLE), "utf8");
+  assert.equal(BUNDLED_SPEC_TEXT, example);
+  // Bundled with the build's define, the module must carry the text itself: its file system reads nothing.
+  const bundle = buildSync({
+    entryPoints: [join(root, "extension/src/pure/bundledSpec.ts")],
+    bundle: true,
+    write: false,
+    platform: "node",
+    format: "cjs",
+    define: bundledExampleDefine(root),
+    logLevel: "error",
+  });
+  const noFiles = (id: string): unknown => {
+    if (id !== "node:fs") return require(id);
+    return { readFileSync: () => assert.fail("the bundled example was read from a file") };
+  };
+  const module = { exports: {} as { BUNDLED_SPEC_TEXT?: string } };
+  new Function("module", "exports", "require", "__dirname", bundle.outputFiles[0].text)(
+    module,
+    module.exports,
+    noFiles,
+    "/nonexistent",
+  );
+  assert.equal(module.exports.BUNDLED_SPEC_TEXT, example);
   const r = analyzeSpecText(BUNDLED_SPEC_TEXT, "small.resnet.ts");
   assert.ok(r.graph, r.diagnostics.map((d) => d.message).join("\n"));
 });

@@ -1,24 +1,17 @@
 /**
- * The network "Train Small Model" uses when no spec is open: a copy of examples/small.resnet.ts, kept as text so
- * it goes through the same parser as user specs (a test checks the two stay identical).
+ * The network "Train Small Model" uses when no spec is open: examples/small.resnet.ts, as text so it goes through
+ * the same parser as user specs. The build inlines the file into the extension bundle (scripts/bundledExample.mjs),
+ * so the installed extension reads no file; run from source (tests), it is read from the repository.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
 export const BUNDLED_SPEC_FILE = "small.resnet.ts";
 
-export const BUNDLED_SPEC_TEXT = `// A small residual net for MNIST digits: CIFAR-style 3×3 stem, three stages of one basic block (8/16/32
-// channels), about 20 K parameters and 2.4 M MACs, so it trains in well under two minutes on a laptop CPU.
-import { resnet, stage } from "resnet-studio";
+/** The example's text where esbuild's `define` provides it; undeclared in unbundled runs. */
+declare const BUNDLED_EXAMPLE_TEXT: string | undefined;
 
-export default resnet({
-  name: "Small ResNet (MNIST)",
-  input: [1, 28, 28],
-  stem: "cifar",
-  block: "basic",
-  stages: [
-    stage({ channels: 8, blocks: 1 }),
-    stage({ channels: 16, blocks: 1, stride: 2 }),
-    stage({ channels: 32, blocks: 1, stride: 2 }),
-  ],
-  shortcut: "B",
-  classes: 10,
-});
-`;
+export const BUNDLED_SPEC_TEXT: string =
+  typeof BUNDLED_EXAMPLE_TEXT === "string"
+    ? BUNDLED_EXAMPLE_TEXT
+    : readFileSync(join(__dirname, "..", "..", "..", "examples", BUNDLED_SPEC_FILE), "utf8");
