@@ -40,8 +40,6 @@ const LITERAL_HINT = "write the value as a literal (number, string, boolean, arr
 
 /** Names of constructs outside the subset, for messages. */
 const CONSTRUCT_NAMES: Partial<Record<ts.SyntaxKind, string>> = {
-  [ts.SyntaxKind.ArrowFunction]: "a function",
-  [ts.SyntaxKind.FunctionExpression]: "a function",
   [ts.SyntaxKind.ConditionalExpression]: "a conditional (?:) expression",
   [ts.SyntaxKind.NewExpression]: "`new`",
   [ts.SyntaxKind.ClassExpression]: "a class",
@@ -55,6 +53,7 @@ const CONSTRUCT_NAMES: Partial<Record<ts.SyntaxKind, string>> = {
 };
 
 function constructName(node: ts.Node): string {
+  if (ts.isArrowFunction(node) || ts.isFunctionExpression(node)) return "a function";
   return CONSTRUCT_NAMES[node.kind] ?? "this expression";
 }
 
