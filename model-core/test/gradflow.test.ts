@@ -14,8 +14,8 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { analyze } from "../src/analysis/analyze";
-import { normalizeSpec } from "../src/spec/builders";
+import { analyzeOrThrow } from "../src/analysis/analyze";
+import { resnet } from "../src/spec/builders";
 import type { ModelGraph } from "../src/analysis/graph";
 import type { TensorStats } from "../src/analysis/gradflow";
 import type { ResNetOptions } from "../src/spec/types";
@@ -28,11 +28,7 @@ const PARAM_STEPS = [1e-3, 3e-4, 1e-4];
 const STATS_RTOL = 2e-2;
 
 function graphOf(options: ResNetOptions): ModelGraph {
-  const { spec, issues } = normalizeSpec(options);
-  assert.ok(spec, JSON.stringify(issues));
-  const { graph, diagnostics } = analyze(spec);
-  assert.ok(graph, diagnostics.map((d) => d.message).join("\n"));
-  return graph;
+  return analyzeOrThrow(resnet(options));
 }
 
 /** Two blocks: an identity one and a stride-2 projection one, so both shortcut kinds are measured. */

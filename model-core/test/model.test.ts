@@ -12,8 +12,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
-import { analyze } from "../src/analysis/analyze";
-import { normalizeSpec } from "../src/spec/builders";
+import { analyzeOrThrow } from "../src/analysis/analyze";
+import { resnet } from "../src/spec/builders";
 import { presetOptions } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
 import type { ResNetOptions } from "../src/spec/types";
@@ -101,11 +101,7 @@ function assertClose(actual: ArrayLike<number>, expected: number[], atol: number
 }
 
 function graphOf(options: ResNetOptions): ModelGraph {
-  const { spec, issues } = normalizeSpec(options);
-  assert.ok(spec, JSON.stringify(issues));
-  const { graph, diagnostics } = analyze(spec);
-  assert.ok(graph, diagnostics.map((d) => d.message).join("\n"));
-  return graph;
+  return analyzeOrThrow(resnet(options));
 }
 
 function preset(name: string, overrides: Parameters<typeof presetOptions>[1] = {}): ModelGraph {
