@@ -1,7 +1,7 @@
 /**
  * The wasm heap high-water mark of one pass against the memory planner's figures, for the factors in
  * model-core/src/runtime/memoryGuard.ts (BENCHMARKS.md, "Memory planner").
- * Usage: npx tsx bench/wasm-memory.ts NET C,H,W BATCH [gradflow|train]   → one JSON line.
+ * Usage: npx tsx bench/wasmMemory.ts NET C,H,W BATCH [gradflow|train]   → one JSON line.
  * The heap only grows, so its length after the pass is the pass's high-water mark (one pass per process).
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -16,7 +16,7 @@ import { tfjsPassEstimate } from "../model-core/src/runtime/memoryGuard";
 
 async function main(): Promise<void> {
   const [net, input, batchText, kindText] = process.argv.slice(2);
-  if (!net || !input || !batchText) throw new Error("usage: wasm-memory.ts NET C,H,W BATCH [gradflow|train]");
+  if (!net || !input || !batchText) throw new Error("usage: wasmMemory.ts NET C,H,W BATCH [gradflow|train]");
   const kind = kindText === "train" ? "train" : "gradflow";
   const batch = Number(batchText);
   const loaded = loadSpec(net, { input: input.split(",").map(Number) as [number, number, number] });

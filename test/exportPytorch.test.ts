@@ -21,7 +21,7 @@ import { analyzeSpecText } from "../extension/src/pure/specDocument";
 import { pytorchExportFor } from "../extension/src/pure/exportPytorch";
 import { summarize } from "../model-core/src/cli/summary";
 import { initBackend } from "../model-core/src/runtime/backend";
-import { buildCliIfStale, runCli } from "./cliHarness";
+import { buildCliIfStale, runCli } from "./cli/harness";
 import {
   buildModel,
   loadTorchStateDict,

@@ -17,6 +17,7 @@ import {
 } from "../src/analysis/memory";
 import { summarize } from "../src/cli/summary";
 import { exportPytorch } from "../src/export/pytorch";
+import { runCliFromSource } from "../../test/cli/harness";
 
 const PYTHON = "/usr/bin/python3";
 const REFERENCE = join(__dirname, "..", "..", "test", "reference", "saved_memory.py");
@@ -298,16 +299,7 @@ test("summary JSON carries the memory object and each layer's saved bytes", () =
   );
 });
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const root = join(__dirname, "..", "..");
-  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCliFromSource(args);
 
 test("summary --batch --memory --optimizer: the JSON memory object, the Saved column and the largest batch", () => {
   const graph = graphOf("resnet18", [3, 64, 64]);

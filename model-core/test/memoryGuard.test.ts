@@ -4,7 +4,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets, type PresetName } from "../src/spec/presets";
@@ -22,20 +21,12 @@ import { buildModel } from "../src/runtime/model";
 import { train, TrainConfigError } from "../src/runtime/train";
 import { syntheticDataset } from "../src/data/synthetic";
 import { microGraph, tinyConfig } from "./trainHelpers";
+import { runCliFromSource } from "../../test/cli/harness";
 
 const root = join(__dirname, "../..");
 const hugeInput = join(root, "test/fixtures/memory/input-2048.resnet.ts");
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 600_000,
-    maxBuffer: 64 * 2 ** 20,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCliFromSource(args, { timeoutMs: 600_000 });
 
 function assertNoAbort(r: { stderr: string }): void {
   assert.doesNotMatch(r.stderr, /Aborted\(|out of bounds|RangeError|\n\s+at /, "no wasm abort, range error or stack");

@@ -32,6 +32,7 @@ import type { GradientFlowResult } from "../src/analysis/gradflow";
 import type { TrainEvent } from "../src/runtime/trainTypes";
 import { tinyConfig, tinyGraph } from "./trainHelpers";
 import { needsTorch, python } from "./torchHelpers";
+import { runCliFromSource } from "../../test/cli/harness";
 
 const root = join(__dirname, "..", "..");
 
@@ -135,12 +136,7 @@ test("a missing Python or torch gets one message saying what to install", () => 
         /has no PyTorch \(import torch failed\)\. .*apt install python3-torch/.test(e.message),
     );
     // The CLI prints it as one line, no stack trace, before loading any data.
-    const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(["train", "examples/small.resnet.ts", "--backend", "torch", "--python", fake])}).then((c) => process.exit(c))`;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: root,
-      encoding: "utf8",
-      timeout: 120_000,
-    });
+    const r = runCliFromSource(["train", "examples/small.resnet.ts", "--backend", "torch", "--python", fake]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^resnet-studio: error: `.*python-without-torch` \(--python\) has no PyTorch/);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
@@ -428,12 +424,7 @@ test("`train --backend torch` on the embedded MNIST with examples/small.resnet.t
       "--out",
       out,
     ];
-    const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((c) => process.exit(c))`;
-    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-      cwd: root,
-      encoding: "utf8",
-      timeout: 900_000,
-    });
+    const r = runCliFromSource(args, { timeoutMs: 900_000 });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout
       .trim()
@@ -470,19 +461,7 @@ test("`train --backend torch` on the embedded MNIST with examples/small.resnet.t
   }
 });
 
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): { status: number | null; stdout: string; stderr: string } {
-  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((c) => process.exit(c))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 600_000,
-    env: { ...process.env, ...env },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCliFromSource(args, { timeoutMs: 600_000, env });
 
 test("`gradflow --backend torch --json` gives the wasm command's JSON for the same seed, node by node", (t) => {
   if (!needsTorch(t)) return;

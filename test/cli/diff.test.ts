@@ -2,13 +2,13 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { buildCliIfStale, runCliSync } from "./cliHarness";
+import { buildCliIfStale, runCliSync } from "./harness";
 import { join } from "node:path";
-import { diffNetworks, type NetworkDiff } from "../model-core/src/analysis/diff";
-import { loadSpec } from "../model-core/src/load";
-import { analyze } from "../model-core/src/analysis/analyze";
+import { diffNetworks, type NetworkDiff } from "../../model-core/src/analysis/diff";
+import { loadSpec } from "../../model-core/src/load";
+import { analyze } from "../../model-core/src/analysis/analyze";
 
-const root = join(__dirname, "..");
+const root = join(__dirname, "../..");
 before(buildCliIfStale);
 const cli = (args: string[]) => runCliSync(args);
 

@@ -1,23 +1,15 @@
 /** `resnet-studio gradflow` end to end (sources run through tsx in a child process): JSON, table, --no-bn, errors. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import type { GradientFlowResult } from "../src/analysis/gradflow";
+import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
+import { runCliFromSource } from "./harness";
 
 const root = join(__dirname, "../..");
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCliFromSource(args);
 
-test("--json prints one GradientFlowResult for a preset", () => {
+test("gradflow --json prints one GradientFlowResult for a preset", () => {
   const r = cli("gradflow", "resnet20", "--batch", "4", "--input", "3,16,16", "--backend", "wasm", "--json");
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(r.stdout) as GradientFlowResult;
@@ -29,7 +21,7 @@ test("--json prints one GradientFlowResult for a preset", () => {
   assert.ok(result.ratio.value > 0 && Number.isFinite(result.loss));
 });
 
-test("the table reports the backend, every block and the ratio; --no-bn removes BN", () => {
+test("gradflow table reports the backend, every block and the ratio; --no-bn removes BN", () => {
   const table = cli("gradflow", "resnet20", "--batch", "4", "--input", "3,16,16", "--backend", "wasm", "--no-bn");
   assert.equal(table.status, 0, table.stderr);
   assert.match(table.stdout, /^backend: wasm/m);
@@ -56,7 +48,7 @@ test("the table reports the backend, every block and the ratio; --no-bn removes 
   );
 });
 
-test("bad input: located spec errors, unknown presets and bad flags exit 1 without a stack", () => {
+test("gradflow bad input: located spec errors, unknown presets and bad flags exit 1 without a stack", () => {
   const broken = cli("gradflow", join(root, "test/fixtures/broken/negative-channels.resnet.ts"), "--backend", "cpu");
   assert.equal(broken.status, 1);
   assert.match(broken.stderr, /negative-channels\.resnet\.ts:\d+:\d+: error: /);

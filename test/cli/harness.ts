@@ -1,10 +1,13 @@
-/** The real `resnet-studio` launcher (model-core/bin → dist/cli.cjs) for CLI tests: rebuilt when stale, run as a child process. */
+/**
+ * The CLI for tests, in a child process: the real `resnet-studio` launcher (model-core/bin → dist/cli.cjs), rebuilt
+ * when stale, or the CLI's sources through tsx (no build needed).
+ */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const root = join(__dirname, "..");
+const root = join(__dirname, "../..");
 /** model-core/bin/resnet-studio.js, what `npx resnet-studio` starts. */
 export const CLI_LAUNCHER = join(root, "model-core/bin/resnet-studio.js");
 const builtCli = join(root, "model-core/dist/cli.cjs");
@@ -46,6 +49,29 @@ export function runCli(args: string[], cwd = root): Promise<CliRun> {
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+export interface SourceCliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI's sources (model-core/src/cli/main.ts, through tsx) with `args`, blocking until it exits. */
+export function runCliFromSource(
+  args: string[],
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): SourceCliRun {
+  const main = join(root, "model-core/src/cli/main.ts");
+  const script = `require(${JSON.stringify(main)}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 64 * 2 ** 20,
+    env: { ...process.env, ...options.env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The launcher with `args`, blocking until it exits. */

@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SpecError } from "../src/diagnostics";
-import { runRender, parseOverlayArg, type RenderOutput } from "../src/cli/render";
-import { main } from "../src/cli/main";
-import { trainingMemory } from "../src/analysis/memory";
-import { analyzeOrThrow } from "../src/analysis/analyze";
-import { presets } from "../src/spec/presets";
-import { formatBytes } from "../src/render/format";
+import { SpecError } from "../../model-core/src/diagnostics";
+import { runRender, parseOverlayArg, type RenderOutput } from "../../model-core/src/cli/render";
+import { main } from "../../model-core/src/cli/main";
+import { trainingMemory } from "../../model-core/src/analysis/memory";
+import { analyzeOrThrow } from "../../model-core/src/analysis/analyze";
+import { presets } from "../../model-core/src/spec/presets";
+import { formatBytes } from "../../model-core/src/render/format";
 
 const dir = mkdtempSync(join(tmpdir(), "rs-render-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,7 +44,7 @@ async function stderrOf(fn: () => Promise<number>): Promise<{ code: number; err:
   }
 }
 
-test("renders a preset to .svg and .html", async () => {
+test("render writes a preset to .svg and .html", async () => {
   const svgPath = join(dir, "r50.svg");
   const io = sink();
   await runRender("resnet50", { out: svgPath, expand: "stages", overlay: "shapes,params" }, io);
@@ -63,7 +63,7 @@ test("renders a preset to .svg and .html", async () => {
   assert.ok(html.includes('data-node-id="layer2.0.downsample.0"') && html.includes("RF "));
 });
 
-test("--overlay memory heats boxes by the bytes they keep for backward at --batch", async () => {
+test("render --overlay memory heats boxes by the bytes they keep for backward at --batch", async () => {
   const svgPath = join(dir, "r20-memory.svg");
   await runRender("resnet20", { out: svgPath, expand: "blocks", overlay: "memory", batch: "8" }, sink());
   const svg = readFileSync(svgPath, "utf8");
@@ -77,7 +77,7 @@ test("--overlay memory heats boxes by the bytes they keep for backward at --batc
   assert.match(svg, /bytes saved for backward at batch 8, log scale/);
 });
 
-test("overlay and expansion arguments are checked", async () => {
+test("render checks overlay and expansion arguments", async () => {
   assert.deepEqual(parseOverlayArg("shapes, RF,gradients"), {
     shapes: true,
     params: false,
@@ -107,7 +107,7 @@ test("overlay and expansion arguments are checked", async () => {
   await assert.rejects(runRender("resnet18", { out: join(dir, "missing", "a.svg") }, sink()), /cannot write .*a\.svg/);
 });
 
-test("bad specs fail with located diagnostics, not stack traces", async () => {
+test("render fails bad specs with located diagnostics, not stack traces", async () => {
   await assert.rejects(
     runRender("resnet5", { out: join(dir, "a.svg") }, sink()),
     (err: unknown) => err instanceof SpecError && /unknown preset "resnet5"/.test(err.message),
@@ -129,7 +129,7 @@ test("bad specs fail with located diagnostics, not stack traces", async () => {
   assert.ok(!err.includes("    at "), "no stack trace");
 });
 
-test("--overlay gradients runs one forward/backward pass and draws the split at each Add", async () => {
+test("render --overlay gradients runs one forward/backward pass and draws the split at each Add", async () => {
   const spec = join(dir, "tiny.resnet.ts");
   writeFileSync(
     spec,

@@ -3,13 +3,13 @@ import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { CLI_LAUNCHER, buildCliIfStale, runCli } from "./cliHarness";
+import { CLI_LAUNCHER, buildCliIfStale, runCli } from "./harness";
 import { join, relative } from "node:path";
-import { loadSpec } from "../model-core/src/load";
-import { PRESET_NAMES } from "../model-core/src/spec/presets";
-import { summarize } from "../model-core/src/cli/summary";
+import { loadSpec } from "../../model-core/src/load";
+import { PRESET_NAMES } from "../../model-core/src/spec/presets";
+import { summarize } from "../../model-core/src/cli/summary";
 
-const root = join(__dirname, "..");
+const root = join(__dirname, "../..");
 const brokenDir = join(root, "test/fixtures/broken");
 /** Reproductions of specs that once froze or crashed the reader; each must stop at the budget, located. */
 const hostileDir = join(root, "test/fixtures/hostile");

@@ -1,25 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildTrainConfig, datasetDefaults, type TrainEstimateLine } from "../src/cli/train";
+import { buildTrainConfig, datasetDefaults, type TrainEstimateLine } from "../../model-core/src/cli/train";
+import { runCliFromSource } from "./harness";
 
-const root = join(__dirname, "..", "..");
+const cli = (args: string[]) => runCliFromSource(args);
 
-/** Runs the CLI from source (no build needed). */
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const script = `require(${JSON.stringify(join(root, "model-core/src/cli/main.ts"))}).main(${JSON.stringify(args)}).then((c) => process.exit(c))`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
-    cwd: root,
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-test("config precedence: defaults < dataset defaults < checkpoint < flags; bad flags are named", () => {
+test("train config precedence: defaults < dataset defaults < checkpoint < flags; bad flags are named", () => {
   const mnist = buildTrainConfig({ dataset: "mnist" }, null);
   assert.equal(mnist.optimizer, datasetDefaults("mnist").optimizer);
   const cifar = buildTrainConfig({ dataset: "cifar10:/x" }, null);
@@ -38,7 +27,7 @@ test("config precedence: defaults < dataset defaults < checkpoint < flags; bad f
   assert.throws(() => buildTrainConfig({ optimizer: "rmsprop" }, null), /--optimizer must be adam or sgd/);
 });
 
-test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, checkpoint written, resume continues", () => {
+test("train --json on synthetic data: JSON lines, summary last, checkpoint written, resume continues", () => {
   const out = mkdtempSync(join(tmpdir(), "rs-cli-train-"));
   try {
     const common = [
@@ -97,7 +86,7 @@ test("`resnet-studio train --json` on synthetic data: JSON lines, summary last, 
   }
 });
 
-test("bad input to `train` and `bench` gives one clear line, no stack", () => {
+test("train and bench give one clear line, no stack, for bad input", () => {
   const cases: [string[], RegExp][] = [
     [["train", "examples/small.resnet.ts", "--epochs", "0"], /--epochs must be an integer ≥ 1, got "0"/],
     [
@@ -115,7 +104,7 @@ test("bad input to `train` and `bench` gives one clear line, no stack", () => {
   }
 });
 
-test("`train` on MNIST adapts ResNet-18 to the digits and prints the calibrated estimate first; --small needs a measured backend", () => {
+test("train on MNIST adapts ResNet-18 to the digits and prints the calibrated estimate first; --small needs a measured backend", () => {
   const run = cli([
     "train",
     "examples/resnet18.resnet.ts",

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-Runs the exported PyTorch modules for test/export-pytorch.test.ts and prints what it measured as one JSON object;
+Runs the exported PyTorch modules for test/exportPytorch.test.ts and prints what it measured as one JSON object;
 the TypeScript test compares it with the graph IR and the TF.js runtime. Not part of the product.
 
 Usage: /usr/bin/python3 test/reference/check_pytorch_export.py manifest.json

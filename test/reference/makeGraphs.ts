@@ -1,7 +1,7 @@
 /**
  * Step 1 of regenerating the PyTorch forward-pass fixture (see torch_forward.py): prints the graph IR of a few small
  * nets that together use every NodeOp kind. Run from the repository root:
- *   node --import tsx test/reference/make-graphs.ts > /tmp/graphs.json
+ *   node --import tsx test/reference/makeGraphs.ts > /tmp/graphs.json
  *   /usr/bin/python3 test/reference/torch_forward.py /tmp/graphs.json > test/reference/torch-forward.fixture.json
  */
 import { analyze } from "../../model-core/src/analysis/analyze";

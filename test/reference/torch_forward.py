@@ -2,14 +2,14 @@
 """
 Reference forward passes in PyTorch for the tfjs runtime test (model-core/test/model.test.ts).
 
-Reads graph-IR JSON (from make-graphs.ts), interprets every node with torch.nn.functional (NCHW, float64) through
+Reads graph-IR JSON (from makeGraphs.ts), interprets every node with torch.nn.functional (NCHW, float64) through
 the torch backend's interpreter (run_graph in model-core/python/resnet_studio_torch.py), fills every parameter, BN
 buffer and the input batch with values from a closed formula (`formula`, mirrored by the test, so no weights are
 stored), and prints a JSON fixture with, per graph: the graph, the logits in eval mode, and the logits
 and updated running statistics of one train-mode pass. Not part of the product; CI has no torch, so the fixture is checked in.
 
 Regenerate from the repository root:
-  node --import tsx test/reference/make-graphs.ts > /tmp/graphs.json
+  node --import tsx test/reference/makeGraphs.ts > /tmp/graphs.json
   /usr/bin/python3 test/reference/torch_forward.py /tmp/graphs.json > test/reference/torch-forward.fixture.json
 """
 import json
