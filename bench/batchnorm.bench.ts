@@ -40,9 +40,9 @@ async function main(): Promise<void> {
     const totals = { composed: 0, fused: 0 };
     for (const s of SHAPES) {
       const shape: [number, number, number, number] = [batch, s.size, s.size, s.channels];
-      const x = tf.randomNormal(shape) as tf.Tensor4D;
-      const gamma = tf.randomNormal([s.channels]) as tf.Tensor1D;
-      const beta = tf.randomNormal([s.channels]) as tf.Tensor1D;
+      const x = tf.randomNormal<tf.Rank.R4>(shape);
+      const gamma = tf.randomNormal<tf.Rank.R1>([s.channels]);
+      const beta = tf.randomNormal<tf.Rank.R1>([s.channels]);
       const dy = tf.randomNormal(shape);
       for (const [label, bn] of [
         ["composed", batchNormTrainComposed],

@@ -77,18 +77,17 @@ async function main(): Promise<void> {
   let stepMs = 0;
   for (const layer of LAYERS) {
     const out = Math.floor((layer.size + 2 - 3) / layer.stride) + 1;
-    const x = tf.randomNormal([BATCH, layer.size, layer.size, layer.inC]) as tf.Tensor4D;
-    const w = tf.randomNormal([3, 3, layer.inC, layer.outC]) as tf.Tensor4D;
-    const dy = tf.randomNormal([BATCH, out, out, layer.outC]) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([BATCH, layer.size, layer.size, layer.inC]);
+    const w = tf.randomNormal<tf.Rank.R4>([3, 3, layer.inC, layer.outC]);
+    const dy = tf.randomNormal<tf.Rank.R4>([BATCH, out, out, layer.outC]);
     const xShape = x.shape;
-    const attrs = { strides: [layer.stride, layer.stride], pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+    const attrs = { strides: [layer.stride, layer.stride], pad, dataFormat: "NHWC" };
     const forward = timeMs(() => tf.conv2d(x, w, layer.stride, pad));
-    const dx = timeMs(
-      () =>
-        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: xShape }) as tf.Tensor,
+    const dx = timeMs(() =>
+      tf.engine().runKernel<tf.Tensor>("Conv2DBackpropInput", { dy, filter: w }, { ...attrs, inputShape: xShape }),
     );
-    const dw = timeMs(
-      () => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
+    const dw = timeMs(() =>
+      tf.engine().runKernel<tf.Tensor>("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: w.shape }),
     );
     const bench = `conv ${layer.name} b${BATCH}`;
     emit(bench, "forwardMs", forward, "ms", backend);

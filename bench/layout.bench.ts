@@ -39,7 +39,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timeIt(fn: () => Promise<unknown> | unknown, repeats = REPEATS): Promise<number> {
+async function timeIt(fn: () => unknown, repeats = REPEATS): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const t = performance.now();

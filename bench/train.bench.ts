@@ -47,7 +47,8 @@ const throughput = runCli(
 );
 const bench = lastJson(throughput.stdout);
 if (bench) {
-  const note = `${bench.workers} worker${bench.workers === 1 ? "" : "s"} (the default of \`train\` here)`;
+  const workers = Number(bench.workers);
+  const note = `${workers} worker${workers === 1 ? "" : "s"} (the default of \`train\` here)`;
   emit({
     bench: "resnet20-cifar-b64",
     metric: "trainImagesPerSecond",
@@ -103,7 +104,7 @@ if (!process.env.BENCH_SKIP_MNIST) {
   const mnist = runCli(["train", "examples/small.resnet.ts", "--dataset", "mnist", "--json"], 10 * 60_000);
   const summary = lastJson(mnist.stdout);
   const accuracy = typeof summary?.valAccuracy === "number" ? summary.valAccuracy : 0;
-  const backend = String(summary?.backend ?? "?");
+  const backend = typeof summary?.backend === "string" ? summary.backend : "?";
   const pass = mnist.status === 0 && accuracy >= 0.97 && mnist.seconds <= 120;
   emit({
     bench: "mnist-small-default",

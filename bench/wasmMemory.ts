@@ -26,8 +26,8 @@ async function main(): Promise<void> {
   const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
   const model = buildModel(graph, { seed: 1 });
   const [c, h, w] = graph.input as [number, number, number];
-  const x = tf.randomNormal([batch, h, w, c]) as tf.Tensor4D;
-  const labels = Array.from({ length: batch }, (_, i) => i % graph.output[0]!);
+  const x = tf.randomNormal<tf.Rank.R4>([batch, h, w, c]);
+  const labels = Array.from({ length: batch }, (_, i) => i % graph.output[0]);
   if (kind === "train") {
     const optimizer = new Optimizer(model.params, { kind: "sgd", momentum: 0.9, weightDecay: 0, decayed: new Set() });
     const stepper = new TrainStepper(model, optimizer);

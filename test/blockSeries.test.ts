@@ -26,13 +26,13 @@ test("block input series: one value per block, the gradient of the node feeding 
   assert.equal(series.values[0], l2.get("maxpool"), "layer1.0 is fed by the stem's max pool");
   for (const [i, block] of series.blocks.entries()) {
     const first = r18.nodes.find((n) => n.block === block)!;
-    assert.equal(series.values[i], l2.get(first.inputs[0]!), `${block}: gradient of ${first.inputs[0]}`);
+    assert.equal(series.values[i], l2.get(first.inputs[0]), `${block}: gradient of ${first.inputs[0]}`);
   }
   const aligned = alignSeries([res, syntheticGradients(plain)]);
   assert.equal(aligned.series.length, 2);
   assert.equal(aligned.blocks.length, 8);
   assert.ok(
-    aligned.series[1]!.every((v) => v !== null && v > 0),
+    aligned.series[1].every((v) => v !== null && v > 0),
     "the plain twin has a value at every block",
   );
 });

@@ -33,11 +33,11 @@ test("the edit menu offers the stage's and the network's edits, each one a valid
     ["Stage layer2", "Network ResNet-18"],
   );
   assert.deepEqual(
-    onBlock[0]!.items.map((i) => i.label),
+    onBlock[0].items.map((i) => i.label),
     ["Blocks 2 → 3", "Blocks 2 → 1", "Channels 128 → 256", "Channels 128 → 64", "Channels…", "Stride 2 → 1"],
   );
   assert.deepEqual(
-    onBlock[1]!.items.map((i) => i.label),
+    onBlock[1].items.map((i) => i.label),
     [
       "Block kind basic → bottleneck",
       "Shortcut B → A",
@@ -64,7 +64,7 @@ test("the edit menu offers the stage's and the network's edits, each one a valid
     assert.ok(result.ok, `${item.label}: ${result.ok ? "" : result.reason}`);
   }
   // The request that carries an edit passes the protocol's guard.
-  assert.ok(isWebviewToHost({ type: "request", id: 3, body: { kind: "editSpec", edit: onBlock[0]!.items[0]!.edit } }));
+  assert.ok(isWebviewToHost({ type: "request", id: 3, body: { kind: "editSpec", edit: onBlock[0].items[0].edit } }));
 });
 
 test("the comparison page marks added blocks per stage and tabulates Δparams, ΔMACs and Δmemory", () => {

@@ -240,7 +240,7 @@ test("trainer events map to protocol events and fold into the training state", (
   };
   fold({ type: "epoch", ...epoch });
   assert.equal(state.history.length, 1);
-  assert.equal(state.history[0]!.valAccuracy, 0.65);
+  assert.equal(state.history[0].valAccuracy, 0.65);
   assert.equal(state.gradientSnapshots.length, 1);
   assert.equal(toTrainingEvent({ type: "checkpoint", path: "/x", epoch: 1 }, ctx), null);
   fold({

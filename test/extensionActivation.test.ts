@@ -45,11 +45,11 @@ function fakeDocument(path: string, text: string) {
     version: 1,
     languageId: "typescript",
     getText: () => text,
-    offsetAt: (p: Pos) => lineStarts[p.line]! + p.character,
+    offsetAt: (p: Pos) => lineStarts[p.line] + p.character,
     positionAt: (offset: number) => {
       let line = 0;
-      while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= offset) line++;
-      return new Position(line, offset - lineStarts[line]!);
+      while (line + 1 < lineStarts.length && lineStarts[line + 1] <= offset) line++;
+      return new Position(line, offset - lineStarts[line]);
     },
   };
 }
@@ -94,9 +94,9 @@ test(
           cspSource: "vscode-webview://test",
           options: {},
           asWebviewUri: () => ({ toString: () => "vscode-webview://test/dist/webview.js" }),
-          postMessage: async (m: { type: string }) => {
+          postMessage: (m: { type: string }) => {
             posted.push(m);
-            return true;
+            return Promise.resolve(true);
           },
           onDidReceiveMessage: (cb: (m: unknown) => void) => {
             inbox.receive = cb;
@@ -169,9 +169,9 @@ test(
           onDidCloseTextDocument: event,
           getConfiguration: () => ({ get: <T>(_k: string, fallback: T) => fallback }),
           asRelativePath: (uri: { path: string }) => uri.path.slice(3),
-          openTextDocument: async (content: { language: string; content: string }) => {
+          openTextDocument: (content: { language: string; content: string }) => {
             opened.push(content);
-            return content;
+            return Promise.resolve(content);
           },
         },
         window: {
@@ -182,7 +182,7 @@ test(
           showErrorMessage: (m: string) => {
             errors.push(m);
           },
-          showTextDocument: async () => undefined,
+          showTextDocument: () => Promise.resolve(undefined),
           createWebviewPanel: (
             viewType: string,
             _title: string,
@@ -207,6 +207,7 @@ test(
       loader._load = (request, parent, isMain) =>
         request === "vscode" ? vscodeStub : originalLoad(request, parent, isMain);
       try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- through require, so that the Module._load hook above hands the bundle the vscode stub
         const ext = require(join(out, "extension.js")) as { activate(ctx: unknown): void; deactivate(): void };
         const subscriptions: { dispose(): void }[] = [];
         // Built workers (npm run build / postinstall) live in dist/: the layout worker runs for real.
@@ -241,21 +242,21 @@ test(
         assert.deepEqual(diagnostics.get("file:///w/good.resnet.ts"), [], "a valid spec has no problems");
         const problems = diagnostics.get("file:///w/bad.resnet.ts") ?? [];
         assert.ok(problems.length > 0, "the broken spec has a diagnostic");
-        assert.equal(problems[0]!.range.start.line, 5, "on the line of the bad stage (0-based line 5)");
-        assert.equal(problems[0]!.severity, 0);
+        assert.equal(problems[0].range.start.line, 5, "on the line of the bad stage (0-based line 5)");
+        assert.equal(problems[0].severity, 0);
 
         const stageOffset = spec.indexOf("channels: 32");
-        const hover = await hovers[0]!.provideHover(good, good.positionAt(stageOffset));
+        const hover = await hovers[0].provideHover(good, good.positionAt(stageOffset));
         assert.ok(hover && /16×32×32 → 32×16×16/.test(hover.contents.value), JSON.stringify(hover));
-        const inlay = await hints[0]!.provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
+        const inlay = await hints[0].provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
         assert.equal(inlay.length, 2);
-        assert.match(inlay[1]!.label, /→ 32×16×16/);
+        assert.match(inlay[1].label, /→ 32×16×16/);
         // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
         await commands.get("resnetStudio.exportPytorch")!();
         assert.equal(opened.length, 1, `one editor opened; errors ${errors.join(";")}`);
-        assert.equal(opened[0]!.language, "python");
-        assert.match(opened[0]!.content, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
-        assert.match(opened[0]!.content, /^class BasicBlock\(nn\.Module\):$/m);
+        assert.equal(opened[0].language, "python");
+        assert.match(opened[0].content, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
+        assert.match(opened[0].content, /^class BasicBlock\(nn\.Module\):$/m);
         // The diagram panel: strict CSP, the ready handshake answered with a snapshot, a layout request answered.
         await commands.get("resnetStudio.openDiagramToSide")!();
         assert.equal(panel.viewType, "resnetStudio.diagram");

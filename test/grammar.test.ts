@@ -56,7 +56,7 @@ function regex(source: string): RegExp | null {
 }
 
 function rule(name: string): RegExp[] {
-  const found = [...rules(grammar.repository[name]!)].filter((r) => r.match).map((r) => regex(r.match!)!);
+  const found = [...rules(grammar.repository[name])].filter((r) => r.match).map((r) => regex(r.match!)!);
   assert.ok(found.length > 0, name);
   return found;
 }
@@ -70,7 +70,7 @@ test("both grammars are injections into source.ts, contributed as such; no resne
   assert.equal(grammar.injectionSelector, "L:meta.resnet-spec -comment -string");
   // Only at the top level of a TypeScript file, so the region never opens inside itself (or inside an import).
   assert.equal(moduleGrammar.injectionSelector, "L:source.ts -meta -comment -string");
-  const region = moduleGrammar.repository["spec-module"]!;
+  const region = moduleGrammar.repository["spec-module"];
   assert.equal(region.name, "meta.resnet-spec");
   assert.deepEqual(region.patterns, [{ include: "source.ts" }]);
   assert.ok(
@@ -122,14 +122,14 @@ test("every regex compiles and every local include resolves", () => {
 
 test("scopes what a spec contains", () => {
   const [builder] = rule("builder-call");
-  assert.deepEqual("export default resnet({".match(builder!)?.[1], "resnet");
-  assert.deepEqual("  stage ({ channels: 64".match(builder!)?.[1], "stage");
-  assert.equal("const resnetLike = 1".match(builder!), null);
+  assert.deepEqual("export default resnet({".match(builder)?.[1], "resnet");
+  assert.deepEqual("  stage ({ channels: 64".match(builder)?.[1], "stage");
+  assert.equal("const resnetLike = 1".match(builder), null);
 
   const [knownPreset, anyPreset] = rule("preset-call");
-  assert.equal("presets.resnet50({ classes: 2 })".match(knownPreset!)?.[3], "resnet50");
-  assert.equal("presets.resnet5({".match(knownPreset!), null, "a prefix of a preset name is not a preset");
-  assert.equal("presets.resnet5({".match(anyPreset!)?.[3], "resnet5");
+  assert.equal("presets.resnet50({ classes: 2 })".match(knownPreset)?.[3], "resnet50");
+  assert.equal("presets.resnet5({".match(knownPreset), null, "a prefix of a preset name is not a preset");
+  assert.equal("presets.resnet5({".match(anyPreset)?.[3], "resnet5");
 
   const enums = rule("enum-values");
   const enumValue = (text: string) => enums.map((r) => text.match(r)?.[4]).find(Boolean);
@@ -185,9 +185,9 @@ async function typescriptTokenizer(withInjections: boolean): Promise<Tokenize> {
       createOnigScanner: (patterns: string[]) => new oniguruma.OnigScanner(patterns),
       createOnigString: (text: string) => new oniguruma.OnigString(text),
     }),
-    loadGrammar: async (scopeName: string) => {
+    loadGrammar: (scopeName: string) => {
       const path = paths.get(scopeName);
-      return path ? textmate.parseRawGrammar(readFileSync(path, "utf8"), path) : null;
+      return Promise.resolve(path ? textmate.parseRawGrammar(readFileSync(path, "utf8"), path) : null);
     },
     getInjections: (scopeName: string) =>
       withInjections
@@ -337,8 +337,8 @@ test("in a spec, the injections keep TypeScript's tokens: same segmentation, sam
   const tokenTypeOf = (scopes: string[]) =>
     /\b(comment|string|regex|meta\.embedded)\b/.exec(scopes.join(" "))?.[1] ?? "other";
   for (const [name, text] of specs) {
-    const withSpec = (await injected)(text!);
-    const without = (await plainTypescript)(text!);
+    const withSpec = (await injected)(text);
+    const without = (await plainTypescript)(text);
     assert.deepEqual(
       withSpec.map((t) => [t.line, t.start, t.end]),
       without.map((t) => [t.line, t.start, t.end]),
@@ -346,7 +346,7 @@ test("in a spec, the injections keep TypeScript's tokens: same segmentation, sam
     );
     let specTokens = 0;
     withSpec.forEach((t, i) => {
-      const plain = without[i]!;
+      const plain = without[i];
       const where = `${name} ${t.line + 1}:${t.start + 1} "${t.text}"`;
       // What VS Code derives from scopes (string/comment/regex/other: brackets, auto-closing quotes) stays the same.
       assert.equal(tokenTypeOf(t.scopes), tokenTypeOf(plain.scopes), where);

@@ -53,22 +53,22 @@ test("ResNet-18 on MNIST: a quick pick of small variant (default), as written an
     ["variant", "asWritten", "bundled"],
   );
   const [variant, asWritten, example] = plan.choices;
-  assert.ok(variant!.estimate.secondsPerEpoch <= 60);
-  assert.ok(asWritten!.estimate.secondsPerEpoch > 60);
+  assert.ok(variant.estimate.secondsPerEpoch <= 60);
+  assert.ok(asWritten.estimate.secondsPerEpoch > 60);
   for (const choice of plan.choices) {
     assert.match(choice.description, /^≈ .+ per epoch \(3 epochs ≈ .+\)$/);
     assert.deepEqual(choice.graph.input, [1, 28, 28]);
     assert.deepEqual(choice.graph.output, [10]);
   }
-  assert.equal(variant!.graph.spec.block, "basic");
-  assert.equal(variant!.graph.spec.shortcut, "B");
-  assert.match(variant!.label, /^Small variant of ResNet-18$/);
-  assert.match(variant!.detail, /stem imagenet → cifar/);
+  assert.equal(variant.graph.spec.block, "basic");
+  assert.equal(variant.graph.spec.shortcut, "B");
+  assert.match(variant.label, /^Small variant of ResNet-18$/);
+  assert.match(variant.detail, /stem imagenet → cifar/);
   // As written keeps the ImageNet stem but says how it was fitted to the digits.
-  assert.equal(asWritten!.graph.spec.stem, "imagenet");
-  assert.match(asWritten!.detail, /adapted to mnist: input 3×224×224 → 1×28×28 \(mnist's images\); classes 1000 → 10/);
-  assert.equal(example!.graph.spec.name, "Small ResNet (MNIST)");
-  assert.deepEqual(example!.changes, []);
+  assert.equal(asWritten.graph.spec.stem, "imagenet");
+  assert.match(asWritten.detail, /adapted to mnist: input 3×224×224 → 1×28×28 \(mnist's images\); classes 1000 → 10/);
+  assert.equal(example.graph.spec.name, "Small ResNet (MNIST)");
+  assert.deepEqual(example.changes, []);
 });
 
 test("a spec that fits the budget trains as written without a question; with no spec, the bundled example does", () => {
@@ -108,7 +108,7 @@ test("a spec that fits the budget trains as written without a question; with no 
     epochs: 1,
     budgetSeconds: 5,
   });
-  assert.equal(short.choices[0]!.estimate.stepsPerEpoch, 10);
+  assert.equal(short.choices[0].estimate.stepsPerEpoch, 10);
 });
 
 test("progress line: fraction, images/s and ETA from the latest step; the first step's time as soon as it is known", () => {
@@ -201,8 +201,8 @@ test('with the torch backend: a "Train on PyTorch" row with PyTorch\'s estimate 
     plan.choices.map((c) => c.kind),
     ["variant", "torch", "asWritten", "bundled"],
   );
-  const onTorch = plan.choices[1]!;
-  const asWritten = plan.choices[2]!;
+  const onTorch = plan.choices[1];
+  const asWritten = plan.choices[2];
   assert.equal(onTorch.label, "Train on PyTorch (cpu): ResNet-18");
   assert.equal(onTorch.graph, asWritten.graph, "the same network as written, adapted to MNIST");
   assert.deepEqual(onTorch.changes, asWritten.changes);
@@ -236,7 +236,7 @@ test('with the torch backend: a "Train on PyTorch" row with PyTorch\'s estimate 
   });
   assert.equal(fast.direct?.kind, "torch");
   assert.equal(fast.direct?.label, "Train on PyTorch (cuda): ResNet-18");
-  assert.ok(fast.direct!.estimate.secondsPerEpoch <= 60);
+  assert.ok(fast.direct.estimate.secondsPerEpoch <= 60);
   // Configured for PyTorch, a spec that fits on wasm but not on a (pathologically slow) PyTorch still asks, PyTorch listed.
   const crawl: Throughput = { ...slowTorch, stepOverheadSeconds: 10 };
   const small = planTraining({

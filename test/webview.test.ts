@@ -185,7 +185,7 @@ test("search matches ids, labels and kinds, in reading order", () => {
   const hits = searchNodes(laid, "layer3");
   assert.ok(hits.length >= 2);
   assert.ok(hits.every((h) => h.id.includes("layer3") || h.label.toLowerCase().includes("layer3")));
-  for (let i = 1; i < hits.length; i++) assert.ok(hits[i]!.y >= hits[i - 1]!.y);
+  for (let i = 1; i < hits.length; i++) assert.ok(hits[i].y >= hits[i - 1].y);
   assert.deepEqual(searchNodes(laid, "   "), []);
   assert.ok(
     searchNodes(laid, "FC").some((h) => h.id === "fc"),
@@ -195,7 +195,7 @@ test("search matches ids, labels and kinds, in reading order", () => {
 
 test("details: tooltip rows, gradients of collapsed groups, the per-layer series and what Escape collapses", () => {
   const grads = syntheticGradients(graph);
-  assert.deepEqual(memberIds(graph, "layer2.0"), graph.stages.find((s) => s.id === "layer2")!.blocks[0]!.nodeIds);
+  assert.deepEqual(memberIds(graph, "layer2.0"), graph.stages.find((s) => s.id === "layer2")!.blocks[0].nodeIds);
   assert.deepEqual(memberIds(graph, "conv1"), ["conv1"]);
   const block = laid.nodes.find((n) => n.id === "layer2.0")!;
   const d = nodeDetails(block, graph, grads);
@@ -207,7 +207,7 @@ test("details: tooltip rows, gradients of collapsed groups, the per-layer series
   assert.ok(rows.has("‖dL/dout‖₂"));
   assert.equal(
     rows.get("shortcut share at input"),
-    `${Math.round((100 * grads.adds[2]!.identity) / (grads.adds[2]!.identity + grads.adds[2]!.residualAtInput!))}%`,
+    `${Math.round((100 * grads.adds[2].identity) / (grads.adds[2].identity + grads.adds[2].residualAtInput!))}%`,
     "a residual block shows the split at its input (layer2.0 is the third block)",
   );
   // A group's gradient is the one leaving it: its last member with a gradient.

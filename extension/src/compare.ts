@@ -36,7 +36,7 @@ function gitShow(file: string): Promise<string> {
       ["show", `HEAD:./${path.basename(file)}`],
       { cwd: path.dirname(file), maxBuffer: 16 * 1024 * 1024, timeout: 15000 },
       (err, stdout, stderr) => {
-        if (err) reject(new Error((stderr || err.message).split("\n")[0]!.replace(/^fatal: /, "")));
+        if (err) reject(new Error((stderr || err.message).split("\n")[0].replace(/^fatal: /, "")));
         else resolve(stdout);
       },
     );

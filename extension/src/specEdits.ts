@@ -22,7 +22,7 @@ async function askValue(edit: SpecEdit): Promise<SpecEdit | null> {
     validateInput: (v) => (/^\s*[1-9]\d*\s*$/.test(v) ? null : "a positive integer, e.g. 64"),
   });
   if (text === undefined) return null;
-  return { ...edit, value: Number(text.trim()) } as SpecEdit;
+  return { ...edit, value: Number(text.trim()) };
 }
 
 export async function applyDiagramEdit(doc: vscode.TextDocument, request: unknown, ask: boolean): Promise<EditOutcome> {

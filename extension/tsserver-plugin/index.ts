@@ -50,10 +50,10 @@ function init(modules: { typescript: typeof ts }): ts.server.PluginModule {
 
     // The project is the language service host; the language service re-reads these hooks on every program update.
     const host = info.languageServiceHost;
-    const originalLiterals = host.resolveModuleNameLiterals;
+    const originalLiterals = host.resolveModuleNameLiterals?.bind(host);
     if (originalLiterals) {
       const patched: ResolveLiterals = (moduleLiterals, containingFile, ...rest) => {
-        const results = originalLiterals.call(host, moduleLiterals, containingFile, ...rest);
+        const results = originalLiterals(moduleLiterals, containingFile, ...rest);
         return results.map((result, i) => {
           if (result.resolvedModule || moduleLiterals[i]?.text !== SPEC_MODULE) return result;
           announce(containingFile);
@@ -62,10 +62,10 @@ function init(modules: { typescript: typeof ts }): ts.server.PluginModule {
       };
       host.resolveModuleNameLiterals = patched;
     }
-    const originalNames = host.resolveModuleNames;
+    const originalNames = host.resolveModuleNames?.bind(host);
     if (originalNames) {
       const patched: ResolveNames = (moduleNames, containingFile, ...rest) => {
-        const results = originalNames.call(host, moduleNames, containingFile, ...rest);
+        const results = originalNames(moduleNames, containingFile, ...rest);
         return results.map((result, i) => {
           if (result || moduleNames[i] !== SPEC_MODULE) return result;
           announce(containingFile);

@@ -76,7 +76,7 @@ export class RpcClient<B extends Tagged, R extends ResultMap<B>> {
   /** Sends `body` and resolves with its kind's result. */
   request<K extends B["kind"]>(body: Extract<B, { kind: K }>, options: RequestOptions = {}): Promise<R[K]> {
     const id = this.nextId++;
-    const kind: K = body.kind as K;
+    const kind: K = body.kind;
     return new Promise<R[K]>((resolve, reject) => {
       const timeoutMs = options.timeoutMs;
       const timer =

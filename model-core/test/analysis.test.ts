@@ -184,17 +184,17 @@ test("stage and block groups partition the graph and add up", () => {
       ["layer1.2", "layer1.2.add", "256x56x56"],
     ],
   );
-  assert.equal(analyzeOrThrow(presets.resnet18()).stages[1]!.label, "BasicBlock ×2");
-  assert.equal(analyzeOrThrow(presets.plain18()).stages[1]!.label, "PlainBasicBlock ×2");
+  assert.equal(analyzeOrThrow(presets.resnet18()).stages[1].label, "BasicBlock ×2");
+  assert.equal(analyzeOrThrow(presets.plain18()).stages[1].label, "PlainBasicBlock ×2");
 });
 
 test("bottleneck: stride on the 3×3 (v1.5), expansion 4, projection where the shape changes", () => {
   const graph = analyzeOrThrow(presets.resnet50());
   const ops = (ids: string[]) => ids.map((id) => node(graph, id).op as Extract<NodeOp, { kind: "conv" }>);
   const [c1, c2, c3] = ops(["layer2.0.conv1", "layer2.0.conv2", "layer2.0.conv3"]);
-  assert.deepEqual([c1!.kernel, c1!.stride, c1!.inChannels, c1!.outChannels], [1, 1, 256, 128]);
-  assert.deepEqual([c2!.kernel, c2!.stride, c2!.inChannels, c2!.outChannels], [3, 2, 128, 128]);
-  assert.deepEqual([c3!.kernel, c3!.stride, c3!.inChannels, c3!.outChannels], [1, 1, 128, 512]);
+  assert.deepEqual([c1.kernel, c1.stride, c1.inChannels, c1.outChannels], [1, 1, 256, 128]);
+  assert.deepEqual([c2.kernel, c2.stride, c2.inChannels, c2.outChannels], [3, 2, 128, 128]);
+  assert.deepEqual([c3.kernel, c3.stride, c3.inChannels, c3.outChannels], [1, 1, 128, 512]);
   // layer1.0 changes channels (64 → 256) at stride 1: option B projects it.
   assert.deepEqual(node(graph, "layer1.0.downsample.0").op, {
     kind: "conv",
@@ -247,8 +247,8 @@ test("shortcut options A, B and C", () => {
 test("pre-activation follows He et al. 2016: BN-ReLU before convs, clean identity, final BN-ReLU", () => {
   const cifar = analyzeOrThrow(tiny({ preActivation: true, shortcut: "B" }));
   // The CIFAR stem is conv1 alone; layer1.0 pre-activates it for both paths.
-  assert.deepEqual(cifar.stages[0]!.nodeIds, ["conv1"]);
-  assert.deepEqual(cifar.stages[1]!.nodeIds.slice(0, 7), [
+  assert.deepEqual(cifar.stages[0].nodeIds, ["conv1"]);
+  assert.deepEqual(cifar.stages[1].nodeIds.slice(0, 7), [
     "layer1.0.bn1",
     "layer1.0.relu1",
     "layer1.0.conv1",
@@ -268,7 +268,7 @@ test("pre-activation follows He et al. 2016: BN-ReLU before convs, clean identit
     false,
   );
   assert.deepEqual(cifar.stages.at(-1)!.nodeIds, ["bn_final", "relu_final", "avgpool", "fc"]);
-  assert.equal(cifar.stages[1]!.blocks[0]!.label, "PreActBasicBlock");
+  assert.equal(cifar.stages[1].blocks[0].label, "PreActBasicBlock");
 
   const imagenet = analyzeOrThrow(presets.resnet50({ preActivation: true }));
   // After the ImageNet stem's BN-ReLU, layer1.0 starts with its conv.
@@ -376,9 +376,9 @@ test("sources: each node points at the spec element that produced it", () => {
   assert.equal(node(graph, "layer2.0.downsample.0").source!.line, 4);
   assert.equal(node(graph, "fc").source!.line, 5);
   assert.equal(node(graph, "input").source!.line, 1, "falls back to the whole call");
-  assert.equal(graph.stages[2]!.source!.line, 4);
-  assert.equal(graph.stages[2]!.blocks[1]!.source!.line, 4);
-  assert.equal(analyzeOrThrow(tiny()).nodes[1]!.source, null);
+  assert.equal(graph.stages[2].source!.line, 4);
+  assert.equal(graph.stages[2].blocks[1].source!.line, 4);
+  assert.equal(analyzeOrThrow(tiny()).nodes[1].source, null);
 });
 
 /** A spec refused with exactly one error whose range is the given source key's. */
@@ -393,12 +393,12 @@ function assertRefused(spec: ResNetSpec, code: string, key: string, messagePatte
   assert.equal(graph, null);
   const errors = diagnostics.filter((d) => d.severity === "error");
   assert.equal(errors.length, 1, JSON.stringify(errors));
-  assert.equal(errors[0]!.code, code);
-  assert.deepEqual(errors[0]!.range, sources.get(key));
-  assert.match(errors[0]!.message, messagePattern);
+  assert.equal(errors[0].code, code);
+  assert.deepEqual(errors[0].range, sources.get(key));
+  assert.match(errors[0].message, messagePattern);
   assert.throws(
     () => analyzeOrThrow(spec, sources),
-    (err: unknown) => err instanceof SpecError && err.diagnostics[0]!.code === code,
+    (err: unknown) => err instanceof SpecError && err.diagnostics[0].code === code,
   );
 }
 

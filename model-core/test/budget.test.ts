@@ -27,9 +27,9 @@ test("each hostile fixture stops with exactly its expected located diagnostic, t
     const errors = first.diagnostics.filter((d) => d.severity === "error");
     assert.equal(errors.length, 1, `${name}: ${errors.map((d) => d.message).join(" | ")}`);
     const [error] = errors;
-    assert.equal(`${error!.range?.line}:${error!.range?.column}`, where, name);
-    assert.ok(error!.message.startsWith(expected!), `${name}: ${error!.message}`);
-    assert.match(error!.code, /^(budget-exceeded|nesting-too-deep)$/, name);
+    assert.equal(`${error.range?.line}:${error.range?.column}`, where, name);
+    assert.ok(error.message.startsWith(expected), `${name}: ${error.message}`);
+    assert.match(error.code, /^(budget-exceeded|nesting-too-deep)$/, name);
     assert.equal(first.graph, null, name);
     assert.deepEqual(parseSpecText(text, name).diagnostics, first.diagnostics, `${name}: not deterministic`);
   }
@@ -64,7 +64,7 @@ test("a const used many times is measured once per use, and the file's total is 
   const errors = located(IMPORT + copies + EXPORT);
   assert.equal(errors.length, 1, errors.join("\n"));
   assert.match(
-    errors[0]!,
+    errors[0],
     new RegExp(
       `^\\d+:\\d+ budget-exceeded this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total`,
     ),
@@ -108,8 +108,8 @@ test("nesting is measured on tokens: brackets in strings and comments don't coun
   for (const [name, body] of Object.entries(shapes)) {
     const errors = located(IMPORT + body + EXPORT);
     assert.equal(errors.length, 1, `${name}: ${errors.join(" | ")}`);
-    assert.match(errors[0]!, /^[23]:\d+ nesting-too-deep nesting deeper than 200 levels/, name);
-    assert.doesNotMatch(errors[0]!, /^\d+:1 /, `${name} is located at the deep part, not the line start`);
+    assert.match(errors[0], /^[23]:\d+ nesting-too-deep nesting deeper than 200 levels/, name);
+    assert.doesNotMatch(errors[0], /^\d+:1 /, `${name} is located at the deep part, not the line start`);
   }
 });
 

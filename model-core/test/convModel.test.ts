@@ -32,7 +32,7 @@ function gradsOf(
       const oneHot = tf.oneHot(tf.tensor1d(labels, "int32"), options.classes!);
       const names = [...model.params.keys()];
       const { grads } = tf.variableGrads(
-        () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(input, "train")) as tf.Scalar,
+        () => tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(oneHot, model.apply(input, "train")),
         names.map((n) => model.params.get(n)!),
       );
       for (const n of names) {

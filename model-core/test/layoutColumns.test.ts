@@ -12,8 +12,8 @@ function overlaps(laid: LaidOutGraph): string[] {
   const out: string[] = [];
   for (let i = 0; i < laid.nodes.length; i++)
     for (let j = i + 1; j < laid.nodes.length; j++) {
-      const a = laid.nodes[i]!,
-        b = laid.nodes[j]!;
+      const a = laid.nodes[i],
+        b = laid.nodes[j];
       if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height)
         out.push(`${a.id} × ${b.id}`);
     }
@@ -36,8 +36,8 @@ test("columns: stages side by side, wider and shorter, nothing overlaps, every e
     const byId = new Map(two.nodes.map((n) => [n.id, n] as const));
     for (const e of two.edges) {
       for (let i = 1; i < e.points.length; i++) {
-        const p = e.points[i - 1]!,
-          q = e.points[i]!;
+        const p = e.points[i - 1],
+          q = e.points[i];
         assert.ok(p.x === q.x || p.y === q.y, `${e.id}: orthogonal`);
       }
     }
@@ -45,9 +45,9 @@ test("columns: stages side by side, wider and shorter, nothing overlaps, every e
     const top = Math.min(...two.nodes.map((n) => n.y));
     const climbing = two.edges.filter((e) => e.kind === "main" && e.points.some((p) => p.y < top));
     assert.equal(climbing.length, 1, "one main edge continues in the next column");
-    const from = byId.get(climbing[0]!.from)!,
-      to = byId.get(climbing[0]!.to)!;
-    assert.ok(Math.abs(climbing[0]!.points[0]!.y - (from.y + from.height)) < 0.6, "it leaves the bottom of its box");
+    const from = byId.get(climbing[0].from)!,
+      to = byId.get(climbing[0].to)!;
+    assert.ok(Math.abs(climbing[0].points[0].y - (from.y + from.height)) < 0.6, "it leaves the bottom of its box");
     assert.ok(to.x > from.x + from.width, "and enters a box in the column to the right");
   }
 });

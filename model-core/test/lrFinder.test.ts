@@ -61,14 +61,14 @@ test(
         (p) => seen.push(p.lr),
       );
       assert.equal(seen.length, result.points.length);
-      for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! > seen[i - 1]!, "the rate grows");
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i] > seen[i - 1], "the rate grows");
       assert.ok(result.diverged, `Adam at lr up to 100 diverges (last loss ${result.points.at(-1)?.loss})`);
       assert.ok(
         result.suggested !== null && result.suggested > 1e-4 && result.suggested < 10,
         `suggested ${result.suggested}`,
       );
       const min = Math.min(...result.points.map((p) => p.smoothed));
-      assert.ok(min < result.points[0]!.smoothed, "the loss fell before it diverged");
+      assert.ok(min < result.points[0].smoothed, "the loss fell before it diverged");
     } finally {
       model.dispose();
     }

@@ -137,7 +137,7 @@ test("checkpointed stages: what autograd saves under torch.utils.checkpoint equa
     const ours = trainingMemory(graph, { batch, checkpointStages: stages });
     assert.equal(ours.savedActivationBytes, ref.savedActivationBytes, `${name} with ${stages.join(",")} checkpointed`);
     // The checkpoint keeps each stage's input outside any module; we book it on the stage's first node.
-    const firstNodes = new Set(stages.map((id) => graph.stages.find((s) => s.id === id)!.nodeIds[0]!));
+    const firstNodes = new Set(stages.map((id) => graph.stages.find((s) => s.id === id)!.nodeIds[0]));
     const ourStageInputs = ours.nodes
       .filter((n) => firstNodes.has(n.id))
       .reduce((sum, n) => sum + n.savedActivationBytes, 0);
@@ -208,11 +208,11 @@ test("saved activations grow linearly with the batch; BN statistics and paramete
   const graph = graphOf("resnet56", [3, 32, 32]);
   const [one, two, eight] = [1, 2, 8].map((batch) => trainingMemory(graph, { batch }));
   const bnStatistics = graph.nodes.reduce((sum, n) => sum + (n.op.kind === "batchnorm" ? 2 * n.op.channels * 4 : 0), 0);
-  assert.equal(eight!.savedActivationBytes - bnStatistics, 8 * (one!.savedActivationBytes - bnStatistics));
-  assert.equal(two!.parameterBytes, eight!.parameterBytes);
-  assert.ok(one!.inferencePeakBytes < one!.trainPeakBytes);
+  assert.equal(eight.savedActivationBytes - bnStatistics, 8 * (one.savedActivationBytes - bnStatistics));
+  assert.equal(two.parameterBytes, eight.parameterBytes);
+  assert.ok(one.inferencePeakBytes < one.trainPeakBytes);
   // The peak is at least everything kept at the end of the forward pass.
-  for (const m of [one!, two!, eight!]) {
+  for (const m of [one, two, eight]) {
     assert.ok(m.trainPeakBytes >= m.savedActivationBytes + m.parameterBytes + m.bufferBytes + m.optimizerBytes);
   }
 });
@@ -260,7 +260,7 @@ test("checkpointing stages keeps only their inputs in the forward pass and lower
   // layer1's input is the stem ReLU's output, already saved by that ReLU; layer2's and layer3's are new, and the
   // average pool is now the first to save layer3's output (its last ReLU no longer saves it).
   const lastOutput = batch * 64 * 8 * 8 * 4;
-  assert.equal(all.savedActivationBytes, outside + stageInputs[1]! + stageInputs[2]! + lastOutput);
+  assert.equal(all.savedActivationBytes, outside + stageInputs[1] + stageInputs[2] + lastOutput);
   assert.ok(all.trainPeakBytes < whatIf.baseline.trainPeakBytes);
   assert.equal(all.peakSavedBytes, whatIf.baseline.trainPeakBytes - all.trainPeakBytes);
   assert.equal(

@@ -274,7 +274,7 @@ describe("tfjs model from the graph IR", () => {
     for (const graph of graphs) {
       const model = buildModel(graph, { seed: 1 });
       const [c, h, w] = graph.input;
-      const x = tf.randomNormal([2, h, w, c], 0, 1, "float32", 3) as tf.Tensor4D;
+      const x = tf.randomNormal<tf.Rank.R4>([2, h, w, c], 0, 1, "float32", 3);
       const before = tf.memory().numTensors;
       for (const mode of ["train", "eval"] as const) {
         const y = model.apply(x, mode);
@@ -291,7 +291,7 @@ describe("tfjs model from the graph IR", () => {
   test("train mode updates BN running statistics with momentum 0.1 and unbiased variance; eval mode does not", () => {
     const graph = graphOf({ input: [2, 4, 4], stem: "cifar", stages: [{ channels: 4, blocks: 1 }] });
     const model = buildModel(graph, { seed: 2 });
-    const x = tf.randomNormal([3, 4, 4, 2], 0, 1, "float32", 9) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([3, 4, 4, 2], 0, 1, "float32", 9);
     tf.dispose(model.apply(x, "eval"));
     assert.ok(
       values(model, "bn1.running_mean").every((v) => v === 0),
@@ -328,7 +328,7 @@ describe("tfjs model from the graph IR", () => {
       stages: [{ channels: 4, blocks: 1 }],
     });
     const model = buildModel(graph, { seed: 1 });
-    const x = tf.randomNormal([4, 8, 8, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+    const x = tf.randomNormal<tf.Rank.R4>([4, 8, 8, 3], 0, 1, "float32", 1);
     const gm = model as unknown as { run(x: tf.Tensor4D, mode: "train" | "eval", o: object): tf.Tensor2D };
     const seen: Record<string, tf.Tensor> = {};
     const capture = (mode: "train" | "eval") =>
@@ -366,7 +366,7 @@ describe("tfjs model from the graph IR", () => {
     const graph = graphOf({ input: [3, 8, 8], stem: "cifar", stages: [{ channels: 4, blocks: 1 }] });
     const before = tf.memory().numTensors;
     const model = buildModel(graph, { seed: 1 });
-    const wrong = tf.zeros([1, 8, 8, 1]) as tf.Tensor4D;
+    const wrong = tf.zeros<tf.Rank.R4>([1, 8, 8, 1]);
     assert.throws(() => model.apply(wrong, "eval"), /expects NHWC input \[N, 8, 8, 3\], got \[1, 8, 8, 1\]/);
     model.dispose();
     assert.throws(() => model.apply(wrong, "eval"), /has been disposed/);

@@ -39,7 +39,7 @@ export default resnet({
     located(r.diagnostics).map((m) => m.split(" ")[0]),
     ["13:21"],
   );
-  assert.match(errors(r.diagnostics)[0]!.message, /conditional/);
+  assert.match(errors(r.diagnostics)[0].message, /conditional/);
 
   const ok = parse(`
 const base = 8;
@@ -99,12 +99,12 @@ export default resnet({
   const got = located(r.diagnostics);
   // Sorted by position: evaluation errors and validation errors interleave.
   assert.equal(got.length, 6, got.join("\n"));
-  assert.match(got[0]!, /^2:1 `let`/);
-  assert.match(got[1]!, /^4:9 template literals/);
-  assert.match(got[2]!, /^5:10 unknown block "bottleneckk"/);
-  assert.match(got[3]!, /^6:30 channels must be a positive integer, got -1/);
-  assert.match(got[4]!, /^6:42 calls to Math\.random/);
-  assert.match(got[5]!, /^6:93 unknown key "strid"; did you mean "stride"\?/);
+  assert.match(got[0], /^2:1 `let`/);
+  assert.match(got[1], /^4:9 template literals/);
+  assert.match(got[2], /^5:10 unknown block "bottleneckk"/);
+  assert.match(got[3], /^6:30 channels must be a positive integer, got -1/);
+  assert.match(got[4], /^6:42 calls to Math\.random/);
+  assert.match(got[5], /^6:93 unknown key "strid"; did you mean "stride"\?/);
   assert.ok(!got.some((m) => /blocks/.test(m) && /needs/.test(m)), "no cascade from the invalid blocks value");
   assert.equal(r.spec, null);
 });
@@ -139,9 +139,9 @@ export default resnet({ stages: [stage({ channels: eval("16"), blocks: 1 })] });
 `);
   const got = located(r.diagnostics);
   assert.equal(got.length, 3, got.join("\n"));
-  assert.match(got[0]!, /^2:1 expression statements are not allowed/);
-  assert.match(got[1]!, /^3:11 calls to require/);
-  assert.match(got[2]!, /^4:52 calls to eval/);
+  assert.match(got[0], /^2:1 expression statements are not allowed/);
+  assert.match(got[1], /^3:11 calls to require/);
+  assert.match(got[2], /^4:52 calls to eval/);
 });
 
 test("presets with overrides map override keys to their source", () => {
@@ -214,10 +214,10 @@ test("loadSpec: presets, input override, unknown names and missing files", () =>
   assert.equal(small.file, null);
   const unknown = loadSpec("resnet5");
   assert.equal(unknown.graph, null);
-  assert.match(unknown.diagnostics[0]!.message, /unknown preset "resnet5".*did you mean resnet50/);
+  assert.match(unknown.diagnostics[0].message, /unknown preset "resnet5".*did you mean resnet50/);
   assert.deepEqual(similarPresetNames("plain2").slice(0, 1), ["plain20"]);
   const missing = loadSpec("no/such/file.resnet.ts");
-  assert.match(missing.diagnostics[0]!.message, /file not found: no\/such\/file\.resnet\.ts/);
+  assert.match(missing.diagnostics[0].message, /file not found: no\/such\/file\.resnet\.ts/);
   assert.deepEqual(parseShapeArg("3,32,32"), [3, 32, 32]);
   assert.throws(() => parseShapeArg("3,32"), /three positive integers/);
 });

@@ -155,7 +155,7 @@ test("preset overrides change options but never the stages or block", () => {
   assert.equal(options.widthPerGroup, 4);
   assert.equal(options.zeroInitResidual, true);
   // The options are fresh copies: editing them does not change the preset.
-  options.stages[0]!.channels = 1;
-  assert.equal(presetOptions("resnext50_32x4d")!.stages[0]!.channels, 64);
+  options.stages[0].channels = 1;
+  assert.equal(presetOptions("resnext50_32x4d")!.stages[0].channels, 64);
   assert.deepEqual(resnet(presetOptions("plain20")!), presets.plain20());
 });

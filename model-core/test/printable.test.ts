@@ -19,11 +19,13 @@ test("a diagnostic is one line without control characters, even when the spec pu
   assert.equal(parsed.diagnostics.length, 2, parsed.diagnostics.map((d) => d.message).join("\n"));
   for (const d of parsed.diagnostics) {
     const line = formatDiagnostic(d);
+    // eslint-disable-next-line no-control-regex -- the test asserts that no control character gets through
     assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, line);
+    // eslint-disable-next-line no-control-regex -- the test asserts that no control character gets through
     assert.doesNotMatch(d.message, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/, d.message);
   }
-  assert.match(parsed.diagnostics[0]!.message, /^unknown key "\\x1b\[2J\\x1b\]0;x\\x07"/);
-  assert.match(parsed.diagnostics[1]!.message, /^calls to Math\\n {4}\.max\(\.\.\.\)/);
+  assert.match(parsed.diagnostics[0].message, /^unknown key "\\x1b\[2J\\x1b\]0;x\\x07"/);
+  assert.match(parsed.diagnostics[1].message, /^calls to Math\\n {4}\.max\(\.\.\.\)/);
   // Even a diagnostic built elsewhere prints on one line.
   assert.equal(
     formatDiagnostic({ severity: "error", code: "x", message: "two\nlines\u001b[31m", range: null }, "f.ts"),

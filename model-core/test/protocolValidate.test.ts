@@ -50,7 +50,7 @@ function withField(value: unknown, path: string[], replacement: unknown): unknow
   const copy = structuredClone(value) as Record<string, unknown>;
   let target = copy;
   for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
-  const last = path[path.length - 1]!;
+  const last = path[path.length - 1];
   if (replacement === DELETE) delete target[last];
   else target[last] = replacement;
   return copy;

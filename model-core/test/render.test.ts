@@ -54,6 +54,7 @@ function assertWellFormed(svg: string): void {
   // XML 1.0 §2.2: no C0 control but tab and newlines, not even as a reference.
   assert.doesNotMatch(
     svg,
+    // eslint-disable-next-line no-control-regex -- the characters XML 1.0 forbids are control characters
     /[\u0000-\u0008\u000b\u000c\u000e-\u001f]|&#(x0*[0-8bcef]|x0*1[0-9a-f]|0*([0-8]|1[124-9]|2\d|3[01]));/i,
     "no character XML forbids",
   );
@@ -181,7 +182,7 @@ test("each overlay toggle changes the output and adds what it promises", () => {
   assert.ok(!base.includes("#fde725"), "no heat without overlays");
 });
 
-test("gradient overlay is ignored without a result, and collapsed groups show their strongest member", async () => {
+test("gradient overlay is ignored without a result, and collapsed groups show their strongest member", () => {
   const noGrads = renderSvg(r50Stages, { ...NO_OVERLAYS, gradients: true }, null);
   assert.equal(noGrads, renderSvg(r50Stages, NO_OVERLAYS, null));
   const grads = fakeGradients(r50);

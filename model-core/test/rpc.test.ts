@@ -20,13 +20,10 @@ interface Results {
 function pair(onTimeout?: (kind: Body["kind"]) => void) {
   const sent: RequestMessage<Body>[] = [];
   const answered: ResponseMessage<Body, Results>[] = [];
-  let client: RpcClient<Body, Results>;
   const handler = new MessageHandler<Body, Results>(
     {
       add: ({ a, b }) => ({ sum: a + b }),
-      fail: async ({ why }) => {
-        throw new Error(why);
-      },
+      fail: ({ why }) => Promise.reject(new Error(why)),
       never: () => new Promise<null>(() => undefined),
     },
     (response) => {
@@ -34,7 +31,8 @@ function pair(onTimeout?: (kind: Body["kind"]) => void) {
       queueMicrotask(() => client.accept(response));
     },
   );
-  client = new RpcClient<Body, Results>((request) => {
+  // Declared after the handler, whose reply callback only runs once a request is on its way.
+  const client = new RpcClient<Body, Results>((request) => {
     sent.push(request);
     queueMicrotask(() => void handler.handle(request));
   }, onTimeout);

@@ -102,7 +102,7 @@ test("fused BN on cpu matches the composed tfjs-op BN: output, batch statistics,
   assert.ok(hasFusedBatchNorm(), "fused kernels registered on cpu");
   for (const shape of SHAPES) {
     for (const offset of [0, 50])
-      compare(runBn(shape, true, offset), runBn(shape, false, offset), `cpu [${shape}] offset ${offset}`);
+      compare(runBn(shape, true, offset), runBn(shape, false, offset), `cpu [${shape.join(",")}] offset ${offset}`);
   }
 });
 
@@ -113,7 +113,7 @@ test("fused BN on wasm matches the composed BN on cpu", async () => {
       const reference = runBn(shape, false, offset);
       await tf.setBackend("wasm");
       assert.ok(hasFusedBatchNorm(), "fused kernels registered on wasm");
-      compare(runBn(shape, true, offset), reference, `wasm [${shape}] offset ${offset}`);
+      compare(runBn(shape, true, offset), reference, `wasm [${shape.join(",")}] offset ${offset}`);
     }
   }
 });

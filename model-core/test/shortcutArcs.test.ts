@@ -110,7 +110,7 @@ function titleBoxes(svg: string): { text: string; box: Box }[] {
     const x = Number(m[2]),
       y = Number(m[3]),
       size = m[1] === "label" ? 12 : 11;
-    out.push({ text: m[4]!, box: { x0: x, y0: y - size, x1: x + m[4]!.length * (size === 12 ? 7 : 6.5), y1: y + 3 } });
+    out.push({ text: m[4], box: { x0: x, y0: y - size, x1: x + m[4].length * (size === 12 ? 7 : 6.5), y1: y + 3 } });
   }
   return out;
 }
@@ -122,7 +122,7 @@ function assertNothingCrossesTitles(laid: LaidOutGraph): void {
   for (const t of titles) {
     for (const e of laid.edges) {
       for (let i = 1; i < e.points.length; i++)
-        assert.ok(!segmentHitsBox(e.points[i - 1]!, e.points[i]!, t.box), `edge ${e.id} crosses the title "${t.text}"`);
+        assert.ok(!segmentHitsBox(e.points[i - 1], e.points[i], t.box), `edge ${e.id} crosses the title "${t.text}"`);
     }
     for (const a of laid.shortcuts) {
       const corners = [
@@ -132,7 +132,7 @@ function assertNothingCrossesTitles(laid: LaidOutGraph): void {
         { x: a.laneX, y: a.bottom },
       ];
       for (let i = 1; i < corners.length; i++)
-        assert.ok(!segmentHitsBox(corners[i - 1]!, corners[i]!, t.box), `arc ${a.id} crosses the title "${t.text}"`);
+        assert.ok(!segmentHitsBox(corners[i - 1], corners[i], t.box), `arc ${a.id} crosses the title "${t.text}"`);
     }
   }
 }
@@ -192,9 +192,7 @@ test("heat scale: viridis, brighter for larger values (colour order is magnitude
   assert.equal(heatColor(0), "#440154");
   assert.equal(heatColor(1), "#fde725");
   const luminance = (hex: string) =>
-    [1, 3, 5]
-      .map((i) => parseInt(hex.slice(i, i + 2), 16))
-      .reduce((l, c, k) => l + c * [0.2126, 0.7152, 0.0722][k]!, 0);
+    [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).reduce((l, c, k) => l + c * [0.2126, 0.7152, 0.0722][k], 0);
   for (let i = 1; i <= 50; i++)
     assert.ok(luminance(heatColor(i / 50)) > luminance(heatColor((i - 1) / 50)), `brighter at t=${i / 50}`);
   const scale = logHeatScale([1e-4, 1e-2, 1, 0, Number.NaN]);

@@ -165,7 +165,7 @@ test("wrong types everywhere are reported, never thrown", () => {
   for (const bad of [null, 42, "resnet", [], undefined]) {
     const issues = issuesOf(bad);
     assert.equal(issues.length, 1);
-    assert.deepEqual(issues[0]!.path, []);
+    assert.deepEqual(issues[0].path, []);
   }
   const issues = issuesOf({
     name: "",
@@ -206,8 +206,8 @@ test("resnet() throws a SpecError naming the option path", () => {
     (err: unknown) => {
       assert.ok(err instanceof SpecError);
       assert.equal(err.diagnostics.length, 1);
-      assert.equal(err.diagnostics[0]!.range, null);
-      assert.equal(err.diagnostics[0]!.message, "stages[0].blocks: blocks must be a positive integer, got 0");
+      assert.equal(err.diagnostics[0].range, null);
+      assert.equal(err.diagnostics[0].message, "stages[0].blocks: blocks must be a positive integer, got 0");
       return true;
     },
   );

@@ -1,3 +1,4 @@
+/* eslint-disable no-regex-spaces -- the patterns match edited source text, whose two-space indents read better as spaces than as " {2}" */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
@@ -46,8 +47,8 @@ function comments(text: string): string[] {
 /** Each kind of edit the diagram offers, as it would be chosen for `spec` (a value different from the current one). */
 function editsFor(spec: ResNetSpec): SpecEdit[] {
   const last = spec.stages.length - 1;
-  const s0 = spec.stages[0]!;
-  const sl = spec.stages[last]!;
+  const s0 = spec.stages[0];
+  const sl = spec.stages[last];
   return [
     { kind: "stage", stage: last, key: "blocks", value: sl.blocks + 1 },
     { kind: "stage", stage: 0, key: "blocks", value: s0.blocks + 2 },

@@ -47,7 +47,7 @@ test("torch calibration: the runner's line parses, fits the probes' MACs and par
   );
   assert.ok(Math.abs(calibration.throughput.stepOverheadSeconds - truth.overhead) < 1e-9);
   assert.ok(Math.abs(calibration.throughput.secondsPerParam - truth.perParam) < 1e-14);
-  const small = estimateTraining(probes[0]!, {
+  const small = estimateTraining(probes[0], {
     batchSize: batch,
     trainSamples: 9000,
     throughput: calibration.throughput,
@@ -58,7 +58,7 @@ test("torch calibration: the runner's line parses, fits the probes' MACs and par
     throughput: calibration.throughput,
   });
   assert.equal(small.stepsPerEpoch, 281); // ⌊9000 / 32⌋
-  assert.ok(Math.abs(small.secondsPerStep - seconds[0]!) < 1e-9);
+  assert.ok(Math.abs(small.secondsPerStep - seconds[0]) < 1e-9);
   assert.ok(r18.secondsPerEpoch > 100 * small.secondsPerEpoch);
 });
 

@@ -135,7 +135,7 @@ test("learning-rate schedules: constant, step (milestones × gamma), cosine with
   assert.ok(learningRateAt(cosine, 99, 10) < 0.001, "ends near zero");
 });
 
-test("weight decay applies to conv and fc weights only, not BN γ/β or biases", async () => {
+test("weight decay applies to conv and fc weights only, not BN γ/β or biases", () => {
   const graph = microGraph();
   const model = buildModel(graph, { seed: 5 });
   const decayed = decayedParameterNames(graph);
@@ -156,13 +156,13 @@ test("weight decay applies to conv and fc weights only, not BN γ/β or biases",
   model.dispose();
 });
 
-test("Adam matches its closed form on the first step: w ← w − lr·sign(g)", async () => {
+test("Adam matches its closed form on the first step: w ← w − lr·sign(g)", () => {
   const p = tf.variable(tf.tensor1d([1, -2, 3]));
   const opt = new Optimizer(new Map([["w", p]]), { kind: "adam", momentum: 0, weightDecay: 0, decayed: new Set() });
   const g = tf.tensor1d([0.5, -4, 0]);
   opt.apply(new Map([["w", g]]), 0.1);
   const w = p.dataSync();
-  assert.ok(Math.abs(w[0] - 0.9) < 1e-5 && Math.abs(w[1] + 1.9) < 1e-5 && Math.abs(w[2] - 3) < 1e-5, `${[...w]}`);
+  assert.ok(Math.abs(w[0] - 0.9) < 1e-5 && Math.abs(w[1] + 1.9) < 1e-5 && Math.abs(w[2] - 3) < 1e-5, [...w].join(","));
   tf.dispose([p, g]);
   opt.dispose();
 });
@@ -207,8 +207,8 @@ test("progress from the first step: step 0 is reported with its time; samplesPer
       [1, 4, 5],
     ],
   );
-  assert.ok(steps[0]!.epochSeconds > 0 && steps[0]!.epochSeconds <= steps[1]!.epochSeconds);
-  assert.equal(result.history[0]!.trainSamples, 40);
+  assert.ok(steps[0].epochSeconds > 0 && steps[0].epochSeconds <= steps[1].epochSeconds);
+  assert.equal(result.history[0].trainSamples, 40);
   assert.throws(
     () => validateConfig(tinyConfig({ samplesPerEpoch: 0 })),
     /samples per epoch must be a positive integer/,

@@ -96,13 +96,13 @@ test("diff --batch 32 --json: Δmemory per stage is the added blocks' saved acti
     for (const l of layers) if (l.stage !== null) out.set(l.stage, (out.get(l.stage) ?? 0) + l.savedActivationBytes);
     return out;
   };
-  const [stagesA, stagesB] = summaries.map((x) => byStage(x!.layers));
+  const [stagesA, stagesB] = summaries.map((x) => byStage(x.layers));
   for (const s of diff.stages) {
-    assert.equal(s.savedActivationBytesA, stagesA!.get(s.id), `${s.id} A`);
-    assert.equal(s.savedActivationBytesB, stagesB!.get(s.id), `${s.id} B`);
+    assert.equal(s.savedActivationBytesA, stagesA.get(s.id), `${s.id} A`);
+    assert.equal(s.savedActivationBytesB, stagesB.get(s.id), `${s.id} B`);
   }
-  assert.equal(diff.memory.trainPeakBytesA, summaries[0]!.memory.trainPeakBytes);
-  assert.equal(diff.memory.trainPeakBytesB, summaries[1]!.memory.trainPeakBytes);
+  assert.equal(diff.memory.trainPeakBytesA, summaries[0].memory.trainPeakBytes);
+  assert.equal(diff.memory.trainPeakBytesB, summaries[1].memory.trainPeakBytes);
   // Without --batch the column is at summary's default batch, 1: the fixed BN statistics no longer scale.
   const atOne = diffNetworks(loadSpec("resnet18").graph!, loadSpec("resnet34").graph!);
   assert.equal(atOne.memory.batch, 1);

@@ -33,10 +33,10 @@ function sink(): RenderOutput & { stdout: string; stderr: string } {
 async function stderrOf(fn: () => Promise<number>): Promise<{ code: number; err: string }> {
   const write = process.stderr.write.bind(process.stderr);
   let err = "";
-  process.stderr.write = ((chunk: string | Uint8Array) => {
+  process.stderr.write = (chunk: string | Uint8Array) => {
     err += String(chunk);
     return true;
-  }) as typeof process.stderr.write;
+  };
   try {
     return { code: await fn(), err };
   } finally {

@@ -19,12 +19,12 @@ before(buildCliIfStale);
 
 /** Run `tasks` with at most `limit` in flight (2 cores, shared). */
 async function pool<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   const workers = Array.from({ length: limit }, async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await task(items[i]!);
+      results[i] = await task(items[i]);
     }
   });
   await Promise.all(workers);
@@ -49,7 +49,7 @@ test("every broken and hostile fixture fails with the expected located diagnosti
   const results = await pool(paths, 3, async (path) => {
     const file = relative(root, path);
     const [, line, column, expected] = /^\/\/ expect: (\d+):(\d+) (.*)$/m.exec(readFileSync(join(root, file), "utf8"))!;
-    return { file, line, column, expected: expected!, run: await runCli(["summary", file]) };
+    return { file, line, column, expected: expected, run: await runCli(["summary", file]) };
   });
   const failures: string[] = [];
   for (const { file, line, column, expected, run } of results) {
@@ -60,6 +60,7 @@ test("every broken and hostile fixture fails with the expected located diagnosti
     if (!lines.some((l) => l.startsWith(prefix) && l.includes(expected)))
       problems.push(`no line "${prefix}…${expected}…"`);
     if (lines.some((l) => /^\s+at /.test(l))) problems.push("stack trace printed");
+    // eslint-disable-next-line no-control-regex -- the test asserts that no control character reaches the terminal
     if (/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(run.stderr)) problems.push("control character in the output");
     if (run.stdout !== "") problems.push("stdout not empty");
     if (problems.length) failures.push(`${file}: ${problems.join("; ")}\n${run.stderr}`);
@@ -141,7 +142,7 @@ test("summary --json prints exactly one JSON object with shapes as arrays", asyn
     json.stages.map((s) => s.name),
     ["stem", "layer1", "layer2", "layer3", "layer4", "head"],
   );
-  assert.deepEqual(json.stages[4]!.output, [512, 7, 7]);
+  assert.deepEqual(json.stages[4].output, [512, 7, 7]);
   const conv = json.layers.find((l) => l.id === "layer2.0.conv1")!;
   assert.deepEqual([conv.kind, conv.input, conv.output, conv.params], ["conv", [64, 56, 56], [128, 28, 28], 73_728]);
   assert.equal(conv.source?.line, 11, "layer2 comes from the second stage() line");

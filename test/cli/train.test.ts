@@ -129,8 +129,8 @@ test("train on MNIST adapts ResNet-18 to the digits and prints the calibrated es
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.equal(lines[0]!.type, "estimate");
-  assert.equal(lines[1]!.type, "start");
+  assert.equal(lines[0].type, "estimate");
+  assert.equal(lines[1].type, "start");
   const estimate = lines[0] as unknown as TrainEstimateLine;
   assert.deepEqual(estimate.changes, [
     "input 3×224×224 → 1×28×28 (mnist's images)",
@@ -140,7 +140,7 @@ test("train on MNIST adapts ResNet-18 to the digits and prints the calibrated es
   assert.equal(estimate.workers, 1);
   assert.ok(estimate.secondsPerStep > 0 && Math.abs(estimate.secondsPerEpoch - 2 * estimate.secondsPerStep) < 0.01);
   // The adapted network trains: its parameter count, not the 1,000-class ImageNet one (11,689,512).
-  assert.equal(lines[1]!.params, estimate.params);
+  assert.equal(lines[1].params, estimate.params);
   assert.equal(estimate.params, 11_175_370);
   for (const [args, expected] of [
     [

@@ -165,8 +165,8 @@ export async function startCodeServer(
         resolve(m[1]);
       }
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`code-server exited (${code ?? signal}) before listening:\n${output}`));

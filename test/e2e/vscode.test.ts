@@ -15,7 +15,6 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
-  rmSync,
   symlinkSync,
   copyFileSync,
   writeFileSync,
@@ -91,7 +90,7 @@ test("code-server is prepared for offline use (scripts/e2e-setup.mjs, one-time)"
   prepareCodeServer();
 });
 
-test("the extension works inside VS Code (code-server + Chromium)", { skip, timeout: 180_000 }, async (t) => {
+test("the extension works inside VS Code (code-server + Chromium)", { skip, timeout: 180_000 }, async () => {
   if (!VSIX)
     assert.ok(existsSync(join(ROOT, manifest.main)), `${manifest.main} is missing: run \`npm run build\` first`);
   tempDir = mkdtempSync(join(tmpdir(), "resnet-studio-e2e-"));

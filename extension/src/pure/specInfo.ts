@@ -73,7 +73,7 @@ function hoverIndex(graph: ModelGraph): HoverIndex {
   if (known) return known;
   const byId = new Map(graph.nodes.map((n) => [n.id, n] as const));
   const lastNode = (ids: readonly string[]): GraphNode | undefined =>
-    ids.length ? byId.get(ids[ids.length - 1]!) : undefined;
+    ids.length ? byId.get(ids[ids.length - 1]) : undefined;
   const byRange = new Map<string, RangeEntry>();
   const index: HoverIndex = { entries: [], start: Infinity, end: -Infinity };
   const add = (level: Level, range: SourceRange | null, make: () => Located) => {

@@ -90,7 +90,7 @@ export function smallVariant(
   if (!analyze(spec).graph) return null;
   // Bottleneck and grouped blocks need floor(channels · widthPerGroup / 64) ≥ 1 for a non-empty inner width.
   const minChannels = Math.max(MIN_WIDTH, Math.ceil(64 / spec.widthPerGroup));
-  const firstWidth = spec.stages[0]!.channels;
+  const firstWidth = spec.stages[0].channels;
   let widthScale = Math.min(1, START_WIDTH / firstWidth);
   let blocks = spec.stages.map((s) => s.blocks);
   let groups = spec.groups;
@@ -142,15 +142,15 @@ function scaledStages(
   multiple: number,
 ): StageSpec[] {
   // The first width is a multiple of 4 (SIMD lanes; readable widths); the others keep their ratio to it (×2 per stage).
-  const first = Math.max(minChannels, 4 * Math.round((stages[0]!.channels * widthScale) / 4));
+  const first = Math.max(minChannels, 4 * Math.round((stages[0].channels * widthScale) / 4));
   let previous = 0;
   return stages.map((s, i) => {
-    let channels = Math.max(minChannels, Math.round((first * s.channels) / stages[0]!.channels));
+    let channels = Math.max(minChannels, Math.round((first * s.channels) / stages[0].channels));
     channels = Math.ceil(channels / multiple) * multiple;
     // Never narrower than the stage before when the original widened or kept its width (option A can't drop channels).
-    if (i > 0 && s.channels >= stages[i - 1]!.channels) channels = Math.max(channels, previous);
+    if (i > 0 && s.channels >= stages[i - 1].channels) channels = Math.max(channels, previous);
     previous = channels;
-    return { channels, blocks: blocks[i]!, stride: s.stride };
+    return { channels, blocks: blocks[i], stride: s.stride };
   });
 }
 

@@ -137,7 +137,7 @@ function innerWidth(spec: ResNetSpec, channels: number): number {
 }
 
 function stemOutputChannels(spec: ResNetSpec): number {
-  return spec.stem === "imagenet" ? 64 : spec.stages[0]!.channels;
+  return spec.stem === "imagenet" ? 64 : spec.stages[0].channels;
 }
 
 function shapeChanges(plan: BlockPlan): boolean {
@@ -296,14 +296,14 @@ interface StageCost {
 
 /** Params and activations of a stage by building its first and second block in a scratch graph. */
 function estimateStage(spec: ResNetSpec, stageIndex: number, inputShape: Shape): StageCost {
-  const stage = spec.stages[stageIndex]!;
+  const stage = spec.stages[stageIndex];
   const scratch = new GraphBuilder(undefined);
   scratch.add("input", { kind: "input" }, [], { role: "main", stage: null, block: null, sourcePath: [] }, inputShape);
   const outChannels = stage.channels * expansionOf(spec);
   const first: BlockPlan = {
     stageIndex,
     blockIndex: 0,
-    inChannels: inputShape[0]!,
+    inChannels: inputShape[0],
     stride: stage.stride,
     width: innerWidth(spec, stage.channels),
     outChannels,
@@ -353,7 +353,7 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
   let activations = shapeElements(spec.input);
   if (spec.stem === "imagenet") {
     const convShape = [stemChannels, convOutputSize(height, 7, 2, 3), convOutputSize(width, 7, 2, 3)];
-    shape = [stemChannels, convOutputSize(convShape[1]!, 3, 2, 1), convOutputSize(convShape[2]!, 3, 2, 1)];
+    shape = [stemChannels, convOutputSize(convShape[1], 3, 2, 1), convOutputSize(convShape[2], 3, 2, 1)];
     params = stemChannels * inChannels * 49 + 2 * stemChannels;
     activations += 3 * shapeElements(convShape) + shapeElements(shape);
   } else {
@@ -375,7 +375,7 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
   for (const [i, stage] of spec.stages.entries()) {
     const path: SpecPath = ["stages", i];
     const layer = `layer${i + 1}`;
-    const [c, h, w] = [shape[0]!, shape[1]!, shape[2]!];
+    const [c, h, w] = [shape[0], shape[1], shape[2]];
     minimumSide *= stage.stride;
     blocks += stage.blocks;
     if (blocks > MAX_BLOCKS) {
@@ -451,7 +451,7 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
       return diagnostics;
     }
   }
-  const classifierParams = (shape[0]! + 1) * spec.classes;
+  const classifierParams = (shape[0] + 1) * spec.classes;
   if (params + classifierParams > MAX_PARAMS) {
     refuse(
       ["classes"],
@@ -522,8 +522,8 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
       label,
       blocks,
       nodeIds: nodes.map((n) => n.id),
-      inputShape: nodes[0]!.inputShape,
-      outputShape: nodes[nodes.length - 1]!.outputShape,
+      inputShape: nodes[0].inputShape,
+      outputShape: nodes[nodes.length - 1].outputShape,
       params: sum(nodes, "params"),
       macs: sum(nodes, "macs"),
       source: sourceAt(sources, sourcePath),
@@ -575,15 +575,15 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
     }
     group(`layer${stageIndex + 1}`, `${label} ×${plans.length}`, ["stages", stageIndex], from, blocks);
     // A stage's input is its first block's input, not its first node's (a projection may come later in order).
-    const last = stages[stages.length - 1]!;
-    last.inputShape = blocks[0]!.inputShape;
+    const last = stages[stages.length - 1];
+    last.inputShape = blocks[0].inputShape;
   }
 
   // Head.
   from = builder.nodes.length;
   if (spec.preActivation) {
     const finalContext: NodeContext = { role: "main", stage: "head", block: null, sourcePath: ["preActivation"] };
-    const channels = builder.get(current).outputShape[0]!;
+    const channels = builder.get(current).outputShape[0];
     if (useBn) current = builder.add("bn_final", batchnorm(channels), [current], finalContext).id;
     current = builder.add("relu_final", { kind: "relu" }, [current], finalContext).id;
   }
@@ -593,7 +593,7 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
     block: null,
     sourcePath: [],
   }).id;
-  const features = builder.get(current).outputShape[0]!;
+  const features = builder.get(current).outputShape[0];
   builder.add("fc", { kind: "fc", inFeatures: features, outFeatures: spec.classes }, [current], {
     role: "main",
     stage: "head",
@@ -613,7 +613,7 @@ function buildGraph(spec: ResNetSpec, sources: SpecSourceMap | undefined): Model
     name: spec.name,
     spec,
     input: [...spec.input],
-    output: [...nodes[nodes.length - 1]!.outputShape],
+    output: [...nodes[nodes.length - 1].outputShape],
     nodes,
     stages,
     totals,

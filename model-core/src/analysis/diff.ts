@@ -272,10 +272,10 @@ export function formatNetworkDiff(diff: NetworkDiff): string {
     formatDelta(diff.deltaMacs),
     formatByteDelta(m.deltaSavedActivationBytes),
   ]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const table = rows.map((r) =>
     r
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join("  ")
       .trimEnd(),
   );

@@ -105,19 +105,19 @@ export function fitThroughput(samples: readonly StepSample[], meta: { backend: s
   if (!active.includes(1)) active = [1];
   for (;;) {
     const coefficients = leastSquares(
-      rows.map((r) => active.map((j) => r.features[j]!)),
+      rows.map((r) => active.map((j) => r.features[j])),
       rows.map((r) => r.y),
     );
     const negative = coefficients
-      ? active.filter((j, k) => j !== 1 && coefficients[k]! < 0)
+      ? active.filter((j, k) => j !== 1 && coefficients[k] < 0)
       : active.filter((j) => j !== 1);
-    if (coefficients && negative.length === 0 && coefficients[active.indexOf(1)]! > 0) {
-      const value = (j: number) => (active.includes(j) ? coefficients[active.indexOf(j)]! : 0);
+    if (coefficients && negative.length === 0 && coefficients[active.indexOf(1)] > 0) {
+      const value = (j: number) => (active.includes(j) ? coefficients[active.indexOf(j)] : 0);
       return { ...meta, stepOverheadSeconds: value(0), macsPerSecond: 1 / value(1), secondsPerParam: value(2) };
     }
     if (negative.length === 0) {
       // Even the MAC term alone came out non-positive: the samples are noise. Fall back to the mean rate.
-      const work = rows.reduce((a, r) => a + r.features[1]!, 0);
+      const work = rows.reduce((a, r) => a + r.features[1], 0);
       const seconds = rows.reduce((a, r) => a + r.y, 0);
       return { ...meta, stepOverheadSeconds: 0, macsPerSecond: work / seconds, secondsPerParam: 0 };
     }
@@ -127,26 +127,26 @@ export function fitThroughput(samples: readonly StepSample[], meta: { backend: s
 
 /** Solves min ‖X·b − y‖² by the normal equations (a few columns); null when they are singular. */
 function leastSquares(x: number[][], y: number[]): number[] | null {
-  const n = x[0]!.length;
+  const n = x[0].length;
   // Scale columns to unit size so MACs (≈1e9) and the intercept (1) don't make the system ill-conditioned.
-  const scale = Array.from({ length: n }, (_, j) => Math.max(...x.map((row) => Math.abs(row[j]!))) || 1);
+  const scale = Array.from({ length: n }, (_, j) => Math.max(...x.map((row) => Math.abs(row[j]))) || 1);
   const a = Array.from({ length: n }, (_, i) =>
     Array.from({ length: n + 1 }, (_, j) =>
       j < n
-        ? x.reduce((s, row) => s + (row[i]! / scale[i]!) * (row[j]! / scale[j]!), 0)
-        : x.reduce((s, row, r) => s + (row[i]! / scale[i]!) * y[r]!, 0),
+        ? x.reduce((s, row) => s + (row[i] / scale[i]) * (row[j] / scale[j]), 0)
+        : x.reduce((s, row, r) => s + (row[i] / scale[i]) * y[r], 0),
     ),
   );
   for (let col = 0; col < n; col++) {
     let pivot = col;
-    for (let r = col + 1; r < n; r++) if (Math.abs(a[r]![col]!) > Math.abs(a[pivot]![col]!)) pivot = r;
-    if (Math.abs(a[pivot]![col]!) < 1e-12) return null;
-    [a[col], a[pivot]] = [a[pivot]!, a[col]!];
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r][col]) > Math.abs(a[pivot][col])) pivot = r;
+    if (Math.abs(a[pivot][col]) < 1e-12) return null;
+    [a[col], a[pivot]] = [a[pivot], a[col]];
     for (let r = 0; r < n; r++) {
       if (r === col) continue;
-      const f = a[r]![col]! / a[col]![col]!;
-      for (let c = col; c <= n; c++) a[r]![c]! -= f * a[col]![c]!;
+      const f = a[r][col] / a[col][col];
+      for (let c = col; c <= n; c++) a[r][c] -= f * a[col][c];
     }
   }
-  return a.map((row, i) => row[n]! / row[i]! / scale[i]!);
+  return a.map((row, i) => row[n] / row[i] / scale[i]);
 }

@@ -15,7 +15,7 @@ export function shapeElements(shape: Shape): number {
 
 function spatial(shape: Shape): [number, number, number] {
   if (shape.length !== 3) throw new Error(`internal: expected a [C,H,W] feature map, got [${shape.join(",")}]`);
-  return [shape[0]!, shape[1]!, shape[2]!];
+  return [shape[0], shape[1], shape[2]];
 }
 
 /** The output shape of `op` given the shapes of its inputs (inputs[0] is the main argument). */

@@ -95,10 +95,10 @@ class Timeline {
   /** Adds `size` to every step in [from, to]. */
   add(from: number, to: number, size: Affine): void {
     if (to < from) return;
-    this.fixed[from]! += size.fixed;
-    this.perSample[from]! += size.perSample;
-    this.fixed[to + 1]! -= size.fixed;
-    this.perSample[to + 1]! -= size.perSample;
+    this.fixed[from] += size.fixed;
+    this.perSample[from] += size.perSample;
+    this.fixed[to + 1] -= size.fixed;
+    this.perSample[to + 1] -= size.perSample;
   }
   /** The running sums: the live total at each step. */
   steps(): Affine[] {
@@ -106,8 +106,8 @@ class Timeline {
     let f = 0;
     let p = 0;
     for (let i = 0; i < this.length; i++) {
-      f += this.fixed[i]!;
-      p += this.perSample[i]!;
+      f += this.fixed[i];
+      p += this.perSample[i];
       out.push({ fixed: f, perSample: p });
     }
     return out;
@@ -170,7 +170,7 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   const index = new Map<string, number>();
   nodes.forEach((node, i) => index.set(node.id, i));
   const consumers: number[][] = nodes.map(() => []);
-  nodes.forEach((node, i) => node.inputs.forEach((id) => consumers[index.get(id)!]!.push(i)));
+  nodes.forEach((node, i) => node.inputs.forEach((id) => consumers[index.get(id)!].push(i)));
   const outputPerSample = nodes.map((node) => shapeElements(node.outputShape) * bytes);
 
   // Storage of each node's output: torchvision's in-place ReLU after BN or add, and `out += identity`, reuse it.
@@ -178,12 +178,12 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   nodes.forEach((node, i) => {
     storage[i] = i;
     const first = node.inputs[0] === undefined ? -1 : index.get(node.inputs[0])!;
-    if (node.op.kind === "relu" && first >= 0 && consumers[first]!.length === 1) {
-      const kind = nodes[first]!.op.kind;
+    if (node.op.kind === "relu" && first >= 0 && consumers[first].length === 1) {
+      const kind = nodes[first].op.kind;
       if (kind === "batchnorm" || kind === "add") storage[i] = storage[first]!;
     } else if (node.op.kind === "add" && node.op.mode === "plain") {
-      const branch = index.get(node.inputs[1]!)!;
-      if (consumers[branch]!.length === 1) storage[i] = storage[branch]!;
+      const branch = index.get(node.inputs[1])!;
+      if (consumers[branch].length === 1) storage[i] = storage[branch]!;
     }
   });
 
@@ -194,10 +194,10 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   const stageRange = new Map<string, [number, number]>();
   for (const stage of graph.stages) {
     if (!checkpointStages.includes(stage.id) || stage.nodeIds.length === 0) continue;
-    stageRange.set(stage.id, [index.get(stage.nodeIds[0]!)!, index.get(stage.nodeIds[stage.nodeIds.length - 1]!)!]);
+    stageRange.set(stage.id, [index.get(stage.nodeIds[0])!, index.get(stage.nodeIds[stage.nodeIds.length - 1])!]);
   }
   const checkpointedRange = (i: number): [number, number] | null => {
-    const stage = nodes[i]!.stage;
+    const stage = nodes[i].stage;
     return stage === null ? null : (stageRange.get(stage) ?? null);
   };
 
@@ -207,20 +207,20 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   const storageTensor = (root: number): SavedTensor => {
     let t = outputs.get(root);
     if (!t) {
-      t = { size: { fixed: 0, perSample: outputPerSample[root]! }, savers: [], producer: root, lastUse: root };
+      t = { size: { fixed: 0, perSample: outputPerSample[root] }, savers: [], producer: root, lastUse: root };
       outputs.set(root, t);
     }
     return t;
   };
-  nodes.forEach((_node, i) => storageTensor(storage[i]!));
+  nodes.forEach((_node, i) => storageTensor(storage[i]));
   nodes.forEach((node, i) => {
-    for (const c of consumers[i]!) {
-      const t = storageTensor(storage[i]!);
+    for (const c of consumers[i]) {
+      const t = storageTensor(storage[i]);
       t.lastUse = Math.max(t.lastUse, c);
     }
     // The input stays held by the caller for the whole step; the output feeds the loss.
-    if (i === 0 || i === n - 1) storageTensor(storage[i]!).lastUse = n - 1;
-    const save = (j: number) => storageTensor(storage[j]!).savers.push(i);
+    if (i === 0 || i === n - 1) storageTensor(storage[i]).lastUse = n - 1;
+    const save = (j: number) => storageTensor(storage[j]).savers.push(i);
     const saveInput = (k: number) => {
       const id = node.inputs[k];
       if (id !== undefined) save(index.get(id)!);
@@ -252,7 +252,7 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
         // g⊙F + (1−g)⊙s keeps g, F, 1−g and s; F + (1−g)⊙s keeps 1−g and s. Scalar scales keep nothing.
         if (op.mode !== "plain") {
           saveInput(0);
-          extra({ fixed: 0, perSample: outputPerSample[i]! });
+          extra({ fixed: 0, perSample: outputPerSample[i] });
           if (op.mode === "exclusiveGate") {
             saveInput(1);
             saveInput(2);
@@ -266,8 +266,8 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
 
   // A checkpointed stage saves only its input in the forward pass (torch.utils.checkpoint's save_for_backward).
   for (const [first] of stageRange.values()) {
-    const stageInput = index.get(nodes[first]!.inputs[0]!);
-    if (stageInput !== undefined) storageTensor(storage[stageInput]!).savers.push(first);
+    const stageInput = index.get(nodes[first].inputs[0]);
+    if (stageInput !== undefined) storageTensor(storage[stageInput]).savers.push(first);
   }
 
   const savedByNode: Affine[] = nodes.map(() => ({ fixed: 0, perSample: 0 }));
@@ -282,7 +282,7 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
     inference.add(t.producer, t.lastUse, t.size);
     if (forwardSavers.length > 0) {
       const first = Math.min(...forwardSavers);
-      const attributed = savedByNode[first]!;
+      const attributed = savedByNode[first];
       attributed.fixed += t.size.fixed;
       attributed.perSample += t.size.perSample;
       forward.add(t.producer, n - 1, t.size);
@@ -310,8 +310,8 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
   // Activation gradients: ∂L/∂out of node j lives from its last consumer's backward to its own. The input needs none.
   nodes.forEach((_node, j) => {
     if (j === 0) return;
-    const lastConsumer = Math.max(j, ...consumers[j]!);
-    backward.add(j, lastConsumer, { fixed: 0, perSample: outputPerSample[j]! });
+    const lastConsumer = Math.max(j, ...consumers[j]);
+    backward.add(j, lastConsumer, { fixed: 0, perSample: outputPerSample[j] });
   });
 
   // Parameters, buffers, gradients, optimiser state.
@@ -367,12 +367,12 @@ export function evaluatePlan(plan: MemoryPlan, batch: number): TrainingMemory {
   const nodes = plan.graph.nodes;
   const nodeMemory: NodeMemory[] = nodes.map((node, i) => ({
     id: node.id,
-    savedActivationBytes: at(plan.savedByNode[i]!, batch),
-    outputBytes: batch * plan.outputPerSample[i]!,
+    savedActivationBytes: at(plan.savedByNode[i], batch),
+    outputBytes: batch * plan.outputPerSample[i],
   }));
   const stageOf = new Map<string, number>();
   nodeMemory.forEach((m, i) => {
-    const stage = nodes[i]!.stage;
+    const stage = nodes[i].stage;
     if (stage !== null) stageOf.set(stage, (stageOf.get(stage) ?? 0) + m.savedActivationBytes);
   });
   const forward = peakOf(plan.forward, batch);
@@ -390,7 +390,7 @@ export function evaluatePlan(plan: MemoryPlan, batch: number): TrainingMemory {
     optimizerBytes: plan.optimizerBytes,
     trainPeakBytes: Math.max(forward.bytes, backward.bytes),
     trainPeakPhase: peakInBackward ? "backward" : "forward",
-    trainPeakNode: nodes[peakInBackward ? backward.index : forward.index]!.id,
+    trainPeakNode: nodes[peakInBackward ? backward.index : forward.index].id,
     inferencePeakBytes: peakOf(plan.inference, batch).bytes,
     nodes: nodeMemory,
     stages: plan.graph.stages.map((s) => ({ id: s.id, savedActivationBytes: stageOf.get(s.id) ?? 0 })),

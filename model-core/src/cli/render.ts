@@ -98,7 +98,7 @@ async function computeGradients(
   const model = runtime.buildModel(graph, { seed });
   const [c, h, w] = graph.input;
   const classes = graph.output[0] ?? 1;
-  const x = tf.randomNormal([batchSize, h, w, c], 0, 1, "float32", seed) as import("@tensorflow/tfjs-core").Tensor4D;
+  const x = tf.randomNormal<import("@tensorflow/tfjs-core").Rank.R4>([batchSize, h, w, c], 0, 1, "float32", seed);
   const labels = Array.from({ length: batchSize }, (_, i) => (i * 7 + seed) % classes);
   try {
     return await runtime.gradientFlow(model, { x, labels });

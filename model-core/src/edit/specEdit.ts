@@ -171,7 +171,7 @@ function indentOfLine(text: string, offset: number): string {
 /** The file's indent unit: the first indented line's leading whitespace, or two spaces. */
 function indentUnit(text: string): string {
   const m = /\n([ \t]+)\S/.exec(text);
-  return m ? (m[1]!.startsWith("\t") ? "\t" : m[1]!.length >= 4 && m[1]!.length % 4 === 0 ? "    " : "  ") : "  ";
+  return m ? (m[1].startsWith("\t") ? "\t" : m[1].length >= 4 && m[1].length % 4 === 0 ? "    " : "  ") : "  ";
 }
 
 /** A value as source text, in the file's quote style. */
@@ -209,7 +209,7 @@ function setProperty(tree: Tree, object: ts.ObjectLiteralExpression, key: string
   });
   const spreadAfter = lastIndex >= 0 && props.slice(lastIndex + 1).some(ts.isSpreadAssignment);
   if (lastIndex >= 0 && !spreadAfter) {
-    const p = props[lastIndex]!;
+    const p = props[lastIndex];
     if (ts.isPropertyAssignment(p))
       return [{ startOffset: p.initializer.getStart(tree.sf), endOffset: p.initializer.getEnd(), newText: text }];
     return [{ startOffset: p.getStart(tree.sf), endOffset: p.getEnd(), newText: `${key}: ${text}` }];
@@ -223,7 +223,7 @@ function addProperty(tree: Tree, object: ts.ObjectLiteralExpression, property: s
   const props = object.properties;
   if (props.length === 0)
     return [{ startOffset: object.getStart(tree.sf), endOffset: object.getEnd(), newText: `{ ${property} }` }];
-  const last = props[props.length - 1]!;
+  const last = props[props.length - 1];
   const close = object.getEnd() - 1;
   const trailingComma = props.hasTrailingComma;
   const commaEnd = trailingComma ? t.indexOf(",", last.getEnd()) + 1 : last.getEnd();
@@ -259,7 +259,7 @@ export function applySpecEdit(text: string, file: string, edit: SpecEdit): SpecE
     if (!Number.isInteger(edit.stage) || edit.stage < 0 || edit.stage >= spec.stages.length)
       return fail(`there is no stage ${edit.stage + 1} (the spec has ${spec.stages.length})`);
   }
-  const current = edit.kind === "stage" ? spec.stages[edit.stage]![edit.key] : spec[edit.key];
+  const current = edit.kind === "stage" ? spec.stages[edit.stage][edit.key] : spec[edit.key];
   if (current === edit.value)
     return fail(
       `${edit.kind === "stage" ? `layer${edit.stage + 1} ` : ""}${edit.key} is already ${String(edit.value)}`,
@@ -449,7 +449,7 @@ function spellOutPresetCall(
   ];
   const quote = quoteStyle(tree);
   if (arg && ts.isObjectLiteralExpression(arg) && arg.properties.length > 0 && call.arguments[0] === arg) {
-    const first = arg.properties[0]!;
+    const first = arg.properties[0];
     const multiLine = lineStart(t, first.getStart(tree.sf)) !== lineStart(t, arg.getStart(tree.sf));
     const indent = multiLine
       ? indentOfLine(t, first.getStart(tree.sf))

@@ -98,7 +98,7 @@ export function findDeepNesting(text: string, limit: number): number {
       }
       case ts.SyntaxKind.CommaToken:
       case ts.SyntaxKind.SemicolonToken:
-        level = open.length > 0 ? open[open.length - 1]!.level + 1 : 0;
+        level = open.length > 0 ? open[open.length - 1].level + 1 : 0;
         break;
       default:
         if (NESTING_TOKENS.has(token)) level++;

@@ -244,14 +244,14 @@ export async function layoutView(graph: ModelGraph, expansion: ExpansionState): 
   let y = ROOT_PADDING;
   let columnLeft = ROOT_PADDING;
   splitIntoColumns(extents, expansion.columns ?? 1).forEach((members, column) => {
-    const laneX = columnLeft + Math.max(0, ...members.map((i) => extents[i]!.left));
+    const laneX = columnLeft + Math.max(0, ...members.map((i) => extents[i].left));
     let bottom = ROOT_PADDING;
     members.forEach((i, k) => {
       if (k > 0) bottom += LANE_GAP;
-      bottom = place(segments[i]!, laneX, bottom, 0, placed);
+      bottom = place(segments[i], laneX, bottom, 0, placed);
     });
     for (const id of placed.nodes.keys()) if (!placed.column.has(id)) placed.column.set(id, column);
-    const right = laneX + Math.max(0, ...members.map((i) => extents[i]!.right));
+    const right = laneX + Math.max(0, ...members.map((i) => extents[i].right));
     placed.columns.push({ laneX, right });
     y = Math.max(y, bottom);
     columnLeft = right + COLUMN_GAP;
@@ -428,7 +428,7 @@ function readBlockLayout(result: ElkNode): BlockLayout {
     nodes.set(c.id, { x: c.x ?? 0, y: c.y ?? 0, width: c.width ?? 0, height: c.height ?? 0 });
   const entry = nodes.get(ENTRY_ID);
   const edges = new Map<string, Point[]>();
-  for (const e of (result.edges ?? []) as ElkExtendedEdge[]) {
+  for (const e of result.edges ?? []) {
     const points: Point[] = [];
     for (const s of e.sections ?? []) {
       points.push({ x: s.startPoint.x, y: s.startPoint.y });
@@ -530,7 +530,7 @@ function splitIntoColumns(extents: Extent[], columns: number): number[][] {
   let top = 0;
   extents.forEach((e, i) => {
     const column = Math.min(count - 1, Math.floor(((top + e.height / 2) / total) * count));
-    out[column]!.push(i);
+    out[column].push(i);
     top += e.height + LANE_GAP;
   });
   return out.filter((c) => c.length > 0);

@@ -113,7 +113,7 @@ export async function measureStepSeconds(
     }
     times.sort((a, b) => a - b);
     const median =
-      times.length % 2 ? times[times.length >> 1]! : (times[times.length / 2 - 1]! + times[times.length / 2]!) / 2;
+      times.length % 2 ? times[times.length >> 1] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
     return {
       macsPerImage: graph.totals.macs,
       params: graph.totals.params,

@@ -161,7 +161,7 @@ export function decodeSafetensors(
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(rawMeta as Record<string, unknown>)) {
     if (typeof value !== "string") fail(`__metadata__.${key}`, `must be a string, got ${JSON.stringify(value)}`);
-    metadata[key] = value as string;
+    metadata[key] = value;
   }
   const dataLength = bytes.length - headerEnd;
   const data = bytes.subarray(headerEnd);
@@ -175,7 +175,7 @@ export function decodeSafetensors(
     const entry = raw as Record<string, unknown>;
     if (entry.dtype !== "F32" && entry.dtype !== "I64")
       fail(`${field}.dtype`, `must be "F32" or "I64", got ${JSON.stringify(entry.dtype)}`);
-    const dtype = entry.dtype as TensorDtype;
+    const dtype = entry.dtype;
     if (
       !Array.isArray(entry.shape) ||
       entry.shape.length > 8 ||
@@ -198,7 +198,7 @@ export function decodeSafetensors(
     if (end - begin !== count * DTYPE_BYTES[dtype])
       fail(
         `${field}.data_offsets`,
-        `span ${end - begin} bytes does not hold shape [${shape}] of ${dtype} (${count * DTYPE_BYTES[dtype]} bytes)`,
+        `span ${end - begin} bytes does not hold shape [${shape.join(",")}] of ${dtype} (${count * DTYPE_BYTES[dtype]} bytes)`,
       );
     if (end > dataLength)
       fail(`${field}.data_offsets`, `end ${end} is past the data section's ${dataLength} bytes (truncated file)`);
@@ -283,7 +283,7 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
   const rngState = integer("rngState", 0xffffffff);
   const optimizer = json("optimizer") as Record<string, unknown> | null;
   if (typeof optimizer !== "object" || optimizer === null) fail("optimizer", "must be a JSON object {kind, step}");
-  const opt = optimizer as Record<string, unknown>;
+  const opt = optimizer;
   if (opt.kind !== "adam" && opt.kind !== "sgd")
     fail("optimizer", `kind must be "adam" or "sgd", got ${JSON.stringify(opt.kind)}`);
   if (!(Number.isInteger(opt.step) && (opt.step as number) >= 0))
@@ -300,8 +300,7 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
     if (typeof m !== "object" || m === null || m.epoch !== i)
       fail("history", `entry ${i} must be an object with epoch ${i}`);
     for (const key of ["loss", "accuracy", "lr", "imagesPerSecond", "seconds", "trainSamples", "valSamples"]) {
-      if (typeof (m as Record<string, unknown>)[key] !== "number")
-        fail("history", `entry ${i}: ${key} must be a number`);
+      if (typeof m[key] !== "number") fail("history", `entry ${i}: ${key} must be a number`);
     }
   });
   const backend = text("backend");
@@ -316,7 +315,7 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
     epoch,
     globalStep,
     rngState,
-    optimizer: { kind: opt.kind as OptimizerName, step: opt.step as number },
+    optimizer: { kind: opt.kind, step: opt.step as number },
     config: trainConfig,
     history: epochs as EpochMetrics[],
     backend,
@@ -553,7 +552,7 @@ export function restoreVariables(
       throw new CheckpointError(`${checkpoint.path}: tensor "${name}": dtype ${stored.dtype}, expected F32`);
     if (tfShapeOf(stored.shape).join("x") !== variable.shape.join("x")) {
       throw new CheckpointError(
-        `${checkpoint.path}: tensor "${name}": shape [${stored.shape}] does not fit the model's ${what} (PyTorch layout of [${variable.shape}])`,
+        `${checkpoint.path}: tensor "${name}": shape [${stored.shape.join(",")}] does not fit the model's ${what} (PyTorch layout of [${variable.shape.join(",")}])`,
       );
     }
     tf.tidy(() => variable.assign(fromTorchLayout(stored.values as Float32Array, stored.shape)));

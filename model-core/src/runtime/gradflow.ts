@@ -110,7 +110,7 @@ function labelsTensor(labels: tf.Tensor1D | number[], batch: number, classes: nu
     return tf.tensor1d(labels, "int32");
   }
   if (labels.shape[0] !== batch) throw new Error(`gradient flow: ${labels.shape[0]} labels for a batch of ${batch}`);
-  return labels.dtype === "int32" ? labels : (tf.cast(labels, "int32") as tf.Tensor1D);
+  return labels.dtype === "int32" ? labels : tf.cast<tf.Tensor1D>(labels, "int32");
 }
 
 /** Mean softmax cross-entropy over the batch, as PyTorch's nn.CrossEntropyLoss. */

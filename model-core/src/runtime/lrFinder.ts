@@ -77,13 +77,13 @@ export function suggestLearningRate(points: readonly LrPoint[]): number | null {
   if (points.length < 3) return null;
   let minAt = 0;
   points.forEach((p, i) => {
-    if (p.smoothed < points[minAt]!.smoothed) minAt = i;
+    if (p.smoothed < points[minAt].smoothed) minAt = i;
   });
   let best: number | null = null;
   let steepest = 0;
   for (let i = 1; i <= minAt; i++) {
-    const a = points[i - 1]!,
-      b = points[i]!;
+    const a = points[i - 1],
+      b = points[i];
     const slope = (b.smoothed - a.smoothed) / (Math.log10(b.lr) - Math.log10(a.lr));
     if (Number.isFinite(slope) && slope < steepest) {
       steepest = slope;
@@ -140,7 +140,7 @@ export async function lrRangeTest(
         tf.dispose([x, y]);
       }
       losses.push(Number.isFinite(loss) ? loss : Infinity);
-      const smoothed = smoothLosses(losses, o.smoothing)[i]!;
+      const smoothed = smoothLosses(losses, o.smoothing)[i];
       const point = { lr, loss, smoothed };
       points.push(point);
       onPoint?.(point, i);

@@ -53,7 +53,7 @@ export class TrainStepper {
     let correct: tf.Scalar | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const logits = this.model.apply(x, "train");
-      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")) as tf.Scalar);
+      correct = tf.keep(tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")));
       const oneHot = tf.cast(tf.oneHot(labels, classes), "float32") as tf.Tensor2D;
       return crossEntropy(logits, oneHot);
     }, this.variables);

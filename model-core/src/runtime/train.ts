@@ -122,7 +122,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (options.checkpoint) removeStaleTempFiles(options.checkpoint);
   const started = performance.now();
   const spec = model.graph.spec;
-  const classes = spec.classes;
   const emit = (event: TrainEvent) => options.onEvent?.(event);
 
   const { trainIndices, valIndices } = trainValIndices(data, config.valFraction, spec);
@@ -367,13 +366,13 @@ export async function evaluate(
     const n = Math.min(batch, indices.length - start);
     adapter.fill(indices, start, n, xBuffer);
     adapter.labels(indices, start, n, labelBuffer);
-    const [lossTensor, correctTensor] = tf.tidy(() => {
+    const [lossTensor, correctTensor] = tf.tidy((): [tf.Scalar, tf.Scalar] => {
       const x = tf.tensor4d(xBuffer.subarray(0, n * adapter.sampleSize), [n, height, width, channels]);
       const labels = tf.tensor1d(labelBuffer.subarray(0, n), "int32");
       const logits = model.apply(x, "eval");
       const oneHot = tf.cast(tf.oneHot(labels, classes), "float32") as tf.Tensor2D;
-      const loss = tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))));
-      return [loss, tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32"))];
+      const loss = tf.neg(tf.sum<tf.Scalar>(tf.mul(oneHot, tf.logSoftmax(logits))));
+      return [loss, tf.sum<tf.Scalar>(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32"))];
     });
     const [l, c] = await Promise.all([lossTensor.data(), correctTensor.data()]);
     tf.dispose([lossTensor, correctTensor]);

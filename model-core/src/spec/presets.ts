@@ -43,7 +43,7 @@ const IMAGENET_WIDTHS = [64, 128, 256, 512];
 const CIFAR_WIDTHS = [16, 32, 64];
 
 function imagenetStages(blocks: readonly number[]): StageOptions[] {
-  return blocks.map((count, i) => ({ channels: IMAGENET_WIDTHS[i]!, blocks: count, stride: i === 0 ? 1 : 2 }));
+  return blocks.map((count, i) => ({ channels: IMAGENET_WIDTHS[i], blocks: count, stride: i === 0 ? 1 : 2 }));
 }
 
 function imagenetOptions(name: string, block: BlockKind, blocks: readonly number[]): ResNetOptions {

@@ -54,7 +54,7 @@ function tokens(text: string): Token[] {
 }
 
 type Random = () => number;
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const between = (random: Random, lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const EXPORT_AT = (text: string) => Math.max(0, text.indexOf("export default"));
 
@@ -259,6 +259,7 @@ export function runFuzzCase(c: FuzzCase): FuzzOutcome {
         r.startOffset <= r.endOffset &&
         r.endOffset <= c.text.length;
       if (!located || d.code === "internal-error") return { kind: "unlocated", message: formatDiagnostic(d) };
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point of this check
       if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(formatDiagnostic(d)))
         return { kind: "unlocated", message: `control character in: ${JSON.stringify(d.message)}` };
     }
