@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { buildSync } from "esbuild";
 import { BUNDLED_EXAMPLE, bundledExampleDefine } from "../scripts/bundledExample.mjs";
 import { analyzeSpecText, debounce, plainTwin } from "../extension/src/pure/specDocument";
+import { analyzeSpecText as analyzeSpecSource } from "../model-core/src/specAnalysis";
 import { hoverMarkdown, modelSummaryMarkdown, stageInlayHints } from "../extension/src/pure/specInfo";
 import { contentSecurityPolicy, makeNonce, webviewHtml } from "../extension/src/pure/html";
 import { toTrainingEvent, workersSetting } from "../extension/src/pure/trainEvents";
@@ -47,6 +48,19 @@ test("analyzeSpecText gives a graph for a valid spec and located diagnostics for
   const garbage = analyzeSpecText("export default 42 +", "x.resnet.ts");
   assert.equal(garbage.graph, null);
   assert.ok(garbage.diagnostics.length > 0 && garbage.diagnostics.every((d) => d.range !== null));
+});
+
+test("the editor reads specs through model-core's single pass: a warning comes once, with the graph", () => {
+  assert.equal(analyzeSpecText, analyzeSpecSource, "no second analysis wrapped around model-core's");
+  const warned = analyzeSpecText(
+    SPEC.replace("classes: 10,", "classes: 10,\n  residual: false,\n  zeroInitResidual: true,"),
+    "tiny.resnet.ts",
+  );
+  assert.ok(warned.graph);
+  assert.deepEqual(
+    warned.diagnostics.map((d) => `${d.range?.line}:${d.range?.column} ${d.severity} ${d.code}`),
+    ["14:21 warning zero-init-ignored"],
+  );
 });
 
 test("hover over a stage shows its output shape, params and MACs; over the call, the model totals", () => {

@@ -93,7 +93,10 @@ test("reducer: snapshot, graph, layout, gradients, training and diagnostics mess
     event: { kind: "started", model: "small", dataset: "mnist", backend: "wasm", epochs: 3, batch: 64 },
   });
   assert.equal(m.training.status, "running");
-  m = reduce(m, { type: "diagnostics", diagnostics: [{ severity: "error", message: "bad", code: "x", range: null }] });
+  m = reduce(m, {
+    type: "diagnostics",
+    diagnostics: [{ severity: "error", message: "bad", code: "invalid-number", range: null }],
+  });
   assert.equal(m.diagnostics.length, 1);
 });
 

@@ -7,6 +7,7 @@
  */
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import type { SpecAnalysis } from "./pure/specDocument";
+import { failedAnalysis } from "resnet-studio/specAnalysis";
 
 export interface SpecRequest {
   id: number;
@@ -119,19 +120,4 @@ export class SpecAnalysisClient {
     }
     void worker?.terminate();
   }
-}
-
-function failedAnalysis(file: string, message: string): SpecAnalysis {
-  return {
-    spec: null,
-    graph: null,
-    diagnostics: [
-      {
-        severity: "error",
-        code: "analysis-failed",
-        message,
-        range: { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 },
-      },
-    ],
-  };
 }

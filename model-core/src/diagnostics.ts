@@ -11,14 +11,69 @@ export interface SourceRange {
 
 export type Severity = "error" | "warning" | "info";
 
+/**
+ * Every diagnostic code, each with what it means: the only place codes are defined. Codes are stable (problem lists,
+ * tests and scripts match them); add one here before using it.
+ */
+export const DIAGNOSTIC_CODES = {
+  // Reading the file (model-core/src/parser).
+  "syntax-error": "TypeScript cannot parse the text",
+  "unsupported-syntax": "a construct outside the declarative subset a spec may use (statements, let, destructuring…)",
+  "unsupported-import": 'an import from another module than "resnet-studio", or a default import of it',
+  "unsupported-call": "a call of something other than resnet(), stage() or presets.<name>()",
+  "uncalled-function": "a builder named where its result is needed, without calling it",
+  "wrong-arguments": "a builder called with the wrong number of arguments",
+  "unknown-identifier": "a name that is neither a const of the spec nor an import",
+  "use-before-definition": "a const used above (or inside) its own declaration",
+  "unknown-member": "a property the value does not have",
+  "unknown-preset": "a preset name that does not exist (in a spec or on the command line)",
+  "preset-fixed-key": "an override of an option the preset fixes (its stages or block)",
+  "duplicate-key": "an object that gives the same key twice",
+  "duplicate-export": "a second default export",
+  "missing-default-export": "a file without a default export",
+  "invalid-default-export": "a default export that is not a network",
+  "misplaced-network": "a whole network (resnet(...)) where an option value belongs",
+  "invalid-operand": "an operator applied to a value it does not take, e.g. arithmetic on a string",
+  "invalid-spread": "a spread of a value that cannot be spread there",
+  "budget-exceeded": "the file is past the reader's work budget (model-core/src/parser/budget.ts)",
+  "nesting-too-deep": "brackets or operators nested deeper than the reader's budget allows",
+  // The options (model-core/src/spec/builders.ts).
+  "unknown-key": "an option or stage key that does not exist",
+  "missing-key": "a required option or stage key that is absent",
+  "invalid-type": "an option value of the wrong type",
+  "invalid-number": "a number out of its option's range",
+  "unknown-value": "a string that is not one of its option's values",
+  "empty-stages": "a network without stages",
+  // The network (model-core/src/analysis/analyze.ts).
+  "absurd-size": "a size far past what can be built or trained (a string, an input, channels, blocks)",
+  "spatial-collapse": "a stride that shrinks the feature map below one pixel",
+  "groups-mismatch": "channels that do not divide into the groups of a grouped convolution",
+  "shortcut-a-drops-channels": "a shortcut of option A where channels shrink (it can only zero-pad them)",
+  "zero-init-ignored": "zeroInitResidual where no BN ends the residual branch (warning)",
+  "shortcut-variant-ignored": "shortcutVariant on a network without shortcuts (warning)",
+  // Loading (model-core/src/load.ts).
+  "file-not-found": "the path names no file (or a directory)",
+  "file-unreadable": "the file exists but cannot be read",
+  // Failures, reported at 1:1 of the file by failedAnalysis (model-core/src/specAnalysis.ts).
+  "internal-error": "reading the spec threw: a defect in ResNet Studio, never the spec's fault",
+  "analysis-failed": "the analysis did not finish (time limit, memory, stopped worker) or gave no network",
+} as const satisfies Record<string, string>;
+
+/** A stable machine-readable code, one of DIAGNOSTIC_CODES. */
+export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
+
+export function isDiagnosticCode(code: string): code is DiagnosticCode {
+  return Object.hasOwn(DIAGNOSTIC_CODES, code);
+}
+
 /** One problem found in a spec, located at the element that caused it. */
 export interface Diagnostic {
   severity: Severity;
   message: string;
   /** Where it is. Null only when no source exists (a preset named on the command line). */
   range: SourceRange | null;
-  /** Stable machine-readable code, e.g. "unsupported-syntax", "spatial-collapse". */
-  code: string;
+  /** Stable machine-readable code, e.g. "unsupported-syntax", "spatial-collapse" (see DIAGNOSTIC_CODES). */
+  code: DiagnosticCode;
 }
 
 /** C0 and C1 control characters, DEL, and the line and paragraph separators. */

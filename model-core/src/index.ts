@@ -12,6 +12,7 @@ export * from "./analysis/analyze";
 export * from "./analysis/estimate";
 export * from "./analysis/adapt";
 export * from "./parser/index";
+export * from "./specAnalysis";
 export * from "./render/index";
 export { createLayoutClient, LayoutError } from "./render/layoutClient";
 export type { LayoutClient, LayoutClientOptions } from "./render/layoutClient";

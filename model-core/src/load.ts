@@ -1,8 +1,8 @@
 /** Load a network from a `.resnet.ts` file or a preset name, as the CLI and the extension do. */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import type { Diagnostic } from "./diagnostics";
+import type { Diagnostic, DiagnosticCode } from "./diagnostics";
 import type { ModelGraph } from "./analysis/graph";
-import { parseSpecText } from "./parser/parse";
+import { analyzeSpecText } from "./specAnalysis";
 import { closestName, editDistance } from "./spec/builders";
 import { PRESET_NAMES, presetOptions } from "./spec/presets";
 import { normalizeSpec, issuesToDiagnostics } from "./spec/builders";
@@ -22,7 +22,7 @@ export interface LoadOptions {
   input?: Shape3;
 }
 
-function failure(message: string, code: string, file: string | null = null): LoadedSpec {
+function failure(message: string, code: DiagnosticCode, file: string | null = null): LoadedSpec {
   return { graph: null, spec: null, file, diagnostics: [{ severity: "error", code, message, range: null }] };
 }
 
@@ -56,8 +56,8 @@ export function parseShapeArg(text: string): Shape3 {
 
 /** Load from a spec's text (already read), e.g. an editor buffer. */
 export function loadSpecText(text: string, file: string, opts: LoadOptions = {}): LoadedSpec {
-  const parsed = parseSpecText(text, file, { input: opts.input });
-  return { graph: parsed.graph, spec: parsed.spec, diagnostics: parsed.diagnostics, file };
+  const analysis = analyzeSpecText(text, file, { input: opts.input });
+  return { graph: analysis.graph, spec: analysis.spec, diagnostics: analysis.diagnostics, file };
 }
 
 /**

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseSpecText } from "../src/parser/parse";
+import { analyzeSpecText } from "../src/specAnalysis";
 import { SPEC_BUDGET, ValueSizes, findDeepNesting } from "../src/parser/budget";
 
 const hostileDir = join(__dirname, "../../test/fixtures/hostile");
@@ -12,7 +12,7 @@ const EXPORT =
   '\nexport default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: 16, blocks: 1 })] });\n';
 
 function located(text: string): string[] {
-  return parseSpecText(text, "spec.resnet.ts")
+  return analyzeSpecText(text, "spec.resnet.ts")
     .diagnostics.filter((d) => d.severity === "error")
     .map((d) => `${d.range?.line}:${d.range?.column} ${d.code} ${d.message}`);
 }
@@ -23,7 +23,7 @@ test("each hostile fixture stops with exactly its expected located diagnostic, t
   for (const name of files) {
     const text = readFileSync(join(hostileDir, name), "utf8");
     const [, where, expected] = /^\/\/ expect: (\d+:\d+) (.*)$/m.exec(text)!;
-    const first = parseSpecText(text, name);
+    const first = analyzeSpecText(text, name);
     const errors = first.diagnostics.filter((d) => d.severity === "error");
     assert.equal(errors.length, 1, `${name}: ${errors.map((d) => d.message).join(" | ")}`);
     const [error] = errors;
@@ -31,7 +31,7 @@ test("each hostile fixture stops with exactly its expected located diagnostic, t
     assert.ok(error.message.startsWith(expected), `${name}: ${error.message}`);
     assert.match(error.code, /^(budget-exceeded|nesting-too-deep)$/, name);
     assert.equal(first.graph, null, name);
-    assert.deepEqual(parseSpecText(text, name).diagnostics, first.diagnostics, `${name}: not deterministic`);
+    assert.deepEqual(analyzeSpecText(text, name).diagnostics, first.diagnostics, `${name}: not deterministic`);
   }
 });
 
@@ -73,11 +73,11 @@ test("a const used many times is measured once per use, and the file's total is 
 
 test("a truncated 100,000-element literal (found by the fuzzer): no stack overflow, a bounded list of problems", () => {
   const text = IMPORT + "const huge = [" + "{},".repeat(100_000) + "\n" + "{}\n".repeat(50_000);
-  const parsed = parseSpecText(text, "spec.resnet.ts");
+  const parsed = analyzeSpecText(text, "spec.resnet.ts");
   assert.ok(parsed.diagnostics.length <= SPEC_BUDGET.diagnostics + 102, `${parsed.diagnostics.length} diagnostics`);
   assert.ok(parsed.diagnostics.every((d) => d.code !== "internal-error" && d.range !== null && d.range.line >= 2));
   const statements = IMPORT + "{}\n".repeat(50_000) + EXPORT;
-  const last = parseSpecText(statements, "spec.resnet.ts").diagnostics.at(-1)!;
+  const last = analyzeSpecText(statements, "spec.resnet.ts").diagnostics.at(-1)!;
   assert.equal(last.message, `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`);
   assert.equal(last.range?.line, SPEC_BUDGET.diagnostics + 2);
 });
@@ -116,7 +116,7 @@ test("nesting is measured on tokens: brackets in strings and comments don't coun
 test("real specs stay far below the budget", () => {
   const examples = join(__dirname, "../../examples");
   for (const name of readdirSync(examples).filter((f) => f.endsWith(".resnet.ts"))) {
-    const parsed = parseSpecText(readFileSync(join(examples, name), "utf8"), name);
+    const parsed = analyzeSpecText(readFileSync(join(examples, name), "utf8"), name);
     assert.deepEqual(
       parsed.diagnostics.filter((d) => d.severity === "error"),
       [],

@@ -13,7 +13,7 @@ import {
 } from "../src/analysis/estimate";
 import { adaptToDataset, smallVariant, specSourceText, type DatasetTarget } from "../src/analysis/adapt";
 import { analyzeOrThrow } from "../src/analysis/analyze";
-import { parseSpecText } from "../src/parser/parse";
+import { analyzeSpecText } from "../src/specAnalysis";
 import { presets } from "../src/spec/presets";
 import { datasetTarget } from "../src/data/resolve";
 import { formatDuration } from "../src/render/format";
@@ -31,7 +31,7 @@ const THROUGHPUT: Throughput = {
 const MNIST: DatasetTarget = { name: "mnist", input: [1, 28, 28], classes: 10, trainSamples: 9000 };
 
 function example(file: string): ResNetSpec {
-  const parsed = parseSpecText(readFileSync(join(root, "examples", file), "utf8"), file);
+  const parsed = analyzeSpecText(readFileSync(join(root, "examples", file), "utf8"), file);
   assert.ok(parsed.spec, `${file} does not parse`);
   return parsed.spec;
 }
@@ -174,7 +174,7 @@ for (const { label, spec: make } of cases) {
       assert.ok(variant.changes.some((c) => c.startsWith("stem")) === (spec.stem !== "cifar"));
       // Saved as a spec, it parses back to the same network.
       const text = specSourceText(v, `Small variant of ${spec.name}`);
-      const reparsed = parseSpecText(text, "variant.resnet.ts");
+      const reparsed = analyzeSpecText(text, "variant.resnet.ts");
       assert.deepEqual(
         reparsed.diagnostics.filter((d) => d.severity === "error"),
         [],

@@ -1,7 +1,7 @@
 // A network at the block limit (10,000 blocks, 140k nodes): summary, hover and render finish without a stack overflow.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseSpecText } from "../src/parser/parse";
+import { analyzeSpecText } from "../src/specAnalysis";
 import { formatSummaryTable, summarize } from "../src/cli/summary";
 import { initialExpansion, layoutView, renderSvg, NO_OVERLAYS } from "../src/render/index";
 import { hoverMarkdown } from "../../extension/src/pure/specInfo";
@@ -18,7 +18,7 @@ export default resnet({
 `;
 
 test("a 10,000-block spec: summary table and JSON, hovers and the rendered diagram", async () => {
-  const parsed = parseSpecText(text, "big.resnet.ts");
+  const parsed = analyzeSpecText(text, "big.resnet.ts");
   assert.deepEqual(
     parsed.diagnostics.filter((d) => d.severity === "error"),
     [],

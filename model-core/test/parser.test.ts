@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseSpecText } from "../src/parser/parse";
+import { analyzeSpecText } from "../src/specAnalysis";
 import { loadSpec, parseShapeArg, similarPresetNames } from "../src/load";
 import type { Diagnostic } from "../src/diagnostics";
 
 const IMPORT = 'import { resnet, stage, presets } from "resnet-studio";\n';
 
 function parse(body: string) {
-  return parseSpecText(IMPORT + body, "spec.resnet.ts");
+  return analyzeSpecText(IMPORT + body, "spec.resnet.ts");
 }
 
 function errors(diagnostics: Diagnostic[]): Diagnostic[] {
@@ -72,7 +72,7 @@ export default resnet({
   stages: [stage({ channels: w, blocks: 1 }), stage({ channels: 32, blocks: 1 })],
 });
 `;
-  const r = parseSpecText(text, "a.resnet.ts");
+  const r = analyzeSpecText(text, "a.resnet.ts");
   const at = (key: string) => {
     const range = r.sources.get(key);
     assert.ok(range, `no source for "${key}"`);
@@ -146,7 +146,7 @@ export default resnet({ stages: [stage({ channels: eval("16"), blocks: 1 })] });
 
 test("presets with overrides map override keys to their source", () => {
   const text = IMPORT + `export default presets.resnet50({ classes: 2, input: [3, 32, 32], name: "cats" });\n`;
-  const r = parseSpecText(text, "p.resnet.ts");
+  const r = analyzeSpecText(text, "p.resnet.ts");
   assert.deepEqual(errors(r.diagnostics), []);
   assert.equal(r.spec?.block, "bottleneck");
   assert.equal(r.spec?.classes, 2);
@@ -158,7 +158,7 @@ test("presets with overrides map override keys to their source", () => {
 });
 
 test("namespace imports and a const holding the network", () => {
-  const r = parseSpecText(
+  const r = analyzeSpecText(
     `import * as rs from "resnet-studio";
 const net = rs.resnet({ input: [3, 32, 32], stem: "cifar", stages: [rs.stage({ channels: 16, blocks: 1 })], classes: 10 });
 export default net;
@@ -167,7 +167,7 @@ export default net;
   );
   assert.deepEqual(errors(r.diagnostics), []);
   assert.equal(r.graph?.totals.depth, 4);
-  const preset = parseSpecText(
+  const preset = analyzeSpecText(
     `import * as rs from "resnet-studio";\nexport default rs.presets.resnet20();\n`,
     "ns2.resnet.ts",
   );

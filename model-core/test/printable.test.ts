@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { formatDiagnostic, printable } from "../src/diagnostics";
-import { parseSpecText } from "../src/parser/parse";
+import { analyzeSpecText } from "../src/specAnalysis";
 
 test("printable escapes C0, DEL, C1 and the line separators, and nothing else", () => {
   assert.equal(
@@ -15,7 +15,7 @@ test("printable escapes C0, DEL, C1 and the line separators, and nothing else", 
 test("a diagnostic is one line without control characters, even when the spec puts some in its text", () => {
   const text =
     'import { resnet, stage } from "resnet-studio";\nexport default resnet({\n  stages: [stage({ channels: 16, blocks: 1 })],\n  "\u001b[2J\u001b]0;x\u0007": 1,\n  name: Math\n    .max(1, 2),\n});\n';
-  const parsed = parseSpecText(text, "spec.resnet.ts");
+  const parsed = analyzeSpecText(text, "spec.resnet.ts");
   assert.equal(parsed.diagnostics.length, 2, parsed.diagnostics.map((d) => d.message).join("\n"));
   for (const d of parsed.diagnostics) {
     const line = formatDiagnostic(d);
@@ -28,7 +28,10 @@ test("a diagnostic is one line without control characters, even when the spec pu
   assert.match(parsed.diagnostics[1].message, /^calls to Math\\n {4}\.max\(\.\.\.\)/);
   // Even a diagnostic built elsewhere prints on one line.
   assert.equal(
-    formatDiagnostic({ severity: "error", code: "x", message: "two\nlines\u001b[31m", range: null }, "f.ts"),
+    formatDiagnostic(
+      { severity: "error", code: "internal-error", message: "two\nlines\u001b[31m", range: null },
+      "f.ts",
+    ),
     "f.ts: error: two\\nlines\\x1b[31m",
   );
 });

@@ -13,7 +13,7 @@ import {
   type TextEdit,
 } from "../src/edit/specEdit";
 import { presetParams, presetSpecText } from "../src/edit/spellOut";
-import { parseSpecText } from "../src/parser/parse";
+import { analyzeSpecText } from "../src/specAnalysis";
 import { normalizeSpec } from "../src/spec/builders";
 import { PRESET_NAMES, presetOptions } from "../src/spec/presets";
 import type { ResNetSpec } from "../src/spec/types";
@@ -24,7 +24,7 @@ const examples = readdirSync(EXAMPLES)
   .sort();
 
 function specOf(text: string, file: string): ResNetSpec {
-  const parsed = parseSpecText(text, file);
+  const parsed = analyzeSpecText(text, file);
   assert.ok(parsed.spec, `${file} parses`);
   assert.deepEqual(
     parsed.diagnostics.filter((d) => d.severity === "error"),

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { parseSpecText } from "../../model-core/src/parser/parse";
+import { analyzeSpecText } from "../../model-core/src/specAnalysis";
 import { analyze } from "../../model-core/src/analysis/analyze";
 import { presets } from "../../model-core/src/spec/presets";
 import { initialExpansion, layoutView } from "../../model-core/src/render/index";
@@ -37,10 +37,8 @@ const session = browserSession(root);
 
 function resnet50FromSpecText(): ModelGraph {
   const text = `import { presets } from "resnet-studio";\nexport default presets.resnet50();\n`;
-  const parsed = parseSpecText(text, "resnet50.resnet.ts");
-  assert.ok(parsed.spec, parsed.diagnostics.map((d) => d.message).join("\n"));
-  const graph = analyze(parsed.spec, parsed.sources).graph;
-  assert.ok(graph);
+  const { graph, diagnostics } = analyzeSpecText(text, "resnet50.resnet.ts");
+  assert.ok(graph, diagnostics.map((d) => d.message).join("\n"));
   return graph;
 }
 
@@ -277,7 +275,9 @@ test(
       };
       await fake.send(page, {
         type: "diagnostics",
-        diagnostics: [{ severity: "error", code: "bad-value", message: "channels must be a positive integer", range }],
+        diagnostics: [
+          { severity: "error", code: "invalid-number", message: "channels must be a positive integer", range },
+        ],
       });
       await page.waitForSelector(".problems.visible");
       assert.match(

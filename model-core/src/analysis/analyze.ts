@@ -29,7 +29,7 @@
  *   The ImageNet stem already ends in BN-ReLU, so layer1.0 has no pre-activation; the CIFAR stem is conv1
  *   alone and layer1.0 pre-activates it.
  */
-import type { Diagnostic } from "../diagnostics";
+import type { Diagnostic, DiagnosticCode } from "../diagnostics";
 import { SpecError } from "../diagnostics";
 import { normalizeSpec } from "../spec/builders";
 import { sourceAt, type SpecSourceMap } from "../spec/sources";
@@ -333,7 +333,7 @@ function dims(shape: Shape): string {
 /** Refusals that need no graph: each located at the stage (or option) responsible. */
 function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
-  const refuse = (path: SpecPath, code: string, message: string) =>
+  const refuse = (path: SpecPath, code: DiagnosticCode, message: string) =>
     diagnostics.push({ severity: "error", code, message, range: sourceAt(sources, path) });
 
   const [inChannels, height, width] = spec.input;
@@ -464,7 +464,7 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
 
 function warnings(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const warn = (path: SpecPath, code: string, message: string) =>
+  const warn = (path: SpecPath, code: DiagnosticCode, message: string) =>
     out.push({ severity: "warning", code, message, range: sourceAt(sources, path) });
   if (spec.zeroInitResidual && !spec.residual) {
     warn(

@@ -7,7 +7,7 @@
  */
 import ts from "typescript";
 import type { SourceRange } from "../diagnostics";
-import { parseSpecText } from "../parser/parse";
+import { analyzeSpecText } from "../specAnalysis";
 import { SPEC_MODULE, isValueWrapper } from "../parser/evaluate";
 import { isPresetName, presetOptions } from "../spec/presets";
 import type { BlockKind, NormKind, ResNetOptions, ResNetSpec, ShortcutOption, StageSpec } from "../spec/types";
@@ -250,7 +250,7 @@ function addProperty(tree: Tree, object: ts.ObjectLiteralExpression, property: s
  * its stages, keeping the overrides as written; other options become overrides.
  */
 export function applySpecEdit(text: string, file: string, edit: SpecEdit): SpecEditResult {
-  const parsed = parseSpecText(text, file);
+  const parsed = analyzeSpecText(text, file);
   const firstError = parsed.diagnostics.find((d) => d.severity === "error");
   if (!parsed.spec || firstError)
     return fail(`the spec has errors; fix them first (${firstError?.message ?? "no network"})`);
@@ -346,7 +346,7 @@ function verify(
   description: string,
 ): SpecEditResult {
   const newText = applyTextEdits(text, edits);
-  const reparsed = parseSpecText(newText, file);
+  const reparsed = analyzeSpecText(newText, file);
   const errors = reparsed.diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0 || !reparsed.spec) {
     return fail(`${description} is not a valid network: ${errors.map((d) => d.message).join("; ") || "no network"}`);

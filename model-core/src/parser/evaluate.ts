@@ -3,7 +3,7 @@
  * The user's file is never executed: every construct outside the subset is reported with its location and a hint.
  */
 import ts from "typescript";
-import type { Diagnostic, SourceRange } from "../diagnostics";
+import type { Diagnostic, DiagnosticCode, SourceRange } from "../diagnostics";
 import { closestName } from "../spec/builders";
 import { PRESET_NAMES, presetOptions } from "../spec/presets";
 import type { PresetOverrides } from "../spec/types";
@@ -110,7 +110,7 @@ export class SpecEvaluator {
     return nodeRange(this.sourceFile, this.file, node);
   }
 
-  error(node: ts.Node, code: string, message: string): Evaluated {
+  error(node: ts.Node, code: DiagnosticCode, message: string): Evaluated {
     if (this.diagnostics.length >= SPEC_BUDGET.diagnostics) {
       throw new BudgetExceeded(
         this.range(node),

@@ -1,6 +1,5 @@
 /** The static `.resnet.ts` parser (pure: TypeScript's syntax tree only, the file is never run). */
 export {
-  parseSpecText,
   evaluateSpecText,
   validateEvaluated,
   type ParsedSpec,

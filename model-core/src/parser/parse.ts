@@ -1,11 +1,10 @@
 /**
  * The static `.resnet.ts` parser: reads the file's syntax tree with the TypeScript compiler API, evaluates
- * the declarative subset (never executing the file), validates the options and analyzes the graph.
+ * the declarative subset (never executing the file) and validates the options. The analysis to a graph is the next
+ * step of the pipeline (../specAnalysis.ts), run once there.
  */
 import ts from "typescript";
 import type { Diagnostic, SourceRange } from "../diagnostics";
-import type { ModelGraph } from "../analysis/graph";
-import { analyze } from "../analysis/analyze";
 import { normalizeSpec } from "../spec/builders";
 import { sourceAt, type SpecSourceMap } from "../spec/sources";
 import type { ResNetSpec, Shape3 } from "../spec/types";
@@ -19,12 +18,12 @@ export interface ParseOptions {
   input?: Shape3;
 }
 
+/** A spec file read and validated, not yet analyzed. */
 export interface ParsedSpec {
+  /** The validated spec; null when reading or validating it found errors. */
   spec: ResNetSpec | null;
   sources: SpecSourceMap;
   diagnostics: Diagnostic[];
-  /** The analyzed graph; null when the spec has errors. */
-  graph: ModelGraph | null;
 }
 
 /** The default export, evaluated but not yet validated. */
@@ -395,13 +394,13 @@ function pathsOverlap(a: string, b: string): boolean {
 }
 
 /**
- * Validate evaluated options and analyze them. Issues on values that could not be evaluated are dropped:
- * the evaluator already reported why.
+ * Validate evaluated options. Issues on values that could not be evaluated are dropped: the evaluator already
+ * reported why.
  */
 export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOptions = {}): ParsedSpec {
   const diagnostics = [...evaluated.diagnostics];
   const sources = new Map(evaluated.sources);
-  if (evaluated.options === null || evaluated.invalid.has("")) return { spec: null, sources, diagnostics, graph: null };
+  if (evaluated.options === null || evaluated.invalid.has("")) return { spec: null, sources, diagnostics };
   let loose = evaluated.options;
   if (options.input && typeof loose === "object" && loose !== null) {
     loose = { ...loose, input: [...options.input] };
@@ -417,29 +416,5 @@ export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOp
     diagnostics.push(errorAt(range, issue.code, issue.message));
   }
   const hasErrors = diagnostics.some((d) => d.severity === "error");
-  if (!spec || hasErrors) return { spec: null, sources, diagnostics, graph: null };
-  const analysis = analyze(spec, sources);
-  for (const d of analysis.diagnostics) diagnostics.push(d);
-  // The spec stays available even when the graph is refused (e.g. a collapsed spatial size), for hovers.
-  return { spec, sources, diagnostics, graph: analysis.graph };
-}
-
-/** Parse, evaluate, validate and analyze the text of a `.resnet.ts` file. Never throws on bad input. Diagnostics come in source order. */
-export function parseSpecText(text: string, file: string, options: ParseOptions = {}): ParsedSpec {
-  let parsed: ParsedSpec;
-  try {
-    parsed = validateEvaluated(evaluateSpecText(text, file), options);
-  } catch (err) {
-    // E.g. a stack overflow on absurdly deep nesting: still a located diagnostic, never a crash.
-    const message = err instanceof Error ? err.message : String(err);
-    const start = { file, startOffset: 0, endOffset: 0, line: 1, column: 1, endLine: 1, endColumn: 1 };
-    return {
-      spec: null,
-      sources: new Map(),
-      graph: null,
-      diagnostics: [errorAt(start, "internal-error", `could not read this spec: ${message}`)],
-    };
-  }
-  parsed.diagnostics.sort((a, b) => (a.range?.startOffset ?? -1) - (b.range?.startOffset ?? -1));
-  return parsed;
+  return { spec: hasErrors ? null : spec, sources, diagnostics };
 }

@@ -1,6 +1,6 @@
 /** Source ranges and diagnostics for nodes of a TypeScript syntax tree. */
 import ts from "typescript";
-import { printable, type Diagnostic, type SourceRange } from "../diagnostics";
+import { printable, type Diagnostic, type DiagnosticCode, type SourceRange } from "../diagnostics";
 
 export function rangeOf(sourceFile: ts.SourceFile, file: string, start: number, end: number): SourceRange {
   const from = sourceFile.getLineAndCharacterOfPosition(start);
@@ -21,7 +21,7 @@ export function nodeRange(sourceFile: ts.SourceFile, file: string, node: ts.Node
 }
 
 /** A parser error; the message may quote the spec, so it is made one printable line. */
-export function errorAt(range: SourceRange | null, code: string, message: string): Diagnostic {
+export function errorAt(range: SourceRange | null, code: DiagnosticCode, message: string): Diagnostic {
   return { severity: "error", code, message: printable(message), range };
 }
 

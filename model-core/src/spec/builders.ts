@@ -3,7 +3,7 @@
  * turns loose options into a fully resolved ResNetSpec. Validation never throws: it reports every problem
  * with the path of the offending value so the parser can point at it in the source.
  */
-import { SpecError, type Diagnostic } from "../diagnostics";
+import { SpecError, type Diagnostic, type DiagnosticCode } from "../diagnostics";
 import type {
   BlockKind,
   NormKind,
@@ -126,7 +126,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 class IssueCollector {
   readonly issues: SpecIssue[] = [];
 
-  add(path: Path, code: string, message: string): void {
+  add(path: Path, code: DiagnosticCode, message: string): void {
     this.issues.push({ path: [...path], code, message });
   }
 

@@ -2,6 +2,7 @@
  * The spec language: a plain-data description of one residual network.
  * He et al. 2015 ("Deep Residual Learning") and He et al. 2016 ("Identity Mappings").
  */
+import type { DiagnosticCode } from "../diagnostics";
 
 /** A feature-map shape [channels, height, width]. */
 export type Shape3 = [channels: number, height: number, width: number];
@@ -93,5 +94,5 @@ export type PresetOverrides = Partial<Omit<ResNetOptions, "stages" | "block">>;
 export interface SpecIssue {
   path: (string | number)[];
   message: string;
-  code: string;
+  code: DiagnosticCode;
 }

@@ -7,7 +7,8 @@
 import ts from "typescript";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { evaluateSpecText, validateEvaluated } from "../../src/parser/parse";
+import { evaluateSpecText } from "../../src/parser/parse";
+import { analyzeEvaluated } from "../../src/specAnalysis";
 import { SPEC_BUDGET } from "../../src/parser/budget";
 import { formatDiagnostic } from "../../src/diagnostics";
 import { summarize } from "../../src/cli/summary";
@@ -247,7 +248,7 @@ export function runFuzzCase(c: FuzzCase): FuzzOutcome {
     ) {
       return { kind: "over-budget", message: JSON.stringify(work) };
     }
-    const parsed = validateEvaluated(evaluated);
+    const parsed = analyzeEvaluated(evaluated);
     const errors = parsed.diagnostics.filter((d) => d.severity === "error");
     for (const d of parsed.diagnostics) {
       const r = d.range;
