@@ -7,7 +7,9 @@ import { initialExpansion, layoutView, type LaidOutGraph } from "../model-core/s
 import type { ModelGraph } from "../model-core/src/analysis/graph";
 import type { Snapshot } from "../model-core/src/protocol";
 import { EMPTY_TRAINING } from "../model-core/src/protocol";
-import { emptyModel, reduce, reduceView, defaultViewState, DEFAULT_OVERLAYS } from "../webview/src/state";
+import { emptyModel, reduce, reduceView } from "../webview/src/state";
+import { DEFAULT_OVERLAYS } from "../model-core/src/presentation/overlays";
+import { defaultViewState } from "../model-core/src/presentation/view";
 import { networkId, fnv1a64 } from "../model-core/src/spec/identity";
 import {
   centreOn,

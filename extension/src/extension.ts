@@ -31,6 +31,8 @@ import {
 } from "resnet-studio/protocol";
 import { checkWebviewMessage } from "resnet-studio/protocolValidate";
 import { MessageHandler } from "resnet-studio/rpc";
+import { DEFAULT_OVERLAYS } from "resnet-studio/presentation/overlays";
+import type { WebviewCommand } from "resnet-studio/presentation/commands";
 import { trainingMemory } from "resnet-studio/analysis/memory";
 import {
   initialExpansion,
@@ -226,7 +228,7 @@ class DiagramPanel {
     this.view = saved ?? {
       documentUri: null,
       expansion: { expanded: [] },
-      overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false, memory: false },
+      overlays: { ...DEFAULT_OVERLAYS },
       selected: null,
       zoom: 0,
       panX: 0,
@@ -628,7 +630,7 @@ class DiagramPanel {
     if (use) this.ctx.suggestedLr = suggested;
   }
 
-  runWebviewCommand(command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining"): void {
+  runWebviewCommand(command: WebviewCommand): void {
     this.post({ type: "command", command });
   }
 

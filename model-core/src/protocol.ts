@@ -11,7 +11,8 @@ import type { ModelGraph } from "./analysis/graph";
 import type { GradientFlowResult } from "./analysis/gradflow";
 import type { ExpansionState } from "./render/view";
 import type { LaidOutGraph } from "./render/layout";
-import type { OverlayOptions } from "./render/svg";
+import type { OverlayOptions } from "./presentation/overlays";
+import type { WebviewCommand } from "./presentation/commands";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
 import type { LrRangeResult } from "./runtime/lrFinder";
 import type { SpecEdit } from "./edit/specEdit";
@@ -171,7 +172,7 @@ export type HostToWebview =
   /** The answer to a request: its result or an error (./rpc.ts). */
   | ResponseMessage<RequestBody, ResponseBodies>
   /** Host-side command that the webview performs (toolbar-equivalent actions from the command palette). */
-  | { type: "command"; command: "exportPng" | "exportSvg" | "fit" | "showGradients" | "showTraining" };
+  | { type: "command"; command: WebviewCommand };
 
 export const EMPTY_TRAINING: TrainingState = {
   status: "idle",

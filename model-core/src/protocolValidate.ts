@@ -5,7 +5,7 @@
  */
 import type { SourceRange } from "./diagnostics";
 import type { ExpansionState } from "./render/view";
-import type { OverlayOptions } from "./render/svg";
+import { OVERLAYS, type OverlayKey, type OverlayOptions } from "./presentation/overlays";
 import type { RequestBody, RequestKind, ViewState, ViewTab, WebviewToHost } from "./protocol";
 import { isSpecEdit, type SpecEdit } from "./edit/specEdit";
 
@@ -28,13 +28,6 @@ const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>([
   "editSpec",
 ]);
 const TABS: ReadonlySet<string> = new Set<ViewTab>(["diagram", "gradients", "training"]);
-const OVERLAY_KEYS = [
-  "shapes",
-  "params",
-  "macs",
-  "receptiveField",
-  "gradients",
-] as const satisfies readonly (keyof OverlayOptions)[];
 const PNG_SIGNATURE_BASE64 = "iVBORw0KGgo";
 
 export type WebviewMessageCheck =
@@ -91,13 +84,16 @@ function expansion(value: unknown, path: string): ExpansionState {
   return { expanded, modelCollapsed: bool(fields.modelCollapsed, `${path}.modelCollapsed`) };
 }
 
+/** Exactly the switches of the overlay list (./presentation/overlays.ts), each a boolean. */
 function overlays(value: unknown, path: string): OverlayOptions {
   const fields = record(value, path);
-  const out = {} as OverlayOptions;
-  for (const key of OVERLAY_KEYS) out[key] = bool(fields[key], `${path}.${key}`);
-  // Optional: states saved before the memory overlay existed have no such key.
-  if (fields.memory !== undefined) out.memory = bool(fields.memory, `${path}.memory`);
-  return out;
+  const out: Partial<Record<OverlayKey, boolean>> = {};
+  for (const overlay of OVERLAYS) {
+    // States saved before an optional overlay existed lack its key.
+    if ("optional" in overlay && fields[overlay.key] === undefined) continue;
+    out[overlay.key] = bool(fields[overlay.key], `${path}.${overlay.key}`);
+  }
+  return out as OverlayOptions;
 }
 
 /** A base name for a save dialog: no folder, no control or reserved characters, the expected extension. */

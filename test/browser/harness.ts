@@ -16,6 +16,7 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientFlowResult, NodeGradient } from "../../model-core/src/analysis/gradflow";
 import type { GradientPair, HostToWebview, Snapshot, WebviewToHost } from "../../model-core/src/protocol";
 import { EMPTY_TRAINING } from "../../model-core/src/protocol";
+import { defaultViewState } from "../../model-core/src/presentation/view";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -289,17 +290,7 @@ export async function startFakeHost(
         gradients: hostModel.gradients,
         training: EMPTY_TRAINING,
         diagnostics: [],
-        view: {
-          documentUri: "file:///spec.resnet.ts",
-          expansion: hostModel.expansion,
-          overlays: { shapes: true, params: false, macs: false, receptiveField: false, gradients: false },
-          selected: null,
-          zoom: 0,
-          panX: 0,
-          panY: 0,
-          search: "",
-          tab: "diagram",
-        },
+        view: { ...defaultViewState(), documentUri: "file:///spec.resnet.ts", expansion: hostModel.expansion },
       };
       await send(page, { type: "snapshot", snapshot });
       await send(page, { type: "layout", laid: hostModel.laid, expansion: hostModel.expansion });

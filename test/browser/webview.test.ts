@@ -17,6 +17,7 @@ import { initialExpansion, layoutView } from "../../model-core/src/render/index"
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientPair, WebviewToHost } from "../../model-core/src/protocol";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
+import { OVERLAYS } from "../../model-core/src/presentation/overlays";
 import { skipWithoutTool } from "../toolSkip";
 import {
   CHROMIUM_PATH,
@@ -107,8 +108,20 @@ test(
       assert.equal(await edgeShape(page, "layer1.2", "layer2.0"), "256,56,56");
       assert.equal(await edgeShape(page, "layer2.3", "layer3.0"), "512,28,28");
 
+      // The toolbar has one checkbox per overlay of the overlay list, in its order, with its label and tooltip.
+      const boxes = await page.$$eval("vscode-checkbox[data-overlay]", (els) =>
+        els.map((e) => [e.getAttribute("data-overlay"), e.getAttribute("label"), e.getAttribute("title")]),
+      );
+      assert.deepEqual(
+        boxes,
+        OVERLAYS.map((o) => [o.key, o.label, o.tooltip]),
+      );
+
       // Click a block: selects it and asks the host to reveal its source (fit first: the panel opens at the top).
       await page.click('vscode-button[data-action="fit"]');
+      // Selecting moves a class: the rendered SVG and the box's element stay the same.
+      const svgBefore = (await page.$("#layer svg"))!;
+      const boxBefore = (await page.$('#layer g[data-node-id="layer2.1"]'))!;
       await clickNode(page, "layer2.1");
       await page.waitForFunction(() =>
         (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === "revealSource"),
@@ -120,6 +133,20 @@ test(
         "the reveal message carries the spec range",
       );
       await page.waitForSelector('#layer g[data-node-id="layer2.1"].rs-selected');
+      assert.ok(await boxBefore.evaluate((g) => g.isConnected), "the selected box is the element that was clicked");
+      await clickNode(page, "layer2.0");
+      await page.waitForSelector('#layer g[data-node-id="layer2.0"].rs-selected');
+      const selectedBoxes = await page.$$eval("#layer g.rs-selected", (gs) =>
+        gs.map((g) => g.getAttribute("data-node-id")),
+      );
+      assert.deepEqual(selectedBoxes, ["layer2.0"], "the old selection lost its class");
+      await clickNode(page, "layer2.1");
+      await page.waitForSelector('#layer g[data-node-id="layer2.1"].rs-selected');
+      assert.ok(
+        await boxBefore.evaluate((g) => g.isConnected && g.classList.contains("rs-selected")),
+        "the same box element is selected again",
+      );
+      assert.ok(await svgBefore.evaluate((svg) => svg.isConnected), "selecting did not render the SVG again");
 
       // Escape collapses the enclosing stage: layer2 becomes one box "Bottleneck ×4" with the shape change at its edges.
       await page.keyboard.press("Escape");
@@ -132,7 +159,7 @@ test(
       const layoutRequests = messagesOf(fake, "request").filter((m) => m.body.kind === "layout");
       assert.equal(layoutRequests.length, 1);
 
-      // A double-click expands it again (the first click re-renders, so the page pairs the clicks itself).
+      // A double-click expands it again (the page pairs the clicks by node id).
       await page.dblclick('#layer g[data-node-id="layer2"] rect');
       await page.waitForSelector('#layer g[data-node-id="layer2.1"]');
       // Escape collapses it, Enter expands it.

@@ -1,46 +1,16 @@
 /**
  * The webview's state and how host messages change it. Pure (no DOM), so it is tested under node.
  */
-import type { HostToWebview, Snapshot, TrainingState, ViewState, GradientPair } from "resnet-studio/protocol";
+import type { HostToWebview, Snapshot, ViewState } from "resnet-studio/protocol";
 import { applyTrainingEvent, EMPTY_TRAINING } from "resnet-studio/protocol";
-import type { ModelGraph } from "resnet-studio/analysis/graph";
 import { networkId } from "resnet-studio/spec/identity";
-import type { Diagnostic } from "resnet-studio/diagnostics";
 import type { LaidOutGraph } from "resnet-studio/render/layout";
-import type { OverlayOptions } from "resnet-studio/render/svg";
+import type { OverlayKey } from "resnet-studio/presentation/overlays";
+import { defaultViewState } from "resnet-studio/presentation/view";
 import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 
-export const DEFAULT_OVERLAYS: OverlayOptions = {
-  shapes: true,
-  params: false,
-  macs: false,
-  receptiveField: false,
-  gradients: false,
-  memory: false,
-};
-
-export function defaultViewState(): ViewState {
-  return {
-    documentUri: null,
-    expansion: { expanded: [] },
-    overlays: { ...DEFAULT_OVERLAYS },
-    selected: null,
-    zoom: 0,
-    panX: 0,
-    panY: 0,
-    search: "",
-    tab: "diagram",
-  };
-}
-
-export interface WebviewModel {
-  title: string;
-  graph: ModelGraph | null;
-  laid: LaidOutGraph | null;
-  view: ViewState;
-  gradients: GradientPair | null;
-  training: TrainingState;
-  diagnostics: Diagnostic[];
+/** What the page shows: the host's snapshot, kept up to date by its pushes, and what the page adds. */
+export interface WebviewModel extends Snapshot {
   /** Bumped whenever `laid` changes, so the view knows to re-render and maybe re-fit. */
   layoutVersion: number;
   /** True when the next render should fit the diagram to the window (zoom 0 = never fitted). */
@@ -72,13 +42,8 @@ function fromSnapshot(model: WebviewModel, snapshot: Snapshot): WebviewModel {
     ? { ...snapshot.view, zoom: model.view.zoom, panX: model.view.panX, panY: model.view.panY }
     : snapshot.view;
   return {
-    title: snapshot.title,
-    graph: snapshot.graph,
-    laid: snapshot.laid,
+    ...snapshot,
     view,
-    gradients: snapshot.gradients,
-    training: snapshot.training,
-    diagnostics: snapshot.diagnostics,
     layoutVersion: model.layoutVersion + 1,
     needsFit: view.zoom <= 0,
     lrRange: model.lrRange,
@@ -140,7 +105,7 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
 /** View-state edits made by the user. */
 export type ViewAction =
   | { kind: "select"; id: string | null }
-  | { kind: "overlay"; key: keyof OverlayOptions; on: boolean }
+  | { kind: "overlay"; key: OverlayKey; on: boolean }
   | { kind: "transform"; zoom: number; panX: number; panY: number }
   | { kind: "search"; text: string }
   | { kind: "tab"; tab: ViewState["tab"] };

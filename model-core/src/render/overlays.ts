@@ -7,8 +7,8 @@ import type { AddSplit, GradientFlowResult } from "../analysis/gradflow";
 /** Maps a value to [0,1] on a log scale spanning the positive values it was built from. */
 export type LogScale = (value: number) => number;
 
-/** A log scale over the positive finite values; zero/negative map to 0, a constant set maps to 1. */
-export function logScale(values: readonly number[]): LogScale {
+/** The smallest and largest positive finite value; null when there is none. */
+function positiveRange(values: readonly number[]): { min: number; max: number } | null {
   let min = Infinity;
   let max = -Infinity;
   for (const v of values) {
@@ -17,14 +17,23 @@ export function logScale(values: readonly number[]): LogScale {
       max = Math.max(max, v);
     }
   }
-  if (!Number.isFinite(min)) return () => 0;
-  const lo = Math.log10(min);
-  const span = Math.log10(max) - lo;
+  return Number.isFinite(min) ? { min, max } : null;
+}
+
+function logScaleOver(range: { min: number; max: number } | null): LogScale {
+  if (!range) return () => 0;
+  const lo = Math.log10(range.min);
+  const span = Math.log10(range.max) - lo;
   return (value: number) => {
     if (!Number.isFinite(value) || value <= 0) return 0;
     if (span <= 0) return 1;
     return Math.min(1, Math.max(0, (Math.log10(value) - lo) / span));
   };
+}
+
+/** A log scale over the positive finite values; zero/negative map to 0, a constant set maps to 1. */
+export function logScale(values: readonly number[]): LogScale {
+  return logScaleOver(positiveRange(values));
 }
 
 /** Viridis (van der Walt & Smith, matplotlib) sampled at t = 0, 0.1, …, 1; linear RGB interpolation between stops. */
@@ -68,16 +77,9 @@ export interface HeatScale {
 }
 
 export function logHeatScale(values: readonly number[]): HeatScale {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of values) {
-    if (Number.isFinite(v) && v > 0) {
-      min = Math.min(min, v);
-      max = Math.max(max, v);
-    }
-  }
-  const t = logScale(values);
-  return { t, color: (value) => heatColor(t(value)), range: Number.isFinite(min) ? { min, max } : null };
+  const range = positiveRange(values);
+  const t = logScaleOver(range);
+  return { t, color: (value) => heatColor(t(value)), range };
 }
 
 const LEGEND_STEPS = 24;

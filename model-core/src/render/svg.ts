@@ -19,33 +19,10 @@ import {
   type LogScale,
 } from "./overlays";
 import { shortcutLabel } from "./shortcuts";
+import type { OverlayOptions } from "../presentation/overlays";
 
-export interface OverlayOptions {
-  shapes: boolean;
-  params: boolean;
-  macs: boolean;
-  receptiveField: boolean;
-  gradients: boolean;
-  /** Heat by the bytes each box keeps for the backward pass (needs RenderOptions.memory). Absent in older saved states. */
-  memory?: boolean;
-}
-
-export const NO_OVERLAYS: OverlayOptions = {
-  shapes: false,
-  params: false,
-  macs: false,
-  receptiveField: false,
-  gradients: false,
-  memory: false,
-};
-export const DEFAULT_OVERLAYS: OverlayOptions = {
-  shapes: true,
-  params: false,
-  macs: false,
-  receptiveField: false,
-  gradients: false,
-  memory: false,
-};
+// Defined with the overlay list (../presentation/overlays.ts); re-exported for renderSvg's callers.
+export { NO_OVERLAYS, DEFAULT_OVERLAYS, type OverlayOptions } from "../presentation/overlays";
 
 export interface Viewport {
   x: number;
