@@ -31,7 +31,7 @@ import {
 } from "resnet-studio/protocol";
 import { checkWebviewMessage } from "resnet-studio/protocolValidate";
 import { MessageHandler } from "resnet-studio/rpc";
-import { DEFAULT_OVERLAYS } from "resnet-studio/presentation/overlays";
+import { defaultViewState } from "resnet-studio/presentation/view";
 import type { WebviewCommand } from "resnet-studio/presentation/commands";
 import { trainingMemory } from "resnet-studio/analysis/memory";
 import {
@@ -225,17 +225,7 @@ class DiagramPanel {
     saved: ViewState | null,
   ) {
     DiagramPanel.current = this;
-    this.view = saved ?? {
-      documentUri: null,
-      expansion: { expanded: [] },
-      overlays: { ...DEFAULT_OVERLAYS },
-      selected: null,
-      zoom: 0,
-      panX: 0,
-      panY: 0,
-      search: "",
-      tab: "diagram",
-    };
+    this.view = saved ?? defaultViewState();
     const nonce = makeNonce();
     const scriptUri = panel.webview
       .asWebviewUri(vscode.Uri.joinPath(ctx.extension.extensionUri, "dist", "webview.js"))
