@@ -22,6 +22,7 @@ import {
   type ExpandLevel,
   type OverlayOptions,
 } from "../render/index";
+import { OVERLAYS } from "../presentation/overlays";
 
 export interface RenderCliOptions {
   out: string;
@@ -34,19 +35,7 @@ export interface RenderCliOptions {
 }
 
 const EXPAND_LEVELS: readonly ExpandLevel[] = ["stages", "blocks", "all"];
-/** Overlay names on the command line → OverlayOptions keys. */
-const OVERLAY_NAMES: Record<string, keyof OverlayOptions> = {
-  shapes: "shapes",
-  params: "params",
-  macs: "macs",
-  rf: "receptiveField",
-  receptivefield: "receptiveField",
-  gradients: "gradients",
-  grads: "gradients",
-  memory: "memory",
-};
-
-/** Parse "--overlay shapes,params" (also "all" and "none"). */
+/** Parse "--overlay shapes,params" (also "all" and "none"); the names come from the overlay list. */
 export function parseOverlayArg(text: string): OverlayOptions {
   const overlays: OverlayOptions = { ...NO_OVERLAYS };
   for (const raw of text
@@ -55,15 +44,15 @@ export function parseOverlayArg(text: string): OverlayOptions {
     .filter(Boolean)) {
     if (raw === "none") continue;
     if (raw === "all") {
-      Object.assign(overlays, { shapes: true, params: true, macs: true, receptiveField: true });
+      for (const overlay of OVERLAYS) if (overlay.inAll) overlays[overlay.key] = true;
       continue;
     }
-    const key = OVERLAY_NAMES[raw];
-    if (!key)
-      throw new Error(
-        `--overlay: unknown overlay "${raw}" (expected a comma-separated list of: shapes, params, macs, rf, gradients, memory, all, none)`,
-      );
-    overlays[key] = true;
+    const overlay = OVERLAYS.find((o) => (o.cli as readonly string[]).includes(raw));
+    if (!overlay) {
+      const names = [...OVERLAYS.map((o) => o.cli[0]), "all", "none"].join(", ");
+      throw new Error(`--overlay: unknown overlay "${raw}" (expected a comma-separated list of: ${names})`);
+    }
+    overlays[overlay.key] = true;
   }
   return overlays;
 }

@@ -13,26 +13,62 @@ export interface OverlayDescriptor {
   readonly tooltip: string;
   /** Whether a new diagram opens with it on. */
   readonly on: boolean;
+  /** Its names for the CLI's `--overlay`, the first one shown in help and errors. */
+  readonly cli: readonly string[];
+  /** Whether `--overlay all` turns it on: drawn from the graph alone, with no pass to run and no batch to choose. */
+  readonly inAll: boolean;
   /** Added after view states were first saved: a saved state may lack the key, which then reads as off. */
   readonly optional?: true;
 }
 
 export const OVERLAYS = [
-  { key: "shapes", label: "Shapes", tooltip: "Overlay: the tensor shape on each edge", on: true },
-  { key: "params", label: "Params", tooltip: "Overlay: parameters of each box, heat on a log scale", on: false },
-  { key: "macs", label: "MACs", tooltip: "Overlay: multiply-accumulates of each box, heat on a log scale", on: false },
-  { key: "receptiveField", label: "RF", tooltip: "Overlay: receptive field size and stride of each box", on: false },
+  {
+    key: "shapes",
+    label: "Shapes",
+    tooltip: "Overlay: the tensor shape on each edge",
+    on: true,
+    cli: ["shapes"],
+    inAll: true,
+  },
+  {
+    key: "params",
+    label: "Params",
+    tooltip: "Overlay: parameters of each box, heat on a log scale",
+    on: false,
+    cli: ["params"],
+    inAll: true,
+  },
+  {
+    key: "macs",
+    label: "MACs",
+    tooltip: "Overlay: multiply-accumulates of each box, heat on a log scale",
+    on: false,
+    cli: ["macs"],
+    inAll: true,
+  },
+  {
+    key: "receptiveField",
+    label: "RF",
+    tooltip: "Overlay: receptive field size and stride of each box",
+    on: false,
+    cli: ["rf", "receptivefield"],
+    inAll: true,
+  },
   {
     key: "gradients",
     label: "Gradients",
     tooltip: "Overlay: ‖dL/dout‖₂ of each box from one forward/backward pass (runs one when there is none)",
     on: false,
+    cli: ["gradients", "grads"],
+    inAll: false,
   },
   {
     key: "memory",
     label: "Memory",
     tooltip: "Overlay: activation bytes each box keeps for the backward pass, at the training batch",
     on: false,
+    cli: ["memory"],
+    inAll: false,
     optional: true,
   },
 ] as const satisfies readonly OverlayDescriptor[];
