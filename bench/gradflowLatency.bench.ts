@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const graph = analyzeOrThrow(presets.resnet56());
   const plain = analyzeOrThrow(presets.plain56());
   const job: GradientJob = {
-    type: "gradientFlow",
+    kind: "gradientFlow",
     graph,
     plain,
     backend: BACKEND,

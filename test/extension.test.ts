@@ -290,6 +290,9 @@ test("message guards accept protocol messages and reject junk", () => {
   assert.ok(!isWebviewToHost({ type: "evil" }));
   assert.ok(!isWebviewToHost(null));
   assert.ok(isHostToWebview({ type: "diagnostics", diagnostics: [] }));
+  assert.ok(isHostToWebview({ type: "response", id: 3, ok: true, kind: "train", body: { started: true } }));
+  assert.ok(isHostToWebview({ type: "response", id: 4, ok: false, kind: "invalid", error: "bad request" }));
+  assert.ok(!isHostToWebview({ type: "response", id: "4", ok: true }), "a response needs the envelope's id and ok");
   assert.ok(!isHostToWebview("snapshot"));
 });
 

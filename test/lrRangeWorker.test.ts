@@ -1,54 +1,68 @@
-/** Find Learning Rate in the extension's worker: the range test streams its points and ends with a suggestion; cancel stops it. */
+/** Find Learning Rate in the extension's worker: the range test pushes its points and answers with the final result and a suggestion. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { analyzeSpecText } from "../extension/src/pure/specDocument";
-import type { HostToWorker, WorkerToHost } from "../extension/src/pure/workerProtocol";
+import { TrainWorkerHost } from "../extension/src/trainWorkerHost";
+import type { LrRangeResult } from "../model-core/src/runtime/lrFinder";
+import { spawnSourceWorker } from "./workerHarness";
 
-const WORKER = join(__dirname, "..", "extension", "src", "trainWorker.ts");
 const TINY = `import { resnet, stage } from "resnet-studio";
 export default resnet({ name: "tiny", input: [1, 8, 8], stem: "cifar", block: "basic", stages: [stage({ channels: 4, blocks: 1 })], classes: 4 });
 `;
 
-test("lrRange job: streamed results grow, the last is done with a suggested rate", { timeout: 180_000 }, async () => {
-  const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
-  assert.ok(graph);
-  const worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(WORKER)});`, {
-    eval: true,
-    env: { ...process.env, RESNET_STUDIO_BACKEND: "cpu" },
-  });
-  try {
-    const seen: Extract<WorkerToHost, { type: "lrRange" }>[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      worker.on("message", (m: WorkerToHost) => {
-        if (m.type === "error") reject(new Error(m.message));
-        if (m.type === "lrRange") {
-          seen.push(m);
-          if (m.done) resolve();
-        }
-      });
-      worker.on("error", reject);
-    });
-    worker.postMessage({
-      type: "lrRange",
-      graph,
-      backend: "cpu",
-      dataset: "synthetic:count=64",
-      dataDir: "",
-      options: { minLr: 1e-4, maxLr: 100, steps: 30, batchSize: 16 },
-    } satisfies HostToWorker);
-    await done;
+test(
+  "lrRange job: pushed results grow, the response is the final one with a suggested rate",
+  { timeout: 180_000 },
+  async () => {
+    const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+    assert.ok(graph);
+    const host = new TrainWorkerHost(spawnSourceWorker);
+    const seen: LrRangeResult[] = [];
+    const last = await host.run(
+      {
+        kind: "lrRange",
+        graph,
+        backend: "cpu",
+        dataset: "synthetic:count=64",
+        dataDir: "",
+        options: { minLr: 1e-4, maxLr: 100, steps: 30, batchSize: 16 },
+      },
+      (m) => {
+        if (m.type === "lrRange") seen.push(m.result);
+      },
+    );
     assert.ok(seen.length >= 2, "partial results while it runs");
     for (let i = 1; i < seen.length; i++)
-      assert.ok(seen[i]!.result.points.length >= seen[i - 1]!.result.points.length, "points only accumulate");
-    assert.ok(
-      seen[0]!.result.points.length < seen.at(-1)!.result.points.length,
-      "the first report comes before the end",
-    );
-    const last = seen.at(-1)!.result;
+      assert.ok(seen[i]!.points.length >= seen[i - 1]!.points.length, "points only accumulate");
+    assert.ok(seen[0]!.points.length < last.points.length, "the first push comes before the end");
     assert.ok(last.suggested !== null && last.suggested > 1e-4 && last.suggested < 100, `suggested ${last.suggested}`);
-  } finally {
-    await worker.terminate();
-  }
-});
+  },
+);
+
+test(
+  "lrRange job: cancel stops the test between steps and answers with the points so far",
+  { timeout: 180_000 },
+  async () => {
+    const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+    assert.ok(graph);
+    const host = new TrainWorkerHost(spawnSourceWorker);
+    let pushes = 0;
+    const result = await host.run(
+      {
+        kind: "lrRange",
+        graph,
+        backend: "cpu",
+        dataset: "synthetic:count=64",
+        dataDir: "",
+        // Rates too small to diverge: only the cancel can end it early.
+        options: { minLr: 1e-5, maxLr: 1e-3, steps: 400, batchSize: 16 },
+      },
+      () => {
+        if (++pushes === 1) assert.equal(host.cancel(), true);
+      },
+    );
+    assert.equal(result.diverged, false);
+    assert.ok(result.points.length >= 5 && result.points.length < 400, `${result.points.length} points`);
+    assert.equal(host.busy, false);
+  },
+);

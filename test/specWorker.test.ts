@@ -56,3 +56,44 @@ test(
     }
   },
 );
+
+test(
+  "a worker over its memory limit, or one that cannot start, answers with a located diagnostic; dispose answers the rest",
+  { timeout: 120_000 },
+  async () => {
+    const tiny = new SpecAnalysisClient(entry, {
+      timeoutMs: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 1 },
+    });
+    try {
+      const starved = await tiny.analyze(normal, "resnet20.resnet.ts");
+      assert.equal(starved.graph, null);
+      assert.equal(starved.diagnostics.length, 1);
+      const [d] = starved.diagnostics;
+      assert.equal(d!.code, "analysis-failed");
+      assert.match(d!.message, /^ResNet Studio's analysis of this spec failed: spec worker crashed: .*memory/);
+      assert.deepEqual([d!.range?.file, d!.range?.line], ["resnet20.resnet.ts", 1]);
+    } finally {
+      tiny.dispose();
+    }
+
+    const missing = new SpecAnalysisClient(
+      { filename: join(root, "no-such-worker.js"), eval: false },
+      { timeoutMs: 60_000 },
+    );
+    const answers = await Promise.all([missing.analyze(normal, "a.resnet.ts"), missing.analyze(normal, "b.resnet.ts")]);
+    for (const [i, answer] of answers.entries()) {
+      assert.equal(answer.diagnostics[0]!.code, "analysis-failed");
+      assert.equal(answer.diagnostics[0]!.range?.file, ["a.resnet.ts", "b.resnet.ts"][i]);
+      assert.match(answer.diagnostics[0]!.message, /spec worker (crashed|exited)/);
+    }
+
+    const client = new SpecAnalysisClient(entry, { timeoutMs: 60_000 });
+    const running = client.analyze(normal, "first.resnet.ts");
+    const queued = client.analyze(normal, "second.resnet.ts");
+    await new Promise((resolve) => setImmediate(resolve)); // the first is in the worker now
+    client.dispose();
+    assert.match((await running).diagnostics[0]!.message, /this spec was stopped/);
+    assert.equal((await queued).diagnostics[0]!.message, "ResNet Studio stopped before analyzing this spec");
+  },
+);

@@ -1,7 +1,7 @@
 /**
  * The extension's worker (the shipped bundle, dist/trainWorker.js, with dist/resnet_studio_torch.py beside it) on the
- * torch backend: Show Gradient Flow equals the tfjs result node by node, Train Small Model streams the same events
- * with a snapshot per epoch and stops on cancel, and a missing Python fails with the install message. Needs
+ * torch backend: Show Gradient Flow equals the tfjs result node by node, Train Small Model pushes the same events
+ * with a snapshot per epoch and stops on cancel, and a missing Python fails the job with the install message. Needs
  * `npm run build` and a Python with torch (RESNET_STUDIO_PYTHON, default /usr/bin/python3); skips without one, and
  * fails under CI=true.
  */
@@ -10,15 +10,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { analyzeSpecText, plainTwin } from "../extension/src/pure/specDocument";
-import { collect } from "./workerHarness";
-import type { HostToWorker, WorkerToHost } from "../extension/src/pure/workerProtocol";
-import type { TrainingEvent } from "../model-core/src/protocol";
+import { TrainWorkerHost } from "../extension/src/trainWorkerHost";
+import { BUNDLED_WORKER, spawnBundledWorker, trainingEvents } from "./workerHarness";
+import type { TrainJob, TrainWorkerPush } from "../extension/src/pure/workerProtocol";
+import type { GradientPair } from "../model-core/src/protocol";
 import type { GradientFlowResult } from "../model-core/src/analysis/gradflow";
 
 const root = join(__dirname, "..");
-const BUNDLED_WORKER = join(root, "dist", "trainWorker.js");
 const python = process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3";
 const hasTorch = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" }).status === 0;
 
@@ -42,8 +41,8 @@ export default resnet({
 });
 `;
 
-const finished = (m: WorkerToHost) =>
-  m.type === "error" || (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
+const INSTALL_MESSAGE =
+  /^Python not found: `\/nonexistent\/python3` \(the setting resnetStudio\.python\) does not exist\. .*pip install torch/;
 
 test(
   "Show Gradient Flow on torch: the residual net and its plain twin equal the tfjs pass within 1e-3 per node",
@@ -53,35 +52,26 @@ test(
     const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
     assert.ok(spec && graph);
     const plain = plainTwin(spec);
-    const results: Record<string, WorkerToHost> = {};
+    const results: Partial<Record<"cpu" | "torch", GradientPair>> = {};
     for (const backend of ["cpu", "torch"] as const) {
-      const worker = new Worker(BUNDLED_WORKER);
-      try {
-        const done = collect(worker, (m) => m.type === "gradients" || m.type === "error");
-        worker.postMessage({
-          type: "gradientFlow",
-          graph,
-          plain,
-          backend,
-          batch: 4,
-          seed: 1,
-          wasmDir: "",
-          python,
-          device: "cpu",
-        } satisfies HostToWorker);
-        const messages = await done;
-        results[backend] = messages[messages.length - 1]!;
-      } finally {
-        await worker.terminate();
-      }
+      results[backend] = await new TrainWorkerHost(spawnBundledWorker).run({
+        kind: "gradientFlow",
+        graph,
+        plain,
+        backend,
+        batch: 4,
+        seed: 1,
+        wasmDir: "",
+        python,
+        device: "cpu",
+      });
     }
-    const a = results.cpu;
-    const b = results.torch;
-    assert.ok(a.type === "gradients" && b.type === "gradients", JSON.stringify(b));
-    assert.match(b.pair.residual.backend, /^torch /);
+    const a = results.cpu!;
+    const b = results.torch!;
+    assert.match(b.residual.backend, /^torch /);
     for (const key of ["residual", "plain"] as const) {
-      const x: GradientFlowResult = a.pair[key]!;
-      const y: GradientFlowResult = b.pair[key]!;
+      const x: GradientFlowResult = a[key]!;
+      const y: GradientFlowResult = b[key]!;
       assert.deepEqual(
         y.nodes.map((n) => n.id),
         x.nodes.map((n) => n.id),
@@ -104,61 +94,49 @@ test(
     if (!ready(t)) return;
     const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
     assert.ok(graph);
-    const worker = new Worker(BUNDLED_WORKER);
-    try {
-      const job: HostToWorker = {
-        type: "train",
-        graph,
-        backend: "torch",
-        dataset: "synthetic:count=96",
-        dataDir: join(root, "dist", "data"),
-        wasmDir: "",
-        gradientBatch: 4,
-        config: { epochs: 2, batchSize: 16, logEvery: 1, valFraction: 0.25 },
-        python,
-        device: "cpu",
-      };
-      const done = collect(worker, finished);
-      worker.postMessage(job);
-      const events = (await done).flatMap((m): TrainingEvent[] => (m.type === "training" ? [m.event] : []));
-      const kinds = events.map((e) => e.kind);
-      assert.equal(kinds[0], "started", kinds.join(","));
-      const started = events[0];
-      assert.ok(started.kind === "started" && /^torch /.test(started.backend), JSON.stringify(started));
-      assert.equal(events.filter((e) => e.kind === "step").length, 2 * 4);
-      const epochs = events.filter((e) => e.kind === "epoch");
-      assert.equal(epochs.length, 2);
-      for (const epoch of epochs) {
-        assert.ok(
-          epoch.kind === "epoch" && epoch.gradients && epoch.gradients.nodes.length === graph.nodes.length,
-          "each epoch carries a snapshot of every node",
-        );
-        assert.equal(epoch.gradients.batch, 4);
-      }
-      const last = events[events.length - 1]!;
-      assert.ok(last.kind === "finished" && !last.cancelled, JSON.stringify(last));
-
-      const cancelled = collect(worker, finished);
-      const seen: TrainingEvent[] = [];
-      worker.on("message", (m: WorkerToHost) => {
-        if (m.type !== "training") return;
-        seen.push(m.event);
-        // Cancel once the run is streaming steps.
-        if (m.event.kind === "step" && m.event.point.globalStep === 3)
-          worker.postMessage({ type: "cancel" } satisfies HostToWorker);
-      });
-      worker.postMessage({
-        ...job,
-        dataset: "synthetic:count=4000",
-        config: { epochs: 50, batchSize: 16, logEvery: 1, valFraction: 0.1 },
-      } satisfies HostToWorker);
-      const after = (await cancelled).filter((m) => m.type === "training");
-      const end = after[after.length - 1]!;
-      assert.ok(end.type === "training" && end.event.kind === "finished" && end.event.cancelled, JSON.stringify(end));
-      assert.ok(!seen.some((e) => e.kind === "epoch"), "stopped inside the first epoch");
-    } finally {
-      await worker.terminate();
+    const host = new TrainWorkerHost(spawnBundledWorker);
+    const job: Extract<TrainJob, { kind: "train" }> = {
+      kind: "train",
+      graph,
+      backend: "torch",
+      dataset: "synthetic:count=96",
+      dataDir: join(root, "dist", "data"),
+      wasmDir: "",
+      gradientBatch: 4,
+      config: { epochs: 2, batchSize: 16, logEvery: 1, valFraction: 0.25 },
+      python,
+      device: "cpu",
+    };
+    const pushes: TrainWorkerPush[] = [];
+    const result = await host.run(job, (m) => pushes.push(m));
+    assert.equal(result.cancelled, false);
+    const events = trainingEvents(pushes);
+    const kinds = events.map((e) => e.kind);
+    assert.equal(kinds[0], "started", kinds.join(","));
+    const started = events[0];
+    assert.ok(started.kind === "started" && /^torch /.test(started.backend), JSON.stringify(started));
+    assert.equal(events.filter((e) => e.kind === "step").length, 2 * 4);
+    const epochs = events.filter((e) => e.kind === "epoch");
+    assert.equal(epochs.length, 2);
+    for (const epoch of epochs) {
+      assert.ok(
+        epoch.kind === "epoch" && epoch.gradients && epoch.gradients.nodes.length === graph.nodes.length,
+        "each epoch carries a snapshot of every node",
+      );
+      assert.equal(epoch.gradients.batch, 4);
     }
+
+    const seen: TrainWorkerPush[] = [];
+    const cancelled = await host.run(
+      { ...job, dataset: "synthetic:count=4000", config: { epochs: 50, batchSize: 16, logEvery: 1, valFraction: 0.1 } },
+      (m) => {
+        seen.push(m);
+        // Cancel once the run is streaming steps.
+        if (m.type === "training" && m.event.kind === "step" && m.event.point.globalStep === 3) host.cancel();
+      },
+    );
+    assert.equal(cancelled.cancelled, true);
+    assert.ok(!trainingEvents(seen).some((e) => e.kind === "epoch"), "stopped inside the first epoch");
   },
 );
 
@@ -169,11 +147,9 @@ test(
     if (!ready(t)) return;
     const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
     assert.ok(graph);
-    const worker = new Worker(BUNDLED_WORKER);
-    try {
-      const done = collect(worker, finished);
-      worker.postMessage({
-        type: "train",
+    await assert.rejects(
+      new TrainWorkerHost(spawnBundledWorker).run({
+        kind: "train",
         graph,
         backend: "torch",
         dataset: "synthetic:count=32",
@@ -183,17 +159,13 @@ test(
         config: { epochs: 1, batchSize: 16 },
         python: "/nonexistent/python3",
         device: "cpu",
-      } satisfies HostToWorker);
-      const messages = await done;
-      const last = messages[messages.length - 1]!;
-      assert.ok(last.type === "training" && last.event.kind === "failed", JSON.stringify(last));
-      assert.match(
-        last.event.message,
-        /^Python not found: `\/nonexistent\/python3` \(the setting resnetStudio\.python\) does not exist\. .*pip install torch/,
-      );
-    } finally {
-      await worker.terminate();
-    }
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.match(err.message, INSTALL_MESSAGE);
+        return true;
+      },
+    );
   },
 );
 
@@ -202,37 +174,33 @@ test(
   { timeout: 300_000 },
   async (t) => {
     if (!ready(t)) return;
-    const runJob = (job: HostToWorker) => {
-      const worker = new Worker(BUNDLED_WORKER);
-      const done = collect(worker, (m) => m.type === "calibration" || m.type === "error");
-      worker.postMessage(job);
-      return done.then((messages) => messages[messages.length - 1]!).finally(() => worker.terminate());
-    };
-    const measured = await runJob({
-      type: "calibrate",
+    const host = new TrainWorkerHost(spawnBundledWorker);
+    const measured = await host.run({
+      kind: "calibrate",
       backend: "torch",
       batchSize: 8,
       wasmDir: "",
       python,
       device: "cpu",
     });
-    assert.ok(measured.type === "calibration", JSON.stringify(measured));
     assert.match(measured.throughput.backend, /^torch \S+ \(cpu\)$/);
     assert.equal(measured.throughput.workers, 1);
     assert.ok(measured.throughput.macsPerSecond > 0);
-    const missing = await runJob({
-      type: "calibrate",
-      backend: "torch",
-      batchSize: 8,
-      wasmDir: "",
-      python: "/nonexistent/python3",
-      device: "cpu",
-    });
-    assert.ok(missing.type === "error", JSON.stringify(missing));
-    assert.match(
-      missing.message,
-      /^Python not found: `\/nonexistent\/python3` \(the setting resnetStudio\.python\) does not exist\. .*pip install torch/,
+    await assert.rejects(
+      host.run({
+        kind: "calibrate",
+        backend: "torch",
+        batchSize: 8,
+        wasmDir: "",
+        python: "/nonexistent/python3",
+        device: "cpu",
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.match(err.message, INSTALL_MESSAGE);
+        assert.doesNotMatch(err.message, /\n\s+at /);
+        return true;
+      },
     );
-    assert.doesNotMatch(missing.message, /\n\s+at /);
   },
 );

@@ -1,6 +1,7 @@
 /**
  * The warm gradient-flow worker: repeated requests reuse the worker and its models (same numbers), cancel stops a
- * pass and the next request still answers (from a fresh worker).
+ * pass and the next request still answers (from a fresh worker); an error answer, a crash or an exit fails only the
+ * request in flight, once.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -34,7 +35,7 @@ test(
     const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
     assert.ok(spec && graph);
     const job: GradientJob = {
-      type: "gradientFlow",
+      kind: "gradientFlow",
       graph,
       plain: plainTwin(spec),
       backend: "cpu",
@@ -81,7 +82,7 @@ test(
     const { spec, graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
     assert.ok(spec && graph);
     const job: GradientJob = {
-      type: "gradientFlow",
+      kind: "gradientFlow",
       graph,
       plain: plainTwin(spec),
       backend: "cpu",
@@ -107,3 +108,58 @@ test(
     }
   },
 );
+
+/** A stand-in worker: runs `body` (plain JavaScript) in a thread, with `port` bound to parentPort. */
+function fakeWorker(body: string): Worker {
+  spawned++;
+  return new Worker(`const port = require("node:worker_threads").parentPort; ${body}`, { eval: true });
+}
+
+test("warm worker: an error answer rejects with its message and the worker stays", async () => {
+  const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+  assert.ok(graph);
+  const job: GradientJob = { kind: "gradientFlow", graph, plain: null, backend: "cpu", batch: 2, seed: 1, wasmDir: "" };
+  const before = spawned;
+  const alive = setInterval(() => undefined, 1000); // the warm worker is unref'd
+  const warm = new WarmGradientWorker(() =>
+    fakeWorker(`port.on("message", (m) => {
+      if (m.type === "request")
+        port.postMessage({ type: "response", id: m.id, ok: false, kind: m.body.kind, error: "batch 2 does not fit" });
+    });`),
+  );
+  try {
+    await assert.rejects(warm.run(job), /^RpcError: batch 2 does not fit$/);
+    await assert.rejects(warm.run(job), /batch 2 does not fit/);
+    assert.equal(spawned - before, 1, "an error answer keeps the worker");
+    assert.equal(warm.busy, false);
+  } finally {
+    clearInterval(alive);
+    warm.dispose();
+  }
+});
+
+test("warm worker: a crash or an exit fails the request in flight; the next request starts a fresh worker", async () => {
+  const { graph } = analyzeSpecText(TINY, "tiny.resnet.ts");
+  assert.ok(graph);
+  const job: GradientJob = { kind: "gradientFlow", graph, plain: null, backend: "cpu", batch: 2, seed: 1, wasmDir: "" };
+  const before = spawned;
+  let starts = 0;
+  // The warm worker is unref'd (it must not hold the extension host open): keep this test's event loop alive.
+  const alive = setInterval(() => undefined, 1000);
+  const warm = new WarmGradientWorker(() =>
+    ++starts === 1
+      ? fakeWorker(`port.on("message", (m) => { if (m.type === "request") throw new Error("wasm abort"); });`)
+      : fakeWorker(`port.on("message", (m) => { if (m.type === "request") process.exit(7); });`),
+  );
+  try {
+    warm.warmUp("cpu", ""); // a notification: no answer expected, nothing fails
+    await assert.rejects(warm.run(job), /^RpcError: gradient-flow worker crashed: wasm abort$/);
+    await assert.rejects(warm.run(job), /^RpcError: gradient-flow worker exited unexpectedly \(code 7\)$/);
+    assert.equal(spawned - before, 2);
+    assert.equal(warm.busy, false);
+    assert.equal(warm.cancel(), false);
+  } finally {
+    clearInterval(alive);
+    warm.dispose();
+  }
+});

@@ -16,7 +16,8 @@ import { SpecAnalysisClient } from "./specAnalysisClient";
 const SPEC_ANALYSIS_TIMEOUT_MS = 15_000;
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
-import type { BackendSetting, TorchSettings, HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import type { BackendSetting, TorchSettings } from "./pure/workerProtocol";
+import { TrainWorkerHost } from "./trainWorkerHost";
 import {
   EMPTY_TRAINING,
   applyTrainingEvent,
@@ -25,6 +26,7 @@ import {
   type RequestBody,
   type ResponseBodies,
   type Snapshot,
+  type TrainingEvent,
   type TrainingState,
   type ViewState,
   type WebviewToHost,
@@ -58,7 +60,6 @@ import {
   showTrainingProgress,
 } from "./trainSmall";
 import { WarmGradientPair } from "./warmWorker";
-import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import { pytorchExportFor } from "./pure/exportPytorch";
 import { applyDiagramEdit } from "./specEdits";
 import { registerCompare } from "./compare";
@@ -111,62 +112,6 @@ function toVsDiagnostic(doc: vscode.TextDocument, d: SpecDiagnostic): vscode.Dia
   out.source = "resnet-studio";
   out.code = d.code;
   return out;
-}
-
-/** Runs one job at a time on the training worker thread; a new job replaces the worker. */
-class TrainWorkerHost {
-  private worker: Worker | null = null;
-  constructor(private readonly script: string) {}
-  get busy(): boolean {
-    return this.worker !== null;
-  }
-
-  run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void> {
-    this.stop();
-    const worker = new Worker(this.script);
-    this.worker = worker;
-    return new Promise((resolve) => {
-      const finish = (): void => {
-        if (this.worker === worker) this.worker = null;
-        void worker.terminate();
-        resolve();
-      };
-      worker.on("message", (m: WorkerToHost) => {
-        onMessage(m);
-        const ended =
-          m.type === "gradients" ||
-          m.type === "calibration" ||
-          m.type === "error" ||
-          (m.type === "lrRange" && m.done) ||
-          (m.type === "training" && (m.event.kind === "finished" || m.event.kind === "failed"));
-        if (ended) finish();
-      });
-      worker.on("error", (err) => {
-        onMessage({ type: "error", message: err.message });
-        finish();
-      });
-      worker.on("exit", (code) => {
-        if (this.worker === worker) {
-          if (code !== 0) onMessage({ type: "error", message: `worker exited with code ${code}` });
-          finish();
-        }
-      });
-      worker.postMessage(job);
-    });
-  }
-
-  cancel(): boolean {
-    if (!this.worker) return false;
-    this.worker.postMessage({ type: "cancel" } satisfies HostToWorker);
-    return true;
-  }
-
-  stop(): void {
-    if (this.worker) {
-      void this.worker.terminate();
-      this.worker = null;
-    }
-  }
 }
 
 /** The diagram panel: one per window, following the active spec (like the markdown preview). */
@@ -414,7 +359,7 @@ class DiagramPanel {
     // Warm workers of its own (backend ready, models reused by spec hash; network and twin in parallel), so it also
     // runs beside a training run.
     const job = {
-      type: "gradientFlow",
+      kind: "gradientFlow",
       graph,
       plain,
       backend: config<BackendSetting>("backend", "auto"),
@@ -507,9 +452,16 @@ class DiagramPanel {
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
     let progress: (state: TrainingState) => void = () => undefined;
+    const show = (event: TrainingEvent): void => {
+      this.training = applyTrainingEvent(this.training, event);
+      this.post({ type: "training", event });
+      progress(this.training);
+      if (event.kind === "failed")
+        void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${event.message}`);
+    };
     const run = this.ctx.trainer.run(
       {
-        type: "train",
+        kind: "train",
         graph: choice.graph,
         backend: runBackend,
         dataset: "mnist",
@@ -527,37 +479,31 @@ class DiagramPanel {
         ...torchSettings(),
       },
       (m) => {
-        if (m.type === "training") {
-          const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
-          // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
-          if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50)
-            void reviewCalibration(
-              this.ctx.globalState,
-              onTorch
-                ? { backend: "torch", batchSize, device: torch?.device }
-                : { backend: measured, batchSize, workers },
-              choice.estimate,
-              event.point.imagesPerSecond,
-            );
-          this.training = applyTrainingEvent(this.training, event);
-          this.post({ type: "training", event });
-          progress(this.training);
-          if (m.event.kind === "failed")
-            void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.event.message}`);
-        } else if (m.type === "error") {
-          const event = { kind: "failed", message: m.message } as const;
-          this.training = applyTrainingEvent(this.training, event);
-          this.post({ type: "training", event });
-          progress(this.training);
-          void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${m.message}`);
-        }
+        if (m.type !== "training") return;
+        const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
+        // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
+        if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50)
+          void reviewCalibration(
+            this.ctx.globalState,
+            onTorch
+              ? { backend: "torch", batchSize, device: torch?.device }
+              : { backend: measured, batchSize, workers },
+            choice.estimate,
+            event.point.imagesPerSecond,
+          );
+        show(event);
       },
+    );
+    // The job's response is how the run ended; a failure (the trainer's, or a lost worker) is its error.
+    const ended = run.then(
+      ({ cancelled, millis }) => show({ kind: "finished", cancelled, millis }),
+      (err: unknown) => show({ kind: "failed", message: err instanceof Error ? err.message : String(err) }),
     );
     // Progress in VS Code's own UI, with the same cancel as the webview's button and the Cancel Training command.
     progress = showTrainingProgress(
       `ResNet Studio: training ${choice.graph.name}`,
       () => this.ctx.trainer.cancel(),
-      run,
+      ended,
     );
     return true;
   }
@@ -577,11 +523,9 @@ class DiagramPanel {
     }
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
-    let last: LrRangeResult | null = null;
-    let failure: string | null = null;
     const run = this.ctx.trainer.run(
       {
-        type: "lrRange",
+        kind: "lrRange",
         graph,
         backend: config<BackendSetting>("backend", "auto"),
         dataset: "mnist",
@@ -589,13 +533,10 @@ class DiagramPanel {
         options: { batchSize: config("trainBatchSize", 64) },
       },
       (m) => {
-        if (m.type === "lrRange") {
-          last = m.result;
-          this.post({ type: "lrRange", result: m.result });
-        } else if (m.type === "error") failure = m.message;
+        if (m.type === "lrRange") this.post({ type: "lrRange", result: m.result });
       },
     );
-    await vscode.window.withProgress(
+    const result = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
         title: `ResNet Studio: finding a learning rate for ${graph.name}`,
@@ -606,9 +547,8 @@ class DiagramPanel {
         return run.finally(() => cancel.dispose());
       },
     );
-    if (failure) throw new Error(failure);
-    const result = last as LrRangeResult | null;
-    if (!result || result.suggested === null) {
+    this.post({ type: "lrRange", result });
+    if (result.suggested === null) {
       void vscode.window.showInformationMessage("ResNet Studio: no learning rate suggested (the loss never fell).");
       return;
     }
@@ -699,7 +639,7 @@ export function activate(context: vscode.ExtensionContext): void {
         { timeoutMs: SPEC_ANALYSIS_TIMEOUT_MS },
       ),
     ),
-    trainer: new TrainWorkerHost(path.join(dist, "trainWorker.js")),
+    trainer: new TrainWorkerHost(() => new Worker(path.join(dist, "trainWorker.js"))),
     gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
     suggestedLr: null,
     layout: () =>

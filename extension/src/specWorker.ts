@@ -1,12 +1,14 @@
 /**
  * worker_threads entry (dist/specWorker.js): parses and analyzes spec text off the extension host's thread, so a
- * large or hostile spec never blocks hovers, diagnostics or other extensions while it is read.
+ * large or hostile spec never blocks hovers, diagnostics or other extensions while it is read. Protocol:
+ * ./pure/specProtocol.ts.
  */
 import { parentPort } from "node:worker_threads";
+import { serveRequests } from "resnet-studio/rpcWorker";
 import { analyzeSpecText } from "./pure/specDocument";
-import type { SpecRequest, SpecReply } from "./specAnalysisClient";
+import type { SpecRequestBody, SpecResults } from "./pure/specProtocol";
 
-parentPort?.on("message", (request: SpecRequest) => {
-  const reply: SpecReply = { id: request.id, analysis: analyzeSpecText(request.text, request.file) };
-  parentPort?.postMessage(reply);
-});
+if (parentPort)
+  serveRequests<SpecRequestBody, SpecResults>(parentPort, {
+    analyze: ({ text, file }) => analyzeSpecText(text, file),
+  });

@@ -11,7 +11,8 @@ import type { ResNetSpec } from "resnet-studio/spec/types";
 import type { TrainingState } from "resnet-studio/protocol";
 import { trainingProgress } from "resnet-studio/runtime/progress";
 import { formatDuration } from "resnet-studio/render/format";
-import type { BackendSetting, HostToWorker, TorchSettings, WorkerToHost } from "./pure/workerProtocol";
+import type { BackendSetting, TorchSettings } from "./pure/workerProtocol";
+import type { TrainJobRunner } from "./trainWorkerHost";
 import {
   calibrationIsStale,
   calibrationKey,
@@ -20,34 +21,27 @@ import {
   type TrainPlan,
 } from "./pure/trainChoices";
 
-export interface WorkerRunner {
-  run(job: HostToWorker, onMessage: (m: WorkerToHost) => void): Promise<void>;
-}
-
 /** The backend's measured speed: from global storage, or measured now (a few seconds, once per machine and setting; on torch, per device). */
 export async function measuredThroughput(
-  runner: WorkerRunner,
+  runner: TrainJobRunner,
   storage: vscode.Memento,
   job: { backend: BackendSetting; batchSize: number; workers?: number; wasmDir: string } & TorchSettings,
 ): Promise<Throughput> {
   const key = calibrationKey(job.backend, job.workers, job.batchSize, job.device);
   const stored = storage.get<unknown>(key);
   if (isThroughput(stored)) return stored;
-  let result: Throughput | null = null;
-  let failure: string | null = null;
-  await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `ResNet Studio: measuring this machine's training speed${job.backend === "torch" ? " on PyTorch" : ""} (once per backend)…`,
-    },
-    () =>
-      runner.run({ type: "calibrate", ...job }, (m) => {
-        if (m.type === "calibration") result = m.throughput;
-        else if (m.type === "error") failure = m.message;
-        else if (m.type === "training" && m.event.kind === "failed") failure = m.event.message;
-      }),
-  );
-  if (!result) throw new Error(`measuring the training speed failed: ${failure ?? "the worker stopped"}`);
+  let result: Throughput;
+  try {
+    ({ throughput: result } = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `ResNet Studio: measuring this machine's training speed${job.backend === "torch" ? " on PyTorch" : ""} (once per backend)…`,
+      },
+      () => runner.run({ kind: "calibrate", ...job }),
+    ));
+  } catch (err) {
+    throw new Error(`measuring the training speed failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
   await storage.update(key, result);
   return result;
 }
@@ -122,12 +116,12 @@ export function offerSaveVariant(spec: ResNetSpec, original: string, documentUri
 /**
  * VS Code's progress notification for a run: step progress, images/s and ETA from every step event, and Cancel wired
  * to `cancel`. Returns the function that feeds it the training state; it closes once the run is no longer running or
- * `run` (the worker's job) has ended.
+ * `run` (the worker's job, however it ended) has settled.
  */
 export function showTrainingProgress(
   title: string,
   cancel: () => void,
-  run: Promise<void>,
+  run: Promise<unknown>,
 ): (state: TrainingState) => void {
   let update: (state: TrainingState) => void = () => undefined;
   void vscode.window.withProgress(
@@ -136,10 +130,11 @@ export function showTrainingProgress(
       new Promise<void>((resolve) => {
         const cancelled = token.onCancellationRequested(cancel);
         // However the worker ends, the notification goes with it.
-        void run.finally(() => {
+        const ended = (): void => {
           cancelled.dispose();
           resolve();
-        });
+        };
+        void run.then(ended, ended);
         let reported = 0;
         update = (state) => {
           if (state.status !== "running") {

@@ -1,7 +1,8 @@
 /**
- * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Three jobs: one
- * gradient-flow pass of a network and its plain twin, a calibration of the backend's speed, or a training run on the
- * embedded MNIST digits that streams events (with a gradient-flow snapshot after every epoch) and stops on "cancel".
+ * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Four jobs
+ * (./pure/workerProtocol.ts), each answered with its result: one gradient-flow pass of a network and its plain twin, a
+ * calibration of the backend's speed, a learning-rate range test, or a training run on the embedded MNIST digits that
+ * pushes events (with a gradient-flow snapshot after every epoch) and stops on "cancel".
  */
 import { parentPort } from "node:worker_threads";
 import { existsSync } from "node:fs";
@@ -13,8 +14,13 @@ import { gradientFlow } from "resnet-studio/runtime/gradflow";
 import { backendLimitBytes, checkPassMemory, passBatch } from "resnet-studio/runtime/memoryGuard";
 import { train } from "resnet-studio/runtime/train";
 import { calibrateThroughput } from "resnet-studio/runtime/calibrate";
-import { lrRangeTest, suggestLearningRate, type LrPoint } from "resnet-studio/runtime/lrFinder";
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainEvent } from "resnet-studio/runtime/trainTypes";
+import { lrRangeTest, suggestLearningRate, type LrPoint, type LrRangeResult } from "resnet-studio/runtime/lrFinder";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainResult,
+} from "resnet-studio/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "resnet-studio/data/mnist";
 import { BatchAdapter, type ImageDataset } from "resnet-studio/data/dataset";
 import { resolveDataset } from "resnet-studio/data/resolve";
@@ -22,19 +28,28 @@ import { SeededRng } from "resnet-studio/data/rng";
 import type { ModelGraph } from "resnet-studio/analysis/graph";
 import { networkId } from "resnet-studio/spec/identity";
 import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
-import type { TrainingEvent } from "resnet-studio/protocol";
-import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import type { GradientPair, TrainingEvent } from "resnet-studio/protocol";
+import { serveRequests } from "resnet-studio/rpcWorker";
+import type { TrainJob, TrainJobResults, TrainWorkerNote, TrainWorkerPush } from "./pure/workerProtocol";
 import { toTrainingEvent } from "./pure/trainEvents";
 import { calibrateOnTorch, gradientFlowOnTorch, resolvePython, trainOnTorch } from "resnet-studio/runtime/torchBackend";
 
 const port = parentPort;
 let abort: AbortController | null = null;
 
-function send(message: WorkerToHost): void {
+function push(message: TrainWorkerPush): void {
   port?.postMessage(message);
 }
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+
+/** Pushes one training event; the run's end is not pushed: the train job's response carries it. */
+function pushProgress(event: TrainingEvent | null): void {
+  if (event && event.kind !== "finished" && event.kind !== "failed") push({ type: "training", event });
+}
+
+/** The train job's result from the trainer's: a diverged run is an error response, with the trainer's message. */
+function trainOutcome(result: TrainResult): TrainJobResults["train"] {
+  if (result.reason === "diverged") throw new Error(result.message ?? "training diverged");
+  return { cancelled: result.reason === "aborted", millis: result.seconds * 1000 };
 }
 
 /**
@@ -90,7 +105,7 @@ function fixedBatch(dataset: ImageDataset, graph: ModelGraph, count: number): { 
 
 /** The same seeded batch as flowOnRandomBatch, measured by PyTorch (tfjs only draws the inputs and the initial weights). */
 async function flowOnTorch(
-  job: Extract<HostToWorker, { type: "gradientFlow" }>,
+  job: Extract<TrainJob, { kind: "gradientFlow" }>,
   graph: ModelGraph,
 ): Promise<GradientFlowResult> {
   await initBackend("cpu");
@@ -113,7 +128,7 @@ async function flowOnTorch(
 }
 
 /** The job's config over the defaults, and its data: the downloaded MNIST file when there is one, else the named dataset. */
-async function trainingConfigAndData(job: Extract<HostToWorker, { type: "train" }>) {
+async function trainingConfigAndData(job: Extract<TrainJob, { kind: "train" }>) {
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
   const file = join(job.dataDir, MNIST_FILE_NAME);
   const [c, h, w] = job.graph.input as [number, number, number];
@@ -125,17 +140,16 @@ async function trainingConfigAndData(job: Extract<HostToWorker, { type: "train" 
 }
 
 /** Train Small Model on PyTorch: the runner streams the events and a gradient snapshot per epoch. */
-async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
+async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Promise<TrainJobResults["train"]> {
   await initBackend("cpu");
   const { config, data } = await trainingConfigAndData(job);
-  // A run's "finished" can reach the host before this function returns, so the next run may already have started:
-  // clear `abort` only if it is still this run's.
+  // Another job may have started on this worker meanwhile: clear `abort` only if it is still this run's.
   const controller = new AbortController();
   abort = controller;
   const started = performance.now();
   let gradients: GradientFlowResult | null = null;
   try {
-    await trainOnTorch({
+    const result = await trainOnTorch({
       graph: job.graph,
       data,
       config,
@@ -148,22 +162,22 @@ async function runTrainingOnTorch(job: Extract<HostToWorker, { type: "train" }>)
           gradients = result;
         },
       },
-      onEvent: (event) => {
-        const message = toTrainingEvent(event, {
-          backend: "torch",
-          gradients: event.type === "epoch" ? gradients : null,
-          millis: performance.now() - started,
-        });
-        if (message) send({ type: "training", event: message });
-      },
+      onEvent: (event) =>
+        pushProgress(
+          toTrainingEvent(event, {
+            backend: "torch",
+            gradients: event.type === "epoch" ? gradients : null,
+            millis: performance.now() - started,
+          }),
+        ),
     });
+    return trainOutcome(result);
   } finally {
     if (abort === controller) abort = null;
   }
 }
 
-async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promise<void> {
-  if (job.backend === "torch") return runTrainingOnTorch(job);
+async function runTraining(job: Extract<TrainJob, { kind: "train" }>): Promise<TrainJobResults["train"]> {
   const backend = await initBackend(job.backend as BackendChoice);
   const { config, data } = await trainingConfigAndData(job);
   const dataset = data.train;
@@ -174,11 +188,8 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   const started = performance.now();
   // Snapshots are taken as each epoch ends, between training steps; events keep their order.
   let chain: Promise<void> = Promise.resolve();
-  const forward = (event: TrainingEvent | null): void => {
-    if (event) send({ type: "training", event });
-  };
   try {
-    await train({
+    const result = await train({
       model,
       data,
       config,
@@ -199,11 +210,13 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
             } catch {
               gradients = null;
             }
-            forward(toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }));
+            pushProgress(
+              toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }),
+            );
           });
         } else {
           chain = chain.then(() =>
-            forward(
+            pushProgress(
               toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started }),
             ),
           );
@@ -211,6 +224,7 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
       },
     });
     await chain;
+    return trainOutcome(result);
   } finally {
     probe.x.dispose();
     model.dispose();
@@ -218,8 +232,8 @@ async function runTraining(job: Extract<HostToWorker, { type: "train" }>): Promi
   }
 }
 
-/** Find Learning Rate: the range test on a fresh model, reporting every few steps so the chart fills in live. */
-async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Promise<void> {
+/** Find Learning Rate: the range test on a fresh model, pushing every few steps so the chart fills in live. */
+async function runLrRange(job: Extract<TrainJob, { kind: "lrRange" }>): Promise<LrRangeResult> {
   await initBackend(job.backend as BackendChoice);
   const [c, h, w] = job.graph.input as [number, number, number];
   const file = join(job.dataDir, MNIST_FILE_NAME);
@@ -234,7 +248,7 @@ async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Prom
     const result = await lrRangeTest(model, dataset, job.options, abort.signal, (p, i) => {
       points.push(p);
       if (i % 5 === 4)
-        send({
+        push({
           type: "lrRange",
           result: {
             model: job.graph.name,
@@ -242,78 +256,65 @@ async function runLrRange(job: Extract<HostToWorker, { type: "lrRange" }>): Prom
             suggested: suggestLearningRate(points),
             diverged: false,
           },
-          done: false,
         });
     });
-    send({ type: "lrRange", result, done: true });
+    return result;
   } finally {
     model.dispose();
     abort = null;
   }
 }
 
-port?.on("message", (job: HostToWorker) => {
-  if (job.type === "cancel") {
-    abort?.abort();
-    return;
+/** Show Gradient Flow: the network's pass and its plain twin's, on the job's backend. */
+async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>): Promise<GradientPair> {
+  if (job.backend === "torch") {
+    const residual = await flowOnTorch(job, job.graph);
+    const plain = job.plain ? await flowOnTorch(job, job.plain) : null;
+    return { residual, plain };
   }
-  if (job.type === "warmUp") {
-    void initBackend(job.backend as BackendChoice).catch(() => undefined);
-    return;
-  }
-  if (job.type === "lrRange") {
-    void runLrRange(job).catch((err: unknown) => send({ type: "error", message: messageOf(err) }));
-    return;
-  }
-  if (job.type === "gradientFlow") {
-    void (async () => {
-      try {
-        if (job.backend === "torch") {
-          const residual = await flowOnTorch(job, job.graph);
-          const plain = job.plain ? await flowOnTorch(job, job.plain) : null;
-          send({ type: "gradients", pair: { residual, plain } });
-          return;
-        }
-        const backend = await initBackend(job.backend as BackendChoice);
-        // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
-        const batchFor = (graph: ModelGraph) =>
-          passBatch({
-            graph,
-            kind: "gradflow",
-            backend: backend.name,
-            requested: null,
-            preferred: job.batch,
-            what: "a gradient-flow pass",
-          }).batch;
-        const residual = await flowOnRandomBatch(job.graph, batchFor(job.graph), job.seed);
-        const plain = job.plain ? await flowOnRandomBatch(job.plain, batchFor(job.plain), job.seed) : null;
-        send({ type: "gradients", pair: { residual, plain } });
-      } catch (err) {
-        send({ type: "error", message: messageOf(err) });
-      }
-    })();
-    return;
-  }
-  if (job.type === "calibrate") {
-    void (async () => {
-      try {
-        if (job.backend !== "torch") await initBackend(job.backend as BackendChoice);
-        const calibration =
-          job.backend === "torch"
-            ? await calibrateOnTorch({
-                python: resolvePython(undefined, job.python),
-                device: job.device ?? "auto",
-                batchSize: job.batchSize,
-              })
-            : await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
-        send({ type: "calibration", throughput: calibration.throughput, seconds: calibration.seconds });
-      } catch (err) {
-        send({ type: "error", message: messageOf(err) });
-      }
-    })();
-    return;
-  }
-  void runTraining(job).catch((err: unknown) =>
-    send({ type: "training", event: { kind: "failed", message: messageOf(err) } }),
+  const backend = await initBackend(job.backend as BackendChoice);
+  // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
+  const batchFor = (graph: ModelGraph) =>
+    passBatch({
+      graph,
+      kind: "gradflow",
+      backend: backend.name,
+      requested: null,
+      preferred: job.batch,
+      what: "a gradient-flow pass",
+    }).batch;
+  const residual = await flowOnRandomBatch(job.graph, batchFor(job.graph), job.seed);
+  const plain = job.plain ? await flowOnRandomBatch(job.plain, batchFor(job.plain), job.seed) : null;
+  return { residual, plain };
+}
+
+async function runCalibration(job: Extract<TrainJob, { kind: "calibrate" }>): Promise<TrainJobResults["calibrate"]> {
+  if (job.backend !== "torch") await initBackend(job.backend as BackendChoice);
+  const calibration =
+    job.backend === "torch"
+      ? await calibrateOnTorch({
+          python: resolvePython(undefined, job.python),
+          device: job.device ?? "auto",
+          batchSize: job.batchSize,
+        })
+      : await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
+  return { throughput: calibration.throughput, seconds: calibration.seconds };
+}
+
+// Jobs run as they arrive (a "cancel" must reach a running one); the host sends one job at a time.
+if (port)
+  serveRequests<TrainJob, TrainJobResults, TrainWorkerNote>(
+    port,
+    {
+      gradientFlow: runGradientFlow,
+      train: (job) => (job.backend === "torch" ? runTrainingOnTorch(job) : runTraining(job)),
+      calibrate: runCalibration,
+      lrRange: runLrRange,
+    },
+    {
+      onNote: (note) => {
+        if (note.type === "cancel") abort?.abort();
+        else void initBackend(note.backend as BackendChoice).catch(() => undefined);
+      },
+    },
   );
-});

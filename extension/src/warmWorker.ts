@@ -6,9 +6,10 @@
  */
 import type { Worker } from "node:worker_threads";
 import type { GradientPair } from "resnet-studio/protocol";
-import type { HostToWorker, WorkerToHost } from "./pure/workerProtocol";
+import { WorkerClient } from "resnet-studio/rpcWorker";
+import type { TrainJob, TrainJobResults, TrainWorkerNote, TrainWorkerPush } from "./pure/workerProtocol";
 
-export type GradientJob = Extract<HostToWorker, { type: "gradientFlow" }>;
+export type GradientJob = Extract<TrainJob, { kind: "gradientFlow" }>;
 
 export class CancelledError extends Error {
   constructor() {
@@ -18,18 +19,28 @@ export class CancelledError extends Error {
 }
 
 export class WarmGradientWorker {
-  private worker: Worker | null = null;
-  private current: { reject: (err: Error) => void } | null = null;
+  private readonly worker: WorkerClient<TrainJob, TrainJobResults, TrainWorkerPush, TrainWorkerNote>;
+  /** Rejects the running request with CancelledError. */
+  private cancelCurrent: (() => void) | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   /** Requests not yet settled (running or queued); a cancel drops all of them. */
   private pending = 0;
   private generation = 0;
 
-  constructor(private readonly spawn: () => Worker) {}
+  constructor(spawn: () => Worker) {
+    this.worker = new WorkerClient({
+      name: "gradient-flow worker",
+      spawn: () => {
+        const worker = spawn();
+        worker.unref();
+        return worker;
+      },
+    });
+  }
 
   /** Start the worker and its backend ahead of the first request. */
   warmUp(backend: GradientJob["backend"], wasmDir: string): void {
-    this.ensure().postMessage({ type: "warmUp", backend, wasmDir } satisfies HostToWorker);
+    this.worker.notify({ type: "warmUp", backend, wasmDir });
   }
 
   /** One job at a time, in order. */
@@ -49,12 +60,9 @@ export class WarmGradientWorker {
   cancel(): boolean {
     if (this.pending === 0) return false;
     this.generation++;
-    const current = this.current;
-    this.current = null;
-    if (current) {
-      this.stop();
-      current.reject(new CancelledError());
-    }
+    const cancelCurrent = this.cancelCurrent;
+    this.cancelCurrent = null;
+    cancelCurrent?.();
     return true;
   }
 
@@ -64,64 +72,23 @@ export class WarmGradientWorker {
 
   dispose(): void {
     this.cancel();
-    this.stop();
-  }
-
-  private ensure(): Worker {
-    if (this.worker) return this.worker;
-    const worker = this.spawn();
-    worker.unref();
-    worker.on("exit", () => {
-      if (this.worker === worker) this.worker = null;
-    });
-    this.worker = worker;
-    return worker;
-  }
-
-  private stop(): void {
-    const worker = this.worker;
-    this.worker = null;
-    if (worker) void worker.terminate();
+    void this.worker.stop("the gradient-flow worker was disposed");
   }
 
   private runNow(job: GradientJob): Promise<GradientPair> {
-    const worker = this.ensure();
     return new Promise<GradientPair>((resolve, reject) => {
-      const cleanup = (): void => {
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-        if (this.current === entry) this.current = null;
+      const cancel = (): void => {
+        // First the caller hears "cancelled"; the worker's own failure then finds the promise settled.
+        reject(new CancelledError());
+        void this.worker.stop("cancelled");
       };
-      const entry = {
-        reject: (err: Error) => {
-          cleanup();
-          reject(err);
-        },
-      };
-      const onMessage = (m: WorkerToHost): void => {
-        if (m.type === "gradients") {
-          cleanup();
-          resolve(m.pair);
-        } else if (m.type === "error") {
-          cleanup();
-          reject(new Error(m.message));
-        }
-      };
-      const onError = (err: Error): void => {
-        cleanup();
-        this.stop();
-        reject(err);
-      };
-      const onExit = (code: number): void => {
-        cleanup();
-        reject(new Error(`gradient-flow worker exited with code ${code}`));
-      };
-      this.current = entry;
-      worker.on("message", onMessage);
-      worker.on("error", onError);
-      worker.on("exit", onExit);
-      worker.postMessage(job);
+      this.cancelCurrent = cancel;
+      this.worker
+        .request(job)
+        .then(resolve, reject)
+        .finally(() => {
+          if (this.cancelCurrent === cancel) this.cancelCurrent = null;
+        });
     });
   }
 }

@@ -17,7 +17,7 @@ import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
 import type { LrRangeResult } from "./runtime/lrFinder";
 import type { SpecEdit } from "./edit/specEdit";
 import { checkWebviewMessage } from "./protocolValidate";
-import type { RequestMessage, ResponseMessage } from "./rpc";
+import { isResponseMessage, type RequestMessage, type ResponseMessage } from "./rpc";
 
 /** Which panel of the webview is in front. */
 export type ViewTab = "diagram" | "gradients" | "training";
@@ -226,7 +226,8 @@ export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): 
   }
 }
 
-const HOST_TYPES = new Set([
+/** The host's pushes; a response is recognised by its envelope (./rpc.ts). */
+const HOST_PUSH_TYPES = new Set([
   "snapshot",
   "graph",
   "layout",
@@ -234,13 +235,15 @@ const HOST_TYPES = new Set([
   "training",
   "lrRange",
   "diagnostics",
-  "response",
   "command",
 ]);
 
 /** Cheap structural check for messages arriving from the other side (they cross a process boundary). */
 export function isHostToWebview(value: unknown): value is HostToWebview {
-  return typeof value === "object" && value !== null && HOST_TYPES.has((value as { type?: unknown }).type as string);
+  if (isResponseMessage(value)) return true;
+  return (
+    typeof value === "object" && value !== null && HOST_PUSH_TYPES.has((value as { type?: unknown }).type as string)
+  );
 }
 
 /** Whether `value` is a well-formed message from the webview; the host uses checkWebviewMessage for the checked copy. */

@@ -8,7 +8,7 @@ import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
 import { initialExpansion, layoutView } from "../src/render/index";
-import { createLayoutClient } from "../src/render/layoutClient";
+import { createLayoutClient, LayoutError } from "../src/render/layoutClient";
 
 // Bundle the worker entry the way scripts/build.mjs does, into a scratch directory.
 const dir = mkdtempSync(join(tmpdir(), "rs-layout-worker-"));
@@ -82,6 +82,33 @@ test("a worker that cannot start rejects instead of hanging", async () => {
   const client = createLayoutClient(join(dir, "missing-worker.cjs"), { timeoutMs: 20_000 });
   try {
     await assert.rejects(client.layout(r18, { expanded: [] }), /layout worker (crashed|exited)/);
+  } finally {
+    client.dispose();
+  }
+});
+
+test("a timeout fails the other layouts in flight with the restart; a graph that cannot be sent fails at once", async () => {
+  const client = createLayoutClient(workerPath, { timeoutMs: 20_000 });
+  try {
+    const r152 = analyzeOrThrow(presets.resnet152());
+    const queued = client.layout(r152, initialExpansion(r152, "all"));
+    const late = client.layout(r152, initialExpansion(r152, "all"), { timeoutMs: 1 });
+    await assert.rejects(
+      late,
+      (err: unknown) => err instanceof LayoutError && /timed out after 1 ms/.test(err.message),
+    );
+    await assert.rejects(queued, (err: unknown) => {
+      assert.ok(err instanceof LayoutError);
+      assert.equal(err.message, "diagram layout worker restarted after a timeout");
+      return true;
+    });
+    const uncloneable = { ...r18, describe: () => "not data" } as unknown as ModelGraph;
+    await assert.rejects(client.layout(uncloneable, { expanded: [] }), (err: unknown) => {
+      assert.ok(err instanceof LayoutError);
+      assert.match(err.message, /^could not send layout: .*could not be cloned/);
+      return true;
+    });
+    assert.equal((await client.layout(r18, { expanded: [] })).nodes.length, 7);
   } finally {
     client.dispose();
   }

@@ -5,7 +5,7 @@
  */
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
@@ -310,5 +310,75 @@ test(
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  },
+);
+
+/**
+ * Runs `step` against replicas that are stand-in workers (plain JavaScript, `port` = parentPort) answering "init", then
+ * doing `onStep` with each "step" request `m`.
+ */
+async function withFakeReplicas(
+  onStep: string,
+  check: (stepper: DataParallelStepper, batch: { pixels: Float32Array; labels: Int32Array }) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "rs-fake-replica-"));
+  const file = join(dir, "replica.js");
+  writeFileSync(
+    file,
+    `const port = require("node:worker_threads").parentPort;
+    port.on("message", (m) => {
+      if (m.type !== "request") return;
+      if (m.body.kind === "init") port.postMessage({ type: "response", id: m.id, ok: true, kind: "init", body: { numTensors: 0 } });
+      else if (m.body.kind === "step") { ${onStep} }
+    });`,
+  );
+  const previous = process.env.RESNET_STUDIO_REPLICA_WORKER;
+  process.env.RESNET_STUDIO_REPLICA_WORKER = file;
+  const graph = microGraph();
+  const model = buildModel(graph, { seed: 1 });
+  const optimizer = new Optimizer(model.params, { kind: "sgd", momentum: 0, weightDecay: 0, decayed: new Set() });
+  try {
+    const stepper = await DataParallelStepper.create(model, optimizer, { workers: 2, backend: "cpu" });
+    try {
+      await check(stepper, batchOf(graph, 4, 1));
+    } finally {
+      await stepper.dispose();
+    }
+  } finally {
+    if (previous === undefined) delete process.env.RESNET_STUDIO_REPLICA_WORKER;
+    else process.env.RESNET_STUDIO_REPLICA_WORKER = previous;
+    optimizer.dispose();
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("a replica's unsolicited failure fails the step in flight and every later one", { timeout: 60_000 }, async () => {
+  await withFakeReplicas(
+    `port.postMessage({ type: "failed", message: "apply: shapes differ" });`,
+    async (stepper, b) => {
+      await assert.rejects(stepper.step(b.pixels, b.labels, 4, 0.1), /^Error: training worker: apply: shapes differ$/);
+      await assert.rejects(stepper.step(b.pixels, b.labels, 4, 0.1), /^Error: training worker: apply: shapes differ$/);
+    },
+  );
+});
+
+test(
+  "a replica's error answer, or its exit mid-step, fails the step with the replica's message",
+  { timeout: 60_000 },
+  async () => {
+    await withFakeReplicas(
+      `port.postMessage({ type: "response", id: m.id, ok: false, kind: "step", error: "out of memory" });`,
+      async (stepper, b) => {
+        await assert.rejects(stepper.step(b.pixels, b.labels, 4, 0.1), /^Error: training worker: out of memory$/);
+        await assert.rejects(stepper.snapshots(), /training worker: out of memory/);
+      },
+    );
+    await withFakeReplicas(`process.exit(5);`, async (stepper, b) => {
+      await assert.rejects(
+        stepper.step(b.pixels, b.labels, 4, 0.1),
+        /^Error: training worker exited unexpectedly \(code 5\)$/,
+      );
+    });
   },
 );

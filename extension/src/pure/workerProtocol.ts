@@ -1,6 +1,11 @@
-/** Messages between the extension host and its training / gradient-flow worker thread (plain data). */
+/**
+ * The extension host's training / gradient-flow worker (../trainWorker.ts), on resnet-studio/rpc: each job is a request
+ * whose response carries its result; what a job streams while it runs (training events, the range test so far) is a
+ * push; "cancel" and "warmUp" are notifications. A job has ended exactly when its response (or its failure) arrives.
+ */
 import type { ModelGraph } from "resnet-studio/analysis/graph";
 import type { GradientPair, TrainingEvent } from "resnet-studio/protocol";
+import type { RequestMessage, ResponseMessage } from "resnet-studio/rpc";
 import type { TrainConfig } from "resnet-studio/runtime/trainTypes";
 import type { Throughput } from "resnet-studio/analysis/estimate";
 import type { LrRangeOptions, LrRangeResult } from "resnet-studio/runtime/lrFinder";
@@ -13,10 +18,11 @@ export interface TorchSettings {
   device?: "cpu" | "cuda" | "auto";
 }
 
-export type HostToWorker =
+/** Jobs the host asks of the worker; each gets exactly one response. */
+export type TrainJob =
   /** One forward/backward pass of `graph` (and `plain`, its twin without shortcuts) on a seeded random batch. */
   | ({
-      type: "gradientFlow";
+      kind: "gradientFlow";
       graph: ModelGraph;
       plain: ModelGraph | null;
       backend: BackendSetting;
@@ -24,9 +30,9 @@ export type HostToWorker =
       seed: number;
       wasmDir: string;
     } & TorchSettings)
-  /** Train `graph`, streaming events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
+  /** Train `graph`, pushing training events. `dataset` as the CLI's --dataset ("mnist" = the embedded digits, read from `dataDir`). */
   | ({
-      type: "train";
+      kind: "train";
       graph: ModelGraph;
       backend: BackendSetting;
       config: Partial<TrainConfig>;
@@ -37,30 +43,53 @@ export type HostToWorker =
     } & TorchSettings)
   /** Measure the backend's training speed (runtime/calibrate.ts; on "torch", PyTorch's on the set device) at this batch size and replica setting. */
   | ({
-      type: "calibrate";
+      kind: "calibrate";
       backend: BackendSetting;
       batchSize: number;
       workers?: number;
       wasmDir: string;
     } & TorchSettings)
-  /** Stop training between steps. */
-  | { type: "cancel" }
-  /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), streaming results; stops on "cancel". */
+  /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), pushing the results so far; stops on "cancel". */
   | {
-      type: "lrRange";
+      kind: "lrRange";
       graph: ModelGraph;
       backend: BackendSetting;
       dataset: string;
       dataDir: string;
       options: Partial<LrRangeOptions>;
-    }
-  /** Start the backend now, so the first gradient-flow request finds it ready. No answer. */
+    };
+
+/** What each job's successful response carries. */
+export interface TrainJobResults {
+  /** The network's and its plain twin's gradient flow. */
+  gradientFlow: GradientPair;
+  /** How the run ended: completed (or stopped by its budget) or cancelled. A diverged or failed run is an error response. */
+  train: { cancelled: boolean; millis: number };
+  /** The fitted throughput and how long measuring took. */
+  calibrate: { throughput: Throughput; seconds: number };
+  /** The finished range test (after a cancel: the points so far). */
+  lrRange: LrRangeResult;
+}
+
+/** A training event that is not the run's end: the end comes in the train job's response, never as a push. */
+export type TrainingProgressEvent = Exclude<TrainingEvent, { kind: "finished" } | { kind: "failed" }>;
+
+/** Notifications from the host: no response. */
+export type TrainWorkerNote =
+  /** Stop the running training or range test between steps; its job then answers (cancelled, or the points so far). */
+  | { type: "cancel" }
+  /** Start the backend now, so the first gradient-flow job finds it ready. */
   | { type: "warmUp"; backend: BackendSetting; wasmDir: string };
 
-export type WorkerToHost =
-  | { type: "gradients"; pair: GradientPair }
-  | { type: "training"; event: TrainingEvent }
-  | { type: "calibration"; throughput: Throughput; seconds: number }
-  /** The range test so far; `done` on the last one. */
-  | { type: "lrRange"; result: LrRangeResult; done: boolean }
-  | { type: "error"; message: string };
+/** State the worker streams while a job runs. */
+export type TrainWorkerPush =
+  /** One event of the running train job. */
+  | { type: "training"; event: TrainingProgressEvent }
+  /** The range test so far, every few steps. */
+  | { type: "lrRange"; result: LrRangeResult };
+
+/** Messages the host posts to the worker. */
+export type HostToWorker = RequestMessage<TrainJob> | TrainWorkerNote;
+
+/** Messages the worker posts to the host. */
+export type WorkerToHost = ResponseMessage<TrainJob, TrainJobResults> | TrainWorkerPush;

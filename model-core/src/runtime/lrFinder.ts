@@ -149,6 +149,8 @@ export async function lrRangeTest(
         diverged = true;
         break;
       }
+      // Let timers and messages (a worker's "cancel" aborting `signal`) run between steps, as train() does.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   } finally {
     optimizer.dispose();

@@ -16,7 +16,16 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Optimizer } from "./optim";
 import { TrainStepper, type BatchGradients, type BatchStepper, type TrainableModel } from "./stepper";
-import { sharedLayout, type ReplicaReply, type ReplicaRequest, type SharedLayout } from "./replicaProtocol";
+import { RpcError } from "../rpc";
+import { WorkerClient } from "../rpcWorker";
+import {
+  sharedLayout,
+  type ReplicaNote,
+  type ReplicaPush,
+  type ReplicaRequest,
+  type ReplicaResults,
+  type SharedLayout,
+} from "./replicaProtocol";
 
 /** Automatic worker count: one per core up to this many, on wasm only. */
 export const MAX_AUTO_WORKERS = 4;
@@ -156,56 +165,49 @@ function replicaWorkerEntry(): { filename: string; eval: boolean } {
   );
 }
 
-/** One worker thread holding a replica; one request in flight at a time ("apply" needs no reply). */
+/**
+ * One worker thread holding a replica (./replicaProtocol.ts). Requests are answered in order; "apply" is a
+ * notification. The first failure (an error response, a failed "apply", a crash or an exit) fails what is in flight
+ * and every later request: a replica that missed a step is no longer the owner's twin.
+ */
 class ReplicaHandle {
-  private pending: { resolve: (reply: ReplicaReply) => void; reject: (err: Error) => void } | null = null;
   private failure: Error | null = null;
-  private closed = false;
+  private readonly worker: WorkerClient<ReplicaRequest, ReplicaResults, ReplicaPush, ReplicaNote>;
 
-  constructor(private readonly worker: Worker) {
-    worker.on("message", (reply: ReplicaReply) => {
-      if (reply.type === "error") return this.fail(new Error(`training worker: ${reply.message}`));
-      const p = this.pending;
-      this.pending = null;
-      p?.resolve(reply);
-    });
-    worker.on("error", (err) => this.fail(new Error(`training worker crashed: ${err.message}`)));
-    worker.on("exit", (code) => {
-      if (!this.closed) this.fail(new Error(`training worker exited unexpectedly (code ${code})`));
+  constructor(spawn: () => Worker) {
+    this.worker = new WorkerClient({
+      name: "training worker",
+      spawn,
+      onPush: (push) => this.fail(`training worker: ${push.message}`),
+      onLost: (message) => (this.failure ??= new Error(message)),
     });
   }
 
-  private fail(err: Error): void {
-    this.failure ??= err;
-    const p = this.pending;
-    this.pending = null;
-    p?.reject(err);
+  private fail(message: string): void {
+    this.failure ??= new Error(message);
+    // The replica is broken: stop it, failing what is in flight with the first failure.
+    void this.worker.stop(this.failure.message);
   }
 
-  request<T extends ReplicaReply["type"]>(
-    message: ReplicaRequest,
-    expect: T,
-  ): Promise<Extract<ReplicaReply, { type: T }>> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.pending = {
-        resolve: (reply) =>
-          reply.type === expect
-            ? resolve(reply as Extract<ReplicaReply, { type: T }>)
-            : reject(new Error(`training worker: expected "${expect}", got "${reply.type}"`)),
-        reject,
-      };
-      this.worker.postMessage(message);
-    });
+  async request<K extends ReplicaRequest["kind"]>(
+    body: Extract<ReplicaRequest, { kind: K }>,
+  ): Promise<ReplicaResults[K]> {
+    if (this.failure) throw this.failure;
+    try {
+      return await this.worker.request(body);
+    } catch (err) {
+      if (err instanceof RpcError && err.reason === "failed") this.fail(`training worker: ${err.message}`);
+      throw this.failure ?? err;
+    }
   }
 
-  send(message: ReplicaRequest): void {
-    if (!this.failure) this.worker.postMessage(message);
+  notify(note: ReplicaNote): void {
+    if (!this.failure) this.worker.notify(note);
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.worker.terminate();
+    this.failure ??= new Error("training worker closed");
+    await this.worker.stop(this.failure.message);
   }
 }
 
@@ -264,27 +266,24 @@ export class DataParallelStepper implements BatchStepper {
         optimizerState: snapshot(optimizer.stateTensors().map(([, v]) => v)),
       };
       for (let slot = 1; slot < options.workers; slot++) {
-        handles.push(new ReplicaHandle(new Worker(entry.filename, { eval: entry.eval })));
+        handles.push(new ReplicaHandle(() => new Worker(entry.filename, { eval: entry.eval })));
       }
       await Promise.all(
         handles.map((handle, i) =>
-          handle.request(
-            {
-              type: "init",
-              graph: model.graph,
-              seed: options.seed ?? 0,
-              backend: options.backend,
-              slot: i + 1,
-              replicas: options.workers,
-              shared: shared.buffer as SharedArrayBuffer,
-              paramNames: params.map(([name]) => name),
-              bufferNames: buffers.map(([name]) => name),
-              optimizer: { ...optimizer.options, decayed: [...optimizer.options.decayed] },
-              optimizerStep: optimizer.step,
-              ...state,
-            },
-            "ready",
-          ),
+          handle.request({
+            kind: "init",
+            graph: model.graph,
+            seed: options.seed ?? 0,
+            backend: options.backend,
+            slot: i + 1,
+            replicas: options.workers,
+            shared: shared.buffer as SharedArrayBuffer,
+            paramNames: params.map(([name]) => name),
+            bufferNames: buffers.map(([name]) => name),
+            optimizer: { ...optimizer.options, decayed: [...optimizer.options.decayed] },
+            optimizerStep: optimizer.step,
+            ...state,
+          }),
         ),
       );
     } catch (err) {
@@ -314,14 +313,14 @@ export class DataParallelStepper implements BatchStepper {
     let start = shares[0];
     const replies = this.handles.map((handle, i) => {
       const n = shares[i + 1];
-      const message: ReplicaRequest = {
-        type: "step",
+      const request = handle.request({
+        kind: "step",
         pixels: pixels.slice(start * sample, (start + n) * sample),
         labels: labels.slice(start, start + n),
         count: n,
-      };
+      });
       start += n;
-      return handle.request(message, "stepped");
+      return request;
     });
     let own: { loss: number; correct: number };
     try {
@@ -349,7 +348,7 @@ export class DataParallelStepper implements BatchStepper {
       weights,
     );
     const update = Number.isFinite(loss);
-    for (const handle of this.handles) handle.send({ type: "apply", lr, update });
+    for (const handle of this.handles) handle.notify({ type: "apply", lr, update });
     this.owner.applyAveraged(lr, update);
     return { loss, correct };
   }
@@ -366,8 +365,8 @@ export class DataParallelStepper implements BatchStepper {
   }
 
   /** Each worker's parameters, buffers and optimiser state (for tests: replicas must equal the owner's model). */
-  async snapshots(): Promise<Array<Extract<ReplicaReply, { type: "snapshot" }>>> {
-    return Promise.all(this.handles.map((h) => h.request({ type: "snapshot" }, "snapshot")));
+  async snapshots(): Promise<Array<ReplicaResults["snapshot"]>> {
+    return Promise.all(this.handles.map((h) => h.request({ kind: "snapshot" })));
   }
 
   async dispose(): Promise<void> {

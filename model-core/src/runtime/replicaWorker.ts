@@ -1,7 +1,8 @@
 /**
  * worker_threads entry of one data-parallel training replica (built to model-core/dist/trainReplicaWorker.cjs and
- * dist/trainReplicaWorker.js; see parallel.ts). Holds its own tfjs backend, model and optimiser; requests are handled
- * strictly in arrival order, so an "apply" always lands before the next "step".
+ * dist/trainReplicaWorker.js; see parallel.ts). Holds its own tfjs backend, model and optimiser; requests and
+ * notifications (./replicaProtocol.ts) are taken strictly in arrival order, so an "apply" always lands before the next
+ * "step".
  */
 import { parentPort } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
@@ -9,7 +10,14 @@ import { initBackend, parseBackendChoice } from "./backend";
 import { buildModel, type TfModel } from "./model";
 import { Optimizer } from "./optim";
 import { ReplicaCore } from "./parallel";
-import { sharedLayout, type ReplicaInit, type ReplicaReply, type ReplicaRequest } from "./replicaProtocol";
+import { serveRequests } from "../rpcWorker";
+import {
+  sharedLayout,
+  type ReplicaNote,
+  type ReplicaPush,
+  type ReplicaRequest,
+  type ReplicaResults,
+} from "./replicaProtocol";
 
 interface Replica {
   model: TfModel;
@@ -17,11 +25,6 @@ interface Replica {
 }
 
 let replica: Replica | null = null;
-let queue: Promise<void> = Promise.resolve();
-
-function reply(message: ReplicaReply): void {
-  parentPort?.postMessage(message);
-}
 
 function assign(variables: tf.Variable[], values: Float32Array[], what: string): void {
   if (variables.length !== values.length)
@@ -32,7 +35,7 @@ function assign(variables: tf.Variable[], values: Float32Array[], what: string):
   });
 }
 
-async function init(message: ReplicaInit): Promise<void> {
+async function init(message: Extract<ReplicaRequest, { kind: "init" }>): Promise<ReplicaResults["init"]> {
   await initBackend(parseBackendChoice(message.backend, "replica backend"));
   const model = buildModel(message.graph, { seed: message.seed });
   const paramNames = [...model.params.keys()];
@@ -61,40 +64,44 @@ async function init(message: ReplicaInit): Promise<void> {
   );
   const shared = new Float32Array(message.shared);
   replica = { model, core: new ReplicaCore(model, optimizer, shared, layout, message.slot) };
-  reply({ type: "ready", numTensors: tf.memory().numTensors });
+  return { numTensors: tf.memory().numTensors };
 }
 
-async function handle(message: ReplicaRequest): Promise<void> {
-  if (message.type === "init") return init(message);
-  if (!replica) throw new Error(`"${message.type}" before "init"`);
-  const { model, core } = replica;
-  switch (message.type) {
-    case "step": {
-      const { loss, correct } = await core.computeShare(message.pixels, message.labels, message.count);
-      reply({ type: "stepped", loss, correct, numTensors: tf.memory().numTensors });
-      return;
-    }
-    case "apply":
-      core.applyAveraged(message.lr, message.update);
-      return;
-    case "snapshot": {
-      const read = (vars: tf.Variable[]) => vars.map((v) => (v.dataSync() as Float32Array).slice());
-      reply({
-        type: "snapshot",
-        params: read([...model.params.values()]),
-        buffers: read([...model.buffers.values()]),
-        optimizerState: read(core.optimizer.stateTensors().map(([, v]) => v)),
-        numTensors: tf.memory().numTensors,
-      });
-      return;
-    }
-  }
+function initialised(what: string): Replica {
+  if (!replica) throw new Error(`"${what}" before "init"`);
+  return replica;
 }
 
-parentPort?.on("message", (message: ReplicaRequest) => {
-  queue = queue
-    .then(() => handle(message))
-    .catch((err: unknown) => {
-      reply({ type: "error", message: err instanceof Error ? err.message : String(err) });
-    });
-});
+const port = parentPort;
+if (port)
+  serveRequests<ReplicaRequest, ReplicaResults, ReplicaNote>(
+    port,
+    {
+      init,
+      step: async ({ pixels, labels, count }) => {
+        const { loss, correct } = await initialised("step").core.computeShare(pixels, labels, count);
+        return { loss, correct, numTensors: tf.memory().numTensors };
+      },
+      snapshot: () => {
+        const { model, core } = initialised("snapshot");
+        const read = (vars: tf.Variable[]) => vars.map((v) => (v.dataSync() as Float32Array).slice());
+        return {
+          params: read([...model.params.values()]),
+          buffers: read([...model.buffers.values()]),
+          optimizerState: read(core.optimizer.stateTensors().map(([, v]) => v)),
+          numTensors: tf.memory().numTensors,
+        };
+      },
+    },
+    {
+      inOrder: true,
+      onNote: (note) => {
+        try {
+          if (note.type === "apply") initialised("apply").core.applyAveraged(note.lr, note.update);
+        } catch (err) {
+          const failed: ReplicaPush = { type: "failed", message: err instanceof Error ? err.message : String(err) };
+          port.postMessage(failed);
+        }
+      },
+    },
+  );
