@@ -33,8 +33,8 @@ test(
     );
     assert.ok(seen.length >= 2, "partial results while it runs");
     for (let i = 1; i < seen.length; i++)
-      assert.ok(seen[i]!.points.length >= seen[i - 1]!.points.length, "points only accumulate");
-    assert.ok(seen[0]!.points.length < last.points.length, "the first push comes before the end");
+      assert.ok(seen[i].points.length >= seen[i - 1].points.length, "points only accumulate");
+    assert.ok(seen[0].points.length < last.points.length, "the first push comes before the end");
     assert.ok(last.suggested !== null && last.suggested > 1e-4 && last.suggested < 100, `suggested ${last.suggested}`);
   },
 );

@@ -48,9 +48,9 @@ test(
       assert.equal(late.graph, null);
       assert.equal(late.diagnostics.length, 1);
       const [d] = late.diagnostics;
-      assert.equal(d!.code, "analysis-failed");
-      assert.match(d!.message, /took longer than 1 ms/);
-      assert.deepEqual([d!.range?.file, d!.range?.line, d!.range?.column], ["resnet20.resnet.ts", 1, 1]);
+      assert.equal(d.code, "analysis-failed");
+      assert.match(d.message, /took longer than 1 ms/);
+      assert.deepEqual([d.range?.file, d.range?.line, d.range?.column], ["resnet20.resnet.ts", 1, 1]);
     } finally {
       client.dispose();
     }
@@ -70,9 +70,9 @@ test(
       assert.equal(starved.graph, null);
       assert.equal(starved.diagnostics.length, 1);
       const [d] = starved.diagnostics;
-      assert.equal(d!.code, "analysis-failed");
-      assert.match(d!.message, /^ResNet Studio's analysis of this spec failed: spec worker crashed: .*memory/);
-      assert.deepEqual([d!.range?.file, d!.range?.line], ["resnet20.resnet.ts", 1]);
+      assert.equal(d.code, "analysis-failed");
+      assert.match(d.message, /^ResNet Studio's analysis of this spec failed: spec worker crashed: .*memory/);
+      assert.deepEqual([d.range?.file, d.range?.line], ["resnet20.resnet.ts", 1]);
     } finally {
       tiny.dispose();
     }
@@ -83,9 +83,9 @@ test(
     );
     const answers = await Promise.all([missing.analyze(normal, "a.resnet.ts"), missing.analyze(normal, "b.resnet.ts")]);
     for (const [i, answer] of answers.entries()) {
-      assert.equal(answer.diagnostics[0]!.code, "analysis-failed");
-      assert.equal(answer.diagnostics[0]!.range?.file, ["a.resnet.ts", "b.resnet.ts"][i]);
-      assert.match(answer.diagnostics[0]!.message, /spec worker (crashed|exited)/);
+      assert.equal(answer.diagnostics[0].code, "analysis-failed");
+      assert.equal(answer.diagnostics[0].range?.file, ["a.resnet.ts", "b.resnet.ts"][i]);
+      assert.match(answer.diagnostics[0].message, /spec worker (crashed|exited)/);
     }
 
     const client = new SpecAnalysisClient(entry, { timeoutMs: 60_000 });
@@ -93,7 +93,7 @@ test(
     const queued = client.analyze(normal, "second.resnet.ts");
     await new Promise((resolve) => setImmediate(resolve)); // the first is in the worker now
     client.dispose();
-    assert.match((await running).diagnostics[0]!.message, /this spec was stopped/);
-    assert.equal((await queued).diagnostics[0]!.message, "ResNet Studio stopped before analyzing this spec");
+    assert.match((await running).diagnostics[0].message, /this spec was stopped/);
+    assert.equal((await queued).diagnostics[0].message, "ResNet Studio stopped before analyzing this spec");
   },
 );

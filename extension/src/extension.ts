@@ -373,7 +373,9 @@ class DiagramPanel {
       { location: vscode.ProgressLocation.Notification, title, cancellable: true },
       (_progress, token) => {
         const cancel = token.onCancellationRequested(() => this.ctx.gradients.cancel());
-        return this.ctx.gradients.run(job).finally(() => cancel.dispose());
+        return this.ctx.gradients.run(job).finally(() => {
+          cancel.dispose();
+        });
       },
     );
     const pair: GradientPair = result;
@@ -544,7 +546,9 @@ class DiagramPanel {
       },
       (_progress, token) => {
         const cancel = token.onCancellationRequested(() => this.ctx.trainer.cancel());
-        return run.finally(() => cancel.dispose());
+        return run.finally(() => {
+          cancel.dispose();
+        });
       },
     );
     this.post({ type: "lrRange", result });
@@ -664,7 +668,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const key = doc.uri.toString();
     let d = pending.get(key);
     if (!d) {
-      d = debounce(refresh, config("diagnosticsDelayMs", 250));
+      d = debounce((changed: vscode.TextDocument) => void refresh(changed), config("diagnosticsDelayMs", 250));
       pending.set(key, d);
     }
     d(doc);
@@ -722,8 +726,9 @@ export function activate(context: vscode.ExtensionContext): void {
       },
     }),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
-      async deserializeWebviewPanel(panel, state) {
+      deserializeWebviewPanel(panel, state) {
         DiagramPanel.revive(ctx, panel, state);
+        return Promise.resolve();
       },
     }),
     vscode.commands.registerCommand("resnetStudio.openDiagramToSide", (uri?: vscode.Uri) =>

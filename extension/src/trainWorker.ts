@@ -81,8 +81,8 @@ function cachedModel(graph: ModelGraph, seed: number, backend: string): TfModel 
 async function flowOnRandomBatch(graph: ModelGraph, batch: number, seed: number): Promise<GradientFlowResult> {
   const [c, h, w] = graph.input as [number, number, number];
   const rng = new SeededRng(seed);
-  const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * graph.output[0]!));
-  const x = tf.randomNormal([batch, h, w, c], 0, 1, "float32", seed) as tf.Tensor4D;
+  const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * graph.output[0]));
+  const x = tf.randomNormal<tf.Rank.R4>([batch, h, w, c], 0, 1, "float32", seed);
   try {
     return await gradientFlow(cachedModel(graph, seed, tf.getBackend()), { x, labels });
   } finally {
@@ -111,7 +111,7 @@ async function flowOnTorch(
   await initBackend("cpu");
   const [c, h, w] = graph.input as [number, number, number];
   const rng = new SeededRng(job.seed);
-  const labels = Array.from({ length: job.batch }, () => Math.floor(rng.next() * graph.output[0]!));
+  const labels = Array.from({ length: job.batch }, () => Math.floor(rng.next() * graph.output[0]));
   const x = tf.randomNormal([job.batch, h, w, c], 0, 1, "float32", job.seed);
   const values = (await x.data()) as Float32Array;
   x.dispose();
@@ -135,7 +135,7 @@ async function trainingConfigAndData(job: Extract<TrainJob, { kind: "train" }>) 
   const data =
     job.dataset === "mnist" && existsSync(file)
       ? { train: loadMnist(file), val: null }
-      : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: config.seed });
+      : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0], seed: config.seed });
   return { config, data };
 }
 
@@ -240,7 +240,7 @@ async function runLrRange(job: Extract<TrainJob, { kind: "lrRange" }>): Promise<
   const dataset =
     job.dataset === "mnist" && existsSync(file)
       ? loadMnist(file)
-      : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0]!, seed: 1 })).train;
+      : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0], seed: 1 })).train;
   const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
   abort = new AbortController();
   const points: LrPoint[] = [];
@@ -272,7 +272,7 @@ async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>)
     const plain = job.plain ? await flowOnTorch(job, job.plain) : null;
     return { residual, plain };
   }
-  const backend = await initBackend(job.backend as BackendChoice);
+  const backend = await initBackend(job.backend);
   // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
   const batchFor = (graph: ModelGraph) =>
     passBatch({
@@ -289,7 +289,7 @@ async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>)
 }
 
 async function runCalibration(job: Extract<TrainJob, { kind: "calibrate" }>): Promise<TrainJobResults["calibrate"]> {
-  if (job.backend !== "torch") await initBackend(job.backend as BackendChoice);
+  if (job.backend !== "torch") await initBackend(job.backend);
   const calibration =
     job.backend === "torch"
       ? await calibrateOnTorch({

@@ -77,6 +77,7 @@ export interface Diagnostic {
 }
 
 /** C0 and C1 control characters, DEL, and the line and paragraph separators. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /**

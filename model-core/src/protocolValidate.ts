@@ -100,6 +100,7 @@ function overlays(value: unknown, path: string): OverlayOptions {
 export function checkFileName(value: unknown, path: string, extension: "png" | "svg"): string {
   const name = text(value, path, MAX_FILE_NAME_CHARS);
   // Reserved on Windows or a path separator anywhere; control characters never belong in a name.
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   if (/[/\\:*?"<>|\u0000-\u001f\u007f]/.test(name) || name.startsWith("."))
     throw new Invalid(`${path} must be a file name without a folder`);
   if (!name.toLowerCase().endsWith(`.${extension}`) || name.length === extension.length + 1)

@@ -93,9 +93,9 @@ test("a failure inside the pipeline becomes one located internal-error at 1:1, n
 
 test("failedAnalysis says why on one printable line, as analysis-failed unless told otherwise", () => {
   const [d] = failedAnalysis("a.resnet.ts", "the analysis took longer than 1 ms\n\u001b[2J").diagnostics;
-  assert.equal(d!.code, "analysis-failed");
-  assert.equal(d!.message, "the analysis took longer than 1 ms\\n\\x1b[2J");
-  assert.deepEqual([d!.range?.file, d!.range?.line, d!.range?.column], ["a.resnet.ts", 1, 1]);
+  assert.equal(d.code, "analysis-failed");
+  assert.equal(d.message, "the analysis took longer than 1 ms\\n\\x1b[2J");
+  assert.deepEqual([d.range?.file, d.range?.line, d.range?.column], ["a.resnet.ts", 1, 1]);
 });
 
 test("every code the fixtures and the loader produce belongs to the vocabulary, and each code has a one-line doc", () => {

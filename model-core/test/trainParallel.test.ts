@@ -171,10 +171,10 @@ test(
         await stepper.step(pixels, labels, 14, 0.01);
         ownerCounts.push(tf.memory().numTensors);
       }
-      assert.equal(new Set(ownerCounts).size, 1, `owner tensor counts ${ownerCounts}`);
+      assert.equal(new Set(ownerCounts).size, 1, `owner tensor counts ${ownerCounts.join(",")}`);
       for (const counts of stepper.workerTensorCounts) {
         assert.equal(counts.length, 8);
-        assert.equal(new Set(counts).size, 1, `worker tensor counts ${counts}`);
+        assert.equal(new Set(counts).size, 1, `worker tensor counts ${counts.join(",")}`);
       }
       const mine = {
         params: params(model),

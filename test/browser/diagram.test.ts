@@ -143,7 +143,7 @@ async function realPass(graph: ModelGraph): Promise<GradientFlowResult> {
   const { initBackend, buildModel, gradientFlow } = await import("../../model-core/src/runtime/index");
   await initBackend("wasm");
   const [c, h, w] = graph.input;
-  const x = tf.randomNormal([8, h!, w!, c!], 0, 1, "float32", 1) as import("@tensorflow/tfjs-core").Tensor4D;
+  const x = tf.randomNormal<import("@tensorflow/tfjs-core").Rank.R4>([8, h, w, c], 0, 1, "float32", 1);
   const model = buildModel(graph, { seed: 1 });
   try {
     return await gradientFlow(model, { x, labels: [0, 1, 2, 3, 4, 5, 6, 7] });
@@ -189,7 +189,7 @@ test(
         els.map((e) => Number(e.getAttribute("data-value"))),
       );
       assert.equal(ticks.length, 5);
-      for (let i = 1; i < ticks.length; i++) assert.ok(ticks[i]! > ticks[i - 1]!, "values rise along the ramp");
+      for (let i = 1; i < ticks.length; i++) assert.ok(ticks[i] > ticks[i - 1], "values rise along the ramp");
       // The details pane says the same.
       const box = await page.locator('#layer g[data-node-id="layer1.1"] rect').first().boundingBox();
       assert.ok(box, "layer1.1 is on screen");
@@ -264,8 +264,8 @@ test("the depth × epoch gradient heatmap grows as training snapshots arrive", {
     // Find Learning Rate's result: loss against rate on a log axis, with the suggested rate.
     const points = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1].map((lr, i) => ({
       lr,
-      loss: [2.3, 2.28, 2, 1.1, 0.9, 4][i]!,
-      smoothed: [2.3, 2.29, 2.1, 1.4, 1.1, 2.5][i]!,
+      loss: [2.3, 2.28, 2, 1.1, 0.9, 4][i],
+      smoothed: [2.3, 2.29, 2.1, 1.4, 1.1, 2.5][i],
     }));
     await fake.send(page, { type: "lrRange", result: { model: "ResNet-18", points, suggested: 1e-2, diverged: true } });
     await page.waitForSelector('canvas[data-chart="lr-range"][data-points="6"]');

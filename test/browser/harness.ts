@@ -159,7 +159,7 @@ export async function buildWebviewBundle(root: string): Promise<string> {
     loader: { ".css": "text" },
     logLevel: "silent",
   });
-  return result.outputFiles[0]!.text;
+  return result.outputFiles[0].text;
 }
 
 function pageHtml(theme: keyof typeof THEMES): string {

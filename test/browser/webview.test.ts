@@ -359,7 +359,7 @@ async function realGradients(graph: ModelGraph, plain: ModelGraph): Promise<Grad
   await initBackend("wasm");
   const run = async (g: ModelGraph): Promise<GradientFlowResult> => {
     const [c, h, w] = g.input;
-    const x = tf.randomNormal([8, h!, w!, c!], 0, 1, "float32", 1) as import("@tensorflow/tfjs-core").Tensor4D;
+    const x = tf.randomNormal<import("@tensorflow/tfjs-core").Rank.R4>([8, h, w, c], 0, 1, "float32", 1);
     const model = buildModel(g, { seed: 1 });
     try {
       return await gradientFlow(model, { x, labels: [0, 1, 2, 3, 4, 5, 6, 7] });

@@ -41,7 +41,7 @@ export function alignSeries(results: readonly GradientFlowResult[]): { blocks: s
   return {
     blocks,
     series: all.map((s) => {
-      const byBlock = new Map(s.blocks.map((b, i) => [b, s.values[i]!] as const));
+      const byBlock = new Map(s.blocks.map((b, i) => [b, s.values[i]] as const));
       return blocks.map((b) => byBlock.get(b) ?? null);
     }),
   };

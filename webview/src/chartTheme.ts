@@ -43,7 +43,7 @@ export function palette(): {
       "--vscode-charts-yellow",
       "--vscode-charts-orange",
       "--vscode-charts-red",
-    ].map((v, i) => themeColor(v, ["#3794ff", "#b180d7", "#89d185", "#cca700", "#d18616", "#f14c4c"][i]!)),
+    ].map((v, i) => themeColor(v, ["#3794ff", "#b180d7", "#89d185", "#cca700", "#d18616", "#f14c4c"][i])),
   };
 }
 

@@ -33,7 +33,7 @@ export function gradientOf(
   const byId = new Map(gradients.nodes.map((n) => [n.id, n]));
   const ids = memberIds(graph, id);
   for (let i = ids.length - 1; i >= 0; i--) {
-    const g = byId.get(ids[i]!);
+    const g = byId.get(ids[i]);
     if (g) return g;
   }
   return null;

@@ -94,7 +94,7 @@ export function neighbour(laid: LaidOutGraph, fromId: string | null, direction: 
   const candidates = laid.nodes.filter((n) => !(n.expandable && n.expanded));
   if (candidates.length === 0) return null;
   const from = candidates.find((n) => n.id === fromId) ?? laid.nodes.find((n) => n.id === fromId);
-  if (!from) return [...candidates].sort((a, b) => a.y - b.y || a.x - b.x)[0]!.id;
+  if (!from) return [...candidates].sort((a, b) => a.y - b.y || a.x - b.x)[0].id;
   const c = centre(from);
   let best: LaidOutNode | null = null,
     bestScore = Infinity;

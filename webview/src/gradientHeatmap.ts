@@ -34,11 +34,11 @@ export function gradientHeatmap(snapshots: readonly (GradientFlowResult | null)[
     column.forEach((value, y) => {
       if (value === null) return;
       cells.push(
-        `<rect class="rs-heat-cell" x="${LEFT + x * CELL_W}" y="${TOP + y * CELL_H}" width="${CELL_W - 1}" height="${CELL_H - 1}" fill="${scale.color(value)}" data-block="${blocks[y]}" data-epoch="${taken[x]!.epoch + 1}"><title>${blocks[y]} after epoch ${taken[x]!.epoch + 1}: ‖dL/dx‖ ${formatNorm(value)}</title></rect>`,
+        `<rect class="rs-heat-cell" x="${LEFT + x * CELL_W}" y="${TOP + y * CELL_H}" width="${CELL_W - 1}" height="${CELL_H - 1}" fill="${scale.color(value)}" data-block="${blocks[y]}" data-epoch="${taken[x].epoch + 1}"><title>${blocks[y]} after epoch ${taken[x].epoch + 1}: ‖dL/dx‖ ${formatNorm(value)}</title></rect>`,
       );
     });
     labels.push(
-      `<text class="rs-sub" x="${LEFT + x * CELL_W + CELL_W / 2}" y="${TOP + blocks.length * CELL_H + 12}" text-anchor="middle">${taken[x]!.epoch + 1}</text>`,
+      `<text class="rs-sub" x="${LEFT + x * CELL_W + CELL_W / 2}" y="${TOP + blocks.length * CELL_H + 12}" text-anchor="middle">${taken[x].epoch + 1}</text>`,
     );
   });
   blocks.forEach((b, y) => {

@@ -122,7 +122,7 @@ export class GradientsView {
       data: {
         labels: blocks.map((b, i) => `${i + 1} ${b}`),
         datasets: runs.map((r, i) => ({
-          ...curve(r.label, series[i]!, r.color),
+          ...curve(r.label, series[i], r.color),
           borderDash: r.dashed ? [6, 4] : [],
           spanGaps: true,
         })),

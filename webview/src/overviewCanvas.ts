@@ -49,8 +49,8 @@ export function drawOverview(
     ctx.strokeStyle = stroke;
     for (const e of laid.edges) {
       if (e.kind !== kind || e.points.length === 0) continue;
-      ctx.moveTo(e.points[0]!.x, e.points[0]!.y);
-      for (let i = 1; i < e.points.length; i++) ctx.lineTo(e.points[i]!.x, e.points[i]!.y);
+      ctx.moveTo(e.points[0].x, e.points[0].y);
+      for (let i = 1; i < e.points.length; i++) ctx.lineTo(e.points[i].x, e.points[i].y);
     }
     ctx.stroke();
   };

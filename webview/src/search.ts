@@ -32,7 +32,7 @@ export class Search {
       const hits = searchNodes(laid, field.value);
       if (hits.length === 0) return;
       this.index = (this.index + (e.shiftKey ? -1 : 1) + hits.length) % hits.length;
-      const hit = hits[this.index]!;
+      const hit = hits[this.index];
       select(hit.id);
       diagram.centreOn(hit);
       diagram.showStatus(`${this.index + 1} / ${hits.length}: ${hit.id}`);

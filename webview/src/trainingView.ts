@@ -157,14 +157,14 @@ export class TrainingView {
       .map((g, i) => ({ g, i }))
       .filter((x): x is { g: NonNullable<typeof x.g>; i: number } => x.g !== null);
     if (snaps.length === 0) return;
-    const first = layerGradientSeries(snaps[0]!.g, null);
+    const first = layerGradientSeries(snaps[0].g, null);
     this.gradChart = line(
       this.gradChart,
       this.gradCanvas,
       snaps.map(({ g, i }, k) => ({
         label: `epoch ${i + 1}`,
         data: layerGradientSeries(g, null).values,
-        color: p.series[k % p.series.length]!,
+        color: p.series[k % p.series.length],
       })),
       "‖dL/d output‖₂ (log)",
       true,

@@ -58,10 +58,10 @@ export function heatColor(t: number): string {
   const pos = clamped * (VIRIDIS_RGB.length - 1);
   const i = Math.min(VIRIDIS_RGB.length - 2, Math.floor(pos));
   const f = pos - i;
-  const a = VIRIDIS_RGB[i]!,
-    b = VIRIDIS_RGB[i + 1]!;
+  const a = VIRIDIS_RGB[i],
+    b = VIRIDIS_RGB[i + 1];
   const channel = (k: number) =>
-    Math.round(a[k]! + (b[k]! - a[k]!) * f)
+    Math.round(a[k] + (b[k] - a[k]) * f)
       .toString(16)
       .padStart(2, "0");
   return `#${channel(0)}${channel(1)}${channel(2)}`;

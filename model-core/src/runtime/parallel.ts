@@ -99,13 +99,13 @@ export class ReplicaCore {
       this.paramNames.forEach((name, i) => {
         const g = result.grads.get(name);
         // A parameter the loss does not reach has a zero gradient.
-        if (g) this.shared.set(g.dataSync() as Float32Array, offset);
+        if (g) this.shared.set(g.dataSync(), offset);
         else this.shared.fill(0, offset, offset + this.layout.paramSizes[i]);
         offset += this.layout.paramSizes[i];
       });
       offset = this.layout.bufferOffset(this.slot);
       this.bufferNames.forEach((name, i) => {
-        this.shared.set(this.model.buffers.get(name)!.dataSync() as Float32Array, offset);
+        this.shared.set(this.model.buffers.get(name)!.dataSync(), offset);
         offset += this.layout.bufferSizes[i];
       });
     } finally {
@@ -277,7 +277,7 @@ export class DataParallelStepper implements BatchStepper {
             backend: options.backend,
             slot: i + 1,
             replicas: options.workers,
-            shared: shared.buffer as SharedArrayBuffer,
+            shared: shared.buffer,
             paramNames: params.map(([name]) => name),
             bufferNames: buffers.map(([name]) => name),
             optimizer: { ...optimizer.options, decayed: [...optimizer.options.decayed] },

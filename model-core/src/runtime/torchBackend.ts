@@ -222,7 +222,7 @@ export function runTorchJob(job: TorchJob, workdir: string, options: RunOptions)
 
 function jobGraph(graph: ModelGraph): JobGraph {
   return {
-    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op as JobGraph["nodes"][number]["op"], inputs: n.inputs })),
+    nodes: graph.nodes.map((n) => ({ id: n.id, op: n.op, inputs: n.inputs })),
   };
 }
 
@@ -645,7 +645,7 @@ export function torchCalibrationFrom(
     macsPerImage: graph.totals.macs,
     params: graph.totals.params,
     batchSize,
-    seconds: measured.seconds[i]!,
+    seconds: measured.seconds[i],
   }));
   return {
     throughput: fitThroughput(samples, { backend: `torch ${measured.torch} (${measured.device})`, workers: 1 }),
