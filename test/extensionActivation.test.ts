@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Module from "node:module";
 import * as esbuild from "esbuild";
+import { bundledExampleDefine } from "../scripts/bundledExample.mjs";
 
 const root = join(__dirname, "..");
 
@@ -68,6 +69,7 @@ test(
         format: "cjs",
         target: "node20",
         external: ["vscode", "@tensorflow/tfjs-node"],
+        define: bundledExampleDefine(root),
         logLevel: "silent",
       });
 

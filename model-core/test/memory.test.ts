@@ -303,19 +303,8 @@ const cli = (...args: string[]) => runCliFromSource(args);
 
 test("summary --batch --memory --optimizer: the JSON memory object, the Saved column and the largest batch", () => {
   const graph = graphOf("resnet18", [3, 64, 64]);
-  const json = cli(
-    "summary",
-    "resnet18",
-    "--input",
-    "3,64,64",
-    "--batch",
-    "2",
-    "--memory",
-    "1GiB",
-    "--optimizer",
-    "adam",
-    "--json",
-  );
+  const args = ["summary", "resnet18", "--input", "3,64,64", "--batch", "2", "--memory", "1GiB", "--optimizer", "adam"];
+  const json = cli(...args, "--json");
   assert.equal(json.status, 0, json.stderr);
   const memory = (JSON.parse(json.stdout) as { memory: Record<string, unknown> }).memory;
   const expected = trainingMemory(graph, { batch: 2, optimizer: "adam" });
@@ -325,18 +314,7 @@ test("summary --batch --memory --optimizer: the JSON memory object, the Saved co
   assert.equal(memory.trainPeakBytes, expected.trainPeakBytes);
   assert.equal(memory.inferencePeakBytes, expected.inferencePeakBytes);
   assert.equal(memory.largestBatch, largestBatch(planMemory(graph, { optimizer: "adam" }), 2 ** 30));
-  const table = cli(
-    "summary",
-    "resnet18",
-    "--input",
-    "3,64,64",
-    "--batch",
-    "2",
-    "--memory",
-    "1GiB",
-    "--optimizer",
-    "adam",
-  );
+  const table = cli(...args);
   assert.equal(table.status, 0, table.stderr);
   assert.match(table.stdout, /Saved @2/);
   assert.match(table.stdout, /^ {2}bn1 .* 513 KiB$/m); // 524,800 bytes
