@@ -6,7 +6,16 @@ import tseslint from "typescript-eslint";
 
 export default defineConfig(
   {
-    ignores: ["**/node_modules/", "**/dist/", ".bench/", "examples/", "test/fixtures/", "**/*.resnet.ts", "*.vsix"],
+    ignores: [
+      "**/node_modules/",
+      "**/dist/",
+      ".bench/",
+      "examples/",
+      "test/fixtures/",
+      "**/*.resnet.ts",
+      "*.vsix",
+      "**/*.d.mts",
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -3,6 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createRequire } from "node:module";
+import { compileFunction } from "node:vm";
 import { buildSync } from "esbuild";
 import { BUNDLED_EXAMPLE, bundledExampleDefine } from "../scripts/bundledExample.mjs";
 import { analyzeSpecText, debounce, plainTwin } from "../extension/src/pure/specDocument";
@@ -175,17 +177,16 @@ test("the bundled example is examples/small.resnet.ts, inlined by the build, and
     define: bundledExampleDefine(root),
     logLevel: "error",
   });
+  const load = createRequire(__filename);
   const noFiles = (id: string): unknown => {
-    if (id !== "node:fs") return require(id);
+    if (id !== "node:fs") return load(id);
     return { readFileSync: () => assert.fail("the bundled example was read from a file") };
   };
   const module = { exports: {} as { BUNDLED_SPEC_TEXT?: string } };
-  new Function("module", "exports", "require", "__dirname", bundle.outputFiles[0].text)(
-    module,
-    module.exports,
-    noFiles,
-    "/nonexistent",
-  );
+  const run = compileFunction(bundle.outputFiles[0].text, ["module", "exports", "require", "__dirname"]) as (
+    ...args: [typeof module, typeof module.exports, typeof noFiles, string]
+  ) => void;
+  run(module, module.exports, noFiles, "/nonexistent");
   assert.equal(module.exports.BUNDLED_SPEC_TEXT, example);
   const r = analyzeSpecText(BUNDLED_SPEC_TEXT, "small.resnet.ts");
   assert.ok(r.graph, r.diagnostics.map((d) => d.message).join("\n"));

@@ -51,7 +51,7 @@ export function parseShapeArg(text: string): Shape3 {
   if (dims.length !== 3 || dims.some((d) => !Number.isInteger(d) || d <= 0)) {
     throw new Error(`--input must be three positive integers C,H,W such as 3,224,224, got "${text}"`);
   }
-  return [dims[0]!, dims[1]!, dims[2]!];
+  return [dims[0], dims[1], dims[2]];
 }
 
 /** Load from a spec's text (already read), e.g. an editor buffer. */

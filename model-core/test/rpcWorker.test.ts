@@ -136,7 +136,7 @@ test("worker rpc: a crash or an exit fails everything in flight once, and is rep
     const outcomes = await Promise.allSettled(pending);
     for (const outcome of outcomes) {
       assert.equal(outcome.status, "rejected");
-      const err = (outcome).reason as unknown;
+      const err = outcome.reason as unknown;
       assert.ok(err instanceof RpcError && err.reason === "closed");
       assert.equal(err.message, "test worker crashed: worker broke");
     }

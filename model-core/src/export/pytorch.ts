@@ -243,7 +243,7 @@ function blockClass(spec: ResNetSpec, flags: Flags): string[] {
   if (flags.preact && flags.residual) lines.push(`        self.shared_preact = shared_preact`);
   for (let k = 0; k < convCount; k++) {
     const n = k + 1;
-    const [call, inCh, outCh] = convs[k]!;
+    const [call, inCh, outCh] = convs[k];
     if (flags.preact) {
       // In the norm-free net relu1 reads the block input, which the shortcut still needs: not in place.
       const relu = !flags.bn && k === 0 ? `nn.ReLU()` : `nn.ReLU(inplace=True)`;
@@ -348,7 +348,7 @@ function shortcutRule(spec: ResNetSpec, flags: Flags): string[] {
 function networkClass(spec: ResNetSpec, flags: Flags): string[] {
   const block = blockClassName(spec);
   const imagenet = spec.stem === "imagenet";
-  const stemWidth = imagenet ? 64 : spec.stages[0]!.channels;
+  const stemWidth = imagenet ? 64 : spec.stages[0].channels;
   const zeroInit = spec.zeroInitResidual && flags.residual && !flags.preact;
   const lines = [
     ``,
@@ -449,13 +449,13 @@ function networkClass(spec: ResNetSpec, flags: Flags): string[] {
   if (flags.residual) lines.push(...shortcutRule(spec, flags), ``);
 
   lines.push(`    def forward(self, x):`);
-  const stem = [`self.conv1(x)`];
+  let stem = `self.conv1(x)`;
   if (stemActivated) {
-    if (flags.bn) (stem.unshift(`self.bn1(`), stem.push(`)`));
-    (stem.unshift(`self.relu(`), stem.push(`)`));
+    if (flags.bn) stem = `self.bn1(${stem})`;
+    stem = `self.relu(${stem})`;
   }
-  if (imagenet) (stem.unshift(`self.maxpool(`), stem.push(`)`));
-  lines.push(`        x = ${stem.join("")}`);
+  if (imagenet) stem = `self.maxpool(${stem})`;
+  lines.push(`        x = ${stem}`);
   spec.stages.forEach((_, i) => lines.push(`        x = self.layer${i + 1}(x)`));
   if (flags.preact)
     lines.push(flags.bn ? `        x = self.relu_final(self.bn_final(x))` : `        x = self.relu_final(x)`);

@@ -6,7 +6,6 @@ import ts from "typescript";
 import type { Diagnostic, DiagnosticCode, SourceRange } from "../diagnostics";
 import { closestName } from "../spec/builders";
 import { PRESET_NAMES, presetOptions } from "../spec/presets";
-import type { PresetOverrides } from "../spec/types";
 import { errorAt, nodeRange } from "./ranges";
 import { BudgetExceeded, SPEC_BUDGET, ValueSizes, type SpecWork } from "./budget";
 import {
@@ -638,12 +637,12 @@ export class SpecEvaluator {
         `${label}() takes exactly one options object, got ${node.arguments.length} arguments`,
       );
     }
-    const arg = this.plain(node.arguments[0]!);
+    const arg = this.plain(node.arguments[0]);
     if (arg.value !== undefined && !isPlainRecord(arg.value)) {
       const example =
         label === "stage" ? "{ channels: 64, blocks: 2 }" : "{ stages: [stage({ channels: 64, blocks: 2 })] }";
       return this.error(
-        node.arguments[0]!,
+        node.arguments[0],
         "invalid-type",
         `${label}() takes an options object like ${example}, not ${describeValue(arg.value)}`,
       );
@@ -651,7 +650,7 @@ export class SpecEvaluator {
     arg.sources.set("", this.range(node));
     if (label === "stage") return arg;
     return {
-      value: new NetworkValue(arg.value === undefined ? {} : (arg.value as PlainValue), "resnet"),
+      value: new NetworkValue(arg.value === undefined ? {} : arg.value, "resnet"),
       sources: arg.sources,
       invalid: arg.invalid,
     };
@@ -667,10 +666,10 @@ export class SpecEvaluator {
       );
     let overrides: Evaluated = { value: {}, sources: new Map(), invalid: new Set() };
     if (node.arguments.length === 1) {
-      overrides = this.plain(node.arguments[0]!);
+      overrides = this.plain(node.arguments[0]);
       if (overrides.value !== undefined && !isPlainRecord(overrides.value)) {
         return this.error(
-          node.arguments[0]!,
+          node.arguments[0],
           "invalid-type",
           `${origin}() takes an overrides object like { classes: 10 }, not ${describeValue(overrides.value)}`,
         );
@@ -691,7 +690,7 @@ export class SpecEvaluator {
         overrides.invalid.add(fixed);
       }
     }
-    const options = presetOptions(preset.name, record as PresetOverrides);
+    const options = presetOptions(preset.name, record);
     const sources = new Map(overrides.sources);
     sources.set("", this.range(node));
     return {

@@ -254,9 +254,7 @@ export function batchNormTrain(
     const save = args[3] as tf.GradSaveFunc;
     const [y, mean, variance, invStd] = tf
       .engine()
-      .runKernel(BATCH_NORM_TRAIN_KERNEL, { x: input, gamma: g, beta: b }, {
-        eps,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      .runKernel<tf.Tensor[]>(BATCH_NORM_TRAIN_KERNEL, { x: input, gamma: g, beta: b }, { eps });
     // mean and variance outlive the custom op for the running-statistics update; the caller disposes them.
     stats = [tf.keep(mean as tf.Tensor1D), tf.keep(variance as tf.Tensor1D)];
     save([input, g, mean, invStd]);
@@ -264,13 +262,13 @@ export function batchNormTrain(
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xSaved, gSaved, meanSaved, invSaved] = saved;
-        return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, {
+        return tf.engine().runKernel<tf.Tensor[]>(BATCH_NORM_GRAD_KERNEL, {
           dy,
           x: xSaved,
           gamma: gSaved,
           mean: meanSaved,
           invStd: invSaved,
-        }) as tf.Tensor[];
+        });
       },
     };
   });

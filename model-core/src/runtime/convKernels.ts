@@ -399,7 +399,7 @@ function conv2dBackpropFilterByTaps(
     ),
     [1, grid, co],
   );
-  const base = scope.backend.dataIdMap.get(padded.dataId)!.memoryOffset;
+  const base = scope.backend.dataIdMap.get(padded.dataId).memoryOffset;
   const taps: TensorInfo[] = [];
   for (let th = 0; th < kh; th++) {
     for (let tw = 0; tw < kw; tw++) {
@@ -575,7 +575,7 @@ function sliceAnyRank(shipped: KernelConfig): KernelConfig {
       const x = input(inputs, "x", "Slice");
       if (x.dtype === "string" || x.shape.length === 0) return shipped.kernelFunc(args);
       const { begin, size } = attrs as unknown as { begin: number | number[]; size?: number | number[] };
-      const [begin_, size_] = tf.slice_util.parseSliceParams(x as tf.TensorInfo as tf.Tensor, begin, size);
+      const [begin_, size_] = tf.slice_util.parseSliceParams(x, begin, size);
       const wasm = backend as BackendWasm;
       const out = wasm.makeOutput(size_, x.dtype);
       if (size_.some((d) => d === 0)) return out;
@@ -668,17 +668,17 @@ export function groupedConv2d(
     [padding, padding],
     [0, 0],
   ];
-  if (groups === 1) return tf.conv2d(x, filter, stride, pad) as tf.Tensor4D;
+  if (groups === 1) return tf.conv2d<tf.Tensor4D>(x, filter, stride, pad);
   if (groups === inC) {
     return tf.tidy(() =>
-      tf.depthwiseConv2d(x, tf.reshape(filter, [kh, kw, inC, outC / inC]) as tf.Tensor4D, stride, pad),
+      tf.depthwiseConv2d<tf.Tensor4D>(x, tf.reshape<tf.Rank.R4>(filter, [kh, kw, inC, outC / inC]), stride, pad),
     );
   }
   return tf.tidy(() => {
-    const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
-    const ws = tf.split(filter, groups, 3) as tf.Tensor4D[];
+    const xs = tf.split<tf.Tensor4D>(x, groups, 3);
+    const ws = tf.split<tf.Tensor4D>(filter, groups, 3);
     return tf.concat4d(
-      xs.map((xi, g) => tf.conv2d(xi, ws[g], stride, pad) as tf.Tensor4D),
+      xs.map((xi, g) => tf.conv2d<tf.Tensor4D>(xi, ws[g], stride, pad)),
       3,
     );
   });

@@ -93,16 +93,16 @@ function describe(value: unknown): string {
 export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
+    let diagonal = row[0];
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      const cost = a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + cost);
+      const above = row[j];
+      const cost = a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1;
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + cost);
       diagonal = above;
     }
   }
-  return row[b.length]!;
+  return row[b.length];
 }
 
 /** The known name closest to `key`, if it is plausibly a typo of it. */
