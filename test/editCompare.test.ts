@@ -8,8 +8,8 @@ import { compareHtml } from "../extension/src/pure/compareView";
 import { diffNetworks } from "../model-core/src/analysis/diff";
 import { applySpecEdit, isSpecEdit } from "../model-core/src/edit/specEdit";
 import { loadSpec } from "../model-core/src/load";
-import { formatBytes } from "../model-core/src/render/format";
-import { isWebviewToHost } from "../model-core/src/protocol";
+import { formatBytes } from "../model-core/src/presentation/format";
+import { isWebviewToHost } from "../model-core/src/protocolValidate";
 
 const root = join(__dirname, "..");
 

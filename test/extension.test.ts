@@ -13,10 +13,18 @@ import { hoverMarkdown, modelSummaryMarkdown, stageInlayHints } from "../extensi
 import { contentSecurityPolicy, makeNonce, webviewHtml } from "../extension/src/pure/html";
 import { toTrainingEvent, workersSetting } from "../extension/src/pure/trainEvents";
 import { BUNDLED_SPEC_TEXT } from "../extension/src/pure/bundledSpec";
-import { applyTrainingEvent, EMPTY_TRAINING, isWebviewToHost, isHostToWebview } from "../model-core/src/protocol";
+import { applyTrainingEvent, EMPTY_TRAINING, isHostToWebview } from "../model-core/src/protocol";
+import { isWebviewToHost } from "../model-core/src/protocolValidate";
 import { DEFAULT_TRAIN_CONFIG } from "../model-core/src/runtime/trainTypes";
 import { trainingMemory } from "../model-core/src/analysis/memory";
-import { formatBytes, formatCount, formatExactCount, formatNorm, formatShape } from "../model-core/src/render/format";
+import {
+  formatBytes,
+  formatCount,
+  formatExactCount,
+  formatNorm,
+  formatPercent,
+  formatShape,
+} from "../model-core/src/presentation/format";
 
 const root = join(__dirname, "..");
 
@@ -131,6 +139,9 @@ test("formatting", () => {
   assert.equal(formatNorm(0), "0");
   assert.equal(formatNorm(1.23456), "1.23");
   assert.equal(formatNorm(5e7), "5.0e+7");
+  assert.equal(formatPercent(0.5), "50%");
+  assert.equal(formatPercent(0.9312, 2), "93.12%");
+  assert.equal(formatPercent(0.871, 1), "87.1%");
 });
 
 test("the webview HTML has a strict CSP: nothing by default, scripts only with the nonce", () => {

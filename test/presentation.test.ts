@@ -1,6 +1,6 @@
 /**
  * One fact, one string: the same box read through the SVG, the webview tooltip, the editor hover and the CLI
- * table shows the same shape and counts, because every surface formats through model-core/src/render/format.ts.
+ * table shows the same shape and counts, because every surface formats through model-core/src/presentation/format.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -5,7 +5,7 @@
 import * as vscode from "vscode";
 import { PRESET_NAMES, type PresetName } from "resnet-studio/spec/presets";
 import { presetParams, presetSpecText } from "resnet-studio/edit/spellOut";
-import { formatCount } from "resnet-studio/render/format";
+import { formatCount } from "resnet-studio/presentation/format";
 
 export interface PresetItem extends vscode.QuickPickItem {
   preset: PresetName;

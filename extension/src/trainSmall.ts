@@ -10,7 +10,7 @@ import { specSourceText } from "resnet-studio/analysis/adapt";
 import type { ResNetSpec } from "resnet-studio/spec/types";
 import type { TrainingState } from "resnet-studio/protocol";
 import { trainingProgress } from "resnet-studio/runtime/progress";
-import { formatDuration } from "resnet-studio/render/format";
+import { formatDuration } from "resnet-studio/presentation/format";
 import type { BackendSetting, TorchSettings } from "./pure/workerProtocol";
 import type { TrainJobRunner } from "./trainWorkerHost";
 import {

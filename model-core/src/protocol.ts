@@ -16,7 +16,6 @@ import type { WebviewCommand } from "./presentation/commands";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
 import type { LrRangeResult } from "./runtime/lrFinder";
 import type { SpecEdit } from "./edit/specEdit";
-import { checkWebviewMessage } from "./protocolValidate";
 import { isResponseMessage, type RequestMessage, type ResponseMessage } from "./rpc";
 
 /** Which panel of the webview is in front. */
@@ -244,9 +243,4 @@ export function isHostToWebview(value: unknown): value is HostToWebview {
   return (
     typeof value === "object" && value !== null && HOST_PUSH_TYPES.has((value as { type?: unknown }).type as string)
   );
-}
-
-/** Whether `value` is a well-formed message from the webview; the host uses checkWebviewMessage for the checked copy. */
-export function isWebviewToHost(value: unknown): value is WebviewToHost {
-  return checkWebviewMessage(value).ok;
 }

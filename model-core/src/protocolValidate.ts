@@ -220,3 +220,8 @@ export function checkWebviewMessage(value: unknown): WebviewMessageCheck {
     return { ok: false, error: `invalid message from the diagram: ${err.message}`, requestId, kind };
   }
 }
+
+/** Whether `value` is a well-formed message from the webview; the host uses checkWebviewMessage for the checked copy. */
+export function isWebviewToHost(value: unknown): value is WebviewToHost {
+  return checkWebviewMessage(value).ok;
+}

@@ -16,7 +16,7 @@ import { analyzeOrThrow } from "../src/analysis/analyze";
 import { analyzeSpecText } from "../src/specAnalysis";
 import { presets } from "../src/spec/presets";
 import { datasetTarget } from "../src/data/resolve";
-import { formatDuration } from "../src/render/format";
+import { formatDuration } from "../src/presentation/format";
 import type { ResNetSpec } from "../src/spec/types";
 
 const root = join(__dirname, "..", "..");

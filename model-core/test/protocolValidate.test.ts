@@ -1,8 +1,7 @@
 // Messages from the webview are checked field by field; every malformed field is refused, nothing reaches a handler.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkWebviewMessage, MAX_PNG_BASE64_CHARS } from "../src/protocolValidate";
-import { isWebviewToHost } from "../src/protocol";
+import { checkWebviewMessage, isWebviewToHost, MAX_PNG_BASE64_CHARS } from "../src/protocolValidate";
 
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
 const expansion = { expanded: ["layer1", "layer2.0"], modelCollapsed: false };

@@ -9,7 +9,7 @@ import { main } from "../../model-core/src/cli/main";
 import { trainingMemory } from "../../model-core/src/analysis/memory";
 import { analyzeOrThrow } from "../../model-core/src/analysis/analyze";
 import { presets } from "../../model-core/src/spec/presets";
-import { formatBytes } from "../../model-core/src/render/format";
+import { formatBytes } from "../../model-core/src/presentation/format";
 
 const dir = mkdtempSync(join(tmpdir(), "rs-render-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

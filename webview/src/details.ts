@@ -6,7 +6,13 @@ import type { ModelGraph, GraphNode } from "resnet-studio/analysis/graph";
 import type { GradientFlowResult, NodeGradient } from "resnet-studio/analysis/gradflow";
 import type { LaidOutNode } from "resnet-studio/render/layout";
 import { shortcutShare } from "resnet-studio/render/overlays";
-import { formatCount, formatExactCount, formatNorm, formatShape } from "resnet-studio/render/format";
+import {
+  formatCount,
+  formatExactCount,
+  formatNorm,
+  formatPercent,
+  formatShape,
+} from "resnet-studio/presentation/format";
 
 export interface Details {
   title: string;
@@ -74,7 +80,7 @@ export function nodeDetails(
       "‖∇‖ at input: shortcut / branch",
       `${formatNorm(split.identity)} / ${formatNorm(split.residualAtInput ?? 0)}`,
     ]);
-    rows.push(["shortcut share at input", `${Math.round(share * 100)}%`]);
+    rows.push(["shortcut share at input", formatPercent(share)]);
   }
   return { title: `${node.label} — ${node.id}`, rows };
 }

@@ -7,6 +7,7 @@
  */
 import { renderLegendSvg, renderSvg } from "resnet-studio/render/svg";
 import type { LaidOutGraph, LaidOutNode } from "resnet-studio/render/layout";
+import { formatPercent } from "resnet-studio/presentation/format";
 import { el } from "./dom";
 import {
   centreOn,
@@ -145,7 +146,7 @@ export class DiagramView {
       }
       timed("overview", () => this.drawOverview(laid));
       this.dirty = false;
-      this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · ${Math.round(model.view.zoom * 100)}% · zoom in for details`;
+      this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · ${formatPercent(model.view.zoom)} · zoom in for details`;
       return;
     }
     if (this.overviewMode) {
@@ -174,7 +175,7 @@ export class DiagramView {
     this.renderedRect = rect ?? { x: -Infinity, y: -Infinity, width: Infinity, height: Infinity };
     this.dirty = false;
     this.markSearchHits();
-    this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · ${Math.round(model.view.zoom * 100)}%`;
+    this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · ${formatPercent(model.view.zoom)}`;
   }
 
   private drawOverview(laid: LaidOutGraph): void {

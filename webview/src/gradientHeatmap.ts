@@ -3,8 +3,9 @@
  * snapshot that training takes (after every epoch), on the shared log viridis scale. Pure: returns SVG text.
  */
 import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
-import { heatLegend, logHeatScale } from "resnet-studio/render/overlays";
-import { formatNorm } from "resnet-studio/render/format";
+import { heatLegend } from "resnet-studio/render/overlays";
+import { logHeatScale } from "resnet-studio/presentation/colors";
+import { formatNorm } from "resnet-studio/presentation/format";
 import { alignSeries } from "./blockSeries";
 
 const CELL_W = 28;

@@ -3,7 +3,7 @@
  * input over block index, drawn with chart.js in the page's theme colours.
  */
 import type { GradientPair } from "resnet-studio/protocol";
-import { formatNorm } from "resnet-studio/render/format";
+import { formatNorm } from "resnet-studio/presentation/format";
 import { alignSeries } from "./blockSeries";
 import { Chart, axes, curve, lineOptions, palette, withClass } from "./chartTheme";
 

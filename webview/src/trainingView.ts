@@ -5,7 +5,7 @@
 import { trainingProgress } from "resnet-studio/runtime/progress";
 import type { TrainingState } from "resnet-studio/protocol";
 import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
-import { formatNorm } from "resnet-studio/render/format";
+import { formatNorm } from "resnet-studio/presentation/format";
 import { layerGradientSeries } from "./details";
 import { gradientHeatmap } from "./gradientHeatmap";
 import { Chart, axes, curve, lineOptions, logTickLabel, palette, withClass } from "./chartTheme";

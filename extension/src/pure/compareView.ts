@@ -5,7 +5,7 @@
  */
 import type { BlockGroup, ModelGraph, StageGroup } from "resnet-studio/analysis/graph";
 import { formatDelta, type ChangeStatus, type NetworkDiff, type NodeDiff } from "resnet-studio/analysis/diff";
-import { formatByteDelta, formatBytes, formatCount } from "resnet-studio/render/format";
+import { formatByteDelta, formatBytes, formatCount } from "resnet-studio/presentation/format";
 import { contentSecurityPolicy } from "./html";
 
 function esc(s: string): string {

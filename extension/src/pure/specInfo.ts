@@ -4,7 +4,7 @@
  */
 import type { GraphNode, ModelGraph, StageGroup, BlockGroup } from "resnet-studio/analysis/graph";
 import type { SourceRange } from "resnet-studio/diagnostics";
-import { formatBytes, formatCount, formatExactCount, formatShape } from "resnet-studio/render/format";
+import { formatBytes, formatCount, formatExactCount, formatShape } from "resnet-studio/presentation/format";
 import { evaluatePlan, planMemory, type MemoryPlan, type TrainingMemory } from "resnet-studio/analysis/memory";
 
 /** What the hover says about memory: one training step at this batch (the Train Small Model batch). */

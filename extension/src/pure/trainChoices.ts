@@ -6,7 +6,7 @@
 import type { ModelGraph } from "resnet-studio/analysis/graph";
 import { adaptToDataset, smallVariant, type DatasetTarget } from "resnet-studio/analysis/adapt";
 import { estimateTraining, type Throughput, type TrainingEstimate } from "resnet-studio/analysis/estimate";
-import { formatCount, formatDuration } from "resnet-studio/render/format";
+import { formatCount, formatDuration } from "resnet-studio/presentation/format";
 
 /** "torch": the spec as written (adapted to the dataset) on PyTorch; the others train on tfjs. */
 export type TrainChoiceKind = "variant" | "asWritten" | "bundled" | "torch";

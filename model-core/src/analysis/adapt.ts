@@ -6,7 +6,7 @@
  */
 import type { ResNetSpec, Shape3, StageSpec } from "../spec/types";
 import { defaultShortcutVariant } from "../spec/builders";
-import { formatShape } from "../render/format";
+import { formatShape } from "../presentation/format";
 import { analyze } from "./analyze";
 import type { ModelGraph } from "./graph";
 import { estimateTraining, type Throughput, type TrainingEstimate } from "./estimate";

@@ -6,7 +6,7 @@
 import type { GraphNode, ModelGraph } from "./graph";
 import { trainingMemory, type MemoryDtype, type TrainingMemory } from "./memory";
 import type { OptimizerName } from "../runtime/trainTypes";
-import { formatByteDelta, formatBytes } from "../render/format";
+import { formatByteDelta, formatBytes } from "../presentation/format";
 
 /** The batch of the memory columns when none is given: the same as `summary`'s, so both report the same bytes. */
 export const DEFAULT_DIFF_BATCH = 1;

@@ -16,13 +16,12 @@ import {
   memoryOverlayData,
   renderSvg,
   escapeXml,
-  formatCount,
-  formatShape,
   NO_OVERLAYS,
   type ExpandLevel,
   type OverlayOptions,
 } from "../render/index";
 import { OVERLAYS } from "../presentation/overlays";
+import { formatCount, formatShape } from "../presentation/format";
 
 export interface RenderCliOptions {
   out: string;

@@ -16,7 +16,7 @@ import {
   type TrainingMemory,
 } from "../analysis/memory";
 import type { OptimizerName } from "../runtime/trainTypes";
-import { formatByteDelta, formatBytes, formatCount, formatExactCount, formatShape } from "../render/format";
+import { formatByteDelta, formatBytes, formatCount, formatExactCount, formatShape } from "../presentation/format";
 
 /** float32: every parameter and activation is 4 bytes. */
 const BYTES_PER_VALUE = 4;
@@ -188,9 +188,6 @@ export function summarize(
   };
 }
 
-const megabytes = (bytes: number) =>
-  bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(1)} KB` : `${(bytes / 2 ** 20).toFixed(2)} MB`;
-
 interface Row {
   name: string;
   type: string;
@@ -290,11 +287,11 @@ export function formatSummaryTable(summary: SummaryJson, graph: ModelGraph, dept
     `Total params: ${formatExactCount(summary.params)} (${formatCount(summary.params)})`,
     `Total MACs: ${formatExactCount(summary.macs)} (${formatCount(summary.macs)})`,
     `Depth (weighted layers): ${summary.depth}`,
-    `Input size: ${formatShape(summary.input)}, ${megabytes(inputBytes)}`,
+    `Input size: ${formatShape(summary.input)}, ${formatBytes(inputBytes)}`,
     `Output: ${formatShape(summary.output)}`,
-    `Forward activations (one sample, float32): ${megabytes(summary.activationBytes)}`,
-    `Params size (float32): ${megabytes(paramBytes)}`,
-    `Estimated total size: ${megabytes(inputBytes + summary.activationBytes + paramBytes)}`,
+    `Forward activations (one sample, float32): ${formatBytes(summary.activationBytes)}`,
+    `Params size (float32): ${formatBytes(paramBytes)}`,
+    `Estimated total size: ${formatBytes(inputBytes + summary.activationBytes + paramBytes)}`,
     rule,
     `Training step at batch ${m.batch} (${m.dtype}, ${m.optimizer === "none" ? "no optimiser state" : m.optimizer === "sgd" ? "SGD momentum" : "Adam"}), as PyTorch keeps it:`,
     `  saved activations ${formatBytes(m.savedActivationBytes)} · parameters ${formatBytes(m.parameterBytes)} · gradients ${formatBytes(m.gradientBytes)} · optimiser state ${formatBytes(m.optimizerBytes)}`,

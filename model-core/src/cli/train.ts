@@ -15,7 +15,7 @@ import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
 import { resolveWorkerCount } from "../runtime/parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
-import { formatBytes, formatCount, formatDuration } from "../render/format";
+import { formatBytes, formatCount, formatDuration, formatPercent } from "../presentation/format";
 import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
 import {
   calibrateOnTorch,
@@ -543,7 +543,7 @@ export function isTorchBackend(value: string | undefined): boolean {
 }
 
 export function formatSummary(s: TrainSummary): string {
-  const pct = (v: number | null) => (v === null ? "n/a" : `${(v * 100).toFixed(2)}%`);
+  const pct = (v: number | null) => (v === null ? "n/a" : formatPercent(v, 2));
   const lines = [
     `${printable(s.model)} on ${s.dataset} (${s.backend}${s.workers > 1 ? `, ${s.workers} workers` : ""}): ${s.reason === "completed" ? "done" : s.reason} after ${s.epochs} epoch${s.epochs === 1 ? "" : "s"}`,
     `  validation accuracy ${pct(s.valAccuracy)}  (loss ${s.valLoss?.toFixed(4) ?? "n/a"}; training accuracy ${pct(s.accuracy)})`,
@@ -617,7 +617,7 @@ function terminalReporter(): (event: TrainEvent) => void {
         bar.update(event.step + 1, {
           epoch: event.epoch + 1,
           loss: event.loss.toFixed(4),
-          acc: (event.accuracy * 100).toFixed(1) + "%",
+          acc: formatPercent(event.accuracy, 1),
           ips: event.imagesPerSecond.toFixed(0),
         });
         break;
@@ -625,8 +625,8 @@ function terminalReporter(): (event: TrainEvent) => void {
         bar?.stop();
         bar = null;
         process.stderr.write(
-          `epoch ${event.epoch + 1}/${event.epochs}: loss ${event.loss.toFixed(4)} acc ${(event.accuracy * 100).toFixed(2)}% | ` +
-            `val loss ${event.valLoss.toFixed(4)} val acc ${(event.valAccuracy * 100).toFixed(2)}% | lr ${event.lr.toPrecision(3)} | ` +
+          `epoch ${event.epoch + 1}/${event.epochs}: loss ${event.loss.toFixed(4)} acc ${formatPercent(event.accuracy, 2)} | ` +
+            `val loss ${event.valLoss.toFixed(4)} val acc ${formatPercent(event.valAccuracy, 2)} | lr ${event.lr.toPrecision(3)} | ` +
             `${event.imagesPerSecond.toFixed(0)} img/s | ${event.seconds.toFixed(1)} s\n`,
         );
         break;

@@ -3,7 +3,7 @@
  * line. Used to spell a preset out (editing its stages; "New Spec from Preset").
  */
 import { analyze } from "../analysis/analyze";
-import { formatCount, formatExactCount, formatShape } from "../render/format";
+import { formatCount, formatExactCount, formatShape } from "../presentation/format";
 import { normalizeSpec } from "../spec/builders";
 import { presetOptions, type PresetName } from "../spec/presets";
 import type { ResNetOptions } from "../spec/types";

@@ -1,7 +1,7 @@
 /**
  * The diagram's overlays as data: the one list from which the overlay switches (OverlayOptions), a new view's
  * defaults, the host's validation of saved view states and the webview's toolbar are all derived. What an overlay
- * draws is the renderer's part (../render/svg.ts); its colours come from the heat ramp in ../render/overlays.ts.
+ * draws is the renderer's part (../render/svg.ts); its colours come from the heat ramp in ./colors.ts.
  */
 
 export interface OverlayDescriptor {

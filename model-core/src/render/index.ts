@@ -8,15 +8,8 @@ export { layoutView, clearLayoutCache, warmUpLayout, unitSize, NODE_SIZE, ADD_GL
 export type { LaidOutNode, LaidOutEdge, LaidOutContainer, LaidOutGraph, LaidOutShortcut } from "./layout";
 export { renderSvg, renderLegendSvg, escapeXml, memoryOverlayData, NO_OVERLAYS, DEFAULT_OVERLAYS } from "./svg";
 export type { OverlayOptions, RenderOptions, Viewport, MemoryOverlayData } from "./svg";
-export {
-  logScale,
-  heatColor,
-  logHeatScale,
-  heatLegend,
-  shortcutShare,
-  buildGradientIndex,
-  type HeatScale,
-} from "./overlays";
+export { heatLegend, shortcutShare, buildGradientIndex, type GradientIndex } from "./overlays";
 export { shortcutArcs, shortcutKind, type ShortcutArcSpec, type ShortcutKind } from "./shortcuts";
-export type { LogScale, GradientIndex } from "./overlays";
-export { formatShape, formatCount, formatExactCount, formatNorm, formatBytes } from "./format";
+// Formatting and colour scales are defined in ../presentation/; re-exported for the renderer's callers.
+export { logScale, heatColor, logHeatScale, type HeatScale, type LogScale } from "../presentation/colors";
+export { formatShape, formatCount, formatExactCount, formatNorm, formatBytes } from "../presentation/format";

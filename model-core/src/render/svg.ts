@@ -4,20 +4,12 @@
  * high-contrast webviews; standalone output embeds a light palette for exported files.
  */
 import type { AddSplit, GradientFlowResult } from "../analysis/gradflow";
-import { formatBytes, formatCount, formatNorm, formatShape } from "./format";
+import { formatBytes, formatCount, formatNorm, formatPercent, formatShape } from "../presentation/format";
 import type { TrainingMemory } from "../analysis/memory";
 import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode, LaidOutShortcut } from "./layout";
 import { ADD_GLYPH, FRAME_TOP, TITLE_OFFSET } from "./sizes";
-import {
-  buildGradientIndex,
-  heatLegend,
-  logHeatScale,
-  logScale,
-  shortcutShare,
-  type GradientIndex,
-  type HeatScale,
-  type LogScale,
-} from "./overlays";
+import { buildGradientIndex, heatLegend, shortcutShare, type GradientIndex } from "./overlays";
+import { logHeatScale, logScale, type HeatScale, type LogScale } from "../presentation/colors";
 import { shortcutLabel } from "./shortcuts";
 import type { OverlayOptions } from "../presentation/overlays";
 
@@ -451,7 +443,7 @@ function splitBar(split: AddSplit, x: number, y: number, width: number): string 
     `<title>${escapeXml(`gradient at the block's input: through the shortcut ‖∇‖ ${formatNorm(split.identity)} · through the branch ‖∇‖ ${formatNorm(branch)}`)}</title>` +
     `<rect class="rs-split-identity" x="${num(x)}" y="${num(y)}" width="${num(identityWidth)}" height="6"/>` +
     `<rect class="rs-split-residual" x="${num(x + identityWidth)}" y="${num(y)}" width="${num(width - identityWidth)}" height="6"/>` +
-    `<text class="rs-meta" x="${num(x + width + 6)}" y="${num(y + 7)}">${escapeXml(`${Math.round(share * 100)}% shortcut`)}</text></g>`
+    `<text class="rs-meta" x="${num(x + width + 6)}" y="${num(y + 7)}">${escapeXml(`${formatPercent(share)} shortcut`)}</text></g>`
   );
 }
 

@@ -4,7 +4,7 @@
  */
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape, StageGroup, BlockGroup } from "../analysis/graph";
 import type { SourceRange } from "../diagnostics";
-import { formatShape } from "./format";
+import { formatShape } from "../presentation/format";
 
 export type ExpandLevel = "stages" | "blocks" | "all";
 

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { GraphNode, ModelGraph } from "../analysis/graph";
 import type { AddSplit, GradientFlowResult, NodeGradient, TensorStats } from "../analysis/gradflow";
 import { isGraphModel, type ApplyMode, type TfModel } from "./model";
-import { formatNorm } from "../render/format";
+import { formatNorm } from "../presentation/format";
 
 export interface GradientFlowBatch {
   /** NHWC input [N,H,W,C]. */

@@ -12,7 +12,7 @@
 import { totalmem } from "node:os";
 import type { ModelGraph } from "../analysis/graph";
 import { MAX_PLANNED_BATCH, evaluatePlan, planMemory } from "../analysis/memory";
-import { formatBytes, formatShape } from "../render/format";
+import { formatBytes, formatShape } from "../presentation/format";
 import type { OptimizerName } from "./trainTypes";
 
 /** The wasm32 heap limit of @tensorflow/tfjs-backend-wasm (emscripten MAXIMUM_MEMORY = 4 GiB). */

@@ -4,7 +4,7 @@
  */
 import type { TrainingState } from "../protocol";
 import type { StepMetrics } from "./trainTypes";
-import { formatDuration } from "../render/format";
+import { formatDuration } from "../presentation/format";
 
 export interface TrainingProgress {
   /** 0..1 over the whole run's training steps. */

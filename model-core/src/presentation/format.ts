@@ -30,6 +30,11 @@ export function formatExactCount(value: number): string {
   return value.toLocaleString("en-US");
 }
 
+/** A fraction as a percentage with `digits` decimals: 0.9312 → "93.12%" (digits 2), 0.5 → "50%" (digits 0). */
+export function formatPercent(fraction: number, digits = 0): string {
+  return `${(fraction * 100).toFixed(digits)}%`;
+}
+
 /** A gradient norm in compact scientific form: 3.2e-4. */
 export function formatNorm(value: number): string {
   if (!Number.isFinite(value)) return "–";
