@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { analyze, analyzeOrThrow, MAX_BLOCKS } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
-import { resnet } from "../src/spec/builders";
+import { resnet, SHORTCUT_VARIANT_KINDS } from "../src/spec/builders";
 import { SpecError, type SourceRange } from "../src/diagnostics";
 import type { GraphNode, ModelGraph, NodeOp } from "../src/analysis/graph";
 import type { ResNetOptions, ResNetSpec } from "../src/spec/types";
@@ -502,19 +502,11 @@ test("the plain twin and the residual net share every main-path node", () => {
 });
 
 test("every combination of options builds a consistent, topologically ordered graph", () => {
-  const variants = [
-    "identity",
-    "constantScaling",
-    "exclusiveGating",
-    "shortcutOnlyGating",
-    "conv1x1",
-    "dropout",
-  ] as const;
   let built = 0;
   for (const block of ["basic", "bottleneck"] as const)
     for (const stem of ["imagenet", "cifar"] as const)
       for (const shortcut of ["A", "B", "C"] as const)
-        for (const shortcutVariant of variants)
+        for (const shortcutVariant of SHORTCUT_VARIANT_KINDS)
           for (const preActivation of [false, true])
             for (const residual of [true, false])
               for (const norm of ["batchnorm", "none"] as const) {

@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/runtime/backend";
 import { buildModel } from "../src/runtime/model";
 import { train } from "../src/runtime/train";
-import { gradientFlow } from "../src/runtime/gradflow";
+import { gradientFlow, seededFlowBatch } from "../src/runtime/gradflow";
 import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../src/runtime/checkpoint";
 import {
   gradientFlowOnTorch,
@@ -201,19 +201,14 @@ test("gradient flow on torch equals wasm within 1e-3 relative per node, for the 
         val: null,
       };
       await train({ model, data, config: tinyConfig({ epochs: 1, batchSize: 8, workers: 1 }), checkpoint: dir });
-      const rng = new SeededRng(9);
-      const batch = 6;
-      const values = Float32Array.from({ length: batch * h * w * c }, () => rng.normal());
-      const labels = Array.from({ length: batch }, () => rng.int(graph.spec.classes));
+      const input = seededFlowBatch(graph, 6, new SeededRng(9));
       for (const mode of ["train", "eval"] as const) {
-        const x = tf.tensor4d(values, [batch, h, w, c]);
-        const onWasm = await gradientFlow(model, { x, labels }, { mode });
+        const x = tf.tensor4d(input.x, input.shape);
+        const onWasm = await gradientFlow(model, { x, labels: input.labels }, { mode });
         x.dispose();
         const onTorch = await gradientFlowOnTorch({
           graph,
-          x: values,
-          shape: [batch, h, w, c],
-          labels,
+          ...input,
           mode,
           weights: { checkpoint: dir },
           python,

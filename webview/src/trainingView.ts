@@ -135,24 +135,13 @@ export class TrainingView {
         options: lineOptions(p.text, axes(log, yTitle)),
       });
     };
-    this.lossChart = line(
-      this.lossChart,
-      this.lossCanvas,
-      [
-        { label: "train loss", data: state.history.map((h) => h.loss), color: p.residual },
-        { label: "val loss", data: state.history.map((h) => h.valLoss), color: p.val },
-      ],
-      "loss (per epoch)",
-    );
-    this.accChart = line(
-      this.accChart,
-      this.accCanvas,
-      [
-        { label: "train accuracy", data: state.history.map((h) => h.accuracy), color: p.residual },
-        { label: "val accuracy", data: state.history.map((h) => h.valAccuracy), color: p.val },
-      ],
-      "accuracy",
-    );
+    /** A metric's training and validation curves, one point per epoch. */
+    const trainAndVal = (metric: "loss" | "accuracy", val: "valLoss" | "valAccuracy") => [
+      { label: `train ${metric}`, data: state.history.map((h) => h[metric]), color: p.residual },
+      { label: `val ${metric}`, data: state.history.map((h) => h[val]), color: p.val },
+    ];
+    this.lossChart = line(this.lossChart, this.lossCanvas, trainAndVal("loss", "valLoss"), "loss (per epoch)");
+    this.accChart = line(this.accChart, this.accCanvas, trainAndVal("accuracy", "valAccuracy"), "accuracy");
     const snaps = state.gradientSnapshots
       .map((g, i) => ({ g, i }))
       .filter((x): x is { g: NonNullable<typeof x.g>; i: number } => x.g !== null);

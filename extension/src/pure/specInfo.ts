@@ -99,33 +99,33 @@ function hoverIndex(graph: ModelGraph): HoverIndex {
   return index;
 }
 
-function fromStage(stage: StageGroup, last: GraphNode | undefined): Located {
+/** What a stage's and a block's hover share. */
+function fromGroup(
+  level: "stage" | "block",
+  group: StageGroup | BlockGroup,
+  last: GraphNode | undefined,
+  detail: string | null,
+): Located {
   return {
-    level: "stage",
-    title: `${stage.id} · ${stage.label}`,
-    range: stage.source!,
-    inputShape: stage.inputShape,
-    outputShape: stage.outputShape,
-    params: stage.params,
-    macs: stage.macs,
+    level,
+    title: `${group.id} · ${group.label}`,
+    range: group.source!,
+    inputShape: group.inputShape,
+    outputShape: group.outputShape,
+    params: group.params,
+    macs: group.macs,
     receptiveField: last?.receptiveField ?? null,
-    detail: stage.blocks.length > 0 ? `${stage.blocks.length} block${stage.blocks.length === 1 ? "" : "s"}` : null,
-    stageId: stage.id,
+    detail,
   };
 }
 
+function fromStage(stage: StageGroup, last: GraphNode | undefined): Located {
+  const detail = stage.blocks.length > 0 ? `${stage.blocks.length} block${stage.blocks.length === 1 ? "" : "s"}` : null;
+  return { ...fromGroup("stage", stage, last, detail), stageId: stage.id };
+}
+
 function fromBlock(block: BlockGroup, last: GraphNode | undefined): Located {
-  return {
-    level: "block",
-    title: `${block.id} · ${block.label}`,
-    range: block.source!,
-    inputShape: block.inputShape,
-    outputShape: block.outputShape,
-    params: block.params,
-    macs: block.macs,
-    receptiveField: last?.receptiveField ?? null,
-    detail: block.addId ? "residual" : "plain (no shortcut)",
-  };
+  return fromGroup("block", block, last, block.addId ? "residual" : "plain (no shortcut)");
 }
 
 function fromNode(node: GraphNode): Located {

@@ -12,7 +12,7 @@ import { loadSpec, parseShapeArg } from "../load";
 import { SeededRng } from "../data/rng";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
 import { buildModel, type ApplyMode } from "../runtime/model";
-import { gradientFlow, gradientFlowTable } from "../runtime/gradflow";
+import { gradientFlow, gradientFlowTable, seededFlowBatch } from "../runtime/gradflow";
 import { loadCheckpointInto } from "../runtime/checkpoint";
 import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
 import { passBatch } from "../runtime/memoryGuard";
@@ -92,16 +92,11 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
     if (chosen.note) process.stderr.write(chosen.note + "\n");
   }
 
-  const rng = new SeededRng(seed + 1);
-  const values = new Float32Array(batch * h * w * c);
-  for (let i = 0; i < values.length; i++) values[i] = rng.normal();
-  const labels = Array.from({ length: batch }, () => rng.int(graph.output[0]));
+  const input = seededFlowBatch(graph, batch, new SeededRng(seed + 1));
   if (python) {
     const result = await gradientFlowOnTorch({
       graph,
-      x: values,
-      shape: [batch, h, w, c],
-      labels,
+      ...input,
       mode,
       python,
       device: parseDevice(options.device ?? "auto"),
@@ -111,10 +106,10 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
     return result;
   }
   const model = buildModel(graph, { seed });
-  const x = tf.tensor4d(values, [batch, h, w, c]);
+  const x = tf.tensor4d(input.x, input.shape);
   try {
     if (options.weights) loadCheckpointInto(model, options.weights);
-    const result = await gradientFlow(model, { x, labels }, { mode });
+    const result = await gradientFlow(model, { x, labels: input.labels }, { mode });
     await report(result, backend.name, backend.detail);
     return result;
   } finally {

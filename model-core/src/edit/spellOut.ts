@@ -4,7 +4,7 @@
  */
 import { analyze } from "../analysis/analyze";
 import { formatCount, formatExactCount, formatShape } from "../presentation/format";
-import { normalizeSpec } from "../spec/builders";
+import { normalizeSpec, OPTION_KEYS } from "../spec/builders";
 import { presetOptions, type PresetName } from "../spec/presets";
 import type { ResNetOptions } from "../spec/types";
 
@@ -51,24 +51,6 @@ export function optionsPropertyLines(
     });
 }
 
-/** The order a spelled-out network lists its options in (the README's table). */
-const OPTION_ORDER: readonly (keyof ResNetOptions)[] = [
-  "name",
-  "input",
-  "stem",
-  "block",
-  "stages",
-  "shortcut",
-  "shortcutVariant",
-  "preActivation",
-  "residual",
-  "norm",
-  "groups",
-  "widthPerGroup",
-  "classes",
-  "zeroInitResidual",
-];
-
 /** Parameter count of a preset (its canonical form). */
 export function presetParams(name: PresetName): number {
   const { spec } = normalizeSpec(presetOptions(name));
@@ -83,7 +65,7 @@ export function presetSpecText(name: PresetName): string {
   const totals = graph
     ? `${formatExactCount(graph.totals.params)} parameters, ${formatCount(graph.totals.macs)} MACs at ${options.input ? formatShape(options.input) : "3×224×224"}`
     : "";
-  const keys = OPTION_ORDER.filter((k) => options[k] !== undefined);
+  const keys = OPTION_KEYS.filter((k) => options[k] !== undefined);
   const lines = optionsPropertyLines(options, keys, { indent: "  ", unit: "  ", quote: '"', stage: "stage" });
   const stageNote = `// stage({ channels, blocks, stride }): channels is torchvision's planes (a block outputs channels × ${options.block === "bottleneck" ? 4 : 1}); stride applies to the stage's first block.`;
   return [

@@ -237,15 +237,7 @@ function evaluateSourceFile(sourceFile: ts.SourceFile, file: string, evaluator: 
         ),
       );
     }
-    return {
-      options: null,
-      sources: new Map(),
-      invalid: new Set([""]),
-      diagnostics,
-      exportRange: null,
-      propertyRanges: evaluator.propertyRanges,
-      work: evaluator.work,
-    };
+    return refused(diagnostics, evaluator.propertyRanges, evaluator.work);
   }
   const value = exported.value;
   if (value === undefined)

@@ -210,6 +210,33 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
     for (const n of body) unitOf.set(n.id, MODEL_GROUP_ID);
   };
 
+  /** One expandable box standing for a folded block or stage and every node inside it. */
+  const pushFolded = (
+    folded: BlockGroup | StageGroup,
+    kind: "block" | "stage",
+    label: string,
+    parent: string | null,
+  ): void => {
+    units.push({
+      id: folded.id,
+      label,
+      sublabel: shapeChange(folded.inputShape, folded.outputShape),
+      kind,
+      group: kind,
+      expandable: true,
+      expanded: false,
+      params: folded.params,
+      macs: folded.macs,
+      outputShape: folded.outputShape,
+      receptiveField: lastNode(byId, folded.nodeIds)?.receptiveField,
+      role: "main",
+      source: folded.source,
+      nodeIds: [...folded.nodeIds],
+      parent,
+    });
+    for (const id of folded.nodeIds) unitOf.set(id, folded.id);
+  };
+
   const pushBlock = (block: BlockGroup, stageId: string) => {
     if (expanded.has(block.id)) {
       containers.push({
@@ -230,25 +257,7 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
       }
       return;
     }
-    const last = lastNode(byId, block.nodeIds);
-    units.push({
-      id: block.id,
-      label: block.label,
-      sublabel: shapeChange(block.inputShape, block.outputShape),
-      kind: "block",
-      group: "block",
-      expandable: true,
-      expanded: false,
-      params: block.params,
-      macs: block.macs,
-      outputShape: block.outputShape,
-      receptiveField: last?.receptiveField,
-      role: "main",
-      source: block.source,
-      nodeIds: [...block.nodeIds],
-      parent: stageId,
-    });
-    for (const id of block.nodeIds) unitOf.set(id, block.id);
+    pushFolded(block, "block", block.label, stageId);
   };
 
   const stageOfNode = new Map<string, StageGroup>();
@@ -271,25 +280,7 @@ export function buildView(graph: ModelGraph, expansion: ExpansionState): GraphVi
     if (emittedStages.has(stage.id)) continue;
     emittedStages.add(stage.id);
     if (!expanded.has(stage.id)) {
-      const last = lastNode(byId, stage.nodeIds);
-      units.push({
-        id: stage.id,
-        label: stageLabel(stage),
-        sublabel: shapeChange(stage.inputShape, stage.outputShape),
-        kind: "stage",
-        group: "stage",
-        expandable: true,
-        expanded: false,
-        params: stage.params,
-        macs: stage.macs,
-        outputShape: stage.outputShape,
-        receptiveField: last?.receptiveField,
-        role: "main",
-        source: stage.source,
-        nodeIds: [...stage.nodeIds],
-        parent: null,
-      });
-      for (const id of stage.nodeIds) unitOf.set(id, stage.id);
+      pushFolded(stage, "stage", stageLabel(stage), null);
       continue;
     }
     containers.push({

@@ -15,6 +15,23 @@ import { decayedParameterNames, Optimizer } from "./optim";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
 import { LocalBatchStepper, type BatchStepper } from "./stepper";
 
+/** A three-stage, one-block-per-stage basic net on MNIST-sized input; the last two stages downsample by `stride`. */
+function calibrationProbe(channels: readonly [number, number, number], stride: number): ResNetOptions {
+  const [first, second, third] = channels;
+  return {
+    name: `calibration probe ${channels.join("/")}`,
+    input: [1, 28, 28],
+    stem: "cifar",
+    block: "basic",
+    classes: 10,
+    stages: [
+      { channels: first, blocks: 1 },
+      { channels: second, blocks: 1, stride },
+      { channels: third, blocks: 1, stride },
+    ],
+  };
+}
+
 /**
  * MNIST-sized probes that separate the estimator's three terms: a tiny net (mostly per-step overhead), one with 4× its
  * MACs (≈ 2.4 M → 9.3 M per image, bracketing the small networks the editor trains), and one with a 512-wide last
@@ -22,42 +39,9 @@ import { LocalBatchStepper, type BatchStepper } from "./stepper";
  * replicas' gradient traffic).
  */
 export const CALIBRATION_PROBES: readonly ResNetOptions[] = [
-  {
-    name: "calibration probe 8/16/32",
-    input: [1, 28, 28],
-    stem: "cifar",
-    block: "basic",
-    classes: 10,
-    stages: [
-      { channels: 8, blocks: 1 },
-      { channels: 16, blocks: 1, stride: 2 },
-      { channels: 32, blocks: 1, stride: 2 },
-    ],
-  },
-  {
-    name: "calibration probe 16/32/64",
-    input: [1, 28, 28],
-    stem: "cifar",
-    block: "basic",
-    classes: 10,
-    stages: [
-      { channels: 16, blocks: 1 },
-      { channels: 32, blocks: 1, stride: 2 },
-      { channels: 64, blocks: 1, stride: 2 },
-    ],
-  },
-  {
-    name: "calibration probe 8/16/512",
-    input: [1, 28, 28],
-    stem: "cifar",
-    block: "basic",
-    classes: 10,
-    stages: [
-      { channels: 8, blocks: 1 },
-      { channels: 16, blocks: 1, stride: 4 },
-      { channels: 512, blocks: 1, stride: 4 },
-    ],
-  },
+  calibrationProbe([8, 16, 32], 2),
+  calibrationProbe([16, 32, 64], 2),
+  calibrationProbe([8, 16, 512], 4),
 ];
 
 export interface CalibrationOptions {

@@ -12,12 +12,28 @@ import type { GraphNode, ModelGraph } from "../analysis/graph";
 import type { AddSplit, GradientFlowResult, NodeGradient, TensorStats } from "../analysis/gradflow";
 import { isGraphModel, type ApplyMode, type TfModel } from "./model";
 import { formatNorm } from "../presentation/format";
+import type { SeededRng } from "../data/rng";
 
 export interface GradientFlowBatch {
   /** NHWC input [N,H,W,C]. */
   x: tf.Tensor4D;
   /** Class indices, one per sample. */
   labels: tf.Tensor1D | number[];
+}
+
+/** A batch as plain data: NHWC float32 pixels, their shape [N, H, W, C] and one class index per sample. */
+export interface PlainFlowBatch {
+  x: Float32Array;
+  shape: [number, number, number, number];
+  labels: number[];
+}
+
+/** `batch` standard-normal inputs shaped as `graph`'s input and uniform random labels, all drawn from `rng` in that order. */
+export function seededFlowBatch(graph: ModelGraph, batch: number, rng: SeededRng): PlainFlowBatch {
+  const [c, h, w] = graph.input;
+  const x = Float32Array.from({ length: batch * h * w * c }, () => rng.normal());
+  const labels = Array.from({ length: batch }, () => rng.int(graph.output[0]));
+  return { x, shape: [batch, h, w, c], labels };
 }
 
 export interface GradientFlowOptions {

@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Optimizer } from "./optim";
-import { TrainStepper, type BatchGradients, type BatchStepper, type TrainableModel } from "./stepper";
+import { TrainStepper, withBatchTensors, type BatchStepper, type TrainableModel } from "./stepper";
 import { RpcError } from "../rpc";
 import { WorkerClient } from "../rpcWorker";
 import {
@@ -85,15 +85,7 @@ export class ReplicaCore {
     labels: Int32Array,
     count: number,
   ): Promise<{ loss: number; correct: number }> {
-    const [channels, height, width] = this.model.graph.spec.input;
-    const x = tf.tensor4d(pixels.subarray(0, count * channels * height * width), [count, height, width, channels]);
-    const y = tf.tensor1d(labels.subarray(0, count), "int32");
-    let result: BatchGradients;
-    try {
-      result = await this.stepper.gradients(x, y);
-    } finally {
-      tf.dispose([x, y]);
-    }
+    const result = await withBatchTensors(this.model, pixels, labels, count, (x, y) => this.stepper.gradients(x, y));
     try {
       let offset = this.layout.gradOffset(this.slot);
       this.paramNames.forEach((name, i) => {

@@ -91,6 +91,27 @@ export class TrainStepper {
   }
 }
 
+/**
+ * Runs `use` on the first `count` NHWC images of `pixels` (shaped as `model`'s input) and their labels as tensors, and
+ * disposes those tensors once it settles.
+ */
+export async function withBatchTensors<T>(
+  model: TrainableModel,
+  pixels: Float32Array,
+  labels: Int32Array,
+  count: number,
+  use: (x: tf.Tensor4D, labels: tf.Tensor1D) => Promise<T>,
+): Promise<T> {
+  const [channels, height, width] = model.graph.spec.input;
+  const x = tf.tensor4d(pixels.subarray(0, count * channels * height * width), [count, height, width, channels]);
+  const y = tf.tensor1d(labels.subarray(0, count), "int32");
+  try {
+    return await use(x, y);
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
 /** One training step on a batch held in plain arrays: what train() drives, single-threaded or data-parallel. */
 export interface BatchStepper {
   /** Replicas sharing each batch (1 = this thread only). */
@@ -111,20 +132,13 @@ export class LocalBatchStepper implements BatchStepper {
     this.stepper = new TrainStepper(model, optimizer);
   }
 
-  async step(
+  step(
     pixels: Float32Array,
     labels: Int32Array,
     count: number,
     lr: number,
   ): Promise<{ loss: number; correct: number }> {
-    const [channels, height, width] = this.model.graph.spec.input;
-    const x = tf.tensor4d(pixels.subarray(0, count * channels * height * width), [count, height, width, channels]);
-    const y = tf.tensor1d(labels.subarray(0, count), "int32");
-    try {
-      return await this.stepper.step(x, y, lr);
-    } finally {
-      tf.dispose([x, y]);
-    }
+    return withBatchTensors(this.model, pixels, labels, count, (x, y) => this.stepper.step(x, y, lr));
   }
 
   async dispose(): Promise<void> {

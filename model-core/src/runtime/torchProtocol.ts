@@ -4,7 +4,7 @@
  * stdout. Every line is checked field by field before anything uses it; a line that does not fit is a protocol
  * error naming the field. Plain data only (no tfjs, no node APIs).
  */
-import type { EpochMetrics, StepMetrics, StopReason, TrainConfig } from "./trainTypes";
+import type { EpochMetrics, StepMetrics, StopReason, TrainConfig, TrainStart } from "./trainTypes";
 
 /** Bumped when a message changes shape; the child reports its version in "ready". */
 export const TORCH_PROTOCOL_VERSION = 1;
@@ -120,18 +120,7 @@ export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob;
 /** Messages from the child, one per stdout line. */
 export type RunnerMessage =
   | { type: "ready"; protocol: number; torch: string; device: string }
-  | {
-      type: "start";
-      model: string;
-      dataset: string;
-      trainSamples: number;
-      valSamples: number;
-      config: TrainConfig;
-      startEpoch: number;
-      params: number;
-      device: string;
-      torch: string;
-    }
+  | ({ type: "start"; device: string; torch: string } & TrainStart)
   | ({ type: "step" } & StepMetrics)
   | ({ type: "epoch"; gradients?: RawGradientFlow } & EpochMetrics)
   | { type: "checkpoint"; path: string; epoch: number }

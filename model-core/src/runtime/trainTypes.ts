@@ -114,20 +114,20 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** What a run announces as it starts, on any backend. */
+export interface TrainStart {
+  model: string;
+  dataset: string;
+  trainSamples: number;
+  valSamples: number;
+  config: TrainConfig;
+  startEpoch: number;
+  params: number;
+}
+
 /** Events streamed to the CLI, the extension worker and the webview. */
 export type TrainEvent =
-  | {
-      type: "start";
-      model: string;
-      backend: string;
-      dataset: string;
-      trainSamples: number;
-      valSamples: number;
-      config: TrainConfig;
-      startEpoch: number;
-      params: number;
-      workers?: number;
-    }
+  | ({ type: "start"; backend: string; workers?: number } & TrainStart)
   | ({ type: "step" } & StepMetrics)
   | ({ type: "epoch" } & EpochMetrics)
   | { type: "checkpoint"; path: string; epoch: number }

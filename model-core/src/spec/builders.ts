@@ -33,7 +33,8 @@ export const SHORTCUT_VARIANT_KINDS: readonly ShortcutVariant["kind"][] = [
   "dropout",
 ];
 
-const OPTION_KEYS: readonly (keyof ResNetOptions)[] = [
+/** Every key resnet() accepts, in the README table's order (a spelled-out network lists its options so). */
+export const OPTION_KEYS: readonly (keyof ResNetOptions)[] = [
   "name",
   "input",
   "stem",
