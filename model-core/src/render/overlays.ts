@@ -5,8 +5,8 @@
 import type { AddSplit, GradientFlowResult } from "../analysis/gradflow";
 import { heatColor, type HeatScale } from "../presentation/colors";
 
-const LEGEND_STEPS = 24;
-const LEGEND_WIDTH = 192;
+/** The legend's ramp: this many cells over this many pixels (fine enough that the steps do not show at 1×). */
+const LEGEND_RAMP = { cells: 24, width: 192 } as const;
 
 /**
  * The key of a heat overlay as SVG: the ramp with its values at both ends and three log-spaced ticks between,
@@ -19,11 +19,11 @@ export function heatLegend(
   y: number,
   format: (value: number) => string,
 ): string {
-  const step = LEGEND_WIDTH / LEGEND_STEPS;
+  const step = LEGEND_RAMP.width / LEGEND_RAMP.cells;
   const cells: string[] = [];
-  for (let i = 0; i < LEGEND_STEPS; i++) {
+  for (let i = 0; i < LEGEND_RAMP.cells; i++) {
     cells.push(
-      `<rect x="${r1(x + i * step)}" y="${r1(y)}" width="${r1(step + 0.5)}" height="10" fill="${heatColor((i + 0.5) / LEGEND_STEPS)}"/>`,
+      `<rect x="${r1(x + i * step)}" y="${r1(y)}" width="${r1(step + 0.5)}" height="10" fill="${heatColor((i + 0.5) / LEGEND_RAMP.cells)}"/>`,
     );
   }
   const ticks: string[] = [];
@@ -35,7 +35,7 @@ export function heatLegend(
     for (let i = 0; i < count; i++) {
       const f = count === 1 ? 1 : i / (count - 1);
       const value = 10 ** (lo + (hi - lo) * f);
-      const tx = x + LEGEND_WIDTH * f;
+      const tx = x + LEGEND_RAMP.width * f;
       const anchor = f === 0 ? "start" : f === 1 ? "end" : "middle";
       ticks.push(`<line x1="${r1(tx)}" x2="${r1(tx)}" y1="${r1(y + 10)}" y2="${r1(y + 13)}" stroke="currentColor"/>`);
       ticks.push(
@@ -43,7 +43,7 @@ export function heatLegend(
       );
     }
   }
-  const label = `<text class="rs-sub" x="${r1(x + LEGEND_WIDTH + 10)}" y="${r1(y + 9)}">${escapeText(`${title}, log scale (viridis)`)}</text>`;
+  const label = `<text class="rs-sub" x="${r1(x + LEGEND_RAMP.width + 10)}" y="${r1(y + 9)}">${escapeText(`${title}, log scale (viridis)`)}</text>`;
   return `<g class="rs-legend" pointer-events="none">${cells.join("")}${ticks.join("")}${label}</g>`;
 }
 
