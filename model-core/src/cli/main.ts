@@ -9,6 +9,7 @@ import { registerRender } from "./render";
 import { registerGradflow } from "./gradflow";
 import { registerExport } from "./export";
 import { registerDiff } from "./diff";
+import { registerExperiment } from "./experiment";
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("resnet-studio")
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   registerGradflow(program);
   registerExport(program);
   registerDiff(program);
+  registerExperiment(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

@@ -80,3 +80,13 @@ export function logHeatScale(values: readonly number[]): HeatScale {
   const t = logScaleOver(range);
   return { t, color: (value) => heatColor(t(value)), range };
 }
+
+/**
+ * Categorical colours for curves that must be told apart (one per network depth): Okabe & Ito's palette, chosen to stay
+ * distinct under the common colour-vision deficiencies. Cycles past seven.
+ */
+const SERIES_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"];
+
+export function seriesColor(index: number): string {
+  return SERIES_COLORS[((index % SERIES_COLORS.length) + SERIES_COLORS.length) % SERIES_COLORS.length];
+}
