@@ -39,12 +39,17 @@ export interface DatasetSplit {
 /** The seed of the train/validation split: fixed, so that runs with different training seeds validate on the same images. */
 export const SPLIT_SEED = 20151210;
 
+/** How many of `count` images a split holds out: `valFraction` of them, rounded, and at least one when valFraction > 0. */
+export function heldOutCount(count: number, valFraction: number): number {
+  return valFraction > 0 ? Math.max(1, Math.round(count * valFraction)) : 0;
+}
+
 /** Holds out `valFraction` of the images (at least one when valFraction > 0), chosen by a fixed seeded shuffle. */
 export function splitDataset(dataset: ImageDataset, valFraction: number, splitSeed = SPLIT_SEED): DatasetSplit {
   if (!(valFraction >= 0 && valFraction < 1))
     throw new DatasetError(`validation fraction must be in [0, 1), got ${valFraction}`);
   const order = shuffledIndices(dataset.count, new SeededRng(splitSeed));
-  const valCount = valFraction > 0 ? Math.max(1, Math.round(dataset.count * valFraction)) : 0;
+  const valCount = heldOutCount(dataset.count, valFraction);
   if (dataset.count - valCount < 1)
     throw new DatasetError(`dataset ${dataset.name} has ${dataset.count} images: too few to split`);
   return { val: order.slice(0, valCount).sort(), train: order.slice(valCount).sort() };
@@ -71,6 +76,25 @@ export function channelStats(
   const mean = Array.from(sum, (s) => s / Math.max(1, n));
   const std = Array.from(sumSq, (s, c) => Math.sqrt(Math.max(1e-12, s / Math.max(1, n) - mean[c] * mean[c])));
   return { mean, std };
+}
+
+/**
+ * Per-channel mean/std of pixel/255 over the images at `indices` (whole images, every k-th one so that about
+ * `maxPixels` pixels are read): the statistics of a training split, not of the images it holds out.
+ */
+export function splitChannelStats(
+  dataset: ImageDataset,
+  indices: ArrayLike<number>,
+  maxPixels = 4_000_000,
+): { mean: number[]; std: number[] } {
+  const imagePixels = dataset.height * dataset.width;
+  const imageSize = imagePixels * dataset.channels;
+  const stride = Math.max(1, Math.floor((indices.length * imagePixels) / maxPixels));
+  const picked = Math.ceil(indices.length / stride);
+  const sample = new Uint8Array(picked * imageSize);
+  for (let i = 0, o = 0; i < indices.length; i += stride, o += imageSize)
+    sample.set(dataset.images.subarray(indices[i] * imageSize, (indices[i] + 1) * imageSize), o);
+  return channelStats(sample, dataset.channels, Infinity);
 }
 
 /**

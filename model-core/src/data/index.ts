@@ -5,3 +5,4 @@ export * from "./mnist";
 export * from "./cifar10";
 export * from "./synthetic";
 export * from "./resolve";
+export * from "./idx";

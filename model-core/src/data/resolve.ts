@@ -3,12 +3,22 @@
  *   mnist                              the embedded 10,000 digits (10% held out for validation)
  *   cifar10:<dir>[:classes=0,2]        official binary batches from <dir>; test_batch.bin validates; optional class filter
  *   synthetic[:count=N][:classes=K]    seeded class-dependent patterns at the model's input shape
+ *   idx:<dir>                          MNIST-format IDX files (data/idx.ts); the t10k split validates
  */
 import type { Shape3 } from "../spec/types";
 import { CIFAR10_CLASSES, downloadCifar10, findCifar10Folder, loadCifar10 } from "./cifar10";
 import type { DatasetTarget } from "../analysis/adapt";
-import { DatasetError, filterClasses, type ImageDataset } from "./dataset";
+import {
+  DatasetError,
+  filterClasses,
+  heldOutCount,
+  splitChannelStats,
+  splitDataset,
+  type ImageDataset,
+} from "./dataset";
+import { idxSummary, loadIdx } from "./idx";
 import { loadMnist } from "./mnist";
+import { DEFAULT_TRAIN_CONFIG } from "../runtime/trainTypes";
 import { syntheticDataset } from "./synthetic";
 
 export interface ResolvedDataset {
@@ -23,6 +33,11 @@ export interface ResolveOptions {
   /** The model's class count, for synthetic data. */
   classes: number;
   seed: number;
+  /**
+   * The run's validation fraction: where a folder dataset has no validation split of its own, its normalisation
+   * statistics are taken over the images that `splitDataset(train, valFraction)` trains on. Default 0.1.
+   */
+  valFraction?: number;
   /** Download CIFAR-10 into <dir> when it is missing. */
   download?: boolean;
   onDownloadProgress?: (receivedBytes: number, totalBytes: number | null) => void;
@@ -53,7 +68,31 @@ export async function resolveDataset(arg: string, options: ResolveOptions): Prom
     if (!classes) return { train, val: test };
     return { train: filterClasses(train, classes), val: test ? filterClasses(test, classes) : null };
   }
-  throw new DatasetError(`unknown dataset "${arg}": use mnist, cifar10:<dir>[:classes=0,2] or synthetic`);
+  if (kind === "idx") {
+    const { train, test } = loadIdx(folderOf(rest, arg));
+    return withTrainingSplitStats({ train, val: test }, options.valFraction);
+  }
+  throw new DatasetError(`unknown dataset "${arg}": use ${DATASET_FORMS}`);
+}
+
+/** Where `val` is null, the training set's mean/std recomputed over the images its split trains on. */
+function withTrainingSplitStats(
+  data: ResolvedDataset,
+  valFraction = DEFAULT_TRAIN_CONFIG.valFraction,
+): ResolvedDataset {
+  if (data.val) return data;
+  const stats = splitChannelStats(data.train, splitDataset(data.train, valFraction).train);
+  return { train: { ...data.train, ...stats }, val: null };
+}
+
+/** The accepted `--dataset` forms, for messages and the CLI's help. */
+export const DATASET_FORMS = "mnist, idx:<dir>, cifar10:<dir>[:classes=0,2] or synthetic[:count=N][:classes=K]";
+
+/** The folder of a `kind:<dir>` argument; the folder may itself contain ':' (Windows drive letters). */
+function folderOf(rest: string[], arg: string): string {
+  const dir = rest.join(":");
+  if (!dir) throw new DatasetError(`--dataset ${arg}: needs a folder, as in ${arg.split(":")[0]}:<dir>`);
+  return dir;
 }
 
 function parseClassList(part: string, arg: string): number[] {
@@ -74,8 +113,9 @@ const CIFAR10_TRAIN_IMAGES_PER_CLASS = 5_000;
 
 /**
  * What `--dataset arg` feeds a network, known without loading it: the image shape, the label count, and the images an
- * epoch trains on (MNIST holds out `valFraction`; CIFAR-10 validates on its test batch). Null for synthetic data, which
- * takes the network's own shape.
+ * epoch trains on (MNIST holds out `valFraction`; CIFAR-10 and IDX folders with a t10k split validate on their test
+ * split). IDX folders are read only as far as their headers and label files. Null for synthetic data, which takes the
+ * network's own shape.
  */
 export function datasetTarget(arg: string, valFraction: number): DatasetTarget | null {
   const [kind, ...rest] = arg.split(":");
@@ -84,7 +124,19 @@ export function datasetTarget(arg: string, valFraction: number): DatasetTarget |
       name: "mnist",
       input: [1, 28, 28],
       classes: 10,
-      trainSamples: MNIST_IMAGES - Math.max(valFraction > 0 ? 1 : 0, Math.round(MNIST_IMAGES * valFraction)),
+      trainSamples: MNIST_IMAGES - heldOutCount(MNIST_IMAGES, valFraction),
+    };
+  }
+  if (kind === "idx") {
+    const summary = idxSummary(folderOf(rest, arg));
+    return {
+      name: summary.name,
+      input: [1, summary.height, summary.width],
+      classes: summary.classes,
+      trainSamples:
+        summary.testCount === null
+          ? summary.trainCount - heldOutCount(summary.trainCount, valFraction)
+          : summary.trainCount,
     };
   }
   if (kind === "cifar10") {
