@@ -123,6 +123,13 @@ const builds = [
     target: "es2022",
     loader: { ".css": "text" },
   },
+  {
+    entryPoints: ["webview/src/experimentPage.ts"],
+    outfile: "dist/experimentPage.js",
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+  },
 ];
 
 function copyWasmBinaries() {

@@ -56,6 +56,7 @@ import {
   measuredThroughput,
   offerSaveVariant,
   pickTrainChoice,
+  TRAIN_ON,
   reviewCalibration,
   showTrainingProgress,
 } from "./trainSmall";
@@ -63,6 +64,8 @@ import { WarmGradientPair } from "./warmWorker";
 import { pytorchExportFor } from "./pure/exportPytorch";
 import { applyDiagramEdit } from "./specEdits";
 import { registerCompare } from "./compare";
+import { registerExperiment } from "./experiment";
+import { datasetSettingValue, editorDatasetTarget, pickDataset } from "./datasetPicker";
 import { registerNewSpec } from "./newSpec";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
@@ -420,7 +423,8 @@ class DiagramPanel {
       workers,
       wasmDir,
     });
-    const target = mnistTarget(samplesPerEpoch);
+    const dataset = datasetSettingValue();
+    const target = dataset === "mnist" ? mnistTarget(samplesPerEpoch) : editorDatasetTarget(dataset, samplesPerEpoch);
     const plan = planTraining({
       written,
       bundled,
@@ -432,7 +436,9 @@ class DiagramPanel {
       budgetSeconds: config("trainEpochSeconds", 60),
     });
     const choice =
-      plan.direct ?? (await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend));
+      plan.direct ??
+      (await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend, dataset));
+    if (choice === TRAIN_ON) return (await pickDataset(this.ctx.globalState)) ? this.train() : false;
     if (!choice) return false;
     if (choice.graph !== written) {
       const title =
@@ -466,7 +472,7 @@ class DiagramPanel {
         kind: "train",
         graph: choice.graph,
         backend: runBackend,
-        dataset: "mnist",
+        dataset,
         dataDir: path.join(dist, "data"),
         wasmDir,
         gradientBatch: 8,
@@ -794,6 +800,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
   registerCompare(context);
+  registerExperiment(context, ctx.trainer);
   registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   for (const doc of vscode.workspace.textDocuments) void refresh(doc);
 }

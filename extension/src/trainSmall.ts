@@ -57,19 +57,30 @@ export async function reviewCalibration(
     await storage.update(calibrationKey(job.backend, job.workers, job.batchSize, job.device), undefined);
 }
 
-/** Asks how to train; the first row (the small variant when there is one) is the default. */
+/** The last row of the quick pick: choose another dataset, then plan again. */
+export const TRAIN_ON = "trainOn";
+
+/** Asks how to train; the first row (the small variant when there is one) is the default, the last is "Train on…". */
 export async function pickTrainChoice(
   plan: TrainPlan,
   specName: string,
   backend: string,
-): Promise<TrainChoice | undefined> {
+  dataset: string,
+): Promise<TrainChoice | typeof TRAIN_ON | undefined> {
   const asWritten = plan.choices.find((c) => c.kind === "asWritten");
-  const items = plan.choices.map((choice) => ({
-    label: choice.label,
-    description: choice.description,
-    detail: choice.detail,
-    choice,
-  }));
+  const items: { label: string; description: string; detail?: string; choice: TrainChoice | typeof TRAIN_ON }[] =
+    plan.choices.map((choice) => ({
+      label: choice.label,
+      description: choice.description,
+      detail: choice.detail,
+      choice,
+    }));
+  items.push({
+    label: "$(database) Train on…",
+    description: `now: ${dataset}`,
+    detail: "the embedded MNIST digits, a folder (IDX files or ImageFolder), or a recent dataset",
+    choice: TRAIN_ON,
+  });
   const picked = await vscode.window.showQuickPick(items, {
     title: `Train Small Model: an epoch of ${specName} would take ${asWritten ? formatDuration(asWritten.estimate.secondsPerEpoch) : "long"} on ${backend}`,
     placeHolder: "How should it train? (estimates from this machine's measured speed)",

@@ -1,8 +1,9 @@
 /**
- * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Four jobs
+ * worker_threads entry (dist/trainWorker.js): runs tfjs off the extension host's thread. Five jobs
  * (./pure/workerProtocol.ts), each answered with its result: one gradient-flow pass of a network and its plain twin, a
- * calibration of the backend's speed, a learning-rate range test, or a training run on the embedded MNIST digits that
- * pushes events (with a gradient-flow snapshot after every epoch) and stops on "cancel".
+ * calibration of the backend's speed, a learning-rate range test, a training run on the embedded MNIST digits that
+ * pushes events (with a gradient-flow snapshot after every epoch) and stops on "cancel", or the plain-vs-residual
+ * experiment (experiment/run.ts), which pushes its state after every epoch.
  */
 import { parentPort } from "node:worker_threads";
 import { existsSync } from "node:fs";
@@ -23,7 +24,8 @@ import {
 } from "resnet-studio/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "resnet-studio/data/mnist";
 import { BatchAdapter, type ImageDataset } from "resnet-studio/data/dataset";
-import { resolveDataset } from "resnet-studio/data/resolve";
+import { datasetTarget, resolveDataset } from "resnet-studio/data/resolve";
+import { experimentTarget, runExperiment } from "resnet-studio/experiment/run";
 import { SeededRng } from "resnet-studio/data/rng";
 import type { ModelGraph } from "resnet-studio/analysis/graph";
 import { networkId } from "resnet-studio/spec/identity";
@@ -288,6 +290,45 @@ async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>)
   return { residual, plain };
 }
 
+/** Run Experiment: Plain vs Residual. The data loads as for "train"; the nets take its shape and class count. */
+async function runExperimentJob(
+  job: Extract<TrainJob, { kind: "experiment" }>,
+): Promise<TrainJobResults["experiment"]> {
+  const onTorch = job.backend === "torch";
+  const backend = await initBackend(onTorch ? "cpu" : (job.backend as BackendChoice));
+  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
+  const known = datasetTarget(job.dataset, config.valFraction);
+  const file = join(job.dataDir, MNIST_FILE_NAME);
+  const data =
+    job.dataset === "mnist" && existsSync(file)
+      ? { train: loadMnist(file), val: null }
+      : await resolveDataset(job.dataset, {
+          input: known?.input ?? job.input ?? [3, 32, 32],
+          classes: known?.classes ?? 10,
+          seed: config.seed,
+        });
+  const controller = new AbortController();
+  abort = controller;
+  try {
+    const state = await runExperiment({
+      depths: job.depths,
+      scale: job.scale,
+      target: experimentTarget(known?.name ?? null, data),
+      datasetArg: job.dataset,
+      data,
+      config,
+      out: job.out,
+      torch: onTorch ? { python: resolvePython(undefined, job.python), device: job.device ?? "auto" } : null,
+      backendName: onTorch ? "torch" : backend.name,
+      signal: controller.signal,
+      onState: (state) => push({ type: "experiment", state }),
+    });
+    return { cancelled: controller.signal.aborted, state };
+  } finally {
+    if (abort === controller) abort = null;
+  }
+}
+
 async function runCalibration(job: Extract<TrainJob, { kind: "calibrate" }>): Promise<TrainJobResults["calibrate"]> {
   if (job.backend !== "torch") await initBackend(job.backend);
   const calibration =
@@ -310,6 +351,7 @@ if (port)
       train: (job) => (job.backend === "torch" ? runTrainingOnTorch(job) : runTraining(job)),
       calibrate: runCalibration,
       lrRange: runLrRange,
+      experiment: runExperimentJob,
     },
     {
       onNote: (note) => {

@@ -9,6 +9,7 @@ import type { RequestMessage, ResponseMessage } from "resnet-studio/rpc";
 import type { TrainConfig } from "resnet-studio/runtime/trainTypes";
 import type { Throughput } from "resnet-studio/analysis/estimate";
 import type { LrRangeOptions, LrRangeResult } from "resnet-studio/runtime/lrFinder";
+import type { ExperimentScale, ExperimentState } from "resnet-studio/experiment/plainVsResidual";
 
 export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow" | "torch";
 
@@ -49,6 +50,20 @@ export type TrainJob =
       workers?: number;
       wasmDir: string;
     } & TorchSettings)
+  /** He et al. Fig. 6: the plain and residual nets at `depths` on `dataset` (as for "train"), one run folder each under `out`; pushes the state after every epoch, stops on "cancel". */
+  | ({
+      kind: "experiment";
+      depths: number[];
+      scale: ExperimentScale;
+      backend: BackendSetting;
+      config: Partial<TrainConfig>;
+      dataset: string;
+      dataDir: string;
+      wasmDir: string;
+      out: string;
+      /** The image shape of synthetic data (other datasets bring their own); default 3×32×32. */
+      input?: [number, number, number];
+    } & TorchSettings)
   /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), pushing the results so far; stops on "cancel". */
   | {
       kind: "lrRange";
@@ -69,6 +84,8 @@ export interface TrainJobResults {
   calibrate: { throughput: Throughput; seconds: number };
   /** The finished range test (after a cancel: the points so far). */
   lrRange: LrRangeResult;
+  /** The experiment as it ended (verdict set), and whether it was cancelled. */
+  experiment: { cancelled: boolean; state: ExperimentState };
 }
 
 /** A training event that is not the run's end: the end comes in the train job's response, never as a push. */
@@ -86,7 +103,9 @@ export type TrainWorkerPush =
   /** One event of the running train job. */
   | { type: "training"; event: TrainingProgressEvent }
   /** The range test so far, every few steps. */
-  | { type: "lrRange"; result: LrRangeResult };
+  | { type: "lrRange"; result: LrRangeResult }
+  /** The running experiment's state, after every epoch. */
+  | { type: "experiment"; state: ExperimentState };
 
 /** Messages the host posts to the worker. */
 export type HostToWorker = RequestMessage<TrainJob> | TrainWorkerNote;

@@ -25,9 +25,8 @@ import {
   type ExperimentPlan,
   type ExperimentScale,
   type ExperimentState,
-  type ExperimentTarget,
 } from "../experiment/plainVsResidual";
-import { EXPERIMENT_FILES, experimentData, runExperiment } from "../experiment/run";
+import { EXPERIMENT_FILES, experimentData, experimentTarget, runExperiment } from "../experiment/run";
 import { buildTrainConfig, isTorchBackend, UsageError, type TrainCliOptions } from "./train";
 import { writeStdout } from "./summary";
 
@@ -150,11 +149,7 @@ export async function runPlainVsResidual(options: ExperimentCliOptions): Promise
   const known = datasetTarget(dataset, config.valFraction);
   const input = options.input !== undefined ? parseShapeArg(options.input) : (known?.input ?? [3, 32, 32]);
   const loaded = await resolveDataset(dataset, { input, classes: known?.classes ?? 10, seed: config.seed });
-  const target: ExperimentTarget = {
-    name: known?.name ?? loaded.train.name,
-    input: [loaded.train.channels, loaded.train.height, loaded.train.width],
-    classes: Math.max(loaded.train.classes, loaded.val?.classes ?? 0),
-  };
+  const target = experimentTarget(known?.name ?? null, loaded);
   // The full sets as the experiment would see them, to size the asked scale.
   const full = experimentData(loaded, config.valFraction, Infinity);
   const asked: ExperimentScale = {

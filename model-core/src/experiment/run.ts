@@ -80,6 +80,15 @@ export interface ExperimentRunOptions {
   onEvent?: (net: string, event: TrainEvent) => void;
 }
 
+/** What the nets are scaled to: the loaded dataset's image shape and class count, under the dataset's usual name. */
+export function experimentTarget(knownName: string | null, data: ResolvedDataset): ExperimentTarget {
+  return {
+    name: knownName ?? data.train.name,
+    input: [data.train.channels, data.train.height, data.train.width],
+    classes: Math.max(data.train.classes, data.val?.classes ?? 0),
+  };
+}
+
 /** Images `indices` of `dataset` as a dataset of their own (the pixels copied; mean/std kept: normalisation is the training set's). */
 export function subsetDataset(dataset: ImageDataset, indices: ArrayLike<number>, name = dataset.name): ImageDataset {
   const size = dataset.height * dataset.width * dataset.channels;
