@@ -145,15 +145,8 @@ function walkClass(dir: string, label: number, state: WalkState, ancestors: Set<
   for (const { name, isDir } of entries) {
     const path = join(dir, name);
     if (isDir) walkClass(path, label, state, ancestors);
-    else {
-      const stats = statFollowing(path);
-      state.files.push({
-        path: relative(state.root, path).split("\\").join("/"),
-        label,
-        size: stats.size,
-        mtimeMs: stats.mtimeMs,
-      });
-    }
+    // Size and time are read once the whole listing is known to be under the limit (withStats).
+    else state.files.push({ path: relative(state.root, path).split("\\").join("/"), label, size: 0, mtimeMs: 0 });
   }
   ancestors.delete(real);
 }
@@ -168,6 +161,15 @@ function listSet(base: string, classNames: string[], present: string[], state: W
       throw new DatasetError(`${join(base, name)}: empty class folder (no .png, .jpg or .jpeg files)`);
   }
   return state.files.slice(start);
+}
+
+/** Fills in each listed file's size and modification time (links followed). */
+function withStats(root: string, files: ListedImage[]): void {
+  for (const file of files) {
+    const stats = statFollowing(join(root, file.path));
+    file.size = stats.size;
+    file.mtimeMs = stats.mtimeMs;
+  }
 }
 
 /** The folder's classes and image files with their sizes and times: no image is opened. */
@@ -207,6 +209,8 @@ export function listImageFolder(dir: string, limits: ImageFolderLimits = {}): Im
     throw new DatasetError(
       `${dir}: ${formatExactCount(state.seen)} image files, over the limit of ${formatExactCount(state.maxFiles)} for one dataset`,
     );
+  withStats(root, train);
+  if (val) withStats(root, val);
   return {
     root,
     name: basename(root),
