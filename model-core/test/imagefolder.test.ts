@@ -22,6 +22,8 @@ import { decodeImage } from "../src/data/imageDecode";
 import { resizeCenterCrop, resizedSize, toGrey, toRgb, type Pixels } from "../src/data/imageTransform";
 import { channelStats, splitChannelStats, splitDataset } from "../src/data/dataset";
 import { previewSamples } from "../src/data/preview";
+import { smallVariant } from "../src/analysis/adapt";
+import { analyzeSpecText } from "../src/specAnalysis";
 import { IMAGE_FIXTURES, imageBytes, writeTree, type ImageSpec } from "./datasetFixtures";
 
 const PYTHON = process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3";
@@ -407,6 +409,39 @@ test("preview: the first samples of each class with their pixels, and the class 
       ],
     );
     assert.deepEqual(Array.from(preview.samples[2].pixels), Array.from(train.images.subarray(3 * 48, 4 * 48)));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the small variant and its estimate follow an ImageFolder's shape, classes and image count", () => {
+  const root = tempRoot();
+  try {
+    const files: Record<string, ImageSpec> = {};
+    for (const name of ["ant", "bee", "wasp"]) for (let i = 0; i < 10; i++) files[`${name}/${i}.png`] = png(40, 30, i);
+    writeTree(root, files);
+    const spec = analyzeSpecText(
+      readFileSync(join(__dirname, "..", "..", "examples", "resnet18.resnet.ts"), "utf8"),
+      "r18",
+    ).spec;
+    assert.ok(spec);
+    const throughput = {
+      backend: "wasm",
+      workers: 2,
+      macsPerSecond: 1.5e10,
+      stepOverheadSeconds: 0.05,
+      secondsPerParam: 1e-7,
+    };
+    const options = { throughput, batchSize: 8, budgetSeconds: 60 };
+    const target = datasetTarget(`imagefolder:${root}:size=48:mode=grey`, 0.2, spec.input);
+    assert.deepEqual(target, { name: root.split("/").pop(), input: [1, 48, 48], classes: 3, trainSamples: 24 });
+    const variant = smallVariant(spec, target, options);
+    assert.ok(variant);
+    assert.deepEqual(variant.spec.input, [1, 48, 48]);
+    assert.equal(variant.spec.classes, 3);
+    assert.equal(variant.estimate.stepsPerEpoch, 3);
+    // Without size=/mode=, the images take the network's own input (ResNet-18's 3×224×224).
+    assert.deepEqual(datasetTarget(`imagefolder:${root}`, 0.2, spec.input)?.input, [3, 224, 224]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
