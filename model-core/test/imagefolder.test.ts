@@ -446,3 +446,46 @@ test("the small variant and its estimate follow an ImageFolder's shape, classes 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test(
+  "listing: the same files, labels and order as torchvision's ImageFolder(root).samples",
+  {
+    skip: skipWithoutTool(
+      spawnSync(PYTHON, ["-c", "import torchvision"]).status === 0 ? false : `${PYTHON} lacks torchvision`,
+    ),
+  },
+  () => {
+    const root = tempRoot();
+    try {
+      const image = png(4, 4, 1);
+      writeTree(root, {
+        "Zebra/b.png": image,
+        "Zebra/a_dir/x.png": image,
+        "Zebra/a b/y.jpg": jpeg(4, 4, 2),
+        "Zebra/a/z.PNG": image,
+        "Zebra/a/deeper/w.jpeg": jpeg(4, 4, 3),
+        "apple/2.png": image,
+        "apple/10.png": image,
+        "apple/notes.txt": "skipped by both",
+        "Apple/1.png": image,
+      });
+      const script = `
+import sys, json
+from torchvision.datasets import ImageFolder
+root = sys.argv[1]
+print(json.dumps([[p[len(root) + 1:], label] for p, label in ImageFolder(root).samples]))
+`;
+      const run = spawnSync(PYTHON, ["-c", script, root], { encoding: "utf8" });
+      assert.equal(run.status, 0, run.stderr);
+      const theirs = JSON.parse(run.stdout) as [string, number][];
+      const listing = listImageFolder(root);
+      assert.deepEqual(
+        listing.train.map((f) => [f.path, f.label]),
+        theirs,
+      );
+      assert.deepEqual(listing.classNames, ["Apple", "Zebra", "apple"]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

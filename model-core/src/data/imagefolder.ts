@@ -104,6 +104,7 @@ function subfolders(dir: string): string[] {
   return names.sort(compareCodePoints);
 }
 
+/** Python's sorted() order for strings without characters beyond U+FFFF (JavaScript compares UTF-16 code units). */
 function compareCodePoints(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -113,54 +114,67 @@ interface WalkState {
   maxFiles: number;
   /** Image files seen, stored or not. */
   seen: number;
-  files: ListedImage[];
   skipped: { count: number; examples: string[] };
 }
 
-/** Lists a class folder's images recursively, sorted, following links; `ancestors` are real paths on the way down. */
-function walkClass(dir: string, label: number, state: WalkState, ancestors: Set<string>): void {
+/** One folder's image files, as os.walk yields them: the folder's path and its file names. */
+interface WalkedFolder {
+  dir: string;
+  names: string[];
+}
+
+/**
+ * Walks a class folder recursively, following links (`ancestors`: real paths on the way down, to refuse a loop), and
+ * collects each folder's image file names. The order is torchvision's make_dataset: folders sorted by path
+ * (`sorted(os.walk(…))`), then each folder's file names sorted.
+ */
+function walkClass(dir: string, state: WalkState, ancestors: Set<string>, out: WalkedFolder[]): void {
   const real = realpathSync(dir);
   if (ancestors.has(real)) throw new DatasetError(`${dir}: symbolic link loop (it leads back to ${real})`);
   ancestors.add(real);
-  const entries: { name: string; isDir: boolean }[] = [];
+  const names: string[] = [];
+  const subdirs: string[] = [];
   const handle = opendirSync(dir);
   try {
     for (let entry = handle.readSync(); entry; entry = handle.readSync()) {
       if (isHidden(entry.name)) continue;
       const path = join(dir, entry.name);
-      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statFollowing(path).isDirectory());
-      if (!isDir && !IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) {
+      if (entry.isDirectory() || (entry.isSymbolicLink() && statFollowing(path).isDirectory())) {
+        subdirs.push(path);
+        continue;
+      }
+      if (!IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) {
         state.skipped.count++;
         if (state.skipped.examples.length < 3) state.skipped.examples.push(relative(state.root, path));
         continue;
       }
       // Past the limit only the count grows, so a folder of millions of files costs no memory to refuse.
-      if (!isDir && ++state.seen > state.maxFiles) continue;
-      entries.push({ name: entry.name, isDir });
+      if (++state.seen <= state.maxFiles) names.push(entry.name);
     }
   } finally {
     handle.closeSync();
   }
-  entries.sort((a, b) => compareCodePoints(a.name, b.name));
-  for (const { name, isDir } of entries) {
-    const path = join(dir, name);
-    if (isDir) walkClass(path, label, state, ancestors);
-    // Size and time are read once the whole listing is known to be under the limit (withStats).
-    else state.files.push({ path: relative(state.root, path).split("\\").join("/"), label, size: 0, mtimeMs: 0 });
-  }
+  out.push({ dir, names: names.sort(compareCodePoints) });
+  for (const sub of subdirs) walkClass(sub, state, ancestors, out);
   ancestors.delete(real);
 }
 
 function listSet(base: string, classNames: string[], present: string[], state: WalkState): ListedImage[] {
-  const start = state.files.length;
+  const files: ListedImage[] = [];
   for (const name of present) {
     const label = classNames.indexOf(name);
     const before = state.seen;
-    walkClass(join(base, name), label, state, new Set());
+    const folders: WalkedFolder[] = [];
+    walkClass(join(base, name), state, new Set(), folders);
     if (state.seen === before)
       throw new DatasetError(`${join(base, name)}: empty class folder (no .png, .jpg or .jpeg files)`);
+    folders.sort((a, b) => compareCodePoints(a.dir, b.dir));
+    // Size and time are read once the whole listing is known to be under the limit (withStats).
+    for (const { dir, names } of folders)
+      for (const file of names)
+        files.push({ path: relative(state.root, join(dir, file)).split("\\").join("/"), label, size: 0, mtimeMs: 0 });
   }
-  return state.files.slice(start);
+  return files;
 }
 
 /** Fills in each listed file's size and modification time (links followed). */
@@ -189,7 +203,6 @@ export function listImageFolder(dir: string, limits: ImageFolderLimits = {}): Im
     root,
     maxFiles: limits.maxFiles ?? MAX_IMAGEFOLDER_FILES,
     seen: 0,
-    files: [],
     skipped: { count: 0, examples: [] },
   };
   const train = listSet(trainBase, classNames, classNames, state);
