@@ -91,8 +91,8 @@ export function datasetDefaults(dataset: string): Partial<TrainConfig> {
   const kind = dataset.split(":")[0];
   // Measured on 2 cores (wasm, 2 data-parallel workers, 550–860 img/s): 5 epochs reach 97.8–97.9% in 48–85 s, whole
   // process (BENCHMARKS.md); single-threaded (~510 img/s) 4 epochs reached 97.2% in 73 s.
-  // MNIST-format folders (Fashion-MNIST, KMNIST …) take the MNIST recipe.
-  if (kind === "mnist" || kind === "idx")
+  // MNIST-format folders (Fashion-MNIST, KMNIST …) and a user's own ImageFolder take the MNIST recipe.
+  if (kind === "mnist" || kind === "idx" || kind === "imagefolder")
     return { epochs: 5, batchSize: 64, optimizer: "adam", lr: 1e-2, weightDecay: 0, schedule: { kind: "cosine" } };
   if (kind === "cifar10") {
     return {
@@ -282,6 +282,10 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     seed: config.seed,
     valFraction: config.valFraction,
     download: options.download,
+    onDecodeProgress: (decoded, total) => {
+      if (!options.json && !options.quiet)
+        process.stderr.write(`\rdecoding images: ${decoded} / ${total}${decoded === total ? "\n" : ""}`);
+    },
     onDownloadProgress: (received, total) => {
       if (!options.json && !options.quiet)
         process.stderr.write(
@@ -289,6 +293,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         );
     },
   });
+  if (!options.json && !options.quiet) for (const note of data.notes ?? []) process.stderr.write(`${note}\n`);
   const held = data.val ? 0 : splitDataset(data.train, config.valFraction).val.length;
   const plan = await planTraining(
     loaded.graph,
@@ -430,7 +435,7 @@ function adaptForDataset(
   options: TrainCliOptions,
 ): { graph: ModelGraph; changes: string[]; target: DatasetTarget | null } | null {
   // --input keeps the given shape (the images are padded or cropped to it); the class count still follows the dataset.
-  const known = datasetTarget(dataset, config.valFraction);
+  const known = datasetTarget(dataset, config.valFraction, written.spec.input);
   const target = known && options.input !== undefined ? { ...known, input: written.spec.input } : known;
   if (!target) return { graph: written, changes: [], target: null };
   const adapted = adaptToDataset(written.spec, target);
@@ -649,8 +654,12 @@ export function registerTrain(program: Command): void {
     .command("train")
     .description("train a .resnet.ts spec or preset on MNIST (embedded), CIFAR-10 binaries or synthetic data")
     .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet20")
-    .option("--dataset <name>", "mnist | idx:<dir> | cifar10:<dir>[:classes=0,2] | synthetic[:count=N]", "mnist")
-    .option("--epochs <n>", "epochs (default per dataset: mnist and idx 5, cifar10 12, synthetic 3)")
+    .option(
+      "--dataset <name>",
+      "mnist | idx:<dir> | imagefolder:<dir>[:size=N][:mode=rgb|grey] | cifar10:<dir>[:classes=0,2] | synthetic[:count=N]",
+      "mnist",
+    )
+    .option("--epochs <n>", "epochs (default per dataset: mnist, idx and imagefolder 5, cifar10 12, synthetic 3)")
     .option("--batch <n>", "batch size (default: mnist 64, cifar10 128, synthetic 32)")
     .option("--optimizer <name>", "adam | sgd (default: adam; sgd for cifar10)")
     .option("--lr <x>", "peak learning rate (default: mnist 1e-2, other adam 3e-3, sgd 0.1)")

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { constants, gunzipSync } from "node:zlib";
+import { formatBytes } from "../presentation/format";
 import { channelStats, DatasetError, type ImageDataset } from "./dataset";
 
 export const FASHION_MNIST_CLASSES = [
@@ -130,7 +131,7 @@ function parseHeader(bytes: Uint8Array, file: string, expectedDims: number, gzip
   const dataBytes = dims.reduce((a, b) => a * b, 1);
   if (headerBytes + dataBytes > MAX_IDX_BYTES)
     throw new DatasetError(
-      `${file}: dimensions [${dims.join(", ")}] make ${headerBytes + dataBytes} bytes, over the ${MAX_IDX_BYTES}-byte limit`,
+      `${file}: dimensions [${dims.join(", ")}] make ${formatBytes(headerBytes + dataBytes)}, over the ${formatBytes(MAX_IDX_BYTES)} limit`,
     );
   return { dims, headerBytes, gzipped };
 }

@@ -6,3 +6,7 @@ export * from "./cifar10";
 export * from "./synthetic";
 export * from "./resolve";
 export * from "./idx";
+export * from "./imagefolder";
+export * from "./imageDecode";
+export * from "./imageTransform";
+export * from "./preview";

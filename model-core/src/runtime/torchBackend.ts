@@ -310,7 +310,8 @@ async function writeInitialWeights(graph: ModelGraph, seed: number, file: string
   }
 }
 
-function writeDataset(dataset: ImageDataset, adapter: BatchAdapter, dir: string, tag: string): DatasetFiles {
+/** The dataset as the runner reads it: its uint8 pixels and labels as stored (both backends see the same bytes). */
+export function writeDataset(dataset: ImageDataset, adapter: BatchAdapter, dir: string, tag: string): DatasetFiles {
   const images = join(dir, `${tag}-images.u8`);
   const labels = join(dir, `${tag}-labels.u8`);
   writeFileSync(images, dataset.images.subarray(0, dataset.count * dataset.height * dataset.width * dataset.channels));
