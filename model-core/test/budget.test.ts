@@ -104,12 +104,31 @@ test("nesting is measured on tokens: brackets in strings and comments don't coun
     templates: "const a = " + "`${".repeat(5000) + "1" + "}`".repeat(5000) + ";",
     sum: "const a = " + Array(5000).fill("1").join(" + ") + ";",
     members: "const o = { b: 1 };\nconst a = o" + ".b".repeat(5000) + ";",
+    // A regular expression's quote or comment-like text hides no bracket from the count.
+    regexQuote: "const r = /'/;\nconst a = " + "[".repeat(5000) + "1" + "]".repeat(5000) + ";",
+    regexClass: "const r = /[/*]/;\nconst a = " + "(".repeat(5000) + "1" + ")".repeat(5000) + ";",
+    elseIfChain: "if (1) {}" + " else if (1) {}".repeat(5000),
+    elseIfStatements: "if (1) 1;" + " else if (1) 1;".repeat(5000),
+    labels: "a: ".repeat(5000) + "1;",
   };
   for (const [name, body] of Object.entries(shapes)) {
     const errors = located(IMPORT + body + EXPORT);
     assert.equal(errors.length, 1, `${name}: ${errors.join(" | ")}`);
     assert.match(errors[0], /^[23]:\d+ nesting-too-deep nesting deeper than 200 levels/, name);
     assert.doesNotMatch(errors[0], /^\d+:1 /, `${name} is located at the deep part, not the line start`);
+  }
+});
+
+test("a location found before parsing counts every line end TypeScript counts (CR, CRLF, U+2028, U+2029)", () => {
+  for (const end of ["\n", "\r", "\r\n", "\u2028", "\u2029"]) {
+    const lines = [IMPORT.trim(), "// two", "const a = " + "[".repeat(300) + "1" + "]".repeat(300) + ";"];
+    const errors = located(lines.join(end) + EXPORT);
+    // The 200th bracket (the `=` is a level too), on line 3 after "const a = ".
+    assert.deepEqual(
+      errors.map((e) => e.split(" ").slice(0, 2).join(" ")),
+      ["3:210 nesting-too-deep"],
+      JSON.stringify(end),
+    );
   }
 });
 
