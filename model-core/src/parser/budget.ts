@@ -21,6 +21,9 @@ export const SPEC_BUDGET = {
   diagnostics: 200,
 } as const;
 
+/** The last problem reported once a file has SPEC_BUDGET.diagnostics of them. */
+export const TOO_MANY_PROBLEMS = `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`;
+
 /** Work done reading one spec, in the budget's units. */
 export interface SpecWork {
   nodes: number;

@@ -54,13 +54,6 @@ export function nestInto(parent: Evaluated, key: string, child: Evaluated): void
   for (const path of child.invalid) parent.invalid.add(joinPath(key, path));
 }
 
-/** Drop the sources and invalid marks at `key` and below (an overwritten object key). */
-export function forgetPath(parent: Evaluated, key: string): void {
-  const isUnder = (path: string) => path === key || path.startsWith(key + ".");
-  for (const path of [...parent.sources.keys()]) if (isUnder(path)) parent.sources.delete(path);
-  for (const path of [...parent.invalid]) if (isUnder(path)) parent.invalid.delete(path);
-}
-
 export function invalidValue(): Evaluated {
   return { value: undefined, sources: new Map(), invalid: new Set([""]) };
 }
