@@ -256,6 +256,22 @@ test("validation problems are capped like the evaluator's: 9,990 unknown keys gi
   assert.equal(found[200].range?.line, 203);
 });
 
+test("a 300,000-character name is quoted cut, with its length, in every message that names it", () => {
+  const id = "x".repeat(300_000);
+  const r = parse(
+    `export default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: ${id}, blocks: 1 })], ${id}: 1, block: "${id}" });`,
+  );
+  const cut = `"${"x".repeat(80)}…" (300000 characters)`;
+  assert.deepEqual(
+    errors(r.diagnostics).map((d) => [d.code, d.message.includes(cut), d.message.length < 400]),
+    [
+      ["unknown-identifier", true, true],
+      ["unknown-key", true, true],
+      ["unknown-value", true, true],
+    ],
+  );
+});
+
 test("hostile specs are refused, not evaluated to exhaustion", () => {
   const doubling = Array.from({ length: 40 }, (_, i) => `const a${i + 1} = [...a${i}, ...a${i}];`).join("\n");
   const r = parse(

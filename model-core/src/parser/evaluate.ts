@@ -3,7 +3,7 @@
  * The user's file is never executed: every construct outside the subset is reported with its location and a hint.
  */
 import ts from "typescript";
-import type { Diagnostic, DiagnosticCode, SourceRange } from "../diagnostics";
+import { quoteName, type Diagnostic, type DiagnosticCode, type SourceRange } from "../diagnostics";
 import { closestName } from "../spec/builders";
 import { PRESET_NAMES, presetOptions } from "../spec/presets";
 import { errorAt, nodeRange } from "./ranges";
@@ -216,7 +216,7 @@ export class SpecEvaluator {
       return this.error(
         node,
         "use-before-definition",
-        `"${name}" is used before its definition on line ${laterLine}; move that const above this line`,
+        `${quoteName(name)} is used before its definition on line ${laterLine}; move that const above this line`,
       );
     }
     if (name === "undefined")
@@ -230,7 +230,7 @@ export class SpecEvaluator {
     return this.error(
       node,
       "unknown-identifier",
-      `"${name}" is not defined here; a spec can only use its own const declarations and resnet, stage, presets imported from "${SPEC_MODULE}"`,
+      `${quoteName(name)} is not defined here; a spec can only use its own const declarations and resnet, stage, presets imported from "${SPEC_MODULE}"`,
     );
   }
 
@@ -470,7 +470,11 @@ export class SpecEvaluator {
         continue;
       }
       if (written.has(key))
-        this.error(property.name ?? property, "duplicate-key", `"${key}" is given twice in this object; remove one`);
+        this.error(
+          property.name ?? property,
+          "duplicate-key",
+          `${quoteName(key)} is given twice in this object; remove one`,
+        );
       written.add(key);
       if (child.value === undefined) {
         forget(key);
@@ -584,7 +588,7 @@ export class SpecEvaluator {
         return this.error(
           keyNode,
           "unknown-preset",
-          `unknown preset "${key}"${guess ? `; did you mean "${guess}"?` : `; presets are ${PRESET_NAMES.join(", ")}`}`,
+          `unknown preset ${quoteName(key)}${guess ? `; did you mean "${guess}"?` : `; presets are ${PRESET_NAMES.join(", ")}`}`,
         );
       }
       return this.leaf(node, new PresetRef(key));
@@ -596,7 +600,7 @@ export class SpecEvaluator {
     }
     if (isPlainRecord(v) || Array.isArray(v)) {
       if (!Object.prototype.hasOwnProperty.call(v, key)) {
-        return this.error(keyNode, "unknown-member", `${describeValue(v)} has no "${key}"`);
+        return this.error(keyNode, "unknown-member", `${describeValue(v)} has no ${quoteName(key)}`);
       }
       this.produce(node, base.sources.size + base.invalid.size);
       const child: Evaluated = {
@@ -612,7 +616,11 @@ export class SpecEvaluator {
       child.sources.set("", this.range(node));
       return child;
     }
-    return this.error(node, "unsupported-syntax", `cannot read "${key}" of ${describeValue(v)}; ${LITERAL_HINT}`);
+    return this.error(
+      node,
+      "unsupported-syntax",
+      `cannot read ${quoteName(key)} of ${describeValue(v)}; ${LITERAL_HINT}`,
+    );
   }
 
   private elementAccess(node: ts.ElementAccessExpression): Evaluated {

@@ -1,5 +1,5 @@
 /** The values the spec evaluator produces, each with the source ranges of its parts. */
-import type { SourceRange } from "../diagnostics";
+import { quoteName, type SourceRange } from "../diagnostics";
 
 /** A plain-data value of the declarative subset. */
 export type PlainValue = number | string | boolean | null | PlainValue[] | PlainRecord;
@@ -75,6 +75,6 @@ export function describeValue(value: SpecValue | undefined): string {
   if (value instanceof CallableRef) return `the function ${value.name}`;
   if (value instanceof PresetRef) return `the preset function presets.${value.name}`;
   if (typeof value === "object") return "an object";
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return quoteName(JSON.stringify(value).slice(1, -1));
   return String(value);
 }
