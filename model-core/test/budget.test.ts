@@ -35,6 +35,35 @@ test("each hostile fixture stops with exactly its expected located diagnostic, t
   }
 });
 
+test("each bar of the budget has the value its documentation and the fuzz bar assume", () => {
+  // Written out, not derived: loosening a bar must fail here, not pass silently (a 10× node budget once did).
+  assert.deepEqual(SPEC_BUDGET, {
+    sourceChars: 1_000_000,
+    nesting: 200,
+    nodes: 50_000,
+    valueElements: 10_000,
+    producedElements: 500_000,
+    diagnostics: 200,
+  });
+});
+
+test("the expression budget: 49,900 expressions are read, 50,010 are refused at the one past 50,000", () => {
+  // Each const is an array of 9,999 numbers: 10,000 expressions, within the element budget of one value.
+  const arrays = (count: number, last: number) =>
+    Array.from(
+      { length: count },
+      (_, i) =>
+        `const a${i} = [${Array(i === count - 1 ? last : 9999)
+          .fill("0")
+          .join(",")}];`,
+    ).join("\n");
+  assert.deepEqual(located(IMPORT + arrays(5, 9899) + EXPORT), []);
+  const over = located(IMPORT + arrays(6, 9) + EXPORT);
+  assert.equal(over.length, 1, over.join("\n"));
+  // a0 … a4 are 50,000 expressions; a5 (line 7) holds the one past the bar.
+  assert.match(over[0], /^7:12 budget-exceeded this spec has more than 50000 expressions to evaluate/);
+});
+
 test("a value of exactly the element budget is read; one more element is refused at the array", () => {
   const limit = SPEC_BUDGET.valueElements;
   // The array itself counts as one element.

@@ -148,14 +148,15 @@ export class SpecEvaluator {
 
   /** Count `count` elements produced or copied; past the file's budget, stop at `node`. */
   private produce(node: ts.Node, count: number): void {
-    this.elementsProduced += count;
-    if (this.elementsProduced > SPEC_BUDGET.producedElements) {
+    // Checked before counting: the copy that would cross the bar is not made, so the work reported stays within it.
+    if (this.elementsProduced + count > SPEC_BUDGET.producedElements) {
       throw new BudgetExceeded(
         this.range(node),
         "budget-exceeded",
         `this spec expands to more than ${SPEC_BUDGET.producedElements} elements in total; a spec needs far fewer`,
       );
     }
+    this.elementsProduced += count;
   }
 
   private tooManyElements(node: ts.Node): BudgetExceeded {
