@@ -576,10 +576,18 @@ class RangeAddMax {
 export function checkpointWhatIf(
   graph: ModelGraph,
   options: MemoryOptions,
+  /** The plain step's plan with the same dtype and optimiser, when the caller already has it. */
+  plan?: MemoryPlan,
 ): { baseline: TrainingMemory; options: CheckpointOption[] } {
   checkBatch(options.batch);
   const batch = options.batch;
-  const plainPlan = planMemory(graph, { ...options, checkpointStages: [] });
+  const plainPlan =
+    plan?.graph === graph &&
+    plan.checkpointStages.length === 0 &&
+    plan.dtype === (options.dtype ?? "float32") &&
+    plan.optimizer === (options.optimizer ?? "sgd")
+      ? plan
+      : planMemory(graph, { ...options, checkpointStages: [] });
   const baseline = evaluatePlan(plainPlan, batch);
   const layerStages = graph.stages.filter((s) => isLayerStage(s.id));
   const recomputeMacs = (stages: ReadonlySet<string>) =>
