@@ -1,6 +1,6 @@
 /**
  * PyTorch export (resnet-studio export --to pytorch): the generated model.py is run by the system PyTorch
- * (/usr/bin/python3, Debian's python3-torch and python3-torchvision) and compared with the graph IR and the TF.js
+ * (RESNET_STUDIO_PYTHON, default /usr/bin/python3 with Debian's python3-torch and python3-torchvision) and compared with the graph IR and the TF.js
  * runtime. Where torch is missing these tests skip, except under CI=true, where they fail.
  */
 import { after, before, describe, test } from "node:test";
@@ -22,6 +22,7 @@ import { pytorchExportFor } from "../extension/src/pure/exportPytorch";
 import { summarize } from "../model-core/src/cli/summary";
 import { initBackend } from "../model-core/src/runtime/backend";
 import { buildCliIfStale, runCli } from "./cli/harness";
+import { testPython } from "./toolSkip";
 import {
   buildModel,
   loadTorchStateDict,
@@ -31,7 +32,7 @@ import {
 } from "../model-core/src/runtime/model";
 
 const root = join(__dirname, "..");
-const PYTHON = "/usr/bin/python3";
+const PYTHON = testPython();
 const TORCHRUN = "/usr/bin/torchrun";
 const CHECKER = join(root, "test/reference/check_pytorch_export.py");
 /** Logits of the two runtimes agree to this fraction of the largest logit (float32 on both sides). */

@@ -13,3 +13,8 @@ export function skipWithoutTool(reason: string | false): string | false {
   }
   return reason;
 }
+
+/** The Python (with torch) that tests run: RESNET_STUDIO_PYTHON, else Debian's /usr/bin/python3. One home for the choice. */
+export function testPython(): string {
+  return process.env.RESNET_STUDIO_PYTHON || "/usr/bin/python3";
+}

@@ -13,12 +13,13 @@ import { join } from "node:path";
 import { analyzeSpecText, plainTwin } from "../extension/src/pure/specDocument";
 import { TrainWorkerHost } from "../extension/src/trainWorkerHost";
 import { BUNDLED_WORKER, spawnBundledWorker, trainingEvents } from "./workerHarness";
+import { testPython } from "./toolSkip";
 import type { TrainJob, TrainWorkerPush } from "../extension/src/pure/workerProtocol";
 import type { GradientPair } from "../model-core/src/protocol";
 import type { GradientFlowResult } from "../model-core/src/analysis/gradflow";
 
 const root = join(__dirname, "..");
-const python = process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3";
+const python = testPython();
 const hasTorch = spawnSync(python, ["-c", "import torch"], { encoding: "utf8" }).status === 0;
 
 function ready(t: { skip: (message: string) => void }): boolean {

@@ -94,6 +94,17 @@ export function printable(text: string): string {
   });
 }
 
+/** Longest name a message quotes whole; a longer one is cut (a 900,000-character identifier made a 900 KB line). */
+export const MAX_QUOTED_CHARS = 80;
+
+/** A name from the spec (identifier, key, string value) as messages quote it: in double quotes, cut when long. */
+export function quoteName(name: string): string {
+  if (name.length <= MAX_QUOTED_CHARS) return `"${name}"`;
+  // Never cut between the halves of a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(name[MAX_QUOTED_CHARS - 1]) ? MAX_QUOTED_CHARS - 1 : MAX_QUOTED_CHARS;
+  return `"${name.slice(0, end)}…" (${name.length} characters)`;
+}
+
 /** `file:line:col: severity: message`, the form terminals and editors turn into links. Always one line. */
 export function formatDiagnostic(d: Diagnostic, fallbackFile = "<spec>"): string {
   const where = d.range ? `${d.range.file}:${d.range.line}:${d.range.column}` : fallbackFile;

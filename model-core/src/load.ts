@@ -1,5 +1,6 @@
 /** Load a network from a `.resnet.ts` file or a preset name, as the CLI and the extension do. */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { SPEC_BUDGET } from "./parser/budget";
 import type { Diagnostic, DiagnosticCode } from "./diagnostics";
 import type { ModelGraph } from "./analysis/graph";
 import { analyzeSpecText } from "./specAnalysis";
@@ -60,22 +61,76 @@ export function loadSpecText(text: string, file: string, opts: LoadOptions = {})
   return { graph: analysis.graph, spec: analysis.spec, diagnostics: analysis.diagnostics, file };
 }
 
+/** What a path that is neither a file nor a directory is, for messages. */
+function fileKind(stats: Stats): string {
+  if (stats.isFIFO()) return "a named pipe (FIFO)";
+  if (stats.isCharacterDevice()) return "a character device";
+  if (stats.isBlockDevice()) return "a block device";
+  if (stats.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * UTF-8 takes at most 3 bytes per UTF-16 unit, so a file over this many bytes is past the reader's character budget
+ * whatever it holds: it is refused from its size, never read whole (a 3 GB file reached 4.3 GB resident).
+ */
+export const MAX_SPEC_FILE_BYTES = 3 * SPEC_BUDGET.sourceChars;
+
+/**
+ * The text of a spec file, or why it can't be read. Checks the kind and size before reading (a FIFO would block,
+ * a symlink to /dev/zero never ends) and reads at most MAX_SPEC_FILE_BYTES + 1 bytes, in case the file grows.
+ */
+function readSpecFile(path: string, stats: Stats): string | LoadedSpec {
+  if (!stats.isFile())
+    return failure(
+      `${path} is ${fileKind(stats)}, not a regular file; give a .resnet.ts file or a preset name`,
+      "file-unreadable",
+      path,
+    );
+  const tooLarge = (size: string) =>
+    failure(
+      `${path} is ${size} bytes; a spec file is at most ${MAX_SPEC_FILE_BYTES} bytes (${SPEC_BUDGET.sourceChars} characters)`,
+      "budget-exceeded",
+      path,
+    );
+  if (stats.size > MAX_SPEC_FILE_BYTES) return tooLarge(String(stats.size));
+  let fd: number | undefined;
+  try {
+    // O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening it does not wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const opened = fstatSync(fd);
+    if (!opened.isFile()) return readSpecFile(path, opened);
+    // Not sized from fstat: files such as /proc's report 0 bytes and still have text.
+    const buffer = Buffer.alloc(MAX_SPEC_FILE_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n)
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_SPEC_FILE_BYTES) return tooLarge(`more than ${MAX_SPEC_FILE_BYTES}`);
+    return buffer.toString("utf8", 0, length);
+  } catch (err) {
+    return failure(`cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, "file-unreadable", path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
  * `arg` is a path to a `.resnet.ts` file or a preset name. Never throws for bad input: problems come back as
  * diagnostics (located in the file when there is one).
  */
 export function loadSpec(arg: string, opts: LoadOptions = {}): LoadedSpec {
-  if (existsSync(arg) && statSync(arg).isFile()) {
-    let text: string;
-    try {
-      text = readFileSync(arg, "utf8");
-    } catch (err) {
-      return failure(`cannot read ${arg}: ${err instanceof Error ? err.message : String(err)}`, "file-unreadable", arg);
-    }
-    return loadSpecText(text, arg, opts);
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(arg, { throwIfNoEntry: false });
+  } catch (err) {
+    return failure(`cannot read ${arg}: ${err instanceof Error ? err.message : String(err)}`, "file-unreadable", arg);
   }
-  if (existsSync(arg))
+  if (stats?.isDirectory())
     return failure(`${arg} is a directory; give a .resnet.ts file or a preset name`, "file-not-found", arg);
+  if (stats) {
+    const read = readSpecFile(arg, stats);
+    return typeof read === "string" ? loadSpecText(read, arg, opts) : read;
+  }
   if (looksLikePath(arg)) return failure(`file not found: ${arg}`, "file-not-found", arg);
   const options = presetOptions(arg, opts.input ? { input: opts.input } : undefined);
   if (!options) {

@@ -35,6 +35,35 @@ test("each hostile fixture stops with exactly its expected located diagnostic, t
   }
 });
 
+test("each bar of the budget has the value its documentation and the fuzz bar assume", () => {
+  // Written out, not derived: loosening a bar must fail here, not pass silently (a 10× node budget once did).
+  assert.deepEqual(SPEC_BUDGET, {
+    sourceChars: 1_000_000,
+    nesting: 200,
+    nodes: 50_000,
+    valueElements: 10_000,
+    producedElements: 500_000,
+    diagnostics: 200,
+  });
+});
+
+test("the expression budget: 49,900 expressions are read, 50,010 are refused at the one past 50,000", () => {
+  // Each const is an array of 9,999 numbers: 10,000 expressions, within the element budget of one value.
+  const arrays = (count: number, last: number) =>
+    Array.from(
+      { length: count },
+      (_, i) =>
+        `const a${i} = [${Array(i === count - 1 ? last : 9999)
+          .fill("0")
+          .join(",")}];`,
+    ).join("\n");
+  assert.deepEqual(located(IMPORT + arrays(5, 9899) + EXPORT), []);
+  const over = located(IMPORT + arrays(6, 9) + EXPORT);
+  assert.equal(over.length, 1, over.join("\n"));
+  // a0 … a4 are 50,000 expressions; a5 (line 7) holds the one past the bar.
+  assert.match(over[0], /^7:12 budget-exceeded this spec has more than 50000 expressions to evaluate/);
+});
+
 test("a value of exactly the element budget is read; one more element is refused at the array", () => {
   const limit = SPEC_BUDGET.valueElements;
   // The array itself counts as one element.
@@ -104,12 +133,31 @@ test("nesting is measured on tokens: brackets in strings and comments don't coun
     templates: "const a = " + "`${".repeat(5000) + "1" + "}`".repeat(5000) + ";",
     sum: "const a = " + Array(5000).fill("1").join(" + ") + ";",
     members: "const o = { b: 1 };\nconst a = o" + ".b".repeat(5000) + ";",
+    // A regular expression's quote or comment-like text hides no bracket from the count.
+    regexQuote: "const r = /'/;\nconst a = " + "[".repeat(5000) + "1" + "]".repeat(5000) + ";",
+    regexClass: "const r = /[/*]/;\nconst a = " + "(".repeat(5000) + "1" + ")".repeat(5000) + ";",
+    elseIfChain: "if (1) {}" + " else if (1) {}".repeat(5000),
+    elseIfStatements: "if (1) 1;" + " else if (1) 1;".repeat(5000),
+    labels: "a: ".repeat(5000) + "1;",
   };
   for (const [name, body] of Object.entries(shapes)) {
     const errors = located(IMPORT + body + EXPORT);
     assert.equal(errors.length, 1, `${name}: ${errors.join(" | ")}`);
     assert.match(errors[0], /^[23]:\d+ nesting-too-deep nesting deeper than 200 levels/, name);
     assert.doesNotMatch(errors[0], /^\d+:1 /, `${name} is located at the deep part, not the line start`);
+  }
+});
+
+test("a location found before parsing counts every line end TypeScript counts (CR, CRLF, U+2028, U+2029)", () => {
+  for (const end of ["\n", "\r", "\r\n", "\u2028", "\u2029"]) {
+    const lines = [IMPORT.trim(), "// two", "const a = " + "[".repeat(300) + "1" + "]".repeat(300) + ";"];
+    const errors = located(lines.join(end) + EXPORT);
+    // The 200th bracket (the `=` is a level too), on line 3 after "const a = ".
+    assert.deepEqual(
+      errors.map((e) => e.split(" ").slice(0, 2).join(" ")),
+      ["3:210 nesting-too-deep"],
+      JSON.stringify(end),
+    );
   }
 });
 

@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets, type PresetName } from "../src/spec/presets";
+import { resnet, stage } from "../src/spec/builders";
+import { loadSpec } from "../src/load";
 import type { ModelGraph } from "../src/analysis/graph";
 import {
   checkpointWhatIf,
@@ -18,8 +20,9 @@ import {
 import { summarize } from "../src/cli/summary";
 import { exportPytorch } from "../src/export/pytorch";
 import { runCliFromSource } from "../../test/cli/harness";
+import { testPython } from "../../test/toolSkip";
 
-const PYTHON = "/usr/bin/python3";
+const PYTHON = testPython();
 const REFERENCE = join(__dirname, "..", "..", "test", "reference", "saved_memory.py");
 const PEAK_REFERENCE = join(__dirname, "..", "..", "test", "reference", "peak_memory.py");
 /** The training peak against the profiler's live-tensor peak: the model agrees within 1 % on these nets (BENCHMARKS.md). */
@@ -269,6 +272,51 @@ test("checkpointing stages keeps only their inputs in the forward pass and lower
   );
   for (const option of whatIf.options)
     assert.ok(option.savedActivationBytes < whatIf.baseline.savedActivationBytes, option.stages.join("+"));
+});
+
+test("each single-stage what-if (moved tensors on the plain timeline) equals planning the step with that stage checkpointed", () => {
+  const examples = join(__dirname, "..", "..", "examples");
+  const graphs: [string, ModelGraph][] = [
+    ["resnet18", graphOf("resnet18", [3, 64, 64])],
+    ["resnet50", graphOf("resnet50", [3, 64, 64])],
+    ["resnet56", graphOf("resnet56", [3, 32, 32])],
+    ...["gated-shortcut.resnet.ts", "preact-resnet110.resnet.ts"].map((name): [string, ModelGraph] => [
+      name,
+      loadSpec(join(examples, name)).graph!,
+    ]),
+    // Many one-block stages, some downsampling (projection shortcuts at their entries).
+    [
+      "40 stages",
+      analyzeOrThrow(
+        resnet({
+          input: [3, 32, 32],
+          stem: "cifar",
+          stages: Array.from({ length: 40 }, (_, i) =>
+            stage({ channels: 16 * (1 + (i % 3)), blocks: 1, stride: i % 10 === 5 ? 2 : 1 }),
+          ),
+        }),
+      ),
+    ],
+  ];
+  for (const [name, graph] of graphs) {
+    assert.ok(graph, name);
+    for (const [batch, optimizer] of [
+      [1, "sgd"],
+      [48, "adam"],
+      [5, "none"],
+    ] as const) {
+      const whatIf = checkpointWhatIf(graph, { batch, optimizer });
+      const singles = whatIf.options.filter((o) => o.stages.length === 1);
+      assert.equal(singles.length, graph.stages.filter((s) => /^layer\d+$/.test(s.id)).length, name);
+      for (const option of whatIf.options) {
+        const planned = trainingMemory(graph, { batch, optimizer, checkpointStages: option.stages });
+        const what = `${name} batch ${batch} ${optimizer} ${option.stages.join("+")}`;
+        assert.equal(option.trainPeakBytes, planned.trainPeakBytes, what);
+        assert.equal(option.savedActivationBytes, planned.savedActivationBytes, what);
+        assert.equal(option.peakSavedBytes, whatIf.baseline.trainPeakBytes - planned.trainPeakBytes, what);
+      }
+    }
+  }
 });
 
 test("byte sizes: decimal GB/MB, binary GiB/MiB and bare g/m", () => {

@@ -131,6 +131,16 @@ describe("tfjs model from the graph IR", () => {
     await tf.ready();
   });
 
+  test("the fixture's frozen graphs are what today's analyser makes of their specs", () => {
+    // The torch reference ran on these graphs; if the analyser drifts from them, the comparison below proves nothing
+    // about today's graphs: regenerate the fixture (test/reference/makeGraphs.ts).
+    for (const c of fixture.cases) {
+      const frozen = c.graph as unknown as Record<string, unknown>;
+      const today = JSON.parse(JSON.stringify(analyzeOrThrow(c.graph.spec))) as Record<string, unknown>;
+      for (const key of Object.keys(frozen)) assert.deepEqual(today[key], frozen[key], `${c.graph.name}: ${key}`);
+    }
+  });
+
   test("matches PyTorch forward passes (eval and train mode) and running-statistics updates", () => {
     const kinds = new Set<string>();
     for (const c of fixture.cases) {

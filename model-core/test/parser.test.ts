@@ -222,6 +222,56 @@ test("loadSpec: presets, input override, unknown names and missing files", () =>
   assert.throws(() => parseShapeArg("3,32"), /three positive integers/);
 });
 
+test("a key holding dots is one key: it is reported at itself and hides no error at the path it spells", () => {
+  const r = parse(`export default resnet({
+  input: [3, 32, 32],
+  stem: "cifar",
+  stages: [stage({ channels: -16, blocks: 1 })],
+  "stages.0.channels": nope,
+  "stages.0": 3,
+});`);
+  assert.deepEqual(located(r.diagnostics), [
+    "5:30 channels must be a positive integer, got -16",
+    '6:24 "nope" is not defined here; a spec can only use its own const declarations and resnet, stage, presets imported from "resnet-studio"',
+    '7:3 unknown key "stages.0"; did you mean "stages"?',
+  ]);
+  // Spread and member access keep a dotted key whole too.
+  const spread = parse(`const o = { "a.b": 1, a: { b: 3 } };
+const p = { ...o, "a.b": 2 };
+export default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: p["a.b"] * 16 + p.a.b - 3, blocks: 1 })] });`);
+  assert.deepEqual(located(spread.diagnostics), []);
+  assert.equal(spread.graph?.stages[0].outputShape[0], 32);
+});
+
+test("validation problems are capped like the evaluator's: 9,990 unknown keys give 200 lines and one saying so", () => {
+  const keys = Array.from({ length: 9990 }, (_, i) => `k${i}: 0`).join(",\n");
+  const r = parse(
+    `export default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: 16, blocks: 1 })],\n${keys} });`,
+  );
+  const found = errors(r.diagnostics);
+  assert.equal(found.length, 201);
+  assert.ok(found.slice(0, 200).every((d) => d.code === "unknown-key"));
+  assert.equal(found[200].code, "budget-exceeded");
+  assert.equal(found[200].message, "more than 200 problems in this spec; fix the ones above first");
+  assert.equal(found[200].range?.line, 203);
+});
+
+test("a 300,000-character name is quoted cut, with its length, in every message that names it", () => {
+  const id = "x".repeat(300_000);
+  const r = parse(
+    `export default resnet({ input: [3, 32, 32], stem: "cifar", stages: [stage({ channels: ${id}, blocks: 1 })], ${id}: 1, block: "${id}" });`,
+  );
+  const cut = `"${"x".repeat(80)}…" (300000 characters)`;
+  assert.deepEqual(
+    errors(r.diagnostics).map((d) => [d.code, d.message.includes(cut), d.message.length < 400]),
+    [
+      ["unknown-identifier", true, true],
+      ["unknown-key", true, true],
+      ["unknown-value", true, true],
+    ],
+  );
+});
+
 test("hostile specs are refused, not evaluated to exhaustion", () => {
   const doubling = Array.from({ length: 40 }, (_, i) => `const a${i + 1} = [...a${i}, ...a${i}];`).join("\n");
   const r = parse(

@@ -1,8 +1,9 @@
 /** The PyTorch the torch-backend tests run against, and their skip rule: a missing torch fails under CI=true (issue 12). */
 import assert from "node:assert/strict";
 import { probeTorch, type PythonChoice } from "../src/runtime/torchBackend";
+import { testPython } from "../../test/toolSkip";
 
-export const python: PythonChoice = { command: process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3", origin: "test" };
+export const python: PythonChoice = { command: testPython(), origin: "test" };
 
 function probe(): string | null {
   try {

@@ -6,7 +6,8 @@ import { buildCliIfStale, runCliSync } from "./harness";
 import { join } from "node:path";
 import { diffNetworks, type NetworkDiff } from "../../model-core/src/analysis/diff";
 import { loadSpec } from "../../model-core/src/load";
-import { analyze } from "../../model-core/src/analysis/analyze";
+import { analyze, analyzeOrThrow } from "../../model-core/src/analysis/analyze";
+import { presets } from "../../model-core/src/spec/presets";
 
 const root = join(__dirname, "../..");
 before(buildCliIfStale);
@@ -161,4 +162,26 @@ test("the plain twin differs in every block and in no parameter; a changed chann
     ["avgpool", "fc"],
   );
   assert.equal(widened.deltaParams, wider.totals.params - r18.totals.params);
+});
+
+test("shortcut C against B: blocks that gain or lose a projection are changed, never added or removed, both ways", () => {
+  const b = analyzeOrThrow(presets.resnet18({}));
+  const c = analyzeOrThrow(presets.resnet18({ shortcut: "C" }));
+  // Option B projects only where the shape changes (layer2.0 … layer4.0); C projects in every block.
+  const gained = ["layer1.0", "layer1.1", "layer2.1", "layer3.1", "layer4.1"];
+  for (const [from, to] of [
+    [b, c],
+    [c, b],
+  ]) {
+    const diff = diffNetworks(from, to);
+    assert.deepEqual(diff.addedBlocks, []);
+    assert.deepEqual(diff.removedBlocks, []);
+    // The new nodes lie on one side only: a status read from either side alone misses them.
+    assert.deepEqual(diff.changedBlocks, gained);
+    assert.deepEqual(
+      diff.stages.map((s) => [s.id, s.status]),
+      from.stages.map((s) => [s.id, s.id.startsWith("layer") ? "changed" : "same"]),
+    );
+    assert.equal(diff.nodes.filter((n) => n.status === (from === b ? "added" : "removed")).length, 10);
+  }
 });

@@ -160,11 +160,22 @@ function isLayerStage(id: string | null): boolean {
   return id !== null && /^layer\d+$/.test(id);
 }
 
-/** Builds the batch-independent plan of a training step. */
-export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batch"> = {}): MemoryPlan {
-  const dtype = options.dtype ?? "float32";
-  const optimizer = options.optimizer ?? "sgd";
-  const bytes = DTYPE_BYTES[dtype];
+/** Everything about a step that does not depend on which stages are checkpointed: built once per graph and dtype. */
+interface StepStructure {
+  graph: ModelGraph;
+  n: number;
+  index: Map<string, number>;
+  consumers: number[][];
+  outputPerSample: number[];
+  /** The node index of each node's output storage (in-place ops share their input's). */
+  storage: number[];
+  /** Output storages, by storage root. */
+  outputs: Map<number, SavedTensor>;
+  /** Per-node extras: BN statistics, max-pool indices, dropout masks, gate temporaries. */
+  extras: SavedTensor[];
+}
+
+function stepStructure(graph: ModelGraph, bytes: number): StepStructure {
   const nodes = graph.nodes;
   const n = nodes.length;
   const index = new Map<string, number>();
@@ -186,20 +197,6 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
       if (consumers[branch].length === 1) storage[i] = storage[branch]!;
     }
   });
-
-  // Checkpointed stages: [first, last] node index of each.
-  const checkpointStages = (options.checkpointStages ?? []).filter((id) =>
-    graph.stages.some((s) => s.id === id && isLayerStage(id)),
-  );
-  const stageRange = new Map<string, [number, number]>();
-  for (const stage of graph.stages) {
-    if (!checkpointStages.includes(stage.id) || stage.nodeIds.length === 0) continue;
-    stageRange.set(stage.id, [index.get(stage.nodeIds[0])!, index.get(stage.nodeIds[stage.nodeIds.length - 1])!]);
-  }
-  const checkpointedRange = (i: number): [number, number] | null => {
-    const stage = nodes[i].stage;
-    return stage === null ? null : (stageRange.get(stage) ?? null);
-  };
 
   // Saved tensors: output storages (keyed by storage root) and per-node extras.
   const outputs = new Map<number, SavedTensor>();
@@ -263,49 +260,128 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
         break;
     }
   });
+  return { graph, n, index, consumers, outputPerSample, storage, outputs, extras };
+}
 
-  // A checkpointed stage saves only its input in the forward pass (torch.utils.checkpoint's save_for_backward).
-  for (const [first] of stageRange.values()) {
-    const stageInput = index.get(nodes[first].inputs[0]);
-    if (stageInput !== undefined) storageTensor(storage[stageInput]).savers.push(first);
+/** Which stages run under torch.utils.checkpoint: each one's [first, last] node index, and who saves its input. */
+interface CheckpointSet {
+  stages: string[];
+  /** Node index → the [first, last] node range of its checkpointed stage, for nodes inside one. */
+  rangeOf(node: number): [number, number] | null;
+  /** Each checkpointed stage's first node. */
+  entries: ReadonlySet<number>;
+  /** The stage input's storage → the first nodes of the checkpointed stages that save it (save_for_backward). */
+  entrySavers: ReadonlyMap<SavedTensor, number[]>;
+}
+
+function checkpointSet(structure: StepStructure, requested: readonly string[]): CheckpointSet {
+  const wanted = new Set(requested);
+  const layerStages = new Set<string>();
+  const stageRange = new Map<string, [number, number]>();
+  for (const stage of structure.graph.stages) {
+    if (!isLayerStage(stage.id)) continue;
+    layerStages.add(stage.id);
+    if (wanted.has(stage.id)) addStageRange(structure, stageRange, stage);
   }
+  return checkpointOf(
+    structure,
+    requested.filter((id) => layerStages.has(id)),
+    stageRange,
+  );
+}
+
+function addStageRange(
+  structure: StepStructure,
+  stageRange: Map<string, [number, number]>,
+  stage: ModelGraph["stages"][number],
+): void {
+  if (stage.nodeIds.length === 0) return;
+  const { index } = structure;
+  stageRange.set(stage.id, [index.get(stage.nodeIds[0])!, index.get(stage.nodeIds[stage.nodeIds.length - 1])!]);
+}
+
+function checkpointOf(
+  structure: StepStructure,
+  stages: string[],
+  stageRange: ReadonlyMap<string, [number, number]>,
+): CheckpointSet {
+  const { graph, index, storage, outputs } = structure;
+  const entrySavers = new Map<SavedTensor, number[]>();
+  for (const [first] of stageRange.values()) {
+    const stageInput = index.get(graph.nodes[first].inputs[0]);
+    if (stageInput === undefined) continue;
+    const t = outputs.get(storage[stageInput])!;
+    entrySavers.set(t, [...(entrySavers.get(t) ?? []), first]);
+  }
+  return {
+    stages,
+    rangeOf: (i) => {
+      const stage = graph.nodes[i].stage;
+      return stage === null ? null : (stageRange.get(stage) ?? null);
+    },
+    entries: new Set([...stageRange.values()].map(([first]) => first)),
+    entrySavers,
+  };
+}
+
+type Lane = "forward" | "backward" | "inference";
+/** Adds `size` to the lane's steps [from, to]. */
+type Emit = (lane: Lane, from: number, to: number, size: Affine) => void;
+
+/**
+ * Where one saved tensor lives on the step's timelines under a checkpoint set; returns the node its bytes are booked
+ * on (the first forward saver), or -1 when nothing keeps it in the forward pass.
+ */
+function placeTensor(t: SavedTensor, isExtra: boolean, n: number, checkpoint: CheckpointSet, emit: Emit): number {
+  const savers = isExtra ? t.savers : [...t.savers, ...(checkpoint.entrySavers.get(t) ?? [])];
+  const producerRange = checkpoint.rangeOf(t.producer);
+  const isStageEntry = (s: number) =>
+    !isExtra && checkpoint.entries.has(s) && t.producer < s && producerRange !== checkpoint.rangeOf(s);
+  // Savers inside a checkpointed stage keep nothing in the forward pass; they re-save during recomputation.
+  const forwardSavers = savers.filter((s) => isStageEntry(s) || checkpoint.rangeOf(s) === null);
+  const recomputeSavers = savers.filter((s) => !isStageEntry(s) && checkpoint.rangeOf(s) !== null);
+  emit("inference", t.producer, t.lastUse, t.size);
+  let attributed = -1;
+  if (forwardSavers.length > 0) {
+    attributed = Math.min(...forwardSavers);
+    emit("forward", t.producer, n - 1, t.size);
+    emit("backward", attributed, n - 1, t.size);
+  } else {
+    emit("forward", t.producer, t.lastUse, t.size);
+  }
+  // Recomputed tensors live from their stage's recomputation (its last node) down to their first saver.
+  const byStage = new Map<number, number>();
+  for (const s of recomputeSavers) {
+    const [, last] = checkpoint.rangeOf(s)!;
+    byStage.set(last, Math.min(byStage.get(last) ?? s, s));
+  }
+  const keptUntil = attributed >= 0 ? attributed : Infinity;
+  for (const [last, first] of byStage) emit("backward", first, Math.min(last, keptUntil - 1), t.size);
+  return attributed;
+}
+
+/** Builds the batch-independent plan of a training step. */
+export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batch"> = {}): MemoryPlan {
+  const dtype = options.dtype ?? "float32";
+  const optimizer = options.optimizer ?? "sgd";
+  const bytes = DTYPE_BYTES[dtype];
+  const structure = stepStructure(graph, bytes);
+  const { n, consumers, outputPerSample } = structure;
+  const nodes = graph.nodes;
+  const checkpoint = checkpointSet(structure, options.checkpointStages ?? []);
 
   const savedByNode: Affine[] = nodes.map(() => ({ fixed: 0, perSample: 0 }));
-  const forward = new Timeline(n);
-  const backward = new Timeline(n);
-  const inference = new Timeline(n);
-
-  const place = (t: SavedTensor, isStageEntry: (saver: number) => boolean) => {
-    // Savers inside a checkpointed stage keep nothing in the forward pass; they re-save during recomputation.
-    const forwardSavers = t.savers.filter((s) => isStageEntry(s) || checkpointedRange(s) === null);
-    const recomputeSavers = t.savers.filter((s) => !isStageEntry(s) && checkpointedRange(s) !== null);
-    inference.add(t.producer, t.lastUse, t.size);
-    if (forwardSavers.length > 0) {
-      const first = Math.min(...forwardSavers);
-      const attributed = savedByNode[first];
-      attributed.fixed += t.size.fixed;
-      attributed.perSample += t.size.perSample;
-      forward.add(t.producer, n - 1, t.size);
-      backward.add(first, n - 1, t.size);
-    } else {
-      forward.add(t.producer, t.lastUse, t.size);
-    }
-    // Recomputed tensors live from their stage's recomputation (its last node) down to their first saver.
-    const byStage = new Map<number, number>();
-    for (const s of recomputeSavers) {
-      const [, last] = checkpointedRange(s)!;
-      byStage.set(last, Math.min(byStage.get(last) ?? s, s));
-    }
-    const keptUntil = forwardSavers.length > 0 ? Math.min(...forwardSavers) : Infinity;
-    for (const [last, first] of byStage) backward.add(first, Math.min(last, keptUntil - 1), t.size);
+  const timelines = { forward: new Timeline(n), backward: new Timeline(n), inference: new Timeline(n) };
+  const emit: Emit = (lane, from, to, size) => timelines[lane].add(from, to, size);
+  const book = (t: SavedTensor, isExtra: boolean) => {
+    const first = placeTensor(t, isExtra, n, checkpoint, emit);
+    if (first < 0) return;
+    savedByNode[first].fixed += t.size.fixed;
+    savedByNode[first].perSample += t.size.perSample;
   };
-  const entries = new Set([...stageRange.values()].map(([first]) => first));
-  for (const t of outputs.values()) {
-    const stageInputSaver = (s: number) =>
-      entries.has(s) && t.producer < s && checkpointedRange(t.producer) !== checkpointedRange(s);
-    place(t, stageInputSaver);
-  }
-  for (const t of extras) place(t, () => false);
+  for (const t of structure.outputs.values()) book(t, false);
+  for (const t of structure.extras) book(t, true);
+  const { forward, backward, inference } = timelines;
 
   // Activation gradients: ∂L/∂out of node j lives from its last consumer's backward to its own. The input needs none.
   nodes.forEach((_node, j) => {
@@ -345,7 +421,7 @@ export function planMemory(graph: ModelGraph, options: Omit<MemoryOptions, "batc
     graph,
     dtype,
     optimizer,
-    checkpointStages,
+    checkpointStages: checkpoint.stages,
     savedByNode,
     outputPerSample,
     parameterBytes,
@@ -444,31 +520,143 @@ export interface CheckpointOption {
   recomputeMacs: number;
 }
 
-/** What-if: checkpoint each residual stage alone, then all of them, against the plain step. */
+/**
+ * Range add and maximum over a fixed number of steps (a segment tree whose nodes keep their pending add): one change
+ * or one query costs O(log n), so a what-if can change a few tensors' lifetimes and read the new peak.
+ */
+class RangeAddMax {
+  private readonly leaves: number;
+  /** Leaves in the tree: `leaves` rounded up to a power of two. */
+  private readonly size: number;
+  /** Per tree node: the maximum of its range, its own pending add included. */
+  private readonly max: Float64Array;
+  private readonly pending: Float64Array;
+
+  constructor(values: readonly number[]) {
+    this.leaves = Math.max(1, values.length);
+    let size = 1;
+    while (size < this.leaves) size *= 2;
+    this.max = new Float64Array(2 * size).fill(-Infinity);
+    this.pending = new Float64Array(2 * size);
+    values.forEach((v, i) => (this.max[size + i] = v));
+    for (let node = size - 1; node >= 1; node--) this.max[node] = Math.max(this.max[2 * node], this.max[2 * node + 1]);
+    this.size = size;
+  }
+
+  get top(): number {
+    return this.max[1];
+  }
+
+  /** Adds `delta` to the steps [from, to]. */
+  add(from: number, to: number, delta: number): void {
+    if (to < from || delta === 0) return;
+    this.addTo(1, 0, this.size - 1, from, Math.min(to, this.leaves - 1), delta);
+  }
+
+  private addTo(node: number, lo: number, hi: number, from: number, to: number, delta: number): void {
+    if (to < lo || hi < from) return;
+    if (from <= lo && hi <= to) {
+      this.max[node] += delta;
+      this.pending[node] += delta;
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    this.addTo(2 * node, lo, mid, from, to, delta);
+    this.addTo(2 * node + 1, mid + 1, hi, from, to, delta);
+    this.max[node] = this.pending[node] + Math.max(this.max[2 * node], this.max[2 * node + 1]);
+  }
+}
+
+/**
+ * What-if: checkpoint each residual stage alone, then all of them, against the plain step. Checkpointing one stage
+ * changes only the tensors that stage saves and its input, so each single-stage option moves those tensors on the
+ * plain step's timelines and reads the peak (O(log n) a change) instead of planning the whole step again: a net of
+ * 1,900 one-block stages took 67 s with a plan per stage.
+ */
 export function checkpointWhatIf(
   graph: ModelGraph,
   options: MemoryOptions,
+  /** The plain step's plan with the same dtype and optimiser, when the caller already has it. */
+  plan?: MemoryPlan,
 ): { baseline: TrainingMemory; options: CheckpointOption[] } {
-  const baseline = trainingMemory(graph, { ...options, checkpointStages: [] });
+  checkBatch(options.batch);
+  const batch = options.batch;
+  const plainPlan =
+    plan?.graph === graph &&
+    plan.checkpointStages.length === 0 &&
+    plan.dtype === (options.dtype ?? "float32") &&
+    plan.optimizer === (options.optimizer ?? "sgd")
+      ? plan
+      : planMemory(graph, { ...options, checkpointStages: [] });
+  const baseline = evaluatePlan(plainPlan, batch);
   const layerStages = graph.stages.filter((s) => isLayerStage(s.id));
-  const choices = [
-    ...layerStages.map((s) => [s.id]),
-    ...(layerStages.length > 1 ? [layerStages.map((s) => s.id)] : []),
-  ];
-  return {
-    baseline,
-    options: choices.map((stages) => {
-      const m = trainingMemory(graph, { ...options, checkpointStages: stages });
-      return {
-        stages,
-        savedActivationBytes: m.savedActivationBytes,
-        trainPeakBytes: m.trainPeakBytes,
-        peakSavedBytes: baseline.trainPeakBytes - m.trainPeakBytes,
-        recomputeMacs:
-          options.batch * layerStages.filter((s) => stages.includes(s.id)).reduce((sum, s) => sum + s.macs, 0),
-      };
-    }),
+  const recomputeMacs = (stages: ReadonlySet<string>) =>
+    batch * layerStages.filter((s) => stages.has(s.id)).reduce((sum, s) => sum + s.macs, 0);
+
+  const structure = stepStructure(graph, DTYPE_BYTES[plainPlan.dtype]);
+  const { n, index, storage, outputs } = structure;
+  const plain = checkpointOf(structure, [], new Map());
+  // The tensors each stage's nodes save, and its input: all that checkpointing that stage alone can move.
+  const touched = new Map<string, Map<SavedTensor, boolean>>();
+  const touch = (stage: string | null, t: SavedTensor, isExtra: boolean) => {
+    if (stage === null || !isLayerStage(stage)) return;
+    let set = touched.get(stage);
+    if (!set) touched.set(stage, (set = new Map<SavedTensor, boolean>()));
+    set.set(t, isExtra);
   };
+  for (const t of outputs.values()) for (const s of t.savers) touch(graph.nodes[s].stage, t, false);
+  for (const t of structure.extras) for (const s of t.savers) touch(graph.nodes[s].stage, t, true);
+  for (const stage of layerStages) {
+    if (stage.nodeIds.length === 0) continue;
+    const stageInput = index.get(graph.nodes[index.get(stage.nodeIds[0])!].inputs[0]);
+    if (stageInput !== undefined) touch(stage.id, outputs.get(storage[stageInput])!, false);
+  }
+
+  const trees = {
+    forward: new RangeAddMax(plainPlan.forward.map((s) => at(s, batch))),
+    backward: new RangeAddMax(plainPlan.backward.map((s) => at(s, batch))),
+  };
+  const single = layerStages.map((stage): CheckpointOption => {
+    const stageRange = new Map<string, [number, number]>();
+    addStageRange(structure, stageRange, stage);
+    const checkpoint = checkpointOf(structure, [stage.id], stageRange);
+    const applied: ["forward" | "backward", number, number, number][] = [];
+    const emitScaled =
+      (sign: number): Emit =>
+      (lane, from, to, size) => {
+        if (lane === "inference" || to < from) return;
+        const delta = sign * at(size, batch);
+        trees[lane].add(from, to, delta);
+        applied.push([lane, from, to, delta]);
+      };
+    let saved = baseline.savedActivationBytes;
+    for (const [t, isExtra] of touched.get(stage.id) ?? []) {
+      if (placeTensor(t, isExtra, n, plain, emitScaled(-1)) >= 0) saved -= at(t.size, batch);
+      if (placeTensor(t, isExtra, n, checkpoint, emitScaled(1)) >= 0) saved += at(t.size, batch);
+    }
+    const peak = Math.max(0, trees.forward.top, trees.backward.top);
+    for (const [lane, from, to, delta] of applied) trees[lane].add(from, to, -delta);
+    return {
+      stages: [stage.id],
+      savedActivationBytes: saved,
+      trainPeakBytes: peak,
+      peakSavedBytes: baseline.trainPeakBytes - peak,
+      recomputeMacs: recomputeMacs(new Set([stage.id])),
+    };
+  });
+  const all = layerStages.map((s) => s.id);
+  const together: CheckpointOption[] = [];
+  if (layerStages.length > 1) {
+    const m = trainingMemory(graph, { ...options, checkpointStages: all });
+    together.push({
+      stages: all,
+      savedActivationBytes: m.savedActivationBytes,
+      trainPeakBytes: m.trainPeakBytes,
+      peakSavedBytes: baseline.trainPeakBytes - m.trainPeakBytes,
+      recomputeMacs: recomputeMacs(new Set(all)),
+    });
+  }
+  return { baseline, options: [...single, ...together] };
 }
 
 /** "24GB", "512MiB", "1.5 GB", "8g" → bytes. GB/MB/KB are decimal, GiB/MiB/KiB (and bare g/m/k) binary. */

@@ -154,8 +154,11 @@ export function summarize(
       optimizerBytes: memory.optimizerBytes,
       trainPeakBytes: memory.trainPeakBytes,
       inferencePeakBytes: memory.inferencePeakBytes,
-      checkpointing: checkpointWhatIf(graph, { batch: memory.batch, dtype: memory.dtype, optimizer: memory.optimizer })
-        .options,
+      checkpointing: checkpointWhatIf(
+        graph,
+        { batch: memory.batch, dtype: memory.dtype, optimizer: memory.optimizer },
+        plan,
+      ).options,
       ...(memoryOptions.budgetBytes === undefined
         ? {}
         : { budgetBytes: memoryOptions.budgetBytes, largestBatch: largestBatch(plan, memoryOptions.budgetBytes) }),

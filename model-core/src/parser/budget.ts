@@ -21,6 +21,9 @@ export const SPEC_BUDGET = {
   diagnostics: 200,
 } as const;
 
+/** The last problem reported once a file has SPEC_BUDGET.diagnostics of them. */
+export const TOO_MANY_PROBLEMS = `more than ${SPEC_BUDGET.diagnostics} problems in this spec; fix the ones above first`;
+
 /** Work done reading one spec, in the budget's units. */
 export interface SpecWork {
   nodes: number;
@@ -69,16 +72,25 @@ const NESTING_TOKENS: ReadonlySet<ts.SyntaxKind> = new Set([
  */
 export function findDeepNesting(text: string, limit: number): number {
   const scanner = ts.createScanner(ts.ScriptTarget.ES2022, true, ts.LanguageVariant.Standard, text);
-  // Per open bracket: the level outside it, and whether it is a template's `${`.
-  const open: { level: number; template: boolean }[] = [];
+  // Per open bracket: the level outside it, whether it is a template's `${`, and the `else if` levels opened inside
+  // it, which a `;` does not end (the parser recurses once per `else if` of a chain).
+  const open: { level: number; template: boolean; chained: number }[] = [];
+  let topChained = 0;
   let level = 0;
+  // The file's start is a statement's start.
+  let previous: ts.SyntaxKind = ts.SyntaxKind.SemicolonToken;
+  let beforePrevious: ts.SyntaxKind = ts.SyntaxKind.SemicolonToken;
   for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    // A `/` where an operand may start begins a regular expression: scan it whole, so `/'/` or `/[/*]/` hides no
+    // quote, comment or bracket from the count.
+    if ((token === ts.SyntaxKind.SlashToken || token === ts.SyntaxKind.SlashEqualsToken) && !ENDS_OPERAND.has(previous))
+      token = scanner.reScanSlashToken();
     switch (token) {
       case ts.SyntaxKind.OpenParenToken:
       case ts.SyntaxKind.OpenBracketToken:
       case ts.SyntaxKind.OpenBraceToken:
       case ts.SyntaxKind.TemplateHead:
-        open.push({ level, template: token === ts.SyntaxKind.TemplateHead });
+        open.push({ level, template: token === ts.SyntaxKind.TemplateHead, chained: 0 });
         level++;
         break;
       case ts.SyntaxKind.CloseParenToken:
@@ -97,16 +109,64 @@ export function findDeepNesting(text: string, limit: number): number {
         break;
       }
       case ts.SyntaxKind.CommaToken:
-      case ts.SyntaxKind.SemicolonToken:
-        level = open.length > 0 ? open[open.length - 1].level + 1 : 0;
+      case ts.SyntaxKind.SemicolonToken: {
+        const inner = open.at(-1);
+        level = inner ? inner.level + 1 + inner.chained : topChained;
+        break;
+      }
+      case ts.SyntaxKind.IfKeyword:
+        if (previous === ts.SyntaxKind.ElseKeyword) {
+          const inner = open.at(-1);
+          if (inner) inner.chained++;
+          else topChained++;
+          level++;
+        }
+        break;
+      case ts.SyntaxKind.ColonToken:
+        // A label (`a: b: c: …` at a statement's start): the parser recurses once per label.
+        if (previous === ts.SyntaxKind.Identifier && STARTS_STATEMENT.has(beforePrevious)) level++;
         break;
       default:
         if (NESTING_TOKENS.has(token)) level++;
     }
     if (level > limit) return scanner.getTokenStart();
+    beforePrevious = previous;
+    previous = token;
   }
   return -1;
 }
+
+/** Tokens after which a `/` divides (they end an operand); after any other token it starts a regular expression. */
+const ENDS_OPERAND: ReadonlySet<ts.SyntaxKind> = new Set([
+  ts.SyntaxKind.Identifier,
+  ts.SyntaxKind.NumericLiteral,
+  ts.SyntaxKind.BigIntLiteral,
+  ts.SyntaxKind.StringLiteral,
+  ts.SyntaxKind.RegularExpressionLiteral,
+  ts.SyntaxKind.NoSubstitutionTemplateLiteral,
+  ts.SyntaxKind.TemplateTail,
+  ts.SyntaxKind.CloseParenToken,
+  ts.SyntaxKind.CloseBracketToken,
+  ts.SyntaxKind.CloseBraceToken,
+  ts.SyntaxKind.PlusPlusToken,
+  ts.SyntaxKind.MinusMinusToken,
+  ts.SyntaxKind.ThisKeyword,
+  ts.SyntaxKind.SuperKeyword,
+  ts.SyntaxKind.TrueKeyword,
+  ts.SyntaxKind.FalseKeyword,
+  ts.SyntaxKind.NullKeyword,
+]);
+
+/**
+ * Tokens after which an `identifier :` is counted as a label. Not `{`: there it is an object's first key (a deep
+ * `{ a: { a: …` counts once per brace); a chain of labels counts from its second, after a `:`.
+ */
+const STARTS_STATEMENT: ReadonlySet<ts.SyntaxKind> = new Set([
+  ts.SyntaxKind.SemicolonToken,
+  ts.SyntaxKind.CloseBraceToken,
+  ts.SyntaxKind.ColonToken,
+  ts.SyntaxKind.ElseKeyword,
+]);
 
 /**
  * Element counts of values, memoised per array or object so a const used twice is counted in O(1) the second time.

@@ -6,11 +6,11 @@
 import ts from "typescript";
 import type { Diagnostic, SourceRange } from "../diagnostics";
 import { normalizeSpec } from "../spec/builders";
-import { sourceAt, type SpecSourceMap } from "../spec/sources";
+import { sourceAt, sourcePath, type SpecSourceMap } from "../spec/sources";
 import type { ResNetSpec, Shape3 } from "../spec/types";
 import { SPEC_MODULE, SpecEvaluator } from "./evaluate";
 import { errorAt, rangeAtOffset, rangeOf, syntaxDiagnostics } from "./ranges";
-import { BudgetExceeded, SPEC_BUDGET, findDeepNesting, type SpecWork } from "./budget";
+import { BudgetExceeded, SPEC_BUDGET, TOO_MANY_PROBLEMS, findDeepNesting, type SpecWork } from "./budget";
 import { CallableRef, NetworkValue, PresetRef, describeValue, type Evaluated } from "./values";
 
 export interface ParseOptions {
@@ -399,12 +399,18 @@ export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOp
     for (const key of [...sources.keys()]) if (key === "input" || key.startsWith("input.")) sources.delete(key);
   }
   const { spec, issues } = normalizeSpec(loose);
+  const invalid = [...evaluated.invalid];
   for (const issue of issues) {
-    const key = issue.path.join(".");
-    if ([...evaluated.invalid].some((bad) => pathsOverlap(bad, key))) continue;
+    const key = sourcePath(issue.path);
+    if (invalid.some((bad) => pathsOverlap(bad, key))) continue;
     let range = sourceAt(sources, issue.path) ?? evaluated.exportRange;
     // An unknown key is pointed at by its name, not its value.
     if (issue.code === "unknown-key" && range) range = evaluated.propertyRanges.get(range.startOffset) ?? range;
+    if (diagnostics.length >= SPEC_BUDGET.diagnostics) {
+      // The same cap as the evaluator's: 9,990 unknown keys printed 9,990 lines.
+      diagnostics.push(errorAt(range, "budget-exceeded", TOO_MANY_PROBLEMS));
+      break;
+    }
     diagnostics.push(errorAt(range, issue.code, issue.message));
   }
   const hasErrors = diagnostics.some((d) => d.severity === "error");

@@ -48,13 +48,17 @@ export function syntaxDiagnostics(sourceFile: ts.SourceFile, file: string): Diag
   return shown;
 }
 
+/** Line ends as TypeScript counts them (\r\n, \n, \r, U+2028, U+2029), so a range found before parsing agrees with one after. */
+const LINE_END = /\r\n?|[\n\u2028\u2029]/g;
+
 /** The range of one offset in `text`, found without a syntax tree (e.g. before TypeScript may parse the text). */
 export function rangeAtOffset(text: string, file: string, offset: number): SourceRange {
   let line = 1;
   let lineStart = 0;
-  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+  LINE_END.lastIndex = 0;
+  for (let end = LINE_END.exec(text); end && end.index < offset; end = LINE_END.exec(text)) {
     line++;
-    lineStart = i + 1;
+    lineStart = end.index + end[0].length;
   }
   const column = offset - lineStart + 1;
   return { file, startOffset: offset, endOffset: offset, line, column, endLine: line, endColumn: column };

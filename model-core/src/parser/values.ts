@@ -1,5 +1,5 @@
 /** The values the spec evaluator produces, each with the source ranges of its parts. */
-import type { SourceRange } from "../diagnostics";
+import { quoteName, type SourceRange } from "../diagnostics";
 
 /** A plain-data value of the declarative subset. */
 export type PlainValue = number | string | boolean | null | PlainValue[] | PlainRecord;
@@ -54,13 +54,6 @@ export function nestInto(parent: Evaluated, key: string, child: Evaluated): void
   for (const path of child.invalid) parent.invalid.add(joinPath(key, path));
 }
 
-/** Drop the sources and invalid marks at `key` and below (an overwritten object key). */
-export function forgetPath(parent: Evaluated, key: string): void {
-  const isUnder = (path: string) => path === key || path.startsWith(key + ".");
-  for (const path of [...parent.sources.keys()]) if (isUnder(path)) parent.sources.delete(path);
-  for (const path of [...parent.invalid]) if (isUnder(path)) parent.invalid.delete(path);
-}
-
 export function invalidValue(): Evaluated {
   return { value: undefined, sources: new Map(), invalid: new Set([""]) };
 }
@@ -82,6 +75,6 @@ export function describeValue(value: SpecValue | undefined): string {
   if (value instanceof CallableRef) return `the function ${value.name}`;
   if (value instanceof PresetRef) return `the preset function presets.${value.name}`;
   if (typeof value === "object") return "an object";
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return quoteName(JSON.stringify(value).slice(1, -1));
   return String(value);
 }

@@ -18,20 +18,50 @@ export interface ShortcutArcSpec {
   option: ShortcutOption;
 }
 
+/**
+ * Per graph, the blocks whose shortcut carries a conv, found in one pass over the nodes: asking once per block by
+ * scanning every node was quadratic (a 10,000-block spec never finished rendering).
+ */
+const projectionBlocksOf = new WeakMap<ModelGraph, ReadonlySet<string>>();
+
+function projectionBlocks(graph: ModelGraph): ReadonlySet<string> {
+  let blocks = projectionBlocksOf.get(graph);
+  if (!blocks) {
+    const found = new Set<string>();
+    for (const n of graph.nodes) if (n.role === "shortcut" && n.op.kind === "conv" && n.block) found.add(n.block);
+    projectionBlocksOf.set(graph, (blocks = found));
+  }
+  return blocks;
+}
+
 /** A shortcut with a weight layer on it (1×1 conv, with or without BN) is a projection; padding and gates are not. */
 export function shortcutKind(graph: ModelGraph, block: BlockGroup): ShortcutKind | null {
   if (!block.addId) return null;
-  const ids = new Set(block.nodeIds);
-  const projection = graph.nodes.some((n) => ids.has(n.id) && n.role === "shortcut" && n.op.kind === "conv");
-  return projection ? "projection" : "identity";
+  return projectionBlocks(graph).has(block.id) ? "projection" : "identity";
 }
+
+interface BlockIndex {
+  all: BlockGroup[];
+  byId: Map<string, BlockGroup>;
+  byStage: Map<string, BlockGroup[]>;
+}
+/** Per graph, every residual block in order, by id and by stage, so a unit's blocks are found without a scan. */
+const blocksOf = new WeakMap<ModelGraph, BlockIndex>();
 
 /** The residual blocks inside a folded box: the block itself, a stage's blocks, or every block of a folded model. */
 function blocksOfUnit(graph: ModelGraph, unitId: string, unitKind: string): BlockGroup[] {
-  const all = graph.stages.flatMap((s) => s.blocks);
-  if (unitKind === "model") return all;
-  if (unitKind === "stage") return graph.stages.find((s) => s.id === unitId)?.blocks ?? [];
-  if (unitKind === "block") return all.filter((b) => b.id === unitId);
+  let blocks = blocksOf.get(graph);
+  if (!blocks) {
+    const all = graph.stages.flatMap((s) => s.blocks);
+    const byStage = new Map(graph.stages.map((s) => [s.id, s.blocks]));
+    blocksOf.set(graph, (blocks = { all, byId: new Map(all.map((b) => [b.id, b])), byStage }));
+  }
+  if (unitKind === "model") return blocks.all;
+  if (unitKind === "stage") return blocks.byStage.get(unitId) ?? [];
+  if (unitKind === "block") {
+    const block = blocks.byId.get(unitId);
+    return block ? [block] : [];
+  }
   return [];
 }
 

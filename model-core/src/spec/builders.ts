@@ -3,7 +3,7 @@
  * turns loose options into a fully resolved ResNetSpec. Validation never throws: it reports every problem
  * with the path of the offending value so the parser can point at it in the source.
  */
-import { SpecError, type Diagnostic, type DiagnosticCode } from "../diagnostics";
+import { SpecError, quoteName, type Diagnostic, type DiagnosticCode } from "../diagnostics";
 import type {
   BlockKind,
   NormKind,
@@ -85,7 +85,7 @@ function listAlternatives(values: readonly string[]): string {
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return quoteName(JSON.stringify(value).slice(1, -1));
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return `a ${typeof value}`;
 }
@@ -111,6 +111,8 @@ export function closestName(key: string, known: readonly string[]): string | nul
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of known) {
+    // The distance is at least the difference in length: skip what can't be close (a 900,000-character key).
+    if (Math.abs(key.length - candidate.length) > Math.max(2, Math.floor(candidate.length / 3))) continue;
     const d = editDistance(key, candidate);
     if (d < bestDistance) {
       best = candidate;
@@ -136,14 +138,14 @@ class IssueCollector {
       if (known.includes(key)) continue;
       const guess = closestName(key, known);
       const hint = guess ? `; did you mean "${guess}"?` : `; known ${what} keys: ${known.join(", ")}`;
-      this.add([...path, key], "unknown-key", `unknown key "${key}"${hint}`);
+      this.add([...path, key], "unknown-key", `unknown key ${quoteName(key)}${hint}`);
     }
   }
 
   enumValue<T extends string>(value: unknown, allowed: readonly T[], path: Path, what: string): T | undefined {
     if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
     if (typeof value === "string") {
-      this.add(path, "unknown-value", `unknown ${what} "${value}"; expected ${listAlternatives(allowed)}`);
+      this.add(path, "unknown-value", `unknown ${what} ${quoteName(value)}; expected ${listAlternatives(allowed)}`);
     } else {
       this.add(path, "invalid-type", `${what} must be ${listAlternatives(allowed)}, got ${describe(value)}`);
     }

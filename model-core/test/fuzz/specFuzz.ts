@@ -9,7 +9,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { evaluateSpecText } from "../../src/parser/parse";
 import { analyzeEvaluated } from "../../src/specAnalysis";
-import { SPEC_BUDGET } from "../../src/parser/budget";
 import { formatDiagnostic } from "../../src/diagnostics";
 import { summarize } from "../../src/cli/summary";
 import { hoverMarkdown } from "../../../extension/src/pure/specInfo";
@@ -206,6 +205,52 @@ const MUTATORS: { name: string; apply: (text: string, random: Random) => string 
       return text.slice(0, at) + lines.join("\n") + "\n" + use;
     },
   },
+  // Shapes from the second hostile-input round (issue 21): each once hit a quadratic path or a wrong location.
+  {
+    name: "many-stages",
+    apply: (text, random) =>
+      text.replace(
+        /stages:\s*\[/,
+        `stages: [${"stage({ channels: 16, blocks: 1, stride: 1 }), ".repeat(between(random, 50, 400))}`,
+      ),
+  },
+  {
+    name: "many-blocks",
+    apply: (text, random) => text.replace(/blocks:\s*\d+/, `blocks: ${between(random, 200, 2000)}`),
+  },
+  {
+    name: "repeated-spreads",
+    apply: (text, random) => {
+      const keys = Array.from({ length: between(random, 100, 9990) }, (_, i) => `k${i}: ${i}`).join(", ");
+      const spreads = Array(between(random, 2, 30))
+        .fill("...s0")
+        .join(", ");
+      const at = EXPORT_AT(text);
+      const use = text.slice(at).replace("resnet({", "resnet({ extra: s1,");
+      return `${text.slice(0, at)}const s0 = { ${keys} };\nconst s1 = { ${spreads} };\n${use}`;
+    },
+  },
+  {
+    name: "long-name",
+    apply: (text, random) => {
+      const identifiers = tokens(text).filter((t) => t.kind === ts.SyntaxKind.Identifier);
+      if (identifiers.length === 0) return text;
+      const t = pick(random, identifiers);
+      return text.slice(0, t.start) + "n".repeat(between(random, 1000, 100_000)) + text.slice(t.end);
+    },
+  },
+  {
+    name: "dotted-keys",
+    apply: (text, random) => {
+      const key = pick(random, ['"stages.0.channels"', '"stages.0"', '"input.1"', '"%2E"', '"."', '"stages."']);
+      const value = pick(random, ["3", "-1", "nope", '"x"', "{}"]);
+      return text.replace(/(resnet|stage)\(\{/, `$1({ ${key}: ${value},`);
+    },
+  },
+  {
+    name: "odd-line-ends",
+    apply: (text, random) => text.replace(/\r?\n/g, pick(random, ["\r", "\u2028", "\u2029", "\r\n"])),
+  },
 ];
 
 export const MUTATOR_NAMES = MUTATORS.map((m) => m.name);
@@ -229,6 +274,12 @@ export function fuzzCase(seed: number, index: number, specs: readonly string[]):
   return { index, mutators, text };
 }
 
+/**
+ * The most work any case may do, written out rather than read from SPEC_BUDGET, so that loosening the budget
+ * (say, 10× the expressions) fails the fuzz run instead of loosening its check too.
+ */
+const WORK_BAR = { nodes: 50_000, elements: 500_000, depth: 200 } as const;
+
 export type FuzzOutcome =
   | { kind: "ok"; errors: number; graphNodes: number }
   | { kind: "crash"; message: string }
@@ -241,11 +292,7 @@ export function runFuzzCase(c: FuzzCase): FuzzOutcome {
     const file = "fuzz.resnet.ts";
     const evaluated = evaluateSpecText(c.text, file);
     const { work } = evaluated;
-    if (
-      work.nodes > SPEC_BUDGET.nodes ||
-      work.elements > SPEC_BUDGET.producedElements ||
-      work.depth > SPEC_BUDGET.nesting
-    ) {
+    if (work.nodes > WORK_BAR.nodes || work.elements > WORK_BAR.elements || work.depth > WORK_BAR.depth) {
       return { kind: "over-budget", message: JSON.stringify(work) };
     }
     const parsed = analyzeEvaluated(evaluated);
