@@ -386,7 +386,9 @@ export function loadAnalyzed(
 
 /** Write and wait until flushed: the launcher calls process.exit right after, which would cut a piped stdout short. */
 export function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+  // A failed write (the reader closed the pipe) goes to the stream's "error" listener (main.ts), which ends the
+  // command; rejecting here as well would report it twice.
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
 }
 
 /** Load and print a summary. Returns the loaded spec, or null after reporting errors (exit code set to 1). */
