@@ -1,6 +1,6 @@
 /** `resnet-studio summary`: a torchinfo-like table of a network, or one JSON object with `--json`. */
 import type { Command } from "commander";
-import { formatDiagnostic, printable, type Diagnostic, type SourceRange } from "../diagnostics";
+import { formatDiagnostic, printable, printableJson, type Diagnostic, type SourceRange } from "../diagnostics";
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
 import type { Shape3 } from "../spec/types";
@@ -399,7 +399,7 @@ export async function runSummary(arg: string, options: SummaryOptions): Promise<
   const loaded = loadAnalyzed(arg, input);
   if (!loaded) return null;
   const summary = summarize(loaded.graph, loaded.file, loaded.diagnostics, memoryOptions);
-  await writeStdout(options.json ? JSON.stringify(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
+  await writeStdout(options.json ? printableJson(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
   return loaded;
 }
 

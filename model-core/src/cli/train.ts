@@ -2,8 +2,9 @@
  * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
  * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
  */
-import { printable } from "../diagnostics";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { printable, printableJson } from "../diagnostics";
+import { existsSync, mkdirSync } from "node:fs";
+import { writeFileAtomic } from "../safeFiles";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
@@ -310,14 +311,14 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     checkpointPath = join(options.out, CHECKPOINT_FILE_NAME);
     if (options.small) {
       const file = join(options.out, SMALL_VARIANT_FILE);
-      writeFileSync(
+      writeFileAtomic(
         file,
         specSourceText(
           graph.spec,
           `The small variant of ${loaded.graph.spec.name} that \`resnet-studio train --small\` trained on ${dataset}.`,
         ),
       );
-      if (!options.json && !options.quiet) process.stderr.write(`small variant saved as ${file}\n`);
+      if (!options.json && !options.quiet) process.stderr.write(`small variant saved as ${printable(file)}\n`);
     }
   }
   const model = buildModel(graph, { seed: config.seed });
@@ -489,7 +490,9 @@ async function planTraining(
   if (!throughput) {
     if (changes.length > 0 && !options.json && !options.quiet)
       process.stderr.write(
-        [`${graph.spec.name}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n",
+        [`${printable(graph.spec.name)}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join(
+          "\n",
+        ) + "\n",
       );
     return { graph, estimate: null };
   }
@@ -514,7 +517,7 @@ async function planTraining(
       seconds: round(calibrationSeconds, 2),
     },
   };
-  if (options.json) process.stdout.write(JSON.stringify(line) + "\n");
+  if (options.json) process.stdout.write(printableJson(line) + "\n");
   else if (!options.quiet) process.stderr.write(formatEstimate(line));
   return { graph, estimate };
 }
@@ -522,7 +525,7 @@ async function planTraining(
 export function formatEstimate(e: TrainEstimateLine): string {
   const lines: string[] = [];
   if (e.changes.length > 0)
-    lines.push(`${e.model}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
+    lines.push(`${printable(e.model)}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
   lines.push(
     `estimate: ${formatCount(e.macsPerImage)} MACs/image, ${formatCount(e.params)} params → ${formatDuration(e.secondsPerStep)}/step, ` +
       `${e.stepsPerEpoch} steps → ${formatDuration(e.secondsPerEpoch)}/epoch, ${formatDuration(e.secondsPerEpoch * e.epochs)} for ${e.epochs} epoch${e.epochs === 1 ? "" : "s"}`,
@@ -558,7 +561,7 @@ function jsonReporter(withSteps: boolean): (event: TrainEvent) => void {
   return (event) => {
     if (event.type === "step" && !withSteps) return;
     if (event.type === "done") return;
-    process.stdout.write(JSON.stringify(event) + "\n");
+    process.stdout.write(printableJson(event) + "\n");
   };
 }
 

@@ -14,6 +14,7 @@
  */
 import type { ModelGraph } from "../analysis/graph";
 import type { ResNetSpec } from "../spec/types";
+import { escapeJsonText, printable } from "../diagnostics";
 
 export interface PytorchExportOptions {
   /** Where the spec came from (a file path or a preset name), quoted in the module docstring. */
@@ -26,21 +27,30 @@ export function pyFloat(value: number): string {
   return Number.isInteger(value) ? value.toFixed(1) : String(value);
 }
 
+/** A Python string literal: JSON's escapes are valid Python; controls, bidi marks and U+FFFE become `\uXXXX`. */
+export function pyString(text: string): string {
+  return escapeJsonText(JSON.stringify(text));
+}
+
 /** A Python literal of plain JSON data (strings use JSON's escapes, which are valid Python). */
 export function pyLiteral(value: unknown, indent = ""): string {
   if (value === null || value === undefined) return "None";
   if (typeof value === "boolean") return value ? "True" : "False";
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : pyFloat(value);
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return pyString(value);
   if (Array.isArray(value)) return `[${value.map((v) => pyLiteral(v, indent)).join(", ")}]`;
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-  if (indent !== "") return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v, indent)}`).join(", ")}}`;
-  return `{\n${entries.map(([k, v]) => `    ${JSON.stringify(k)}: ${pyLiteral(v, "    ")},`).join("\n")}\n}`;
+  if (indent !== "") return `{${entries.map(([k, v]) => `${pyString(k)}: ${pyLiteral(v, indent)}`).join(", ")}}`;
+  return `{\n${entries.map(([k, v]) => `    ${pyString(k)}: ${pyLiteral(v, "    ")},`).join("\n")}\n}`;
 }
 
-/** Text safe inside a """docstring""": no closing quotes, no backslash escapes. */
-function docText(text: string): string {
-  return text.replace(/\\/g, "/").replace(/"""/g, "'''");
+/**
+ * Text safe inside a """docstring""": no closing quotes, no backslash of its own (paths keep their "/"), and every
+ * control character, bidi mark or noncharacter shown as an escape (`\\x00`, doubled so Python keeps it visible): a
+ * raw NUL makes the module unimportable, a raw CR or U+202E shows the reader other code than Python runs.
+ */
+export function docText(text: string): string {
+  return printable(text.replace(/\\/g, "/").replace(/"""/g, "'''")).replace(/\\/g, "\\\\");
 }
 
 function blockClassName(spec: ResNetSpec): string {
