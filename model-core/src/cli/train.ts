@@ -37,6 +37,7 @@ import { calibrateThroughput } from "../runtime/calibrate";
 import { stepProgress } from "../runtime/progress";
 import {
   DEFAULT_TRAIN_CONFIG,
+  MAX_WORKERS,
   type LrSchedule,
   type TrainConfig,
   type TrainEvent,
@@ -145,7 +146,7 @@ function parseSchedule(value: string, epochs: number): LrSchedule {
 /** `--workers auto | N`: data-parallel replicas (threads); auto = one per core on wasm. */
 export function parseWorkers(value: string): number | undefined {
   if (value.trim().toLowerCase() === "auto") return undefined;
-  return parseNumber(value, "--workers", { integer: true, min: 1, max: 64 });
+  return parseNumber(value, "--workers", { integer: true, min: 1, max: MAX_WORKERS });
 }
 
 /** The run's config: built-in defaults < dataset defaults < the resumed checkpoint's config < explicit flags. */

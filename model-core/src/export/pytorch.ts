@@ -98,6 +98,7 @@ function header(graph: ModelGraph, options: PytorchExportOptions): string[] {
     `import hashlib`,
     `import json`,
     `import os`,
+    `import stat`,
     `import struct`,
     `import sys`,
     `import tempfile`,
@@ -505,6 +506,7 @@ _DTYPES = {
 }
 _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+_MAX_FILE_BYTES = 2**31 - 1  # as ResNet Studio's reader: larger is not a checkpoint
 
 
 def _element_size(dtype):
@@ -526,8 +528,16 @@ def read_safetensors(path):
     """-> (metadata: dict[str, str], tensors: dict[str, torch.Tensor]). Errors name the file and the field."""
     if sys.byteorder != "little":
         raise ValueError(f"{path}: safetensors data is little-endian; this machine is not")
-    with open(path, "rb") as f:
-        data = f.read()
+    # Stat the file actually opened (non-blocking, so a FIFO cannot hang the open): no devices, no endless reads.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_BYTES:
+        os.close(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file (a device, a pipe or a folder), so not a checkpoint")
+        raise ValueError(f"{path}: {info.st_size} bytes is more than a checkpoint can be ({_MAX_FILE_BYTES})")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(info.st_size)
     if len(data) < 8:
         raise ValueError(f"{path}: not a safetensors file ({len(data)} bytes, the header length alone is 8)")
     (header_len,) = struct.unpack("<Q", data[:8])
@@ -578,6 +588,9 @@ def write_safetensors(path, tensors, metadata=None):
     for name, tensor in tensors.items():
         if tensor.dtype not in _DTYPE_NAMES:
             raise ValueError(f"{path}: tensor {name!r} has dtype {tensor.dtype}, which safetensors cannot hold")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            # Never write what no reader accepts: the last good checkpoint stays.
+            raise ValueError(f"{path}: tensor {name!r} holds NaN or infinite values (training diverged); not written")
         raw = _tensor_bytes(tensor)
         header[name] = {"dtype": _DTYPE_NAMES[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)

@@ -10,6 +10,7 @@ import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
 import {
+  assertNoExtraTensors,
   assertResumable,
   readCheckpoint,
   removeStaleTempFiles,
@@ -342,9 +343,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
 function resume(checkpoint: Checkpoint, model: TrainableModel, optimizer: Optimizer, config: TrainConfig): void {
   assertResumable(checkpoint, model.graph.spec, config);
+  const state = optimizer.stateTensors();
+  assertNoExtraTensors(checkpoint, [...model.params.keys(), ...model.buffers.keys(), ...state.map(([n]) => n)], []);
   restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
-  restoreVariables(checkpoint, "optimizer state", optimizer.stateTensors());
+  restoreVariables(checkpoint, "optimizer state", state);
   optimizer.step = checkpoint.header.optimizer.step;
 }
 

@@ -144,6 +144,9 @@ export class TrainConfigError extends Error {
 
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
+/** The most data-parallel replicas (threads) a run starts, from the flag, a setting or a checkpoint's config. */
+export const MAX_WORKERS = 64;
+
 /** Checks every field by type and range (configs also arrive from checkpoint files, so nothing is trusted). */
 export function validateConfig(config: TrainConfig): void {
   const problems: string[] = [];
@@ -170,8 +173,11 @@ export function validateConfig(config: TrainConfig): void {
     problems.push(`maxSteps must be a positive integer, got ${JSON.stringify(c.maxSteps)}`);
   if (c.timeBudgetSeconds !== undefined && !(isNumber(c.timeBudgetSeconds) && c.timeBudgetSeconds > 0))
     problems.push(`timeBudgetSeconds must be positive, got ${JSON.stringify(c.timeBudgetSeconds)}`);
-  if (c.workers !== undefined && !(Number.isInteger(c.workers) && (c.workers as number) >= 1))
-    problems.push(`workers must be a positive integer, got ${JSON.stringify(c.workers)}`);
+  if (
+    c.workers !== undefined &&
+    !(Number.isInteger(c.workers) && (c.workers as number) >= 1 && (c.workers as number) <= MAX_WORKERS)
+  )
+    problems.push(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(c.workers)}`);
   if (c.samplesPerEpoch !== undefined && !(Number.isInteger(c.samplesPerEpoch) && (c.samplesPerEpoch as number) >= 1))
     problems.push(`samples per epoch must be a positive integer, got ${JSON.stringify(c.samplesPerEpoch)}`);
   if (c.logEverySeconds !== undefined && !(isNumber(c.logEverySeconds) && c.logEverySeconds > 0))
