@@ -380,15 +380,15 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     reason: result.reason,
     ...(result.message ? { message: result.message } : {}),
     epochs: result.epochsCompleted,
-    valAccuracy: result.final ? round(result.final.valAccuracy, 5) : null,
-    valLoss: result.final ? round(result.final.valLoss, 5) : null,
+    valAccuracy: result.final?.valAccuracy === undefined ? null : round(result.final.valAccuracy, 5),
+    valLoss: result.final?.valLoss === undefined ? null : round(result.final.valLoss, 5),
     accuracy: result.final ? round(result.final.accuracy, 5) : null,
     imagesPerSecond: trainSeconds > 0 ? round(trainImages / trainSeconds, 1) : null,
     trainSeconds: round(result.seconds, 2),
     totalSeconds: round((performance.now() - started) / 1000, 2),
     checkpoint: checkpointPath && existsSync(checkpointPath) ? checkpointPath : null,
   };
-  if (options.json) await writeStdout(JSON.stringify(summary) + "\n");
+  if (options.json) await writeStdout(printableJson(summary) + "\n");
   else if (!options.quiet) await writeStdout(formatSummary(summary));
   if (result.reason === "diverged") {
     process.stderr.write(`resnet-studio: error: ${result.message ?? "training diverged"}\n`);
@@ -630,7 +630,10 @@ function terminalReporter(): (event: TrainEvent) => void {
         bar = null;
         process.stderr.write(
           `epoch ${event.epoch + 1}/${event.epochs}: loss ${event.loss.toFixed(4)} acc ${formatPercent(event.accuracy, 2)} | ` +
-            `val loss ${event.valLoss.toFixed(4)} val acc ${formatPercent(event.valAccuracy, 2)} | lr ${event.lr.toPrecision(3)} | ` +
+            (event.valLoss === undefined || event.valAccuracy === undefined
+              ? "no validation | "
+              : `val loss ${event.valLoss.toFixed(4)} val acc ${formatPercent(event.valAccuracy, 2)} | `) +
+            `lr ${event.lr.toPrecision(3)} | ` +
             `${event.imagesPerSecond.toFixed(0)} img/s | ${event.seconds.toFixed(1)} s\n`,
         );
         break;

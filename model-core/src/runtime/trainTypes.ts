@@ -86,8 +86,9 @@ export interface EpochMetrics {
   /** Mean training loss and accuracy over the epoch's batches (BN in train mode). */
   loss: number;
   accuracy: number;
-  valLoss: number;
-  valAccuracy: number;
+  /** Loss and accuracy on the held-out images; absent when none were held out (`--val-fraction 0`). */
+  valLoss?: number;
+  valAccuracy?: number;
   /** Learning rate at the epoch's last step. */
   lr: number;
   /** Training images per second over the epoch (validation excluded). */
