@@ -60,6 +60,11 @@ function metadata(d: Draft): Record<string, unknown> {
   return d.header.__metadata__ as Record<string, unknown>;
 }
 
+/** Whether `length` bytes at `at` lie in the data (earlier mutators may have moved offsets or cut the data). */
+function inData(d: Draft, at: unknown, length: number): at is number {
+  return Number.isInteger(at) && (at as number) >= 0 && (at as number) + length <= d.data.length;
+}
+
 const MUTATORS: { name: string; apply: (d: Draft, rng: Random) => void }[] = [
   {
     name: "header-length",
@@ -150,16 +155,17 @@ const MUTATORS: { name: string; apply: (d: Draft, rng: Random) => void }[] = [
       const counters = names.filter((n) => n.endsWith("num_batches_tracked"));
       if (counters.length > 0 && rng() < 0.3) {
         const [b] = entry(d, pick(rng, counters)).data_offsets as [number, number];
-        d.data.writeBigInt64LE(pick(rng, [-(2n ** 63n), 2n ** 62n, -1n, 2n ** 53n + 1n]), b);
+        if (inData(d, b, 8)) d.data.writeBigInt64LE(pick(rng, [-(2n ** 63n), 2n ** 62n, -1n, 2n ** 53n + 1n]), b);
         return;
       }
       const floats = names.filter((n) => entry(d, n).dtype === "F32");
       const name = pick(rng, floats);
+      if (name === undefined) return;
       const [b, end] = entry(d, name).data_offsets as [number, number];
       if (end === b) return;
       const value = pick(rng, [NaN, Infinity, -Infinity, 3e38, -3e38, -0.5, 1e-45]);
       const at = b + 4 * Math.floor(rng() * ((end - b) / 4));
-      d.data.writeFloatLE(value, at);
+      if (inData(d, at, 4)) d.data.writeFloatLE(value, at);
     },
   },
   {
@@ -362,9 +368,13 @@ export async function runCheckpointFuzz(
       const count = 1 + Math.floor(rng() * 3);
       for (let k = 0; k < count && draft.fileKind === undefined; k++) {
         const m = MUTATORS[Math.floor(rng() * MUTATORS.length)];
-        names.push(m.name);
-        report.byMutator[m.name]++;
-        m.apply(draft, rng);
+        try {
+          m.apply(draft, rng);
+          names.push(m.name);
+          report.byMutator[m.name]++;
+        } catch {
+          // An earlier mutator took away what this one changes (a tensor, its offsets, a field): skip it.
+        }
       }
       const dir = join(root, `case-${i}`);
       mkdirSync(dir);
