@@ -79,7 +79,8 @@ test(
     const epoch = events.find((e) => e.kind === "epoch");
     assert.ok(epoch && epoch.kind === "epoch", `an epoch event in ${kinds.join(",")}`);
     assert.ok(epoch.gradients && epoch.gradients.nodes.length > 0, "the epoch carries a gradient-flow snapshot");
-    assert.ok(epoch.point.valAccuracy >= 0 && epoch.point.valAccuracy <= 1);
+    const valAccuracy = epoch.point.valAccuracy ?? NaN;
+    assert.ok(valAccuracy >= 0 && valAccuracy <= 1);
 
     // Cancel a longer run once it is streaming steps.
     const after: TrainWorkerPush[] = [];

@@ -76,13 +76,22 @@ export interface Diagnostic {
   code: DiagnosticCode;
 }
 
-/** C0 and C1 control characters, DEL, and the line and paragraph separators. */
+/**
+ * C0 and C1 control characters, DEL, the line and paragraph separators, the bidirectional marks, embeddings,
+ * overrides and isolates (which reorder what a reader sees: "Trojan Source", CVE-2021-42574), and the noncharacters
+ * U+FFFE and U+FFFF.
+ */
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufffe\uffff]/g;
+/** The same set less C0, which JSON.stringify already escapes. */
+const JSON_UNESCAPED = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufffe\uffff]/g;
+
+const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
 
 /**
  * Text from a spec made safe for one line of a terminal or a problem list: control characters become escapes
- * (`\n`, `\x1b`), so a spec can neither send terminal sequences (ESC, OSC) nor split a message across lines.
+ * (`\n`, `\x1b`, `\u202e`), so a spec can neither send terminal sequences (ESC, OSC), split a message across lines,
+ * nor reorder what is shown. The one sanitiser for terminal text: every name a command prints goes through it.
  */
 export function printable(text: string): string {
   return text.replace(CONTROL_CHARACTERS, (c) => {
@@ -90,7 +99,7 @@ export function printable(text: string): string {
     if (c === "\r") return "\\r";
     if (c === "\t") return "\\t";
     const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\x${code.toString(16).padStart(2, "0")}`;
+    return code > 0xff ? unicodeEscape(c) : `\\x${code.toString(16).padStart(2, "0")}`;
   });
 }
 
@@ -103,6 +112,24 @@ export function quoteName(name: string): string {
   // Never cut between the halves of a surrogate pair.
   const end = /[\ud800-\udbff]/.test(name[MAX_QUOTED_CHARS - 1]) ? MAX_QUOTED_CHARS - 1 : MAX_QUOTED_CHARS;
   return `"${name.slice(0, end)}…" (${name.length} characters)`;
+}
+
+/** Multi-line text (a table, a report) with each line made printable. */
+export function printableLines(text: string): string {
+  return text.split("\n").map(printable).join("\n");
+}
+
+/**
+ * JSON.stringify whose output is plain printable text: it escapes C0 itself, and this escapes the rest of the set
+ * above as `\uXXXX` (the same value to any JSON reader, and to Python and JavaScript as a string literal).
+ */
+export function printableJson(value: unknown, space?: number): string {
+  return escapeJsonText(JSON.stringify(value, null, space));
+}
+
+/** The escapes of printableJson, for text JSON.stringify already wrote (they can only occur inside its strings). */
+export function escapeJsonText(json: string): string {
+  return json.replace(JSON_UNESCAPED, unicodeEscape);
 }
 
 /** `file:line:col: severity: message`, the form terminals and editors turn into links. Always one line. */

@@ -110,9 +110,14 @@ test("runner lines are checked field by field", () => {
     /nodes\["fc"\] must be \[l2, meanAbs, maxAbs\]/,
   );
   const epoch = parseRunnerLine(
-    '{"type":"epoch","epoch":0,"epochs":1,"loss":1,"accuracy":0.5,"valLoss":null,"valAccuracy":null,"lr":0.1,"imagesPerSecond":1,"seconds":1,"trainSamples":8,"valSamples":0}',
+    '{"type":"epoch","epoch":0,"epochs":1,"loss":1,"accuracy":0.5,"valLoss":null,"valAccuracy":null,"lr":0.1,"imagesPerSecond":1,"seconds":1,"trainSamples":8,"valSamples":2}',
   );
   assert.ok(epoch.type === "epoch" && Number.isNaN(epoch.valLoss), "null (JSON's NaN) comes back as NaN");
+  // Nothing held out (--val-fraction 0): the epoch has no validation figures at all.
+  const unvalidated = parseRunnerLine(
+    '{"type":"epoch","epoch":0,"epochs":1,"loss":1,"accuracy":0.5,"valLoss":null,"valAccuracy":null,"lr":0.1,"imagesPerSecond":1,"seconds":1,"trainSamples":8,"valSamples":0}',
+  );
+  assert.ok(unvalidated.type === "epoch" && !("valLoss" in unvalidated) && !("valAccuracy" in unvalidated));
 });
 
 test("a missing Python or torch gets one message saying what to install", () => {

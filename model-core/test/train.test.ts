@@ -21,13 +21,13 @@ test("learns a synthetic task: validation accuracy well above chance, events in 
     data,
     config: tinyConfig({ epochs: 2, batchSize: 16, lr: 0.01, logEvery: 5 }),
     onEvent: (e) => events.push(e.type),
-    onEpoch: (m) => epochs.push(m.valAccuracy),
+    onEpoch: (m) => epochs.push(m.valAccuracy ?? NaN),
   });
   model.dispose();
   assert.equal(result.reason, "completed");
   assert.equal(result.epochsCompleted, 2);
   assert.ok(result.final, "final metrics");
-  assert.ok(result.final.valAccuracy >= 0.8, `val accuracy ${result.final.valAccuracy}`);
+  assert.ok((result.final.valAccuracy ?? NaN) >= 0.8, `val accuracy ${result.final.valAccuracy}`);
   assert.ok(result.history[1].loss < result.history[0].loss, "training loss falls");
   assert.equal(result.final.valSamples, 33);
   assert.ok(result.final.imagesPerSecond > 0);
@@ -213,4 +213,19 @@ test("progress from the first step: step 0 is reported with its time; samplesPer
     () => validateConfig(tinyConfig({ samplesPerEpoch: 0 })),
     /samples per epoch must be a positive integer/,
   );
+});
+
+test("--val-fraction 0 trains without validation: no val figures, no false divergence", async () => {
+  const model = buildModel(microGraph(), { seed: 1 });
+  const data = { train: syntheticDataset({ count: 40, classes: 2, shape: [1, 4, 4], seed: 2 }), val: null };
+  const result = await train({ model, data, config: tinyConfig({ epochs: 2, batchSize: 8, valFraction: 0 }) });
+  model.dispose();
+  assert.equal(result.reason, "completed", result.message);
+  assert.equal(result.epochsCompleted, 2);
+  for (const epoch of result.history) {
+    assert.equal(epoch.valSamples, 0);
+    assert.equal(epoch.trainSamples, 40, "every image trains");
+    assert.ok(!("valLoss" in epoch) && !("valAccuracy" in epoch), JSON.stringify(epoch));
+    assert.ok(Number.isFinite(epoch.loss));
+  }
 });

@@ -225,7 +225,10 @@ test(
     const b = await run();
     assert.equal(a.result.reason, "completed");
     assert.equal(a.result.workers, 2);
-    assert.ok(a.result.final && a.result.final.valAccuracy >= 0.8, `val accuracy ${a.result.final?.valAccuracy}`);
+    assert.ok(
+      a.result.final && (a.result.final.valAccuracy ?? NaN) >= 0.8,
+      `val accuracy ${a.result.final?.valAccuracy}`,
+    );
     assert.deepEqual(a.losses, b.losses);
   },
 );

@@ -102,7 +102,9 @@ export class TrainingView {
           ? "waiting for the first step…"
           : "",
       lastEpoch
-        ? `last epoch: val accuracy ${(lastEpoch.valAccuracy * 100).toFixed(2)}% · val loss ${lastEpoch.valLoss.toFixed(4)} · ${Math.round(lastEpoch.imagesPerSecond)} img/s`
+        ? lastEpoch.valAccuracy === undefined || lastEpoch.valLoss === undefined
+          ? `last epoch: train accuracy ${(lastEpoch.accuracy * 100).toFixed(2)}% · no validation · ${Math.round(lastEpoch.imagesPerSecond)} img/s`
+          : `last epoch: val accuracy ${(lastEpoch.valAccuracy * 100).toFixed(2)}% · val loss ${lastEpoch.valLoss.toFixed(4)} · ${Math.round(lastEpoch.imagesPerSecond)} img/s`
         : "",
     ]
       .filter(Boolean)
@@ -138,7 +140,10 @@ export class TrainingView {
     /** A metric's training and validation curves, one point per epoch. */
     const trainAndVal = (metric: "loss" | "accuracy", val: "valLoss" | "valAccuracy") => [
       { label: `train ${metric}`, data: state.history.map((h) => h[metric]), color: p.residual },
-      { label: `val ${metric}`, data: state.history.map((h) => h[val]), color: p.val },
+      // A run without validation (--val-fraction 0) draws no val curve.
+      ...(state.history.some((h) => h[val] !== undefined)
+        ? [{ label: `val ${metric}`, data: state.history.map((h) => h[val] ?? NaN), color: p.val }]
+        : []),
     ];
     this.lossChart = line(this.lossChart, this.lossCanvas, trainAndVal("loss", "valLoss"), "loss (per epoch)");
     this.accChart = line(this.accChart, this.accCanvas, trainAndVal("accuracy", "valAccuracy"), "accuracy");

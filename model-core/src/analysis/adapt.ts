@@ -7,6 +7,7 @@
 import type { ResNetSpec, Shape3, StageSpec } from "../spec/types";
 import { defaultShortcutVariant } from "../spec/builders";
 import { formatShape } from "../presentation/format";
+import { escapeJsonText, printable } from "../diagnostics";
 import { analyze } from "./analyze";
 import type { ModelGraph } from "./graph";
 import { estimateTraining, type Throughput, type TrainingEstimate } from "./estimate";
@@ -179,9 +180,10 @@ function sameInput(a: readonly number[], b: readonly number[]): boolean {
  */
 export function specSourceText(spec: ResNetSpec, comment?: string): string {
   const lines: string[] = [];
-  if (comment) for (const line of comment.split("\n")) lines.push(`// ${line}`);
+  // printable: a CR, U+2028 or U+2029 in the comment (a spec's name) would end the comment and start live code.
+  if (comment) for (const line of comment.split("\n")) lines.push(`// ${printable(line)}`);
   lines.push(`import { resnet, stage } from "resnet-studio";`, "", "export default resnet({");
-  lines.push(`  name: ${JSON.stringify(spec.name)},`);
+  lines.push(`  name: ${escapeJsonText(JSON.stringify(spec.name))},`);
   lines.push(`  input: [${spec.input.join(", ")}],`);
   lines.push(`  stem: ${JSON.stringify(spec.stem)},`);
   lines.push(`  block: ${JSON.stringify(spec.block)},`);

@@ -4,7 +4,7 @@
  * (data-parallel replicas on wasm when ≥ 2 cores; --workers overrides): forward, cross-entropy, backward, averaged
  * gradients, SGD update. Forward runs eval mode on this thread.
  */
-import { printable } from "../diagnostics";
+import { printable, printableJson } from "../diagnostics";
 import * as tf from "@tensorflow/tfjs-core";
 import type { Command } from "commander";
 import { loadSpec } from "../load";
@@ -134,7 +134,7 @@ export async function runBench(options: BenchCliOptions): Promise<BenchResult | 
       forwardPasses: forwarded.runs,
       params: graph.totals.params,
     };
-    if (options.json) await writeStdout(JSON.stringify(result) + "\n");
+    if (options.json) await writeStdout(printableJson(result) + "\n");
     else {
       await writeStdout(
         `${printable(result.model)}, batch ${batch}, ${result.backend} (${result.backendDetail})\n` +
@@ -214,10 +214,10 @@ async function runTorchBench(
     },
   };
   const passed = torch.ratio >= TORCH_RATIO_BAR;
-  if (options.json) await writeStdout(JSON.stringify(result) + "\n");
+  if (options.json) await writeStdout(printableJson(result) + "\n");
   else {
     await writeStdout(
-      `${result.model}, batch ${batch}, torch backend (${result.backendDetail})\n` +
+      `${printable(result.model)}, batch ${batch}, torch backend (${result.backendDetail})\n` +
         `  training: ${result.trainImagesPerSecond} images/s through the runner (events every step), best of ${torch.rounds} alternating rounds of ${torch.steps} steps\n` +
         `  reference: ${result.torchReference!.referenceImagesPerSecond} images/s, bench/pytorch_reference.py's hand-written loop, same process\n` +
         `  ratio ${result.torchReference!.ratio} (bar ≥ ${TORCH_RATIO_BAR}): ${passed ? "pass" : "FAIL"}\n`,

@@ -1,6 +1,6 @@
 /** `resnet-studio diff A B [--json] [--batch N]`: what changes from network A to network B, stage by stage. */
 import type { Command } from "commander";
-import { SpecError } from "../diagnostics";
+import { SpecError, printableJson, printableLines } from "../diagnostics";
 import type { ModelGraph } from "../analysis/graph";
 import {
   DEFAULT_DIFF_BATCH,
@@ -56,6 +56,6 @@ export function registerDiff(program: Command): void {
         b,
         options.batch === undefined ? {} : { batch: parseIntegerOption(options.batch, "--batch", 1) },
       );
-      process.stdout.write((options.json ? JSON.stringify(diff, null, 2) : formatNetworkDiff(diff)) + "\n");
+      process.stdout.write((options.json ? printableJson(diff, 2) : printableLines(formatNetworkDiff(diff))) + "\n");
     });
 }

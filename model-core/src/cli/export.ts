@@ -1,6 +1,5 @@
 /** `resnet-studio export`: a spec or preset as a PyTorch module (model.py), optionally with a torchrun script. */
 import type { Command } from "commander";
-import { writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { exportPytorch } from "../export/pytorch";
 import { exportTrainScript } from "../export/trainScript";
@@ -9,6 +8,8 @@ import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../runtime/trainTypes";
 import { parseShapeArg } from "../load";
 import { loadAnalyzed, writeStdout } from "./summary";
 import { datasetDefaults } from "./train";
+import { printable } from "../diagnostics";
+import { writeFileAtomic } from "../safeFiles";
 
 export interface ExportCliOptions {
   to?: string;
@@ -18,14 +19,6 @@ export interface ExportCliOptions {
 }
 
 const TRAIN_SCRIPT_NAME = "train_ddp.py";
-
-function writeText(file: string, text: string): void {
-  try {
-    writeFileSync(file, text);
-  } catch (err) {
-    throw new Error(`cannot write ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
 
 /** The CLI `train` defaults for each dataset the script reads; an ImageFolder gets the paper's SGD recipe, as CIFAR-10 does. */
 function trainDefaults(): Record<"cifar10" | "imagefolder" | "synthetic", TrainConfig> {
@@ -48,11 +41,11 @@ export async function runExport(arg: string, options: ExportCliOptions): Promise
     await writeStdout(code);
     return;
   }
-  writeText(options.out, code);
+  writeFileAtomic(options.out, code);
   const written = [options.out];
   if (options.withTrainScript) {
     const script = join(dirname(options.out), TRAIN_SCRIPT_NAME);
-    writeText(
+    writeFileAtomic(
       script,
       exportTrainScript(graph, {
         modelFile: basename(options.out),
@@ -63,7 +56,8 @@ export async function runExport(arg: string, options: ExportCliOptions): Promise
     written.push(script);
   }
   await writeStdout(
-    `wrote ${written.join(", ")}: ${graph.name}, ${graph.totals.params.toLocaleString("en-US")} parameters\n`,
+    printable(`wrote ${written.join(", ")}: ${graph.name}, ${graph.totals.params.toLocaleString("en-US")} parameters`) +
+      "\n",
   );
 }
 

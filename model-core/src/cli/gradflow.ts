@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
-import { SpecError, formatDiagnostic } from "../diagnostics";
+import { SpecError, formatDiagnostic, printable, printableJson } from "../diagnostics";
 import type { ModelGraph } from "../analysis/graph";
 import type { GradientFlowResult } from "../analysis/gradflow";
 import { analyze } from "../analysis/analyze";
@@ -119,13 +119,13 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
 
   async function report(result: GradientFlowResult, name: string, detail: string): Promise<void> {
     if (options.json) {
-      await writeStdout(JSON.stringify(result) + "\n");
+      await writeStdout(printableJson(result) + "\n");
     } else {
       for (const warning of warnings) process.stderr.write(warning + "\n");
       await writeStdout(
         [
           `backend: ${name} (${detail})`,
-          `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}${options.weights ? `, weights from ${options.weights}` : ""}`,
+          `input: ${batch} seeded standard-normal samples ${c}×${h}×${w}, random labels, BN in ${mode} mode, seed ${seed}${options.weights ? `, weights from ${printable(options.weights)}` : ""}`,
           gradientFlowTable(result, graph),
           "",
         ].join("\n"),

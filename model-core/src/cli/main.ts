@@ -11,7 +11,25 @@ import { registerExport } from "./export";
 import { registerDiff } from "./diff";
 import { registerExperiment } from "./experiment";
 
+let closedReaderHandled = false;
+
+/**
+ * A reader that went away (`summary --json | head -c 100`) ends the command quietly with status 0, as `git log | head`
+ * does, instead of an unhandled EPIPE with a stack trace. Other stream errors are reported as errors.
+ */
+export function exitQuietlyWhenReaderCloses(): void {
+  if (closedReaderHandled) return;
+  closedReaderHandled = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") process.exit(0);
+      process.exitCode = 1;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyWhenReaderCloses();
   const program = new Command("resnet-studio")
     .description("Design, inspect and train residual networks from .resnet.ts specs")
     .exitOverride()

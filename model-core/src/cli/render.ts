@@ -3,9 +3,9 @@
  * optional overlays (shapes, params, MACs, receptive field, gradient flow from one forward/backward pass).
  */
 import type { Command } from "commander";
-import { writeFileSync } from "node:fs";
 import { extname } from "node:path";
-import { SpecError, formatDiagnostic } from "../diagnostics";
+import { SpecError, formatDiagnostic, printable } from "../diagnostics";
+import { writeFileAtomic } from "../safeFiles";
 import type { ModelGraph } from "../analysis/graph";
 import type { GradientFlowResult } from "../analysis/gradflow";
 import { loadSpec, parseShapeArg } from "../load";
@@ -148,12 +148,10 @@ export async function runRender(
   const memory = overlays.memory ? memoryOverlayData(trainingMemory(graph, { batch: batchSize })) : null;
   const svg = renderSvg(laid, overlays, gradients, { standalone: true, memory });
   const text = ext === ".svg" ? svg : standaloneHtml(graph, svg);
-  try {
-    writeFileSync(out, text);
-  } catch (err) {
-    throw new Error(`cannot write ${out}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  io.out(`wrote ${out}: ${laid.nodes.length} boxes, ${laid.edges.length} edges, ${laid.width}×${laid.height} px\n`);
+  writeFileAtomic(out, text);
+  io.out(
+    `wrote ${printable(out)}: ${laid.nodes.length} boxes, ${laid.edges.length} edges, ${laid.width}×${laid.height} px\n`,
+  );
 }
 
 export function registerRender(program: Command): void {

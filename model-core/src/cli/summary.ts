@@ -1,6 +1,6 @@
 /** `resnet-studio summary`: a torchinfo-like table of a network, or one JSON object with `--json`. */
 import type { Command } from "commander";
-import { formatDiagnostic, printable, type Diagnostic, type SourceRange } from "../diagnostics";
+import { formatDiagnostic, printable, printableJson, type Diagnostic, type SourceRange } from "../diagnostics";
 import type { GraphNode, ModelGraph, NodeOp, ReceptiveField, Shape } from "../analysis/graph";
 import { loadSpec, parseShapeArg, type LoadedSpec } from "../load";
 import type { Shape3 } from "../spec/types";
@@ -389,7 +389,9 @@ export function loadAnalyzed(
 
 /** Write and wait until flushed: the launcher calls process.exit right after, which would cut a piped stdout short. */
 export function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+  // A failed write (the reader closed the pipe) goes to the stream's "error" listener (main.ts), which ends the
+  // command; rejecting here as well would report it twice.
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
 }
 
 /** Load and print a summary. Returns the loaded spec, or null after reporting errors (exit code set to 1). */
@@ -400,7 +402,7 @@ export async function runSummary(arg: string, options: SummaryOptions): Promise<
   const loaded = loadAnalyzed(arg, input);
   if (!loaded) return null;
   const summary = summarize(loaded.graph, loaded.file, loaded.diagnostics, memoryOptions);
-  await writeStdout(options.json ? JSON.stringify(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
+  await writeStdout(options.json ? printableJson(summary) + "\n" : formatSummaryTable(summary, loaded.graph, depth));
   return loaded;
 }
 

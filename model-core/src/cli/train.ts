@@ -2,8 +2,9 @@
  * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
  * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
  */
-import { printable } from "../diagnostics";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { printable, printableJson } from "../diagnostics";
+import { existsSync, mkdirSync } from "node:fs";
+import { writeFileAtomic } from "../safeFiles";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
@@ -36,6 +37,7 @@ import { calibrateThroughput } from "../runtime/calibrate";
 import { stepProgress } from "../runtime/progress";
 import {
   DEFAULT_TRAIN_CONFIG,
+  MAX_WORKERS,
   type LrSchedule,
   type TrainConfig,
   type TrainEvent,
@@ -145,7 +147,7 @@ function parseSchedule(value: string, epochs: number): LrSchedule {
 /** `--workers auto | N`: data-parallel replicas (threads); auto = one per core on wasm. */
 export function parseWorkers(value: string): number | undefined {
   if (value.trim().toLowerCase() === "auto") return undefined;
-  return parseNumber(value, "--workers", { integer: true, min: 1, max: 64 });
+  return parseNumber(value, "--workers", { integer: true, min: 1, max: MAX_WORKERS });
 }
 
 /** The run's config: built-in defaults < dataset defaults < the resumed checkpoint's config < explicit flags. */
@@ -317,14 +319,14 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     checkpointPath = join(options.out, CHECKPOINT_FILE_NAME);
     if (options.small) {
       const file = join(options.out, SMALL_VARIANT_FILE);
-      writeFileSync(
+      writeFileAtomic(
         file,
         specSourceText(
           graph.spec,
           `The small variant of ${loaded.graph.spec.name} that \`resnet-studio train --small\` trained on ${dataset}.`,
         ),
       );
-      if (!options.json && !options.quiet) process.stderr.write(`small variant saved as ${file}\n`);
+      if (!options.json && !options.quiet) process.stderr.write(`small variant saved as ${printable(file)}\n`);
     }
   }
   const model = buildModel(graph, { seed: config.seed });
@@ -385,15 +387,15 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     reason: result.reason,
     ...(result.message ? { message: result.message } : {}),
     epochs: result.epochsCompleted,
-    valAccuracy: result.final ? round(result.final.valAccuracy, 5) : null,
-    valLoss: result.final ? round(result.final.valLoss, 5) : null,
+    valAccuracy: result.final?.valAccuracy === undefined ? null : round(result.final.valAccuracy, 5),
+    valLoss: result.final?.valLoss === undefined ? null : round(result.final.valLoss, 5),
     accuracy: result.final ? round(result.final.accuracy, 5) : null,
     imagesPerSecond: trainSeconds > 0 ? round(trainImages / trainSeconds, 1) : null,
     trainSeconds: round(result.seconds, 2),
     totalSeconds: round((performance.now() - started) / 1000, 2),
     checkpoint: checkpointPath && existsSync(checkpointPath) ? checkpointPath : null,
   };
-  if (options.json) await writeStdout(JSON.stringify(summary) + "\n");
+  if (options.json) await writeStdout(printableJson(summary) + "\n");
   else if (!options.quiet) await writeStdout(formatSummary(summary));
   if (result.reason === "diverged") {
     process.stderr.write(`resnet-studio: error: ${result.message ?? "training diverged"}\n`);
@@ -496,7 +498,9 @@ async function planTraining(
   if (!throughput) {
     if (changes.length > 0 && !options.json && !options.quiet)
       process.stderr.write(
-        [`${graph.spec.name}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join("\n") + "\n",
+        [`${printable(graph.spec.name)}: the spec, changed for ${dataset}:`, ...changes.map((c) => `  ${c}`)].join(
+          "\n",
+        ) + "\n",
       );
     return { graph, estimate: null };
   }
@@ -521,7 +525,7 @@ async function planTraining(
       seconds: round(calibrationSeconds, 2),
     },
   };
-  if (options.json) process.stdout.write(JSON.stringify(line) + "\n");
+  if (options.json) process.stdout.write(printableJson(line) + "\n");
   else if (!options.quiet) process.stderr.write(formatEstimate(line));
   return { graph, estimate };
 }
@@ -529,7 +533,7 @@ async function planTraining(
 export function formatEstimate(e: TrainEstimateLine): string {
   const lines: string[] = [];
   if (e.changes.length > 0)
-    lines.push(`${e.model}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
+    lines.push(`${printable(e.model)}: the spec, changed for ${e.dataset}:`, ...e.changes.map((c) => `  ${c}`));
   lines.push(
     `estimate: ${formatCount(e.macsPerImage)} MACs/image, ${formatCount(e.params)} params → ${formatDuration(e.secondsPerStep)}/step, ` +
       `${e.stepsPerEpoch} steps → ${formatDuration(e.secondsPerEpoch)}/epoch, ${formatDuration(e.secondsPerEpoch * e.epochs)} for ${e.epochs} epoch${e.epochs === 1 ? "" : "s"}`,
@@ -565,7 +569,7 @@ function jsonReporter(withSteps: boolean): (event: TrainEvent) => void {
   return (event) => {
     if (event.type === "step" && !withSteps) return;
     if (event.type === "done") return;
-    process.stdout.write(JSON.stringify(event) + "\n");
+    process.stdout.write(printableJson(event) + "\n");
   };
 }
 
@@ -633,7 +637,10 @@ function terminalReporter(): (event: TrainEvent) => void {
         bar = null;
         process.stderr.write(
           `epoch ${event.epoch + 1}/${event.epochs}: loss ${event.loss.toFixed(4)} acc ${formatPercent(event.accuracy, 2)} | ` +
-            `val loss ${event.valLoss.toFixed(4)} val acc ${formatPercent(event.valAccuracy, 2)} | lr ${event.lr.toPrecision(3)} | ` +
+            (event.valLoss === undefined || event.valAccuracy === undefined
+              ? "no validation | "
+              : `val loss ${event.valLoss.toFixed(4)} val acc ${formatPercent(event.valAccuracy, 2)} | `) +
+            `lr ${event.lr.toPrecision(3)} | ` +
             `${event.imagesPerSecond.toFixed(0)} img/s | ${event.seconds.toFixed(1)} s\n`,
         );
         break;

@@ -14,6 +14,7 @@
  */
 import type { ModelGraph } from "../analysis/graph";
 import type { ResNetSpec } from "../spec/types";
+import { escapeJsonText, printable } from "../diagnostics";
 
 export interface PytorchExportOptions {
   /** Where the spec came from (a file path or a preset name), quoted in the module docstring. */
@@ -26,21 +27,30 @@ export function pyFloat(value: number): string {
   return Number.isInteger(value) ? value.toFixed(1) : String(value);
 }
 
+/** A Python string literal: JSON's escapes are valid Python; controls, bidi marks and U+FFFE become `\uXXXX`. */
+export function pyString(text: string): string {
+  return escapeJsonText(JSON.stringify(text));
+}
+
 /** A Python literal of plain JSON data (strings use JSON's escapes, which are valid Python). */
 export function pyLiteral(value: unknown, indent = ""): string {
   if (value === null || value === undefined) return "None";
   if (typeof value === "boolean") return value ? "True" : "False";
   if (typeof value === "number") return Number.isInteger(value) ? String(value) : pyFloat(value);
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return pyString(value);
   if (Array.isArray(value)) return `[${value.map((v) => pyLiteral(v, indent)).join(", ")}]`;
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-  if (indent !== "") return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v, indent)}`).join(", ")}}`;
-  return `{\n${entries.map(([k, v]) => `    ${JSON.stringify(k)}: ${pyLiteral(v, "    ")},`).join("\n")}\n}`;
+  if (indent !== "") return `{${entries.map(([k, v]) => `${pyString(k)}: ${pyLiteral(v, indent)}`).join(", ")}}`;
+  return `{\n${entries.map(([k, v]) => `    ${pyString(k)}: ${pyLiteral(v, "    ")},`).join("\n")}\n}`;
 }
 
-/** Text safe inside a """docstring""": no closing quotes, no backslash escapes. */
-function docText(text: string): string {
-  return text.replace(/\\/g, "/").replace(/"""/g, "'''");
+/**
+ * Text safe inside a """docstring""": no closing quotes, no backslash of its own (paths keep their "/"), and every
+ * control character, bidi mark or noncharacter shown as an escape (`\\x00`, doubled so Python keeps it visible): a
+ * raw NUL makes the module unimportable, a raw CR or U+202E shows the reader other code than Python runs.
+ */
+export function docText(text: string): string {
+  return printable(text.replace(/\\/g, "/").replace(/"""/g, "'''")).replace(/\\/g, "\\\\");
 }
 
 function blockClassName(spec: ResNetSpec): string {
@@ -88,6 +98,7 @@ function header(graph: ModelGraph, options: PytorchExportOptions): string[] {
     `import hashlib`,
     `import json`,
     `import os`,
+    `import stat`,
     `import struct`,
     `import sys`,
     `import tempfile`,
@@ -495,6 +506,7 @@ _DTYPES = {
 }
 _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
+_MAX_FILE_BYTES = 2**31 - 1  # as ResNet Studio's reader: larger is not a checkpoint
 
 
 def _element_size(dtype):
@@ -516,8 +528,16 @@ def read_safetensors(path):
     """-> (metadata: dict[str, str], tensors: dict[str, torch.Tensor]). Errors name the file and the field."""
     if sys.byteorder != "little":
         raise ValueError(f"{path}: safetensors data is little-endian; this machine is not")
-    with open(path, "rb") as f:
-        data = f.read()
+    # Stat the file actually opened (non-blocking, so a FIFO cannot hang the open): no devices, no endless reads.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FILE_BYTES:
+        os.close(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path}: not a regular file (a device, a pipe or a folder), so not a checkpoint")
+        raise ValueError(f"{path}: {info.st_size} bytes is more than a checkpoint can be ({_MAX_FILE_BYTES})")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(info.st_size)
     if len(data) < 8:
         raise ValueError(f"{path}: not a safetensors file ({len(data)} bytes, the header length alone is 8)")
     (header_len,) = struct.unpack("<Q", data[:8])
@@ -568,6 +588,9 @@ def write_safetensors(path, tensors, metadata=None):
     for name, tensor in tensors.items():
         if tensor.dtype not in _DTYPE_NAMES:
             raise ValueError(f"{path}: tensor {name!r} has dtype {tensor.dtype}, which safetensors cannot hold")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            # Never write what no reader accepts: the last good checkpoint stays.
+            raise ValueError(f"{path}: tensor {name!r} holds NaN or infinite values (training diverged); not written")
         raw = _tensor_bytes(tensor)
         header[name] = {"dtype": _DTYPE_NAMES[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)

@@ -6,7 +6,7 @@
  */
 import type { ModelGraph } from "../analysis/graph";
 import type { TrainConfig } from "../runtime/trainTypes";
-import { pyLiteral } from "./pytorch";
+import { docText, pyLiteral, pyString } from "./pytorch";
 
 export interface TrainScriptOptions {
   /** File name of the exported model beside the script, e.g. "model.py". */
@@ -19,7 +19,7 @@ export interface TrainScriptOptions {
 
 export function exportTrainScript(graph: ModelGraph, options: TrainScriptOptions): string {
   const head = [
-    `"""Distributed training of ${graph.spec.name.replace(/\\/g, "/").replace(/"""/g, "'''")} (${options.modelFile}) with PyTorch DDP; exported by ResNet Studio.`,
+    `"""Distributed training of ${docText(graph.spec.name)} (${docText(options.modelFile)}) with PyTorch DDP; exported by ResNet Studio.`,
     ``,
     `    torchrun --nproc_per_node 4 train_ddp.py --dataset cifar10:./cifar-10-batches-bin --out runs/r1`,
     `    torchrun --nnodes 2 --node_rank 0 --master_addr HOST --master_port 29500 --nproc_per_node 8 train_ddp.py ...`,
@@ -46,8 +46,8 @@ export function exportTrainScript(graph: ModelGraph, options: TrainScriptOptions
     `from torch.utils.data import DataLoader, Dataset, TensorDataset`,
     `from torch.utils.data.distributed import DistributedSampler`,
     ``,
-    `MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ${JSON.stringify(options.modelFile)})`,
-    `SPEC_HASH = ${JSON.stringify(options.specHash)}`,
+    `MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ${pyString(options.modelFile)})`,
+    `SPEC_HASH = ${pyString(options.specHash)}`,
     `# The in-editor trainer's defaults per dataset (resnet-studio train).`,
     `DEFAULTS = ${pyLiteral(options.defaults)}`,
     ``,

@@ -10,19 +10,9 @@
  */
 import { canonicalJson } from "../spec/identity";
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { readRegularFile, removeStaleTempFiles, writeFileAtomic } from "../safeFiles";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNetSpec } from "../spec/types";
 import { validateConfig, type EpochMetrics, type OptimizerName, type TrainConfig } from "./trainTypes";
@@ -129,6 +119,7 @@ export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<stri
 }
 
 const DTYPE_BYTES: Record<TensorDtype, number> = { F32: 4, I64: 8 };
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Decodes a safetensors file: checks the header's structure, offsets, the data checksum and that floats are finite. */
 export function decodeSafetensors(
@@ -185,10 +176,21 @@ export function decodeSafetensors(
     }
     const shape = entry.shape as number[];
     const offsets = entry.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)
+    ) {
       fail(`${field}.data_offsets`, `must be [begin, end] byte offsets, got ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
+    if (end < begin || end > dataLength)
+      fail(
+        `${field}.data_offsets`,
+        end < begin
+          ? `end ${end} is before begin ${begin}`
+          : `end ${end} is past the data section's ${dataLength} bytes (truncated file)`,
+      );
     const count = shape.reduce((a, b) => a * b, 1);
     if (begin !== expectedOffset)
       fail(
@@ -200,8 +202,6 @@ export function decodeSafetensors(
         `${field}.data_offsets`,
         `span ${end - begin} bytes does not hold shape [${shape.join(",")}] of ${dtype} (${count * DTYPE_BYTES[dtype]} bytes)`,
       );
-    if (end > dataLength)
-      fail(`${field}.data_offsets`, `end ${end} is past the data section's ${dataLength} bytes (truncated file)`);
     expectedOffset = end;
     const slice = Uint8Array.prototype.slice.call(data, begin, end); // a copy (Buffer#slice would share), so aligned
     let values: Float32Array | Float64Array;
@@ -212,7 +212,12 @@ export function decodeSafetensors(
           fail(field, `value ${i} is ${values[i]}; a checkpoint holds finite weights only`);
       }
     } else {
-      values = Float64Array.from(new BigInt64Array(slice.buffer, slice.byteOffset, count), (v) => Number(v));
+      const ints = new BigInt64Array(slice.buffer, slice.byteOffset, count);
+      for (let i = 0; i < ints.length; i++) {
+        if (ints[i] < -MAX_SAFE || ints[i] > MAX_SAFE)
+          fail(field, `value ${i} is ${ints[i]}, beyond the ±2^53 a counter can be`);
+      }
+      values = Float64Array.from(ints, (v) => Number(v));
     }
     tensors.set(name, { name, dtype, shape, values });
   }
@@ -233,6 +238,24 @@ export function decodeSafetensors(
 
 // ---------------------------------------------------------------------------------------------------------------
 // checkpoint metadata
+
+/** Every metadata field a version-2 checkpoint has (the TypeScript writer, the torch runner and train_ddp.py). */
+const METADATA_FIELDS = new Set([
+  "format",
+  "version",
+  "model",
+  "spec",
+  "specHash",
+  "epoch",
+  "globalStep",
+  "rngState",
+  "optimizer",
+  "config",
+  "history",
+  "backend",
+  "createdAt",
+  "dataSha256",
+]);
 
 /** Parses and checks each metadata field; the error names the file and the field. */
 export function parseCheckpointHeader(metadata: Record<string, string>, file: string): CheckpointHeader {
@@ -257,6 +280,10 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
       fail(field, `must be an integer from 0 to ${max}, got ${JSON.stringify(v)}`);
     return Number(v);
   };
+  for (const key of Object.keys(metadata)) {
+    if (!METADATA_FIELDS.has(key))
+      fail(key, `is not a field of a version ${CHECKPOINT_VERSION} checkpoint (damaged or edited)`);
+  }
   if (text("format") !== CHECKPOINT_FORMAT)
     fail("format", `must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(metadata.format)}`);
   if (text("version") !== CHECKPOINT_VERSION)
@@ -286,8 +313,9 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
   const opt = optimizer;
   if (opt.kind !== "adam" && opt.kind !== "sgd")
     fail("optimizer", `kind must be "adam" or "sgd", got ${JSON.stringify(opt.kind)}`);
-  if (!(Number.isInteger(opt.step) && (opt.step as number) >= 0))
-    fail("optimizer", `step must be a non-negative integer, got ${JSON.stringify(opt.step)}`);
+  // Adam's bias correction raises β to the step: 1e300 is an integer, but no run gets there.
+  if (!(Number.isSafeInteger(opt.step) && (opt.step as number) >= 0))
+    fail("optimizer", `step must be an integer from 0 to 2^53, got ${JSON.stringify(opt.step)}`);
   if (opt.kind !== trainConfig.optimizer)
     fail("optimizer", `kind ${String(opt.kind)} differs from the config's ${trainConfig.optimizer}`);
   const history = json("history");
@@ -369,6 +397,14 @@ const tfShapeOf = (torchShape: number[]): number[] =>
       ? [torchShape[1], torchShape[0]]
       : torchShape;
 
+/** The inverse of tfShapeOf: a tfjs variable's shape in PyTorch layout, as the file stores it. */
+const torchShapeOf = (tfShape: readonly number[]): number[] =>
+  tfShape.length === 4
+    ? [tfShape[3], tfShape[2], tfShape[0], tfShape[1]]
+    : tfShape.length === 2
+      ? [tfShape[1], tfShape[0]]
+      : tfShape.slice();
+
 export interface CheckpointContents {
   meta: Omit<CheckpointHeader, "format" | "version" | "createdAt" | "specHash" | "dataSha256">;
   /** Model parameters and BN buffers, keyed by state_dict name, in tfjs layout. */
@@ -417,88 +453,45 @@ export async function saveCheckpoint(path: string, contents: CheckpointContents)
     contents.optimizer,
     contents.meta.globalStep,
   );
-  writeFileAtomic(file, encodeSafetensors(tensors, checkpointMetadata(contents.meta)));
+  const chunks = encodeSafetensors(tensors, checkpointMetadata(contents.meta));
+  // Never write a checkpoint the reader refuses (weights that overflowed to NaN, a bad counter): the last good one
+  // stays. Reading back from memory costs one more sha256 of the data, small beside an epoch.
+  const bytes = Buffer.concat(chunks);
+  try {
+    const { metadata, tensors: decoded } = decodeSafetensors(bytes, file);
+    parseCheckpointHeader(metadata, file);
+    checkTensorValues(decoded, file);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.replace(`${file}: `, "") : String(err);
+    throw new CheckpointError(`${file}: not written, it could not be read back: ${reason}`);
+  }
+  try {
+    writeFileAtomic(file, bytes);
+  } catch (err) {
+    throw new CheckpointError(err instanceof Error ? err.message : String(err));
+  }
   return file;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // files
 
-const TEMP_PREFIX = ".rs-tmp-";
-
-/** Temp file next to the target, fsync, rename over it, fsync the folder. The temp file is removed if anything fails. */
-export function writeFileAtomic(file: string, chunks: Uint8Array[]): void {
-  const tmp = join(
-    dirname(file),
-    `${TEMP_PREFIX}${process.pid}-${Math.random().toString(36).slice(2)}-${basename(file)}.tmp`,
-  );
-  const fd = openSync(tmp, "w");
-  try {
-    for (const chunk of chunks) {
-      let written = 0;
-      while (written < chunk.length) written += writeSync(fd, chunk, written, chunk.length - written);
-    }
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, file);
-  } catch (err) {
-    unlinkSync(tmp);
-    throw err;
-  }
-  try {
-    const dirFd = openSync(dirname(file), "r");
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  } catch {
-    // Some platforms (Windows) cannot fsync a folder; the rename is still atomic there.
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { removeStaleTempFiles, writeFileAtomic };
 
 /**
- * Removes temp files that a killed writer left in a checkpoint's folder (`.rs-tmp-<pid>-…`, written here and by
- * the Python runner), unless their writer is still alive. Called when a run starts. Returns the names removed.
+ * Larger is not a checkpoint: ResNet-152 with Adam's two slots is 0.7 GB, and node reads at most 2 GiB into one buffer.
  */
-export function removeStaleTempFiles(checkpointPath: string): string[] {
-  const dir =
-    existsSync(checkpointPath) && statSync(checkpointPath).isDirectory() ? checkpointPath : dirname(checkpointPath);
-  if (!existsSync(dir)) return [];
-  const removed: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const match = /^\.rs-tmp-(\d+)-.*\.tmp$/.exec(name);
-    if (!match || processAlive(Number(match[1]))) continue;
-    try {
-      unlinkSync(join(dir, name));
-      removed.push(name);
-    } catch {
-      // Already gone (another run cleaned it): nothing to do.
-    }
-  }
-  return removed;
-}
+export const MAX_CHECKPOINT_BYTES = 2 ** 31 - 1;
 
 export function readCheckpoint(path: string): Checkpoint {
   const file = resolveCheckpointPath(path);
   if (!existsSync(file)) throw new CheckpointError(`${file}: no checkpoint there`);
-  const bytes = readFileSync(file);
+  let bytes: Buffer;
+  try {
+    bytes = readRegularFile(file, MAX_CHECKPOINT_BYTES, "checkpoint");
+  } catch (err) {
+    throw new CheckpointError(err instanceof Error ? err.message : String(err));
+  }
   if (bytes.length >= 8 && bytes.toString("ascii", 0, 8) === "RSCKPT01") {
     throw new CheckpointError(
       `${file}: a format-1 checkpoint (.rsckpt) from an older ResNet Studio; checkpoints are now ${CHECKPOINT_FILE_NAME} (safetensors, shared with PyTorch). Train again to write one`,
@@ -506,7 +499,51 @@ export function readCheckpoint(path: string): Checkpoint {
   }
   const { metadata, tensors } = decodeSafetensors(bytes, file);
   const header = parseCheckpointHeader(metadata, file);
+  checkTensorValues(tensors, file);
   return { header, tensors, path: file };
+}
+
+/**
+ * Values no training produces: a negative BN running variance or Adam second moment (the square root of it is taken),
+ * a negative batch count, a counter that is not I64.
+ */
+function checkTensorValues(tensors: Map<string, StoredTensor>, file: string): void {
+  for (const t of tensors.values()) {
+    const counter = t.name.endsWith(".num_batches_tracked");
+    if (counter !== (t.dtype === "I64"))
+      throw new CheckpointError(
+        `${file}: tensor "${t.name}": dtype ${t.dtype}, expected ${counter ? "I64 (a batch count)" : "F32"}`,
+      );
+    const nonNegative = counter || t.name.endsWith(".running_var") || t.name.endsWith(".exp_avg_sq");
+    if (!nonNegative) continue;
+    const i = t.values.findIndex((v) => v < 0);
+    if (i >= 0)
+      throw new CheckpointError(
+        `${file}: tensor "${t.name}": value ${i} is ${t.values[i]}; ${counter ? "a count" : "a variance"} is never negative`,
+      );
+  }
+}
+
+/**
+ * Refuses tensors that are none of `expected` (the model's parameters and buffers, with their num_batches_tracked,
+ * and, where `optimizerSlots` is given, those slots of each parameter): a file with extra tensors was edited or is
+ * for another network, and silently ignoring them would hide that.
+ */
+export function assertNoExtraTensors(
+  checkpoint: Checkpoint,
+  expected: Iterable<string>,
+  optimizerSlots: readonly string[] = ["momentum_buffer", "exp_avg", "exp_avg_sq"],
+  parameters: Iterable<string> = [],
+): void {
+  const known = new Set(expected);
+  for (const name of [...known])
+    if (name.endsWith(".running_var")) known.add(name.replace(/running_var$/, "num_batches_tracked"));
+  for (const p of parameters) for (const slot of optimizerSlots) known.add(`optimizer.${p}.${slot}`);
+  const extra = [...checkpoint.tensors.keys()].filter((name) => !known.has(name));
+  if (extra.length > 0)
+    throw new CheckpointError(
+      `${checkpoint.path}: tensor "${extra[0]}"${extra.length > 1 ? ` and ${extra.length - 1} more` : ""}: not a tensor of this model (the file was edited, or is for another network)`,
+    );
 }
 
 /** Refuses a checkpoint made for another network, naming both. */
@@ -552,7 +589,7 @@ export function restoreVariables(
       throw new CheckpointError(`${checkpoint.path}: tensor "${name}": dtype ${stored.dtype}, expected F32`);
     if (tfShapeOf(stored.shape).join("x") !== variable.shape.join("x")) {
       throw new CheckpointError(
-        `${checkpoint.path}: tensor "${name}": shape [${stored.shape.join(",")}] does not fit the model's ${what} (PyTorch layout of [${variable.shape.join(",")}])`,
+        `${checkpoint.path}: tensor "${name}": the file has shape [${stored.shape.join(",")}], the model's ${what} is [${torchShapeOf(variable.shape).join(",")}] (PyTorch layout)`,
       );
     }
     tf.tidy(() => variable.assign(fromTorchLayout(stored.values as Float32Array, stored.shape)));
@@ -570,6 +607,7 @@ export interface WeightHolder {
 export function loadCheckpointInto(model: WeightHolder, path: string): Checkpoint {
   const checkpoint = readCheckpoint(path);
   assertSameSpec(checkpoint, model.graph.spec);
+  assertNoExtraTensors(checkpoint, [...model.params.keys(), ...model.buffers.keys()], undefined, model.params.keys());
   restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
   return checkpoint;

@@ -284,7 +284,7 @@ export function parseRunnerLine(line: string): RunnerMessage {
   const where = `"${type}" message`;
   checkFields(record, FIELDS[type as RunnerMessage["type"]], where);
   if (type === "epoch") {
-    for (const key of ["loss", "accuracy", "valLoss", "valAccuracy"]) if (record[key] === null) record[key] = NaN;
+    epochNulls(record);
     if (record.gradients !== undefined) {
       if (!check(record.gradients, "object"))
         throw new TorchProtocolError(`${where}: field "gradients" must be an object`);
@@ -303,8 +303,14 @@ export function parseRunnerLine(line: string): RunnerMessage {
       if (!check(entry, "object")) throw new TorchProtocolError(`${where}: history[${i}] must be an object`);
       const e = entry as Record<string, unknown>;
       checkFields(e, EPOCH_FIELDS, `${where} history[${i}]`);
-      for (const key of ["loss", "accuracy", "valLoss", "valAccuracy"]) if (e[key] === null) e[key] = NaN;
+      epochNulls(e);
     });
   }
   return record as unknown as RunnerMessage;
+}
+
+/** JSON's null is a non-finite metric (NaN); validation figures of a run that held nothing out are absent. */
+function epochNulls(e: Record<string, unknown>): void {
+  for (const key of ["loss", "accuracy", "valLoss", "valAccuracy"]) if (e[key] === null) e[key] = NaN;
+  if (e.valSamples === 0) for (const key of ["valLoss", "valAccuracy"]) delete e[key];
 }

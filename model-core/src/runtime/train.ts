@@ -10,6 +10,7 @@ import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../data/dataset";
 import { SeededRng, shuffledIndices } from "../data/rng";
 import {
+  assertNoExtraTensors,
   assertResumable,
   readCheckpoint,
   removeStaleTempFiles,
@@ -277,14 +278,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (reason !== "completed") break;
       const trainSeconds = (performance.now() - epochStart) / 1000;
-      const val = await evaluate(model, valAdapter, valIndices);
+      // Nothing held out (valFraction 0): the epoch has no validation figures, and only the training loss can diverge.
+      const val = valIndices.length > 0 ? await evaluate(model, valAdapter, valIndices) : null;
       const metrics: EpochMetrics = {
         epoch,
         epochs: config.epochs,
         loss: lossSum / Math.max(1, seen),
         accuracy: correctSum / Math.max(1, seen),
-        valLoss: val.loss,
-        valAccuracy: val.accuracy,
+        ...(val ? { valLoss: val.loss, valAccuracy: val.accuracy } : {}),
         lr,
         imagesPerSecond: seen / Math.max(1e-9, trainSeconds),
         seconds: (performance.now() - epochStart) / 1000,
@@ -294,7 +295,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       history.push(metrics);
       options.onEpoch?.(metrics);
       emit({ type: "epoch", ...metrics });
-      if (!Number.isFinite(val.loss)) {
+      if (val && !Number.isFinite(val.loss)) {
         reason = "diverged";
         message = `training diverged: the validation loss became ${val.loss} after epoch ${epoch + 1}; lower the learning rate (--lr)`;
         epoch++;
@@ -342,9 +343,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
 function resume(checkpoint: Checkpoint, model: TrainableModel, optimizer: Optimizer, config: TrainConfig): void {
   assertResumable(checkpoint, model.graph.spec, config);
+  const state = optimizer.stateTensors();
+  assertNoExtraTensors(checkpoint, [...model.params.keys(), ...model.buffers.keys(), ...state.map(([n]) => n)], []);
   restoreVariables(checkpoint, "parameter", model.params);
   restoreVariables(checkpoint, "buffer", model.buffers);
-  restoreVariables(checkpoint, "optimizer state", optimizer.stateTensors());
+  restoreVariables(checkpoint, "optimizer state", state);
   optimizer.step = checkpoint.header.optimizer.step;
 }
 

@@ -86,8 +86,9 @@ export interface EpochMetrics {
   /** Mean training loss and accuracy over the epoch's batches (BN in train mode). */
   loss: number;
   accuracy: number;
-  valLoss: number;
-  valAccuracy: number;
+  /** Loss and accuracy on the held-out images; absent when none were held out (`--val-fraction 0`). */
+  valLoss?: number;
+  valAccuracy?: number;
   /** Learning rate at the epoch's last step. */
   lr: number;
   /** Training images per second over the epoch (validation excluded). */
@@ -144,6 +145,9 @@ export class TrainConfigError extends Error {
 
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
+/** The most data-parallel replicas (threads) a run starts, from the flag, a setting or a checkpoint's config. */
+export const MAX_WORKERS = 64;
+
 /** Checks every field by type and range (configs also arrive from checkpoint files, so nothing is trusted). */
 export function validateConfig(config: TrainConfig): void {
   const problems: string[] = [];
@@ -170,8 +174,11 @@ export function validateConfig(config: TrainConfig): void {
     problems.push(`maxSteps must be a positive integer, got ${JSON.stringify(c.maxSteps)}`);
   if (c.timeBudgetSeconds !== undefined && !(isNumber(c.timeBudgetSeconds) && c.timeBudgetSeconds > 0))
     problems.push(`timeBudgetSeconds must be positive, got ${JSON.stringify(c.timeBudgetSeconds)}`);
-  if (c.workers !== undefined && !(Number.isInteger(c.workers) && (c.workers as number) >= 1))
-    problems.push(`workers must be a positive integer, got ${JSON.stringify(c.workers)}`);
+  if (
+    c.workers !== undefined &&
+    !(Number.isInteger(c.workers) && (c.workers as number) >= 1 && (c.workers as number) <= MAX_WORKERS)
+  )
+    problems.push(`workers must be an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(c.workers)}`);
   if (c.samplesPerEpoch !== undefined && !(Number.isInteger(c.samplesPerEpoch) && (c.samplesPerEpoch as number) >= 1))
     problems.push(`samples per epoch must be a positive integer, got ${JSON.stringify(c.samplesPerEpoch)}`);
   if (c.logEverySeconds !== undefined && !(isNumber(c.logEverySeconds) && c.logEverySeconds > 0))

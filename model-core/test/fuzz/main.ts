@@ -1,5 +1,6 @@
-/** `npm run fuzz -- --cases 10000 [--seed 1]`: the long fuzz run; exits 1 on any crash, over-budget or unlocated case. */
+/** `npm run fuzz -- --cases 10000 [--checkpoint-cases 1000] [--seed 1]`: the long fuzz run (specs, then checkpoints); exits 1 on any crash, over-budget or unlocated case. */
 import { runFuzz } from "./specFuzz";
+import { runCheckpointFuzz } from "./checkpointFuzz";
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,14 +16,28 @@ function option(name: string, fallback: number): number {
 const cases = option("cases", 10_000);
 const seed = option("seed", 1);
 const report = runFuzz(seed, cases, (done) => process.stderr.write(`${done}/${cases}\r`));
-process.stdout.write(
-  [
-    `fuzz: ${report.cases} cases, seed ${seed}`,
-    `crashes: ${report.crashes}, over budget: ${report.overBudget}, unlocated errors: ${report.unlocated}`,
-    `cases with errors: ${report.withErrors}, cases analyzed to a graph: ${report.withGraph}`,
-    `time: ${(report.totalMillis / 1000).toFixed(1)} s in all, slowest case ${report.slowestMillis.toFixed(0)} ms`,
-    ...report.failures,
-    "",
-  ].join("\n"),
-  () => process.exit(report.crashes + report.overBudget + report.unlocated > 0 ? 1 : 0),
-);
+const checkpointCases = option("checkpoint-cases", 1000);
+void runCheckpointFuzz(seed, checkpointCases, (done) =>
+  process.stderr.write(`checkpoints ${done}/${checkpointCases}\r`),
+).then((checkpoints) => {
+  const checkpointFailures =
+    checkpoints.crashes + checkpoints.unnamed + checkpoints.unreadableWrites + checkpoints.tempFilesLeft;
+  process.stdout.write(
+    [
+      `fuzz: ${report.cases} cases, seed ${seed}`,
+      `crashes: ${report.crashes}, over budget: ${report.overBudget}, unlocated errors: ${report.unlocated}`,
+      `cases with errors: ${report.withErrors}, cases analyzed to a graph: ${report.withGraph}`,
+      `time: ${(report.totalMillis / 1000).toFixed(1)} s in all, slowest case ${report.slowestMillis.toFixed(0)} ms`,
+      ...report.failures,
+      `checkpoint fuzz: ${checkpoints.cases} cases, seed ${seed}: ${checkpoints.accepted} accepted (loaded, saved, read back), ${checkpoints.refused} refused naming the file`,
+      `crashes: ${checkpoints.crashes}, messages not naming the file: ${checkpoints.unnamed}, unreadable writes: ${checkpoints.unreadableWrites}, temp files left: ${checkpoints.tempFilesLeft}`,
+      `mutators: ${Object.entries(checkpoints.byMutator)
+        .map(([name, n]) => `${name} ${n}`)
+        .join(", ")}`,
+      `time: ${(checkpoints.totalMillis / 1000).toFixed(1)} s in all, slowest case ${checkpoints.slowestMillis.toFixed(0)} ms`,
+      ...checkpoints.failures,
+      "",
+    ].join("\n"),
+    () => process.exit(report.crashes + report.overBudget + report.unlocated + checkpointFailures > 0 ? 1 : 0),
+  );
+});
