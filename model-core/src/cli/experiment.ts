@@ -116,9 +116,9 @@ export function formatPlan(line: ExperimentEstimateLine): string {
 /** One line per finished epoch on stderr. */
 function epochLine(
   net: string,
-  event: { epoch: number; epochs: number; accuracy: number; valAccuracy: number; seconds: number },
+  event: { epoch: number; epochs: number; accuracy: number; valAccuracy?: number; seconds: number },
 ): string {
-  return `${net} epoch ${event.epoch + 1}/${event.epochs}: training error ${formatPercent(1 - event.accuracy, 2)}, validation error ${formatPercent(1 - event.valAccuracy, 2)} (${formatDuration(event.seconds)})\n`;
+  return `${net} epoch ${event.epoch + 1}/${event.epochs}: training error ${formatPercent(1 - event.accuracy, 2)}, validation error ${formatPercent(1 - (event.valAccuracy ?? Number.NaN), 2)} (${formatDuration(event.seconds)})\n`;
 }
 
 export async function runPlainVsResidual(options: ExperimentCliOptions): Promise<ExperimentState> {
@@ -225,7 +225,7 @@ export async function runPlainVsResidual(options: ExperimentCliOptions): Promise
               net,
               epoch: event.epoch + 1,
               trainError: 1 - event.accuracy,
-              valError: 1 - event.valAccuracy,
+              valError: 1 - (event.valAccuracy ?? Number.NaN),
               seconds: event.seconds,
             }) + "\n",
           );

@@ -226,7 +226,12 @@ export async function runExperiment(options: ExperimentRunOptions): Promise<Expe
       if (event.type !== "epoch") return;
       const { type: _, ...metrics } = event;
       record.history.push(metrics);
-      series.points.push({ epoch: event.epoch + 1, trainError: 1 - event.accuracy, valError: 1 - event.valAccuracy });
+      series.points.push({
+        epoch: event.epoch + 1,
+        trainError: 1 - event.accuracy,
+        valError: 1 - (event.valAccuracy ?? Number.NaN),
+      });
+      // Every net validates (experimentData always holds images out), so NaN marks a trainer bug, never data.
       series.seconds = (performance.now() - netStarted) / 1000;
       save();
       publish();
