@@ -552,6 +552,7 @@ def bench_job(job, module, net, device, cancel):
     net.train()
     ref_net.train()
     step_counter = [0]
+    started = time.perf_counter()
 
     def our_step():
         ours.zero_grad(set_to_none=True)
@@ -562,7 +563,8 @@ def bench_job(job, module, net, device, cancel):
         ours.step()
         step_counter[0] += 1
         emit({"type": "step", "epoch": 0, "step": step_counter[0] - 1, "stepsPerEpoch": 1 << 30, "globalStep": step_counter[0],
-              "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0})
+              "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0,
+              "epochSeconds": time.perf_counter() - started})
 
     def ref_step():
         ref_opt.zero_grad(set_to_none=True)
