@@ -17,7 +17,7 @@ import { loadCheckpointInto } from "../runtime/checkpoint";
 import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
 import { passBatch } from "../runtime/memoryGuard";
 import { parseIntegerOption, writeStdout } from "./summary";
-import { isTorchBackend, type TrainBackend } from "./train";
+import { isTorchBackend, parseThreads, type TrainBackend } from "./train";
 
 export interface GradflowCliOptions {
   batch?: string;
@@ -29,6 +29,7 @@ export interface GradflowCliOptions {
   backend?: string;
   python?: string;
   device?: string;
+  threads?: string;
   /** Load these weights (a checkpoint) instead of the seeded initialisation. */
   weights?: string;
   json?: boolean;
@@ -73,7 +74,7 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
     ? { name: "torch", detail: "PyTorch in a child process" }
     : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
   const python = onTorch ? resolvePython(options.python) : null;
-  if (python) probeTorch(python);
+  if (python) await probeTorch(python);
   const preferred = h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH;
   let batch: number;
   if (backend.name === "torch")
@@ -100,6 +101,7 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
       mode,
       python,
       device: parseDevice(options.device ?? "auto"),
+      threads: options.threads === undefined ? undefined : parseThreads(options.threads),
       weights: options.weights ? { checkpoint: options.weights } : { seed },
     });
     await report(result, backend.name, result.backend);
@@ -152,6 +154,7 @@ export function registerGradflow(program: Command): void {
       "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",
     )
     .option("--device <name>", "with --backend torch: cpu | cuda | auto")
+    .option("--threads <n>", "with --backend torch: torch threads (default: one per core)")
     .option(
       "--weights <checkpoint>",
       "measure these weights (a checkpoint file or folder; same spec) instead of the seeded initialisation",
