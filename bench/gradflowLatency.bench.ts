@@ -14,9 +14,10 @@ import { Worker } from "node:worker_threads";
 import { analyzeOrThrow } from "../model-core/src/analysis/analyze";
 import { presets } from "../model-core/src/spec/presets";
 import { WarmGradientPair, type GradientJob } from "../extension/src/warmWorker";
+import { SMOKE, repeats } from "./smoke";
 
 const BAR_MS = 1000;
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const REPEATS = repeats(Number(process.env.BENCH_REPEATS ?? 5));
 const WORKER = join(__dirname, "..", "dist", "trainWorker.js");
 const BACKEND = (process.env.BENCH_BACKEND ?? "wasm") as GradientJob["backend"];
 
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
 
   const opened = new WarmGradientPair(spawn);
   opened.warmUp(BACKEND, job.wasmDir);
-  await new Promise((resolve) => setTimeout(resolve, 3000)); // the user reads the diagram before asking
+  await new Promise((resolve) => setTimeout(resolve, SMOKE ? 0 : 3000)); // the user reads the diagram before asking
   const firstMs = await timed(opened);
   opened.dispose();
 
