@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { loadSpec } from "../load";
 import { reportDiagnostics, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
+import { backendChoicesText } from "../runtime/backendNames";
 import { buildModel } from "../runtime/model";
 import { LocalBatchStepper, type BatchStepper } from "../runtime/stepper";
 import { DataParallelStepper, resolveWorkerCount } from "../runtime/parallel";
@@ -248,7 +249,7 @@ export function registerBench(program: Command): void {
     .option("--batch <n>", "batch size", "64")
     .option(
       "--backend <name>",
-      "auto | wasm | cpu | tensorflow | torch (against bench/pytorch_reference.py; exits 1 below 0.95×)",
+      `${backendChoicesText()} (torch: against bench/pytorch_reference.py; exits 1 below 0.95×)`,
       "auto",
     )
     .option("--python <path>", "with --backend torch: the Python with PyTorch")

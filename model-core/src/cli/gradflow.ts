@@ -11,6 +11,7 @@ import { analyze } from "../analysis/analyze";
 import { loadSpec, parseShapeArg } from "../load";
 import { SeededRng } from "../data/rng";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
+import { backendChoicesText } from "../runtime/backendNames";
 import { buildModel, type ApplyMode } from "../runtime/model";
 import { gradientFlow, gradientFlowTable, seededFlowBatch } from "../runtime/gradflow";
 import { loadCheckpointInto } from "../runtime/checkpoint";
@@ -148,7 +149,7 @@ export function registerGradflow(program: Command): void {
     .option("--no-bn", "remove batch normalisation (convs get biases, PyTorch's default init)")
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
     .option("--mode <train|eval>", "BN with batch statistics (train, default) or running statistics (eval)")
-    .option("--backend <name>", "auto (default), tensorflow, wasm, cpu or torch")
+    .option("--backend <name>", `${backendChoicesText()} (default auto)`)
     .option(
       "--python <path>",
       "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",

@@ -11,6 +11,7 @@ import { parseShapeArg } from "../load";
 import type { ModelGraph } from "../analysis/graph";
 import { loadAnalyzed, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
+import { backendChoicesText, parseBackendSetting } from "../runtime/backendNames";
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
 import { resolveWorkerCount } from "../runtime/parallel";
@@ -554,11 +555,12 @@ export function formatEstimate(e: TrainEstimateLine): string {
   return lines.join("\n") + "\n";
 }
 
-/** `--backend torch` (or the setting/env value "torch"): train on PyTorch instead of tfjs. */
+/** `--backend torch` (or RESNET_STUDIO_BACKEND=torch with --backend auto): run on PyTorch instead of tfjs. */
 export function isTorchBackend(value: string | undefined): boolean {
-  const v = (value ?? "auto").trim().toLowerCase();
-  if (v === "auto" && process.env.RESNET_STUDIO_BACKEND?.trim().toLowerCase() === "torch") return true;
-  return v === "torch" || v === "pytorch";
+  const flag = parseBackendSetting(value ?? "auto", "--backend");
+  const env = process.env.RESNET_STUDIO_BACKEND;
+  const chosen = flag === "auto" && env?.trim() ? parseBackendSetting(env, "RESNET_STUDIO_BACKEND") : flag;
+  return chosen === "torch";
 }
 
 export function formatSummary(s: TrainSummary): string {
@@ -679,7 +681,7 @@ export function registerTrain(program: Command): void {
     .option("--log-every <n>", "with --json, also print a line every n steps")
     .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
-    .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch", "auto")
+    .option("--backend <name>", backendChoicesText(), "auto")
     .option(
       "--python <path>",
       "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",

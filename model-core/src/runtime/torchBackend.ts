@@ -5,7 +5,7 @@
  * Initial weights come from the tfjs runtime's seeded initialisation, and the data through the same normalisation
  * tables and split, so a seed means the same run on both backends; checkpoints are the shared safetensors format.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -118,6 +118,58 @@ export function otherPythonHint(chosen: PythonChoice): string {
       return ` Note: ${command} has torch ${version}; use it with --python ${command}, RESNET_STUDIO_PYTHON or the setting resnetStudio.python.`;
   }
   return "";
+}
+
+const descriptions = new Map<string, Promise<string>>();
+
+/**
+ * One line for the user: which Python the torch backend runs, chosen how, with which torch and CUDA (or why it can't,
+ * and which other known Python has torch). Checked once per interpreter, bounded to 20 s, never started as a worker.
+ */
+export function describePython(python: PythonChoice): Promise<string> {
+  let line = descriptions.get(python.command);
+  if (!line) {
+    line = new Promise<string>((resolve) => {
+      const child = spawn(
+        python.command,
+        [
+          "-c",
+          "import json, sys, torch; print(json.dumps([sys.executable, sys.version.split()[0], torch.__version__, torch.cuda.is_available()]))",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"], detached: true },
+      );
+      let out = "";
+      let err = "";
+      const done = (text: string) => {
+        clearTimeout(timer);
+        if (child.pid !== undefined)
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            /* gone */
+          }
+        resolve(text);
+      };
+      const who = `torch backend: \`${python.command}\` (${python.origin})`;
+      const timer = setTimeout(() => done(`${who} did not answer within 20 s`), 20_000);
+      child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4096)));
+      child.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4096)));
+      child.on("error", (e) => done(`${who} could not be started (${e.message}).${otherPythonHint(python)}`));
+      child.on("close", (code) => {
+        try {
+          const [executable, version, torch, cuda] = JSON.parse(out.trim()) as [string, string, string, boolean];
+          done(
+            `${who}: Python ${version} at ${executable}, torch ${torch}, CUDA ${cuda ? "available" : "not available"}`,
+          );
+        } catch {
+          const last = err.trim().split("\n").pop() ?? "";
+          done(`${who} cannot import torch (exit code ${code}${last ? `: ${last}` : ""}).${otherPythonHint(python)}`);
+        }
+      });
+    });
+    descriptions.set(python.command, line);
+  }
+  return line;
 }
 
 /** The shared warm worker of `python`. */
