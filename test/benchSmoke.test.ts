@@ -21,6 +21,8 @@ const haveChromium = existsSync(CHROMIUM_PATH) ? false : `Chromium not found at 
 /** What each benchmark needs beyond node. */
 const NEEDS: Record<string, string | false> = {
   "torchBackend.bench.ts": haveTorch,
+  "torchWarm.bench.ts": haveTorch,
+  "gradflowLatencyTorch.bench.ts": haveTorch,
   "webview.bench.ts": haveChromium,
 };
 
@@ -30,7 +32,8 @@ const files = readdirSync(join(root, "bench"))
 
 test("every benchmark file is covered by the smoke run", () => {
   assert.ok(files.length >= 10, files.join(", "));
-  assert.ok(files.includes("torchBackend.bench.ts"));
+  for (const torchBench of ["torchBackend.bench.ts", "torchWarm.bench.ts", "gradflowLatencyTorch.bench.ts"])
+    assert.ok(files.includes(torchBench), torchBench);
 });
 
 for (const file of files) {
