@@ -552,6 +552,8 @@ def bench_job(job, module, net, device, cancel):
     """Training img/s of the exported module with the event stream, against bench/pytorch_reference.py's
     hand-written loop on the same data, interleaved in rounds so that both see the same machine load."""
     reference = load_module(job["reference"])
+    if job.get("threads"):  # the reference module sets its own thread count when imported
+        torch.set_num_threads(int(job["threads"]))
     batch = job["batch"]
     c, h, w = job["input"]
     torch.manual_seed(0)
