@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { isMainThread } from "node:worker_threads";
 import { join } from "node:path";
 import { formatBytes } from "../presentation/format";
 import { RpcClient, RpcError } from "../rpc";
@@ -139,6 +140,13 @@ function hookExit(): void {
   process.on("exit", () => {
     for (const worker of live) worker.killNow();
   });
+  // A SIGTERM or SIGHUP would end the process without "exit": kill the groups first, then die of the same signal.
+  if (isMainThread)
+    for (const signal of ["SIGTERM", "SIGHUP"] as const)
+      process.once(signal, () => {
+        for (const worker of live) worker.killNow();
+        process.kill(process.pid, signal);
+      });
 }
 
 /** True when `version` ("1.13.0a0+git…", "2.1.2+cu121") is at least `min`. */
@@ -241,6 +249,10 @@ export class TorchWorker {
         this.disarmSilence();
         this.refStreams(false);
         this.armIdleStop();
+        // Job folders are removed by their jobs; an idle worker keeps no temp root either (a worker thread that is
+        // terminated never runs the exit hook).
+        if (this.tempRoot) rmSync(this.tempRoot, { recursive: true, force: true });
+        this.tempRoot = null;
       }
     }
   }
