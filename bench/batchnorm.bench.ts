@@ -7,8 +7,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../model-core/src/runtime/backend";
 import { batchNormTrain, batchNormTrainComposed, registerBatchNormKernels } from "../model-core/src/runtime/batchNorm";
+import { SMOKE, repeats } from "./smoke";
 
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
+const REPEATS = repeats(Number(process.env.BENCH_REPEATS ?? 7));
 
 /** ResNet-20's BNs: stem + 6 in stage 1 at 32², 6 at 16², 6 at 8². */
 const SHAPES: { name: string; size: number; channels: number; count: number }[] = [
@@ -36,7 +37,7 @@ function timeMs(op: () => void): number {
 async function main(): Promise<void> {
   await initBackend("wasm");
   registerBatchNormKernels();
-  for (const batch of [64, 32]) {
+  for (const batch of SMOKE ? [32] : [64, 32]) {
     const totals = { composed: 0, fused: 0 };
     for (const s of SHAPES) {
       const shape: [number, number, number, number] = [batch, s.size, s.size, s.channels];

@@ -7,9 +7,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../model-core/src/runtime/backend";
 import { shippedWasmConv2DBackpropInput } from "../model-core/src/runtime/convKernels";
+import { repeats } from "./smoke";
 
 const BATCH = 64;
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const REPEATS = repeats(Number(process.env.BENCH_REPEATS ?? 5));
 
 interface Layer {
   name: string;

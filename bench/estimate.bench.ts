@@ -9,6 +9,7 @@ import { loadSpec } from "../model-core/src/load";
 import { adaptToDataset } from "../model-core/src/analysis/adapt";
 import { stepSeconds } from "../model-core/src/analysis/estimate";
 import { datasetTarget } from "../model-core/src/data/resolve";
+import { SMOKE, repeats } from "./smoke";
 
 const NETWORKS = [
   "examples/small.resnet.ts",
@@ -17,8 +18,8 @@ const NETWORKS = [
   "examples/preact-resnet110.resnet.ts",
 ];
 const BATCH = 64;
-const rounds = Number(process.env.BENCH_ESTIMATE_ROUNDS ?? 2);
-const steps = Number(process.env.BENCH_ESTIMATE_STEPS ?? 3);
+const rounds = repeats(Number(process.env.BENCH_ESTIMATE_ROUNDS ?? 2));
+const steps = SMOKE ? 1 : Number(process.env.BENCH_ESTIMATE_STEPS ?? 3);
 
 function emit(line: Record<string, unknown>): void {
   console.log(JSON.stringify(line));
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
       backend: backend.name,
       note: `${t.workers} workers; ${(t.macsPerSecond / 1e9).toFixed(2)} GMAC/s, overhead ${(t.stepOverheadSeconds * 1000).toFixed(0)} ms/step, ${(t.secondsPerParam * 1e9).toFixed(1)} ns/param`,
     });
-    for (const file of NETWORKS) {
+    for (const file of SMOKE ? NETWORKS.slice(0, 1) : NETWORKS) {
       const loaded = loadSpec(file);
       const adapted = loaded.graph ? adaptToDataset(loaded.graph.spec, target) : null;
       if (!adapted) throw new Error(`${file}: does not analyse`);

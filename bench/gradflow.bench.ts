@@ -12,8 +12,9 @@ import { presets } from "../model-core/src/spec/presets";
 import { buildModel, type GraphModel } from "../model-core/src/runtime/model";
 import { crossEntropy, gradientFlow } from "../model-core/src/runtime/gradflow";
 import { SeededRng } from "../model-core/src/data/rng";
+import { SMOKE, repeats } from "./smoke";
 
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const REPEATS = repeats(Number(process.env.BENCH_REPEATS ?? 5));
 const BAR_MS = 1000;
 
 function median(xs: number[]): number {
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     unit: "ms",
     note: `taps cost ${Math.round(r56.ms - plain)} ms`,
   });
-  const r110 = await timeGradflow("resnet110", 32, Math.max(1, Math.floor(REPEATS / 2)));
+  const r110 = await timeGradflow("resnet110", SMOKE ? 2 : 32, Math.max(1, Math.floor(REPEATS / 2)));
   emit({ bench: "gradflow resnet110 batch 32", metric: "gradflowMs", value: Math.round(r110.ms), unit: "ms" });
 }
 

@@ -17,8 +17,9 @@ import {
   renderSvg,
   type OverlayOptions,
 } from "../model-core/src/render/index";
+import { repeats } from "./smoke";
 
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
+const REPEATS = repeats(Number(process.env.BENCH_REPEATS ?? 7));
 const OVERLAYS: OverlayOptions = { shapes: true, params: true, macs: true, receptiveField: true, gradients: false };
 
 function emit(metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {

@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { SMOKE } from "./smoke";
 
 const root = join(__dirname, "..");
 const cli = join(root, "model-core/bin/resnet-studio.js");
@@ -40,7 +41,7 @@ function emit(line: Record<string, unknown>): void {
   console.log(JSON.stringify(line));
 }
 
-const seconds = process.env.BENCH_TRAIN_SECONDS ?? "16";
+const seconds = SMOKE ? "1" : (process.env.BENCH_TRAIN_SECONDS ?? "16");
 const throughput = runCli(
   ["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--json"],
   10 * 60_000,
@@ -79,7 +80,7 @@ if (bench) {
     note: "bench failed",
   });
 }
-if (bench && bench.workers !== 1 && !process.env.BENCH_SKIP_ONE_WORKER) {
+if (bench && bench.workers !== 1 && !process.env.BENCH_SKIP_ONE_WORKER && !SMOKE) {
   const single = lastJson(
     runCli(
       ["bench", "--model", "resnet20", "--batch", "64", "--seconds", seconds, "--workers", "1", "--json"],
@@ -101,7 +102,9 @@ if (bench && bench.workers !== 1 && !process.env.BENCH_SKIP_ONE_WORKER) {
 }
 
 if (!process.env.BENCH_SKIP_MNIST) {
-  const mnist = runCli(["train", "examples/small.resnet.ts", "--dataset", "mnist", "--json"], 10 * 60_000);
+  // Smoke mode: a few steps and no estimate, only to see the command and its summary line work.
+  const short = SMOKE ? ["--max-steps", "3", "--epochs", "1", "--no-estimate"] : [];
+  const mnist = runCli(["train", "examples/small.resnet.ts", "--dataset", "mnist", "--json", ...short], 10 * 60_000);
   const summary = lastJson(mnist.stdout);
   const accuracy = typeof summary?.valAccuracy === "number" ? summary.valAccuracy : 0;
   const backend = typeof summary?.backend === "string" ? summary.backend : "?";

@@ -17,6 +17,8 @@ const SPEC_ANALYSIS_TIMEOUT_MS = 15_000;
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
 import type { BackendSetting, TorchSettings } from "./pure/workerProtocol";
+import { isBackendSetting } from "resnet-studio/runtime/backendNames";
+import { logTorchPython, pythonExtensionInterpreter, watchPythonExtension } from "./pythonDiscovery";
 import { TrainWorkerHost } from "./trainWorkerHost";
 import {
   EMPTY_TRAINING,
@@ -180,10 +182,7 @@ class DiagramPanel {
       .toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
     // Gradient flow is one click away from the diagram: have its worker and backend ready.
-    ctx.gradients.warmUp(
-      config<BackendSetting>("backend", "auto"),
-      path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep,
-    );
+    ctx.gradients.warmUp(backendSetting(), path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => {
         // Field by field: only a checked copy reaches the handlers; a bad request is still answered, with ok: false.
@@ -365,7 +364,7 @@ class DiagramPanel {
       kind: "gradientFlow",
       graph,
       plain,
-      backend: config<BackendSetting>("backend", "auto"),
+      backend: backendSetting(),
       batch: config("gradientBatch", 8),
       seed: 1,
       wasmDir,
@@ -401,7 +400,7 @@ class DiagramPanel {
     const documentUri = this.view.documentUri;
     const dist = path.join(this.ctx.extension.extensionPath, "dist");
     const wasmDir = path.join(dist, "wasm") + path.sep;
-    const backend = config<BackendSetting>("backend", "auto");
+    const backend = backendSetting();
     const batchSize = config("trainBatchSize", 64);
     const epochs = config("trainEpochs", 3);
     const { workers } = workersSetting(config("trainWorkers", 0));
@@ -535,10 +534,11 @@ class DiagramPanel {
       {
         kind: "lrRange",
         graph,
-        backend: config<BackendSetting>("backend", "auto"),
+        backend: backendSetting(),
         dataset: "mnist",
         dataDir: path.join(this.ctx.extension.extensionPath, "dist", "data"),
         options: { batchSize: config("trainBatchSize", 64) },
+        ...torchSettings(),
       },
       (m) => {
         if (m.type === "lrRange") this.post({ type: "lrRange", result: m.result });
@@ -639,6 +639,7 @@ function activeSpecDocument(): vscode.TextDocument | null {
 
 export function activate(context: vscode.ExtensionContext): void {
   const dist = path.join(context.extensionPath, "dist");
+  void watchPythonExtension(context, outputChannel());
   let layoutClient: LayoutClient | null = null;
   const ctx: ExtensionContext = {
     extension: context.extension,
@@ -824,10 +825,36 @@ async function openDiagram(
 }
 
 export function deactivate(): void {
-  // Everything is disposed through context.subscriptions.
+  // Everything is disposed through context.subscriptions; stopping the worker threads closes their torch workers'
+  // stdin, which ends them.
+  output?.dispose();
+  output = null;
 }
 
-/** resnetStudio.python and resnetStudio.device, read by the worker when the backend is "torch". */
+/**
+ * The Python extension's interpreter, resnetStudio.python, resnetStudio.device and resnetStudio.torchThreads, read by
+ * the worker when the backend is "torch" (which Python and torch it is goes to the output channel once).
+ */
 function torchSettings(): TorchSettings {
-  return { python: config<string>("python", ""), device: config<"cpu" | "cuda" | "auto">("device", "auto") };
+  const python = config<string>("python", "");
+  if (backendSetting() === "torch") logTorchPython(outputChannel(), python);
+  return {
+    python,
+    pythonExtension: pythonExtensionInterpreter(),
+    device: config<"cpu" | "cuda" | "auto">("device", "auto"),
+    threads: config<number>("torchThreads", 0) || undefined,
+  };
+}
+
+/** resnetStudio.backend, checked against the one list of backend names (a hand-edited value falls back to auto). */
+function backendSetting(): BackendSetting {
+  const value = config<unknown>("backend", "auto");
+  return isBackendSetting(value) ? value : "auto";
+}
+
+let output: vscode.OutputChannel | null = null;
+/** The "ResNet Studio" output channel, created on first use. */
+function outputChannel(): vscode.OutputChannel {
+  output ??= vscode.window.createOutputChannel("ResNet Studio");
+  return output;
 }

@@ -6,6 +6,7 @@
  * experiment (experiment/run.ts), which pushes its state after every epoch.
  */
 import { parentPort } from "node:worker_threads";
+import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -32,11 +33,28 @@ import { networkId } from "resnet-studio/spec/identity";
 import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
 import type { GradientPair, TrainingEvent } from "resnet-studio/protocol";
 import { serveRequests } from "resnet-studio/rpcWorker";
-import type { TrainJob, TrainJobResults, TrainWorkerNote, TrainWorkerPush } from "./pure/workerProtocol";
+import type {
+  BackendSetting,
+  TrainJob,
+  TrainJobResults,
+  TrainWorkerNote,
+  TrainWorkerPush,
+} from "./pure/workerProtocol";
 import { toTrainingEvent } from "./pure/trainEvents";
-import { calibrateOnTorch, gradientFlowOnTorch, resolvePython, trainOnTorch } from "resnet-studio/runtime/torchBackend";
+import {
+  calibrateOnTorch,
+  gradientFlowOnTorch,
+  lrRangeOnTorch,
+  resolvePython,
+  trainOnTorch,
+} from "resnet-studio/runtime/torchBackend";
 
 const port = parentPort;
+
+/** The tfjs backend a job initialises: on torch, tfjs only draws the seeded weights and inputs, on cpu. */
+function tfjsBackendOf(setting: BackendSetting): BackendChoice {
+  return setting === "torch" ? "cpu" : setting;
+}
 let abort: AbortController | null = null;
 
 function push(message: TrainWorkerPush): void {
@@ -124,8 +142,11 @@ async function flowOnTorch(
     labels,
     mode: "train",
     weights: { seed: job.seed },
-    python: resolvePython(undefined, job.python),
+    python: resolvePython(undefined, job.python, job.pythonExtension),
     device: job.device ?? "auto",
+    // The network and its twin run at once, one worker each: half the cores each, or their OpenMP threads spin
+    // against each other (warm ResNet-56 pair at load 10-13 on 2 cores: 11.2 s with 2 threads each, 483 ms with 1).
+    threads: job.threads ?? Math.max(1, Math.floor(availableParallelism() / 2)),
   });
 }
 
@@ -155,7 +176,7 @@ async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Pr
       graph: job.graph,
       data,
       config,
-      python: resolvePython(undefined, job.python),
+      python: resolvePython(undefined, job.python, job.pythonExtension),
       device: job.device ?? "auto",
       signal: controller.signal,
       snapshot: {
@@ -180,7 +201,7 @@ async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Pr
 }
 
 async function runTraining(job: Extract<TrainJob, { kind: "train" }>): Promise<TrainJobResults["train"]> {
-  const backend = await initBackend(job.backend as BackendChoice);
+  const backend = await initBackend(tfjsBackendOf(job.backend));
   const { config, data } = await trainingConfigAndData(job);
   const dataset = data.train;
   const model: TfModel = buildModel(job.graph, { seed: config.seed });
@@ -236,31 +257,42 @@ async function runTraining(job: Extract<TrainJob, { kind: "train" }>): Promise<T
 
 /** Find Learning Rate: the range test on a fresh model, pushing every few steps so the chart fills in live. */
 async function runLrRange(job: Extract<TrainJob, { kind: "lrRange" }>): Promise<LrRangeResult> {
-  await initBackend(job.backend as BackendChoice);
+  await initBackend(tfjsBackendOf(job.backend));
   const [c, h, w] = job.graph.input as [number, number, number];
   const file = join(job.dataDir, MNIST_FILE_NAME);
   const dataset =
     job.dataset === "mnist" && existsSync(file)
       ? loadMnist(file)
       : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0], seed: 1 })).train;
-  const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
   abort = new AbortController();
   const points: LrPoint[] = [];
+  const onPoint = (p: LrPoint, i: number) => {
+    points.push(p);
+    if (i % 5 === 4)
+      push({
+        type: "lrRange",
+        result: { model: job.graph.name, points: [...points], suggested: suggestLearningRate(points), diverged: false },
+      });
+  };
+  if (job.backend === "torch") {
+    try {
+      return await lrRangeOnTorch({
+        graph: job.graph,
+        dataset,
+        options: job.options,
+        python: resolvePython(undefined, job.python, job.pythonExtension),
+        device: job.device ?? "auto",
+        threads: job.threads,
+        signal: abort.signal,
+        onPoint,
+      });
+    } finally {
+      abort = null;
+    }
+  }
+  const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
   try {
-    const result = await lrRangeTest(model, dataset, job.options, abort.signal, (p, i) => {
-      points.push(p);
-      if (i % 5 === 4)
-        push({
-          type: "lrRange",
-          result: {
-            model: job.graph.name,
-            points: [...points],
-            suggested: suggestLearningRate(points),
-            diverged: false,
-          },
-        });
-    });
-    return result;
+    return await lrRangeTest(model, dataset, job.options, abort.signal, onPoint);
   } finally {
     model.dispose();
     abort = null;
@@ -334,7 +366,7 @@ async function runCalibration(job: Extract<TrainJob, { kind: "calibrate" }>): Pr
   const calibration =
     job.backend === "torch"
       ? await calibrateOnTorch({
-          python: resolvePython(undefined, job.python),
+          python: resolvePython(undefined, job.python, job.pythonExtension),
           device: job.device ?? "auto",
           batchSize: job.batchSize,
         })
@@ -356,7 +388,7 @@ if (port)
     {
       onNote: (note) => {
         if (note.type === "cancel") abort?.abort();
-        else void initBackend(note.backend as BackendChoice).catch(() => undefined);
+        else void initBackend(tfjsBackendOf(note.backend)).catch(() => undefined);
       },
     },
   );

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""ResNet Studio's torch backend: runs one job (train, gradflow or bench) on an exported model.py.
+"""ResNet Studio's torch backend: a long-lived worker that runs jobs (train, gradflow, bench, calibrate, lrRange)
+on exported model.py modules.
 
-Started by model-core/src/runtime/torchBackend.ts as `python resnet_studio_torch.py job.json`. Every message to
-the parent is one JSON object per line on stdout (the protocol is model-core/src/runtime/torchProtocol.ts);
-stderr is for diagnostics only. The parent cancels by writing "cancel" to stdin (or closing it, or SIGINT /
-SIGTERM): the run stops between steps and keeps the last completed epoch's checkpoint.
+Started by model-core/src/runtime/torchWorker.ts as `python resnet_studio_torch.py --serve`. It speaks the project's
+RPC (model-core/src/rpc.ts) as JSON lines: the parent writes {"type":"request","id","body":{"kind",...}} and
+{"type":"cancel","id"}; the worker prints one "hello" line when torch is imported, then per request
+{"type":"push","id","message"} lines (progress, as torchProtocol.ts RunnerMessage) and exactly one
+{"type":"response","id","ok","kind","body"|"error"}. Requests run one at a time, in order. Anything else printed to
+stdout (by a model module or a library) goes to stderr, which is for diagnostics only. A cancel stops the job
+between steps (keeping the last completed epoch's checkpoint) and the worker stays up for the next request; stdin
+closing ends the worker. Built models are kept by the parent's model key for gradient-flow requests.
 Works on torch 1.13 and 2.x, without numpy or safetensors.
 """
 import datetime
@@ -14,25 +19,42 @@ import math
 import os
 import signal
 import sys
+import queue
 import threading
 import time
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 
 # Protocol version; the parent refuses other versions.
-PROTOCOL = 1
+PROTOCOL = 2
 VAL_BATCH = 256
+# A step line at least this often (unless logEverySeconds says otherwise): the parent's idle timeout counts on it.
+KEEPALIVE_SECONDS = 10
 MASK = 0xFFFFFFFF
 
 _out_lock = threading.Lock()
+# The protocol stream: a private copy of stdout, set up by serve() (fd 1 then points at stderr).
+_proto = sys.stdout
+# Messages that end a job: they become the body of its response, the others are pushed as progress.
+FINAL = ("done", "gradflow", "bench", "calibration", "lrRange")
+_job = {"id": None, "result": None}
+
+
+def _write(obj):
+    line = json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False)
+    with _out_lock:
+        _proto.write(line + "\n")
+        _proto.flush()
 
 
 def emit(message):
-    line = json.dumps(_finite(message), separators=(",", ":"), allow_nan=False)
-    with _out_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+    """A job's message: its final one is kept for the response, the others go out now as pushes."""
+    if message.get("type") in FINAL:
+        _job["result"] = message
+    else:
+        _write({"type": "push", "id": _job["id"], "message": message})
 
 
 def _finite(value):
@@ -47,21 +69,10 @@ def _finite(value):
 
 
 class Cancel:
-    """Set by "cancel" on stdin, stdin closing, SIGINT or SIGTERM; the loops poll it between steps."""
+    """One job's cancel flag: set by a "cancel" line naming its id, or by stdin closing; loops poll it between steps."""
 
     def __init__(self):
         self.flag = threading.Event()
-
-    def start(self):
-        def read():
-            for line in sys.stdin:
-                if line.strip() == "cancel":
-                    self.flag.set()
-            self.flag.set()  # the parent is gone
-
-        threading.Thread(target=read, daemon=True).start()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self.flag.set())
 
     def __bool__(self):
         return self.flag.is_set()
@@ -250,7 +261,7 @@ def run_graph(graph, params, buffers, x, mode, node_hook=None, edge_hook=None, u
     return last
 
 
-def gradient_flow(net, graph, taps, x, labels, mode):
+def gradient_flow(net, graph, taps, x, labels, mode, verify=True):
     """One forward/backward pass; raw statistics by node id, edge key and parameter name (the parent assembles them
     into a GradientFlowResult exactly as runtime/gradflow.ts does for wasm)."""
     started = time.perf_counter()
@@ -284,16 +295,18 @@ def gradient_flow(net, graph, taps, x, labels, mode):
     logits = run_graph(graph, params, buffers, x, mode, node_hook, edge_hook)
     loss = F.cross_entropy(logits, labels)
     loss.backward()
-    # The interpreter must agree with the exported module's own forward pass.
-    with torch.no_grad():
-        was_training = net.training
-        net.train(mode == "train")
-        saved = {k: b.clone() for k, b in buffers.items()}
-        reference = net(x.detach())
-        for k, b in buffers.items():
-            b.copy_(saved[k])
-        net.train(was_training)
-        mismatch = float((reference - logits.detach()).abs().max() / reference.abs().max().clamp(min=1e-12))
+    # The interpreter must agree with the exported module's own forward pass (once per built model is enough).
+    mismatch = 0.0
+    if verify:
+        with torch.no_grad():
+            was_training = net.training
+            net.train(mode == "train")
+            saved = {k: b.clone() for k, b in buffers.items()}
+            reference = net(x.detach())
+            for k, b in buffers.items():
+                b.copy_(saved[k])
+            net.train(was_training)
+            mismatch = float((reference - logits.detach()).abs().max() / reference.abs().max().clamp(min=1e-12))
     if mode == "eval" or not any(n["op"]["kind"] == "dropout" for n in graph["nodes"]):
         if mismatch > 1e-4:
             raise RuntimeError(f"gradient flow: the graph and the exported module disagree (max relative logit difference {mismatch:.2e})")
@@ -481,8 +494,9 @@ def train_job(job, module, net, device, cancel):
             loss_sum += loss * batch
             correct_sum += correct
             seen += batch
-            if (step + 1) % config["logEvery"] == 0 or step + 1 == steps_per_epoch:
-                now = time.perf_counter()
+            now = time.perf_counter()
+            overdue = now - last_log_time >= (config.get("logEverySeconds") or KEEPALIVE_SECONDS)
+            if (step + 1) % config["logEvery"] == 0 or step + 1 == steps_per_epoch or overdue:
                 emit({
                     "type": "step", "epoch": epoch, "step": step, "stepsPerEpoch": steps_per_epoch, "globalStep": global_step,
                     "loss": loss, "accuracy": correct / batch, "lr": lr,
@@ -520,10 +534,10 @@ def train_job(job, module, net, device, cancel):
     })
 
 
-def gradflow_job(job, module, net, device):
+def gradflow_job(job, module, net, device, verify=True):
     x = read_f32(job["x"]["file"], job["x"]["shape"]).permute(0, 3, 1, 2).contiguous().to(device)
     labels = torch.tensor(job["labels"], dtype=torch.long, device=device)
-    result = gradient_flow(net, job["graph"], job["taps"], x, labels, job.get("mode", "train"))
+    result = gradient_flow(net, job["graph"], job["taps"], x, labels, job.get("mode", "train"), verify)
     emit({"type": "gradflow", **result})
 
 
@@ -538,6 +552,8 @@ def bench_job(job, module, net, device, cancel):
     """Training img/s of the exported module with the event stream, against bench/pytorch_reference.py's
     hand-written loop on the same data, interleaved in rounds so that both see the same machine load."""
     reference = load_module(job["reference"])
+    if job.get("threads"):  # the reference module sets its own thread count when imported
+        torch.set_num_threads(int(job["threads"]))
     batch = job["batch"]
     c, h, w = job["input"]
     torch.manual_seed(0)
@@ -552,6 +568,7 @@ def bench_job(job, module, net, device, cancel):
     net.train()
     ref_net.train()
     step_counter = [0]
+    started = time.perf_counter()
 
     def our_step():
         ours.zero_grad(set_to_none=True)
@@ -562,7 +579,8 @@ def bench_job(job, module, net, device, cancel):
         ours.step()
         step_counter[0] += 1
         emit({"type": "step", "epoch": 0, "step": step_counter[0] - 1, "stepsPerEpoch": 1 << 30, "globalStep": step_counter[0],
-              "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0})
+              "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0,
+              "epochSeconds": time.perf_counter() - started})
 
     def ref_step():
         ref_opt.zero_grad(set_to_none=True)
@@ -632,43 +650,162 @@ def calibrate_job(job, device, cancel):
     emit({"type": "calibration", "device": str(device), "torch": torch.__version__, "seconds": seconds})
 
 
-def main():
-    if len(sys.argv) != 2:
-        print("usage: resnet_studio_torch.py job.json", file=sys.stderr)
-        return 2
-    with open(sys.argv[1], encoding="utf-8") as f:
-        job = json.load(f)
-    cancel = Cancel()
-    cancel.start()
-    try:
-        if job.get("threads"):
-            torch.set_num_threads(int(job["threads"]))
-        device = pick_device(job.get("device", "auto"))
-        if job["kind"] == "calibrate":
-            emit({"type": "ready", "protocol": PROTOCOL, "torch": torch.__version__, "device": str(device)})
-            calibrate_job(job, device, cancel)
+def lr_range_job(job, module, net, device, cancel):
+    """runtime/lrFinder.ts lrRangeTest on torch: the rate grows exponentially per step on random batches of the
+    dataset (the parent's seeded draw of indices, as mulberry32 here), one "lrPoint" push per step; the parent smooths,
+    detects divergence and suggests the rate, so both backends share that logic."""
+    o = job["options"]
+    images = Images(job["data"], job["input"], device)
+    count = job["data"]["count"]
+    batch = min(o["batchSize"], count)
+    optimizer = make_optimizer(net, {"optimizer": o["optimizer"], "lr": o["minLr"], "momentum": o["momentum"], "weightDecay": o["weightDecay"]})
+    rng = SeededRng(o["seed"])
+    net.train()
+    steps = o["steps"]
+    for i in range(steps):
+        if cancel:
+            break
+        indices = torch.tensor([int(rng.next() * count) for _ in range(batch)], dtype=torch.long, device=device)
+        lr = o["minLr"] * math.pow(o["maxLr"] / o["minLr"], i / (steps - 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = images.batch(indices)
+        optimizer.zero_grad(set_to_none=True)
+        loss_t = F.cross_entropy(net(x), y)
+        loss_t.backward()
+        optimizer.step()
+        emit({"type": "lrPoint", "index": i, "lr": lr, "loss": float(loss_t)})
+        if job.get("stop") and not math.isfinite(float(loss_t)):
+            break
+    emit({"type": "lrRange", "model": job["model"]})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The worker: requests in order on the main thread; a reader thread takes stdin (requests, cancels, EOF).
+
+MODEL_CACHE_SIZE = 4  # a network and its plain twin, for two recent specs
+_models = OrderedDict()
+
+
+class UnknownModel(RuntimeError):
+    pass
+
+
+def model_for(job, device):
+    """The job's module and network. Gradient-flow requests name a model key (spec hash, weights and device) and
+    reuse the network built for it: a pass changes neither weights nor BN statistics. Other jobs train, so they build."""
+    key = job.get("modelKey")
+    if key is not None and job["kind"] == "gradflow":
+        key = f"{key}@{device}"
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key] + (True,)
+        if not job.get("moduleFile"):
+            raise UnknownModel(f"unknown model {job['modelKey']}")
+    module = load_module(job["moduleFile"])
+    net = module.build()
+    if job.get("init"):
+        load_weights(net, module, job["init"])
+    net.to(device)
+    if key is not None and job["kind"] == "gradflow":
+        _models[key] = (module, net)
+        while len(_models) > MODEL_CACHE_SIZE:
+            _models.popitem(last=False)
+    return module, net, False
+
+
+def run_job(job, cancel):
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    device = pick_device(job.get("device", "auto"))
+    kind = job["kind"]
+    ready = {"type": "ready", "protocol": PROTOCOL, "torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads()}
+    if kind == "calibrate":
+        emit(ready)
+        calibrate_job(job, device, cancel)
+        return
+    if kind not in ("train", "gradflow", "bench", "lrRange"):
+        raise RuntimeError(f"unknown job kind {kind!r}")
+    module, net, cached = model_for(job, device)
+    emit(ready)
+    if kind == "train":
+        train_job(job, module, net, device, cancel)
+    elif kind == "gradflow":
+        # The interpreter was checked against this module's forward when it was built.
+        gradflow_job(job, module, net, device, verify=not cached)
+    elif kind == "bench":
+        bench_job(job, module, net, device, cancel)
+    else:
+        lr_range_job(job, module, net, device, cancel)
+
+
+def serve():
+    global _proto
+    # Keep the protocol on a private copy of stdout; whatever else writes to fd 1 lands on stderr.
+    _proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    requests = queue.Queue()
+    cancels = {}
+    lock = threading.Lock()
+
+    def read():
+        for line in sys.stdin:
+            try:
+                message = json.loads(line)
+                kind = message.get("type")
+                rid = message.get("id")
+            except (ValueError, AttributeError):
+                print(f"resnet_studio_torch: ignored a line that is not a JSON message: {line[:100]!r}", file=sys.stderr)
+                continue
+            with lock:
+                flag = cancels.setdefault(rid, Cancel())
+            if kind == "cancel":
+                flag.flag.set()
+            elif kind == "request":
+                requests.put(message)
+        with lock:  # the parent is gone: stop the running job and end
+            for flag in cancels.values():
+                flag.flag.set()
+        requests.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent cancels; a terminal's Ctrl-C is its to handle
+    _write({"type": "hello", "protocol": PROTOCOL, "torch": torch.__version__, "cuda": bool(torch.cuda.is_available()),
+            "python": sys.version.split()[0], "executable": sys.executable, "threads": torch.get_num_threads(),
+            "pid": os.getpid()})
+    while True:
+        message = requests.get()
+        if message is None:
             return 0
-        module = load_module(job["moduleFile"])
-        net = module.build()
-        if job.get("init"):
-            load_weights(net, module, job["init"])
-        net.to(device)
-        emit({"type": "ready", "protocol": PROTOCOL, "torch": torch.__version__, "device": str(device)})
-        if job["kind"] == "train":
-            train_job(job, module, net, device, cancel)
-        elif job["kind"] == "gradflow":
-            gradflow_job(job, module, net, device)
-        elif job["kind"] == "bench":
-            bench_job(job, module, net, device, cancel)
-        else:
-            raise RuntimeError(f"unknown job kind {job['kind']!r}")
-    except Exception as err:  # one line to the parent, no traceback on its terminal
-        emit({"type": "error", "message": f"{type(err).__name__}: {err}" if not isinstance(err, RuntimeError) else str(err)})
-        if os.environ.get("RESNET_STUDIO_DEBUG"):
-            raise
-        return 1
-    return 0
+        rid = message.get("id")
+        body = message.get("body") if isinstance(message.get("body"), dict) else {}
+        kind = body.get("kind", "invalid")
+        with lock:
+            cancel = cancels.setdefault(rid, Cancel())
+        _job["id"], _job["result"] = rid, None
+        try:
+            if cancel:
+                raise RuntimeError("cancelled before it started")
+            run_job(body, cancel)
+            if _job["result"] is None:
+                raise RuntimeError(f"{kind} job ended without a result")
+            response = {"type": "response", "id": rid, "ok": True, "kind": kind, "body": _job["result"]}
+        except Exception as err:  # one line to the parent, no traceback on its terminal
+            text = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
+            response = {"type": "response", "id": rid, "ok": False, "kind": kind, "error": text}
+            if os.environ.get("RESNET_STUDIO_DEBUG"):
+                import traceback
+                traceback.print_exc()
+        finally:
+            with lock:
+                cancels.pop(rid, None)
+            _job["id"], _job["result"] = None, None
+        _write(response)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:] != ["--serve"]:
+        print("usage: resnet_studio_torch.py --serve  (started by ResNet Studio; speaks JSON lines on stdio)", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(serve())

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { corpus, fuzzCase, MUTATOR_NAMES, runFuzz } from "./fuzz/specFuzz";
+import { runTorchFuzz, torchFuzzCase } from "./fuzz/torchChildFuzz";
 
 test("cases are deterministic and every mutator is used", () => {
   const specs = corpus();
@@ -17,4 +18,11 @@ test("300 fuzzed specs: no exception, none over the budget, every error located"
   // The mutations are mild enough that some specs still analyze and most get an error.
   assert.ok(report.withGraph >= 3, `${report.withGraph} graphs`);
   assert.ok(report.withErrors > 100, `${report.withErrors} with errors`);
+});
+
+test("16 fuzzed fake Pythons: each answers in time, names the script, leaves no process and no temp folder", async () => {
+  assert.deepEqual(torchFuzzCase(3, 5), torchFuzzCase(3, 5));
+  const report = await runTorchFuzz(20261207, 16);
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.cases, 16);
 });

@@ -120,10 +120,10 @@ test("runner lines are checked field by field", () => {
   assert.ok(unvalidated.type === "epoch" && !("valLoss" in unvalidated) && !("valAccuracy" in unvalidated));
 });
 
-test("a missing Python or torch gets one message saying what to install", () => {
+test("a missing Python or torch gets one message saying what to install", async () => {
   const dir = mkdtempSync(join(tmpdir(), "rs-nopython-"));
   try {
-    assert.throws(
+    await assert.rejects(
       () => probeTorch({ command: join(dir, "no-such-python"), origin: "--python" }),
       (e: Error) =>
         e instanceof TorchUnavailableError &&
@@ -134,7 +134,7 @@ test("a missing Python or torch gets one message saying what to install", () => 
     const fake = join(dir, "python-without-torch");
     writeFileSync(fake, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n");
     chmodSync(fake, 0o755);
-    assert.throws(
+    await assert.rejects(
       () => probeTorch({ command: fake, origin: "the setting resnetStudio.python" }),
       (e: Error) =>
         e instanceof TorchUnavailableError &&

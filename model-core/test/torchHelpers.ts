@@ -1,16 +1,17 @@
 /** The PyTorch the torch-backend tests run against, and their skip rule: a missing torch fails under CI=true (issue 12). */
 import assert from "node:assert/strict";
-import { probeTorch, type PythonChoice } from "../src/runtime/torchBackend";
+import { spawnSync } from "node:child_process";
+import type { PythonChoice } from "../src/runtime/torchBackend";
 import { testPython } from "../../test/toolSkip";
 
 export const python: PythonChoice = { command: testPython(), origin: "test" };
 
 function probe(): string | null {
-  try {
-    return probeTorch(python).torch;
-  } catch {
-    return null;
-  }
+  const r = spawnSync(python.command, ["-c", "import torch; print(torch.__version__)"], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return r.status === 0 ? r.stdout.trim() : null;
 }
 /** torch.__version__ of `python`, or null where it cannot import torch. */
 export const torchVersion: string | null = probe();

@@ -11,11 +11,16 @@ import type { Throughput } from "resnet-studio/analysis/estimate";
 import type { LrRangeOptions, LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import type { ExperimentScale, ExperimentState } from "resnet-studio/experiment/plainVsResidual";
 
-export type BackendSetting = "auto" | "wasm" | "cpu" | "tensorflow" | "torch";
+export type { BackendSetting } from "resnet-studio/runtime/backendNames";
+import type { BackendSetting } from "resnet-studio/runtime/backendNames";
 
 /** With backend "torch": the settings resnetStudio.python ("" = RESNET_STUDIO_PYTHON, then python3 on PATH) and resnetStudio.device. */
 export interface TorchSettings {
   python?: string;
+  /** The Python extension's active interpreter, which comes before the setting. */
+  pythonExtension?: string;
+  /** resnetStudio.torchThreads (0 or absent: one per core). */
+  threads?: number;
   device?: "cpu" | "cuda" | "auto";
 }
 
@@ -65,14 +70,14 @@ export type TrainJob =
       input?: [number, number, number];
     } & TorchSettings)
   /** Learning-rate range test of a fresh `graph` on `dataset` (as for "train"), pushing the results so far; stops on "cancel". */
-  | {
+  | ({
       kind: "lrRange";
       graph: ModelGraph;
       backend: BackendSetting;
       dataset: string;
       dataDir: string;
       options: Partial<LrRangeOptions>;
-    };
+    } & TorchSettings);
 
 /** What each job's successful response carries. */
 export interface TrainJobResults {

@@ -10,13 +10,14 @@ import type { Command } from "commander";
 import { loadSpec } from "../load";
 import { reportDiagnostics, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
+import { backendChoicesText } from "../runtime/backendNames";
 import { buildModel } from "../runtime/model";
 import { LocalBatchStepper, type BatchStepper } from "../runtime/stepper";
 import { DataParallelStepper, resolveWorkerCount } from "../runtime/parallel";
 import { decayedParameterNames, Optimizer } from "../runtime/optim";
 import { SeededRng } from "../data/rng";
-import { isTorchBackend, parseWorkers, UsageError } from "./train";
-import { benchOnTorch, parseDevice, resolvePython } from "../runtime/torchBackend";
+import { isTorchBackend, parseThreads, parseWorkers, UsageError } from "./train";
+import { benchOnTorch, parseDevice, resolvePython, torchThreads } from "../runtime/torchBackend";
 import type { ModelGraph } from "../analysis/graph";
 
 export interface BenchCliOptions {
@@ -27,6 +28,9 @@ export interface BenchCliOptions {
   workers?: string;
   python?: string;
   device?: string;
+  /** --backend torch: torch threads (default one per core) and alternating rounds (default from --seconds). */
+  threads?: string;
+  rounds?: string;
   json?: boolean;
 }
 
@@ -180,11 +184,16 @@ async function runTorchBench(
       `bench --backend torch compares against bench/pytorch_reference.py's CIFAR ResNet-20; "${modelArg}" is another network (use --model resnet20)`,
     );
   const python = resolvePython(options.python);
-  // bench/pytorch_reference.py's default, and its BENCH_THREADS override.
-  const threads = Number(process.env.BENCH_THREADS ?? 2);
+  // As `train --backend torch`: one thread per core unless --threads says otherwise.
+  const threads = torchThreads(options.threads === undefined ? undefined : parseThreads(options.threads));
   const steps = 5;
   // About `seconds` in all at ~400 img/s on 2 free cores (both loops run each round).
-  const rounds = Math.max(4, Math.round((seconds * 400) / (2 * steps * batch)));
+  const rounds =
+    options.rounds === undefined
+      ? Math.max(4, Math.round((seconds * 400) / (2 * steps * batch)))
+      : Number(options.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new UsageError(`--rounds must be an integer ≥ 1, got "${options.rounds}"`);
   const torch = await benchOnTorch({
     graph,
     batch,
@@ -240,11 +249,13 @@ export function registerBench(program: Command): void {
     .option("--batch <n>", "batch size", "64")
     .option(
       "--backend <name>",
-      "auto | wasm | cpu | tensorflow | torch (against bench/pytorch_reference.py; exits 1 below 0.95×)",
+      `${backendChoicesText()} (torch: against bench/pytorch_reference.py; exits 1 below 0.95×)`,
       "auto",
     )
     .option("--python <path>", "with --backend torch: the Python with PyTorch")
     .option("--device <name>", "with --backend torch: cpu | cuda | auto")
+    .option("--threads <n>", "with --backend torch: torch threads for both loops (default: one per core)")
+    .option("--rounds <n>", "with --backend torch: alternating rounds of 5 steps each (default: from --seconds)")
     .option("--seconds <s>", "measuring time, split between training and forward", "10")
     .option("--workers <n>", "training threads as `train` would use them: auto (one per core on wasm) or N")
     .option("--json", "print one JSON object")

@@ -11,13 +11,14 @@ import { analyze } from "../analysis/analyze";
 import { loadSpec, parseShapeArg } from "../load";
 import { SeededRng } from "../data/rng";
 import { initBackend, parseBackendChoice } from "../runtime/backend";
+import { backendChoicesText } from "../runtime/backendNames";
 import { buildModel, type ApplyMode } from "../runtime/model";
 import { gradientFlow, gradientFlowTable, seededFlowBatch } from "../runtime/gradflow";
 import { loadCheckpointInto } from "../runtime/checkpoint";
 import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
 import { passBatch } from "../runtime/memoryGuard";
 import { parseIntegerOption, writeStdout } from "./summary";
-import { isTorchBackend, type TrainBackend } from "./train";
+import { isTorchBackend, parseThreads, type TrainBackend } from "./train";
 
 export interface GradflowCliOptions {
   batch?: string;
@@ -29,6 +30,7 @@ export interface GradflowCliOptions {
   backend?: string;
   python?: string;
   device?: string;
+  threads?: string;
   /** Load these weights (a checkpoint) instead of the seeded initialisation. */
   weights?: string;
   json?: boolean;
@@ -73,7 +75,7 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
     ? { name: "torch", detail: "PyTorch in a child process" }
     : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
   const python = onTorch ? resolvePython(options.python) : null;
-  if (python) probeTorch(python);
+  if (python) await probeTorch(python);
   const preferred = h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH;
   let batch: number;
   if (backend.name === "torch")
@@ -100,6 +102,7 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
       mode,
       python,
       device: parseDevice(options.device ?? "auto"),
+      threads: options.threads === undefined ? undefined : parseThreads(options.threads),
       weights: options.weights ? { checkpoint: options.weights } : { seed },
     });
     await report(result, backend.name, result.backend);
@@ -146,12 +149,13 @@ export function registerGradflow(program: Command): void {
     .option("--no-bn", "remove batch normalisation (convs get biases, PyTorch's default init)")
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
     .option("--mode <train|eval>", "BN with batch statistics (train, default) or running statistics (eval)")
-    .option("--backend <name>", "auto (default), tensorflow, wasm, cpu or torch")
+    .option("--backend <name>", `${backendChoicesText()} (default auto)`)
     .option(
       "--python <path>",
       "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",
     )
     .option("--device <name>", "with --backend torch: cpu | cuda | auto")
+    .option("--threads <n>", "with --backend torch: torch threads (default: one per core)")
     .option(
       "--weights <checkpoint>",
       "measure these weights (a checkpoint file or folder; same spec) instead of the seeded initialisation",

@@ -12,6 +12,7 @@ import { parseShapeArg } from "../load";
 import type { ModelGraph } from "../analysis/graph";
 import { loadAnalyzed, writeStdout } from "./summary";
 import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
+import { backendChoicesText, parseBackendSetting } from "../runtime/backendNames";
 import { buildModel, type TfModel } from "../runtime/model";
 import { train } from "../runtime/train";
 import { resolveWorkerCount } from "../runtime/parallel";
@@ -64,6 +65,8 @@ export interface TrainCliOptions {
   /** --backend torch: the Python to run (default: RESNET_STUDIO_PYTHON, then python3 on PATH) and the device. */
   python?: string;
   device?: string;
+  /** --backend torch: torch threads (default one per core). */
+  threads?: string;
   input?: string;
   samplesPerEpoch?: string;
   /** Train the small variant of the spec (analysis/adapt.ts) instead of the spec as written. */
@@ -142,6 +145,11 @@ function parseSchedule(value: string, epochs: number): LrSchedule {
   if (value === "step")
     return { kind: "step", milestones: [Math.round(epochs * 0.5), Math.round(epochs * 0.75)], gamma: 0.1 };
   throw new UsageError(`--schedule must be constant, step or cosine, got "${value}"`);
+}
+
+/** `--threads N`: torch's intra-op threads (default: one per core). */
+export function parseThreads(value: string): number {
+  return parseNumber(value, "--threads", { integer: true, min: 1, max: 1024 });
 }
 
 /** `--workers auto | N`: data-parallel replicas (threads); auto = one per core on wasm. */
@@ -232,8 +240,9 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const backendChoice = onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend");
   const python = onTorch ? resolvePython(options.python) : null;
   const device = parseDevice(options.device ?? "auto");
+  const threads = options.threads === undefined ? undefined : parseThreads(options.threads);
   // Fail fast, before the dataset loads, with what to install.
-  if (python) probeTorch(python);
+  if (python) await probeTorch(python);
   if (options.small && options.resume) {
     throw new UsageError(
       "--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead",
@@ -305,7 +314,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     config,
     backend,
     options,
-    python ? { python, device } : null,
+    python ? { python, device, threads } : null,
   );
   if (!plan) {
     process.exitCode = 1;
@@ -331,8 +340,13 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   }
   const model = buildModel(graph, { seed: config.seed });
   const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
+  // The first Ctrl-C stops between steps; a second one exits now (the exit hook kills a torch worker's process
+  // group and removes its temp folders, so nothing is orphaned).
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
   // On a terminal, a step event at least every second keeps the bar and the ETA moving on slow networks.
   if (!options.json) config.logEverySeconds = 1;
   const reporter = options.json
@@ -343,6 +357,10 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   let result: TrainResult;
   // Without --out, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
   const scratch = onTorch && !checkpointPath ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
+  const removeScratch = () => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  };
+  process.on("exit", removeScratch);
   try {
     if (python) {
       const target = checkpointPath ?? join(scratch!, CHECKPOINT_FILE_NAME);
@@ -352,6 +370,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         config,
         python,
         device,
+        threads,
         signal: controller.signal,
         checkpoint: target,
         resumeFrom: resumed ? resumed.path : undefined,
@@ -374,6 +393,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     throw err;
   } finally {
     process.removeListener("SIGINT", onSigint);
+    process.removeListener("exit", removeScratch);
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
   const trainSeconds = result.history.reduce((s, e) => s + e.trainSamples / Math.max(1e-9, e.imagesPerSecond), 0);
@@ -458,7 +478,7 @@ async function planTraining(
   config: TrainConfig,
   backend: { name: string },
   options: TrainCliOptions,
-  torch: { python: PythonChoice; device: TorchDevice } | null,
+  torch: { python: PythonChoice; device: TorchDevice; threads?: number } | null,
 ): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
   const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
   if (options.small && !calibrate) {
@@ -546,11 +566,12 @@ export function formatEstimate(e: TrainEstimateLine): string {
   return lines.join("\n") + "\n";
 }
 
-/** `--backend torch` (or the setting/env value "torch"): train on PyTorch instead of tfjs. */
+/** `--backend torch` (or RESNET_STUDIO_BACKEND=torch with --backend auto): run on PyTorch instead of tfjs. */
 export function isTorchBackend(value: string | undefined): boolean {
-  const v = (value ?? "auto").trim().toLowerCase();
-  if (v === "auto" && process.env.RESNET_STUDIO_BACKEND?.trim().toLowerCase() === "torch") return true;
-  return v === "torch" || v === "pytorch";
+  const flag = parseBackendSetting(value ?? "auto", "--backend");
+  const env = process.env.RESNET_STUDIO_BACKEND;
+  const chosen = flag === "auto" && env?.trim() ? parseBackendSetting(env, "RESNET_STUDIO_BACKEND") : flag;
+  return chosen === "torch";
 }
 
 export function formatSummary(s: TrainSummary): string {
@@ -678,12 +699,13 @@ export function registerTrain(program: Command): void {
     .option("--log-every <n>", "with --json, also print a line every n steps")
     .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
-    .option("--backend <name>", "auto | wasm | cpu | tensorflow | torch", "auto")
+    .option("--backend <name>", backendChoicesText(), "auto")
     .option(
       "--python <path>",
       "with --backend torch: the Python with PyTorch (default: RESNET_STUDIO_PYTHON, then python3 on PATH)",
     )
     .option("--device <name>", "with --backend torch: cpu | cuda | auto", "auto")
+    .option("--threads <n>", "with --backend torch: torch threads (default: one per core)")
     .option("--seed <n>", "seed for weight init and shuffling (default 1)")
     .option(
       "--workers <n>",

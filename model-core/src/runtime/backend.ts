@@ -12,8 +12,9 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { registerWasmConvKernels } from "./convKernels";
+import { BACKEND_SETTINGS, type TfjsBackendName } from "./backendNames";
 
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendName = TfjsBackendName;
 export type BackendChoice = BackendName | "auto";
 
 export interface BackendInfo {
@@ -22,7 +23,9 @@ export interface BackendInfo {
   detail: string;
 }
 
-export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "wasm", "cpu"];
+export const BACKEND_NAMES: readonly BackendName[] = BACKEND_SETTINGS.filter(
+  (n): n is BackendName => n !== "auto" && n !== "torch",
+);
 const WASM_FILE = "tfjs-backend-wasm-simd.wasm";
 
 /** Parses a user-supplied backend name (CLI flag, setting, env var); throws a readable error for anything else. */

@@ -1,13 +1,16 @@
 /**
- * What crosses the boundary between the torch backend (torchBackend.ts) and its Python child
- * (model-core/python/resnet_studio_torch.py): the job file the parent writes, and the JSON lines the child prints on
- * stdout. Every line is checked field by field before anything uses it; a line that does not fit is a protocol
- * error naming the field. Plain data only (no tfjs, no node APIs).
+ * What crosses the boundary between the torch backend (torchBackend.ts, through torchWorker.ts) and its long-lived
+ * Python child (model-core/python/resnet_studio_torch.py), as JSON lines on the project's RPC (../rpc.ts): requests
+ * are jobs (`TorchJob`, tagged by kind), each answered by one response whose body is the job's final message;
+ * progress travels as pushes carrying a `RunnerMessage`; the child says "hello" once torch is imported. Every line is
+ * checked field by field before anything uses it; a line that does not fit is a protocol error naming the field.
+ * Plain data only (no tfjs, no node APIs).
  */
+import type { RequestMessage } from "../rpc";
 import type { EpochMetrics, StepMetrics, StopReason, TrainConfig, TrainStart } from "./trainTypes";
 
 /** Bumped when a message changes shape; the child reports its version in "ready". */
-export const TORCH_PROTOCOL_VERSION = 1;
+export const TORCH_PROTOCOL_VERSION = 2;
 
 export type TorchDevice = "cpu" | "cuda" | "auto";
 
@@ -88,6 +91,8 @@ export interface TrainJob extends JobBase {
 
 export interface GradflowJob extends JobBase {
   kind: "gradflow";
+  /** Spec hash and weights: the worker keeps the network built for it, and then needs no moduleFile nor init. */
+  modelKey?: string;
   /** NHWC float32 input. */
   x: { file: string; shape: [number, number, number, number] };
   labels: number[];
@@ -115,11 +120,67 @@ export interface CalibrateJob {
   probes: { moduleFile: string; input: [number, number, number]; classes: number }[];
 }
 
-export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob;
+/** The learning-rate range test (runtime/lrFinder.ts) on a fresh network; an "lrPoint" push per step. */
+export interface LrRangeJob extends JobBase {
+  kind: "lrRange";
+  model: string;
+  data: DatasetFiles;
+  options: {
+    minLr: number;
+    maxLr: number;
+    steps: number;
+    batchSize: number;
+    optimizer: "adam" | "sgd";
+    momentum: number;
+    weightDecay: number;
+    seed: number;
+  };
+}
+
+export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob | LrRangeJob;
+
+/** The message that ends each kind of job: it is the body of the job's response. */
+export interface TorchJobResults {
+  train: Extract<RunnerMessage, { type: "done" }>;
+  gradflow: Extract<RunnerMessage, { type: "gradflow" }>;
+  bench: Extract<RunnerMessage, { type: "bench" }>;
+  calibrate: Extract<RunnerMessage, { type: "calibration" }>;
+  lrRange: Extract<RunnerMessage, { type: "lrRange" }>;
+}
+
+const FINAL_TYPE: { [K in TorchJob["kind"]]: TorchJobResults[K]["type"] } = {
+  train: "done",
+  gradflow: "gradflow",
+  bench: "bench",
+  calibrate: "calibration",
+  lrRange: "lrRange",
+};
+
+/** What the child says once, when torch is imported: which Python and torch, and whether CUDA is there. */
+export interface TorchHello {
+  type: "hello";
+  protocol: number;
+  torch: string;
+  cuda: boolean;
+  python: string;
+  executable: string;
+  threads: number;
+  pid: number;
+}
+
+/** A line from the child: its hello, a job's progress, or a job's response. */
+export type WorkerLine =
+  | TorchHello
+  | { type: "push"; id: number; message: RunnerMessage }
+  | { type: "response"; id: number; ok: true; kind: TorchJob["kind"]; body: TorchJobResults[TorchJob["kind"]] }
+  | { type: "response"; id: number; ok: false; kind: string; error: string };
+
+/** A line to the child: a job, or a cancel of one (it stops between steps and answers). */
+export type WorkerCommand = RequestMessage<TorchJob> | { type: "cancel"; id: number };
 
 /** Messages from the child, one per stdout line. */
 export type RunnerMessage =
-  | { type: "ready"; protocol: number; torch: string; device: string }
+  | { type: "ready"; protocol: number; torch: string; device: string; threads?: number }
   | ({ type: "start"; device: string; torch: string } & TrainStart)
   | ({ type: "step" } & StepMetrics)
   | ({ type: "epoch"; gradients?: RawGradientFlow } & EpochMetrics)
@@ -145,6 +206,8 @@ export type RunnerMessage =
       steps: number;
     }
   | { type: "calibration"; device: string; torch: string; seconds: number[] }
+  | { type: "lrPoint"; index: number; lr: number; loss: number | null }
+  | { type: "lrRange"; model: string }
   | { type: "error"; message: string };
 
 export class TorchProtocolError extends Error {
@@ -215,6 +278,8 @@ const FIELDS: Record<RunnerMessage["type"], Record<string, Kind>> = {
     steps: "integer",
   },
   calibration: { device: "string", torch: "string", seconds: "positiveNumbers" },
+  lrPoint: { index: "integer", lr: "number", loss: "nullableNumber" },
+  lrRange: { model: "string" },
   error: { message: "string" },
 };
 const REASONS: StopReason[] = ["completed", "aborted", "diverged", "maxSteps", "timeBudget"];
@@ -267,8 +332,7 @@ function checkRawFlow(record: Record<string, unknown>, where: string): void {
   }
 }
 
-/** Parses and checks one stdout line of the child. NaN travels as null (JSON has none); epoch metrics restore it. */
-export function parseRunnerLine(line: string): RunnerMessage {
+function parseObject(line: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -277,7 +341,67 @@ export function parseRunnerLine(line: string): RunnerMessage {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new TorchProtocolError(`not a JSON object: ${JSON.stringify(line.slice(0, 200))}`);
-  const record = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
+
+const HELLO_FIELDS: Record<string, Kind> = {
+  protocol: "integer",
+  torch: "string",
+  python: "string",
+  executable: "string",
+  threads: "integer",
+  pid: "integer",
+};
+
+/** Parses and checks one stdout line of the worker: hello, push or response, each body field by field. */
+export function parseWorkerLine(line: string): WorkerLine {
+  const record = parseObject(line);
+  const type = record.type;
+  if (type === "hello") {
+    checkFields(record, HELLO_FIELDS, `"hello" message`);
+    if (typeof record.cuda !== "boolean")
+      throw new TorchProtocolError(`"hello" message: field "cuda" must be a boolean`);
+    return record as unknown as TorchHello;
+  }
+  if (type !== "push" && type !== "response")
+    throw new TorchProtocolError(`unknown message type ${JSON.stringify(type)}`);
+  if (!check(record.id, "integer")) throw new TorchProtocolError(`"${type}" message: field "id" must be an integer`);
+  if (type === "push") {
+    if (!check(record.message, "object"))
+      throw new TorchProtocolError(`"push" message: field "message" must be an object`);
+    return { type, id: record.id as number, message: checkRunnerMessage(record.message as Record<string, unknown>) };
+  }
+  const kind = record.kind;
+  if (typeof kind !== "string") throw new TorchProtocolError(`"response" message: field "kind" must be a string`);
+  if (record.ok === false) {
+    if (typeof record.error !== "string")
+      throw new TorchProtocolError(`"response" message: field "error" must be a string`);
+    return { type, id: record.id as number, ok: false, kind, error: record.error };
+  }
+  if (record.ok !== true) throw new TorchProtocolError(`"response" message: field "ok" must be a boolean`);
+  if (!(kind in FINAL_TYPE))
+    throw new TorchProtocolError(`"response" message: unknown job kind ${JSON.stringify(kind)}`);
+  if (!check(record.body, "object")) throw new TorchProtocolError(`"response" message: field "body" must be an object`);
+  const body = checkRunnerMessage(record.body as Record<string, unknown>);
+  const expected = FINAL_TYPE[kind as TorchJob["kind"]];
+  if (body.type !== expected)
+    throw new TorchProtocolError(`"response" to ${kind}: its body must be a "${expected}" message, got "${body.type}"`);
+  return {
+    type,
+    id: record.id as number,
+    ok: true,
+    kind: kind as TorchJob["kind"],
+    body: body,
+  };
+}
+
+/** Parses and checks one runner message as a JSON line (tests and tools; the worker's lines go through parseWorkerLine). */
+export function parseRunnerLine(line: string): RunnerMessage {
+  return checkRunnerMessage(parseObject(line));
+}
+
+/** Checks one runner message field by field. NaN travels as null (JSON has none); epoch metrics restore it. */
+function checkRunnerMessage(record: Record<string, unknown>): RunnerMessage {
   const type = record.type;
   if (typeof type !== "string" || !(type in FIELDS))
     throw new TorchProtocolError(`unknown message type ${JSON.stringify(type)}`);
