@@ -20,6 +20,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when loaded by path from elsewhere
+import resnet_studio_fast as fast  # noqa: E402 (beside this file: scripts/build.mjs copies both)
+
 # Protocol version; the parent refuses other versions.
 PROTOCOL = 1
 VAL_BATCH = 256
@@ -418,7 +421,10 @@ def train_job(job, module, net, device, cancel):
     samples = config.get("samplesPerEpoch")
     epoch_samples = len(train_idx) if samples is None else min(len(train_idx), max(batch, samples))
     steps_per_epoch = epoch_samples // batch
+    options = fast.resolve(device, job.get("precision", "auto"), job.get("compile", "auto"), job.get("channelsLast", "auto"))
+    fast.prepare(net, options)
     optimizer = make_optimizer(net, config)
+    step_fn = fast.TrainStep(net, optimizer, options, note=lambda line: print(line, file=sys.stderr))
     resume = job.get("resume")
     start_epoch, global_step, history = 0, 0, []
     rng = SeededRng(job["rngState"])  # the parent seeds it as runtime/train.ts does
@@ -434,6 +440,7 @@ def train_job(job, module, net, device, cancel):
         "type": "start", "model": job["meta"]["model"], "backend": "torch", "dataset": data["name"],
         "trainSamples": len(train_idx), "valSamples": len(val_idx), "config": config, "startEpoch": start_epoch,
         "params": sum(p.numel() for p in net.parameters()), "workers": 1, "device": str(device), "torch": torch.__version__,
+        "training": options.describe(),
     })
     probe = None
     if job.get("snapshot"):
@@ -450,7 +457,7 @@ def train_job(job, module, net, device, cancel):
             break
         order = train_idx[torch.tensor(rng.shuffled(len(train_idx)), device=device)]
         epoch_start = time.perf_counter()
-        loss_sum, correct_sum, seen = 0.0, 0, 0
+        sums, seen = fast.Sums(device), 0
         last_log_time, last_log_seen = epoch_start, 0
         lr = learning_rate_at(config, global_step, steps_per_epoch)
         for step in range(steps_per_epoch):
@@ -464,24 +471,23 @@ def train_job(job, module, net, device, cancel):
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = train_images.batch(order[step * batch : (step + 1) * batch])
-            optimizer.zero_grad(set_to_none=True)
-            logits = net(x)
-            loss_t = F.cross_entropy(logits, y)
-            loss_t.backward()
-            loss = float(loss_t)
-            if not math.isfinite(loss):
-                reason = "diverged"
-                message = (f"training diverged: the loss became {'NaN' if loss != loss else loss} at epoch {epoch + 1}, "
-                           f"step {step + 1} (learning rate {lr}); lower the learning rate (--lr) or use a warm-up")
-                break
-            optimizer.step()
+            loss_t, logits = step_fn.forward_backward(options.to_input(x), y)
+            log_now = (step + 1) % config["logEvery"] == 0 or step + 1 == steps_per_epoch
+            # Reading the loss waits for the device: on CUDA only when a step line needs it (fast path, issue 23).
+            if options.sync_every_step or log_now:
+                loss = float(loss_t)
+                if not math.isfinite(loss):
+                    reason = "diverged"
+                    message = (f"training diverged: the loss became {'NaN' if loss != loss else loss} at epoch {epoch + 1}, "
+                               f"step {step + 1} (learning rate {lr}); lower the learning rate (--lr) or use a warm-up")
+                    break
+            step_fn.apply()
             opt_step += 1
-            correct = int((logits.detach().argmax(1) == y).sum())
             global_step += 1
-            loss_sum += loss * batch
-            correct_sum += correct
+            sums.add(loss_t, logits, y)
             seen += batch
-            if (step + 1) % config["logEvery"] == 0 or step + 1 == steps_per_epoch:
+            if log_now:
+                correct = int((logits.argmax(1) == y).sum())
                 now = time.perf_counter()
                 emit({
                     "type": "step", "epoch": epoch, "step": step, "stepsPerEpoch": steps_per_epoch, "globalStep": global_step,
@@ -494,8 +500,9 @@ def train_job(job, module, net, device, cancel):
             break
         train_seconds = time.perf_counter() - epoch_start
         val_loss, val_acc = evaluate(net, val_images, val_idx, classes)
+        train_loss, train_accuracy, _ = sums.read()
         metrics = {
-            "epoch": epoch, "epochs": config["epochs"], "loss": loss_sum / max(1, seen), "accuracy": correct_sum / max(1, seen),
+            "epoch": epoch, "epochs": config["epochs"], "loss": train_loss, "accuracy": train_accuracy,
             "valLoss": val_loss, "valAccuracy": val_acc, "lr": lr, "imagesPerSecond": seen / max(1e-9, train_seconds),
             "seconds": time.perf_counter() - epoch_start, "trainSamples": seen, "valSamples": len(val_idx),
         }

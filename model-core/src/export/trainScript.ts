@@ -127,11 +127,13 @@ class Data:
     Tensor datasets hold N x C x H x W images already fitted to the model's input (uint8 pixels, or floats in the
     model's units); an ImageFolder is a torchvision dataset of uint8 images decoded per step."""
 
-    def __init__(self, train, val, classes, source_channels, mean, std, normalization_from, augment):
+    def __init__(self, train, val, classes, source_channels, mean, std, normalization_from, augment, raw=None):
         self.train, self.val, self.classes = train, val, classes
         self.source_channels = source_channels
         self.mean, self.std, self.normalization_from = mean, std, normalization_from
         self.augment = augment
+        # The training images as read (before padding to the model's input): what mean and std are computed on.
+        self.raw = raw
 
     @property
     def tensors(self):
@@ -195,7 +197,7 @@ def read_idx_folder(arg, folder):
     if classes < 2:
         fail(f"{folder}: the labels hold a single class; training needs at least two")
     fitted_val = (fit(val[0]), val[1]) if val else None
-    return (fit(train[0]), train[1]), fitted_val, classes
+    return (fit(train[0]), train[1]), fitted_val, classes, train[0]
 
 
 def make_data(arg, seed):
@@ -235,8 +237,8 @@ def make_data(arg, seed):
         # He et al. 2015 section 4.2: 4 pixels of zero padding, a random 32x32 crop, a random horizontal flip.
         return Data(train, val, len(classes) if classes else 10, 3, list(CIFAR10_MEAN), list(CIFAR10_STD), "CIFAR-10 constants", "crop+flip")
     if kind == "idx":
-        train, val, classes = read_idx_folder(arg, rest)
-        return Data(train, val, classes, 1, None, None, "computed on the training split", "none")
+        train, val, classes, raw = read_idx_folder(arg, rest)
+        return Data(train, val, classes, 1, None, None, "computed on the training split", "none", raw)
     if kind == "imagefolder":
         try:
             from torchvision import datasets, transforms
@@ -266,6 +268,8 @@ def hold_out(data, fraction):
         x, y = data.train
         data.val = (x[order[:held]], y[order[:held]])
         data.train = (x[order[held:]], y[order[held:]])
+        if data.raw is not None:
+            data.raw = data.raw[order[held:]]
     else:
         data.val = torch.utils.data.Subset(data.train, order[:held].tolist())
         data.train = torch.utils.data.Subset(data.train, order[held:].tolist())
@@ -287,10 +291,10 @@ def resolve_normalization(data, args):
         fail("--mean and --std go together")
     if args.mean is not None:
         mean, std, origin = parse_floats("--mean", args.mean), parse_floats("--std", args.std), "--mean/--std"
-    elif NORMALIZATION is not None:
+    elif NORMALIZATION is not None and not (data.tensors and data.train[0].dtype != torch.uint8):  # not for synthetic floats
         mean, std, origin = list(NORMALIZATION["mean"]), list(NORMALIZATION["std"]), "baked in at export"
     elif data.mean is None:
-        mean, std = fast.channel_stats(data.train[0])
+        mean, std = fast.channel_stats(data.raw)
         origin = data.normalization_from
     else:
         mean, std, origin = data.mean, data.std, data.normalization_from
