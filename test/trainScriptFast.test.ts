@@ -377,3 +377,81 @@ export default resnet({ name: "tiny", input: [3, 8, 8], stem: "cifar", stages: [
     );
   });
 });
+
+describe("bench/cuda/fast_loops.py on the CPU", { skip }, () => {
+  let work = "";
+  before(async () => {
+    buildCliIfStale();
+    work = mkdtempSync(join(tmpdir(), "rs-loops-"));
+    const out = await runCli([
+      "export",
+      "plain20",
+      "--input",
+      "3,8,8",
+      "--out",
+      join(work, "net.py"),
+      "--with-train-script",
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test("three loops interleaved (naive, tuned, ours) with their ratios, the end-to-end run, and the bar's exit code", () => {
+    const script = join(root, "bench/cuda/fast_loops.py");
+    const common = ["--models", work, "--device", "cpu", "--threads", "1", "--nets", "net", "--batches", "8"];
+    const quick = ["--steps", "1", "--rounds", "2", "--warmup", "1"];
+    const r = spawnSync(
+      "timeout",
+      [
+        "300",
+        PYTHON,
+        script,
+        ...common,
+        ...quick,
+        ...["--precisions", "fp32,bf16", "--bar", "0"],
+        ...["--e2e", "--e2e-net", "net", "--e2e-epochs", "1", "--e2e-images", "64", "--e2e-batch", "16"],
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rows = lines.filter((l) => "bench" in l) as {
+      precision: string;
+      oursOverTuned: number;
+      oursOverNaive: number;
+      [loop: string]: unknown;
+    }[];
+    assert.deepEqual(
+      rows.map((row) => row.precision),
+      ["fp32", "bf16"],
+    );
+    for (const row of rows) {
+      for (const loop of ["naive", "tuned", "ours"]) {
+        const figures = row[loop] as { median: number; best: number; epochSeconds: number };
+        assert.ok(figures.median > 0 && figures.best >= figures.median, `${loop}: ${JSON.stringify(figures)}`);
+        assert.ok(Math.abs(figures.epochSeconds - 50_000 / figures.median) < 0.01 * figures.epochSeconds);
+      }
+      const ours = (row.ours as { median: number }).median;
+      assert.ok(Math.abs(row.oursOverTuned - ours / (row.tuned as { median: number }).median) < 2e-3);
+      assert.ok(Math.abs(row.oursOverNaive - ours / (row.naive as { median: number }).median) < 2e-3);
+    }
+    const summary = lines[lines.length - 1].summary as {
+      e2e: { seconds: Record<string, number> };
+      bar: { failed: string[] };
+    };
+    assert.deepEqual(Object.keys(summary.e2e.seconds).sort(), ["naive", "ours", "tuned"]);
+    assert.ok(Object.values(summary.e2e.seconds).every((s) => s > 0));
+    assert.deepEqual(summary.bar.failed, []);
+    // A bar no loop can reach: the benchmark says which row missed it and exits 1.
+    const missed = spawnSync(
+      "timeout",
+      ["300", PYTHON, script, ...common, ...quick, "--precisions", "fp32", "--bar", "1000"],
+      { encoding: "utf8" },
+    );
+    assert.equal(missed.status, 1, missed.stderr);
+    assert.match(missed.stdout, /"bar": \{"value": 1000\.0, "failed": \["net b8 fp32"\]\}/);
+  });
+});

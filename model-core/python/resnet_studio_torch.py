@@ -7,6 +7,7 @@ stderr is for diagnostics only. The parent cancels by writing "cancel" to stdin 
 SIGTERM): the run stops between steps and keeps the last completed epoch's checkpoint.
 Works on torch 1.13 and 2.x, without numpy or safetensors.
 """
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -551,7 +552,13 @@ def bench_job(job, module, net, device, cancel):
     x = torch.randn(batch, c, h, w, device=device)
     y = torch.randint(0, job["classes"], (batch,), device=device)
     config = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weightDecay": 1e-4}
+    precision = job.get("precision", "fp32")
+    options = fast.resolve(device, precision, job.get("compile", "auto"), "auto")
+    fast.prepare(net, options)
     ours = make_optimizer(net, config)
+    step_fn = fast.TrainStep(net, ours, options, note=lambda line: print(line, file=sys.stderr))
+    x_ours = options.to_input(x)
+    amp = options.amp_dtype
     ref_net = reference.CifarResNet().to(device) if job.get("referenceModel") == "CifarResNet" else None
     if ref_net is None:
         raise RuntimeError("bench --backend torch compares against bench/pytorch_reference.py's CIFAR ResNet-20; use --model resnet20")
@@ -561,20 +568,35 @@ def bench_job(job, module, net, device, cancel):
     step_counter = [0]
 
     def our_step():
-        ours.zero_grad(set_to_none=True)
-        logits = net(x)
-        loss_t = F.cross_entropy(logits, y)
-        loss_t.backward()
-        loss = float(loss_t)
-        ours.step()
+        loss_t, logits = step_fn(x_ours, y)
         step_counter[0] += 1
+        if not options.sync_every_step and step_counter[0] % 10:
+            return  # on CUDA a step line (it reads the loss) every 10 steps, as training's logEvery
+        loss = float(loss_t)
         emit({"type": "step", "epoch": 0, "step": step_counter[0] - 1, "stepsPerEpoch": 1 << 30, "globalStep": step_counter[0],
               "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0})
 
     def ref_step():
         ref_opt.zero_grad(set_to_none=True)
-        F.cross_entropy(ref_net(x), y).backward()
+        with options.autocast():
+            logits = ref_net(x)
+        F.cross_entropy(logits.float(), y).backward()
         ref_opt.step()
+
+    # On CUDA also the reference written with PyTorch's performance guide: channels_last model and input (and
+    # cudnn.benchmark, which fast.resolve set for every loop). Issue 23: ours >= 1.0x this one.
+    tuned = None
+    if device.type == "cuda":
+        tuned_net = reference.CifarResNet().to(device, memory_format=torch.channels_last).train()
+        tuned_opt = torch.optim.SGD(tuned_net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        x_tuned = x.contiguous(memory_format=torch.channels_last)
+
+        def tuned():
+            tuned_opt.zero_grad(set_to_none=True)
+            with torch.autocast("cuda", dtype=amp) if amp else contextlib.nullcontext():
+                logits = tuned_net(x_tuned)
+            F.cross_entropy(logits.float(), y).backward()
+            tuned_opt.step()
 
     def timed(fn, steps):
         if device.type == "cuda":
@@ -589,17 +611,22 @@ def bench_job(job, module, net, device, cancel):
     for _ in range(3):
         our_step()
         ref_step()
-    ours_rates, ref_rates = [], []
+        if tuned:
+            tuned()
+    ours_rates, ref_rates, tuned_rates = [], [], []
     for _ in range(job["rounds"]):
         if cancel:
             break
         ref_rates.append(timed(ref_step, job["steps"]))
         ours_rates.append(timed(our_step, job["steps"]))
+        if tuned:
+            tuned_rates.append(timed(tuned, job["steps"]))
     # The best round of each: on a shared machine, load only ever slows a round down.
     emit({
         "type": "bench", "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "trainImagesPerSecond": max(ours_rates), "referenceImagesPerSecond": max(ref_rates),
-        "rounds": len(ours_rates), "steps": job["steps"],
+        "rounds": len(ours_rates), "steps": job["steps"], "training": options.describe(),
+        **({"tunedImagesPerSecond": max(tuned_rates)} if tuned_rates else {}),
     })
 
 
