@@ -22,8 +22,8 @@ import torch.nn.functional as F
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SWITCHES = ("auto", "on", "off")
-# Measured with bench/cuda/fast_loops.py on this repository's CPU (torch 1.13, 1 thread, ResNet-20, batch 64):
-# channels_last trained 1.17x (fp32) and 1.26x (bf16) as fast as NCHW, so the CPU keeps it too.
+# On this repository's 2-vCPU machine (torch 1.13, 1 thread, ResNet-20, batch 64) channels_last trained 1.17x (fp32)
+# and 1.26x (bf16) as fast as NCHW, and 1.19-1.47x in bench/cuda/fast_loops.py (BENCHMARKS.md "Fast path"): kept.
 CPU_CHANNELS_LAST = True
 # Datasets up to this many bytes (uint8, after fitting to the model's input) are held on the device.
 PRELOAD_LIMIT_BYTES = 4 << 30

@@ -574,7 +574,7 @@ def bench_job(job, module, net, device, cancel):
             return  # on CUDA a step line (it reads the loss) every 10 steps, as training's logEvery
         loss = float(loss_t)
         emit({"type": "step", "epoch": 0, "step": step_counter[0] - 1, "stepsPerEpoch": 1 << 30, "globalStep": step_counter[0],
-              "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0})
+              "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0, "epochSeconds": 0.0})
 
     def ref_step():
         ref_opt.zero_grad(set_to_none=True)
