@@ -193,6 +193,36 @@ export default resnet({ name: "tiny", input: [3, 8, 8], stem: "cifar", stages: [
     assert.deepEqual(JSON.parse(check.stdout) as Training, trainingOf(results[0]));
   });
 
+  test("a torch.compile that fails on the first step falls back to eager, says so once, and the step still trains", () => {
+    const script = `
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+import resnet_studio_fast as fast
+
+class Broken(torch.nn.Module):
+    def forward(self, x):
+        raise RuntimeError("backend compiler failed\\nsecond line")
+
+torch.compile = lambda module: Broken()  # what a failing inductor looks like from the outside (torch 1.13 has none)
+net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+options = fast.Options(torch.device("cpu"), "fp32", False, True, False, [])
+said = []
+step = fast.TrainStep(net, torch.optim.SGD(net.parameters(), lr=0.5), options, note=said.append)
+x, y = torch.randn(8, 3, 2, 2, generator=torch.Generator().manual_seed(0)), torch.arange(8) % 3
+losses = [float(step(x, y)[0]) for _ in range(5)]
+print(json.dumps({"said": said, "compile": options.compile, "notes": options.notes, "losses": losses}))
+`;
+    const r = spawnSync(PYTHON, ["-c", script, work], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { said: string[]; compile: boolean; notes: string[]; losses: number[] };
+    const expected =
+      "torch.compile failed on the first step (RuntimeError: backend compiler failed); training uncompiled";
+    assert.deepEqual(out.said, [expected]);
+    assert.deepEqual(out.notes, [expected], "recorded for the checkpoint's metadata");
+    assert.equal(out.compile, false);
+    assert.ok(out.losses[4] < out.losses[0], `the eager step trains: ${out.losses.join(", ")}`);
+  });
+
   test("fp16 on the CPU is refused with one clear line; bf16 runs", () => {
     const base = ["--dataset", "synthetic:count=32", "--epochs", "1", "--batch-size", "8", "--device", "cpu"];
     const [fp16, bf16] = runScript(work, [

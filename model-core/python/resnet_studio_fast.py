@@ -170,7 +170,9 @@ class TrainStep:
             if self.calls > 0 or self.model is self.eager:
                 raise
             first = str(err).strip().split("\n")[0][:200]
-            self.note(f"torch.compile failed on the first step ({type(err).__name__}: {first}); training uncompiled")
+            message = f"torch.compile failed on the first step ({type(err).__name__}: {first}); training uncompiled"
+            self.note(message)
+            self.options.notes.append(message)
             self.model = self.eager
             self.options.compile = False
             out = self._forward_backward(x, y)

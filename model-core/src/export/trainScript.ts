@@ -611,7 +611,9 @@ def main(argv=None):
         if completed > epoch:
             history.append(metrics)
         if rank == 0:
-            save_checkpoint(checkpoint, net, optimizer, config, completed, global_step, history, optimizer_steps, training)
+            # A compile that failed on the first step changed the options after the start line: record what ran.
+            ran = dict(training, compile=options.compile, notes=list(options.notes))
+            save_checkpoint(checkpoint, net, optimizer, config, completed, global_step, history, optimizer_steps, ran)
             log(json.dumps({"type": "checkpoint", "path": checkpoint, "epoch": completed}))
         if distributed:
             dist.barrier()
