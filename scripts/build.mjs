@@ -141,13 +141,15 @@ function copyWasmBinaries() {
   }
 }
 
-// The torch backend's Python runner, next to the bundles that start it (dist/ ships in the .vsix).
+// The torch backend's Python runner and the modules it imports (resnet_studio_fast.py, also shipped beside an exported
+// train_ddp.py), next to the bundles that start it (dist/ ships in the .vsix).
 function copyTorchRunner() {
-  const src = join(root, "model-core/python/resnet_studio_torch.py");
-  if (!existsSync(src)) return;
+  const folder = join(root, "model-core/python");
+  if (!existsSync(folder)) return;
+  const modules = readdirSync(folder).filter((f) => f.endsWith(".py"));
   for (const target of ["dist", "model-core/dist"]) {
     mkdirSync(join(root, target), { recursive: true });
-    cpSync(src, join(root, target, "resnet_studio_torch.py"));
+    for (const f of modules) cpSync(join(folder, f), join(root, target, f));
   }
 }
 

@@ -464,7 +464,10 @@ export default resnet({ name: "tiny", input: [3, 8, 8], stem: "cifar", stages: [
           "--with-train-script",
         ]);
         assert.equal(out.code, 0, out.stderr);
-        assert.match(out.stdout, /wrote .*model\.py, .*train_ddp\.py: tiny, 1,343 parameters/);
+        assert.match(
+          out.stdout,
+          /wrote .*model\.py, .*train_ddp\.py, .*resnet_studio_fast\.py: tiny, 1,343 parameters/,
+        );
         const direct = spawnSync(PYTHON, [join(work, "model.py")], { encoding: "utf8" });
         assert.equal(direct.stdout, "tiny: 1,343 parameters, (2, 3, 8, 8) -> (2, 3)\n", direct.stderr);
         const port = 20000 + Math.floor(Math.random() * 20000);

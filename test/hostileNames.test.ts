@@ -83,7 +83,12 @@ test("the exported model.py and train_ddp.py hold the hostile name only as escap
   const script = exportTrainScript(graph, {
     modelFile: "model.py",
     specHash: "0".repeat(64),
-    defaults: { cifar10: DEFAULT_TRAIN_CONFIG, imagefolder: DEFAULT_TRAIN_CONFIG, synthetic: DEFAULT_TRAIN_CONFIG },
+    defaults: {
+      cifar10: DEFAULT_TRAIN_CONFIG,
+      imagefolder: DEFAULT_TRAIN_CONFIG,
+      idx: DEFAULT_TRAIN_CONFIG,
+      synthetic: DEFAULT_TRAIN_CONFIG,
+    },
   });
   for (const [file, text] of [
     ["model.py", model],

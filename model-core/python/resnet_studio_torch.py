@@ -12,6 +12,7 @@ between steps (keeping the last completed epoch's checkpoint) and the worker sta
 closing ends the worker. Built models are kept by the parent's model key for gradient-flow requests.
 Works on torch 1.13 and 2.x, without numpy or safetensors.
 """
+import contextlib
 import datetime
 import importlib.util
 import json
@@ -26,6 +27,9 @@ from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when loaded by path from elsewhere
+import resnet_studio_fast as fast  # noqa: E402 (beside this file: scripts/build.mjs copies both)
 
 # Protocol version; the parent refuses other versions.
 PROTOCOL = 2
@@ -431,7 +435,10 @@ def train_job(job, module, net, device, cancel):
     samples = config.get("samplesPerEpoch")
     epoch_samples = len(train_idx) if samples is None else min(len(train_idx), max(batch, samples))
     steps_per_epoch = epoch_samples // batch
+    options = fast.resolve(device, job.get("precision", "auto"), job.get("compile", "auto"), job.get("channelsLast", "auto"))
+    fast.prepare(net, options)
     optimizer = make_optimizer(net, config)
+    step_fn = fast.TrainStep(net, optimizer, options, note=lambda line: print(line, file=sys.stderr))
     resume = job.get("resume")
     start_epoch, global_step, history = 0, 0, []
     rng = SeededRng(job["rngState"])  # the parent seeds it as runtime/train.ts does
@@ -447,6 +454,7 @@ def train_job(job, module, net, device, cancel):
         "type": "start", "model": job["meta"]["model"], "backend": "torch", "dataset": data["name"],
         "trainSamples": len(train_idx), "valSamples": len(val_idx), "config": config, "startEpoch": start_epoch,
         "params": sum(p.numel() for p in net.parameters()), "workers": 1, "device": str(device), "torch": torch.__version__,
+        "training": options.describe(),
     })
     probe = None
     if job.get("snapshot"):
@@ -463,7 +471,7 @@ def train_job(job, module, net, device, cancel):
             break
         order = train_idx[torch.tensor(rng.shuffled(len(train_idx)), device=device)]
         epoch_start = time.perf_counter()
-        loss_sum, correct_sum, seen = 0.0, 0, 0
+        sums, seen = fast.Sums(device), 0
         last_log_time, last_log_seen = epoch_start, 0
         lr = learning_rate_at(config, global_step, steps_per_epoch)
         for step in range(steps_per_epoch):
@@ -477,26 +485,27 @@ def train_job(job, module, net, device, cancel):
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = train_images.batch(order[step * batch : (step + 1) * batch])
-            optimizer.zero_grad(set_to_none=True)
-            logits = net(x)
-            loss_t = F.cross_entropy(logits, y)
-            loss_t.backward()
-            loss = float(loss_t)
-            if not math.isfinite(loss):
-                reason = "diverged"
-                message = (f"training diverged: the loss became {'NaN' if loss != loss else loss} at epoch {epoch + 1}, "
-                           f"step {step + 1} (learning rate {lr}); lower the learning rate (--lr) or use a warm-up")
-                break
-            optimizer.step()
+            loss_t, logits = step_fn.forward_backward(options.to_input(x), y)
+            log_now = (step + 1) % config["logEvery"] == 0 or step + 1 == steps_per_epoch
+            # Reading the loss waits for the device: on CUDA only when a step line needs it (fast path, issue 23).
+            if options.sync_every_step or log_now:
+                loss = float(loss_t)
+                if not math.isfinite(loss):
+                    reason = "diverged"
+                    message = (f"training diverged: the loss became {'NaN' if loss != loss else loss} at epoch {epoch + 1}, "
+                               f"step {step + 1} (learning rate {lr}); lower the learning rate (--lr) or use a warm-up")
+                    break
+            step_fn.apply()
             opt_step += 1
-            correct = int((logits.detach().argmax(1) == y).sum())
             global_step += 1
-            loss_sum += loss * batch
-            correct_sum += correct
+            sums.add(loss_t, logits, y)
             seen += batch
             now = time.perf_counter()
             overdue = now - last_log_time >= (config.get("logEverySeconds") or KEEPALIVE_SECONDS)
-            if (step + 1) % config["logEvery"] == 0 or step + 1 == steps_per_epoch or overdue:
+            if log_now or overdue:
+                if not (options.sync_every_step or log_now):
+                    loss = float(loss_t)  # a keep-alive line between log steps reads the loss as well
+                correct = int((logits.argmax(1) == y).sum())
                 emit({
                     "type": "step", "epoch": epoch, "step": step, "stepsPerEpoch": steps_per_epoch, "globalStep": global_step,
                     "loss": loss, "accuracy": correct / batch, "lr": lr,
@@ -508,8 +517,9 @@ def train_job(job, module, net, device, cancel):
             break
         train_seconds = time.perf_counter() - epoch_start
         val_loss, val_acc = evaluate(net, val_images, val_idx, classes)
+        train_loss, train_accuracy, _ = sums.read()
         metrics = {
-            "epoch": epoch, "epochs": config["epochs"], "loss": loss_sum / max(1, seen), "accuracy": correct_sum / max(1, seen),
+            "epoch": epoch, "epochs": config["epochs"], "loss": train_loss, "accuracy": train_accuracy,
             "valLoss": val_loss, "valAccuracy": val_acc, "lr": lr, "imagesPerSecond": seen / max(1e-9, train_seconds),
             "seconds": time.perf_counter() - epoch_start, "trainSamples": seen, "valSamples": len(val_idx),
         }
@@ -560,7 +570,13 @@ def bench_job(job, module, net, device, cancel):
     x = torch.randn(batch, c, h, w, device=device)
     y = torch.randint(0, job["classes"], (batch,), device=device)
     config = {"optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "weightDecay": 1e-4}
+    precision = job.get("precision", "fp32")
+    options = fast.resolve(device, precision, job.get("compile", "auto"), "auto")
+    fast.prepare(net, options)
     ours = make_optimizer(net, config)
+    step_fn = fast.TrainStep(net, ours, options, note=lambda line: print(line, file=sys.stderr))
+    x_ours = options.to_input(x)
+    amp = options.amp_dtype
     ref_net = reference.CifarResNet().to(device) if job.get("referenceModel") == "CifarResNet" else None
     if ref_net is None:
         raise RuntimeError("bench --backend torch compares against bench/pytorch_reference.py's CIFAR ResNet-20; use --model resnet20")
@@ -571,21 +587,36 @@ def bench_job(job, module, net, device, cancel):
     started = time.perf_counter()
 
     def our_step():
-        ours.zero_grad(set_to_none=True)
-        logits = net(x)
-        loss_t = F.cross_entropy(logits, y)
-        loss_t.backward()
-        loss = float(loss_t)
-        ours.step()
+        loss_t, logits = step_fn(x_ours, y)
         step_counter[0] += 1
+        if not options.sync_every_step and step_counter[0] % 10:
+            return  # on CUDA a step line (it reads the loss) every 10 steps, as training's logEvery
+        loss = float(loss_t)
         emit({"type": "step", "epoch": 0, "step": step_counter[0] - 1, "stepsPerEpoch": 1 << 30, "globalStep": step_counter[0],
               "loss": loss, "accuracy": int((logits.detach().argmax(1) == y).sum()) / batch, "lr": 0.1, "imagesPerSecond": 0.0,
               "epochSeconds": time.perf_counter() - started})
 
     def ref_step():
         ref_opt.zero_grad(set_to_none=True)
-        F.cross_entropy(ref_net(x), y).backward()
+        with options.autocast():
+            logits = ref_net(x)
+        F.cross_entropy(logits.float(), y).backward()
         ref_opt.step()
+
+    # On CUDA also the reference written with PyTorch's performance guide: channels_last model and input (and
+    # cudnn.benchmark, which fast.resolve set for every loop). Issue 23: ours >= 1.0x this one.
+    tuned = None
+    if device.type == "cuda":
+        tuned_net = reference.CifarResNet().to(device, memory_format=torch.channels_last).train()
+        tuned_opt = torch.optim.SGD(tuned_net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        x_tuned = x.contiguous(memory_format=torch.channels_last)
+
+        def tuned():
+            tuned_opt.zero_grad(set_to_none=True)
+            with torch.autocast("cuda", dtype=amp) if amp else contextlib.nullcontext():
+                logits = tuned_net(x_tuned)
+            F.cross_entropy(logits.float(), y).backward()
+            tuned_opt.step()
 
     def timed(fn, steps):
         if device.type == "cuda":
@@ -600,17 +631,22 @@ def bench_job(job, module, net, device, cancel):
     for _ in range(3):
         our_step()
         ref_step()
-    ours_rates, ref_rates = [], []
+        if tuned:
+            tuned()
+    ours_rates, ref_rates, tuned_rates = [], [], []
     for _ in range(job["rounds"]):
         if cancel:
             break
         ref_rates.append(timed(ref_step, job["steps"]))
         ours_rates.append(timed(our_step, job["steps"]))
+        if tuned:
+            tuned_rates.append(timed(tuned, job["steps"]))
     # The best round of each: on a shared machine, load only ever slows a round down.
     emit({
         "type": "bench", "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "trainImagesPerSecond": max(ours_rates), "referenceImagesPerSecond": max(ref_rates),
-        "rounds": len(ours_rates), "steps": job["steps"],
+        "rounds": len(ours_rates), "steps": job["steps"], "training": options.describe(),
+        **({"tunedImagesPerSecond": max(tuned_rates)} if tuned_rates else {}),
     })
 
 

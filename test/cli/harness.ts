@@ -19,11 +19,13 @@ function newest(path: string): number {
   return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
 }
 
-/** Runs the project's own build script unless dist/cli.cjs is at least as new as every model-core source, so a test sees exactly what `npx resnet-studio` runs. */
+/** Runs the project's own build script unless dist/cli.cjs is at least as new as every model-core source and Python module, so a test sees exactly what `npx resnet-studio` runs. */
 export function buildCliIfStale(): void {
   let fresh = false;
   try {
-    fresh = statSync(builtCli).mtimeMs >= newest(join(root, "model-core/src"));
+    // The Python modules too: the build copies them beside the bundle, and export ships resnet_studio_fast.py from there.
+    const sources = Math.max(newest(join(root, "model-core/src")), newest(join(root, "model-core/python")));
+    fresh = statSync(builtCli).mtimeMs >= sources;
   } catch {
     fresh = false;
   }

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { basename, dirname, join } from "node:path";
 import { exportPytorch } from "../export/pytorch";
-import { exportTrainScript } from "../export/trainScript";
+import { exportTrainScript, FAST_MODULE_FILE, fastModuleSource, type TrainScriptDataset } from "../export/trainScript";
 import { specHash } from "../runtime/checkpoint";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../runtime/trainTypes";
 import { parseShapeArg } from "../load";
@@ -20,10 +20,13 @@ export interface ExportCliOptions {
 
 const TRAIN_SCRIPT_NAME = "train_ddp.py";
 
-/** The CLI `train` defaults for each dataset the script reads; an ImageFolder gets the paper's SGD recipe, as CIFAR-10 does. */
-function trainDefaults(): Record<"cifar10" | "imagefolder" | "synthetic", TrainConfig> {
+/**
+ * The CLI `train` defaults for each dataset the script reads; an ImageFolder gets the paper's SGD recipe, as CIFAR-10
+ * does, and an MNIST-format IDX folder the MNIST recipe.
+ */
+function trainDefaults(): Record<TrainScriptDataset, TrainConfig> {
   const of = (dataset: string): TrainConfig => ({ ...DEFAULT_TRAIN_CONFIG, ...datasetDefaults(dataset) });
-  return { cifar10: of("cifar10"), imagefolder: of("cifar10"), synthetic: of("synthetic") };
+  return { cifar10: of("cifar10"), imagefolder: of("cifar10"), idx: of("mnist"), synthetic: of("synthetic") };
 }
 
 export async function runExport(arg: string, options: ExportCliOptions): Promise<void> {
@@ -54,6 +57,10 @@ export async function runExport(arg: string, options: ExportCliOptions): Promise
       }),
     );
     written.push(script);
+    // The fast-path module the script imports (shared with the torch backend's runner), shipped beside it.
+    const fastModule = join(dirname(options.out), FAST_MODULE_FILE);
+    writeFileAtomic(fastModule, fastModuleSource());
+    written.push(fastModule);
   }
   await writeStdout(
     printable(`wrote ${written.join(", ")}: ${graph.name}, ${graph.totals.params.toLocaleString("en-US")} parameters`) +
@@ -69,7 +76,10 @@ export function registerExport(program: Command): void {
     .option("--to <target>", "export target: pytorch", "pytorch")
     .option("--out <file>", "write the module here (default: print it)")
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
-    .option("--with-train-script", `also write ${TRAIN_SCRIPT_NAME} (torchrun, DDP) beside --out`)
+    .option(
+      "--with-train-script",
+      `also write ${TRAIN_SCRIPT_NAME} (torchrun, DDP) and the ${FAST_MODULE_FILE} it imports beside --out`,
+    )
     .action(async (spec: string, options: ExportCliOptions) => {
       await runExport(spec, options);
     });

@@ -2,22 +2,54 @@
  * `train_ddp.py`: a torchrun script that trains an exported model.py with DistributedDataParallel. It offers the
  * in-editor trainer's choices (Adam or SGD with momentum, coupled L2 on conv/fc weights only, constant/step/cosine
  * schedules computed per step exactly as runtime/train.ts `learningRateAt`) and writes checkpoints in the shared
- * safetensors format through model.py's `write_safetensors` (rank 0, atomic).
+ * safetensors format through model.py's `write_safetensors` (rank 0, atomic). Its fast path (channels_last, autocast,
+ * cudnn.benchmark, torch.compile, data held on the device) is model-core/python/resnet_studio_fast.py, which the torch
+ * backend's runner shares: the export ships that file beside the script rather than inlining it, so both run one copy.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { ModelGraph } from "../analysis/graph";
 import type { TrainConfig } from "../runtime/trainTypes";
 import { docText, pyLiteral, pyString } from "./pytorch";
+
+/** The dataset kinds of `--dataset` that have their own training defaults. */
+export type TrainScriptDataset = "cifar10" | "imagefolder" | "idx" | "synthetic";
 
 export interface TrainScriptOptions {
   /** File name of the exported model beside the script, e.g. "model.py". */
   modelFile: string;
   /** sha256 of the canonical spec JSON (runtime/checkpoint.ts specHash), written into checkpoint metadata. */
   specHash: string;
-  /** Defaults per dataset kind ("cifar10", "imagefolder", "synthetic"), as the CLI's `train` uses them. */
-  defaults: Record<"cifar10" | "imagefolder" | "synthetic", TrainConfig>;
+  /** Defaults per dataset kind, as the CLI's `train` uses them. */
+  defaults: Record<TrainScriptDataset, TrainConfig>;
+  /**
+   * Per-channel mean and std of pixel/255 on the training split (issue 20: the in-editor trainer's normalisation),
+   * used when a run gives no --mean/--std. Without it the script uses the dataset's usual constants, or computes
+   * them on an IDX training split.
+   */
+  normalization?: { mean: number[]; std: number[] };
+}
+
+/** The fast-path module train_ddp.py imports; `resnet-studio export --with-train-script` writes it beside the script. */
+export const FAST_MODULE_FILE = "resnet_studio_fast.py";
+
+/** model-core/python/resnet_studio_fast.py: next to the bundle (dist/, copied by scripts/build.mjs) or from source. */
+export function fastModuleSource(): string {
+  const candidates = [
+    join(__dirname, FAST_MODULE_FILE),
+    join(__dirname, "..", "python", FAST_MODULE_FILE),
+    join(__dirname, "..", "..", "python", FAST_MODULE_FILE),
+  ];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found)
+    throw new Error(
+      `${FAST_MODULE_FILE} is missing (looked in ${candidates.join(", ")}); rebuild with node scripts/build.mjs`,
+    );
+  return readFileSync(found, "utf8");
 }
 
 export function exportTrainScript(graph: ModelGraph, options: TrainScriptOptions): string {
+  const fastModule = FAST_MODULE_FILE.replace(/\.py$/, "");
   const head = [
     `"""Distributed training of ${docText(graph.spec.name)} (${docText(options.modelFile)}) with PyTorch DDP; exported by ResNet Studio.`,
     ``,
@@ -25,8 +57,12 @@ export function exportTrainScript(graph: ModelGraph, options: TrainScriptOptions
     `    torchrun --nnodes 2 --node_rank 0 --master_addr HOST --master_port 29500 --nproc_per_node 8 train_ddp.py ...`,
     `    python train_ddp.py --dataset synthetic --epochs 1          # one process, no torchrun needed`,
     ``,
-    `Datasets: synthetic[:count=N], cifar10:<dir>[:classes=0,2] (the official binary batches), imagefolder:<dir>`,
-    `(<dir>/train and <dir>/val if present; needs torchvision). --batch-size is per process. NCCL on CUDA, gloo on CPU.`,
+    `Datasets: synthetic[:count=N], cifar10:<dir>[:classes=0,2] (the official binary batches), idx:<dir> (MNIST-format`,
+    `train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]), imagefolder:<dir> (<dir>/train and <dir>/val if`,
+    `present; needs torchvision). --batch-size is per process. NCCL on CUDA, gloo on CPU.`,
+    `Speed (${FAST_MODULE_FILE}, beside this script): on CUDA by default channels_last, bf16 autocast (fp16 with loss`,
+    `scaling where the GPU has no bf16), cudnn.benchmark, torch.compile (torch >= 2), and a dataset that fits held on the`,
+    `GPU (shuffled, augmented and normalised there). --precision, --compile, --channels-last and --data override them.`,
     `Checkpoints: <out>/checkpoint.safetensors after every epoch (rank 0, atomic), in ResNet Studio's shared format.`,
     `"""`,
     `import argparse`,
@@ -43,13 +79,22 @@ export function exportTrainScript(graph: ModelGraph, options: TrainScriptOptions
     `import torch.nn.functional as F`,
     `from torch import nn`,
     `from torch.nn.parallel import DistributedDataParallel`,
-    `from torch.utils.data import DataLoader, Dataset, TensorDataset`,
+    `from torch.utils.data import DataLoader, TensorDataset`,
     `from torch.utils.data.distributed import DistributedSampler`,
     ``,
-    `MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ${pyString(options.modelFile)})`,
+    `HERE = os.path.dirname(os.path.abspath(__file__))`,
+    `sys.path.insert(0, HERE)`,
+    `try:`,
+    `    import ${fastModule} as fast`,
+    `except ImportError as err:`,
+    `    sys.exit(f"train_ddp.py: error: ${FAST_MODULE_FILE} must sit beside this script (resnet-studio export --with-train-script writes it): {err}")`,
+    ``,
+    `MODEL_FILE = os.path.join(HERE, ${pyString(options.modelFile)})`,
     `SPEC_HASH = ${pyString(options.specHash)}`,
     `# The in-editor trainer's defaults per dataset (resnet-studio train).`,
     `DEFAULTS = ${pyLiteral(options.defaults)}`,
+    `# Per-channel mean and std of pixel/255 on the training split, baked in at export (None: per dataset, see make_data).`,
+    `NORMALIZATION = ${options.normalization ? pyLiteral(options.normalization) : "None"}`,
     ``,
   ];
   return head.join("\n") + BODY;
@@ -77,23 +122,30 @@ def fail(message):
     sys.exit(1)
 
 
-def fit_to_input(images, channels, height, width):
-    """N×C×H×W float images -> the model's input: 1→C repeats, 3→1 averages, centre pad (zeros) or crop."""
-    if images.shape[1] != channels:
-        if images.shape[1] == 1:
-            images = images.expand(-1, channels, -1, -1)
-        elif images.shape[1] == 3 and channels == 1:
-            images = images.mean(dim=1, keepdim=True)
-        else:
-            fail(f"the dataset has {images.shape[1]} channels; the model expects {channels}")
-    dy, dx = height - images.shape[2], width - images.shape[3]
-    if dy or dx:
-        images = F.pad(images, (dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))
-    return images.contiguous()
+class Data:
+    """One dataset: raw training (and validation) images, the source's channel count and its normalisation.
+    Tensor datasets hold N x C x H x W images already fitted to the model's input (uint8 pixels, or floats in the
+    model's units); an ImageFolder is a torchvision dataset of uint8 images decoded per step."""
+
+    def __init__(self, train, val, classes, source_channels, mean, std, normalization_from, augment, raw=None):
+        self.train, self.val, self.classes = train, val, classes
+        self.source_channels = source_channels
+        self.mean, self.std, self.normalization_from = mean, std, normalization_from
+        self.augment = augment
+        # The training images as read (before padding to the model's input): what mean and std are computed on.
+        self.raw = raw
+
+    @property
+    def tensors(self):
+        return isinstance(self.train, tuple)
+
+    def count(self, split):
+        part = self.train if split == "train" else self.val
+        return 0 if part is None else (len(part[1]) if isinstance(part, tuple) else len(part))
 
 
 def read_cifar10(files, classes):
-    """The official binary batches: 3073-byte records, a label byte then 32×32 R, G, B planes."""
+    """The official binary batches: 3073-byte records, a label byte then 32x32 R, G, B planes."""
     images, labels = [], []
     for path in files:
         with open(path, "rb") as f:
@@ -111,24 +163,49 @@ def read_cifar10(files, classes):
         y = relabel[y]
         keep = y >= 0
         x, y = x[keep], y[keep]
-    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
-    x = (x.float() / 255 - mean) / std
-    return fit_to_input(x, *model.INPUT_SHAPE), y
+    return fit(x), y
+
+
+def fit(pixels):
+    try:
+        return fast.fit_uint8(pixels, model.INPUT_SHAPE)
+    except fast.FastPathError as err:
+        fail(str(err))
 
 
 def synthetic(count, classes, seed):
-    """Class-dependent patterns plus noise: learnable, and the same on every rank."""
+    """Class-dependent patterns plus noise, in the model's units: learnable, and the same on every rank."""
     g = torch.Generator().manual_seed(seed)
     prototypes = torch.randn(classes, *model.INPUT_SHAPE, generator=g)
     labels = torch.arange(count) % classes
     images = prototypes[labels] + 0.5 * torch.randn(count, *model.INPUT_SHAPE, generator=g)
-    return TensorDataset(images, labels), classes
+    return images, labels
 
 
-def make_datasets(arg, seed):
-    """-> (train, val or None, number of classes), from --dataset."""
+def read_idx_folder(arg, folder):
+    """MNIST-format IDX: train-images-idx3-ubyte[.gz] + train-labels-idx1-ubyte[.gz]; t10k-* is the validation set."""
+    if not os.path.isdir(folder):
+        fail(f"--dataset {arg}: {folder} is not a folder")
+    try:
+        train = fast.read_idx_split(folder, "train")
+        val = fast.read_idx_split(folder, "t10k")
+    except fast.IdxError as err:
+        fail(str(err))
+    if train is None:
+        fail(f"{folder}: no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]")
+    classes = int(max(train[1].max(), val[1].max() if val else 0)) + 1
+    if classes < 2:
+        fail(f"{folder}: the labels hold a single class; training needs at least two")
+    fitted_val = (fit(val[0]), val[1]) if val else None
+    return (fit(train[0]), train[1]), fitted_val, classes, train[0]
+
+
+def make_data(arg, seed):
+    """-> Data, from --dataset. Normalisation: the dataset's usual constants (CIFAR-10, ImageNet for an ImageFolder);
+    an IDX folder's mean and std are computed on its training split (after the validation hold-out), as the
+    in-editor trainer does; --mean/--std, or values baked in at export (NORMALIZATION), override both."""
     kind, _, rest = arg.partition(":")
+    channels = model.INPUT_SHAPE[0]
     if kind == "synthetic":
         options = dict(part.split("=", 1) for part in rest.split(":") if part)
         unknown = set(options) - {"count", "classes"}
@@ -136,9 +213,9 @@ def make_datasets(arg, seed):
             fail(f"--dataset {arg}: unknown option {sorted(unknown)[0]} (allowed: count=N, classes=K)")
         count = int(options.get("count", 512))
         classes = int(options.get("classes", model.NUM_CLASSES))
-        train, n = synthetic(count, classes, seed)
-        val, _ = synthetic(max(classes, count // 8), classes, seed + 1)
-        return train, val, n
+        train = synthetic(count, classes, seed)
+        val = synthetic(max(classes, count // 8), classes, seed + 1)
+        return Data(train, val, classes, channels, [0.0] * channels, [1.0] * channels, "none (synthetic data is in the model's units)", "none")
     if kind == "cifar10":
         parts = rest.split(":")
         classes = None
@@ -155,29 +232,77 @@ def make_datasets(arg, seed):
         if not train_files:
             fail(f"{folder}: no CIFAR-10 binary files (data_batch_1.bin ... data_batch_5.bin)")
         test_file = os.path.join(folder, "test_batch.bin")
-        train = TensorDataset(*read_cifar10(train_files, classes))
-        val = TensorDataset(*read_cifar10([test_file], classes)) if os.path.exists(test_file) else None
-        return train, val, len(classes) if classes else 10
+        train = read_cifar10(train_files, classes)
+        val = read_cifar10([test_file], classes) if os.path.exists(test_file) else None
+        # He et al. 2015 section 4.2: 4 pixels of zero padding, a random 32x32 crop, a random horizontal flip.
+        return Data(train, val, len(classes) if classes else 10, 3, list(CIFAR10_MEAN), list(CIFAR10_STD), "CIFAR-10 constants", "crop+flip")
+    if kind == "idx":
+        train, val, classes, raw = read_idx_folder(arg, rest)
+        return Data(train, val, classes, 1, None, None, "computed on the training split", "none", raw)
     if kind == "imagefolder":
         try:
             from torchvision import datasets, transforms
         except ImportError:
             fail("--dataset imagefolder needs torchvision (pip install torchvision)")
-        channels, height, width = model.INPUT_SHAPE
-        steps = [transforms.Resize((height, width)), transforms.ToTensor()]
+        _, height, width = model.INPUT_SHAPE
+        steps = [transforms.Resize((height, width)), transforms.PILToTensor()]
         if channels == 1:
             steps.insert(0, transforms.Grayscale(1))
-            steps.append(transforms.Normalize((0.5,), (0.25,)))
-        else:
-            steps.append(transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD))
         transform = transforms.Compose(steps)
         root = rest
         train_dir = os.path.join(root, "train") if os.path.isdir(os.path.join(root, "train")) else root
         val_dir = os.path.join(root, "val")
         train = datasets.ImageFolder(train_dir, transform=transform)
         val = datasets.ImageFolder(val_dir, transform=transform) if os.path.isdir(val_dir) else None
-        return train, val, len(train.classes)
-    fail(f"unknown dataset {arg!r}: use synthetic[:count=N], cifar10:<dir>[:classes=0,2] or imagefolder:<dir>")
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((0.5,), (0.25,))
+        return Data(train, val, len(train.classes), channels, list(mean), list(std), "ImageNet constants", "crop+flip")
+    fail(f"unknown dataset {arg!r}: use synthetic[:count=N], cifar10:<dir>[:classes=0,2], idx:<dir> or imagefolder:<dir>")
+
+
+def hold_out(data, fraction):
+    """No separate validation set: hold out a fixed share, as the in-editor trainer does."""
+    n = data.count("train")
+    held = max(1, round(n * fraction))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    if data.tensors:
+        x, y = data.train
+        data.val = (x[order[:held]], y[order[:held]])
+        data.train = (x[order[held:]], y[order[held:]])
+        if data.raw is not None:
+            data.raw = data.raw[order[held:]]
+    else:
+        data.val = torch.utils.data.Subset(data.train, order[:held].tolist())
+        data.train = torch.utils.data.Subset(data.train, order[held:].tolist())
+
+
+def parse_floats(flag, text):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        fail(f"{flag}: expected comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        fail(f"{flag}: values must be finite, got {text!r}")
+    return values
+
+
+def resolve_normalization(data, args):
+    """Per source channel (mean, std) and where they came from."""
+    if (args.mean is None) != (args.std is None):
+        fail("--mean and --std go together")
+    if args.mean is not None:
+        mean, std, origin = parse_floats("--mean", args.mean), parse_floats("--std", args.std), "--mean/--std"
+    elif NORMALIZATION is not None and not (data.tensors and data.train[0].dtype != torch.uint8):  # not for synthetic floats
+        mean, std, origin = list(NORMALIZATION["mean"]), list(NORMALIZATION["std"]), "baked in at export"
+    elif data.mean is None:
+        mean, std = fast.channel_stats(data.raw)
+        origin = data.normalization_from
+    else:
+        mean, std, origin = data.mean, data.std, data.normalization_from
+    if len(mean) != data.source_channels or len(std) != data.source_channels:
+        fail(f"normalisation ({origin}) has {len(mean)} means and {len(std)} stds; the dataset has {data.source_channels} channel(s)")
+    if not all(s > 0 for s in std):
+        fail(f"normalisation ({origin}): every std must be > 0, got {std}")
+    return mean, std, origin
 
 
 def learning_rate_at(config, global_step, steps_per_epoch):
@@ -232,7 +357,7 @@ def restore_optimizer(net, optimizer, config, tensors, step):
             optimizer.state[p] = state
 
 
-def save_checkpoint(path, net, optimizer, config, epoch, global_step, history, step_count):
+def save_checkpoint(path, net, optimizer, config, epoch, global_step, history, step_count, training):
     tensors = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     tensors.update(optimizer_tensors(net, optimizer, config))
     hyper = {"kind": config["optimizer"], "step": step_count, "lr": config["lr"], "momentum": config["momentum"],
@@ -250,14 +375,17 @@ def save_checkpoint(path, net, optimizer, config, epoch, global_step, history, s
         "config": json.dumps(config),
         "history": json.dumps(history),
         "backend": "torch",
+        # The fast path's choices and the normalisation, as in the start line: the weights themselves are plain
+        # fp32 NCHW tensors (safetensors holds them contiguous), so they load into model.build() as they are.
+        "training": json.dumps(training),
         "createdAt": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
     }
     model.write_safetensors(path, tensors, metadata)
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\\n")[0])
-    p.add_argument("--dataset", default="synthetic", help="synthetic[:count=N][:classes=K] | cifar10:<dir>[:classes=0,2] | imagefolder:<dir>")
+    p.add_argument("--dataset", default="synthetic", help="synthetic[:count=N][:classes=K] | cifar10:<dir>[:classes=0,2] | idx:<dir> | imagefolder:<dir>")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="per process")
     p.add_argument("--optimizer", choices=["adam", "sgd"])
@@ -269,12 +397,31 @@ def parse_args():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none", help="autocast on CUDA")
+    p.add_argument("--precision", choices=fast.PRECISIONS, default="auto",
+                   help="autocast: auto = bf16 on a GPU that has it, else fp16 (with loss scaling) on CUDA; fp32 on the CPU")
+    p.add_argument("--amp", choices=["none", "bf16", "fp16"], help="older spelling of --precision (none = fp32)")
+    p.add_argument("--compile", choices=fast.SWITCHES, default="auto", help="torch.compile (torch >= 2): auto = on for CUDA")
+    p.add_argument("--no-compile", dest="compile", action="store_const", const="off", help="same as --compile off")
+    p.add_argument("--channels-last", choices=fast.SWITCHES, default="auto", help="NHWC model and batches: auto = on (measured faster on CUDA and CPU)")
+    p.add_argument("--data", choices=["auto", "device", "loader"], default="auto",
+                   help="auto: hold a dataset that fits on the device there (shuffle, augment, normalise on it); loader: a DataLoader per step")
+    p.add_argument("--augment", choices=("auto",) + fast.AUGMENTS, default="auto", help="auto: crop+flip for CIFAR-10 and ImageFolder, none otherwise")
+    p.add_argument("--crop-padding", type=int, default=4, help="zero padding before the random crop, pixels")
+    p.add_argument("--mean", help="per-channel mean of pixel/255, comma-separated (with --std)")
+    p.add_argument("--std", help="per-channel std of pixel/255, comma-separated (with --mean)")
+    p.add_argument("--log-every", type=int, default=10, help="steps between step lines (each reads the loss: one device sync)")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm: BN statistics over the global batch")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (0 loads in the main process)")
     p.add_argument("--out", default="runs/ddp", help="folder for checkpoint.safetensors")
     p.add_argument("--resume", help="a checkpoint file or folder to continue from")
-    return p.parse_args()
+    args = p.parse_args(argv)
+    if args.amp is not None:
+        args.precision = {"none": "fp32"}.get(args.amp, args.amp)
+    if args.log_every < 1:
+        p.error("--log-every must be at least 1")
+    if args.crop_padding < 0:
+        p.error("--crop-padding must be >= 0")
+    return args
 
 
 def make_config(args):
@@ -296,24 +443,51 @@ def make_config(args):
     return config
 
 
-def evaluate(net, loader, device):
-    net.eval()
-    totals = torch.zeros(3, dtype=torch.float64, device=device)
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = net(x).float()
-            totals += torch.tensor([F.cross_entropy(logits, y, reduction="sum").item(), (logits.argmax(1) == y).sum().item(), len(y)],
-                                   dtype=torch.float64, device=device)
+def evaluate(forward, batches, options):
+    """Mean loss and accuracy over the batches (already prepared on the device), summed over all ranks."""
+    totals = torch.zeros(3, dtype=torch.float64, device=options.device)
+    with torch.no_grad(), options.autocast():
+        for x, y in batches:
+            logits = forward(x).float()
+            totals += torch.stack([F.cross_entropy(logits, y, reduction="sum").double(), (logits.argmax(1) == y).sum().double(),
+                                   torch.ones((), dtype=torch.float64, device=options.device) * len(y)])
     if dist.is_initialized():
         dist.all_reduce(totals)
-    net.train()
     loss, correct, count = totals.tolist()
     return loss / max(1, count), correct / max(1, count)
 
 
-def main():
-    args = parse_args()
+class LoaderBatches:
+    """A DataLoader over raw images, each batch prepared (augmented, normalised) on the device."""
+
+    def __init__(self, dataset, batch, prep, sampler, options, workers):
+        self.prep = prep
+        self.sampler = sampler
+        self.loader = DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=sampler.drop_last, num_workers=workers,
+                                 pin_memory=options.device.type == "cuda", persistent_workers=workers > 0)
+
+    def __len__(self):
+        return len(self.loader)
+
+    def set_epoch(self, epoch):
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        for x, y in self.loader:
+            yield self.prep(x), y.to(self.prep.options.device, non_blocking=True)
+
+
+def make_batches(part, batch, prep, options, args, shuffle, seed, rank, world, preload):
+    if preload:
+        x, y = part
+        return fast.DeviceBatches(x, y, batch, prep, seed=seed, shuffle=shuffle, drop_last=shuffle, rank=rank, world=world)
+    dataset = TensorDataset(*part) if isinstance(part, tuple) else part
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=shuffle)
+    return LoaderBatches(dataset, batch, prep, sampler, options, args.workers)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     distributed = "WORLD_SIZE" in os.environ
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -321,26 +495,44 @@ def main():
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if use_cuda:
         torch.cuda.set_device(local_rank)
-        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest conv algorithms
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    try:
+        options = fast.resolve(device, args.precision, args.compile, args.channels_last)
+    except fast.FastPathError as err:
+        fail(str(err))
     if distributed:
         dist.init_process_group("nccl" if use_cuda else "gloo")
     rank = dist.get_rank() if distributed else 0
     world = dist.get_world_size() if distributed else 1
     log = print if rank == 0 else (lambda *a, **k: None)
+    for note in options.notes:
+        log(note)
 
     config = make_config(args)
     torch.manual_seed(config["seed"])
-    train_set, val_set, classes = make_datasets(args.dataset, config["seed"])
-    if val_set is None and config.get("valFraction", 0) > 0:
-        # No separate validation set: hold out a fixed share, as the in-editor trainer does.
-        held_out = max(1, round(len(train_set) * config["valFraction"]))
-        split = torch.Generator().manual_seed(0)
-        train_set, val_set = torch.utils.data.random_split(train_set, [len(train_set) - held_out, held_out], generator=split)
-    if classes > model.NUM_CLASSES:
-        fail(f"the dataset has {classes} classes; the model has only {model.NUM_CLASSES} outputs")
-    net = model.build(seed=config["seed"])
+    data = make_data(args.dataset, config["seed"])
+    if data.val is None and config.get("valFraction", 0) > 0:
+        hold_out(data, config["valFraction"])
+    if data.classes > model.NUM_CLASSES:
+        fail(f"the dataset has {data.classes} classes; the model has only {model.NUM_CLASSES} outputs")
+    mean, std, normalization_from = resolve_normalization(data, args)
+    channels = model.INPUT_SHAPE[0]
+    input_mean, input_std = fast.input_normalization(data.source_channels, channels, mean, std)
+    augment = data.augment if args.augment == "auto" else args.augment
+    prep = fast.BatchPrep(options, input_mean, input_std, channels, augment, args.crop_padding, seed=config["seed"] * 101 + rank)
+    plain = fast.BatchPrep(options, input_mean, input_std, channels)
+    if data.tensors:
+        nbytes = sum(t.numel() * t.element_size() for part in (data.train, data.val) if part is not None for t in part)
+        fits = fast.fits_on_device(nbytes, device)
+        if args.data == "device" and not fits:
+            fail(f"--data device: the dataset ({nbytes} bytes) does not fit the preload limit on {device}; use --data loader")
+        preload = args.data != "loader" and fits
+    else:
+        if args.data == "device":
+            fail("--data device: an ImageFolder is decoded per step; use --data loader or auto")
+        preload = False
 
+    net = model.build(seed=config["seed"])
     start_epoch, global_step, history, resumed = 0, 0, [], None
     if args.resume:
         path = os.path.join(args.resume, "checkpoint.safetensors") if os.path.isdir(args.resume) else args.resume
@@ -354,63 +546,47 @@ def main():
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         else:
             log("--sync-bn: SyncBatchNorm needs CUDA; each process normalises over its own share of the batch")
-    net = net.to(device)
+    net = fast.prepare(net, options)
     optimizer = make_optimizer(net, config)
     if resumed:
         restore_optimizer(net, optimizer, config, resumed[0], resumed[1])
     ddp = DistributedDataParallel(net, device_ids=[local_rank] if use_cuda else None) if distributed else net
+    step_fn = fast.TrainStep(ddp, optimizer, options, note=log)
 
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config["seed"], drop_last=True)
-    loader_options = dict(num_workers=args.workers, pin_memory=use_cuda, persistent_workers=args.workers > 0)
-    loader = DataLoader(train_set, batch_size=config["batchSize"], sampler=sampler, drop_last=True, **loader_options)
-    val_loader = None
-    if val_set is not None:
-        val_sampler = DistributedSampler(val_set, num_replicas=world, rank=rank, shuffle=False)
-        val_loader = DataLoader(val_set, batch_size=256, sampler=val_sampler, **loader_options)
+    loader = make_batches(data.train, config["batchSize"], prep, options, args, True, config["seed"], rank, world, preload)
+    val_loader = make_batches(data.val, 256, plain, options, args, False, 0, rank, world, preload) if data.val is not None else None
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
-        fail(f"{len(train_set)} samples over {world} processes make no full batch of {config['batchSize']}; lower --batch-size")
+        fail(f"{data.count('train')} samples over {world} processes make no full batch of {config['batchSize']}; lower --batch-size")
 
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp) if use_cuda else None
-    if args.amp != "none" and not use_cuda:
-        log(f"--amp {args.amp}: autocast is used on CUDA only; training in float32")
-    scaler = None
-    if amp_dtype == torch.float16:  # fp16 needs loss scaling; torch.amp.GradScaler is 2.3+, torch.cuda.amp's is deprecated there
-        scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
     os.makedirs(args.out, exist_ok=True)
     checkpoint = os.path.join(args.out, "checkpoint.safetensors")
     params = sum(p.numel() for p in net.parameters())
+    training = dict(options.describe(), data="device" if preload else "loader", augment=augment,
+                    cropPadding=args.crop_padding if "crop" in augment else 0, logEvery=args.log_every,
+                    normalization={"mean": mean, "std": std, "from": normalization_from})
     log(json.dumps({"type": "start", "model": model.SPEC["name"], "backend": "torch", "device": str(device), "world": world,
-                    "dataset": args.dataset, "trainSamples": len(train_set), "params": params, "config": config, "startEpoch": start_epoch}))
+                    "dataset": args.dataset, "trainSamples": data.count("train"), "valSamples": data.count("val"), "params": params,
+                    "config": config, "startEpoch": start_epoch, "training": training}))
 
     optimizer_steps = int(resumed[1]) if resumed else 0
     stop = False
     for epoch in range(start_epoch, config["epochs"]):
-        sampler.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        net.train()
         started, seen = time.time(), 0
-        sums = torch.zeros(3, dtype=torch.float64, device=device)
+        sums = fast.Sums(device)
         for step, (x, y) in enumerate(loader):
             lr = learning_rate_at(config, global_step, steps_per_epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with torch.autocast(device_type="cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = ddp(x)
-                loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
+            loss, logits = step_fn(x, y)
             global_step += 1
             optimizer_steps += 1
             seen += len(y) * world
-            sums += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64, device=device)])
-            # Reading the loss waits for the device, so it is read (and checked) only every 10 steps.
-            if step % 10 == 0 or step == steps_per_epoch - 1:
+            sums.add(loss, logits, y)
+            # Reading the loss waits for the device, so it is read (and checked) only every --log-every steps.
+            if step % args.log_every == 0 or step == steps_per_epoch - 1:
                 value = loss.item()
                 if not math.isfinite(value):
                     fail(f"training diverged: the loss became {value} by epoch {epoch + 1}, step {step + 1}; lower --lr")
@@ -419,20 +595,25 @@ def main():
             if config.get("maxSteps") is not None and global_step >= config["maxSteps"]:
                 stop = True
                 break
+        totals = sums.totals()
         if distributed:
-            dist.all_reduce(sums)
-        loss_sum, correct, count = sums.tolist()
-        val_loss, val_accuracy = evaluate(ddp, val_loader, device) if val_loader is not None else (None, None)
+            dist.all_reduce(totals)
+        loss_sum, correct, count = totals.tolist()
+        train_seconds = time.time() - started
+        net.eval()
+        val_loss, val_accuracy = evaluate(ddp, val_loader, options) if val_loader is not None else (None, None)
         metrics = {"epoch": epoch, "epochs": config["epochs"], "loss": loss_sum / max(1, count), "accuracy": correct / max(1, count),
-                   "valLoss": val_loss, "valAccuracy": val_accuracy, "lr": lr, "imagesPerSecond": seen / max(1e-9, time.time() - started),
-                   "seconds": time.time() - started, "trainSamples": len(train_set), "valSamples": len(val_set) if val_set is not None else 0}
+                   "valLoss": val_loss, "valAccuracy": val_accuracy, "lr": lr, "imagesPerSecond": seen / max(1e-9, train_seconds),
+                   "seconds": time.time() - started, "trainSamples": data.count("train"), "valSamples": data.count("val")}
         log(json.dumps(dict(type="epoch", **metrics)))
         # An epoch cut short by --max-steps is not complete: it stays out of the history, and a resumed run repeats it.
         completed = epoch if stop and step < steps_per_epoch - 1 else epoch + 1
         if completed > epoch:
             history.append(metrics)
         if rank == 0:
-            save_checkpoint(checkpoint, net, optimizer, config, completed, global_step, history, optimizer_steps)
+            # A compile that failed on the first step changed the options after the start line: record what ran.
+            ran = dict(training, compile=options.compile, notes=list(options.notes))
+            save_checkpoint(checkpoint, net, optimizer, config, completed, global_step, history, optimizer_steps, ran)
             log(json.dumps({"type": "checkpoint", "path": checkpoint, "epoch": completed}))
         if distributed:
             dist.barrier()

@@ -597,6 +597,8 @@ export interface TorchBenchResult {
   referenceImagesPerSecond: number;
   /** ours / reference (issue 7 asks ≥ 0.95: the event stream may cost at most 5 %). */
   ratio: number;
+  /** CUDA only: the hand-tuned reference (channels_last, cudnn.benchmark), measured in the same rounds. */
+  tunedImagesPerSecond?: number;
   rounds: number;
   steps: number;
 }
@@ -618,6 +620,7 @@ export async function benchOnTorch(options: {
   threads: number;
   python: PythonChoice;
   device: TorchDevice;
+  precision?: "fp32" | "bf16";
   onStep?: () => void;
 }): Promise<TorchBenchResult> {
   const { worker } = await readyWorker(options.python, options.device);
@@ -644,6 +647,7 @@ export async function benchOnTorch(options: {
         classes: graph.spec.classes,
         reference,
         referenceModel: "CifarResNet",
+        precision: options.precision ?? "fp32",
         batch: options.batch,
         steps: options.steps,
         rounds: options.rounds,

@@ -103,6 +103,8 @@ export interface BenchJob extends JobBase {
   kind: "bench";
   reference: string;
   referenceModel: "CifarResNet";
+  /** Autocast for every loop (issue 23); fp32 when absent. */
+  precision?: "fp32" | "bf16";
   batch: number;
   steps: number;
   rounds: number;
@@ -202,6 +204,8 @@ export type RunnerMessage =
       threads: number;
       trainImagesPerSecond: number;
       referenceImagesPerSecond: number;
+      /** CUDA only: the reference written with PyTorch's performance guide (channels_last, cudnn.benchmark). */
+      tunedImagesPerSecond?: number;
       rounds: number;
       steps: number;
     }
