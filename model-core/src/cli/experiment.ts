@@ -141,7 +141,7 @@ export async function runPlainVsResidual(options: ExperimentCliOptions): Promise
   const torch = onTorch
     ? { python: resolvePython(options.python), device: parseDevice(options.device ?? "auto") }
     : null;
-  if (torch) probeTorch(torch.python);
+  if (torch) await probeTorch(torch.python);
   const tfjs = await initBackend(onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend"));
   const backendName = onTorch ? "torch" : tfjs.name;
 
