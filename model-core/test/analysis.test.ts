@@ -188,6 +188,40 @@ test("stage and block groups partition the graph and add up", () => {
   assert.equal(analyzeOrThrow(presets.plain18()).stages[1].label, "PlainBasicBlock ×2");
 });
 
+// A second check of the bottleneck's BN parameters, from torchvision's width rule rather than a total count:
+// width = ⌊planes · width_per_group / 64⌋ · groups; bn1 and bn2 normalise width channels, bn3 and the projection's BN
+// planes × 4; each BN holds γ and β.
+test("bottleneck: every BN holds 2 × its channels, by torchvision's width rule", () => {
+  const cases = [
+    { preset: presets.resnet50(), groups: 1, widthPerGroup: 64, blocks: [3, 4, 6, 3] },
+    { preset: presets.resnext50_32x4d(), groups: 32, widthPerGroup: 4, blocks: [3, 4, 6, 3] },
+    { preset: presets.wide_resnet50_2(), groups: 1, widthPerGroup: 128, blocks: [3, 4, 6, 3] },
+  ];
+  for (const { preset, groups, widthPerGroup, blocks } of cases) {
+    const graph = analyzeOrThrow(preset);
+    let checked = 0;
+    [64, 128, 256, 512].forEach((planes, s) => {
+      const width = Math.floor((planes * widthPerGroup) / 64) * groups;
+      for (let b = 0; b < blocks[s]; b++) {
+        const block = `layer${s + 1}.${b}`;
+        assert.equal(node(graph, `${block}.bn1`).params, 2 * width, `${graph.name} ${block}.bn1`);
+        assert.equal(node(graph, `${block}.bn2`).params, 2 * width, `${graph.name} ${block}.bn2`);
+        assert.equal(node(graph, `${block}.bn3`).params, 2 * planes * 4, `${graph.name} ${block}.bn3`);
+        checked += 3;
+        if (b === 0) {
+          assert.equal(
+            node(graph, `${block}.downsample.1`).params,
+            2 * planes * 4,
+            `${graph.name} ${block} projection BN`,
+          );
+          checked++;
+        }
+      }
+    });
+    assert.equal(checked, 3 * 16 + 4);
+  }
+});
+
 test("bottleneck: stride on the 3×3 (v1.5), expansion 4, projection where the shape changes", () => {
   const graph = analyzeOrThrow(presets.resnet50());
   const ops = (ids: string[]) => ids.map((id) => node(graph, id).op as Extract<NodeOp, { kind: "conv" }>);

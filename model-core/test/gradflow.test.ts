@@ -322,6 +322,44 @@ describe("gradient flow vs finite differences (cpu, float32)", () => {
     model.dispose();
   });
 
+  // A second check of the split at the fork, by algebra rather than finite differences: an Add passes its output
+  // gradient unchanged to both inputs, an identity shortcut passes it on unchanged to the fork, and the fork's
+  // gradient is the vector sum of its two lanes, so its norm obeys the triangle inequality.
+  test("the split at the fork obeys the Add's and the identity's algebra and the triangle inequality", async () => {
+    const graph = graphOf(
+      tinyOptions({
+        stages: [
+          { channels: 4, blocks: 2 },
+          { channels: 8, blocks: 2, stride: 2 },
+        ],
+      }),
+    );
+    const model = buildModel(graph, { seed: 5 }) as GraphModel;
+    const x = seededInput([3, 8, 8, 3], 17);
+    const result = await gradientFlow(model, { x, labels: [0, 2, 4] });
+    const byId = new Map(result.nodes.map((n) => [n.id, n]));
+    const nodeOf = (id: string) => graph.nodes.find((n) => n.id === id)!;
+    const close = (a: number, b: number, what: string) =>
+      assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(a, b), `${what}: ${a} vs ${b}`);
+    let identityBlocks = 0;
+    for (const add of result.adds) {
+      const atAdd = byId.get(add.id)!.activation.l2;
+      close(add.residual, atAdd, `${add.id}: the branch output gets the Add's gradient`);
+      const projected = graph.nodes.some((n) => n.id === `${add.block}.downsample.0`);
+      if (!projected) {
+        identityBlocks++;
+        close(add.identity, atAdd, `${add.id}: the identity passes the Add's gradient to the fork`);
+      }
+      const fork = nodeOf(`${add.block}.conv1`).inputs[0];
+      const atFork = byId.get(fork)!.activation.l2;
+      const branch = add.residualAtInput!;
+      assert.ok(atFork <= (add.identity + branch) * (1 + 1e-5), `${add.id}: ‖fork‖ ${atFork} ≤ sum of the lanes`);
+      assert.ok(atFork >= Math.abs(add.identity - branch) * (1 - 1e-5), `${add.id}: ‖fork‖ ≥ their difference`);
+    }
+    assert.equal(result.adds.length, 4);
+    assert.equal(identityBlocks, 3, "layer1.0, layer1.1 and layer2.1 keep the identity under option B");
+  });
+
   test("lanes of pre-activation blocks fork at the shared pre-activation; eval mode runs on running statistics", async () => {
     const graph = graphOf(tinyOptions({ preActivation: true }));
     const lanes = laneEdges(graph);
