@@ -17,7 +17,14 @@ import { resnet } from "../src/spec/builders";
 import { presetOptions } from "../src/spec/presets";
 import type { ModelGraph } from "../src/analysis/graph";
 import type { ResNetOptions } from "../src/spec/types";
-import { buildModel, loadTorchStateDict, torchStateDict, type StateTensor, type TfModel } from "../src/runtime/model";
+import {
+  buildModel,
+  GraphModel,
+  loadTorchStateDict,
+  torchStateDict,
+  type StateTensor,
+  type TfModel,
+} from "../src/runtime/model";
 import { kaimingNormalStd } from "../src/runtime/init";
 
 const LOGIT_ATOL = 1e-4;
@@ -175,6 +182,46 @@ describe("tfjs model from the graph IR", () => {
     ]) {
       assert.ok(kinds.has(kind), `fixture covers ${kind}`);
     }
+  });
+
+  // A second check of option A's padding side, on the runtime alone: the paper's CIFAR shortcut keeps every
+  // stride-th pixel and pads the new channels with zeros, half before and half after (4 → 8 channels: 2 and 2).
+  test("option A's shortcut: every other pixel, the old channels in the middle, zeros on both sides", () => {
+    const graph = analyzeOrThrow(
+      resnet({
+        input: [3, 8, 8],
+        stem: "cifar",
+        stages: [
+          { channels: 4, blocks: 1 },
+          { channels: 8, blocks: 1, stride: 2 },
+        ],
+        shortcut: "A",
+        classes: 3,
+      }),
+    );
+    const shortcut = graph.nodes.find((n) => n.id === "layer2.0.shortcut")!;
+    const model = buildModel(graph, { seed: 2 }) as GraphModel;
+    const seen = new Map<string, tf.Tensor>();
+    const x = tf.randomNormal<tf.Rank.R4>([2, 8, 8, 3], 0, 1, "float32", 9);
+    const logits = model.run(x, "eval", {
+      hooks: {
+        node: (id, output) => {
+          if (id === shortcut.id || id === shortcut.inputs[0]) seen.set(id, tf.keep(output.clone()));
+          return output;
+        },
+      },
+    });
+    const input = seen.get(shortcut.inputs[0])!.arraySync() as number[][][][];
+    const output = seen.get(shortcut.id)!.arraySync() as number[][][][];
+    assert.deepEqual([output.length, output[0].length, output[0][0].length, output[0][0][0].length], [2, 4, 4, 8]);
+    for (let n = 0; n < 2; n++)
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) {
+          const expected = [0, 0, ...input[n][2 * i][2 * j], 0, 0];
+          assert.deepEqual(output[n][i][j], expected, `sample ${n}, pixel (${i}, ${j})`);
+        }
+    tf.dispose([x, logits, ...seen.values()]);
+    model.dispose();
   });
 
   test("state_dict round trip in PyTorch layouts", () => {
