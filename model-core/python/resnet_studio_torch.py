@@ -166,19 +166,10 @@ class Images:
         n, h, w, c = info["count"], info["height"], info["width"], info["channels"]
         pixels = read_u8(info["images"], n * h * w * c).view(n, h, w, c).permute(0, 3, 1, 2)
         self.labels = read_u8(info["labels"], n).long()
-        tc, th, tw = target
-        if c == 3 and tc == 1:  # Math.round((r + g + b) / 3)
-            pixels = ((pixels.int().sum(1, keepdim=True) + 1) // 3).to(torch.uint8)
-        top, left = (th - h) // 2, (tw - w) // 2
-        canvas = torch.zeros(n, pixels.shape[1], th, tw, dtype=torch.uint8)
-        y0, y1 = max(0, top), min(th, top + h)
-        x0, x1 = max(0, left), min(tw, left + w)
-        if y1 > y0 and x1 > x0:
-            canvas[:, :, y0:y1, x0:x1] = pixels[:, :, y0 - top : y1 - top, x0 - left : x1 - left]
-        self.pixels = canvas.to(device)
+        self.pixels = fast.fit_uint8(pixels, target).to(device)  # the BatchAdapter's geometry, shared with train_ddp.py
         self.labels = self.labels.to(device)
         self.luts = torch.tensor(info["luts"], dtype=torch.float32, device=device)
-        self.channels = tc
+        self.channels = target[0]
 
     def batch(self, indices):
         u8 = self.pixels[indices].long()
