@@ -48,7 +48,7 @@ test("RESNET_STUDIO_BACKEND overrides auto; bad names give a readable error", as
     process.env.RESNET_STUDIO_BACKEND = "gpu";
     await assert.rejects(
       initBackend("auto"),
-      /RESNET_STUDIO_BACKEND: unknown backend "gpu" \(expected one of: auto, tensorflow, wasm, cpu\)/,
+      /RESNET_STUDIO_BACKEND: unknown backend "gpu" \(expected one of: auto, wasm, cpu, tensorflow\)/,
     );
   } finally {
     if (saved === undefined) delete process.env.RESNET_STUDIO_BACKEND;
