@@ -356,6 +356,10 @@ export class TorchWorker {
             settled = true;
             clearTimeout(startTimer);
             this.hello = message;
+            // Idle until a job arrives (run() refs it again): a worker only probed, or refused for its device, must
+            // neither keep its parent alive nor outlive the idle stop.
+            this.refStreams(false);
+            this.armIdleStop();
             resolve(message);
           } else if (!settled) {
             const text = `the torch worker sent "${message.type}" before its hello`;
