@@ -176,7 +176,9 @@ test(
             return Promise.resolve(content);
           },
         },
+        extensions: { getExtension: () => undefined },
         window: {
+          createOutputChannel: () => ({ appendLine: () => undefined, show: () => undefined, dispose: () => undefined }),
           onDidChangeActiveTextEditor: event,
           registerWebviewPanelSerializer: () => disposable,
           activeTextEditor: { document: good },
