@@ -628,15 +628,17 @@ def load_checkpoint(net, path, strict=True):
     if os.path.isdir(path):
         path = os.path.join(path, "checkpoint.safetensors")
     metadata, tensors = read_safetensors(path)
-    if metadata.get("format") != "resnet-studio-checkpoint":
+    # "pt": a weights-only state_dict (as safetensors.torch.save_file and Export Trained Model write it).
+    if metadata.get("format") not in ("resnet-studio-checkpoint", "pt"):
         raise ValueError(f"{path}: metadata field format is {metadata.get('format')!r}, expected 'resnet-studio-checkpoint'")
     if strict and "spec" in metadata:
         try:
             spec = json.loads(metadata["spec"])
         except ValueError:
             raise ValueError(f"{path}: metadata field spec is not JSON") from None
-        if spec != SPEC:
-            differ = sorted(k for k in set(spec) | set(SPEC) if spec.get(k) != SPEC.get(k))
+        # The name is for display only: a renamed spec keeps its checkpoints.
+        differ = sorted(k for k in set(spec) | set(SPEC) if k != "name" and spec.get(k) != SPEC.get(k))
+        if differ:
             raise ValueError(f"{path}: metadata field spec differs from this model's in {', '.join(differ)} (pass strict=False to load anyway)")
     state = {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}
     net.load_state_dict(state, strict=strict)

@@ -9,6 +9,11 @@ export function formatShape(shape: readonly number[]): string {
   return shape.length ? shape.join("×") : "scalar";
 }
 
+/** A tensor's shape as PyTorch prints it: [64,3,7,7] → "[64, 3, 7, 7]", a scalar → "[]". */
+export function formatTensorShape(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
 /** 11689512 → "11.7M", 1800 → "1.8K". */
 export function formatCount(value: number): string {
   if (!Number.isFinite(value)) return "–";

@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { readRegularFile, removeStaleTempFiles, writeFileAtomic } from "../safeFiles";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ResNetSpec } from "../spec/types";
+import { analyze } from "../analysis/analyze";
+import { describeDifference, expectedStateShapes, stateDifferences } from "../weights/stateShapes";
 import { validateConfig, type EpochMetrics, type OptimizerName, type TrainConfig } from "./trainTypes";
 
 export const CHECKPOINT_FILE_NAME = "checkpoint.safetensors";
@@ -72,7 +74,24 @@ export class CheckpointError extends Error {
 
 export { canonicalJson };
 
+/** The spec without its display-only field (`name`): all that decides which weights fit and what they compute. */
+export function architectureOf(spec: ResNetSpec): Omit<ResNetSpec, "name"> {
+  const { name: _name, ...architecture } = spec;
+  return architecture;
+}
+
+/**
+ * A checkpoint's architecture identity: sha256 of the canonical JSON of the spec without its name. Comments and
+ * formatting never reach the resolved spec, so a renamed or reformatted spec keeps its checkpoints.
+ */
 export function specHash(spec: ResNetSpec): string {
+  return createHash("sha256")
+    .update(canonicalJson(architectureOf(spec)))
+    .digest("hex");
+}
+
+/** The hash older checkpoints carry (the name included); accepted when reading them. */
+function specHashWithName(spec: ResNetSpec): string {
   return createHash("sha256").update(canonicalJson(spec)).digest("hex");
 }
 
@@ -294,7 +313,9 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
     fail("spec", "must be a JSON object (the resolved spec)");
   const hash = text("specHash");
   if (!/^[0-9a-f]{64}$/.test(hash)) fail("specHash", `must be 64 hex digits, got ${JSON.stringify(hash)}`);
-  if (specHash(spec as ResNetSpec) !== hash) fail("specHash", "does not match the stored spec (the spec was edited)");
+  const storedSpec = spec as ResNetSpec;
+  if (specHash(storedSpec) !== hash && specHashWithName(storedSpec) !== hash)
+    fail("specHash", "does not match the stored spec (the spec was edited)");
   const config = json("config");
   if (typeof config !== "object" || config === null || Array.isArray(config)) fail("config", "must be a JSON object");
   try {
@@ -338,8 +359,9 @@ export function parseCheckpointHeader(metadata: Record<string, string>, file: st
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     model,
-    specHash: hash,
-    spec: spec as ResNetSpec,
+    // Today's identity, also for a file written when the name was part of the hash.
+    specHash: specHash(storedSpec),
+    spec: storedSpec,
     epoch,
     globalStep,
     rngState,
@@ -546,15 +568,37 @@ export function assertNoExtraTensors(
     );
 }
 
-/** Refuses a checkpoint made for another network, naming both. */
+/**
+ * Refuses a checkpoint made for another network: names the first layer whose tensors differ with both shapes, or,
+ * where every tensor fits, the spec fields that differ (a stride, the input, a shortcut variant).
+ */
 export function assertSameSpec(checkpoint: Checkpoint, spec: ResNetSpec): void {
   const expected = specHash(spec);
-  if (checkpoint.header.specHash !== expected) {
-    throw new CheckpointError(
-      `${checkpoint.path}: checkpoint is for spec "${checkpoint.header.model}" (sha256 ${checkpoint.header.specHash.slice(0, 12)}…), ` +
-        `not for "${spec.name}" (sha256 ${expected.slice(0, 12)}…); the architecture differs, so its weights cannot be loaded`,
-    );
+  if (checkpoint.header.specHash === expected) return;
+  const stored = checkpoint.header.spec;
+  const prefix = `${checkpoint.path}: checkpoint is for spec "${checkpoint.header.model}", not for "${spec.name}"`;
+  const graph = analyze(spec).graph;
+  if (graph) {
+    const fileShapes = [...checkpoint.tensors.values()]
+      .filter((t) => !t.name.startsWith("optimizer."))
+      .map((t) => ({ name: t.name, shape: t.shape }));
+    const first = stateDifferences(expectedStateShapes(graph), fileShapes)[0];
+    if (first)
+      throw new CheckpointError(
+        `${prefix}: ${describeDifference(first, "the spec", "the checkpoint")}, so its weights cannot be loaded`,
+      );
   }
+  const a = architectureOf(stored) as unknown as Record<string, unknown>;
+  const b = architectureOf(spec) as unknown as Record<string, unknown>;
+  const fields = [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]))
+    .sort();
+  const detail = fields
+    .map((k) => `${k} is ${canonicalJson(a[k])} in the checkpoint, ${canonicalJson(b[k])} in the spec`)
+    .join("; ");
+  throw new CheckpointError(
+    `${prefix}: every tensor has its shape, but ${detail || "the architecture differs"}, so the weights would compute another function`,
+  );
 }
 
 /** Refuses to resume another network, another optimiser (its state would be dropped), or a run already past `config.epochs`. */
