@@ -3,7 +3,9 @@ import type { Command } from "commander";
 import { basename, dirname, join } from "node:path";
 import { exportPytorch } from "../export/pytorch";
 import { exportTrainScript, FAST_MODULE_FILE, fastModuleSource, type TrainScriptDataset } from "../export/trainScript";
-import { specHash } from "../runtime/checkpoint";
+import { CHECKPOINT_FILE_NAME, resolveCheckpointPath, specHash } from "../runtime/checkpoint";
+import { exportTrainedModel, TRAINED_SNIPPET_FILE } from "../weights/exportTrained";
+import { formatExactCount } from "../presentation/format";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../runtime/trainTypes";
 import { parseShapeArg } from "../load";
 import { loadAnalyzed, writeStdout } from "./summary";
@@ -16,6 +18,7 @@ export interface ExportCliOptions {
   out?: string;
   input?: string;
   withTrainScript?: boolean;
+  weights?: string;
 }
 
 const TRAIN_SCRIPT_NAME = "train_ddp.py";
@@ -29,7 +32,9 @@ function trainDefaults(): Record<TrainScriptDataset, TrainConfig> {
   return { cifar10: of("cifar10"), imagefolder: of("cifar10"), idx: of("mnist"), synthetic: of("synthetic") };
 }
 
-export async function runExport(arg: string, options: ExportCliOptions): Promise<void> {
+export async function runExport(arg: string | undefined, options: ExportCliOptions): Promise<void> {
+  if (options.weights !== undefined) return runExportTrained(arg, options);
+  if (arg === undefined) throw new Error("export: give a spec (a .resnet.ts file or a preset name), or --weights");
   const target = (options.to ?? "pytorch").toLowerCase();
   if (target !== "pytorch") throw new Error(`--to: the only export target is pytorch, got "${options.to}"`);
   if (options.withTrainScript && !options.out)
@@ -68,11 +73,38 @@ export async function runExport(arg: string, options: ExportCliOptions): Promise
   );
 }
 
+/** `export [spec] --weights <checkpoint|run dir> --out DIR`: the trained model as model.py + checkpoint.safetensors + load_trained.py. */
+async function runExportTrained(arg: string | undefined, options: ExportCliOptions): Promise<void> {
+  if (options.withTrainScript)
+    throw new Error("--with-train-script and --weights: export the script without --weights");
+  if (!options.out || options.out.endsWith(".py"))
+    throw new Error(
+      `--weights writes a folder (model.py, ${CHECKPOINT_FILE_NAME}, ${TRAINED_SNIPPET_FILE}): give --out DIR`,
+    );
+  let spec;
+  if (arg !== undefined) {
+    const loaded = loadAnalyzed(arg, options.input === undefined ? undefined : parseShapeArg(options.input));
+    if (!loaded) return;
+    spec = loaded.graph.spec;
+  }
+  const result = exportTrainedModel({ checkpoint: resolveCheckpointPath(options.weights!), folder: options.out, spec });
+  await writeStdout(
+    printable(
+      `wrote ${result.files.join(", ")}: ${result.spec.name} after ${result.epoch} epochs, ${formatExactCount(result.params)} parameters`,
+    ) + "\n",
+  );
+}
+
 export function registerExport(program: Command): void {
   program
     .command("export")
-    .description("write a .resnet.ts spec or a preset as a PyTorch module (torchvision-style model.py)")
-    .argument("<spec>", "path to a .resnet.ts file, or a preset name such as resnet18, resnet56, plain20")
+    .description(
+      "write a .resnet.ts spec or a preset as a PyTorch module (torchvision-style model.py); with --weights, a trained checkpoint with it",
+    )
+    .argument(
+      "[spec]",
+      "path to a .resnet.ts file, or a preset name such as resnet18, resnet56, plain20 (with --weights: the checkpoint's spec by default)",
+    )
     .option("--to <target>", "export target: pytorch", "pytorch")
     .option("--out <file>", "write the module here (default: print it)")
     .option("--input <C,H,W>", "override the input shape, e.g. 3,32,32")
@@ -80,7 +112,11 @@ export function registerExport(program: Command): void {
       "--with-train-script",
       `also write ${TRAIN_SCRIPT_NAME} (torchrun, DDP) and the ${FAST_MODULE_FILE} it imports beside --out`,
     )
-    .action(async (spec: string, options: ExportCliOptions) => {
+    .option(
+      "--weights <checkpoint>",
+      `a checkpoint or run folder: write model.py, its weights as ${CHECKPOINT_FILE_NAME} (torchvision's state_dict) and ${TRAINED_SNIPPET_FILE} into --out DIR`,
+    )
+    .action(async (spec: string | undefined, options: ExportCliOptions) => {
       await runExport(spec, options);
     });
 }
