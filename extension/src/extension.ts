@@ -69,6 +69,8 @@ import { registerCompare } from "./compare";
 import { registerExperiment } from "./experiment";
 import { datasetSettingValue, editorDatasetTarget, pickDataset } from "./datasetPicker";
 import { registerNewSpec } from "./newSpec";
+import { registerWeightsCommands } from "./weightsCommands";
+import { resolvePython } from "resnet-studio/runtime/torchBackend";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -803,6 +805,11 @@ export function activate(context: vscode.ExtensionContext): void {
   registerCompare(context);
   registerExperiment(context, ctx.trainer);
   registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
+  registerWeightsCommands(
+    context,
+    (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside),
+    () => resolvePython(undefined, config<string>("python", ""), pythonExtensionInterpreter()).command,
+  );
   for (const doc of vscode.workspace.textDocuments) void refresh(doc);
 }
 

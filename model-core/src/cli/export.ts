@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { exportPytorch } from "../export/pytorch";
 import { exportTrainScript, FAST_MODULE_FILE, fastModuleSource, type TrainScriptDataset } from "../export/trainScript";
 import { CHECKPOINT_FILE_NAME, resolveCheckpointPath, specHash } from "../runtime/checkpoint";
-import { exportTrainedModel, TRAINED_SNIPPET_FILE } from "../weights/exportTrained";
+import { epochsText, exportTrainedModel, TRAINED_SNIPPET_FILE } from "../weights/exportTrained";
 import { formatExactCount } from "../presentation/format";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../runtime/trainTypes";
 import { parseShapeArg } from "../load";
@@ -90,7 +90,7 @@ async function runExportTrained(arg: string | undefined, options: ExportCliOptio
   const result = exportTrainedModel({ checkpoint: resolveCheckpointPath(options.weights!), folder: options.out, spec });
   await writeStdout(
     printable(
-      `wrote ${result.files.join(", ")}: ${result.spec.name} after ${result.epoch} epochs, ${formatExactCount(result.params)} parameters`,
+      `wrote ${result.files.join(", ")}: ${result.spec.name} after ${epochsText(result.epoch)}, ${formatExactCount(result.params)} parameters`,
     ) + "\n",
   );
 }

@@ -5,8 +5,8 @@
  *   load_trained.py          the snippet: model.build() + load_state_dict(strict=True), torch 1.13 or 2.x, no
  *                            safetensors package needed (model.py reads the format by hand).
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { analyze } from "../analysis/analyze";
 import { docText, exportPytorch } from "../export/pytorch";
 import { formatTensorShape } from "../presentation/format";
@@ -16,6 +16,7 @@ import {
   CheckpointError,
   encodeSafetensors,
   readCheckpoint,
+  resolveCheckpointPath,
   specHash,
   type StoredTensor,
 } from "../runtime/checkpoint";
@@ -25,6 +26,9 @@ import { expectedStateShapes } from "./stateShapes";
 
 export const TRAINED_MODULE_FILE = "model.py";
 export const TRAINED_SNIPPET_FILE = "load_trained.py";
+
+/** "1 epoch", "2 epochs". */
+export const epochsText = (epochs: number): string => `${epochs} epoch${epochs === 1 ? "" : "s"}`;
 
 export interface TrainedExport {
   folder: string;
@@ -36,7 +40,7 @@ export interface TrainedExport {
 }
 
 function snippet(spec: ResNetSpec, epoch: number, source: string): string {
-  return `"""The trained ${docText(spec.name)} (${epoch} epochs, from ${docText(source)}), exported by ResNet Studio.
+  return `"""The trained ${docText(spec.name)} (${epochsText(epoch)}, from ${docText(source)}), exported by ResNet Studio.
 
     python ${TRAINED_SNIPPET_FILE}      # prints the output shape of one forward pass
 
@@ -70,7 +74,20 @@ if __name__ == "__main__":
  * checkpoint's architecture (its name may differ) and names the module; otherwise the checkpoint's own spec is used.
  */
 export function exportTrainedModel(options: { checkpoint: string; folder: string; spec?: ResNetSpec }): TrainedExport {
-  const checkpoint = readCheckpoint(options.checkpoint);
+  // Deleting a run is the only thing that removes data: never write over the run's checkpoint or an earlier export.
+  const source = resolveCheckpointPath(options.checkpoint);
+  if (resolve(options.folder) === resolve(dirname(source)))
+    throw new CheckpointError(
+      `${options.folder}: the checkpoint's own folder; its ${CHECKPOINT_FILE_NAME} would be replaced. Export into another folder`,
+    );
+  if (existsSync(options.folder) && !statSync(options.folder).isDirectory())
+    throw new CheckpointError(`${options.folder}: a file, not a folder`);
+  const existing = [TRAINED_MODULE_FILE, CHECKPOINT_FILE_NAME, TRAINED_SNIPPET_FILE].filter((f) =>
+    existsSync(join(options.folder, f)),
+  );
+  if (existing.length > 0)
+    throw new CheckpointError(`${options.folder}: already has ${existing.join(", ")}; export into an empty folder`);
+  const checkpoint = readCheckpoint(source);
   if (options.spec) assertSameSpec(checkpoint, options.spec);
   const spec = options.spec ?? checkpoint.header.spec;
   const { graph, diagnostics } = analyze(spec);
