@@ -1,6 +1,6 @@
 /**
  * A safetensors file's tensor names, dtypes and shapes, from its header alone: inferring a spec needs no weight, so
- * only the 8-byte length and the JSON header are read, whatever the file's size (a 2 GB ResNet-152 costs a few KB).
+ * only the 8-byte length and the JSON header are read, whatever the file's size (a 241 MB ResNet-152 costs a few KB).
  * Every offset is still checked against the file's size, so a damaged file is named as damaged before anything
  * trusts it. Format: 8-byte LE u64 header length N, N bytes of JSON, then raw data
  * (https://github.com/huggingface/safetensors#format).

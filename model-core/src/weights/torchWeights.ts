@@ -9,7 +9,7 @@ import { extname, join } from "node:path";
 import { readSafetensorsHeader, WeightsFileError, type SafetensorsHeader } from "./safetensorsHeader";
 
 const SCRIPT = "resnet_studio_weights.py";
-/** Loading ResNet-152's 230 MB from a cold disk takes seconds; this bounds a Python that hangs. */
+/** Loading ResNet-152's 241 MB from a cold disk takes seconds; this bounds a Python that hangs. */
 const CONVERT_TIMEOUT_MS = 300_000;
 /** The script prints one short line; more is not it. */
 const MAX_OUTPUT_CHARS = 64 * 1024;
