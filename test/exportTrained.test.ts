@@ -73,12 +73,14 @@ with torch.no_grad():
 print(json.dumps({"logits": logits, "again": again_logits, "name": snippet.model.SPEC["name"], "checkpointModel": meta["model"]}))
 `;
 
-function assertClose(actual: number[], expected: number[], what: string): void {
+/** Asserts the parity and returns the measured max |Δ| / max |logit|. */
+function assertClose(actual: number[], expected: number[], what: string): number {
   assert.equal(actual.length, expected.length, `${what}: length`);
   const scale = Math.max(...expected.map(Math.abs));
   const worst = Math.max(...actual.map((a, i) => Math.abs(a - expected[i])));
   assert.ok(scale > 0, `${what}: logits are all zero`);
   assert.ok(worst <= PARITY_RTOL * scale, `${what}: max |Δ| ${worst} exceeds ${PARITY_RTOL} × ${scale}`);
+  return worst / scale;
 }
 
 describe("Export Trained Model as PyTorch", { skip }, () => {
@@ -112,7 +114,7 @@ describe("Export Trained Model as PyTorch", { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test("resnet-studio export --weights <run dir> writes the three files; PyTorch loads them strictly with the TF.js logits", () => {
+  test("resnet-studio export --weights <run dir> writes the three files; PyTorch loads them strictly with the TF.js logits", (t) => {
     const out = join(dir, "exported");
     const cli = runCliFromSource(["export", "--weights", join(dir, "run"), "--out", out]);
     assert.equal(cli.status, 0, cli.stderr);
@@ -131,7 +133,9 @@ describe("Export Trained Model as PyTorch", { skip }, () => {
     });
     assert.equal(py.status, 0, py.stderr);
     const result = JSON.parse(py.stdout) as { logits: number[]; again: number[] };
-    assertClose(result.logits, tfjsLogits, "exported checkpoint");
+    t.diagnostic(
+      `max |Δlogit| / max |logit|: ${assertClose(result.logits, tfjsLogits, "exported checkpoint").toExponential(2)}`,
+    );
     assertClose(result.again, tfjsLogits, "the run's own checkpoint");
     // The snippet also runs as a script.
     const script = spawnSync(PYTHON, [join(out, "load_trained.py")], { encoding: "utf8", timeout: 120_000 });
