@@ -104,7 +104,7 @@ async function runsShow(arg: string, options: RunsOptions): Promise<void> {
         `  ${String(e.epoch).padStart(5)}  ${e.trainLoss.toFixed(4).padStart(10)}  ${pct(1 - e.trainAccuracy).padStart(9)}  ${(e.valLoss === null ? "–" : e.valLoss.toFixed(4)).padStart(8)}  ${pct(e.valAccuracy === null ? null : 1 - e.valAccuracy).padStart(7)}  ${formatDuration(e.seconds).padStart(7)}`,
     ),
   ];
-  await writeStdout(printable(lines.join("\n")) + "\n");
+  await writeStdout(lines.map(printable).join("\n") + "\n");
 }
 
 async function runsCompare(args: string[], options: RunsOptions): Promise<void> {
@@ -122,7 +122,10 @@ async function runsCompare(args: string[], options: RunsOptions): Promise<void> 
   if (options.json)
     await writeStdout(printableJson({ runs: rows, ...(options.svg ? { svg: options.svg } : {}) }) + "\n");
   else
-    await writeStdout(printable(finalNumbersTable(rows)) + (options.svg ? `chart: ${printable(options.svg)}\n` : ""));
+    await writeStdout(
+      finalNumbersTable(rows).split("\n").map(printable).join("\n") +
+        (options.svg ? `chart: ${printable(options.svg)}\n` : ""),
+    );
 }
 
 export function registerRuns(program: Command): void {
