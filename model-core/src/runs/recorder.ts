@@ -11,8 +11,11 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../safeFiles";
 import { CHECKPOINT_FILE_NAME, specHash } from "../runtime/checkpoint";
 import type { ResNetSpec } from "../spec/types";
+import type { ResolvedDataset } from "../data/resolve";
+import { readRunRecord } from "./listing";
 import type { TrainConfig, TrainEvent, TrainResult } from "../runtime/trainTypes";
 import {
+  datasetSha256,
   RUN_RECORD_FILE,
   RUN_RECORD_VERSION,
   runFolderName,
@@ -235,4 +238,41 @@ export async function recordRun(
     recorder.fail(err instanceof Error ? err.message : String(err));
     throw err;
   }
+}
+
+/** A training job's run: where it records and what it trains (crosses the extension host → worker boundary). */
+export interface RunJob {
+  /** The run folder, made by the caller (createRunFolder), or the resumed run's folder. */
+  dir: string;
+  specText: string;
+  specFile: string | null;
+  /** The dataset as the setting names it. */
+  datasetArg: string;
+  /** Continue the record already in `dir` (the trainer resumes from its checkpoint). */
+  resume?: boolean;
+}
+
+/**
+ * `trainer` as a recorded run when `run` is given (the checkpoint goes to the run folder), or as it is. `trainer` gets
+ * the checkpoint path (undefined without a run) and the event sink.
+ */
+export function recordedTraining(
+  run: RunJob | undefined,
+  what: { spec: ResNetSpec; data: ResolvedDataset; config: TrainConfig; backend: string; device: string },
+  trainer: (hooks: { checkpoint?: string; onEvent: (event: TrainEvent) => void }) => Promise<TrainResult>,
+  onEvent: (event: TrainEvent) => void,
+): Promise<TrainResult> {
+  if (!run) return trainer({ onEvent });
+  const recorder = new RunRecorder({
+    dir: run.dir,
+    spec: what.spec,
+    specText: run.specText,
+    specFile: run.specFile,
+    dataset: { arg: run.datasetArg, sha256: datasetSha256(what.data), valFraction: what.config.valFraction },
+    backend: what.backend,
+    device: what.device,
+    config: what.config,
+    previous: run.resume ? readRunRecord(run.dir) : null,
+  });
+  return recordRun(recorder, trainer, onEvent);
 }
