@@ -162,7 +162,12 @@ function showError(err: unknown): void {
 /** The selection a tree command acts on: VS Code passes the clicked element, then all selected ones. */
 function selectedFolders(arg: unknown, selection: unknown): vscode.Uri[] {
   const all = Array.isArray(selection) && selection.length > 0 ? (selection as unknown[]) : [arg];
-  return all.map(runFolderOf).filter((u): u is vscode.Uri => u !== null);
+  // A spec group or "Show more" in a multi-selection is not a run.
+  const runs = all.filter(
+    (n) =>
+      (n as { kind?: unknown } | undefined)?.kind !== "group" && (n as { kind?: unknown } | undefined)?.kind !== "more",
+  );
+  return runs.map(runFolderOf).filter((u): u is vscode.Uri => u !== null);
 }
 
 /** Compare Runs: the overlaid curves and the final numbers in a webview beside the editor. */
@@ -272,6 +277,9 @@ export function registerRunsView(context: vscode.ExtensionContext, actions: RunA
     vscode.commands.registerCommand("resnetStudio.runs.compare", async (arg?: unknown, selection?: unknown) => {
       try {
         let folders = selectedFolders(arg, selection);
+        // From the view's title bar or the palette (no arguments): the runs selected in the view.
+        if (folders.length < 2 && arg === undefined)
+          folders = view.selection.filter((n) => n.kind === "run").map((n) => n.uri);
         if (folders.length < 2) {
           const picked = await vscode.window.showOpenDialog({
             title: "Compare Runs: choose two or more run folders",
