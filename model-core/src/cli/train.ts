@@ -1,6 +1,8 @@
 /**
  * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
- * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
+ * data, with a progress bar on a terminal or JSON lines (--json), and resume (--resume). Every run is recorded
+ * (runs/recorder.ts: run.json and a checkpoint after every epoch) in --out, or in a new folder under
+ * .resnet-studio/runs/ of the working folder; --no-save records nothing.
  */
 import { printable, printableJson } from "../diagnostics";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
