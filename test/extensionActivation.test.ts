@@ -12,6 +12,8 @@ import { join } from "node:path";
 import Module from "node:module";
 import * as esbuild from "esbuild";
 import { bundledExampleDefine } from "../scripts/bundledExample.mjs";
+import { RunRecorder } from "../model-core/src/runs/recorder";
+import { tinyConfig, tinySpec } from "../model-core/test/trainHelpers";
 
 const root = join(__dirname, "..");
 
@@ -74,6 +76,39 @@ test(
       });
 
       const commands = new Map<string, (...args: unknown[]) => unknown>();
+      interface RunsProvider {
+        getChildren(node?: unknown): { kind: string; uri?: { fsPath: string } }[];
+        getTreeItem(node: unknown): { label: string; description?: string; contextValue?: string };
+      }
+      const treeViews = new Map<string, RunsProvider>();
+      // No workspace folder: runs are recorded in global storage.
+      const globalStorage = join(out, "global");
+      const runDir = join(globalStorage, ".resnet-studio", "runs", "good", "2026-12-07T22-40-05Z");
+      const recorder = new RunRecorder({
+        dir: runDir,
+        spec: tinySpec(),
+        specText: "",
+        specFile: null,
+        dataset: { arg: "mnist", sha256: "", valFraction: 0.1 },
+        backend: "wasm",
+        device: "wasm",
+        config: tinyConfig({ epochs: 1 }),
+      });
+      recorder.onEvent({
+        type: "epoch",
+        epoch: 0,
+        epochs: 1,
+        loss: 0.3,
+        accuracy: 0.9,
+        valLoss: 0.2,
+        valAccuracy: 0.925,
+        lr: 0.01,
+        imagesPerSecond: 500,
+        seconds: 3,
+        trainSamples: 900,
+        valSamples: 100,
+      });
+      recorder.finish({ reason: "completed" });
       const diagnostics = new Map<string, { message: string; range: Range; severity: number }[]>();
       const hovers: { provideHover(doc: unknown, pos: Pos): Promise<{ contents: { value: string } } | null> }[] = [];
       const hints: { provideInlayHints(doc: unknown, range: Range): Promise<{ position: Pos; label: string }[]> }[] =
@@ -146,7 +181,33 @@ test(
           static joinPath(..._parts: unknown[]) {
             return {};
           }
+          static file(p: string) {
+            return { fsPath: p, path: p, scheme: "file", toString: () => `file://${p}` };
+          }
         },
+        EventEmitter: class {
+          event = event;
+          fire() {}
+          dispose() {}
+        },
+        RelativePattern: class {
+          constructor(
+            readonly base: unknown,
+            readonly pattern: string,
+          ) {}
+        },
+        ThemeIcon: class {
+          constructor(readonly id: string) {}
+        },
+        TreeItem: class {
+          description?: string;
+          contextValue?: string;
+          constructor(
+            readonly label: string,
+            readonly collapsibleState: number,
+          ) {}
+        },
+        TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
         languages: {
           createDiagnosticCollection: () => ({
             set: (uri: { toString(): string }, list: { message: string; range: Range; severity: number }[]) =>
@@ -166,6 +227,15 @@ test(
         workspace: {
           textDocuments: [good, bad],
           workspaceFolders: undefined,
+          isTrusted: true,
+          onDidChangeConfiguration: event,
+          onDidGrantWorkspaceTrust: event,
+          createFileSystemWatcher: () => ({
+            onDidCreate: event,
+            onDidChange: event,
+            onDidDelete: event,
+            dispose: () => undefined,
+          }),
           onDidOpenTextDocument: event,
           onDidChangeTextDocument: event,
           onDidCloseTextDocument: event,
@@ -181,6 +251,10 @@ test(
           createOutputChannel: () => ({ appendLine: () => undefined, show: () => undefined, dispose: () => undefined }),
           onDidChangeActiveTextEditor: event,
           registerWebviewPanelSerializer: () => disposable,
+          createTreeView: (id: string, options: { treeDataProvider: RunsProvider }) => {
+            treeViews.set(id, options.treeDataProvider);
+            return disposable;
+          },
           activeTextEditor: { document: good },
           showInformationMessage: () => undefined,
           showErrorMessage: (m: string) => {
@@ -215,7 +289,12 @@ test(
         const ext = require(join(out, "extension.js")) as { activate(ctx: unknown): void; deactivate(): void };
         const subscriptions: { dispose(): void }[] = [];
         // Built workers (npm run build / postinstall) live in dist/: the layout worker runs for real.
-        ext.activate({ subscriptions, extensionPath: root, extension: { extensionUri: {}, extensionPath: root } });
+        ext.activate({
+          subscriptions,
+          extensionPath: root,
+          extension: { extensionUri: {}, extensionPath: root },
+          globalStorageUri: { fsPath: globalStorage },
+        });
 
         const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
           contributes: {
@@ -233,6 +312,21 @@ test(
         for (const list of Object.values(manifest.contributes.menus))
           for (const m of list) assert.ok(declared.includes(m.command), `menu item ${m.command} is a declared command`);
         for (const k of manifest.contributes.keybindings) assert.ok(declared.includes(k.command));
+
+        // The Runs view: spec groups, then a group's runs, each carrying its folder's uri.
+        const runs = treeViews.get("resnetStudio.runs");
+        assert.ok(runs, "the Runs view is registered");
+        const groups = runs.getChildren();
+        assert.deepEqual(
+          groups.map((g) => runs.getTreeItem(g).label),
+          ["good"],
+        );
+        const [runNode] = runs.getChildren(groups[0]);
+        assert.equal(runNode.uri?.fsPath, runDir);
+        const item = runs.getTreeItem(runNode);
+        assert.equal(item.label, "2026-12-07 22:40:05");
+        assert.match(item.description ?? "", /^completed · best 92\.50% · 1\/1 ep · wasm · /);
+        assert.equal(item.contextValue, "run.completed");
 
         const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
           for (let i = 0; i < 400 && !pred(); i++) await new Promise((r) => setTimeout(r, 25));

@@ -16,7 +16,7 @@ import { SpecAnalysisClient } from "./specAnalysisClient";
 const SPEC_ANALYSIS_TIMEOUT_MS = 15_000;
 import { hoverMarkdown, stageInlayHints } from "./pure/specInfo";
 import { makeNonce, webviewHtml } from "./pure/html";
-import type { BackendSetting, TorchSettings } from "./pure/workerProtocol";
+import type { BackendSetting, TorchSettings, TrainJob } from "./pure/workerProtocol";
 import { isBackendSetting } from "resnet-studio/runtime/backendNames";
 import { logTorchPython, pythonExtensionInterpreter, watchPythonExtension } from "./pythonDiscovery";
 import { TrainWorkerHost } from "./trainWorkerHost";
@@ -71,6 +71,12 @@ import { datasetSettingValue, editorDatasetTarget, pickDataset } from "./dataset
 import { registerNewSpec } from "./newSpec";
 import { registerWeightsCommands } from "./weightsCommands";
 import { resolvePython } from "resnet-studio/runtime/torchBackend";
+import { registerRunsView, runsRoot } from "./runsView";
+import { trainingEventsFromRecord } from "./pure/runsView";
+import { createRunFolder, type RunJob } from "resnet-studio/runs/recorder";
+import type { RunRecord, RunState } from "resnet-studio/runs/record";
+import type { TrainConfig } from "resnet-studio/runtime/trainTypes";
+import { specSourceText } from "resnet-studio/analysis/adapt";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -457,20 +463,27 @@ class DiagramPanel {
       `${choice.kind === "variant" ? "small variant" : choice.kind === "bundled" || !written ? "bundled example" : "as written"}${onTorch ? " on PyTorch" : ""}: ${estimateText(choice.estimate, epochs)} (estimate on ${onTorch && torchThroughput ? torchThroughput.backend : throughput.backend})`,
       ...(choice.changes.length > 0 ? [`adapted to ${target.name}: ${choice.changes.join("; ")}`] : []),
     ];
-    this.training = EMPTY_TRAINING;
-    this.view = { ...this.view, tab: "training" };
-    this.post({ type: "command", command: "showTraining" });
-    let progress: (state: TrainingState) => void = () => undefined;
-    const show = (event: TrainingEvent): void => {
-      this.training = applyTrainingEvent(this.training, event);
-      this.post({ type: "training", event });
-      progress(this.training);
-      if (event.kind === "failed")
-        void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${event.message}`);
+    // Every training is a run: its own folder under the runs root (the Runs view lists it).
+    const sameAsWritten = written !== null && choice.graph === written && documentUri !== null;
+    const specUri = documentUri ? vscode.Uri.parse(documentUri) : null;
+    const specFile = specUri?.scheme === "file" && choice.kind !== "bundled" ? specUri.fsPath : null;
+    const documentText = sameAsWritten
+      ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === documentUri)?.getText()
+      : undefined;
+    const runJob: RunJob = {
+      dir: createRunFolder(
+        this.ctx.runsRoot(),
+        choice.kind === "bundled" || !written ? BUNDLED_SPEC_FILE : (specFile ?? choice.graph.spec.name),
+      ),
+      specText:
+        documentText ?? specSourceText(choice.graph.spec, `${choice.graph.name} as Train Small Model trained it.`),
+      specFile,
+      datasetArg: dataset,
     };
-    const run = this.ctx.trainer.run(
+    this.startTrainJob(
       {
         kind: "train",
+        run: runJob,
         graph: choice.graph,
         backend: runBackend,
         dataset,
@@ -487,9 +500,8 @@ class DiagramPanel {
         },
         ...torchSettings(),
       },
-      (m) => {
-        if (m.type !== "training") return;
-        const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
+      notes,
+      (event) => {
         // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
         if (event.kind === "epoch" && event.point.epoch === 0 && choice.estimate.stepsPerEpoch >= 50)
           void reviewCalibration(
@@ -500,9 +512,34 @@ class DiagramPanel {
             choice.estimate,
             event.point.imagesPerSecond,
           );
-        show(event);
       },
     );
+    return true;
+  }
+
+  /** Runs a train job with its events in the Training tab and VS Code's progress notification (which can cancel). */
+  private startTrainJob(
+    job: Extract<TrainJob, { kind: "train" }>,
+    notes: string[],
+    onEvent: (event: TrainingEvent) => void = () => undefined,
+  ): void {
+    this.training = EMPTY_TRAINING;
+    this.view = { ...this.view, tab: "training" };
+    this.post({ type: "command", command: "showTraining" });
+    let progress: (state: TrainingState) => void = () => undefined;
+    const show = (event: TrainingEvent): void => {
+      this.training = applyTrainingEvent(this.training, event);
+      this.post({ type: "training", event });
+      progress(this.training);
+      if (event.kind === "failed")
+        void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${event.message}`);
+    };
+    const run = this.ctx.trainer.run(job, (m) => {
+      if (m.type !== "training") return;
+      const event = m.event.kind === "started" ? { ...m.event, notes } : m.event;
+      onEvent(event);
+      show(event);
+    });
     // The job's response is how the run ended; a failure (the trainer's, or a lost worker) is its error.
     const ended = run.then(
       ({ cancelled, millis }) => show({ kind: "finished", cancelled, millis }),
@@ -510,11 +547,70 @@ class DiagramPanel {
     );
     // Progress in VS Code's own UI, with the same cancel as the webview's button and the Cancel Training command.
     progress = showTrainingProgress(
-      `ResNet Studio: training ${choice.graph.name}`,
+      `ResNet Studio: training ${job.graph.name}`,
       () => this.ctx.trainer.cancel(),
       ended,
     );
-    return true;
+  }
+
+  /** The Runs view's Open: the run's network in the diagram and its curves in the Training tab, from run.json. */
+  async showRecordedRun(record: RunRecord, state: RunState, dir: string): Promise<void> {
+    const graph = analyzeSpecText(record.specText, record.specFile ?? "run.json").graph;
+    if (graph) await this.showGraph(graph, `${graph.name} (run ${path.basename(dir)})`);
+    const events = trainingEventsFromRecord(record, state);
+    this.training = events.reduce(applyTrainingEvent, EMPTY_TRAINING);
+    this.view = { ...this.view, tab: "training" };
+    this.post({ type: "command", command: "showTraining" });
+    for (const event of events) this.post({ type: "training", event });
+  }
+
+  /** The Runs view's Resume: continues the run from its checkpoint, in its folder, on its dataset and backend. */
+  async resumeRun(record: RunRecord, _state: RunState, dir: string): Promise<void> {
+    if (this.ctx.trainer.busy) {
+      void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress.");
+      return;
+    }
+    const analysis = analyzeSpecText(record.specText, record.specFile ?? path.join(dir, "run.json"));
+    if (!analysis.graph) throw new Error(`${path.join(dir, "run.json")}: field "specText" does not analyse`);
+    const done = record.checkpointEpoch ?? 0;
+    if (done === 0) throw new Error(`${dir}: no checkpoint yet (no epoch completed), nothing to resume`);
+    const planned = typeof record.config.epochs === "number" ? record.config.epochs : done;
+    let epochs = planned;
+    if (done >= planned) {
+      const answer = await vscode.window.showInputBox({
+        title: `Resume ${analysis.graph.name}: ${done} epochs done`,
+        prompt: "Train to how many epochs in all?",
+        value: String(done + 1),
+        validateInput: (v) => (Number.isInteger(Number(v)) && Number(v) > done ? null : `a whole number above ${done}`),
+      });
+      if (answer === undefined) return;
+      epochs = Number(answer);
+    }
+    await this.showGraph(analysis.graph, `${analysis.graph.name} (run ${path.basename(dir)})`);
+    const dist = path.join(this.ctx.extension.extensionPath, "dist");
+    const backend: BackendSetting = isBackendSetting(record.backend) ? record.backend : backendSetting();
+    this.startTrainJob(
+      {
+        kind: "train",
+        graph: analysis.graph,
+        backend,
+        dataset: record.dataset.arg,
+        dataDir: path.join(dist, "data"),
+        wasmDir: path.join(dist, "wasm") + path.sep,
+        gradientBatch: 8,
+        config: { ...(record.config as Partial<TrainConfig>), epochs, logEverySeconds: 1 },
+        run: {
+          dir,
+          specText: record.specText,
+          specFile: record.specFile,
+          datasetArg: record.dataset.arg,
+          resume: true,
+        },
+        resumeFrom: dir,
+        ...torchSettings(),
+      },
+      [`resuming ${path.basename(dir)} at epoch ${done + 1} of ${epochs}`],
+    );
   }
 
   /** Find Learning Rate: the range test (Smith 2017) on the embedded MNIST digits; its suggestion can feed Train Small Model. */
@@ -632,6 +728,8 @@ interface ExtensionContext {
   /** The rate Find Learning Rate suggested and the user accepted; Train Small Model uses it. */
   suggestedLr: number | null;
   layout(): LayoutClient;
+  /** Where runs are recorded (resnetStudio.runsDirectory; global storage in an untrusted or virtual workspace). */
+  runsRoot(): string;
 }
 
 function activeSpecDocument(): vscode.TextDocument | null {
@@ -655,6 +753,7 @@ export function activate(context: vscode.ExtensionContext): void {
     trainer: new TrainWorkerHost(() => new Worker(path.join(dist, "trainWorker.js"))),
     gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
     suggestedLr: null,
+    runsRoot: () => runsRoot(context),
     layout: () =>
       (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), {
         timeoutMs: config("layoutTimeoutMs", 20000),
@@ -803,6 +902,16 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand("resnetStudio.fitDiagram", () => DiagramPanel.active?.runWebviewCommand("fit")),
   );
   registerCompare(context);
+  registerRunsView(context, {
+    open: async (record, state, dir) => {
+      const panel = DiagramPanel.show(ctx, null, vscode.ViewColumn.Beside);
+      await panel.showRecordedRun(record, state, dir);
+    },
+    resume: async (record, state, dir) => {
+      const panel = DiagramPanel.show(ctx, null, vscode.ViewColumn.Beside);
+      await panel.resumeRun(record, state, dir);
+    },
+  });
   registerExperiment(context, ctx.trainer);
   registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   registerWeightsCommands(

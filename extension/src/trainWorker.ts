@@ -41,6 +41,7 @@ import type {
   TrainWorkerPush,
 } from "./pure/workerProtocol";
 import { toTrainingEvent } from "./pure/trainEvents";
+import { recordedTraining } from "resnet-studio/runs/recorder";
 import {
   calibrateOnTorch,
   gradientFlowOnTorch,
@@ -172,28 +173,38 @@ async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Pr
   const started = performance.now();
   let gradients: GradientFlowResult | null = null;
   try {
-    const result = await trainOnTorch({
-      graph: job.graph,
-      data,
-      config,
-      python: resolvePython(undefined, job.python, job.pythonExtension),
-      device: job.device ?? "auto",
-      signal: controller.signal,
-      snapshot: {
-        count: job.gradientBatch,
-        onGradients: (_, result) => {
-          gradients = result;
-        },
-      },
-      onEvent: (event) =>
-        pushProgress(
-          toTrainingEvent(event, {
-            backend: "torch",
-            gradients: event.type === "epoch" ? gradients : null,
-            millis: performance.now() - started,
-          }),
-        ),
-    });
+    const onEvent = (event: TrainEvent) =>
+      pushProgress(
+        toTrainingEvent(event, {
+          backend: "torch",
+          gradients: event.type === "epoch" ? gradients : null,
+          millis: performance.now() - started,
+        }),
+      );
+    const what = { spec: job.graph.spec, data, config, backend: "torch", device: job.device ?? "auto" };
+    const result = await recordedTraining(
+      job.run,
+      what,
+      (hooks) =>
+        trainOnTorch({
+          graph: job.graph,
+          data,
+          config,
+          python: resolvePython(undefined, job.python, job.pythonExtension),
+          device: job.device ?? "auto",
+          signal: controller.signal,
+          checkpoint: hooks.checkpoint,
+          resumeFrom: job.resumeFrom,
+          snapshot: {
+            count: job.gradientBatch,
+            onGradients: (_, result) => {
+              gradients = result;
+            },
+          },
+          onEvent: hooks.onEvent,
+        }),
+      onEvent,
+    );
     return trainOutcome(result);
   } finally {
     if (abort === controller) abort = null;
@@ -212,39 +223,44 @@ async function runTraining(job: Extract<TrainJob, { kind: "train" }>): Promise<T
   // Snapshots are taken as each epoch ends, between training steps; events keep their order.
   let chain: Promise<void> = Promise.resolve();
   try {
-    const result = await train({
-      model,
-      data,
-      config,
-      signal: controller.signal,
-      onEvent: (event: TrainEvent) => {
-        if (event.type === "epoch") {
-          chain = chain.then(async () => {
-            let gradients: GradientFlowResult | null = null;
-            // The snapshot is skipped when its pass would not fit the backend (a wasm abort cannot be caught).
-            const fits = checkPassMemory({
-              graph: job.graph,
-              batch: probe.labels.length,
-              kind: "gradflow",
-              limitBytes: backendLimitBytes(backend.name),
-            }).fits;
-            try {
-              gradients = fits ? await gradientFlow(model, probe) : null;
-            } catch {
-              gradients = null;
-            }
-            pushProgress(
-              toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }),
-            );
-          });
-        } else {
-          chain = chain.then(() =>
-            pushProgress(
-              toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started }),
-            ),
+    const what = { spec: job.graph.spec, data, config, backend: backend.name, device: backend.name };
+    const trainer = (hooks: { checkpoint?: string; onEvent: (event: TrainEvent) => void }) =>
+      train({
+        model,
+        data,
+        config,
+        signal: controller.signal,
+        checkpoint: hooks.checkpoint,
+        resumeFrom: job.resumeFrom,
+        onEvent: hooks.onEvent,
+      });
+    const result = await recordedTraining(job.run, what, trainer, (event: TrainEvent) => {
+      if (event.type === "epoch") {
+        chain = chain.then(async () => {
+          let gradients: GradientFlowResult | null = null;
+          // The snapshot is skipped when its pass would not fit the backend (a wasm abort cannot be caught).
+          const fits = checkPassMemory({
+            graph: job.graph,
+            batch: probe.labels.length,
+            kind: "gradflow",
+            limitBytes: backendLimitBytes(backend.name),
+          }).fits;
+          try {
+            gradients = fits ? await gradientFlow(model, probe) : null;
+          } catch {
+            gradients = null;
+          }
+          pushProgress(
+            toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }),
           );
-        }
-      },
+        });
+      } else {
+        chain = chain.then(() =>
+          pushProgress(
+            toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started }),
+          ),
+        );
+      }
     });
     await chain;
     return trainOutcome(result);

@@ -62,10 +62,12 @@ export interface SourceCliRun {
 /** The CLI's sources (model-core/src/cli/main.ts, through tsx) with `args`, blocking until it exits. */
 export function runCliFromSource(
   args: string[],
-  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
 ): SourceCliRun {
   const main = join(root, "model-core/src/cli/main.ts");
-  const script = `require(${JSON.stringify(main)}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
+  // tsx resolves from the repository; the command itself runs in `cwd`.
+  const chdir = options.cwd ? `process.chdir(${JSON.stringify(options.cwd)});` : "";
+  const script = `${chdir}require(${JSON.stringify(main)}).main(${JSON.stringify(args)}).then((code) => process.exit(code))`;
   const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
     cwd: root,
     encoding: "utf8",

@@ -58,7 +58,7 @@ test("train --json on synthetic data: JSON lines, summary last, checkpoint writt
     assert.equal(summary.backend, "cpu");
     assert.equal(typeof summary.valAccuracy, "number");
     assert.equal(typeof summary.imagesPerSecond, "number");
-    assert.deepEqual(readdirSync(out), ["checkpoint.safetensors"]);
+    assert.deepEqual(readdirSync(out).sort(), ["checkpoint.safetensors", "run.json"]);
     const second = cli([...common, "--epochs", "2", "--resume", out]);
     assert.equal(second.status, 0, second.stderr);
     const resumed = second.stdout

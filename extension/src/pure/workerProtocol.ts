@@ -7,6 +7,7 @@ import type { ModelGraph } from "resnet-studio/analysis/graph";
 import type { GradientPair, TrainingEvent } from "resnet-studio/protocol";
 import type { RequestMessage, ResponseMessage } from "resnet-studio/rpc";
 import type { TrainConfig } from "resnet-studio/runtime/trainTypes";
+import type { RunJob } from "resnet-studio/runs/recorder";
 import type { Throughput } from "resnet-studio/analysis/estimate";
 import type { LrRangeOptions, LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import type { ExperimentScale, ExperimentState } from "resnet-studio/experiment/plainVsResidual";
@@ -46,6 +47,10 @@ export type TrainJob =
       dataDir: string;
       wasmDir: string;
       gradientBatch: number;
+      /** Record the run in this folder: run.json and a checkpoint after every epoch (resnet-studio/runs/recorder). */
+      run?: RunJob;
+      /** Continue from this checkpoint (a run folder or a checkpoint file). */
+      resumeFrom?: string;
     } & TorchSettings)
   /** Measure the backend's training speed (runtime/calibrate.ts; on "torch", PyTorch's on the set device) at this batch size and replica setting. */
   | ({

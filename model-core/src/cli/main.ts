@@ -11,6 +11,7 @@ import { registerExport } from "./export";
 import { registerDiff } from "./diff";
 import { registerExperiment } from "./experiment";
 import { registerImport } from "./import";
+import { registerRuns } from "./runs";
 
 let closedReaderHandled = false;
 
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDiff(program);
   registerExperiment(program);
   registerImport(program);
+  registerRuns(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

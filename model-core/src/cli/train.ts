@@ -1,11 +1,16 @@
 /**
  * `resnet-studio train <spec|preset>`: trains a network on the embedded MNIST digits, CIFAR-10 binaries or synthetic
- * data, with a progress bar on a terminal or JSON lines (--json), checkpoints (--out) and resume (--resume).
+ * data, with a progress bar on a terminal or JSON lines (--json), and resume (--resume). Every run is recorded
+ * (runs/recorder.ts: run.json and a checkpoint after every epoch) in --out, or in a new folder under
+ * .resnet-studio/runs/ of the working folder; --no-save records nothing.
  */
 import { printable, printableJson } from "../diagnostics";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { writeFileAtomic } from "../safeFiles";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { RunRecorder, createRunFolder } from "../runs/recorder";
+import { datasetSha256, RUN_RECORD_FILE, RUNS_FOLDER } from "../runs/record";
+import { readRunRecord } from "../runs/listing";
 import type { Command } from "commander";
 import { SingleBar } from "cli-progress";
 import { parseShapeArg } from "../load";
@@ -18,7 +23,13 @@ import { train } from "../runtime/train";
 import { resolveWorkerCount } from "../runtime/parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
 import { formatBytes, formatCount, formatDuration, formatPercent } from "../presentation/format";
-import { CHECKPOINT_FILE_NAME, loadCheckpointInto, readCheckpoint } from "../runtime/checkpoint";
+import {
+  assertResumable,
+  CHECKPOINT_FILE_NAME,
+  loadCheckpointInto,
+  readCheckpoint,
+  specHash,
+} from "../runtime/checkpoint";
 import {
   calibrateOnTorch,
   parseDevice,
@@ -57,7 +68,10 @@ export interface TrainCliOptions {
   valFraction?: string;
   maxSteps?: string;
   logEvery?: string;
+  /** The run folder (run.json and the checkpoint); default: a new one under .resnet-studio/runs/ here. */
   out?: string;
+  /** false (--no-save): record no run and write no checkpoint. */
+  save?: boolean;
   resume?: string;
   backend?: string;
   seed?: string;
@@ -212,6 +226,8 @@ export interface TrainSummary {
   trainSeconds: number;
   totalSeconds: number;
   checkpoint: string | null;
+  /** The run folder (run.json beside the checkpoint), null with --no-save. */
+  run: string | null;
 }
 
 export interface TrainRun {
@@ -322,12 +338,15 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   }
   const graph = plan.graph;
 
+  // A checkpoint that can't resume this network is refused before any run folder is made.
+  if (resumed) assertResumable(resumed, graph.spec, config);
   let checkpointPath: string | undefined;
-  if (options.out) {
-    mkdirSync(options.out, { recursive: true });
-    checkpointPath = join(options.out, CHECKPOINT_FILE_NAME);
+  const runDir = options.save === false ? null : runFolderFor(specArg, options);
+  if (runDir) {
+    mkdirSync(runDir, { recursive: true });
+    checkpointPath = join(runDir, CHECKPOINT_FILE_NAME);
     if (options.small) {
-      const file = join(options.out, SMALL_VARIANT_FILE);
+      const file = join(runDir, SMALL_VARIANT_FILE);
       writeFileAtomic(
         file,
         specSourceText(
@@ -354,8 +373,23 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     : options.quiet
       ? () => undefined
       : terminalReporter();
+  const recorder = runDir
+    ? new RunRecorder({
+        dir: runDir,
+        spec: graph.spec,
+        specText: trainedSpecText(options.input === undefined ? loaded.file : null, graph, loaded.graph, dataset),
+        specFile: loaded.file ? resolve(loaded.file) : null,
+        dataset: { arg: dataset, sha256: datasetSha256(data), valFraction: config.valFraction },
+        backend: backend.name,
+        device: onTorch ? device : backend.name,
+        config,
+        previous: options.resume && resolve(options.resume) === resolve(runDir) ? readRunRecord(runDir) : null,
+      })
+    : null;
+  if (recorder && !options.json && !options.quiet) process.stderr.write(`run: ${printable(runDir!)}\n`);
+  const record = (event: TrainEvent) => recorder?.onEvent(event);
   let result: TrainResult;
-  // Without --out, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
+  // With --no-save, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
   const scratch = onTorch && !checkpointPath ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
   const removeScratch = () => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -374,7 +408,10 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         signal: controller.signal,
         checkpoint: target,
         resumeFrom: resumed ? resumed.path : undefined,
-        onEvent: (event) => (scratch && event.type === "checkpoint" ? undefined : reporter(event)),
+        onEvent: (event) => {
+          record(event);
+          if (!(scratch && event.type === "checkpoint")) reporter(event);
+        },
       });
       if (existsSync(target)) loadCheckpointInto(model, target);
     } else {
@@ -385,10 +422,15 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         signal: controller.signal,
         checkpoint: checkpointPath,
         resumeFrom: resumed ? resumed.path : undefined,
-        onEvent: reporter,
+        onEvent: (event) => {
+          record(event);
+          reporter(event);
+        },
       });
     }
+    recorder?.finish(result);
   } catch (err) {
+    recorder?.fail(err instanceof Error ? err.message : String(err));
     model.dispose();
     throw err;
   } finally {
@@ -414,6 +456,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     trainSeconds: round(result.seconds, 2),
     totalSeconds: round((performance.now() - started) / 1000, 2),
     checkpoint: checkpointPath && existsSync(checkpointPath) ? checkpointPath : null,
+    run: runDir,
   };
   if (options.json) await writeStdout(printableJson(summary) + "\n");
   else if (!options.quiet) await writeStdout(formatSummary(summary));
@@ -424,6 +467,31 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     process.exitCode = 130;
   }
   return { result, summary, model, graph, data, backend };
+}
+
+/**
+ * The run folder: --out as given; else the resumed run's own folder (resuming continues its run.json); else a new
+ * `.resnet-studio/runs/<spec stem>/<UTC timestamp>/` in the working folder.
+ */
+function runFolderFor(specArg: string, options: TrainCliOptions): string {
+  if (options.out) return options.out;
+  if (options.resume) {
+    const dir = resolve(options.resume);
+    if (existsSync(join(dir, RUN_RECORD_FILE)) && statSync(dir).isDirectory()) return dir;
+  }
+  return createRunFolder(join(process.cwd(), ...RUNS_FOLDER), specArg);
+}
+
+/** The spec as it trained: the file's own text when it trained as written, else the adapted network's source. */
+function trainedSpecText(file: string | null, trained: ModelGraph, written: ModelGraph, dataset: string): string {
+  if (file && specHash(trained.spec) === specHash(written.spec)) {
+    try {
+      return readFileSync(file, "utf8");
+    } catch {
+      // Fall through to the generated source: the network is the same.
+    }
+  }
+  return specSourceText(trained.spec, `${trained.spec.name} as \`resnet-studio train\` trained it on ${dataset}.`);
 }
 
 /** File name of the small variant's spec written next to the checkpoint (`--small --out DIR`). */
@@ -697,7 +765,11 @@ export function registerTrain(program: Command): void {
     .option("--val-fraction <x>", "fraction held out for validation when the dataset has no test split (default 0.1)")
     .option("--max-steps <n>", "stop after this many steps")
     .option("--log-every <n>", "with --json, also print a line every n steps")
-    .option("--out <dir>", `write ${CHECKPOINT_FILE_NAME} there after every epoch`)
+    .option(
+      "--out <dir>",
+      `the run folder: run.json and ${CHECKPOINT_FILE_NAME} after every epoch (default: a new folder under .resnet-studio/runs/)`,
+    )
+    .option("--no-save", "record no run and write no checkpoint")
     .option("--resume <dir|file>", "continue from a checkpoint (same spec)")
     .option("--backend <name>", backendChoicesText(), "auto")
     .option(

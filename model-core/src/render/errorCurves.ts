@@ -33,14 +33,14 @@ export function errorAxisMax(series: readonly ExperimentSeries[]): number {
 }
 
 /** Tick values from 0 to `max` (error fractions), 4 to 10 of them. */
-function errorTicks(max: number): number[] {
+export function errorTicks(max: number): number[] {
   const stepPoints = [1, 2, 5, 10, 20, 25].find((s) => (max * 100) / s <= 8) ?? 25;
   const ticks: number[] = [];
   for (let v = 0; v <= max * 100 + 1e-9; v += stepPoints) ticks.push(v / 100);
   return ticks;
 }
 
-function epochTicks(epochs: number): number[] {
+export function epochTicks(epochs: number): number[] {
   const step = Math.max(1, Math.ceil(epochs / 10));
   const ticks: number[] = [];
   for (let e = 0; e <= epochs; e += step) ticks.push(e);
