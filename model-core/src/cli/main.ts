@@ -10,6 +10,7 @@ import { registerGradflow } from "./gradflow";
 import { registerExport } from "./export";
 import { registerDiff } from "./diff";
 import { registerExperiment } from "./experiment";
+import { registerEval } from "./eval";
 
 let closedReaderHandled = false;
 
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   registerExport(program);
   registerDiff(program);
   registerExperiment(program);
+  registerEval(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
