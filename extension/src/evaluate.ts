@@ -114,11 +114,9 @@ async function runEvaluation(
       },
       (_progress, token) => {
         const cancel = token.onCancellationRequested(() => void client.stop("evaluation cancelled"));
-        return client
-          .request({ kind: "evaluate", target, spec, overlays, ...hooks.settings() })
-          .finally(() => {
-            cancel.dispose();
-          });
+        return client.request({ kind: "evaluate", target, spec, overlays, ...hooks.settings() }).finally(() => {
+          cancel.dispose();
+        });
       },
     );
   try {

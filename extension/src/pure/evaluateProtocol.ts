@@ -44,7 +44,7 @@ export function targetPathOf(arg: unknown): string | null {
       ? (v as { fsPath: string }).fsPath
       : null;
   if (fsPathOf(arg)) return fsPathOf(arg);
-  if (typeof arg === "object" && arg !== null && "uri" in arg) return fsPathOf((arg).uri);
+  if (typeof arg === "object" && arg !== null && "uri" in arg) return fsPathOf(arg.uri);
   return null;
 }
 
