@@ -14,7 +14,7 @@ import { serveRequests } from "resnet-studio/rpcWorker";
 import type { EvaluateJob, EvaluateJobResults, EvaluateOutcome } from "./pure/evaluateProtocol";
 import { targetLabel } from "./pure/evaluateProtocol";
 
-async function evaluate(job: EvaluateJob): Promise<EvaluateOutcome> {
+export async function evaluate(job: EvaluateJob): Promise<EvaluateOutcome> {
   const target = resolveEvaluationTarget(job.target, { spec: job.spec, dataset: job.dataset });
   const set = await evaluationSet(target.datasetArg, target.graph, target.valFraction);
   const label = targetLabel(job.target);

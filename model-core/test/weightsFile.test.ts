@@ -21,27 +21,9 @@ import {
 import { EvaluationAccumulator } from "../src/analysis/evaluation";
 import { responseLayers } from "../src/analysis/layerResponse";
 import { microGraph, tinyConfig, tinyGraph, useCpu } from "./trainHelpers";
-
-/** A safetensors file as other writers make it: no __metadata__, tensors back to back in header order. */
-export function weightsOnlyFile(
-  tensors: { name: string; shape: number[]; values: ArrayLike<number>; i64?: boolean }[],
-): Buffer {
-  const header: Record<string, unknown> = {};
-  const blobs: Buffer[] = [];
-  let offset = 0;
-  for (const t of tensors) {
-    const bytes = t.i64
-      ? Buffer.from(BigInt64Array.from(Array.from(t.values, (v) => BigInt(v))).buffer)
-      : Buffer.from(Float32Array.from(t.values).buffer);
-    header[t.name] = { dtype: t.i64 ? "I64" : "F32", shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    blobs.push(bytes);
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  return Buffer.concat([length, json, ...blobs]);
-}
+import { seededWeightsFile, weightsOnlyFile } from "./weightsHelpers";
+import { train } from "../src/runtime/train";
+import { syntheticDataset } from "../src/data/synthetic";
 
 let dir = "";
 before(async () => {
@@ -208,4 +190,34 @@ test("Fig. 7's responses: the BN after each 3×3 conv, or the conv itself with p
     pre.some((l) => l.node === l.conv && l.conv.endsWith("conv2")),
     "pre-activation measures the conv output",
   );
+});
+
+test("train resumes from a weights-only state_dict: those weights, epoch 0, a fresh optimiser", async () => {
+  const graph = microGraph();
+  const file = join(dir, "start.safetensors");
+  writeFileSync(file, seededWeightsFile(graph, 11));
+  const data = { train: syntheticDataset({ count: 30, classes: 2, shape: [1, 4, 4], seed: 2 }), val: null };
+  const config = tinyConfig({ epochs: 1, batchSize: 8 });
+  const run = async (seed: number, options: { initialWeights?: string; preload?: boolean }) => {
+    const model = buildModel(graph, { seed });
+    if (options.preload) loadWeightsInto(model, readWeights(file));
+    const starts: number[] = [];
+    const result = await train({
+      model,
+      data,
+      config,
+      initialWeights: options.initialWeights,
+      onEvent: (e) => (e.type === "start" ? starts.push(e.startEpoch) : undefined),
+    });
+    const state = torchStateDict(model);
+    model.dispose();
+    return { loss: result.history[0].loss, state, starts };
+  };
+  const fromFile = await run(1, { initialWeights: file });
+  const preloaded = await run(2, { preload: true });
+  const fromSeed = await run(1, {});
+  assert.deepEqual(fromFile.starts, [0]);
+  assert.equal(fromFile.loss, preloaded.loss, "the same run as from a model holding those weights");
+  assert.deepEqual(Array.from(fromFile.state["conv1.weight"].data), Array.from(preloaded.state["conv1.weight"].data));
+  assert.notEqual(fromFile.loss, fromSeed.loss, "not the seeded initialisation");
 });

@@ -32,7 +32,7 @@ import {
 } from "./checkpoint";
 import { EvaluationAccumulator, type EvaluationResult } from "../analysis/evaluation";
 import { outputClassNames, type EvaluationSet } from "./evaluate";
-import { assertWeightsFit, expectedStateDict, type LoadedWeights } from "./weightsFile";
+import { assertWeightsFit, expectedStateDict, readWeights, type LoadedWeights } from "./weightsFile";
 import { assembleGradientFlow, laneEdges } from "./gradflow";
 import { buildModel, isGraphModel } from "./model";
 import type { TrainData } from "./train";
@@ -327,6 +327,19 @@ async function writeInitialWeights(graph: ModelGraph, seed: number, file: string
   }
 }
 
+/**
+ * Weights checked against the network (readWeights/assertWeightsFit), written as exactly its state_dict for the
+ * runner's strict load: num_batches_tracked filled in where another writer dropped it, optimiser slots left out.
+ */
+function writeCheckedWeights(weights: LoadedWeights, graph: ModelGraph, file: string): void {
+  assertWeightsFit(weights, graph);
+  const tensors = [...expectedStateDict(graph)].map(
+    ([name, shape]): StoredTensor =>
+      weights.tensors.get(name) ?? { name, dtype: "I64", shape, values: Float64Array.of(0) },
+  );
+  writeFileSync(file, Buffer.concat(encodeSafetensors(tensors, {})));
+}
+
 /** The one way an ImageDataset reaches Python: its pixels and labels as files, with the normalisation tables. */
 export function writeDataset(dataset: ImageDataset, adapter: BatchAdapter, dir: string, tag: string): DatasetFiles {
   const images = join(dir, `${tag}-images.u8`);
@@ -366,6 +379,8 @@ export interface TorchTrainOptions {
   snapshot?: { count: number; onGradients: (epoch: number, result: GradientFlowResult) => void };
   checkpoint?: string;
   resumeFrom?: string;
+  /** Start from a weights-only state_dict at epoch 0 with a fresh optimiser (as train()'s initialWeights). */
+  initialWeights?: string;
 }
 
 /** train() on PyTorch: same config, data order, events, checkpoints and stop reasons. */
@@ -399,7 +414,8 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
   const started = performance.now();
   try {
     const init = join(dir, "init.safetensors");
-    await writeInitialWeights(graph, config.seed, init);
+    if (options.initialWeights) writeCheckedWeights(readWeights(options.initialWeights), graph, init);
+    else await writeInitialWeights(graph, config.seed, init);
     const trainAdapter = new BatchAdapter(data.train, spec.input);
     const job: TrainJob = {
       kind: "train",
@@ -850,15 +866,8 @@ export async function evaluateOnTorch(options: {
   const out = mkdtempSync(join(tmpdir(), "resnet-studio-eval-"));
   try {
     const init = join(dir, "weights.safetensors");
-    if (options.weights) {
-      assertWeightsFit(options.weights, graph);
-      const expected = expectedStateDict(graph);
-      const tensors = [...expected].map(
-        ([name, shape]): StoredTensor =>
-          options.weights!.tensors.get(name) ?? { name, dtype: "I64", shape, values: Float64Array.of(0) },
-      );
-      writeFileSync(init, Buffer.concat(encodeSafetensors(tensors, {})));
-    } else await writeInitialWeights(graph, 1, init);
+    if (options.weights) writeCheckedWeights(options.weights, graph, init);
+    else await writeInitialWeights(graph, 1, init);
     const logitsFile = join(out, "logits.f32");
     let device = options.device as string;
     const result = await worker.run(
