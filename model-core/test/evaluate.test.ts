@@ -38,7 +38,7 @@ const skip = skipWithoutTool(torchvisionMissing());
  * Builds torchvision's resnet18(num_classes=10) with a 1-channel conv1, trains it for a few SGD steps on the given
  * training images (so BN statistics and weights are real), saves its state_dict as safetensors by hand (8-byte
  * length, JSON header without __metadata__, raw little-endian data), and reports PyTorch's eval-mode loss and
- * accuracy on the validation images and the std of every BN after a 3×3 conv on the first OVERLAY_BATCH of them.
+ * accuracy on the validation images and the std of every BN after a 3×3 conv on OVERLAY_BATCH of them, spread evenly.
  */
 const REFERENCE = String.raw`
 import json, struct, sys
@@ -87,7 +87,7 @@ with torch.no_grad():
     logits = net(xv)
     loss = float(F.cross_entropy(logits, yv))
     accuracy = float((logits.argmax(1) == yv).float().mean())
-# Fig. 7's responses: each BN after a 3×3 conv (bn1, bn2 of every BasicBlock), on the first batch of the split only
+# Fig. 7's responses: each BN after a 3×3 conv (bn1, bn2 of every BasicBlock), on the overlay batch only
 responses = {}
 def hook(name):
     return lambda module, inputs, output: responses.__setitem__(name, float(output.double().std(unbiased=False)))
@@ -95,7 +95,7 @@ for name, module in net.named_modules():
     if name.endswith(".bn1") or name.endswith(".bn2"):
         module.register_forward_hook(hook(name))
 with torch.no_grad():
-    net(xv[:batch])
+    net(xv[(torch.arange(batch) * len(xv)) // batch])  # the overlay batch: spread evenly over the split
 print(json.dumps({"loss": loss, "accuracy": accuracy, "responses": responses}))
 `;
 

@@ -104,7 +104,10 @@ export function misclassifiedImages(evaluation: EvaluationResult, set: Evaluatio
   }));
 }
 
-/** The first `count` images of the set as the model's NHWC input, with their labels. */
+/**
+ * `count` images spread evenly over the set (indices ⌊i·n/count⌋), as the model's NHWC input, with their labels:
+ * split indices are sorted and many datasets store their images class by class, so the first ones may be one class.
+ */
 export function overlayBatch(
   model: TfModel,
   set: EvaluationSet,
@@ -112,10 +115,11 @@ export function overlayBatch(
 ): { x: tf.Tensor4D; labels: number[] } {
   const adapter = new BatchAdapter(set.dataset, model.graph.spec.input);
   const n = Math.min(count, set.indices.length);
+  const picked = Uint32Array.from({ length: n }, (_, i) => set.indices[Math.floor((i * set.indices.length) / n)]);
   const buffer = new Float32Array(n * adapter.sampleSize);
   const labels = new Int32Array(n);
-  adapter.fill(set.indices, 0, n, buffer);
-  adapter.labels(set.indices, 0, n, labels);
+  adapter.fill(picked, 0, n, buffer);
+  adapter.labels(picked, 0, n, labels);
   const [c, h, w] = model.graph.spec.input;
   return { x: tf.tensor4d(buffer, [n, h, w, c]), labels: Array.from(labels) };
 }
