@@ -93,6 +93,14 @@ const builds = [
     external: ["@tensorflow/tfjs-node"],
   },
   {
+    entryPoints: ["extension/src/evaluateWorker.ts"],
+    outfile: "dist/evaluateWorker.js",
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["@tensorflow/tfjs-node"],
+  },
+  {
     entryPoints: ["extension/src/specWorker.ts"],
     outfile: "dist/specWorker.js",
     platform: "node",
@@ -126,6 +134,13 @@ const builds = [
   {
     entryPoints: ["webview/src/experimentPage.ts"],
     outfile: "dist/experimentPage.js",
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+  },
+  {
+    entryPoints: ["webview/src/evaluationPage.ts"],
+    outfile: "dist/evaluationPage.js",
     platform: "browser",
     format: "iife",
     target: "es2022",

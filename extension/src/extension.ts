@@ -67,6 +67,8 @@ import { pytorchExportFor } from "./pure/exportPytorch";
 import { applyDiagramEdit } from "./specEdits";
 import { registerCompare } from "./compare";
 import { registerExperiment } from "./experiment";
+import { registerEvaluation } from "./evaluate";
+import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
 import { datasetSettingValue, editorDatasetTarget, pickDataset } from "./datasetPicker";
 import { registerNewSpec } from "./newSpec";
 import { registerWeightsCommands } from "./weightsCommands";
@@ -256,6 +258,14 @@ class DiagramPanel {
     this.post({ type: "graph", graph, title });
     this.view = { ...this.view, documentUri: null, expansion: withColumns(initialExpansion(graph)) };
     await this.relayout(this.view.expansion);
+  }
+
+  /** Show in Diagram: a trained network, with the gradient flow measured at its trained weights as the overlay. */
+  async showTrained(graph: ModelGraph, title: string, gradients: GradientFlowResult): Promise<void> {
+    await this.showGraph(graph, title);
+    this.gradients = { residual: gradients, plain: null };
+    this.view = { ...this.view, overlays: { ...this.view.overlays, gradients: true } };
+    this.post({ type: "gradients", gradients: this.gradients });
   }
 
   private async relayout(expansion: ExpansionState): Promise<LaidOutGraph | null> {
@@ -913,6 +923,14 @@ export function activate(context: vscode.ExtensionContext): void {
     },
   });
   registerExperiment(context, ctx.trainer);
+  registerEvaluation(context, {
+    settings: () => ({ backend: backendSetting(), ...torchSettings() }),
+    showInDiagram: async (graph, title, gradients) => {
+      const panel = DiagramPanel.show(ctx, null, vscode.ViewColumn.Active);
+      await panel.showTrained(graph, title, gradients);
+      panel.runWebviewCommand("showGradients");
+    },
+  });
   registerNewSpec(context, (uri) => openDiagram(ctx, uri, vscode.ViewColumn.Beside));
   registerWeightsCommands(
     context,

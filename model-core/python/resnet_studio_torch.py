@@ -42,7 +42,7 @@ _out_lock = threading.Lock()
 # The protocol stream: a private copy of stdout, set up by serve() (fd 1 then points at stderr).
 _proto = sys.stdout
 # Messages that end a job: they become the body of its response, the others are pushed as progress.
-FINAL = ("done", "gradflow", "bench", "calibration", "lrRange")
+FINAL = ("done", "gradflow", "bench", "calibration", "lrRange", "evaluation")
 _job = {"id": None, "result": None}
 
 
@@ -542,6 +542,25 @@ def gradflow_job(job, module, net, device, verify=True):
     emit({"type": "gradflow", **result})
 
 
+def evaluate_job(job, module, net, device, cancel):
+    """Logits of the listed images in eval mode (BN on running statistics), float32 [count, classes] to a file: the
+    parent computes loss, accuracy and the confusion matrix from them as it does for tfjs."""
+    images = Images(job["data"], job["input"], device)
+    indices = read_u32(job["indices"], job["count"]).to(device)
+    net.eval()
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(indices), VAL_BATCH):
+            if cancel:
+                raise RuntimeError("cancelled")
+            x, _ = images.batch(indices[start : start + VAL_BATCH])
+            rows.append(net(x).float().cpu())
+    logits = torch.cat(rows) if rows else torch.empty(0, job["classes"])
+    with open(job["logits"], "wb") as f:
+        f.write(module._tensor_bytes(logits))  # the exported module's writer: works without numpy
+    emit({"type": "evaluation", "rows": int(logits.shape[0]), "classes": int(logits.shape[1])})
+
+
 def read_f32(path, shape):
     count = 1
     for d in shape:
@@ -751,7 +770,7 @@ def run_job(job, cancel):
         emit(ready)
         calibrate_job(job, device, cancel)
         return
-    if kind not in ("train", "gradflow", "bench", "lrRange"):
+    if kind not in ("train", "gradflow", "bench", "lrRange", "evaluate"):
         raise RuntimeError(f"unknown job kind {kind!r}")
     module, net, cached = model_for(job, device)
     emit(ready)
@@ -762,6 +781,8 @@ def run_job(job, cancel):
         gradflow_job(job, module, net, device, verify=not cached)
     elif kind == "bench":
         bench_job(job, module, net, device, cancel)
+    elif kind == "evaluate":
+        evaluate_job(job, module, net, device, cancel)
     else:
         lr_range_job(job, module, net, device, cancel)
 

@@ -12,6 +12,7 @@ import { registerDiff } from "./diff";
 import { registerExperiment } from "./experiment";
 import { registerImport } from "./import";
 import { registerRuns } from "./runs";
+import { registerEval } from "./eval";
 
 let closedReaderHandled = false;
 
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   registerExperiment(program);
   registerImport(program);
   registerRuns(program);
+  registerEval(program);
   try {
     await program.parseAsync(argv, { from: "user" });
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

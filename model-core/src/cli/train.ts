@@ -27,9 +27,9 @@ import {
   assertResumable,
   CHECKPOINT_FILE_NAME,
   loadCheckpointInto,
-  readCheckpoint,
   specHash,
 } from "../runtime/checkpoint";
+import { readWeights } from "../runtime/weightsFile";
 import {
   calibrateOnTorch,
   parseDevice,
@@ -264,7 +264,14 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
       "--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead",
     );
   }
-  const resumed = options.resume ? readCheckpoint(options.resume) : null;
+  // A weights-only state_dict has no optimiser state or counters: it starts the run at epoch 0 with a fresh optimiser.
+  const resumedWeights = options.resume ? readWeights(options.resume) : null;
+  const resumed = resumedWeights?.checkpoint ?? null;
+  const initialWeights = resumedWeights && !resumed ? resumedWeights.path : undefined;
+  if (initialWeights)
+    process.stderr.write(
+      `${printable(initialWeights)}: weights only (no optimiser state): starting at epoch 0 with a fresh optimiser\n`,
+    );
   const config = buildTrainConfig(options, resumed?.header.config ?? null);
 
   const loaded = loadAnalyzed(specArg, input, { errorsOnly: true });
@@ -408,6 +415,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         signal: controller.signal,
         checkpoint: target,
         resumeFrom: resumed ? resumed.path : undefined,
+        initialWeights,
         onEvent: (event) => {
           record(event);
           if (!(scratch && event.type === "checkpoint")) reporter(event);
@@ -422,6 +430,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         signal: controller.signal,
         checkpoint: checkpointPath,
         resumeFrom: resumed ? resumed.path : undefined,
+        initialWeights,
         onEvent: (event) => {
           record(event);
           reporter(event);

@@ -140,10 +140,14 @@ export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<stri
 const DTYPE_BYTES: Record<TensorDtype, number> = { F32: 4, I64: 8 };
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Decodes a safetensors file: checks the header's structure, offsets, the data checksum and that floats are finite. */
+/**
+ * Decodes a safetensors file: checks the header's structure, offsets, the data checksum and that floats are finite.
+ * `weightsOnly` reads a plain state_dict as other writers save it: no `__metadata__`, no dataSha256 (checked if there).
+ */
 export function decodeSafetensors(
   bytes: Uint8Array,
   file: string,
+  options: { weightsOnly?: boolean } = {},
 ): { metadata: Record<string, string>; tensors: Map<string, StoredTensor> } {
   function fail(field: string, problem: string): never {
     throw new CheckpointError(`${file}: ${field}: ${problem}`);
@@ -165,7 +169,7 @@ export function decodeSafetensors(
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("header", "must be a JSON object");
   const header = parsed as Record<string, unknown>;
-  const rawMeta = header.__metadata__;
+  const rawMeta = header.__metadata__ ?? (options.weightsOnly ? {} : undefined);
   if (typeof rawMeta !== "object" || rawMeta === null || Array.isArray(rawMeta))
     fail("__metadata__", "missing or not an object");
   const metadata: Record<string, string> = {};
@@ -243,7 +247,10 @@ export function decodeSafetensors(
   if (expectedOffset !== dataLength)
     fail("data", `${dataLength - expectedOffset} bytes after the last tensor (damaged file)`);
   const declared = metadata.dataSha256;
-  if (declared === undefined) fail("__metadata__.dataSha256", "missing");
+  if (declared === undefined) {
+    if (options.weightsOnly) return { metadata, tensors };
+    fail("__metadata__.dataSha256", "missing");
+  }
   if (!/^[0-9a-f]{64}$/.test(declared))
     fail("__metadata__.dataSha256", `must be 64 hex digits, got ${JSON.stringify(declared)}`);
   const actual = createHash("sha256").update(data).digest("hex");
@@ -405,14 +412,14 @@ function toTorchLayout(t: tf.Tensor): tf.Tensor {
   return tf.clone(t);
 }
 
-function fromTorchLayout(values: Float32Array, torchShape: number[]): tf.Tensor {
+export function fromTorchLayout(values: Float32Array, torchShape: number[]): tf.Tensor {
   const t = tf.tensor(values, torchShape, "float32");
   if (torchShape.length === 4) return tf.transpose(t, [2, 3, 1, 0]);
   if (torchShape.length === 2) return tf.transpose(t);
   return t;
 }
 
-const tfShapeOf = (torchShape: number[]): number[] =>
+export const tfShapeOf = (torchShape: number[]): number[] =>
   torchShape.length === 4
     ? [torchShape[2], torchShape[3], torchShape[1], torchShape[0]]
     : torchShape.length === 2
@@ -529,7 +536,7 @@ export function readCheckpoint(path: string): Checkpoint {
  * Values no training produces: a negative BN running variance or Adam second moment (the square root of it is taken),
  * a negative batch count, a counter that is not I64.
  */
-function checkTensorValues(tensors: Map<string, StoredTensor>, file: string): void {
+export function checkTensorValues(tensors: Map<string, StoredTensor>, file: string): void {
   for (const t of tensors.values()) {
     const counter = t.name.endsWith(".num_batches_tracked");
     if (counter !== (t.dtype === "I64"))

@@ -6,8 +6,8 @@
  * tables and split, so a seed means the same run on both backends; checkpoints are the shared safetensors format.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { analyzeOrThrow } from "../analysis/analyze";
 import { fitThroughput, type StepSample } from "../analysis/estimate";
@@ -28,7 +28,11 @@ import {
   resolveCheckpointPath,
   specHash,
   torchLayoutTensors,
+  type StoredTensor,
 } from "./checkpoint";
+import { EvaluationAccumulator, type EvaluationResult } from "../analysis/evaluation";
+import { outputClassNames, type EvaluationSet } from "./evaluate";
+import { assertWeightsFit, expectedStateDict, readWeights, type LoadedWeights } from "./weightsFile";
 import { assembleGradientFlow, laneEdges } from "./gradflow";
 import { buildModel, isGraphModel } from "./model";
 import type { TrainData } from "./train";
@@ -323,6 +327,19 @@ async function writeInitialWeights(graph: ModelGraph, seed: number, file: string
   }
 }
 
+/**
+ * Weights checked against the network (readWeights/assertWeightsFit), written as exactly its state_dict for the
+ * runner's strict load: num_batches_tracked filled in where another writer dropped it, optimiser slots left out.
+ */
+function writeCheckedWeights(weights: LoadedWeights, graph: ModelGraph, file: string): void {
+  assertWeightsFit(weights, graph);
+  const tensors = [...expectedStateDict(graph)].map(
+    ([name, shape]): StoredTensor =>
+      weights.tensors.get(name) ?? { name, dtype: "I64", shape, values: Float64Array.of(0) },
+  );
+  writeFileSync(file, Buffer.concat(encodeSafetensors(tensors, {})));
+}
+
 /** The one way an ImageDataset reaches Python: its pixels and labels as files, with the normalisation tables. */
 export function writeDataset(dataset: ImageDataset, adapter: BatchAdapter, dir: string, tag: string): DatasetFiles {
   const images = join(dir, `${tag}-images.u8`);
@@ -362,6 +379,8 @@ export interface TorchTrainOptions {
   snapshot?: { count: number; onGradients: (epoch: number, result: GradientFlowResult) => void };
   checkpoint?: string;
   resumeFrom?: string;
+  /** Start from a weights-only state_dict at epoch 0 with a fresh optimiser (as train()'s initialWeights). */
+  initialWeights?: string;
 }
 
 /** train() on PyTorch: same config, data order, events, checkpoints and stop reasons. */
@@ -395,7 +414,8 @@ export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainRes
   const started = performance.now();
   try {
     const init = join(dir, "init.safetensors");
-    await writeInitialWeights(graph, config.seed, init);
+    if (options.initialWeights) writeCheckedWeights(readWeights(options.initialWeights), graph, init);
+    else await writeInitialWeights(graph, config.seed, init);
     const trainAdapter = new BatchAdapter(data.train, spec.input);
     const job: TrainJob = {
       kind: "train",
@@ -817,5 +837,88 @@ export async function lrRangeOnTorch(options: {
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Evaluate
+
+/**
+ * Logits of the evaluation set on PyTorch (BN on running statistics), accumulated into the same EvaluationResult as
+ * on tfjs. Weights are checked here (readWeights/assertWeightsFit) and handed over as the checked tensors only, with
+ * num_batches_tracked filled in where another writer dropped it, so the runner's strict load sees a full state_dict.
+ */
+export async function evaluateOnTorch(options: {
+  graph: ModelGraph;
+  set: EvaluationSet;
+  /** Null: the seeded initialisation (seed 1). */
+  weights: LoadedWeights | null;
+  python: PythonChoice;
+  device: TorchDevice;
+  threads?: number;
+  signal?: AbortSignal;
+}): Promise<EvaluationResult> {
+  const { graph, set } = options;
+  const { worker, hello } = await readyWorker(options.python, options.device);
+  const { dir, moduleFile } = workdirFor(worker, graph);
+  const threads = torchThreads(options.threads);
+  // The worker removes its temp root when its last job ends, so the logits go to a folder of this call's own.
+  const out = mkdtempSync(join(tmpdir(), "resnet-studio-eval-"));
+  try {
+    const init = join(dir, "weights.safetensors");
+    if (options.weights) writeCheckedWeights(options.weights, graph, init);
+    else await writeInitialWeights(graph, 1, init);
+    const logitsFile = join(out, "logits.f32");
+    let device = options.device as string;
+    const result = await worker.run(
+      {
+        kind: "evaluate",
+        moduleFile,
+        device: options.device,
+        threads,
+        init,
+        graph: jobGraph(graph),
+        taps: [],
+        input: graph.spec.input,
+        classes: graph.spec.classes,
+        data: writeDataset(set.dataset, new BatchAdapter(set.dataset, graph.spec.input), dir, "eval"),
+        indices: writeIndices(set.indices, join(dir, "eval-indices.u32")),
+        count: set.indices.length,
+        logits: logitsFile,
+      },
+      {
+        signal: options.signal,
+        onPush: (message) => {
+          if (message.type === "ready") device = message.device;
+        },
+      },
+    );
+    const classes = graph.spec.classes;
+    if (result.rows !== set.indices.length || result.classes !== classes)
+      throw new TorchRunError(
+        `torch backend: evaluation returned ${result.rows}×${result.classes} logits for ${set.indices.length} images of ${classes} classes`,
+      );
+    const bytes = readFileSync(logitsFile);
+    if (bytes.length !== result.rows * classes * 4)
+      throw new TorchRunError(
+        `torch backend: ${logitsFile} holds ${bytes.length} bytes, expected ${result.rows * classes * 4}`,
+      );
+    const logits = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    const accumulator = new EvaluationAccumulator(outputClassNames(graph, set.dataset));
+    accumulator.add(
+      logits,
+      result.rows,
+      Int32Array.from(set.indices, (i) => set.dataset.labels[i]),
+      set.indices,
+    );
+    return accumulator.result({
+      model: graph.name,
+      dataset: set.dataset.name,
+      backend: `torch (${describeTorch(hello, device, threads).split(", Python")[0]})`,
+      weights: options.weights?.path ?? null,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
   }
 }

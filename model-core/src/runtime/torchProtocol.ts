@@ -139,7 +139,17 @@ export interface LrRangeJob extends JobBase {
   };
 }
 
-export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob | LrRangeJob;
+/** Logits of the images at `indices` with BN on running statistics, written as float32 [count, classes] to `logits`. */
+export interface EvaluateJob extends JobBase {
+  kind: "evaluate";
+  data: DatasetFiles;
+  /** uint32 dataset indices. */
+  indices: string;
+  count: number;
+  logits: string;
+}
+
+export type TorchJob = TrainJob | GradflowJob | BenchJob | CalibrateJob | LrRangeJob | EvaluateJob;
 
 /** The message that ends each kind of job: it is the body of the job's response. */
 export interface TorchJobResults {
@@ -148,6 +158,7 @@ export interface TorchJobResults {
   bench: Extract<RunnerMessage, { type: "bench" }>;
   calibrate: Extract<RunnerMessage, { type: "calibration" }>;
   lrRange: Extract<RunnerMessage, { type: "lrRange" }>;
+  evaluate: Extract<RunnerMessage, { type: "evaluation" }>;
 }
 
 const FINAL_TYPE: { [K in TorchJob["kind"]]: TorchJobResults[K]["type"] } = {
@@ -156,6 +167,7 @@ const FINAL_TYPE: { [K in TorchJob["kind"]]: TorchJobResults[K]["type"] } = {
   bench: "bench",
   calibrate: "calibration",
   lrRange: "lrRange",
+  evaluate: "evaluation",
 };
 
 /** What the child says once, when torch is imported: which Python and torch, and whether CUDA is there. */
@@ -212,6 +224,7 @@ export type RunnerMessage =
   | { type: "calibration"; device: string; torch: string; seconds: number[] }
   | { type: "lrPoint"; index: number; lr: number; loss: number | null }
   | { type: "lrRange"; model: string }
+  | { type: "evaluation"; rows: number; classes: number }
   | { type: "error"; message: string };
 
 export class TorchProtocolError extends Error {
@@ -284,6 +297,7 @@ const FIELDS: Record<RunnerMessage["type"], Record<string, Kind>> = {
   calibration: { device: "string", torch: "string", seconds: "positiveNumbers" },
   lrPoint: { index: "integer", lr: "number", loss: "nullableNumber" },
   lrRange: { model: "string" },
+  evaluation: { rows: "integer", classes: "integer" },
   error: { message: "string" },
 };
 const REASONS: StopReason[] = ["completed", "aborted", "diverged", "maxSteps", "timeBudget"];

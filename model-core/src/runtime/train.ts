@@ -19,6 +19,7 @@ import {
   type Checkpoint,
 } from "./checkpoint";
 import { decayedParameterNames, Optimizer } from "./optim";
+import { loadWeightsInto, readWeights } from "./weightsFile";
 import { DataParallelStepper, resolveWorkerCount } from "./parallel";
 import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "./memoryGuard";
 import { LocalBatchStepper, type BatchStepper, type TrainableModel } from "./stepper";
@@ -64,6 +65,11 @@ export interface TrainOptions {
   checkpoint?: string;
   /** Resume from this checkpoint (folder or file): weights, BN statistics, optimiser state, epoch counter, RNG state. */
   resumeFrom?: string;
+  /**
+   * Start from these weights (a weights-only state_dict, runtime/weightsFile.ts) at epoch 0 with a fresh optimiser:
+   * `--resume` of a file that has no optimiser state to resume.
+   */
+  initialWeights?: string;
 }
 
 /** Batch size of validation passes (no gradients, so larger than training). */
@@ -148,6 +154,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!memory.fits)
     throw new TrainConfigError(passMemoryMessage(model.graph, memory, "a training step", { replicas: plannedWorkers }));
 
+  if (options.initialWeights) loadWeightsInto(model, readWeights(options.initialWeights));
   const optimizer = new Optimizer(model.params, {
     kind: config.optimizer,
     momentum: config.momentum,
