@@ -16,12 +16,13 @@ import { BatchAdapter, DatasetError, splitDataset, type ImageDataset } from "../
 import { datasetTarget, resolveDataset } from "../data/resolve";
 import { SpecError } from "../diagnostics";
 import { loadSpec, loadSpecText, type LoadedSpec } from "../load";
-import { readRegularFile } from "../safeFiles";
 import { analyze } from "../analysis/analyze";
 import { CHECKPOINT_FILE_NAME, CheckpointError } from "./checkpoint";
 import type { TfModel } from "./model";
 import { DEFAULT_TRAIN_CONFIG } from "./trainTypes";
 import { readWeights, type LoadedWeights } from "./weightsFile";
+import { readRunRecord } from "../runs/listing";
+import type { RunRecord } from "../runs/record";
 
 /** The images an evaluation runs on. */
 export interface EvaluationSet {
@@ -52,7 +53,6 @@ export interface TargetOptions {
 /** Images per forward pass: no gradients are kept, so larger than a training batch. */
 const EVAL_BATCH = 256;
 const RUN_FILE = "run.json";
-const MAX_RUN_FILE_BYTES = 64 * 1024 * 1024;
 
 /** The fields of a run folder's run.json that evaluation reads; every other field is the run recorder's. */
 export interface RunSource {
@@ -62,40 +62,20 @@ export interface RunSource {
   valFraction: number;
 }
 
-/** Reads the spec and dataset of a run folder's run.json; a truncated or invalid file is named with its field. */
+/** Reads the spec and dataset of a run folder's run.json through the run recorder's reader, which names a bad field. */
 export function readRunSource(runDir: string): RunSource {
-  const file = join(runDir, RUN_FILE);
-  let raw: unknown;
+  let record: RunRecord | null;
   try {
-    raw = JSON.parse(readRegularFile(file, MAX_RUN_FILE_BYTES, "run record").toString("utf8"));
+    record = readRunRecord(runDir);
   } catch (err) {
-    throw new CheckpointError(
-      err instanceof SyntaxError
-        ? `${file}: not valid JSON (truncated or damaged)`
-        : err instanceof Error
-          ? err.message
-          : String(err),
-    );
+    throw new CheckpointError(err instanceof Error ? err.message : String(err));
   }
-  const fail = (field: string, problem: string): never => {
-    throw new CheckpointError(`${file}: field "${field}": ${problem}`);
-  };
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return fail("(top level)", "must be an object");
-  const run = raw as Record<string, unknown>;
-  if (run.version !== 1) fail("version", `this ResNet Studio reads version 1, got ${JSON.stringify(run.version)}`);
-  if (typeof run.specText !== "string") fail("specText", "must be the spec's source text");
-  const dataset = run.dataset as Record<string, unknown> | undefined;
-  if (typeof dataset !== "object" || dataset === null)
-    return fail("dataset", "must be an object {arg, sha256, valFraction}");
-  if (typeof dataset.arg !== "string") fail("dataset.arg", "must be a string");
-  const valFraction = dataset.valFraction ?? DEFAULT_TRAIN_CONFIG.valFraction;
-  if (typeof valFraction !== "number" || !(valFraction >= 0 && valFraction < 1))
-    fail("dataset.valFraction", `must be a number in [0, 1), got ${JSON.stringify(valFraction)}`);
+  if (!record) throw new CheckpointError(`${join(runDir, RUN_FILE)}: no run record in this folder`);
   return {
-    specText: run.specText as string,
-    specFile: typeof run.specFile === "string" ? run.specFile : null,
-    datasetArg: dataset.arg as string,
-    valFraction: valFraction as number,
+    specText: record.specText,
+    specFile: record.specFile,
+    datasetArg: record.dataset.arg,
+    valFraction: record.dataset.valFraction ?? DEFAULT_TRAIN_CONFIG.valFraction,
   };
 }
 
