@@ -2,7 +2,7 @@
  * The training view: live progress, loss and accuracy per epoch, each epoch's gradient-flow snapshot (as curves and
  * as a depth × epoch heatmap) and the learning-rate range test, drawn with chart.js in the page's theme colours.
  */
-import { trainingProgress } from "resnet-studio/runtime/progress";
+import { trainingProgress, trainingStatusLine } from "resnet-studio/runtime/progress";
 import type { TrainingState } from "resnet-studio/protocol";
 import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import { formatNorm } from "resnet-studio/presentation/format";
@@ -88,11 +88,8 @@ export class TrainingView {
     const step = state.lastStep;
     const progress = trainingProgress(state);
     this.progress.value = state.status === "finished" ? 1 : (progress?.fraction ?? 0);
-    const head =
-      state.status === "idle"
-        ? null
-        : `${state.model ?? "model"} on ${state.dataset ?? "?"} · backend ${state.backend ?? "?"} · batch ${state.batch} · ${state.status}`;
-    if (head) this.statusLine.textContent = head + (state.message ? ` — ${state.message}` : "");
+    const head = trainingStatusLine(state);
+    if (head) this.statusLine.textContent = head;
     const lastEpoch = state.history[state.history.length - 1];
     this.metrics.textContent = [
       ...state.notes,
