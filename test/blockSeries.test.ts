@@ -52,3 +52,14 @@ test("gradient heatmap: one row per block, one column per snapshot, coloured on 
   assert.match(three.svg, /fill="#440154" data-block="layer4.1"/);
   assert.match(three.svg, /class="rs-legend"/);
 });
+
+test("the gradient heatmap of a short run of a small network is readable: cells widen to fill the grid", () => {
+  const r20 = analyze(presets.resnet20()).graph!;
+  const map = gradientHeatmap([syntheticGradients(r20), syntheticGradients(r20), syntheticGradients(r20)]);
+  const widths = [...map.svg.matchAll(/class="rs-heat-cell"[^>]* width="(\d+)" height="(\d+)"/g)];
+  assert.equal(widths.length, 3 * map.blocks);
+  for (const [, w, h] of widths) {
+    assert.ok(Number(w) >= 100, `cell width ${w}`);
+    assert.ok(Number(h) >= 20, `cell height ${h}`);
+  }
+});

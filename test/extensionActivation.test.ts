@@ -27,11 +27,25 @@ class Position implements Pos {
     readonly character: number,
   ) {}
 }
+const before = (a: Pos, b: Pos): boolean => a.line < b.line || (a.line === b.line && a.character < b.character);
 class Range {
   constructor(
     readonly start: Pos,
     readonly end: Pos,
   ) {}
+  intersection(other: Range): Range | undefined {
+    const start = before(this.start, other.start) ? other.start : this.start;
+    const end = before(this.end, other.end) ? this.end : other.end;
+    return before(end, start) ? undefined : new Range(start, end);
+  }
+  isEqual(other: Range): boolean {
+    return (
+      this.start.line === other.start.line &&
+      this.start.character === other.start.character &&
+      this.end.line === other.end.line &&
+      this.end.character === other.end.character
+    );
+  }
   contains(p: Pos): boolean {
     return (
       (p.line > this.start.line || (p.line === this.start.line && p.character >= this.start.character)) &&
@@ -62,6 +76,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const out = mkdtempSync(join(tmpdir(), "resnet-ext-"));
+    const exportDir = mkdtempSync(join(tmpdir(), "resnet-ext-export-"));
     try {
       await esbuild.build({
         entryPoints: [join(root, "extension/src/extension.ts")],
@@ -119,7 +134,17 @@ test(
       const good = fakeDocument("/w/good.resnet.ts", spec);
       const bad = fakeDocument("/w/bad.resnet.ts", spec.replace("channels: 32", "channels: 0"));
       const errors: string[] = [];
+      const infos: string[] = [];
       const opened: { language: string; content: string }[] = [];
+      const saveDialogs: { defaultUri?: { fsPath: string } }[] = [];
+      const codeActions: {
+        provideCodeActions(
+          doc: unknown,
+          range: Range,
+          context: { diagnostics: unknown[] },
+        ): Promise<{ title: string; isPreferred: boolean; edit: { replacements: { range: Range; text: string }[] } }[]>;
+      }[] = [];
+      const statusItem = { text: "", tooltip: "", command: "", name: "", visible: false };
       const posted: { type: string; [k: string]: unknown }[] = [];
       const inbox: { receive: ((m: unknown) => void) | null } = { receive: null };
       const panel = {
@@ -171,6 +196,23 @@ test(
           ) {}
         },
         DiagnosticSeverity: { Error: 0, Warning: 1, Information: 2, Hint: 3 },
+        CodeActionKind: { QuickFix: "quickfix" },
+        CodeAction: class {
+          edit: unknown = undefined;
+          isPreferred = false;
+          diagnostics: unknown[] = [];
+          constructor(
+            readonly title: string,
+            readonly kind: string,
+          ) {}
+        },
+        WorkspaceEdit: class {
+          readonly replacements: { range: Range; text: string }[] = [];
+          replace(_uri: unknown, range: Range, text: string) {
+            this.replacements.push({ range, text });
+          }
+        },
+        StatusBarAlignment: { Left: 1, Right: 2 },
         ViewColumn: { Active: -1, Beside: -2, One: 1 },
         ProgressLocation: { Notification: 15 },
         TextEditorRevealType: { InCenterIfOutsideViewport: 2 },
@@ -178,8 +220,9 @@ test(
           static parse(s: string) {
             return { toString: () => s, path: s };
           }
-          static joinPath(..._parts: unknown[]) {
-            return {};
+          static joinPath(base: { fsPath?: string }, ...parts: string[]) {
+            const fsPath = join(base.fsPath ?? "/", ...parts);
+            return { fsPath, path: fsPath, scheme: "file", toString: () => `file://${fsPath}` };
           }
           static file(p: string) {
             return { fsPath: p, path: p, scheme: "file", toString: () => `file://${p}` };
@@ -223,8 +266,13 @@ test(
             hints.push(p);
             return disposable;
           },
+          registerCodeActionsProvider: (_sel: unknown, p: (typeof codeActions)[number]) => {
+            codeActions.push(p);
+            return disposable;
+          },
         },
         workspace: {
+          getWorkspaceFolder: () => undefined,
           textDocuments: [good, bad],
           workspaceFolders: undefined,
           isTrusted: true,
@@ -250,15 +298,39 @@ test(
         window: {
           createOutputChannel: () => ({ appendLine: () => undefined, show: () => undefined, dispose: () => undefined }),
           onDidChangeActiveTextEditor: event,
+          createStatusBarItem: () => ({
+            ...statusItem,
+            show() {
+              Object.assign(statusItem, {
+                text: this.text,
+                tooltip: this.tooltip,
+                command: this.command,
+                visible: true,
+              });
+            },
+            hide: () => {
+              statusItem.visible = false;
+            },
+            dispose: () => undefined,
+          }),
+          showSaveDialog: (options: { defaultUri?: { fsPath: string } }) => {
+            saveDialogs.push(options);
+            const fsPath = join(exportDir, "chosen.py");
+            return Promise.resolve({ fsPath, path: fsPath, scheme: "file", toString: () => `file://${fsPath}` });
+          },
           registerWebviewPanelSerializer: () => disposable,
           createTreeView: (id: string, options: { treeDataProvider: RunsProvider }) => {
             treeViews.set(id, options.treeDataProvider);
             return disposable;
           },
           activeTextEditor: { document: good },
-          showInformationMessage: () => undefined,
+          showInformationMessage: (m: string) => {
+            infos.push(m);
+            return Promise.resolve(undefined);
+          },
           showErrorMessage: (m: string) => {
             errors.push(m);
+            return Promise.resolve(undefined);
           },
           showTextDocument: () => Promise.resolve(undefined),
           createWebviewPanel: (
@@ -349,12 +421,28 @@ test(
         const inlay = await hints[0].provideInlayHints(good, new Range(new Position(0, 0), new Position(100, 0)));
         assert.equal(inlay.length, 2);
         assert.match(inlay[1].label, /→ 32×16×16/);
-        // Export as PyTorch Module: the active spec's model.py in an untitled Python editor.
+        // Export as PyTorch Module: a save dialog that starts beside the spec, the module written, a confirmation.
         await commands.get("resnetStudio.exportPytorch")!();
-        assert.equal(opened.length, 1, `one editor opened; errors ${errors.join(";")}`);
-        assert.equal(opened[0].language, "python");
-        assert.match(opened[0].content, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
-        assert.match(opened[0].content, /^class BasicBlock\(nn\.Module\):$/m);
+        assert.deepEqual(errors, []);
+        assert.equal(saveDialogs[0]?.defaultUri?.fsPath, "/w/good.py");
+        const written = readFileSync(join(exportDir, "chosen.py"), "utf8");
+        assert.match(written, /^"""t: a residual network exported by ResNet Studio from good\.resnet\.ts\./);
+        assert.match(written, /^class BasicBlock\(nn\.Module\):$/m);
+        assert.ok(infos.includes("ResNet Studio: exported good.resnet.ts as PyTorch to chosen.py."), infos.join(";"));
+        assert.equal(opened.length, 0, "no untitled editor");
+        // The status bar: the active spec's size, opening the diagram on click.
+        await waitFor(() => statusItem.visible, "the status bar item shows");
+        assert.equal(statusItem.text, "$(circuit-board) 20K params · 8.83M MACs");
+        assert.equal(statusItem.command, "resnetStudio.openDiagramToSide");
+        // A quick fix for the broken stage: channels 0 → 1, the preferred action.
+        const badLine = bad.getText().split("\n")[5];
+        const at = new Range(new Position(5, badLine.indexOf("0,")), new Position(5, badLine.indexOf("0,") + 1));
+        const actions = await codeActions[0].provideCodeActions(bad, at, { diagnostics: [] });
+        assert.deepEqual(
+          actions.map((a) => [a.title, a.isPreferred, a.edit.replacements.map((r) => r.text)]),
+          [["Change 0 to 1", true, ["1"]]],
+        );
+        assert.deepEqual(await codeActions[0].provideCodeActions(good, at, { diagnostics: [] }), []);
         // The diagram panel: strict CSP, the ready handshake answered with a snapshot, a layout request answered.
         await commands.get("resnetStudio.openDiagramToSide")!();
         assert.equal(panel.viewType, "resnetStudio.diagram");
@@ -403,6 +491,7 @@ test(
       }
     } finally {
       rmSync(out, { recursive: true, force: true });
+      rmSync(exportDir, { recursive: true, force: true });
     }
   },
 );

@@ -38,3 +38,16 @@ test("virtual workspaces are declared supported with a reason", () => {
   assert.equal((virtual as { supported: boolean }).supported, true);
   assert.ok(((virtual as { description?: string }).description ?? "").length > 20);
 });
+
+test("every command is in the ResNet Studio category, with a title that names what it acts on", () => {
+  const commands = (
+    manifest.contributes as unknown as { commands: { command: string; title: string; category?: string }[] }
+  ).commands;
+  const titles = commands.map((c) => c.title);
+  assert.equal(new Set(titles).size, titles.length, "titles are unique");
+  for (const c of commands) assert.equal(c.category, "ResNet Studio", `${c.command} has the category`);
+  // Titles VS Code's own commands start with: "Compare with…" stood beside "Compare Active File with Clipboard".
+  for (const generic of [/^Compare with/i, /^Open$/i, /^Export$/i, /^Fit$/i])
+    for (const title of titles) assert.doesNotMatch(title, generic, `${title} is ambiguous in the palette`);
+  assert.ok(titles.includes("Compare Network with…"));
+});

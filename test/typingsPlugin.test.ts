@@ -21,7 +21,7 @@ import {
   specDeclarations,
   writePluginStub,
 } from "../extension/tsserver-plugin/build.mjs";
-import { SPEC_MODULE } from "../extension/tsserver-plugin/index";
+import { SPEC_MODULE, reportedByResNetStudio } from "../extension/tsserver-plugin/index";
 
 const root = join(__dirname, "..");
 const TSSERVER = join(root, "node_modules", "typescript", "lib", "tsserver.js");
@@ -55,6 +55,7 @@ export default resnet({
   name: "tiny",
   block: "triangle",
   stages: [stage({ channels: 16, blocks: 1 })],
+  residual: 1,
   
 });
 `;
@@ -171,6 +172,18 @@ function workspaceWith(name: string, text: string): { workspace: string; file: s
   return { workspace, file };
 }
 
+test("TypeScript's string-literal assignability errors in specs are left to ResNet Studio, and nothing else", () => {
+  const basik = `Type '"basik"' is not assignable to type 'BlockKind | undefined'.`;
+  assert.equal(reportedByResNetStudio("/w/a.resnet.ts", basik, 2322), true);
+  assert.equal(reportedByResNetStudio("/w/a.resnet.ts", `${basik.slice(0, -1)}. Did you mean '"basic"'?`, 2820), true);
+  assert.equal(reportedByResNetStudio("/w/a.ts", basik, 2322), false, "only specs");
+  assert.equal(
+    reportedByResNetStudio("/w/a.resnet.ts", "Type 'number' is not assignable to type 'boolean'.", 2322),
+    false,
+  );
+  assert.equal(reportedByResNetStudio("/w/a.resnet.ts", basik, 2345), false);
+});
+
 test(
   'control: without the plugin, tsserver cannot find "resnet-studio" in a bare workspace',
   { timeout: 60_000 },
@@ -199,11 +212,13 @@ test(
       `\ndiagnostics:\n${messages.join("\n")}\n--- tsserver log (tail) ---\n${server.log().slice(-3000)}`;
     assert.match(server.log(), /Plugin validation succeeded/, `the plugin was not loaded${context()}`);
     assert.ok(!messages.some((m) => m.includes("Cannot find module")), `"resnet-studio" did not resolve${context()}`);
-    assert.ok(
-      messages.some((m) => /^5: Type '"triangle"' is not assignable to type 'BlockKind/.test(m)),
-      `no type error for block: "triangle"${context()}`,
+    // block: "triangle" is ResNet Studio's diagnostic (with its quick fix), not a second one from TypeScript; other
+    // type errors stay TypeScript's.
+    assert.deepEqual(
+      messages,
+      ["7: Type 'number' is not assignable to type 'boolean | undefined'."],
+      `unexpected diagnostics${context()}`,
     );
-    assert.equal(messages.length, 1, `unexpected diagnostics${context()}`);
 
     // Option keys inside resnet({ … }) on the empty line, and `stage` among the identifiers in scope.
     const keys = await server.request<{ entries: { name: string }[] }>("completionInfo", {

@@ -1,5 +1,5 @@
 /**
- * "ResNet Studio: Compare with…": this spec against another spec file, a preset, or this file at git HEAD
+ * "ResNet Studio: Compare Network with…": this spec against another spec file, a preset, or this file at git HEAD
  * (the built-in git extension's API, else `git show`). The page comes from pure/compareView.ts.
  */
 import * as vscode from "vscode";

@@ -79,6 +79,11 @@ import { createRunFolder, type RunJob } from "resnet-studio/runs/recorder";
 import type { RunRecord, RunState } from "resnet-studio/runs/record";
 import type { TrainConfig } from "resnet-studio/runtime/trainTypes";
 import { specSourceText } from "resnet-studio/analysis/adapt";
+import { registerQuickFixes } from "./quickFixProvider";
+import { SpecStatusBar } from "./statusBar";
+import { saveExport } from "./exportFiles";
+import { pytorchFileName } from "./pure/exportPytorch";
+import { trainingEndedText } from "./pure/statusText";
 
 const SPEC_SELECTOR: vscode.DocumentSelector = [{ pattern: "**/*.resnet.ts" }];
 const VIEW_TYPE = "resnetStudio.diagram";
@@ -280,9 +285,7 @@ class DiagramPanel {
       this.post({ type: "layout", laid, expansion });
       return laid;
     } catch (err) {
-      void vscode.window.showErrorMessage(
-        `ResNet Studio: layout failed: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      reportError(`layout failed: ${err instanceof Error ? err.message : String(err)}`);
       return null;
     }
   }
@@ -333,7 +336,12 @@ class DiagramPanel {
         return { pair: withoutBn ? pair : null };
       },
       savePng: async ({ suggestedName, base64 }) => ({
-        saved: await saveFile(suggestedName, { "PNG image": ["png"] }, Buffer.from(base64, "base64")),
+        saved: await this.saveExport(
+          "the diagram",
+          suggestedName,
+          { "PNG image": ["png"] },
+          Buffer.from(base64, "base64"),
+        ),
       }),
       saveSvg: async ({ suggestedName, expansion, overlays }) => {
         if (!this.graph) throw new Error("no diagram to export");
@@ -342,7 +350,14 @@ class DiagramPanel {
           ? memoryOverlayData(trainingMemory(this.graph, { batch: config("trainBatchSize", 64) }))
           : null;
         const svg = renderSvg(laid, overlays, this.gradients?.residual ?? null, { standalone: true, memory });
-        return { saved: await saveFile(suggestedName, { "SVG image": ["svg"] }, Buffer.from(svg, "utf8")) };
+        return {
+          saved: await this.saveExport(
+            "the diagram",
+            suggestedName,
+            { "SVG image": ["svg"] },
+            Buffer.from(svg, "utf8"),
+          ),
+        };
       },
       train: async () => ({ started: await this.train() }),
       cancelTraining: () => ({ cancelled: this.ctx.trainer.cancel() }),
@@ -354,6 +369,17 @@ class DiagramPanel {
     },
     (response) => this.post(response),
   );
+
+  /** An export of this diagram, saved beside its spec by default. */
+  private async saveExport(
+    what: string,
+    suggestedName: string,
+    filters: Record<string, string[]>,
+    data: Uint8Array,
+  ): Promise<string | null> {
+    const spec = this.view.documentUri ? vscode.Uri.parse(this.view.documentUri) : null;
+    return (await saveExport(what, suggestedName, spec, filters, data, log))?.fsPath ?? null;
+  }
 
   private async reveal(range: SourceRange | null): Promise<void> {
     if (!range || !this.view.documentUri) return;
@@ -510,6 +536,7 @@ class DiagramPanel {
         },
         ...torchSettings(),
       },
+      documentUri,
       notes,
       (event) => {
         // Enough steps that the first (slow, warming up) does not dominate the epoch's speed.
@@ -530,6 +557,7 @@ class DiagramPanel {
   /** Runs a train job with its events in the Training tab and VS Code's progress notification (which can cancel). */
   private startTrainJob(
     job: Extract<TrainJob, { kind: "train" }>,
+    documentUri: string | null,
     notes: string[],
     onEvent: (event: TrainingEvent) => void = () => undefined,
   ): void {
@@ -541,8 +569,7 @@ class DiagramPanel {
       this.training = applyTrainingEvent(this.training, event);
       this.post({ type: "training", event });
       progress(this.training);
-      if (event.kind === "failed")
-        void vscode.window.showErrorMessage(`ResNet Studio: training failed: ${event.message}`);
+      this.ctx.onTraining(this.training, event, documentUri);
     };
     const run = this.ctx.trainer.run(job, (m) => {
       if (m.type !== "training") return;
@@ -619,6 +646,7 @@ class DiagramPanel {
         resumeFrom: dir,
         ...torchSettings(),
       },
+      record.specFile ? vscode.Uri.file(record.specFile).toString() : null,
       [`resuming ${path.basename(dir)} at epoch ${done + 1} of ${epochs}`],
     );
   }
@@ -715,19 +743,6 @@ function webviewOptions(extension: vscode.Extension<unknown>): vscode.WebviewPan
   };
 }
 
-async function saveFile(
-  suggestedName: string,
-  filters: Record<string, string[]>,
-  data: Uint8Array,
-): Promise<string | null> {
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const defaultUri = folder ? vscode.Uri.joinPath(folder, suggestedName) : undefined;
-  const target = await vscode.window.showSaveDialog({ defaultUri, filters });
-  if (!target) return null;
-  await vscode.workspace.fs.writeFile(target, data);
-  return target.fsPath;
-}
-
 interface ExtensionContext {
   extension: vscode.Extension<unknown>;
   /** Keeps the backend's calibration per machine (trainSmall.ts). */
@@ -737,6 +752,8 @@ interface ExtensionContext {
   gradients: WarmGradientPair;
   /** The rate Find Learning Rate suggested and the user accepted; Train Small Model uses it. */
   suggestedLr: number | null;
+  /** Every training event after the panel folded it in: the status bar and the end-of-run notification. */
+  onTraining(state: TrainingState, event: TrainingEvent, documentUri: string | null): void;
   layout(): LayoutClient;
   /** Where runs are recorded (resnetStudio.runsDirectory; global storage in an untrusted or virtual workspace). */
   runsRoot(): string;
@@ -750,6 +767,7 @@ function activeSpecDocument(): vscode.TextDocument | null {
 export function activate(context: vscode.ExtensionContext): void {
   const dist = path.join(context.extensionPath, "dist");
   void watchPythonExtension(context, outputChannel());
+  const statusBar = new SpecStatusBar();
   let layoutClient: LayoutClient | null = null;
   const ctx: ExtensionContext = {
     extension: context.extension,
@@ -764,6 +782,11 @@ export function activate(context: vscode.ExtensionContext): void {
     gradients: new WarmGradientPair(() => new Worker(path.join(dist, "trainWorker.js"))),
     suggestedLr: null,
     runsRoot: () => runsRoot(context),
+    onTraining: (state, event, documentUri) => {
+      statusBar.showTraining(state);
+      if (event.kind === "finished" || event.kind === "failed")
+        void notifyTrainingEnded(state, event.kind === "finished" ? event.millis : null, documentUri);
+    },
     layout: () =>
       (layoutClient ??= createLayoutClient(path.join(dist, "layoutWorker.js"), {
         timeoutMs: config("layoutTimeoutMs", 20000),
@@ -778,6 +801,7 @@ export function activate(context: vscode.ExtensionContext): void {
       doc.uri,
       analysis.diagnostics.map((d) => toVsDiagnostic(doc, d)),
     );
+    if (vscode.window.activeTextEditor?.document === doc) statusBar.showSpec(analysis);
     const panel = DiagramPanel.active;
     if (panel && panel.documentUri === doc.uri.toString()) void panel.follow(doc);
   };
@@ -794,6 +818,8 @@ export function activate(context: vscode.ExtensionContext): void {
 
   context.subscriptions.push(
     diagnostics,
+    statusBar,
+    registerQuickFixes(SPEC_SELECTOR, (doc) => ctx.cache.get(doc)),
     {
       dispose: () => {
         layoutClient?.dispose();
@@ -814,6 +840,9 @@ export function activate(context: vscode.ExtensionContext): void {
       pending.delete(doc.uri.toString());
     }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
+      const spec = editor && isSpecDocument(editor.document) ? editor.document : null;
+      if (spec) void ctx.cache.get(spec).then((analysis) => statusBar.showSpec(analysis));
+      else statusBar.showSpec(null);
       const panel = DiagramPanel.active;
       if (editor && panel && isSpecDocument(editor.document) && config("followActiveEditor", true))
         void panel.follow(editor.document);
@@ -863,9 +892,7 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         await panel.computeGradients();
       } catch (err) {
-        void vscode.window.showErrorMessage(
-          `ResNet Studio: gradient flow failed: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        reportError(`gradient flow failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }),
     vscode.commands.registerCommand("resnetStudio.trainSmallModel", async (uri?: vscode.Uri) => {
@@ -876,7 +903,7 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         await panel.train();
       } catch (err) {
-        void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`);
+        reportError(err instanceof Error ? err.message : String(err));
       }
     }),
     vscode.commands.registerCommand("resnetStudio.findLearningRate", async (uri?: vscode.Uri) => {
@@ -885,7 +912,7 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         await panel.findLearningRate();
       } catch (err) {
-        void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`);
+        reportError(err instanceof Error ? err.message : String(err));
       }
     }),
     vscode.commands.registerCommand("resnetStudio.cancelTraining", () => {
@@ -898,10 +925,20 @@ export function activate(context: vscode.ExtensionContext): void {
           "ResNet Studio: open a .resnet.ts spec to export it as PyTorch.",
         );
       const result = pytorchExportFor(await ctx.cache.get(doc), vscode.workspace.asRelativePath(doc.uri));
-      if (!result.ok) return void vscode.window.showErrorMessage(`ResNet Studio: ${result.message}`);
-      // An untitled editor: nothing is written until the user saves it where they want it.
-      const code = await vscode.workspace.openTextDocument({ language: "python", content: result.code });
-      await vscode.window.showTextDocument(code, vscode.ViewColumn.Beside);
+      if (!result.ok) return reportError(result.message);
+      // A file beside the spec by default, named after it (a Python module name), with a confirmation.
+      try {
+        await saveExport(
+          `${path.basename(doc.uri.path)} as PyTorch`,
+          pytorchFileName(doc.uri.path),
+          doc.uri,
+          { "Python module": ["py"] },
+          Buffer.from(result.code, "utf8"),
+          log,
+        );
+      } catch (err) {
+        reportError(err instanceof Error ? err.message : String(err));
+      }
     }),
     vscode.commands.registerCommand("resnetStudio.exportSvg", () =>
       DiagramPanel.active?.runWebviewCommand("exportSvg"),
@@ -938,6 +975,47 @@ export function activate(context: vscode.ExtensionContext): void {
     () => resolvePython(undefined, config<string>("python", ""), pythonExtensionInterpreter()).command,
   );
   for (const doc of vscode.workspace.textDocuments) void refresh(doc);
+  const active = activeSpecDocument();
+  if (active) void ctx.cache.get(active).then((analysis) => statusBar.showSpec(analysis));
+}
+
+/** The end of a run: a notification with Show Training and Train Again (a failure is an error, and logged). */
+async function notifyTrainingEnded(
+  state: TrainingState,
+  millis: number | null,
+  documentUri: string | null,
+): Promise<void> {
+  const text = trainingEndedText(state, millis);
+  if (!text) return;
+  log(text);
+  const actions = ["Show Training", "Train Again"] as const;
+  const choice =
+    state.status === "failed"
+      ? await vscode.window.showErrorMessage(text, ...actions, "Show Log")
+      : await vscode.window.showInformationMessage(text, ...actions);
+  if (choice === "Show Log") outputChannel().show(true);
+  else if (choice === "Show Training") {
+    const panel = DiagramPanel.active;
+    panel?.panel.reveal(undefined, false);
+    panel?.runWebviewCommand("showTraining");
+  } else if (choice === "Train Again")
+    await vscode.commands.executeCommand(
+      "resnetStudio.trainSmallModel",
+      documentUri ? vscode.Uri.parse(documentUri) : undefined,
+    );
+}
+
+/** A time-stamped line in the ResNet Studio output channel. */
+function log(line: string): void {
+  outputChannel().appendLine(`[${new Date().toISOString()}] ${line}`);
+}
+
+/** An error for people: logged, and shown with a way to the log. */
+function reportError(message: string): void {
+  log(`error: ${message}`);
+  void vscode.window.showErrorMessage(`ResNet Studio: ${message}`, "Show Log").then((choice) => {
+    if (choice) outputChannel().show(true);
+  });
 }
 
 async function specDocumentFor(uri: vscode.Uri | undefined): Promise<vscode.TextDocument | null> {

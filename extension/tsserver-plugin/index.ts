@@ -21,6 +21,19 @@ export function bundledDeclarationFile(bundleDir: string): string {
   return join(bundleDir, "..", "types", "resnet-studio.d.ts");
 }
 
+/** TypeScript's "not assignable" errors, plain and with "Did you mean …?". */
+const NOT_ASSIGNABLE_CODES = new Set([2322, 2820]);
+const STRING_NOT_ASSIGNABLE = /^Type '(["'`]).*\1' is not assignable to type /;
+
+/**
+ * A TypeScript error a spec's own diagnostic already reports: a string literal outside its option's values
+ * (`block: "basik"`). ResNet Studio's diagnostic owns it: it is located on the value, names the allowed values and
+ * carries the quick fix to the nearest one, and the CLI reports the same; TypeScript's would say it a second time.
+ */
+export function reportedByResNetStudio(fileName: string, message: string, code: number): boolean {
+  return fileName.endsWith(".resnet.ts") && NOT_ASSIGNABLE_CODES.has(code) && STRING_NOT_ASSIGNABLE.test(message);
+}
+
 type ResolveLiterals = NonNullable<ts.LanguageServiceHost["resolveModuleNameLiterals"]>;
 type ResolveNames = NonNullable<ts.LanguageServiceHost["resolveModuleNames"]>;
 
@@ -75,7 +88,17 @@ function init(modules: { typescript: typeof ts }): ts.server.PluginModule {
       host.resolveModuleNames = patched;
     }
     if (!originalLiterals && !originalNames) log("the host has no module resolution hook to extend; nothing done");
-    return info.languageService;
+    const service = info.languageService;
+    return {
+      ...service,
+      getSemanticDiagnostics: (fileName) =>
+        service
+          .getSemanticDiagnostics(fileName)
+          .filter(
+            (d) =>
+              !reportedByResNetStudio(fileName, typescript.flattenDiagnosticMessageText(d.messageText, "\n"), d.code),
+          ),
+    };
   }
 
   return { create };

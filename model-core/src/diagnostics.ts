@@ -74,6 +74,21 @@ export interface Diagnostic {
   range: SourceRange | null;
   /** Stable machine-readable code, e.g. "unsupported-syntax", "spatial-collapse" (see DIAGNOSTIC_CODES). */
   code: DiagnosticCode;
+  /** Nearest valid values that would clear it, best first: the data of an editor's quick fixes (./edit/quickFix.ts). */
+  suggestions?: Suggestion[];
+}
+
+/**
+ * A nearest valid value for one place in the spec: an option value (written as a literal there) or a key or preset
+ * name (written as a name).
+ */
+export interface Suggestion {
+  kind: "value" | "name";
+  value: string | number;
+  /** Where it goes: the diagnostic's own range when absent (e.g. groups-mismatch points at the stage, not groups). */
+  range?: SourceRange;
+  /** The option it sets, named in the fix's title where `range` is not the diagnostic's. */
+  option?: string;
 }
 
 /**

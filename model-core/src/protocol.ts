@@ -15,6 +15,7 @@ import type { OverlayOptions } from "./presentation/overlays";
 import type { WebviewCommand } from "./presentation/commands";
 import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
 import type { LrRangeResult } from "./runtime/lrFinder";
+import { appendStepPoint, type StepCurvePoint } from "./runtime/stepCurves";
 import type { SpecEdit } from "./edit/specEdit";
 import { isResponseMessage, type RequestMessage, type ResponseMessage } from "./rpc";
 
@@ -74,6 +75,8 @@ export interface TrainingState {
   lastStep: StepPoint | null;
   /** Wall seconds of the run's first step, once known. */
   firstStepSeconds: number | null;
+  /** Every logged step's loss and batch accuracy since the run began (thinned when long: runtime/stepCurves.ts). */
+  steps: StepCurvePoint[];
   /** What the host says about the run before it starts: the adaptation to the dataset, the estimate. */
   notes: string[];
   history: EpochPoint[];
@@ -182,6 +185,7 @@ export const EMPTY_TRAINING: TrainingState = {
   batch: 0,
   lastStep: null,
   firstStepSeconds: null,
+  steps: [],
   notes: [],
   history: [],
   gradientSnapshots: [],
@@ -206,6 +210,7 @@ export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): 
       return {
         ...state,
         lastStep: event.point,
+        steps: appendStepPoint(state.steps, event.point),
         firstStepSeconds: state.firstStepSeconds ?? (event.point.step === 0 ? event.point.epochSeconds : null),
       };
     case "epoch":

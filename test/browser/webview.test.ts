@@ -263,6 +263,8 @@ test(
         (await page.textContent(".pane.active .metrics")) ?? "",
         /epoch 1\/2 · step 5\/10 · 480 img\/s · ETA 3\.0 s/,
       );
+      // The loss and accuracy curves start at the first logged step, before any epoch has ended.
+      assert.equal(await page.getAttribute('canvas[data-chart="loss"]', "data-points"), "1");
       await fake.send(page, {
         type: "training",
         event: { kind: "epoch", point: { epoch: 0, ...epochMetrics }, gradients: syntheticGradients(graph) },
@@ -278,7 +280,8 @@ test(
       await fake.send(page, { type: "training", event: { kind: "finished", cancelled: false, millis: 4000 } });
       const metricsText = await page.textContent(".pane.active .metrics");
       assert.match(metricsText ?? "", /val accuracy 90\.00%/);
-      assert.match((await page.textContent(".pane.active .chart-caption")) ?? "", /finished/);
+      assert.match((await page.textContent(".pane.active .chart-caption")) ?? "", /· finished in 4\.0 s$/);
+      assert.doesNotMatch(metricsText ?? "", /validating|ETA/);
       const charts = await page.evaluate(() =>
         ["loss", "accuracy", "epoch-gradients"].map(
           (k) => document.querySelector<HTMLCanvasElement>(`canvas[data-chart="${k}"]`)?.width ?? 0,

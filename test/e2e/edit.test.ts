@@ -1,6 +1,6 @@
 /**
  * End-to-end (code-server + Chromium, see harness.ts): an edit from the diagram's context menu changes the spec
- * as one undoable edit and the diagram follows; "Compare with…" against git HEAD shows the added block; Ctrl+Z in
+ * as one undoable edit and the diagram follows; "Compare Network with…" against git HEAD shows the added block; Ctrl+Z in
  * the editor undoes the edit; "New Spec from Preset…" writes and opens a spelled-out preset. Skips only when code-server or /usr/bin/chromium is missing (fails then when CI=true).
  */
 import { test, after } from "node:test";
@@ -143,7 +143,11 @@ test(
 
       // Compare with git HEAD: the committed ResNet-18 is A, the edited buffer B.
       await runCommand(page, "View: Focus First Editor Group");
-      await runCommandIntoPick(page, "ResNet Studio: Compare with…", "A spec file, a preset, or this file at git HEAD");
+      await runCommandIntoPick(
+        page,
+        "ResNet Studio: Compare Network with…",
+        "A spec file, a preset, or this file at git HEAD",
+      );
       const input = page.locator(".quick-input-widget input");
       await input.waitFor({ state: "visible", timeout: STEP_MS });
       await input.fill("git HEAD");

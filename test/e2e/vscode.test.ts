@@ -157,18 +157,14 @@ test("the extension works inside VS Code (code-server + Chromium)", { skip, time
       `Problems row has the wrong place (want ${expected.line}:${expected.column}): ${problemText}`,
     );
 
-    // (a') TypeScript itself checks the spec against our typings (tsserver plugin → dist/types/resnet-studio.d.ts):
-    // the misspelt block kind is also a TS error, and "resnet-studio" is never reported missing.
-    const tsProblem = page
-      .locator(".markers-panel .monaco-list-row", { hasText: "is not assignable to type 'BlockKind" })
-      .first();
-    await tsProblem.waitFor({ state: "visible", timeout: STEP_MS }).catch(async () => {
-      const rows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
-      throw new Error(
-        `no TypeScript error for the unknown block kind in the Problems panel; rows:\n  ${rows.join("\n  ")}`,
-      );
-    });
-    tsMessages.push(((await tsProblem.textContent()) ?? "").trim());
+    // (a') TypeScript checks the spec against our typings (tsserver plugin → dist/types/resnet-studio.d.ts), but the
+    // misspelt block kind is reported once, by ResNet Studio: the plugin drops TypeScript's copy of it.
+    const problemRows = await page.locator(".markers-panel .monaco-list-row").allTextContents();
+    assert.ok(
+      !problemRows.some((r) => r.includes("is not assignable to type 'BlockKind")),
+      `the unknown block kind is reported twice; rows:\n  ${problemRows.join("\n  ")}`,
+    );
+    tsMessages.push(`block kind reported once: ${problemText.trim()}`);
 
     await runCommand(page, "View: Hide Panel");
 

@@ -8,8 +8,14 @@ import { logHeatScale } from "resnet-studio/presentation/colors";
 import { formatNorm } from "resnet-studio/presentation/format";
 import { alignSeries } from "./blockSeries";
 
-const CELL_W = 28;
-const CELL_H = 12;
+/** Smallest cells (many epochs, deep networks); few epochs and blocks get larger cells up to the maxima. */
+const MIN_CELL_W = 28;
+const MAX_CELL_W = 120;
+const MIN_CELL_H = 12;
+const MAX_CELL_H = 26;
+/** The grid's target size: a 3-epoch run of ResNet-20 (9 blocks) fills it instead of 84 × 108 px. */
+const GRID_WIDTH = 480;
+const GRID_HEIGHT = 240;
 const LEFT = 70;
 const TOP = 8;
 
@@ -28,7 +34,9 @@ export function gradientHeatmap(snapshots: readonly (GradientFlowResult | null)[
   if (taken.length === 0) return { svg: "", steps: 0, blocks: 0 };
   const { blocks, series } = alignSeries(taken.map((t) => t.g));
   const scale = logHeatScale(series.flat().map((v) => v ?? 0));
-  const rowStep = Math.max(1, Math.ceil(blocks.length / 24));
+  const CELL_W = Math.round(Math.min(MAX_CELL_W, Math.max(MIN_CELL_W, GRID_WIDTH / taken.length)));
+  const CELL_H = Math.round(Math.min(MAX_CELL_H, Math.max(MIN_CELL_H, GRID_HEIGHT / Math.max(1, blocks.length))));
+  const rowStep = Math.max(1, Math.ceil((blocks.length * MIN_CELL_H) / (24 * CELL_H)));
   const cells: string[] = [];
   const labels: string[] = [];
   series.forEach((column, x) => {

@@ -1,11 +1,12 @@
 /**
- * The training view: live progress, loss and accuracy per epoch, each epoch's gradient-flow snapshot (as curves and
+ * The training view: live progress, loss and accuracy per step (smoothed as TensorBoard does), each epoch's gradient-flow snapshot (as curves and
  * as a depth × epoch heatmap) and the learning-rate range test, drawn with chart.js in the page's theme colours.
  */
-import { trainingProgress } from "resnet-studio/runtime/progress";
+import { trainingProgress, trainingStatusLine } from "resnet-studio/runtime/progress";
 import type { TrainingState } from "resnet-studio/protocol";
 import type { LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import { formatNorm } from "resnet-studio/presentation/format";
+import { smoothed } from "resnet-studio/runtime/stepCurves";
 import { layerGradientSeries } from "./details";
 import { gradientHeatmap } from "./gradientHeatmap";
 import { Chart, axes, curve, lineOptions, logTickLabel, palette, withClass } from "./chartTheme";
@@ -88,11 +89,8 @@ export class TrainingView {
     const step = state.lastStep;
     const progress = trainingProgress(state);
     this.progress.value = state.status === "finished" ? 1 : (progress?.fraction ?? 0);
-    const head =
-      state.status === "idle"
-        ? null
-        : `${state.model ?? "model"} on ${state.dataset ?? "?"} · backend ${state.backend ?? "?"} · batch ${state.batch} · ${state.status}`;
-    if (head) this.statusLine.textContent = head + (state.message ? ` — ${state.message}` : "");
+    const head = trainingStatusLine(state);
+    if (head) this.statusLine.textContent = head;
     const lastEpoch = state.history[state.history.length - 1];
     this.metrics.textContent = [
       ...state.notes,
@@ -110,10 +108,88 @@ export class TrainingView {
       .filter(Boolean)
       .join("\n");
     if (this.lossCanvas.offsetParent === null) return; // hidden: charts need a size; drawn when shown
-    if (this.drawnEpochs === state.history.length && this.lossChart) return;
+    this.drawStepCurves(state);
+    if (this.drawnEpochs === state.history.length) return;
     this.drawHeatmap(state);
     this.drawnEpochs = state.history.length;
     this.drawCurves(state);
+  }
+
+  /**
+   * Loss and accuracy against the run's step, from the first logged step: each batch's value (thin), TensorBoard's
+   * smoothing of it, and the epoch means (training and validation) at each epoch's last step.
+   */
+  private drawStepCurves(state: TrainingState): void {
+    const p = palette();
+    const stepsPerEpoch = state.lastStep?.stepsPerEpoch ?? 0;
+    const atEpochEnd = (h: TrainingState["history"][number]): number => (h.epoch + 1) * stepsPerEpoch - 1;
+    const sets = (metric: "loss" | "accuracy", val: "valLoss" | "valAccuracy") => {
+      const raw = state.steps.map((s) => ({ x: s.step, y: s[metric] }));
+      const smooth = smoothed(state.steps.map((s) => s[metric]));
+      return [
+        { ...curve(`batch ${metric}`, raw, p.grid, 0), borderWidth: 1 },
+        {
+          ...curve(
+            `smoothed ${metric}`,
+            raw.map((q, i) => ({ x: q.x, y: smooth[i] })),
+            p.residual,
+            0,
+          ),
+          borderWidth: 2,
+        },
+        curve(
+          `train ${metric} (epoch)`,
+          state.history.map((h) => ({ x: atEpochEnd(h), y: h[metric] })),
+          p.series[1] ?? p.residual,
+          3,
+        ),
+        // A run without validation (--val-fraction 0) draws no val curve.
+        ...(state.history.some((h) => h[val] !== undefined)
+          ? [
+              curve(
+                `val ${metric} (epoch)`,
+                state.history.map((h) => ({ x: atEpochEnd(h), y: h[val] ?? NaN })),
+                p.val,
+                3,
+              ),
+            ]
+          : []),
+      ];
+    };
+    const draw = (
+      chart: Chart | null,
+      canvas: HTMLCanvasElement,
+      datasets: ReturnType<typeof sets>,
+      yTitle: string,
+    ): Chart => {
+      canvas.setAttribute("data-points", String(state.steps.length));
+      if (chart && chart.data.datasets.length === datasets.length) {
+        chart.data.datasets = datasets;
+        chart.update("none");
+        return chart;
+      }
+      chart?.destroy();
+      return new Chart(canvas, {
+        type: "line",
+        data: { datasets },
+        options: lineOptions(p.text, {
+          x: {
+            type: "linear",
+            title: { display: true, text: "step", color: p.text },
+            ticks: { color: p.text },
+            grid: { color: p.grid },
+          },
+          y: {
+            type: "linear",
+            title: { display: true, text: yTitle, color: p.text },
+            ticks: { color: p.text },
+            grid: { color: p.grid },
+          },
+        }),
+      });
+    };
+    this.lossChart = draw(this.lossChart, this.lossCanvas, sets("loss", "valLoss"), "loss");
+    this.accChart = draw(this.accChart, this.accCanvas, sets("accuracy", "valAccuracy"), "accuracy");
   }
 
   private drawCurves(state: TrainingState): void {
@@ -137,16 +213,6 @@ export class TrainingView {
         options: lineOptions(p.text, axes(log, yTitle)),
       });
     };
-    /** A metric's training and validation curves, one point per epoch. */
-    const trainAndVal = (metric: "loss" | "accuracy", val: "valLoss" | "valAccuracy") => [
-      { label: `train ${metric}`, data: state.history.map((h) => h[metric]), color: p.residual },
-      // A run without validation (--val-fraction 0) draws no val curve.
-      ...(state.history.some((h) => h[val] !== undefined)
-        ? [{ label: `val ${metric}`, data: state.history.map((h) => h[val] ?? NaN), color: p.val }]
-        : []),
-    ];
-    this.lossChart = line(this.lossChart, this.lossCanvas, trainAndVal("loss", "valLoss"), "loss (per epoch)");
-    this.accChart = line(this.accChart, this.accCanvas, trainAndVal("accuracy", "valAccuracy"), "accuracy");
     const snaps = state.gradientSnapshots
       .map((g, i) => ({ g, i }))
       .filter((x): x is { g: NonNullable<typeof x.g>; i: number } => x.g !== null);

@@ -15,3 +15,11 @@ export function pytorchExportFor(analysis: SpecAnalysis, file: string): PytorchE
   }
   return { ok: true, code: exportPytorch(analysis.graph, { source: file }) };
 }
+
+/** The PyTorch module's file name beside its spec: `nets/resnet20.resnet.ts` → `resnet20.py` (a Python module name). */
+export function pytorchFileName(specPath: string): string {
+  const base = specPath.split(/[\\/]/).pop() ?? "";
+  const stem = base.replace(/\.resnet\.ts$/, "").replace(/\.ts$/, "");
+  const module = stem.replace(/[^A-Za-z0-9_]/g, "_").replace(/^(?=\d)/, "_");
+  return `${module || "model"}.py`;
+}

@@ -29,10 +29,11 @@
  *   The ImageNet stem already ends in BN-ReLU, so layer1.0 has no pre-activation; the CIFAR stem is conv1
  *   alone and layer1.0 pre-activates it.
  */
-import type { Diagnostic, DiagnosticCode } from "../diagnostics";
+import type { Diagnostic, DiagnosticCode, Suggestion } from "../diagnostics";
 import { SpecError } from "../diagnostics";
 import { normalizeSpec } from "../spec/builders";
 import { sourceAt, type SpecSourceMap } from "../spec/sources";
+import { nearestCommonDivisor, nearestMultiple } from "../spec/nearest";
 import type { ResNetSpec } from "../spec/types";
 import type { BlockGroup, GraphNode, GraphTotals, ModelGraph, NodeOp, NodeRole, Shape, StageGroup } from "./graph";
 import { convOutputSize, macsOf, outputShapeOf, paramsOf, receptiveFieldOf, shapeElements } from "./layers";
@@ -330,6 +331,39 @@ function dims(shape: Shape): string {
   return shape.join("×");
 }
 
+/**
+ * The nearest fixes of a stage whose channels do not divide into the groups: its channels rounded to a multiple of
+ * the groups, and the groups rounded to a divisor of the channels.
+ */
+function groupsSuggestions(
+  spec: ResNetSpec,
+  sources: SpecSourceMap | undefined,
+  stageIndex: number,
+  inChannels: number,
+  outChannels: number,
+): Suggestion[] {
+  const suggestions: Suggestion[] = [];
+  const channels = sourceAt(sources, ["stages", stageIndex, "channels"]);
+  // Only where this stage's own output is what does not divide (its input comes from the stem or the stage before).
+  const ownInput = stageIndex === 0 && spec.stem === "cifar"; // the CIFAR stem's width is the first stage's
+  if (channels && (ownInput || inChannels % spec.groups === 0) && outChannels % spec.groups !== 0)
+    suggestions.push({
+      kind: "value",
+      value: nearestMultiple(spec.stages[stageIndex].channels, spec.groups),
+      range: channels,
+      option: "channels",
+    });
+  const groups = sourceAt(sources, ["groups"]);
+  if (groups)
+    suggestions.push({
+      kind: "value",
+      value: nearestCommonDivisor([inChannels, outChannels], spec.groups),
+      range: groups,
+      option: "groups",
+    });
+  return suggestions;
+}
+
 /** Refusals that need no graph: each located at the stage (or option) responsible. */
 function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
@@ -414,6 +448,7 @@ function checkSpec(spec: ResNetSpec, sources: SpecSourceMap | undefined): Diagno
           "groups-mismatch",
           `${layer}: ${bad} channels do not divide into ${spec.groups} groups; use channels that are a multiple of ${spec.groups} or groups: 1`,
         );
+        diagnostics[diagnostics.length - 1].suggestions = groupsSuggestions(spec, sources, i, c, outChannels);
         return diagnostics;
       }
     }

@@ -109,11 +109,13 @@ export class SpecEvaluator {
     return nodeRange(this.sourceFile, this.file, node);
   }
 
-  error(node: ts.Node, code: DiagnosticCode, message: string): Evaluated {
+  error(node: ts.Node, code: DiagnosticCode, message: string, suggestedName?: string | null): Evaluated {
     if (this.diagnostics.length >= SPEC_BUDGET.diagnostics) {
       throw new BudgetExceeded(this.range(node), "budget-exceeded", TOO_MANY_PROBLEMS);
     }
-    this.diagnostics.push(errorAt(this.range(node), code, message));
+    const diagnostic = errorAt(this.range(node), code, message);
+    if (suggestedName) diagnostic.suggestions = [{ kind: "name", value: suggestedName }];
+    this.diagnostics.push(diagnostic);
     return invalidValue();
   }
 
@@ -590,6 +592,7 @@ export class SpecEvaluator {
           keyNode,
           "unknown-preset",
           `unknown preset ${quoteName(key)}${guess ? `; did you mean "${guess}"?` : `; presets are ${PRESET_NAMES.join(", ")}`}`,
+          guess,
         );
       }
       return this.leaf(node, new PresetRef(key));

@@ -403,7 +403,8 @@ export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOp
   for (const issue of issues) {
     const key = sourcePath(issue.path);
     if (invalid.some((bad) => pathsOverlap(bad, key))) continue;
-    let range = sourceAt(sources, issue.path) ?? evaluated.exportRange;
+    const located = sourceAt(sources, issue.path);
+    let range = located ?? evaluated.exportRange;
     // An unknown key is pointed at by its name, not its value.
     if (issue.code === "unknown-key" && range) range = evaluated.propertyRanges.get(range.startOffset) ?? range;
     if (diagnostics.length >= SPEC_BUDGET.diagnostics) {
@@ -411,7 +412,10 @@ export function validateEvaluated(evaluated: EvaluatedSpecFile, options: ParseOp
       diagnostics.push(errorAt(range, "budget-exceeded", TOO_MANY_PROBLEMS));
       break;
     }
-    diagnostics.push(errorAt(range, issue.code, issue.message));
+    const diagnostic = errorAt(range, issue.code, issue.message);
+    // Only where the value itself is located: never a replacement of the whole export.
+    if (issue.suggestion && located) diagnostic.suggestions = [issue.suggestion];
+    diagnostics.push(diagnostic);
   }
   const hasErrors = diagnostics.some((d) => d.severity === "error");
   return { spec: hasErrors ? null : spec, sources, diagnostics };

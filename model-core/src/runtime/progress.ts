@@ -17,11 +17,42 @@ export interface TrainingProgress {
 }
 
 export function trainingProgress(state: TrainingState): TrainingProgress | null {
-  return state.lastStep ? stepProgress(state.lastStep, state.epochs, state.firstStepSeconds) : null;
+  if (!state.lastStep) return null;
+  // Once the run has ended, where it stopped, without an ETA or a phase that is over.
+  const ending = state.status === "running" ? endOfEpochPhase(state) : null;
+  return stepProgress(state.lastStep, state.epochs, state.firstStepSeconds, ending);
+}
+
+/** What follows an epoch's last step: validation where the run holds images out (known after its first epoch). */
+function endOfEpochPhase(state: TrainingState): string {
+  const last = state.history.at(-1);
+  return last && last.valSamples > 0 ? "validating" : "ending the epoch";
+}
+
+/**
+ * The training view's status line: what is trained, and how the run stands or ended, the outcome said once
+ * ("cancelled", "finished in 12 s", "failed: …").
+ */
+export function trainingStatusLine(state: TrainingState): string | null {
+  if (state.status === "idle") return null;
+  const head = `${state.model ?? "model"} on ${state.dataset ?? "?"} · backend ${state.backend ?? "?"} · batch ${state.batch}`;
+  const outcome =
+    state.status === "failed"
+      ? `failed${state.message ? `: ${state.message}` : ""}`
+      : state.status === "finished"
+        ? (state.message ?? "finished").replace(/^Finished/, "finished")
+        : state.status;
+  return `${head} · ${outcome}`;
 }
 
 /** Progress after `step` of a run of `epochs` epochs (the CLI's lines and the training view's). */
-export function stepProgress(step: StepMetrics, epochs: number, firstStepSeconds: number | null): TrainingProgress {
+export function stepProgress(
+  step: StepMetrics,
+  epochs: number,
+  firstStepSeconds: number | null,
+  /** Shown after an epoch's last step while the run goes on; null once it has ended (nothing follows). */
+  ending: string | null = "validating",
+): TrainingProgress {
   const runEpochs = Math.max(1, epochs);
   const total = runEpochs * step.stepsPerEpoch;
   const done = Math.min(total, step.epoch * step.stepsPerEpoch + step.step + 1);
@@ -31,8 +62,8 @@ export function stepProgress(step: StepMetrics, epochs: number, firstStepSeconds
     `epoch ${step.epoch + 1}/${runEpochs}`,
     `step ${step.step + 1}/${step.stepsPerEpoch}`,
     `${Math.round(step.imagesPerSecond)} img/s`,
-    done < total ? `ETA ${formatDuration(etaSeconds)}` : "validating",
-  ];
+    ending === null ? "" : done < total ? `ETA ${formatDuration(etaSeconds)}` : ending,
+  ].filter(Boolean);
   if (firstStepSeconds !== null && done === 1) parts.push(`first step ${formatDuration(firstStepSeconds)}`);
   return { fraction: done / total, etaSeconds, imagesPerSecond: step.imagesPerSecond, text: parts.join(" · ") };
 }

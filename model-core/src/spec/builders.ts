@@ -129,8 +129,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 class IssueCollector {
   readonly issues: SpecIssue[] = [];
 
-  add(path: Path, code: DiagnosticCode, message: string): void {
-    this.issues.push({ path: [...path], code, message });
+  add(path: Path, code: DiagnosticCode, message: string, suggestion?: SpecIssue["suggestion"]): void {
+    this.issues.push({ path: [...path], code, message, ...(suggestion ? { suggestion } : {}) });
   }
 
   unknownKeys(record: Record<string, unknown>, known: readonly string[], path: Path, what: string): void {
@@ -138,14 +138,25 @@ class IssueCollector {
       if (known.includes(key)) continue;
       const guess = closestName(key, known);
       const hint = guess ? `; did you mean "${guess}"?` : `; known ${what} keys: ${known.join(", ")}`;
-      this.add([...path, key], "unknown-key", `unknown key ${quoteName(key)}${hint}`);
+      this.add(
+        [...path, key],
+        "unknown-key",
+        `unknown key ${quoteName(key)}${hint}`,
+        guess ? { kind: "name", value: guess } : undefined,
+      );
     }
   }
 
   enumValue<T extends string>(value: unknown, allowed: readonly T[], path: Path, what: string): T | undefined {
     if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
     if (typeof value === "string") {
-      this.add(path, "unknown-value", `unknown ${what} ${quoteName(value)}; expected ${listAlternatives(allowed)}`);
+      const guess = closestName(value, allowed);
+      this.add(
+        path,
+        "unknown-value",
+        `unknown ${what} ${quoteName(value)}; expected ${listAlternatives(allowed)}`,
+        guess ? { kind: "value", value: guess } : undefined,
+      );
     } else {
       this.add(path, "invalid-type", `${what} must be ${listAlternatives(allowed)}, got ${describe(value)}`);
     }
@@ -158,7 +169,16 @@ class IssueCollector {
       return undefined;
     }
     if (!Number.isInteger(value) || value <= 0) {
-      this.add(path, "invalid-number", `${what} must be a positive integer, got ${value}`);
+      // The nearest positive integer (NaN has none).
+      const nearest = Number.isNaN(value)
+        ? undefined
+        : Math.max(1, Math.min(Number.MAX_SAFE_INTEGER, Math.round(value)));
+      this.add(
+        path,
+        "invalid-number",
+        `${what} must be a positive integer, got ${value}`,
+        nearest === undefined ? undefined : { kind: "value", value: nearest },
+      );
       return undefined;
     }
     return value;
@@ -178,7 +198,14 @@ class IssueCollector {
     }
     if (value < min || value > max || (maxExclusive && value === max)) {
       const upper = maxExclusive ? `below ${max}` : `at most ${max}`;
-      this.add(path, "invalid-number", `${what} must be at least ${min} and ${upper}, got ${value}`);
+      // Clamped into the range; an excluded upper bound has no nearest value.
+      const nearest = value < min ? min : maxExclusive ? undefined : max;
+      this.add(
+        path,
+        "invalid-number",
+        `${what} must be at least ${min} and ${upper}, got ${value}`,
+        nearest === undefined ? undefined : { kind: "value", value: nearest },
+      );
       return undefined;
     }
     return value;

@@ -95,4 +95,6 @@ export interface SpecIssue {
   path: (string | number)[];
   message: string;
   code: DiagnosticCode;
+  /** The nearest valid value at `path` (a key's nearest known name for unknown-key). */
+  suggestion?: { kind: "value" | "name"; value: string | number };
 }
