@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSpec } from "../model-core/src/load";
-import { CHECKPOINT_FILE_NAME } from "../model-core/src/runtime/checkpoint";
+import { CHECKPOINT_FILE_NAME, specHash } from "../model-core/src/runtime/checkpoint";
 import { initBackend } from "../model-core/src/runtime/backend";
 import {
   checkEvaluationHostMessage,
@@ -30,7 +30,16 @@ function writeRun(name: string, specText: string, seed: number): void {
   writeFileSync(join(runDir(name), CHECKPOINT_FILE_NAME), seededWeightsFile(graph, seed));
   writeFileSync(
     join(runDir(name), "run.json"),
-    JSON.stringify({ version: 1, specText, specFile: null, dataset: { arg: "mnist", sha256: "", valFraction: 0.1 } }),
+    JSON.stringify({
+      version: 1,
+      status: "completed",
+      specText,
+      specFile: null,
+      architectureHash: specHash(graph.spec),
+      dataset: { arg: "mnist", sha256: "", valFraction: 0.1 },
+      backend: "wasm",
+      startedAt: "2026-12-07T22:40:05Z",
+    }),
   );
 }
 
