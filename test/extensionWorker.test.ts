@@ -69,11 +69,20 @@ test(
     // Every push arrived before the response.
     const events = trainingEvents(pushes);
     const kinds = events.map((e) => e.kind);
-    assert.equal(kinds[0], "started", kinds.join(","));
+    // The data's preview first (the view shows it while the backend starts), then the run.
+    assert.deepEqual(kinds.slice(0, 2), ["preview", "started"], kinds.join(","));
+    const preview = events[0];
+    assert.ok(preview.kind === "preview");
+    assert.equal(
+      preview.preview.classCounts.reduce((a, b) => a + b, 0),
+      96,
+      "the counts cover the 96 images",
+    );
+    assert.ok(preview.preview.samples.length > 0 && preview.preview.samples[0].pixels instanceof Uint8Array);
     assert.ok(kinds.includes("step"));
     assert.equal(events.filter((e) => e.kind === "epoch").length, 2);
     assert.ok(
-      events.every((e) => e.kind === "started" || e.kind === "step" || e.kind === "epoch"),
+      events.every((e) => e.kind === "preview" || e.kind === "started" || e.kind === "step" || e.kind === "epoch"),
       "the run's end is the response, never a push",
     );
     const epoch = events.find((e) => e.kind === "epoch");

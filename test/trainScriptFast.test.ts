@@ -16,6 +16,9 @@ import { exportTrainScript } from "../model-core/src/export/trainScript";
 import { loadSpec } from "../model-core/src/load";
 import { DEFAULT_TRAIN_CONFIG } from "../model-core/src/runtime/trainTypes";
 import { skipWithoutTool } from "./toolSkip";
+import { writeTree, type ImageSpec } from "../model-core/test/datasetFixtures";
+import { loadImageFolder } from "../model-core/src/data/imagefolder";
+import { channelStats } from "../model-core/src/data/dataset";
 
 const root = join(__dirname, "..");
 const PYTHON = process.env.RESNET_STUDIO_PYTHON ?? "/usr/bin/python3";
@@ -315,6 +318,89 @@ print(json.dumps({"said": said, "compile": options.compile, "notes": options.not
     assert.equal(flags.code, 0, flags.stderr);
     assert.deepEqual(trainingOf(flags).normalization, { mean: [0.5], std: [0.25], from: "--mean/--std" });
     assert.equal(trainingOf(flags).data, "loader");
+  });
+
+  test("imagefolder:<dir>: decoded once as the editor decodes it, held on the device, normalised with the training split's mean and std", async () => {
+    const folder = join(work, "pets");
+    const files: Record<string, ImageSpec> = {};
+    ["ant", "bee", "cow"].forEach((name, label) => {
+      for (let i = 0; i < 10; i++)
+        files[`train/${name}/${i}.png`] = {
+          format: "png",
+          width: 12 + i,
+          height: 10,
+          seed: label * 40 + i,
+        };
+      for (let i = 0; i < 2; i++)
+        files[`val/${name}/${i}.png`] = { format: "png", width: 9, height: 9, seed: 200 + label * 40 + i };
+    });
+    writeTree(folder, files);
+    // The editor's decode of the same files (data/imagefolder.ts): the statistics the script must compute.
+    const { train } = await loadImageFolder(folder, [3, 8, 8], { cacheDir: join(work, "pets-cache") });
+    const expected = channelStats(train.images, 3, Infinity);
+    const base = ["--dataset", `imagefolder:${folder}`, "--epochs", "1", "--batch-size", "10", "--device", "cpu"];
+    const [preloaded, loader, flags] = runScript(work, [
+      [...base, "--workers", "0", "--out", join(work, "if-run")],
+      [...base, "--workers", "1", "--data", "loader", "--out", join(work, "if-run2")],
+      [...base, "--workers", "0", "--mean", "0.5,0.5,0.5", "--std", "0.2,0.2,0.2", "--out", join(work, "if-run3")],
+    ]);
+    // Pixel for pixel as the editor decodes: the statistics agree to float64 rounding.
+    const SAME_PIXELS = 1e-9;
+    for (const run of [preloaded, loader]) {
+      assert.equal(run.code, 0, run.stderr);
+      const start = eventOf(run, "start")!;
+      assert.equal(start.trainSamples, 30);
+      assert.equal(start.valSamples, 6, "val/ is the validation set");
+      const { normalization, augment } = trainingOf(run);
+      assert.equal(normalization.from, "computed on the training split");
+      assert.equal(augment, "crop+flip");
+      normalization.mean.forEach((m, c) =>
+        assert.ok(Math.abs(m - expected.mean[c]) < SAME_PIXELS, `mean[${c}] ${m} vs the editor's ${expected.mean[c]}`),
+      );
+      normalization.std.forEach((v, c) =>
+        assert.ok(Math.abs(v - expected.std[c]) < SAME_PIXELS, `std[${c}] ${v} vs the editor's ${expected.std[c]}`),
+      );
+      assert.ok(eventOf(run, "epoch"), run.stderr);
+    }
+    assert.equal(trainingOf(preloaded).data, "device", "a small ImageFolder is held on the device");
+    assert.equal(trainingOf(loader).data, "loader");
+    assert.equal(flags.code, 0, flags.stderr);
+    assert.deepEqual(trainingOf(flags).normalization, {
+      mean: [0.5, 0.5, 0.5],
+      std: [0.2, 0.2, 0.2],
+      from: "--mean/--std",
+    });
+  });
+
+  test("imagefolder:<dir>: a corrupt image (also in a DataLoader worker), one class or no folder each get one line", () => {
+    const bad = join(work, "bad-folder");
+    writeTree(bad, {
+      "ant/0.png": { format: "png", width: 8, height: 8, seed: 1 },
+      "ant/1.png": Buffer.from("not a png at all"),
+      "bee/0.png": { format: "png", width: 8, height: 8, seed: 2 },
+    });
+    const single = join(work, "single-class");
+    writeTree(single, { "ant/0.png": { format: "png", width: 8, height: 8, seed: 1 } });
+    const base = ["--epochs", "1", "--batch-size", "2", "--device", "cpu"];
+    const [corrupt, corruptInWorker, oneClass, missing] = runScript(work, [
+      [...base, "--dataset", `imagefolder:${bad}`, "--workers", "0", "--out", join(work, "bad1")],
+      [...base, "--dataset", `imagefolder:${bad}`, "--workers", "1", "--out", join(work, "bad2")],
+      [...base, "--dataset", `imagefolder:${single}`, "--workers", "0", "--out", join(work, "bad3")],
+      [...base, "--dataset", `imagefolder:${join(work, "nowhere")}`, "--out", join(work, "bad4")],
+    ]);
+    for (const run of [corrupt, corruptInWorker]) {
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^train_ddp\\.py: error: ${join(bad, "ant", "1.png").replace(/[.]/g, "\\.")}: UnidentifiedImageError: .+\\n$`,
+        ),
+      );
+    }
+    assert.equal(oneClass.code, 1);
+    assert.equal(oneClass.stderr, `train_ddp.py: error: ${single}: 1 class folder; training needs at least two\n`);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^train_ddp\.py: error: --dataset imagefolder:.*nowhere is not a folder\n$/);
   });
 
   test("idx:<dir>: a bad magic, a count that disagrees with the labels and a truncated gzip each get one line naming the file", () => {

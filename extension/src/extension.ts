@@ -360,6 +360,7 @@ class DiagramPanel {
         };
       },
       train: async () => ({ started: await this.train() }),
+      trainOn: async () => ({ started: await this.trainOn() }),
       cancelTraining: () => ({ cancelled: this.ctx.trainer.cancel() }),
       editSpec: async ({ edit, ask }) => {
         if (!this.view.documentUri) throw new Error("this diagram shows no spec file to edit");
@@ -433,6 +434,15 @@ class DiagramPanel {
     return pair;
   }
 
+  /** "Train on…" whatever the plan: pick the dataset (it becomes resnetStudio.dataset), then Train Small Model. */
+  async trainOn(): Promise<boolean> {
+    if (this.ctx.trainer.busy) {
+      void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress.");
+      return false;
+    }
+    return (await pickDataset(this.ctx.globalState)) ? this.train() : false;
+  }
+
   async train(): Promise<boolean> {
     if (this.ctx.trainer.busy) {
       void vscode.window.showWarningMessage("ResNet Studio: a run is already in progress.");
@@ -481,7 +491,7 @@ class DiagramPanel {
     const choice =
       plan.direct ??
       (await pickTrainChoice(plan, written?.spec.name ?? bundled.spec.name, throughput.backend, dataset));
-    if (choice === TRAIN_ON) return (await pickDataset(this.ctx.globalState)) ? this.train() : false;
+    if (choice === TRAIN_ON) return this.trainOn();
     if (!choice) return false;
     if (choice.graph !== written) {
       const title =
@@ -904,6 +914,16 @@ export function activate(context: vscode.ExtensionContext): void {
         await panel.train();
       } catch (err) {
         reportError(err instanceof Error ? err.message : String(err));
+      }
+    }),
+    vscode.commands.registerCommand("resnetStudio.trainOn", async (uri?: vscode.Uri) => {
+      const doc = await specDocumentFor(uri);
+      const panel = DiagramPanel.show(ctx, doc, vscode.ViewColumn.Beside);
+      await panel.followed;
+      try {
+        await panel.trainOn();
+      } catch (err) {
+        void vscode.window.showErrorMessage(`ResNet Studio: ${err instanceof Error ? err.message : String(err)}`);
       }
     }),
     vscode.commands.registerCommand("resnetStudio.findLearningRate", async (uri?: vscode.Uri) => {

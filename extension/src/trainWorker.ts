@@ -26,6 +26,7 @@ import {
 import { loadMnist, MNIST_FILE_NAME } from "resnet-studio/data/mnist";
 import { BatchAdapter, type ImageDataset } from "resnet-studio/data/dataset";
 import { datasetTarget, resolveDataset } from "resnet-studio/data/resolve";
+import { previewForView } from "resnet-studio/data/preview";
 import { experimentTarget, runExperiment } from "resnet-studio/experiment/run";
 import { SeededRng } from "resnet-studio/data/rng";
 import type { ModelGraph } from "resnet-studio/analysis/graph";
@@ -151,7 +152,10 @@ async function flowOnTorch(
   });
 }
 
-/** The job's config over the defaults, and its data: the downloaded MNIST file when there is one, else the named dataset. */
+/**
+ * The job's config over the defaults, and its data: the downloaded MNIST file when there is one, else the named
+ * dataset. Pushes the data's preview (samples per class, class counts, the loading's notes) before training starts.
+ */
 async function trainingConfigAndData(job: Extract<TrainJob, { kind: "train" }>) {
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
   const file = join(job.dataDir, MNIST_FILE_NAME);
@@ -159,7 +163,13 @@ async function trainingConfigAndData(job: Extract<TrainJob, { kind: "train" }>) 
   const data =
     job.dataset === "mnist" && existsSync(file)
       ? { train: loadMnist(file), val: null }
-      : await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0], seed: config.seed });
+      : await resolveDataset(job.dataset, {
+          input: [c, h, w],
+          classes: job.graph.output[0],
+          seed: config.seed,
+          valFraction: config.valFraction,
+        });
+  pushProgress({ kind: "preview", preview: previewForView(data.train, "notes" in data ? (data.notes ?? []) : []) });
   return { config, data };
 }
 

@@ -389,6 +389,11 @@ IDX_UBYTE = 0x08
 IDX_MAX_BYTES = 1 << 31  # bounded work on untrusted input: 2 GiB of pixels
 
 
+class ImageFolderError(ValueError):
+    """An image of an ImageFolder that does not decode; the message names the file. Defined here, in an importable
+    module, so that a DataLoader worker can send it back to the main process (pickled by its module's name)."""
+
+
 class IdxError(ValueError):
     """A malformed IDX file; the message names the file."""
 

@@ -397,20 +397,22 @@ def save_checkpoint(module, path, net, optimizer, job, epoch, global_step, rng_s
 # Jobs
 
 
-def evaluate(net, images, indices, classes):
+def evaluate(net, images, indices, options):
+    """Mean validation loss and accuracy: batches in the model's memory format and precision (fast.Options, as the
+    training steps run), loss and correct predictions summed on the device and read once at the end."""
     if len(indices) == 0:
         return float("nan"), float("nan")
     net.eval()
-    loss_sum, correct = 0.0, 0
-    with torch.no_grad():
+    sums = fast.Sums(options.device)
+    with torch.no_grad(), options.autocast():
         for start in range(0, len(indices), VAL_BATCH):
             idx = indices[start : start + VAL_BATCH]
             x, y = images.batch(idx)
-            logits = net(x)
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
+            logits = net(options.to_input(x)).float()
+            sums.add(F.cross_entropy(logits, y), logits, y)
     net.train()
-    return loss_sum / len(indices), correct / len(indices)
+    loss, accuracy, _ = sums.read()
+    return loss, accuracy
 
 
 def train_job(job, module, net, device, cancel):
@@ -440,7 +442,6 @@ def train_job(job, module, net, device, cancel):
         start_epoch, global_step, history = resume["epoch"], resume["globalStep"], list(resume["history"])
         rng = SeededRng(resume["rngState"])
         opt_step = resume["optimizerStep"]
-    classes = job["classes"]
     emit({
         "type": "start", "model": job["meta"]["model"], "backend": "torch", "dataset": data["name"],
         "trainSamples": len(train_idx), "valSamples": len(val_idx), "config": config, "startEpoch": start_epoch,
@@ -450,7 +451,8 @@ def train_job(job, module, net, device, cancel):
     probe = None
     if job.get("snapshot"):
         count = min(job["snapshot"]["count"], train_images.pixels.shape[0])
-        probe = train_images.batch(torch.arange(count, device=device))
+        x, y = train_images.batch(torch.arange(count, device=device))
+        probe = (options.to_input(x), y)
     started = time.perf_counter()
     reason, message = "completed", None
     net.train()
@@ -507,7 +509,7 @@ def train_job(job, module, net, device, cancel):
         if reason != "completed":
             break
         train_seconds = time.perf_counter() - epoch_start
-        val_loss, val_acc = evaluate(net, val_images, val_idx, classes)
+        val_loss, val_acc = evaluate(net, val_images, val_idx, options)
         train_loss, train_accuracy, _ = sums.read()
         metrics = {
             "epoch": epoch, "epochs": config["epochs"], "loss": train_loss, "accuracy": train_accuracy,
@@ -536,7 +538,14 @@ def train_job(job, module, net, device, cancel):
 
 
 def gradflow_job(job, module, net, device, verify=True):
-    x = read_f32(job["x"]["file"], job["x"]["shape"]).permute(0, 3, 1, 2).contiguous().to(device)
+    # The fast path where it keeps the statistics exact: channels_last on CUDA (cuDNN's NHWC kernels), fp32, no compile
+    # (the interpreter's hooks read every node's gradient). The CPU stays NCHW unless asked: there channels_last's
+    # summation order moved a near-zero BN beta gradient by 4e-3 relative, over the 1e-3 agreement with tfjs
+    # (model-core/test/torchBackend.test.ts, preact bottleneck B).
+    default = "auto" if device.type == "cuda" else "off"
+    options = fast.resolve(device, "fp32", "off", job.get("channelsLast", default))
+    fast.prepare(net, options)
+    x = options.to_input(read_f32(job["x"]["file"], job["x"]["shape"]).permute(0, 3, 1, 2).contiguous())
     labels = torch.tensor(job["labels"], dtype=torch.long, device=device)
     result = gradient_flow(net, job["graph"], job["taps"], x, labels, job.get("mode", "train"), verify)
     emit({"type": "gradflow", **result})
@@ -665,23 +674,24 @@ def calibrate_job(job, device, cancel):
     after warm-up steps, all in this one process: the parent fits the estimator's line through them."""
     batch = job["batch"]
     seconds = []
+    # Timed as Train Small Model trains: the fast path's memory format and precision (fast.resolve's defaults for the
+    # device). Uncompiled: a few warm-up steps would time torch.compile's compilation, not its steps.
+    options = fast.resolve(device, job.get("precision", "auto"), "off", job.get("channelsLast", "auto"))
     for probe in job["probes"]:
         if cancel:
             raise RuntimeError("calibration cancelled")
-        net = load_module(probe["moduleFile"]).build().to(device)
+        net = fast.prepare(load_module(probe["moduleFile"]).build(), options)
         net.train()
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        step_fn = fast.TrainStep(net, optimizer, options, note=lambda line: print(line, file=sys.stderr))
         c, h, w = probe["input"]
         torch.manual_seed(7)
-        x = torch.randn(batch, c, h, w, device=device)
+        x = options.to_input(torch.randn(batch, c, h, w, device=device))
         y = torch.randint(0, probe["classes"], (batch,), device=device)
 
         def step():
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            optimizer.step()
-            float(loss)  # the training loop reads the loss every step, which also waits for CUDA
+            loss, _ = step_fn(x, y)
+            float(loss)  # waits for the device, so each timed step is the step's whole work
 
         for _ in range(job.get("warmupSteps", 2)):
             step()

@@ -17,6 +17,7 @@ import type { EpochMetrics, StepMetrics } from "./runtime/trainTypes";
 import type { LrRangeResult } from "./runtime/lrFinder";
 import { appendStepPoint, type StepCurvePoint } from "./runtime/stepCurves";
 import type { SpecEdit } from "./edit/specEdit";
+import type { DatasetPreview } from "./data/preview";
 import { isResponseMessage, type RequestMessage, type ResponseMessage } from "./rpc";
 
 /** Which panel of the webview is in front. */
@@ -45,6 +46,9 @@ export type StepPoint = StepMetrics;
 
 /** Events streamed from the training worker to the webview. */
 export type TrainingEvent =
+  /** The run's data is loaded: a few samples per class and the class counts (data/preview.ts previewForView). Comes
+   *  before `started`, so the view shows the data while the backend starts. */
+  | { kind: "preview"; preview: DatasetPreview }
   /** Training started: what is trained and how. */
   | {
       kind: "started";
@@ -83,6 +87,8 @@ export interface TrainingState {
   /** The gradient-flow snapshot taken after each epoch (index = history index). */
   gradientSnapshots: (GradientFlowResult | null)[];
   message: string | null;
+  /** The run's data: samples per class and class counts; null until the run has loaded it. */
+  preview: DatasetPreview | null;
 }
 
 /** The residual network's gradient flow and, for the side-by-side chart, its plain twin's. */
@@ -118,6 +124,8 @@ export type RequestBody =
   | { kind: "saveSvg"; expansion: ExpansionState; overlays: OverlayOptions; suggestedName: string }
   /** Start training the followed spec (or the bundled example). */
   | { kind: "train" }
+  /** Choose the dataset (embedded MNIST, a folder, a recent one), then train as `train` does. */
+  | { kind: "trainOn" }
   /** Cancel the running training. */
   | { kind: "cancelTraining" }
   /** Change the followed spec's source (one undoable edit); `ask`: let the user type the value, starting from `edit.value`. */
@@ -137,6 +145,7 @@ export interface ResponseBodies {
   savePng: { saved: string | null };
   saveSvg: { saved: string | null };
   train: { started: boolean };
+  trainOn: { started: boolean };
   cancelTraining: { cancelled: boolean };
   /** `message`: what changed, or why the edit was not written. */
   editSpec: { applied: boolean; message: string };
@@ -190,14 +199,20 @@ export const EMPTY_TRAINING: TrainingState = {
   history: [],
   gradientSnapshots: [],
   message: null,
+  preview: null,
 };
 
 /** Folds one training event into the training state (pure; used by both host and webview). */
 export function applyTrainingEvent(state: TrainingState, event: TrainingEvent): TrainingState {
   switch (event.kind) {
+    case "preview":
+      // A new run: what came before is gone; the dataset's name shows while the backend starts.
+      return { ...EMPTY_TRAINING, status: "running", dataset: event.preview.name, preview: event.preview };
     case "started":
       return {
         ...EMPTY_TRAINING,
+        // This run's preview (it came first); a finished run's is not carried into the next.
+        preview: state.status === "running" ? state.preview : null,
         status: "running",
         model: event.model,
         dataset: event.dataset,

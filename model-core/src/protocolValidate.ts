@@ -24,6 +24,7 @@ const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>([
   "savePng",
   "saveSvg",
   "train",
+  "trainOn",
   "cancelTraining",
   "editSpec",
 ]);
@@ -183,6 +184,7 @@ function requestBody(fields: Fields, kind: RequestKind): RequestBody {
     case "gradientFlow":
       return fields.withoutBn === undefined ? { kind } : { kind, withoutBn: bool(fields.withoutBn, "body.withoutBn") };
     case "train":
+    case "trainOn":
     case "cancelTraining":
       return { kind };
   }

@@ -30,6 +30,7 @@ const VALID: Record<string, unknown> = {
   savePng: { type: "request", id: 3, body: { kind: "savePng", base64: PNG, suggestedName: "ResNet-18.png" } },
   saveSvg: { type: "request", id: 4, body: { kind: "saveSvg", expansion, overlays, suggestedName: "ResNet-18.svg" } },
   train: { type: "request", id: 5, body: { kind: "train" } },
+  trainOn: { type: "request", id: 5, body: { kind: "trainOn" } },
   cancelTraining: { type: "request", id: 6, body: { kind: "cancelTraining" } },
   editStage: {
     type: "request",

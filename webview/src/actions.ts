@@ -131,6 +131,11 @@ export class ViewActions {
     void this.host.request({ kind: "train" }).catch(() => undefined);
   }
 
+  /** Choose the dataset first ("Train on…"), then train. */
+  trainOn(): void {
+    void this.host.request({ kind: "trainOn" }).catch(() => undefined);
+  }
+
   cancelTraining(): void {
     void this.host.request({ kind: "cancelTraining" }).catch(() => undefined);
   }

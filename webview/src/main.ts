@@ -53,6 +53,7 @@ const trainingView = new TrainingView(
   trainingPane,
   () => actions.train(),
   () => actions.cancelTraining(),
+  () => actions.trainOn(),
 );
 const toolbar = new Toolbar({
   tab: (tab) => actions.setTab(tab),

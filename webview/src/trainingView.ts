@@ -10,6 +10,7 @@ import { smoothed } from "resnet-studio/runtime/stepCurves";
 import { layerGradientSeries } from "./details";
 import { gradientHeatmap } from "./gradientHeatmap";
 import { Chart, axes, curve, lineOptions, logTickLabel, palette, withClass } from "./chartTheme";
+import { DatasetPreviewView } from "./datasetPreview";
 
 /** Live training: progress, loss and accuracy per epoch, and each epoch's gradient-flow snapshot. */
 export class TrainingView {
@@ -29,8 +30,9 @@ export class TrainingView {
   private readonly lrCanvas = document.createElement("canvas");
   private lrChart: Chart | null = null;
   private lrResult: LrRangeResult | null = null;
+  private readonly preview = new DatasetPreviewView();
 
-  constructor(host: HTMLElement, onTrain: () => void, onCancel: () => void) {
+  constructor(host: HTMLElement, onTrain: () => void, onCancel: () => void, onTrainOn: () => void = () => undefined) {
     const root = withClass("div", "charts");
     this.statusLine = withClass(
       "p",
@@ -47,6 +49,12 @@ export class TrainingView {
     cancel.textContent = "Cancel";
     cancel.setAttribute("secondary", "");
     cancel.addEventListener("click", onCancel);
+    const trainOn = document.createElement("vscode-button");
+    trainOn.textContent = "Train on…";
+    trainOn.setAttribute("secondary", "");
+    trainOn.title =
+      "Choose the dataset (embedded MNIST digits, a folder of IDX files or an ImageFolder, a recent one), then train";
+    trainOn.addEventListener("click", onTrainOn);
     this.metrics = withClass("div", "metrics");
     const row = withClass("div", "chart-row");
     const a = withClass("div", "chart-box short"),
@@ -67,8 +75,10 @@ export class TrainingView {
       this.statusLine,
       this.progress,
       train,
+      trainOn,
       cancel,
       this.metrics,
+      this.preview.element,
       row,
       withClass("p", "chart-note", "Gradient flow after each epoch (‖dL/d output‖₂ per weight layer, log scale):"),
       gradBox,
@@ -86,6 +96,7 @@ export class TrainingView {
 
   update(state: TrainingState): void {
     this.last = state;
+    this.preview.show(state.preview);
     const step = state.lastStep;
     const progress = trainingProgress(state);
     this.progress.value = state.status === "finished" ? 1 : (progress?.fraction ?? 0);

@@ -59,7 +59,7 @@ export function exportTrainScript(graph: ModelGraph, options: TrainScriptOptions
     ``,
     `Datasets: synthetic[:count=N], cifar10:<dir>[:classes=0,2] (the official binary batches), idx:<dir> (MNIST-format`,
     `train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]), imagefolder:<dir> (<dir>/train and <dir>/val if`,
-    `present; needs torchvision). --batch-size is per process. NCCL on CUDA, gloo on CPU.`,
+    `present; needs torchvision; decoded once at the model's input as the editor does). --batch-size is per process. NCCL on CUDA, gloo on CPU.`,
     `Speed (${FAST_MODULE_FILE}, beside this script): on CUDA by default channels_last, bf16 autocast (fp16 with loss`,
     `scaling where the GPU has no bf16), cudnn.benchmark, torch.compile (torch >= 2), and a dataset that fits held on the`,
     `GPU (shuffled, augmented and normalised there). --precision, --compile, --channels-last and --data override them.`,
@@ -200,10 +200,11 @@ def read_idx_folder(arg, folder):
     return (fit(train[0]), train[1]), fitted_val, classes, train[0]
 
 
-def make_data(arg, seed):
-    """-> Data, from --dataset. Normalisation: the dataset's usual constants (CIFAR-10, ImageNet for an ImageFolder);
-    an IDX folder's mean and std are computed on its training split (after the validation hold-out), as the
-    in-editor trainer does; --mean/--std, or values baked in at export (NORMALIZATION), override both."""
+def make_data(arg, seed, decode=True, workers=0):
+    """-> Data, from --dataset. Normalisation: CIFAR-10's usual constants; an IDX folder's and an ImageFolder's mean
+    and std are computed on the training split (after the validation hold-out), as the in-editor trainer does;
+    --mean/--std, or values baked in at export (NORMALIZATION), override both. With decode, an ImageFolder under
+    IMAGEFOLDER_DECODE_LIMIT_BYTES is decoded once (by the DataLoader's workers) into tensors, held on the device when it fits."""
     kind, _, rest = arg.partition(":")
     channels = model.INPUT_SHAPE[0]
     if kind == "synthetic":
@@ -240,23 +241,96 @@ def make_data(arg, seed):
         train, val, classes, raw = read_idx_folder(arg, rest)
         return Data(train, val, classes, 1, None, None, "computed on the training split", "none", raw)
     if kind == "imagefolder":
+        return read_image_folder(rest, decode, workers)
+    fail(f"unknown dataset {arg!r}: use synthetic[:count=N], cifar10:<dir>[:classes=0,2], idx:<dir> or imagefolder:<dir>")
+
+
+# An ImageFolder is decoded once into uint8 tensors (then preloaded like the tensor datasets) up to this many bytes of
+# pixels at the model's input; a larger one is decoded per step by a DataLoader.
+IMAGEFOLDER_DECODE_LIMIT_BYTES = fast.PRELOAD_LIMIT_BYTES
+
+
+def image_error_line(err):
+    """The error's own line, also when a DataLoader worker re-raised it inside the worker's traceback."""
+    last = str(err).strip().split("\\n")[-1]
+    tag = "ImageFolderError: "
+    return last[last.index(tag) + len(tag):] if tag in last else last
+
+
+class FolderImages(torch.utils.data.Dataset):
+    """torchvision's ImageFolder (sorted class folders, PNG and JPEG) with the in-editor trainer's transform
+    (data/imageTransform.ts): RGB, or grey by Pillow's convert("L"), then Resize(max(H, W)) and CenterCrop((H, W)), as
+    uint8 C x H x W. A file that does not decode raises fast.ImageFolderError naming it."""
+
+    def __init__(self, folder, channels, height, width):
         try:
             from torchvision import datasets, transforms
         except ImportError:
             fail("--dataset imagefolder needs torchvision (pip install torchvision)")
-        _, height, width = model.INPUT_SHAPE
-        steps = [transforms.Resize((height, width)), transforms.PILToTensor()]
+        steps = [transforms.Resize(max(height, width)), transforms.CenterCrop((height, width)), transforms.PILToTensor()]
         if channels == 1:
             steps.insert(0, transforms.Grayscale(1))
-        transform = transforms.Compose(steps)
-        root = rest
-        train_dir = os.path.join(root, "train") if os.path.isdir(os.path.join(root, "train")) else root
-        val_dir = os.path.join(root, "val")
-        train = datasets.ImageFolder(train_dir, transform=transform)
-        val = datasets.ImageFolder(val_dir, transform=transform) if os.path.isdir(val_dir) else None
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((0.5,), (0.25,))
-        return Data(train, val, len(train.classes), channels, list(mean), list(std), "ImageNet constants", "crop+flip")
-    fail(f"unknown dataset {arg!r}: use synthetic[:count=N], cifar10:<dir>[:classes=0,2], idx:<dir> or imagefolder:<dir>")
+        try:
+            self.inner = datasets.ImageFolder(folder, transform=transforms.Compose(steps))
+        except (FileNotFoundError, OSError) as err:
+            fail(f"{folder}: {err}")
+        self.classes = self.inner.classes
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, i):
+        try:
+            return self.inner[i]
+        except Exception as err:
+            raise fast.ImageFolderError(f"{self.inner.samples[i][0]}: {type(err).__name__}: {err}") from None
+
+
+def decode_all(images, workers):
+    """(N x C x H x W uint8, labels) of every image of a FolderImages, decoded once, a batch at a time."""
+    pixels, labels = [], []
+    for x, y in DataLoader(images, batch_size=256, num_workers=workers):
+        pixels.append(x)
+        labels.append(y.long())
+    return torch.cat(pixels), torch.cat(labels)
+
+
+def read_image_folder(root, decode, workers):
+    """<root>/train and <root>/val (validation) if there is a train/, else <root> (split by --val-fraction's rule)."""
+    if not os.path.isdir(root):
+        fail(f"--dataset imagefolder:{root}: {root} is not a folder")
+    target, height, width = model.INPUT_SHAPE
+    channels = 1 if target == 1 else 3
+    train_dir = os.path.join(root, "train") if os.path.isdir(os.path.join(root, "train")) else root
+    val_dir = os.path.join(root, "val")
+    train = FolderImages(train_dir, channels, height, width)
+    val = FolderImages(val_dir, channels, height, width) if train_dir != root and os.path.isdir(val_dir) else None
+    if len(train.classes) < 2:
+        fail(f"{train_dir}: {len(train.classes)} class folder; training needs at least two")
+    classes = len(train.classes)
+    nbytes = (len(train) + (len(val) if val is not None else 0)) * channels * height * width
+    if decode and nbytes <= IMAGEFOLDER_DECODE_LIMIT_BYTES:
+        x, y = decode_all(train, workers)
+        fitted_val = None
+        if val is not None:
+            vx, vy = decode_all(val, workers)
+            fitted_val = (fit(vx), vy)
+        return Data((fit(x), y), fitted_val, classes, channels, None, None, "computed on the training split", "crop+flip", x)
+    return Data(train, val, classes, channels, None, None, "computed on the training split", "crop+flip")
+
+
+def loader_channel_stats(dataset, workers):
+    """Per-channel mean and std of pixel/255 over a dataset decoded per step: one pass, sums in float64."""
+    sums = squares = None
+    count = 0
+    for x, _ in DataLoader(dataset, batch_size=256, num_workers=workers):
+        values = x.double().div_(255).transpose(0, 1).reshape(x.shape[1], -1)
+        sums = values.sum(1) if sums is None else sums + values.sum(1)
+        squares = (values * values).sum(1) if squares is None else squares + (values * values).sum(1)
+        count += values.shape[1]
+    mean = sums / max(1, count)
+    std = torch.sqrt(torch.clamp(squares / max(1, count) - mean * mean, min=1e-12))
+    return [float(v) for v in mean], [float(v) for v in std]
 
 
 def hold_out(data, fraction):
@@ -294,7 +368,7 @@ def resolve_normalization(data, args):
     elif NORMALIZATION is not None and not (data.tensors and data.train[0].dtype != torch.uint8):  # not for synthetic floats
         mean, std, origin = list(NORMALIZATION["mean"]), list(NORMALIZATION["std"]), "baked in at export"
     elif data.mean is None:
-        mean, std = fast.channel_stats(data.raw)
+        mean, std = fast.channel_stats(data.raw) if data.raw is not None else loader_channel_stats(data.train, args.workers)
         origin = data.normalization_from
     else:
         mean, std, origin = data.mean, data.std, data.normalization_from
@@ -487,7 +561,13 @@ def make_batches(part, batch, prep, options, args, shuffle, seed, rank, world, p
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    try:
+        train(parse_args(argv))
+    except fast.ImageFolderError as err:
+        fail(image_error_line(err))
+
+
+def train(args):
     distributed = "WORLD_SIZE" in os.environ
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -510,7 +590,7 @@ def main(argv=None):
 
     config = make_config(args)
     torch.manual_seed(config["seed"])
-    data = make_data(args.dataset, config["seed"])
+    data = make_data(args.dataset, config["seed"], decode=args.data != "loader", workers=args.workers)
     if data.val is None and config.get("valFraction", 0) > 0:
         hold_out(data, config["valFraction"])
     if data.classes > model.NUM_CLASSES:
@@ -529,7 +609,7 @@ def main(argv=None):
         preload = args.data != "loader" and fits
     else:
         if args.data == "device":
-            fail("--data device: an ImageFolder is decoded per step; use --data loader or auto")
+            fail(f"--data device: the ImageFolder is over {IMAGEFOLDER_DECODE_LIMIT_BYTES} bytes at the model's input, so it is decoded per step; use --data loader or auto")
         preload = False
 
     net = model.build(seed=config["seed"])
