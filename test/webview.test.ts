@@ -15,10 +15,13 @@ import {
   centreOn,
   containsRect,
   fitTransform,
+  MAX_ZOOM,
+  MIN_ZOOM,
+  searchNetwork,
+  zoomLimits,
   initialTransform,
   READABLE_ZOOM,
   neighbour,
-  searchNodes,
   visibleRect,
   zoomAt,
 } from "../webview/src/geometry";
@@ -63,21 +66,29 @@ test("reducer: snapshot, graph, layout, gradients, training and diagnostics mess
   assert.deepEqual(m.view.expansion, { expanded: ["stem"] });
 
   const pair = { residual: syntheticGradients(graph), plain: null };
-  m = reduce(m, { type: "gradients", gradients: pair });
+  m = reduce(m, { type: "gradients", gradients: pair, network: networkId(graph.spec) });
   assert.equal(m.gradients, pair);
   assert.equal(m.view.overlays.gradients, true, "new gradients switch the overlay on");
 
   // Same network again (an edit that keeps it): gradients stay; another network: they go.
-  m = reduce(m, { type: "graph", graph, title: "ResNet-18" });
+  m = reduce(m, { type: "graph", graph, title: "ResNet-18", documentUri: "file:///a.resnet.ts" });
   assert.equal(m.gradients, pair);
   assert.equal(m.needsFit, false);
   const other = analyze(presets.resnet34()).graph!;
-  m = reduce(m, { type: "graph", graph: other, title: "ResNet-34" });
+  m = reduce(m, { type: "graph", graph: other, title: "ResNet-34", documentUri: "file:///b.resnet.ts" });
   assert.equal(m.gradients, null);
   assert.ok(m.needsFit);
 
   // The same name and node count with other channels is another network: its spec hash differs.
-  m = reduce(m, { type: "gradients", gradients: pair });
+  m = reduce(m, { type: "gradients", gradients: pair, network: networkId(graph.spec) });
+  assert.equal(m.gradients, null, "ResNet-18's gradients, arriving while ResNet-34 is shown, are not shown");
+  m = reduce(m, { type: "gradients", gradients: pair, network: networkId(other.spec) });
+  assert.equal(m.gradients, pair);
+  const lrRange = { model: other.name, points: [], suggested: null, diverged: false };
+  m = reduce(m, { type: "lrRange", result: lrRange, network: networkId(graph.spec) });
+  assert.equal(m.lrRange, null, "a learning-rate test of another network is not shown under this one");
+  m = reduce(m, { type: "lrRange", result: lrRange, network: networkId(other.spec) });
+  assert.equal(m.lrRange, lrRange);
   m = { ...m, needsFit: false };
   const wider = analyze({
     ...other.spec,
@@ -86,9 +97,26 @@ test("reducer: snapshot, graph, layout, gradients, training and diagnostics mess
   assert.equal(wider.name, other.name);
   assert.equal(wider.nodes.length, other.nodes.length);
   assert.notEqual(networkId(wider.spec), networkId(other.spec));
-  m = reduce(m, { type: "graph", graph: wider, title: "ResNet-34" });
+  m = reduce(m, { type: "graph", graph: wider, title: "ResNet-34", documentUri: "file:///b.resnet.ts" });
   assert.equal(m.gradients, null, "a changed stage's channels clear the stale gradient overlay");
+  assert.equal(m.lrRange, null, "and the learning-rate test measured on the old channels");
   assert.equal(m.needsFit, false, "the view stays where it was");
+
+  // An edit that adds a block (another node count) in the same document keeps zoom, scroll and selection.
+  m = {
+    ...m,
+    view: { ...reduceView(m.view, { kind: "transform", zoom: 0.7, panX: -40, panY: -900 }), selected: "layer3" },
+  };
+  const deeper = analyze({
+    ...wider.spec,
+    stages: wider.spec.stages.map((s, i) => (i === 2 ? { ...s, blocks: s.blocks + 1 } : s)),
+  }).graph!;
+  m = reduce(m, { type: "graph", graph: deeper, title: "ResNet-34", documentUri: "file:///b.resnet.ts" });
+  assert.equal(m.needsFit, false, "an edit does not jump back to the top");
+  assert.deepEqual([m.view.zoom, m.view.panX, m.view.panY, m.view.selected], [0.7, -40, -900, "layer3"]);
+  m = reduce(m, { type: "graph", graph: other, title: "ResNet-34", documentUri: "file:///c.resnet.ts" });
+  assert.ok(m.needsFit, "another document opens fresh");
+  assert.equal(m.view.documentUri, "file:///c.resnet.ts");
 
   m = reduce(m, {
     type: "training",
@@ -126,20 +154,40 @@ test("reduceView: overlays, search, tab", () => {
   assert.equal(v.tab, "training");
 });
 
-test("geometry: fit centres small diagrams and keeps tall ones readable; zoom keeps the point under the cursor", () => {
-  const small = fitTransform({ width: 200, height: 300 }, { width: 1000, height: 800 });
+/** The diagram's bounds on screen under transform `t`. */
+function onScreen(t: { zoom: number; panX: number; panY: number }, d: { width: number; height: number }) {
+  return { left: t.panX, top: t.panY, right: t.panX + d.width * t.zoom, bottom: t.panY + d.height * t.zoom };
+}
+
+test("geometry: fit puts every box inside the viewport, centred; zoom keeps the point under the cursor", () => {
+  const viewport = { width: 1000, height: 800 };
+  const small = fitTransform({ width: 200, height: 300 }, viewport);
   assert.ok(Math.abs(small.panX - (1000 - 200 * small.zoom) / 2) < 1e-9);
   assert.ok(small.zoom <= 1.5);
-  const tall = fitTransform({ width: 300, height: 100_000 }, { width: 1000, height: 800 });
-  assert.ok(tall.zoom >= 0.35, "a very tall diagram is not shrunk to nothing");
-  assert.equal(tall.panY, 16, "its top is shown");
+  // ResNet-18 expanded in a short panel (it used to stop at 60 %, leaving layer4 and the head off-screen), and a
+  // diagram far taller than MIN_ZOOM can show: both fit whole.
+  for (const diagram of [
+    { width: 335, height: 1808 },
+    { width: 300, height: 100_000 },
+  ]) {
+    const box = onScreen(fitTransform(diagram, { width: 600, height: 500 }), diagram);
+    assert.ok(
+      box.left >= 0 && box.top >= 0 && box.right <= 600 + 1e-9 && box.bottom <= 500 + 1e-9,
+      JSON.stringify(box),
+    );
+  }
+  assert.deepEqual(zoomLimits(null, viewport), { min: MIN_ZOOM, max: MAX_ZOOM });
+  assert.equal(MIN_ZOOM, 0.05);
+  assert.equal(MAX_ZOOM, 4);
+  assert.ok(zoomLimits({ width: 300, height: 100_000 }, viewport).min < MIN_ZOOM, "a huge diagram may go lower");
 
   const t = { zoom: 1, panX: 10, panY: 20 };
   const z = zoomAt(t, 2, 300, 200);
   const before = { x: (300 - t.panX) / t.zoom, y: (200 - t.panY) / t.zoom };
   const after = { x: (300 - z.panX) / z.zoom, y: (200 - z.panY) / z.zoom };
   assert.ok(Math.abs(before.x - after.x) < 1e-9 && Math.abs(before.y - after.y) < 1e-9);
-  assert.ok(zoomAt(t, 1e9, 0, 0).zoom <= 8, "zoom is clamped");
+  assert.equal(zoomAt(t, 1e9, 0, 0).zoom, MAX_ZOOM, "zoom is clamped");
+  assert.equal(zoomAt(t, 1e-9, 0, 0).zoom, MIN_ZOOM, "the wheel stops at 5 %, not at a dot");
 
   const vis = visibleRect({ zoom: 2, panX: -100, panY: -50 }, { width: 400, height: 300 }, 0);
   assert.deepEqual(vis, { x: 50, y: 25, width: 200, height: 150 });
@@ -161,7 +209,7 @@ test("a new panel opens at the top of the network with readable text; a small di
   const wide = initialTransform({ width: 3000, height: 6000 }, { width: 1000, height: 800 });
   assert.equal(wide.panX, 16, "wider than the panel: its left edge is shown");
   const small = initialTransform({ width: 200, height: 300 }, { width: 1000, height: 800 });
-  assert.deepEqual(small, fitTransform({ width: 200, height: 300 }, { width: 1000, height: 800 }, 16, 0));
+  assert.deepEqual(small, fitTransform({ width: 200, height: 300 }, { width: 1000, height: 800 }, 16));
   assert.ok(small.zoom >= READABLE_ZOOM);
 });
 
@@ -186,16 +234,26 @@ test("keyboard navigation follows the layout: down goes to the next box on the m
   assert.equal(neighbour(laid, "input", "up"), "input", "nothing above the top: stay");
 });
 
-test("search matches ids, labels and kinds, in reading order", () => {
-  const hits = searchNodes(laid, "layer3");
-  assert.ok(hits.length >= 2);
-  assert.ok(hits.every((h) => h.id.includes("layer3") || h.label.toLowerCase().includes("layer3")));
-  for (let i = 1; i < hits.length; i++) assert.ok(hits[i].y >= hits[i - 1].y);
-  assert.deepEqual(searchNodes(laid, "   "), []);
-  assert.ok(
-    searchNodes(laid, "FC").some((h) => h.id === "fc"),
-    "case-insensitive",
+test("search covers every node and group, folded ones too, in data-flow order, with the groups that fold each", () => {
+  const ids = (q: string) => searchNetwork(graph, q).map((h) => h.id);
+  assert.deepEqual(searchNetwork(graph, "layer3.1.conv2"), [{ id: "layer3.1.conv2", groups: ["layer3.1", "layer3"] }]);
+  const downsample = ids("downsample");
+  assert.ok(downsample.length >= 3 && downsample.every((id) => id.includes("downsample")), downsample.join());
+  const layer3 = ids("LAYER3");
+  assert.equal(layer3[0], "layer3", "the stage before its blocks and nodes; case-insensitive");
+  assert.ok(layer3.includes("layer3.1") && layer3.includes("layer3.1.conv2"));
+  const order = graph.nodes.map((n) => n.id);
+  const nodesOnly = layer3.filter((id) => order.includes(id));
+  assert.deepEqual(
+    nodesOnly,
+    [...nodesOnly].sort((a, b) => order.indexOf(a) - order.indexOf(b)),
   );
+  assert.ok(ids("fc").includes("fc"));
+  assert.deepEqual(searchNetwork(graph, "   "), []);
+  // In the collapsed diagram the hit's stage is the box to mark.
+  const folded = searchNetwork(graph, "layer3.1.conv2")[0];
+  assert.ok(!laid.nodes.some((n) => n.id === folded.id), "folded at the blocks level");
+  assert.ok(laid.nodes.some((n) => n.id === "layer3.1" && folded.groups.includes(n.id)));
 });
 
 test("details: tooltip rows, gradients of collapsed groups, the per-layer series and what Escape collapses", () => {

@@ -64,7 +64,7 @@ import {
 } from "./trainSmall";
 import { WarmGradientPair } from "./warmWorker";
 import { pytorchExportFor } from "./pure/exportPytorch";
-import { applyDiagramEdit } from "./specEdits";
+import { applyDiagramEdit, undoInEditor } from "./specEdits";
 import { registerCompare } from "./compare";
 import { registerExperiment } from "./experiment";
 import { registerEvaluation } from "./evaluate";
@@ -250,7 +250,7 @@ class DiagramPanel {
     this.view = { ...this.view, documentUri: uri, expansion };
     this.graph = analysis.graph;
     this.title = `${analysis.graph.name} — ${path.basename(doc.uri.path)}`;
-    this.post({ type: "graph", graph: analysis.graph, title: this.title });
+    this.post({ type: "graph", graph: analysis.graph, title: this.title, documentUri: uri });
     this.panel.title = `Diagram: ${path.basename(doc.uri.path)}`;
     await this.relayout(expansion);
   }
@@ -260,7 +260,9 @@ class DiagramPanel {
     this.graph = graph;
     this.title = title;
     this.gradients = null;
-    this.post({ type: "graph", graph, title });
+    this.post({ type: "graph", graph, title, documentUri: null });
+    // The tab names what is drawn (a small variant, the bundled example), not the spec shown before it.
+    this.panel.title = `Diagram: ${graph.name}`;
     this.view = { ...this.view, documentUri: null, expansion: withColumns(initialExpansion(graph)) };
     await this.relayout(this.view.expansion);
   }
@@ -367,6 +369,11 @@ class DiagramPanel {
         const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
         return await applyDiagramEdit(doc, edit, ask === true);
       },
+      undoRedo: async ({ redo }) => {
+        if (!this.view.documentUri) throw new Error("this diagram shows no spec file to undo");
+        const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(this.view.documentUri));
+        return { changed: await undoInEditor(doc, redo, this.panel) };
+      },
     },
     (response) => this.post(response),
   );
@@ -429,7 +436,7 @@ class DiagramPanel {
     if (!withoutBn && this.graph === graph) {
       this.gradients = pair;
       this.view = { ...this.view, overlays: { ...this.view.overlays, gradients: true } };
-      this.post({ type: "gradients", gradients: pair });
+      this.post({ type: "gradients", gradients: pair, network: networkId(graph.spec) });
     }
     return pair;
   }
@@ -676,6 +683,7 @@ class DiagramPanel {
     }
     this.view = { ...this.view, tab: "training" };
     this.post({ type: "command", command: "showTraining" });
+    const network = networkId(graph.spec);
     const run = this.ctx.trainer.run(
       {
         kind: "lrRange",
@@ -687,7 +695,7 @@ class DiagramPanel {
         ...torchSettings(),
       },
       (m) => {
-        if (m.type === "lrRange") this.post({ type: "lrRange", result: m.result });
+        if (m.type === "lrRange") this.post({ type: "lrRange", result: m.result, network });
       },
     );
     const result = await vscode.window.withProgress(
@@ -703,7 +711,7 @@ class DiagramPanel {
         });
       },
     );
-    this.post({ type: "lrRange", result });
+    this.post({ type: "lrRange", result, network });
     if (result.suggested === null) {
       void vscode.window.showInformationMessage("ResNet Studio: no learning rate suggested (the loss never fell).");
       return;

@@ -47,3 +47,26 @@ export async function applyDiagramEdit(doc: vscode.TextDocument, request: unknow
     ? { applied: true, message: result.description }
     : { applied: false, message: "VS Code did not apply the edit (is the file read-only?)" };
 }
+
+/**
+ * Ctrl+Z / Ctrl+Shift+Z pressed in the diagram: VS Code's undo acts on the focused editor, so the spec's editor takes
+ * focus for the one command and the diagram gets it back. Returns whether the spec's text changed.
+ */
+export async function undoInEditor(
+  doc: vscode.TextDocument,
+  redo: boolean,
+  panel: vscode.WebviewPanel,
+): Promise<boolean> {
+  const before = doc.version;
+  const shown = vscode.window.visibleTextEditors.find((e) => e.document === doc);
+  await vscode.window.showTextDocument(doc, {
+    viewColumn: shown?.viewColumn ?? vscode.ViewColumn.One,
+    preserveFocus: false,
+  });
+  try {
+    await vscode.commands.executeCommand(redo ? "redo" : "undo");
+  } finally {
+    panel.reveal(panel.viewColumn, false);
+  }
+  return doc.version !== before;
+}

@@ -334,18 +334,23 @@ async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>)
   }
   const backend = await initBackend(job.backend);
   // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
-  const batchFor = (graph: ModelGraph) =>
-    passBatch({
+  // The view says why, beside the batch it shows.
+  const notes: string[] = [];
+  const batchFor = (graph: ModelGraph) => {
+    const chosen = passBatch({
       graph,
       kind: "gradflow",
       backend: backend.name,
       requested: null,
       preferred: job.batch,
       what: "a gradient-flow pass",
-    }).batch;
+    });
+    if (chosen.note) notes.push(chosen.note);
+    return chosen.batch;
+  };
   const residual = await flowOnRandomBatch(job.graph, batchFor(job.graph), job.seed);
   const plain = job.plain ? await flowOnRandomBatch(job.plain, batchFor(job.plain), job.seed) : null;
-  return { residual, plain };
+  return notes.length ? { residual, plain, notes } : { residual, plain };
 }
 
 /** Run Experiment: Plain vs Residual. The data loads as for "train"; the nets take its shape and class count. */

@@ -95,6 +95,8 @@ export interface TrainingState {
 export interface GradientPair {
   residual: GradientFlowResult;
   plain: GradientFlowResult | null;
+  /** Why a pass ran on a smaller batch than configured (the memory guard's note), when it did. */
+  notes?: string[];
 }
 
 /**
@@ -129,7 +131,9 @@ export type RequestBody =
   /** Cancel the running training. */
   | { kind: "cancelTraining" }
   /** Change the followed spec's source (one undoable edit); `ask`: let the user type the value, starting from `edit.value`. */
-  | { kind: "editSpec"; edit: SpecEdit; ask?: boolean };
+  | { kind: "editSpec"; edit: SpecEdit; ask?: boolean }
+  /** Undo (or redo) the followed spec's last change, as Ctrl+Z (Ctrl+Shift+Z) in its editor would. */
+  | { kind: "undoRedo"; redo: boolean };
 
 /**
  * What a successful response carries, by request kind. A response carries a result and a push carries state, never
@@ -149,6 +153,8 @@ export interface ResponseBodies {
   cancelTraining: { cancelled: boolean };
   /** `message`: what changed, or why the edit was not written. */
   editSpec: { applied: boolean; message: string };
+  /** `changed`: whether the spec's text changed (false: nothing to undo or redo). */
+  undoRedo: { changed: boolean };
 }
 
 export type RequestKind = RequestBody["kind"];
@@ -169,15 +175,15 @@ export type HostToWebview =
   /** Replace everything. */
   | { type: "snapshot"; snapshot: Snapshot }
   /** The followed network changed (an edit, another document); a `layout` message follows. */
-  | { type: "graph"; graph: ModelGraph; title: string }
+  | { type: "graph"; graph: ModelGraph; title: string; documentUri: string | null }
   /** A new layout of the current graph (after a `graph` message or for a new expansion). */
   | { type: "layout"; laid: LaidOutGraph; expansion: ExpansionState }
-  /** New gradient-flow results. */
-  | { type: "gradients"; gradients: GradientPair }
+  /** New gradient-flow results of the network with identity `network` (spec/identity.ts networkId). */
+  | { type: "gradients"; gradients: GradientPair; network: string }
   /** One training event. */
   | { type: "training"; event: TrainingEvent }
   /** The latest learning-rate range test (Find Learning Rate): loss against rate, as it runs and when done. */
-  | { type: "lrRange"; result: LrRangeResult }
+  | { type: "lrRange"; result: LrRangeResult; network: string }
   /** The followed spec's current problems (empty when it is fine). */
   | { type: "diagnostics"; diagnostics: Diagnostic[] }
   /** The answer to a request: its result or an error (./rpc.ts). */

@@ -15,6 +15,8 @@ export const MAX_PNG_BASE64_CHARS = 32 * 1024 * 1024;
 export const MAX_FILE_NAME_CHARS = 128;
 /** Longest id, search text or path in a message; longer ones come from no real view. */
 const MAX_TEXT_CHARS = 4096;
+/** Most columns of a diagram laid out side by side (the host caps resnetStudio.diagramColumns at 8 too). */
+const MAX_COLUMNS = 8;
 /** Most group ids in an expansion state (a 10,000-block network has 10,000 blocks and a few stages). */
 const MAX_EXPANDED_IDS = 20_000;
 
@@ -26,6 +28,7 @@ const REQUEST_KINDS: ReadonlySet<string> = new Set<RequestKind>([
   "train",
   "trainOn",
   "cancelTraining",
+  "undoRedo",
   "editSpec",
 ]);
 const TABS: ReadonlySet<string> = new Set<ViewTab>(["diagram", "gradients", "training"]);
@@ -81,8 +84,15 @@ function expansion(value: unknown, path: string): ExpansionState {
   const expanded: string[] = [];
   // By index, not .map: map skips the holes of a sparse array.
   for (let i = 0; i < fields.expanded.length; i++) expanded.push(text(fields.expanded[i], `${path}.expanded[${i}]`));
-  if (fields.modelCollapsed === undefined) return { expanded };
-  return { expanded, modelCollapsed: bool(fields.modelCollapsed, `${path}.modelCollapsed`) };
+  const out: ExpansionState = { expanded };
+  if (fields.modelCollapsed !== undefined) out.modelCollapsed = bool(fields.modelCollapsed, `${path}.modelCollapsed`);
+  // Columns side by side (the Columns button, resnetStudio.diagramColumns): kept, or every relayout drops them.
+  if (fields.columns !== undefined) {
+    const columns = count(fields.columns, `${path}.columns`, 1);
+    if (columns > MAX_COLUMNS) throw new Invalid(`${path}.columns must be at most ${MAX_COLUMNS}`);
+    if (columns > 1) out.columns = columns;
+  }
+  return out;
 }
 
 /** Exactly the switches of the overlay list (./presentation/overlays.ts), each a boolean. */
@@ -187,6 +197,8 @@ function requestBody(fields: Fields, kind: RequestKind): RequestBody {
     case "trainOn":
     case "cancelTraining":
       return { kind };
+    case "undoRedo":
+      return { kind, redo: bool(fields.redo, "body.redo") };
   }
 }
 

@@ -29,8 +29,14 @@ const VALID: Record<string, unknown> = {
   gradientFlowWithoutBn: { type: "request", id: 2, body: { kind: "gradientFlow", withoutBn: true } },
   savePng: { type: "request", id: 3, body: { kind: "savePng", base64: PNG, suggestedName: "ResNet-18.png" } },
   saveSvg: { type: "request", id: 4, body: { kind: "saveSvg", expansion, overlays, suggestedName: "ResNet-18.svg" } },
+  layoutColumns: {
+    type: "request",
+    id: 1,
+    body: { kind: "layout", expansion: { expanded: ["layer1"], columns: 3 } },
+  },
   train: { type: "request", id: 5, body: { kind: "train" } },
   trainOn: { type: "request", id: 5, body: { kind: "trainOn" } },
+  undo: { type: "request", id: 9, body: { kind: "undoRedo", redo: false } },
   cancelTraining: { type: "request", id: 6, body: { kind: "cancelTraining" } },
   editStage: {
     type: "request",
@@ -89,7 +95,7 @@ test("every field of every message, malformed, is refused; a request with a usab
       const valid = path.reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], message);
       for (const wrong of wrongValues(valid)) {
         // Optional and nullable fields accept their absent/null forms.
-        const optional = ["modelCollapsed", "ask", "withoutBn", "memory"];
+        const optional = ["modelCollapsed", "ask", "withoutBn", "memory", "columns"];
         if (optional.includes(path.at(-1) ?? "") && (wrong === DELETE || wrong === undefined)) continue;
         if ((path.at(-1) === "documentUri" || path.at(-1) === "selected") && wrong === null) continue;
         const checked = checkWebviewMessage(withField(message, path, wrong));

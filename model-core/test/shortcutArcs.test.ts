@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { analyzeOrThrow } from "../src/analysis/analyze";
 import { presets } from "../src/spec/presets";
 import type { GradientFlowResult } from "../src/analysis/gradflow";
+import { shortcutLabel } from "../src/render/shortcuts";
 import {
   heatColor,
   heatLegend,
@@ -62,7 +63,21 @@ test("a folded stage shows one arc per shortcut kind, marked ×N; a folded model
   });
   const svg = renderSvg(stages, NO_OVERLAYS);
   assert.equal(count(svg, SHORTCUT), 7);
-  assert.ok(svg.includes(">B ×2</text>"), "layer1's arc is labelled with the option and the count");
+  assert.ok(svg.includes(">×2</text>"), "layer1's identity arc is labelled with its count");
+  const arcLabels = [
+    ...svg.matchAll(/data-kind="(identity|projection)" data-count[^>]*>[\s\S]*?<text[^>]*>([^<]*)<\/text><\/g>/g),
+  ];
+  assert.equal(arcLabels.length, 7);
+  for (const [, kind, label] of arcLabels)
+    assert.equal(
+      /B/.test(label),
+      kind === "projection",
+      `under B only projections carry the letter: ${kind} "${label}"`,
+    );
+  assert.equal(shortcutLabel({ option: "B", kind: "projection", blocks: ["layer2.0"] }), "B");
+  assert.equal(shortcutLabel({ option: "B", kind: "identity", blocks: ["layer2.1"] }), "");
+  assert.equal(shortcutLabel({ option: "A", kind: "identity", blocks: ["layer1.0", "layer1.1"] }), "A ×2");
+  assert.equal(shortcutLabel({ option: "C", kind: "projection", blocks: ["layer1.0", "layer1.1"] }), "C ×2");
   for (const a of stages.shortcuts) {
     const box = stages.nodes.find((n) => n.id === a.unitId)!;
     assert.ok(

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { analyze } from "../../model-core/src/analysis/analyze";
 import { presets } from "../../model-core/src/spec/presets";
+import { networkId } from "../../model-core/src/spec/identity";
 import { initialExpansion, layoutView, type ExpansionState } from "../../model-core/src/render/index";
 import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientFlowResult } from "../../model-core/src/analysis/gradflow";
@@ -203,7 +204,11 @@ test(
       // One log chart: residual and plain twin over block index; the toggle adds the pair without BN (4 curves).
       await page.click('.tabs button[data-tab="gradients"]');
       await page.waitForSelector('canvas[data-chart="blocks"][data-series="2"]');
-      assert.equal(await page.getAttribute('canvas[data-chart="blocks"]', "data-y-axis"), "‖dL/dx‖ at block input");
+      assert.match(
+        (await page.getAttribute('canvas[data-chart="blocks"]', "data-y-axis")) ?? "",
+        /^‖dL\/dx‖ at block input \(= ‖∂L\/∂out‖ of the layer before, as in the diagram\)$/,
+        "the chart says how its number relates to the diagram's",
+      );
       assert.equal(
         await page.$$eval("canvas", (cs) => cs.filter((c) => c.closest(".pane.active")).length),
         1,
@@ -222,7 +227,7 @@ test(
         stages: r56.spec.stages.map((s, i) => (i === 2 ? { ...s, channels: 128 } : s)),
       }).graph!;
       assert.equal(wider.nodes.length, r56.nodes.length);
-      await fake.send(page, { type: "graph", graph: wider, title: wider.name });
+      await fake.send(page, { type: "graph", graph: wider, title: wider.name, documentUri: null });
       await page.waitForFunction(() => document.querySelectorAll("#layer [data-shortcut-share]").length === 0);
       assert.ok(await page.$('#layer g[data-node-id="layer3.0"]'), "the diagram still shows");
     } finally {
@@ -267,7 +272,11 @@ test("the depth × epoch gradient heatmap grows as training snapshots arrive", {
       loss: [2.3, 2.28, 2, 1.1, 0.9, 4][i],
       smoothed: [2.3, 2.29, 2.1, 1.4, 1.1, 2.5][i],
     }));
-    await fake.send(page, { type: "lrRange", result: { model: "ResNet-18", points, suggested: 1e-2, diverged: true } });
+    await fake.send(page, {
+      type: "lrRange",
+      result: { model: "ResNet-18", points, suggested: 1e-2, diverged: true },
+      network: networkId(r18.spec),
+    });
     await page.waitForSelector('canvas[data-chart="lr-range"][data-points="6"]');
     assert.equal(await page.getAttribute('canvas[data-chart="lr-range"]', "data-suggested"), "0.01");
     assert.match((await page.textContent(".pane.active")) ?? "", /suggested rate 0\.01/);

@@ -16,6 +16,7 @@ import type { ModelGraph } from "../../model-core/src/analysis/graph";
 import type { GradientFlowResult, NodeGradient } from "../../model-core/src/analysis/gradflow";
 import type { GradientPair, HostToWebview, Snapshot, WebviewToHost } from "../../model-core/src/protocol";
 import { EMPTY_TRAINING } from "../../model-core/src/protocol";
+import { networkId } from "../../model-core/src/spec/identity";
 import { defaultViewState } from "../../model-core/src/presentation/view";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -321,7 +322,7 @@ export async function startFakeHost(
           plain: hostModel.plainGraph ? syntheticGradients(hostModel.plainGraph) : null,
         };
         hostModel.gradients = pair;
-        await send(page, { type: "gradients", gradients: pair });
+        await send(page, { type: "gradients", gradients: pair, network: networkId(hostModel.graph.spec) });
         await send(page, { type: "response", id: message.id, ok: true, kind: "gradientFlow", body: { pair: null } });
       } else if (body.kind === "savePng" || body.kind === "saveSvg") {
         await send(page, {

@@ -10,6 +10,7 @@ import { enclosingGroups } from "./details";
 import type { DiagramView } from "./diagramView";
 import type { GradientsView } from "./gradientsView";
 import type { HostChannel } from "./hostChannel";
+import { shownNetwork } from "./state";
 import type { Store } from "./store";
 import type { TrainingView } from "./trainingView";
 
@@ -52,6 +53,26 @@ export class ViewActions {
     // The new layout drops a selection that vanished (null); any other change was the user's, made while waiting.
     const selected = this.store.model.view.selected;
     if (this.diagram.findBox(id) && (selected === selectedBefore || selected === null)) this.select(id, false);
+  }
+
+  /**
+   * Shows box `id` wherever it is: the groups that fold it (its block, its stage, the whole model) are expanded first,
+   * then it is selected and centred. Search and the gradient chart's points come here.
+   */
+  async reveal(id: string): Promise<void> {
+    if (!this.diagram.findBox(id)) {
+      const { graph, view } = this.store.model;
+      const groups = enclosingGroups(graph, id).filter((g) => g !== id);
+      const missing = groups.filter((g) => !view.expansion.expanded.includes(g));
+      if (this.relayoutPending() || (missing.length === 0 && !view.expansion.modelCollapsed)) return;
+      const columns = view.expansion.columns && view.expansion.columns > 1 ? { columns: view.expansion.columns } : {};
+      this.diagram.showStatus("Laying out…");
+      await this.relayout({ expanded: [...view.expansion.expanded, ...missing], ...columns });
+    }
+    const box = this.diagram.findBox(id);
+    if (!box) return;
+    this.select(id, false);
+    this.diagram.centreOn(box);
   }
 
   /** Escape: collapses `id` when it is an expanded group, else the innermost expanded group around it. */
@@ -101,7 +122,7 @@ export class ViewActions {
     this.store.updateView({ kind: "tab", tab });
     this.syncChrome();
     const model = this.store.model;
-    if (tab === "gradients") this.gradients.update(model.gradients);
+    if (tab === "gradients") this.gradients.update(model.gradients, shownNetwork(model));
     if (tab === "training") this.training.update(model.training);
     if (tab === "diagram") this.diagram.render(true);
   }
@@ -125,6 +146,16 @@ export class ViewActions {
     } finally {
       this.gradients.setBusy(false);
     }
+  }
+
+  /** Undo (or redo) the spec's last change; the new graph arrives as pushes, as for any edit of the spec. */
+  undoRedo(redo: boolean): void {
+    void this.host
+      .request({ kind: "undoRedo", redo })
+      .then(({ changed }) =>
+        this.diagram.showStatus(changed ? (redo ? "Redone" : "Undone") : "Nothing to " + (redo ? "redo" : "undo")),
+      )
+      .catch(() => undefined);
   }
 
   train(): void {

@@ -4,6 +4,7 @@
  */
 import * as chartjs from "chart.js";
 import type { ChartConfiguration } from "chart.js";
+import { formatLogTicks } from "resnet-studio/presentation/format";
 import { themeColor } from "./dom";
 
 export const Chart = chartjs.Chart;
@@ -79,12 +80,9 @@ export function axes(
   };
 }
 
-/** On a log axis, label only 1, 2 and 5 × 10ᵏ: chart.js labels every minor tick, and near a decade they overlap. */
-export function logTickLabel(value: string | number): string {
-  const v = Number(value);
-  if (!(v > 0)) return "";
-  const mantissa = Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
-  return mantissa === 1 || mantissa === 2 || mantissa === 5 ? v.toPrecision(1).replace(/\.?0+e/, "e") : "";
+/** On a log axis, label only 1, 2 and 5 × 10ᵏ, once each, in one format for the whole axis (formatLogTicks). */
+export function logTickLabel(_value: string | number, index: number, ticks: readonly { value: number }[]): string {
+  return formatLogTicks(ticks.map((t) => t.value))[index] ?? "";
 }
 
 type LineOptions = NonNullable<ChartConfiguration<"line">["options"]>;

@@ -71,6 +71,13 @@ export class Commands {
     const inField = e.composedPath().some((t) => t === this.searchField);
     if (inField || this.editing.isOpen) return;
     const model = this.store.model;
+    // Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y) undo and redo the spec, as in its editor: diagram edits are edits of the spec.
+    const undoKey = (e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "z" || e.key === "Z" || e.key === "y");
+    if (model.view.tab === "diagram" && undoKey) {
+      e.preventDefault();
+      this.actions.undoRedo(e.key === "y" || e.shiftKey);
+      return;
+    }
     if (model.view.tab === "diagram" && this.editing.key(e)) return;
     if (model.view.tab !== "diagram" || !model.laid) return;
     const dir = ARROWS[e.key];

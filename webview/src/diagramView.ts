@@ -14,9 +14,10 @@ import {
   containsRect,
   fitTransform,
   initialTransform,
-  searchNodes,
+  searchNetwork,
   visibleRect,
   zoomAt,
+  zoomLimits,
   type Rect,
   type Transform,
 } from "./geometry";
@@ -48,8 +49,17 @@ export class DiagramView {
     "Open a .resnet.ts spec and run “ResNet Studio: Open Diagram to the Side”.",
   );
   private readonly status = el("div", { class: "status" });
+  /** The zoom in %, updated with every transform (wheel, + and −, Fit), unlike the status line. */
+  private readonly zoomLabel = el("span", { class: "zoom-level", "data-role": "zoom", "aria-live": "polite" });
   /** The heat overlay's key, kept on screen (the diagram's own copy sits under the last box). */
   private readonly legend = el("div", { class: "legend", "data-role": "legend" });
+  /** Below the diagram, never over it: the legend, the status line and the zoom. */
+  private readonly strip = el(
+    "div",
+    { class: "diagram-strip" },
+    this.legend,
+    el("div", { class: "footer" }, this.status, this.zoomLabel),
+  );
   private readonly minimap: Minimap;
   /** The SVG no longer shows the model: the next render draws it whatever is on screen. */
   private dirty = true;
@@ -73,8 +83,7 @@ export class DiagramView {
       this.viewport,
       this.emptyMessage,
       this.minimap.canvas,
-      this.status,
-      this.legend,
+      this.strip,
     );
   }
 
@@ -146,7 +155,7 @@ export class DiagramView {
       }
       timed("overview", () => this.drawOverview(laid));
       this.dirty = false;
-      this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · ${formatPercent(model.view.zoom)} · zoom in for details`;
+      this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · zoom in for details`;
       return;
     }
     if (this.overviewMode) {
@@ -172,10 +181,20 @@ export class DiagramView {
     const key = renderLegendSvg(laid, model.view.overlays, gradients, memory);
     this.legend.innerHTML = key ?? "";
     this.legend.style.display = key ? "block" : "none";
+    this.fitViewportAboveStrip();
     this.renderedRect = rect ?? { x: -Infinity, y: -Infinity, width: Infinity, height: Infinity };
     this.dirty = false;
     this.markSearchHits();
-    this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes · ${formatPercent(model.view.zoom)}`;
+    this.status.textContent = `${laid.name} · ${laid.nodes.length} boxes`;
+  }
+
+  /** The viewport ends where the strip begins, so the legend covers no box and Fit fits above it. */
+  private fitViewportAboveStrip(): void {
+    if (this.pane.offsetParent === null) return; // hidden: no height to measure
+    const height = `${this.strip.offsetHeight}px`;
+    if (this.pane.style.getPropertyValue("--strip") === height) return;
+    this.pane.style.setProperty("--strip", height);
+    this.minimap.draw(this.model.laid, this.transform(), this.viewportSize());
   }
 
   private drawOverview(laid: LaidOutGraph): void {
@@ -198,12 +217,19 @@ export class DiagramView {
         g.classList.add("rs-selected");
   }
 
-  /** Marks the boxes that match the search text. */
+  /** Marks the boxes that match the search text, and the folded boxes that hold a match. */
   markSearchHits(): void {
-    const { laid, view } = this.model;
-    const hits = view.search && laid ? new Set(searchNodes(laid, view.search).map((n) => n.id)) : new Set<string>();
+    const { graph, laid, view } = this.model;
+    const marked = new Set<string>();
+    if (view.search && graph && laid) {
+      const folded = new Set(laid.nodes.filter((n) => n.expandable && !n.expanded).map((n) => n.id));
+      for (const hit of searchNetwork(graph, view.search)) {
+        marked.add(hit.id);
+        for (const g of hit.groups) if (folded.has(g)) marked.add(g);
+      }
+    }
     for (const g of this.layer.querySelectorAll<SVGGElement>("g[data-node-id]"))
-      g.classList.toggle("search-hit", hits.has(g.getAttribute("data-node-id") ?? ""));
+      g.classList.toggle("search-hit", marked.has(g.getAttribute("data-node-id") ?? ""));
   }
 
   /** Renders on the next frame (once, however many transforms arrive before it). */
@@ -217,10 +243,11 @@ export class DiagramView {
     });
   }
 
-  /** Moves the rendered diagram to the model's transform. */
+  /** Moves the rendered diagram to the model's transform; the footer's zoom % follows at once. */
   applyTransform(): void {
     const t = this.transform();
     this.layer.style.transform = `translate(${t.panX}px, ${t.panY}px) scale(${t.zoom})`;
+    this.zoomLabel.textContent = t.zoom > 0 ? formatPercent(t.zoom) : "";
     this.minimap.draw(this.model.laid, t, this.viewportSize());
     this.scheduleRender();
   }
@@ -232,13 +259,17 @@ export class DiagramView {
 
   zoomBy(factor: number): void {
     const { width, height } = this.viewportSize();
-    this.setTransform(zoomAt(this.transform(), factor, width / 2, height / 2));
+    this.setTransform(zoomAt(this.transform(), factor, width / 2, height / 2, this.zoomLimits()));
   }
 
   /** Zooms by `factor` keeping the diagram point under the screen point (clientX, clientY) in place. */
   zoomAtScreen(factor: number, clientX: number, clientY: number): void {
     const r = this.viewport.getBoundingClientRect();
-    this.setTransform(zoomAt(this.transform(), factor, clientX - r.left, clientY - r.top));
+    this.setTransform(zoomAt(this.transform(), factor, clientX - r.left, clientY - r.top, this.zoomLimits()));
+  }
+
+  private zoomLimits(): { min: number; max: number } {
+    return zoomLimits(this.model.laid, this.viewportSize());
   }
 
   /** The whole diagram in the window. */

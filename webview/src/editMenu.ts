@@ -17,7 +17,7 @@ const CSS = `
   display: flex; justify-content: space-between; gap: 16px; width: 100%; border: none; background: transparent;
   color: inherit; font: inherit; text-align: left; padding: 3px 10px; cursor: pointer;
 }
-.rs-edit-menu button:hover, .rs-edit-menu button:focus {
+.rs-edit-menu button:focus {
   outline: none; background: var(--vscode-menu-selectionBackground, var(--vscode-list-activeSelectionBackground, #04395e));
   color: var(--vscode-menu-selectionForeground, inherit);
 }
@@ -71,6 +71,8 @@ export class EditMenu {
           k.textContent = item.key;
           b.append(k);
         }
+        // One highlighted item: the pointer moves the focus, and only the focused item is highlighted.
+        b.addEventListener("pointerenter", () => b.focus());
         b.addEventListener("click", () => {
           this.close();
           this.onChoose(item);

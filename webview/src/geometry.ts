@@ -3,6 +3,7 @@
  * navigation and search. Pure functions over the laid-out graph, tested under node.
  */
 import type { LaidOutGraph, LaidOutNode } from "resnet-studio/render/layout";
+import type { ModelGraph } from "resnet-studio/analysis/graph";
 
 export interface Transform {
   zoom: number;
@@ -16,27 +17,47 @@ export interface Rect {
   height: number;
 }
 
-/** Low enough to see all of ResNet-1202 fully expanded (the canvas overview draws it). */
-export const MIN_ZOOM = 0.002;
-export const MAX_ZOOM = 8;
-const clampZoom = (z: number): number => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z));
+/** Below this a diagram is dots; zooming out further only helps to see a whole diagram that needs it (see zoomLimits). */
+export const MIN_ZOOM = 0.05;
+/** Beyond 4× a 12 px label is 48 px: enough to read any detail. */
+export const MAX_ZOOM = 4;
+
+/** The zoom of the whole diagram in the viewport (unclamped; capped at 1.5 so a tiny network is not blown up). */
+function wholeZoom(
+  laid: { width: number; height: number },
+  viewport: { width: number; height: number },
+  margin: number,
+): number {
+  const w = Math.max(1, laid.width),
+    h = Math.max(1, laid.height);
+  return Math.min((viewport.width - 2 * margin) / w, (viewport.height - 2 * margin) / h, 1.5);
+}
 
 /**
- * The whole diagram in the viewport, centred. A very tall diagram (deep nets fully expanded) would become
- * unreadably small, so the zoom never drops below `minReadable`: the top of the network is shown instead.
+ * The zoom range: MIN_ZOOM–MAX_ZOOM, reaching lower only as far as the whole diagram needs (ResNet-1202 fully
+ * expanded needs far less: Fit always shows every box).
  */
+export function zoomLimits(
+  laid: { width: number; height: number } | null,
+  viewport: { width: number; height: number },
+  margin = 16,
+): { min: number; max: number } {
+  const whole = laid ? wholeZoom(laid, viewport, margin) : MIN_ZOOM;
+  return { min: Math.max(1e-4, Math.min(MIN_ZOOM, whole)), max: MAX_ZOOM };
+}
+
+/** Every box inside the viewport, centred (however small that makes a tall diagram: that is what Fit is for). */
 export function fitTransform(
   laid: { width: number; height: number },
   viewport: { width: number; height: number },
   margin = 16,
-  minReadable = 0.6,
 ): Transform {
   const w = Math.max(1, laid.width),
     h = Math.max(1, laid.height);
-  const fit = Math.min((viewport.width - 2 * margin) / w, (viewport.height - 2 * margin) / h, 1.5);
-  const zoom = clampZoom(Math.max(fit, Math.min(minReadable, (viewport.width - 2 * margin) / w)));
+  const limits = zoomLimits(laid, viewport, margin);
+  const zoom = Math.min(limits.max, Math.max(limits.min, wholeZoom(laid, viewport, margin)));
   const panX = (viewport.width - w * zoom) / 2;
-  const panY = h * zoom <= viewport.height - 2 * margin ? (viewport.height - h * zoom) / 2 : margin;
+  const panY = (viewport.height - h * zoom) / 2;
   return { zoom, panX, panY };
 }
 
@@ -52,16 +73,22 @@ export function initialTransform(
   viewport: { width: number; height: number },
   margin = 16,
 ): Transform {
-  const whole = fitTransform(laid, viewport, margin, 0);
+  const whole = fitTransform(laid, viewport, margin);
   if (whole.zoom >= READABLE_ZOOM) return whole;
   const zoom = READABLE_ZOOM;
   const w = Math.max(1, laid.width) * zoom;
   return { zoom, panX: w <= viewport.width - 2 * margin ? (viewport.width - w) / 2 : margin, panY: margin };
 }
 
-/** Zoom by `factor` keeping the diagram point under (sx, sy) fixed on screen. */
-export function zoomAt(t: Transform, factor: number, sx: number, sy: number): Transform {
-  const zoom = clampZoom(t.zoom * factor);
+/** Zoom by `factor`, within `limits`, keeping the diagram point under (sx, sy) fixed on screen. */
+export function zoomAt(
+  t: Transform,
+  factor: number,
+  sx: number,
+  sy: number,
+  limits: { min: number; max: number } = { min: MIN_ZOOM, max: MAX_ZOOM },
+): Transform {
+  const zoom = Math.min(limits.max, Math.max(limits.min, t.zoom * factor));
   const k = zoom / t.zoom;
   return { zoom, panX: sx - (sx - t.panX) * k, panY: sy - (sy - t.panY) * k };
 }
@@ -124,6 +151,42 @@ export function searchNodes(laid: LaidOutGraph, query: string): LaidOutNode[] {
       (n) => n.id.toLowerCase().includes(q) || n.kind.toLowerCase().includes(q) || n.label.toLowerCase().includes(q),
     )
     .sort((a, b) => a.y - b.y || a.x - b.x);
+}
+
+/** A search hit in the network: a node or group, and the groups that fold it (innermost first). */
+export interface NetworkHit {
+  id: string;
+  groups: string[];
+}
+
+/**
+ * Every node and group of the network whose id or kind (a group's id or label) contains the query, case-insensitive,
+ * in data-flow order: folded ones too, so `layer3.1.conv2` is found while its stage is collapsed.
+ */
+export function searchNetwork(graph: ModelGraph, query: string): NetworkHit[] {
+  const q = query.trim().toLowerCase();
+  if (!q) return [];
+  const matches = (...texts: string[]): boolean => texts.some((t) => t.toLowerCase().includes(q));
+  const hits: NetworkHit[] = [];
+  const seen = new Set<string>();
+  const stageOf = new Map(graph.stages.map((s) => [s.id, s] as const));
+  const blockOf = new Map(graph.stages.flatMap((s) => s.blocks.map((b) => [b.id, { block: b, stage: s.id }] as const)));
+  for (const node of graph.nodes) {
+    // A group comes just before its first node.
+    const stage = node.stage ? stageOf.get(node.stage) : undefined;
+    if (stage && !seen.has(stage.id)) {
+      seen.add(stage.id);
+      if (matches(stage.id, stage.label)) hits.push({ id: stage.id, groups: [] });
+    }
+    const block = node.block ? blockOf.get(node.block) : undefined;
+    if (block && !seen.has(block.block.id)) {
+      seen.add(block.block.id);
+      if (matches(block.block.id, block.block.label)) hits.push({ id: block.block.id, groups: [block.stage] });
+    }
+    if (matches(node.id, node.op.kind))
+      hits.push({ id: node.id, groups: [node.block, node.stage].filter((g): g is string => g !== null) });
+  }
+  return hits;
 }
 
 /** Pan so that node `n` is centred at the current zoom. */

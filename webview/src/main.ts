@@ -21,6 +21,7 @@ import { GradientsView } from "./gradientsView";
 import { HostChannel, type HostMessage } from "./hostChannel";
 import { OverlayData } from "./overlayData";
 import { Search } from "./search";
+import { shownNetwork } from "./state";
 import { Store } from "./store";
 import { timed } from "./timing";
 import { Toolbar } from "./toolbar";
@@ -48,6 +49,10 @@ const gradientsView = new GradientsView(
       if (!body.pair) throw new Error("the host sent no pair without BN");
       return body.pair;
     }),
+  (id) => {
+    actions.setTab("diagram");
+    void actions.reveal(id);
+  },
 );
 const trainingView = new TrainingView(
   trainingPane,
@@ -89,7 +94,7 @@ const commands = new Commands(
   new ImageExport(store, host, overlayData, (text) => diagram.showStatus(text)),
   toolbar.searchField,
 );
-new Search(toolbar.searchField, store, diagram, (id) => actions.select(id, false));
+new Search(toolbar.searchField, store, diagram, (id) => actions.reveal(id));
 new DiagramInput(diagram, {
   click: (id) => actions.select(id, id !== null),
   toggle: (id) => void actions.toggle(id),
@@ -118,12 +123,15 @@ function receive(message: HostMessage): void {
   if (model.needsFit && model.laid) diagram.openReadable();
   else if (newLayout || model.gradients !== before.gradients || model.view.overlays !== before.view.overlays)
     diagram.render(true);
-  if (message.type === "gradients" || message.type === "snapshot") gradientsView.update(model.gradients);
+  // After an edit (or an expansion) the view stays put; the selected box is brought on screen if it moved off.
+  if (newLayout && !model.needsFit && model.view.selected) diagram.ensureVisible(model.view.selected);
+  if (model.gradients !== before.gradients || model.graph !== before.graph)
+    gradientsView.update(model.gradients, shownNetwork(model));
   if (message.type === "training" || message.type === "snapshot") trainingView.update(model.training);
-  if (message.type === "lrRange") {
+  if (message.type === "lrRange" && model.lrRange !== before.lrRange) {
     if (model.view.tab !== "training") actions.setTab("training");
     trainingView.showLrRange(model.lrRange);
-  }
+  } else if (model.lrRange === null && before.lrRange !== null) trainingView.showLrRange(null);
 }
 
 // ---------- start ----------

@@ -1,8 +1,9 @@
 /**
- * Search: typing marks the matching boxes (by id, label or kind) and counts them; Enter selects and centres the
- * next match (Shift+Enter the previous), Escape clears the search and returns to the diagram.
+ * Search over the whole network, folded parts included: typing marks the matching boxes (and the folded boxes that
+ * hold a match) and counts the matches; Enter reveals the next match, expanding what folds it, and selects and
+ * centres it (Shift+Enter the previous); Escape clears the search and returns to the diagram.
  */
-import { searchNodes } from "./geometry";
+import { searchNetwork } from "./geometry";
 import type { DiagramView } from "./diagramView";
 import type { TextFieldElement } from "./dom";
 import type { Store } from "./store";
@@ -11,14 +12,15 @@ export class Search {
   /** The match Enter last moved to; -1 before the first Enter of a new search text. */
   private index = -1;
 
-  constructor(field: TextFieldElement, store: Store, diagram: DiagramView, select: (id: string) => void) {
+  /** `reveal` expands what folds node `id`, then selects and centres it. */
+  constructor(field: TextFieldElement, store: Store, diagram: DiagramView, reveal: (id: string) => Promise<void>) {
     field.addEventListener("input", () => {
       store.updateView({ kind: "search", text: field.value });
       this.index = -1;
       diagram.markSearchHits();
-      const laid = store.model.laid;
-      const count = laid ? searchNodes(laid, field.value).length : 0;
-      diagram.showStatus(field.value ? `${count} match${count === 1 ? "" : "es"}` : "");
+      const graph = store.model.graph;
+      const count = graph ? searchNetwork(graph, field.value).length : 0;
+      diagram.showStatus(field.value ? `${count} match${count === 1 ? "" : "es"}` : " ");
     });
     field.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
@@ -27,15 +29,14 @@ export class Search {
         diagram.viewport.focus();
         return;
       }
-      const laid = store.model.laid;
-      if (e.key !== "Enter" || !laid) return;
-      const hits = searchNodes(laid, field.value);
+      const graph = store.model.graph;
+      if (e.key !== "Enter" || !graph) return;
+      const hits = searchNetwork(graph, field.value);
       if (hits.length === 0) return;
       this.index = (this.index + (e.shiftKey ? -1 : 1) + hits.length) % hits.length;
       const hit = hits[this.index];
-      select(hit.id);
-      diagram.centreOn(hit);
-      diagram.showStatus(`${this.index + 1} / ${hits.length}: ${hit.id}`);
+      const place = `${this.index + 1} / ${hits.length}: ${hit.id}`;
+      void reveal(hit.id).then(() => diagram.showStatus(place));
     });
   }
 }

@@ -4,6 +4,7 @@
 import type { HostToWebview, Snapshot, ViewState } from "resnet-studio/protocol";
 import { applyTrainingEvent, EMPTY_TRAINING } from "resnet-studio/protocol";
 import { networkId } from "resnet-studio/spec/identity";
+import type { ResNetSpec } from "resnet-studio/spec/types";
 import type { LaidOutGraph } from "resnet-studio/render/layout";
 import type { OverlayKey } from "resnet-studio/presentation/overlays";
 import { defaultViewState } from "resnet-studio/presentation/view";
@@ -17,6 +18,8 @@ export interface WebviewModel extends Snapshot {
   needsFit: boolean;
   /** The latest learning-rate range test, if one ran. */
   lrRange: LrRangeResult | null;
+  /** The identity of the network `lrRange` was measured on: shown only with that network. */
+  lrRangeNetwork: string | null;
 }
 
 export function emptyModel(saved?: ViewState | null): WebviewModel {
@@ -32,6 +35,7 @@ export function emptyModel(saved?: ViewState | null): WebviewModel {
     layoutVersion: 0,
     needsFit: view.zoom <= 0,
     lrRange: null,
+    lrRangeNetwork: null,
   };
 }
 
@@ -46,7 +50,9 @@ function fromSnapshot(model: WebviewModel, snapshot: Snapshot): WebviewModel {
     view,
     layoutVersion: model.layoutVersion + 1,
     needsFit: view.zoom <= 0,
-    lrRange: model.lrRange,
+    ...(snapshot.graph && networkId(snapshot.graph.spec) === model.lrRangeNetwork
+      ? { lrRange: model.lrRange, lrRangeNetwork: model.lrRangeNetwork }
+      : { lrRange: null, lrRangeNetwork: null }),
   };
 }
 
@@ -57,22 +63,36 @@ function present(laid: LaidOutGraph | null, id: string | null): boolean {
   );
 }
 
+/** The network the page shows: its identity and spec (null before any graph arrived). */
+export function shownNetwork(model: Pick<WebviewModel, "graph">): { network: string; spec: ResNetSpec } | null {
+  return model.graph ? { network: networkId(model.graph.spec), spec: model.graph.spec } : null;
+}
+
+/** Whether the page shows network `network` (an identity from spec/identity.ts); true before any graph arrived. */
+export function showing(model: Pick<WebviewModel, "graph">, network: string): boolean {
+  return model.graph === null || networkId(model.graph.spec) === network;
+}
+
 export function reduce(model: WebviewModel, message: HostToWebview): WebviewModel {
   switch (message.type) {
     case "snapshot":
       return fromSnapshot(model, message.snapshot);
     case "graph": {
       // A network is its spec: changing a stage's channels makes it another network (its gradients are stale)
-      // even with the same name and node count. Only a new shape of diagram moves the view.
+      // even with the same name and node count. An edit of the document shown keeps the view where it is (zoom,
+      // scroll, selection); another document, or another diagram without one, opens fresh.
       const networkChanged = !model.graph || networkId(model.graph.spec) !== networkId(message.graph.spec);
+      const sameDocument = message.documentUri !== null && message.documentUri === model.view.documentUri;
       const diagramChanged =
         model.graph?.name !== message.graph.name || model.graph?.nodes.length !== message.graph.nodes.length;
       return {
         ...model,
         title: message.title,
         graph: message.graph,
-        needsFit: model.needsFit || diagramChanged,
+        view: sameDocument ? model.view : { ...model.view, documentUri: message.documentUri },
+        needsFit: model.needsFit || (!sameDocument && diagramChanged),
         gradients: networkChanged ? null : model.gradients,
+        ...(networkChanged ? { lrRange: null, lrRangeNetwork: null } : {}),
       };
     }
     case "layout": {
@@ -85,6 +105,8 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
       };
     }
     case "gradients":
+      // Computed for a network no longer shown (the user switched files while it ran): not this network's.
+      if (!showing(model, message.network)) return model;
       return {
         ...model,
         gradients: message.gradients,
@@ -95,7 +117,9 @@ export function reduce(model: WebviewModel, message: HostToWebview): WebviewMode
     case "diagnostics":
       return { ...model, diagnostics: message.diagnostics };
     case "lrRange":
-      return { ...model, lrRange: message.result };
+      return showing(model, message.network)
+        ? { ...model, lrRange: message.result, lrRangeNetwork: message.network }
+        : model;
     case "response":
     case "command":
       return model;

@@ -46,7 +46,9 @@ export interface ToolbarEvents {
 export class Toolbar {
   readonly element: HTMLElement;
   readonly searchField = custom("vscode-textfield", {
-    placeholder: "Find id or kind (Enter: next)",
+    // Short enough to show whole in the field; the title says the rest.
+    placeholder: "Find a node (Enter: next)",
+    title: "Find by id or kind, folded boxes too: layer3.1.conv2, downsample, bn (Enter: next, Shift+Enter: previous)",
     "data-role": "search",
   }) as TextFieldElement;
   private readonly title = el("span", { class: "title" }, "ResNet Studio");
@@ -61,17 +63,18 @@ export class Toolbar {
       this.tabButtons.set(tab, b);
       tabs.append(b);
     }
-    const overlays = el("div", { class: "group", "aria-label": "Overlays" });
+    const overlays = el("div", { class: "group diagram-only", "aria-label": "Overlays" });
     for (const { key, label, tooltip } of OVERLAYS) {
       const box = custom("vscode-checkbox", { label, "data-overlay": key, title: tooltip }) as CheckboxElement;
       box.addEventListener("change", () => events.overlay(key, box.checked));
       this.overlayBoxes.set(key, box);
       overlays.append(box);
     }
-    const groups = BUTTON_GROUPS.map((buttons) =>
+    // The first group (zoom, Fit, Columns, export) acts on the diagram only.
+    const groups = BUTTON_GROUPS.map((buttons, i) =>
       el(
         "div",
-        { class: "group" },
+        { class: i === 0 ? "group diagram-only" : "group" },
         ...buttons.map((b) =>
           custom(
             "vscode-button",
@@ -98,9 +101,17 @@ export class Toolbar {
     });
   }
 
-  /** Shows the model: title, the tab in front, which overlays are on, the search text. */
+  /**
+   * Shows the model: title, the tab in front, which overlays are on, the search text; the diagram's controls only on
+   * the diagram tab, and Cancel enabled only while a run is going.
+   */
   sync(model: WebviewModel): void {
     this.title.textContent = model.title;
+    const onDiagram = model.view.tab === "diagram";
+    for (const part of this.element.querySelectorAll<HTMLElement>(".diagram-only")) part.hidden = !onDiagram;
+    this.searchField.hidden = !onDiagram;
+    const cancel = this.element.querySelector<HTMLElement>('[data-action="cancel"]');
+    if (cancel) cancel.toggleAttribute("disabled", model.training.status !== "running");
     for (const [tab, b] of this.tabButtons) b.setAttribute("aria-selected", String(model.view.tab === tab));
     for (const [key, box] of this.overlayBoxes) {
       const on = model.view.overlays[key] ?? false;

@@ -227,7 +227,12 @@ export class TrainingView {
     const snaps = state.gradientSnapshots
       .map((g, i) => ({ g, i }))
       .filter((x): x is { g: NonNullable<typeof x.g>; i: number } => x.g !== null);
-    if (snaps.length === 0) return;
+    if (snaps.length === 0) {
+      // A new run has no snapshot yet: the previous run's curves must not stay.
+      this.gradChart?.destroy();
+      this.gradChart = null;
+      return;
+    }
     const first = layerGradientSeries(snaps[0].g, null);
     this.gradChart = line(
       this.gradChart,
@@ -246,7 +251,14 @@ export class TrainingView {
   /** Find Learning Rate: loss against the rate on a log axis, and the suggested rate (Smith 2017's range test). */
   showLrRange(result: LrRangeResult | null): void {
     this.lrResult = result;
-    if (!result) return;
+    if (!result) {
+      // Another network: its range test is not this one's.
+      this.lrChart?.destroy();
+      this.lrChart = null;
+      this.lrCaption.textContent = "";
+      this.lrCanvas.removeAttribute("data-points");
+      return;
+    }
     this.lrCaption.textContent =
       `Learning-rate range test of ${result.model}: ${result.points.length} steps` +
       (result.suggested !== null

@@ -49,6 +49,34 @@ export function formatNorm(value: number): string {
   return value.toExponential(1);
 }
 
+/**
+ * The labels of one log axis, given all its tick values: only 1, 2 and 5 × 10ᵏ are labelled (chart.js puts a tick at
+ * every minor step, and near a decade they overlap), each exactly once, and all in one format: plain decimals when
+ * every label lies in [0.01, 1000), else m·10ᵏ as "5e-4" (never "1e+3, 5e+2, 5, 1" on one axis).
+ */
+export function formatLogTicks(values: readonly number[]): string[] {
+  const labelled = values.map((v) => {
+    if (!(v > 0) || !Number.isFinite(v)) return null;
+    const exponent = Math.floor(Math.log10(v) + 1e-9);
+    const mantissa = v / 10 ** exponent;
+    const nearest = Math.round(mantissa);
+    // Only a tick that IS 1, 2 or 5 × 10ᵏ: rounding 1.5 to 2 labelled 0.15 as "0.2" beside the real 0.2.
+    if (![1, 2, 5].includes(nearest) || Math.abs(mantissa - nearest) > 1e-6 * nearest) return null;
+    return { mantissa: nearest, exponent };
+  });
+  const plain = labelled.every((l) => l === null || (l.exponent >= -2 && l.exponent < 3));
+  const seen = new Set<string>();
+  return labelled.map((l) => {
+    if (!l) return "";
+    const text = plain
+      ? String(Number((l.mantissa * 10 ** l.exponent).toFixed(Math.max(0, -l.exponent))))
+      : `${l.mantissa}e${l.exponent}`;
+    if (seen.has(text)) return "";
+    seen.add(text);
+    return text;
+  });
+}
+
 /** "0.25 s", "2.4 s", "45 s", "3.2 min", "1.4 h": a duration for estimates and ETAs. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "–";

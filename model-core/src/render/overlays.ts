@@ -27,24 +27,63 @@ export function heatLegend(
     );
   }
   const ticks: string[] = [];
-  const range = scale.range;
-  if (range) {
-    const lo = Math.log10(range.min),
-      hi = Math.log10(range.max);
-    const count = hi > lo ? 5 : 1;
-    for (let i = 0; i < count; i++) {
-      const f = count === 1 ? 1 : i / (count - 1);
-      const value = 10 ** (lo + (hi - lo) * f);
-      const tx = x + LEGEND_RAMP.width * f;
-      const anchor = f === 0 ? "start" : f === 1 ? "end" : "middle";
-      ticks.push(`<line x1="${r1(tx)}" x2="${r1(tx)}" y1="${r1(y + 10)}" y2="${r1(y + 13)}" stroke="currentColor"/>`);
-      ticks.push(
-        `<text class="rs-sub rs-legend-tick" x="${r1(tx)}" y="${r1(y + 24)}" text-anchor="${anchor}" data-value="${value}">${escapeText(format(value))}</text>`,
-      );
-    }
+  for (const tick of legendTicks(scale, format)) {
+    const tx = x + LEGEND_RAMP.width * tick.at;
+    const anchor = tick.at === 0 ? "start" : tick.at === 1 ? "end" : "middle";
+    ticks.push(`<line x1="${r1(tx)}" x2="${r1(tx)}" y1="${r1(y + 10)}" y2="${r1(y + 13)}" stroke="currentColor"/>`);
+    ticks.push(
+      `<text class="rs-sub rs-legend-tick" x="${r1(tx)}" y="${r1(y + 24)}" text-anchor="${anchor}" data-value="${tick.value}">${escapeText(tick.label)}</text>`,
+    );
   }
   const label = `<text class="rs-sub" x="${r1(x + LEGEND_RAMP.width + 10)}" y="${r1(y + 9)}">${escapeText(`${title}, log scale (viridis)`)}</text>`;
   return `<g class="rs-legend" pointer-events="none">${cells.join("")}${ticks.join("")}${label}</g>`;
+}
+
+/** Width of one character of the 11 px legend text, generously (digits and unit letters of system sans fonts). */
+export const LEGEND_CHAR_PX = 6.5;
+/** Space kept between two neighbouring tick labels. */
+const TICK_GAP_PX = 6;
+
+/**
+ * The legend's ticks: 5 log-spaced values when their labels fit side by side under the ramp, else 3, else the two
+ * ends; labels that would read the same twice are dropped (a narrow range formats to repeats).
+ */
+export function legendTicks(
+  scale: Pick<HeatScale, "range">,
+  format: (value: number) => string,
+): { at: number; value: number; label: string }[] {
+  const range = scale.range;
+  if (!range) return [];
+  const lo = Math.log10(range.min),
+    hi = Math.log10(range.max);
+  if (!(hi > lo)) return [{ at: 1, value: range.max, label: format(range.max) }];
+  for (const count of [5, 3, 2]) {
+    const ticks = Array.from({ length: count }, (_, i) => {
+      const at = i / (count - 1);
+      const value = 10 ** (lo + (hi - lo) * at);
+      return { at, value, label: format(value) };
+    });
+    const distinct = new Set(ticks.map((t) => t.label)).size === ticks.length;
+    // Start-anchored at the left end, end-anchored at the right, centred between.
+    const fits = ticks.every((t, i) => {
+      if (i === 0) return true;
+      const prev = ticks[i - 1];
+      const prevRight = prev.label.length * LEGEND_CHAR_PX * (prev.at === 0 ? 1 : 0.5);
+      const left = t.label.length * LEGEND_CHAR_PX * (t.at === 1 ? 1 : 0.5);
+      return prevRight + left + TICK_GAP_PX <= LEGEND_RAMP.width * (t.at - prev.at);
+    });
+    if (distinct && fits) return ticks;
+  }
+  const ends = [
+    { at: 0, value: range.min, label: format(range.min) },
+    { at: 1, value: range.max, label: format(range.max) },
+  ];
+  return ends[0].label === ends[1].label ? [ends[1]] : ends;
+}
+
+/** How wide a legend drawn at x = `x` is: the ramp, then its caption. */
+export function legendWidth(title: string, x: number): number {
+  return Math.ceil(x + LEGEND_RAMP.width + 10 + `${title}, log scale (viridis)`.length * LEGEND_CHAR_PX + 8);
 }
 
 function r1(v: number): string {

@@ -81,7 +81,13 @@ export function shortcutArcs(graph: ModelGraph, unitId: string, unitKind: string
   return arcs;
 }
 
-/** The arc's label: the option letter, and ×N when one arc stands for N blocks ("B", "A ×8"). */
-export function shortcutLabel(arc: { option: ShortcutOption; blocks: readonly string[] }): string {
-  return arc.blocks.length > 1 ? `${arc.option} ×${arc.blocks.length}` : arc.option;
+/**
+ * The arc's label: the option letter, and ×N when one arc stands for N blocks ("B", "A ×8"). Under option B an
+ * identity arc is a plain identity (B projects only where the shape changes), so it carries no letter: "B" beside
+ * it would read as a projection.
+ */
+export function shortcutLabel(arc: { option: ShortcutOption; kind: ShortcutKind; blocks: readonly string[] }): string {
+  const letter = arc.option === "B" && arc.kind === "identity" ? "" : arc.option;
+  const count = arc.blocks.length > 1 ? `×${arc.blocks.length}` : "";
+  return [letter, count].filter(Boolean).join(" ");
 }

@@ -8,7 +8,7 @@ import { formatBytes, formatCount, formatNorm, formatPercent, formatShape } from
 import type { TrainingMemory } from "../analysis/memory";
 import type { LaidOutContainer, LaidOutEdge, LaidOutGraph, LaidOutNode, LaidOutShortcut } from "./layout";
 import { ADD_GLYPH, FRAME_TOP, TITLE_OFFSET } from "./sizes";
-import { buildGradientIndex, heatLegend, shortcutShare, type GradientIndex } from "./overlays";
+import { buildGradientIndex, heatLegend, legendWidth, shortcutShare, type GradientIndex } from "./overlays";
 import { logHeatScale, logScale, type HeatScale, type LogScale } from "../presentation/colors";
 import { shortcutLabel } from "./shortcuts";
 import type { OverlayOptions } from "../presentation/overlays";
@@ -284,7 +284,9 @@ export function renderLegendSvg(
 ): string | null {
   const ctx = renderContext(laid, overlays, gradients, { memory: memory ?? null });
   if (!(ctx.grads !== null || ctx.memoryOf !== null || overlays.params || overlays.macs)) return null;
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="rs-diagram rs-legend-box" width="440" height="${LEGEND_HEIGHT}" viewBox="0 0 440 ${LEGEND_HEIGHT}"><style>${styleSheet(THEMED)}</style>${renderLegend(ctx, -4)}</svg>`;
+  // As wide as its caption needs: a fixed width cut "bytes saved for backward at batch 64, log scale" off.
+  const width = legendWidth(legendTitle(ctx), 16);
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="rs-diagram rs-legend-box" width="${width}" height="${LEGEND_HEIGHT}" viewBox="0 0 ${width} ${LEGEND_HEIGHT}"><style>${styleSheet(THEMED)}</style>${renderLegend(ctx, -4)}</svg>`;
 }
 
 function renderFrame(c: LaidOutContainer, ctx: RenderContext): string {
@@ -468,16 +470,17 @@ function renderArc(a: LaidOutShortcut, ctx: RenderContext): string {
 const LEGEND_HEIGHT = 40;
 
 /** The key of the active heat overlay under the diagram, with its values. */
+/** What the heat legend measures: the gradient, memory, MACs or params overlay, in that order of precedence. */
+function legendTitle(ctx: RenderContext): string {
+  if (ctx.grads) return "gradient ‖∂L/∂out‖₂";
+  if (ctx.memoryOf) return `bytes saved for backward at batch ${ctx.memoryBatch}`;
+  return ctx.overlays.macs ? "MACs" : "params";
+}
+
 function renderLegend(ctx: RenderContext, top: number): string {
-  if (ctx.grads) return heatLegend(ctx.gradScale, "gradient ‖∂L/∂out‖₂", 16, top + 4, formatNorm);
-  if (ctx.memoryOf)
-    return heatLegend(
-      ctx.memoryScale,
-      `bytes saved for backward at batch ${ctx.memoryBatch}`,
-      16,
-      top + 4,
-      formatBytes,
-    );
-  if (ctx.overlays.macs) return heatLegend(ctx.macScale, "MACs", 16, top + 4, formatCount);
-  return heatLegend(ctx.paramScale, "params", 16, top + 4, formatCount);
+  const title = legendTitle(ctx);
+  if (ctx.grads) return heatLegend(ctx.gradScale, title, 16, top + 4, formatNorm);
+  if (ctx.memoryOf) return heatLegend(ctx.memoryScale, title, 16, top + 4, formatBytes);
+  if (ctx.overlays.macs) return heatLegend(ctx.macScale, title, 16, top + 4, formatCount);
+  return heatLegend(ctx.paramScale, title, 16, top + 4, formatCount);
 }
