@@ -272,7 +272,7 @@ class DiagramPanel {
     await this.showGraph(graph, title);
     this.gradients = { residual: gradients, plain: null };
     this.view = { ...this.view, overlays: { ...this.view.overlays, gradients: true } };
-    this.post({ type: "gradients", gradients: this.gradients });
+    this.post({ type: "gradients", gradients: this.gradients, network: networkId(graph.spec) });
   }
 
   private async relayout(expansion: ExpansionState): Promise<LaidOutGraph | null> {
