@@ -6,8 +6,8 @@
  * tables and split, so a seed means the same run on both backends; checkpoints are the shared safetensors format.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { analyzeOrThrow } from "../analysis/analyze";
 import { fitThroughput, type StepSample } from "../analysis/estimate";
@@ -19,10 +19,13 @@ import { BatchAdapter, DatasetError, type ImageDataset } from "../data/dataset";
 import { SeededRng } from "../data/rng";
 import { exportPytorch } from "../export/pytorch";
 import { currentBackend, initBackend } from "./backend";
+import type { Backend, BackendDescription } from "./backends";
 import {
   assertResumable,
   assertSameSpec,
+  CHECKPOINT_FILE_NAME,
   encodeSafetensors,
+  loadCheckpointInto,
   readCheckpoint,
   removeStaleTempFiles,
   resolveCheckpointPath,
@@ -818,4 +821,78 @@ export async function lrRangeOnTorch(options: {
     options.signal?.removeEventListener("abort", onAbort);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Backend (backends.ts) on PyTorch
+
+/** Which Python, on which device, with how many torch threads (default: one per core). */
+export interface TorchSettings {
+  python: PythonChoice;
+  device: TorchDevice;
+  threads?: number;
+}
+
+/** The Backend on the warm worker of `settings.python`; tfjs (on cpu) only draws the seeded weights. */
+export function torchBackend(settings: TorchSettings): Backend {
+  const ready = async (): Promise<BackendDescription & { hello: TorchHello }> => {
+    if (!currentBackend()) await initBackend("cpu");
+    const { hello } = await readyWorker(settings.python, settings.device);
+    const device = settings.device === "auto" ? (hello.cuda ? "cuda" : "cpu") : settings.device;
+    return { name: "torch", detail: describeTorch(hello, device, torchThreads(settings.threads)), hello };
+  };
+  return {
+    ready: async () => {
+      const { name, detail } = await ready();
+      return { name, detail };
+    },
+    // PyTorch reports its own out-of-memory errors.
+    fitBatch: (request) => Promise.resolve({ batch: request.requested ?? request.preferred, note: null }),
+    memoryLimitBytes: () => Promise.resolve(null),
+    train: async (options) => {
+      await ready();
+      // Without a checkpoint of the caller's, a run that must hand back its weights checkpoints to a scratch folder.
+      const scratch = options.model && !options.checkpoint ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
+      const removeScratch = () => {
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+      };
+      process.on("exit", removeScratch);
+      try {
+        const target = options.checkpoint ?? (scratch ? join(scratch, CHECKPOINT_FILE_NAME) : undefined);
+        const result = await trainOnTorch({
+          graph: options.graph,
+          data: options.data,
+          config: options.config,
+          ...settings,
+          signal: options.signal,
+          snapshot: options.snapshot,
+          checkpoint: target,
+          resumeFrom: options.resumeFrom,
+          onEvent: (event) => (scratch && event.type === "checkpoint" ? undefined : options.onEvent?.(event)),
+        });
+        if (options.model && target && existsSync(resolveCheckpointPath(target)))
+          loadCheckpointInto(options.model, target);
+        return result;
+      } finally {
+        process.removeListener("exit", removeScratch);
+        removeScratch();
+      }
+    },
+    gradientFlow: async (options) =>
+      gradientFlowOnTorch({
+        graph: options.graph,
+        ...options.batch,
+        mode: options.mode ?? "train",
+        weights: options.weights,
+        ...settings,
+      }),
+    calibrate: async (options) =>
+      calibrateOnTorch({
+        ...settings,
+        batchSize: options.batchSize,
+        timedSteps: options.timedSteps,
+        signal: options.signal,
+      }),
+    lrRange: async (options) => lrRangeOnTorch({ ...options, ...settings }),
+  };
 }
