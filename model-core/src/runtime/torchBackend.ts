@@ -5,7 +5,7 @@
  * Initial weights come from the tfjs runtime's seeded initialisation, and the data through the same normalisation
  * tables and split, so a seed means the same run on both backends; checkpoints are the shared safetensors format.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -92,31 +92,50 @@ export function torchThreads(requested?: number): number {
 
 /** Pythons worth naming when the chosen one lacks torch. */
 const KNOWN_PYTHONS = ["/usr/bin/python3", "/usr/local/bin/python3", "python3"];
-const torchOf = new Map<string, string | null>();
+const torchOf = new Map<string, Promise<string | null>>();
 
-/** torch.__version__ of `command`, or null; checked once per command, bounded to 20 s. */
-function torchVersionOf(command: string): string | null {
-  if (!torchOf.has(command)) {
-    const r = spawnSync(command, ["-c", "import torch; print(torch.__version__)"], {
-      encoding: "utf8",
-      timeout: 20_000,
-      killSignal: "SIGKILL",
-      stdio: ["ignore", "pipe", "ignore"],
-      maxBuffer: 64 * 1024,
+/** Runs `command args` detached, bounded to `timeoutMs` and 4 KB of output; its stdout, or null when it failed. */
+function outputOf(command: string, args: string[], timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "ignore"], detached: true });
+    let out = "";
+    const done = (text: string | null) => {
+      clearTimeout(timer);
+      if (child.pid !== undefined)
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      resolve(text);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4096)));
+    child.on("error", () => done(null));
+    child.on("close", (code) => done(code === 0 ? out : null));
+  });
+}
+
+/** torch.__version__ of `command`, or null; checked once per command, bounded to 20 s, never blocking the thread. */
+function torchVersionOf(command: string): Promise<string | null> {
+  let version = torchOf.get(command);
+  if (!version) {
+    version = outputOf(command, ["-c", "import torch; print(torch.__version__)"], 20_000).then((out) => {
+      const last = out?.trim().split("\n").pop() ?? "";
+      return /^\d+\.\d+/.test(last) ? last : null;
     });
-    const version = r.status === 0 ? (r.stdout.trim().split("\n").pop() ?? "") : "";
-    torchOf.set(command, /^\d+\.\d+/.test(version) ? version : null);
+    torchOf.set(command, version);
   }
-  return torchOf.get(command) ?? null;
+  return version;
 }
 
 /** " /usr/bin/python3 has torch 1.13.0: …" when another known Python has torch, else "". */
-export function otherPythonHint(chosen: PythonChoice): string {
+export async function otherPythonHint(chosen: PythonChoice): Promise<string> {
   const candidates = [process.env.RESNET_STUDIO_PYTHON?.trim(), ...KNOWN_PYTHONS].filter(
     (c): c is string => Boolean(c) && c !== chosen.command,
   );
   for (const command of new Set(candidates)) {
-    const version = torchVersionOf(command);
+    const version = await torchVersionOf(command);
     if (version)
       return ` Note: ${command} has torch ${version}; use it with --python ${command}, RESNET_STUDIO_PYTHON or the setting resnetStudio.python.`;
   }
@@ -157,8 +176,13 @@ export function describePython(python: PythonChoice): Promise<string> {
       const timer = setTimeout(() => done(`${who} did not answer within 20 s`), 20_000);
       child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4096)));
       child.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4096)));
-      child.on("error", (e) => done(`${who} could not be started (${e.message}).${otherPythonHint(python)}`));
+      let failedToStart = false;
+      child.on("error", (e) => {
+        failedToStart = true;
+        void otherPythonHint(python).then((hint) => done(`${who} could not be started (${e.message}).${hint}`));
+      });
       child.on("close", (code) => {
+        if (failedToStart) return;
         try {
           const [executable, version, torch, cuda] = JSON.parse(out.trim()) as [string, string, string, boolean];
           done(
@@ -166,7 +190,9 @@ export function describePython(python: PythonChoice): Promise<string> {
           );
         } catch {
           const last = err.trim().split("\n").pop() ?? "";
-          done(`${who} cannot import torch (exit code ${code}${last ? `: ${last}` : ""}).${otherPythonHint(python)}`);
+          void otherPythonHint(python).then((hint) =>
+            done(`${who} cannot import torch (exit code ${code}${last ? `: ${last}` : ""}).${hint}`),
+          );
         }
       });
     });
@@ -188,7 +214,8 @@ export async function probeTorch(python: PythonChoice): Promise<TorchHello> {
   try {
     return await torchWorker(python).start();
   } catch (err) {
-    if (err instanceof TorchUnavailableError) throw new TorchUnavailableError(err.message + otherPythonHint(python));
+    if (err instanceof TorchUnavailableError)
+      throw new TorchUnavailableError(err.message + (await otherPythonHint(python)));
     throw err;
   }
 }
