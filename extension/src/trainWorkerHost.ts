@@ -31,6 +31,7 @@ export class TrainWorkerHost implements TrainJobRunner {
   private onPush: (push: TrainWorkerPush) => void = ignore;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private spawned = 0;
+  private thread: Worker | null = null;
 
   constructor(
     spawn: () => Worker,
@@ -42,6 +43,7 @@ export class TrainWorkerHost implements TrainJobRunner {
         const worker = spawn();
         // A warm, idle worker never keeps its process alive.
         worker.unref();
+        this.thread = worker;
         this.spawned++;
         return worker;
       },
@@ -70,8 +72,12 @@ export class TrainWorkerHost implements TrainJobRunner {
     this.current = token;
     this.onPush = onPush;
     try {
-      return await this.worker.request(job);
+      const answer = this.worker.request(job);
+      // Only an idle worker is unreferenced: a process waits for its running job.
+      this.thread?.ref();
+      return await answer;
     } finally {
+      this.thread?.unref();
       if (this.current === token) {
         this.current = null;
         this.onPush = ignore;
