@@ -189,6 +189,26 @@ test("stopping the host fails the running job at once; the next job gets a fresh
   assert.equal(spawned, 3);
 });
 
+test("one warm worker serves consecutive jobs until it is stopped or idle", async () => {
+  const job: TrainJob = { kind: "calibrate", backend: "cpu", batchSize: 8, wasmDir: "" };
+  const answering = fakeWorker(`let jobs = 0; port.on("message", (m) => {
+    if (m.type !== "request") return;
+    jobs++;
+    port.postMessage({ type: "response", id: m.id, ok: true, kind: m.body.kind, body: { throughput: jobs, seconds: 0 } });
+  });`);
+  const host = new TrainWorkerHost(answering, 200);
+  assert.deepEqual(await host.run(job), { throughput: 1, seconds: 0 });
+  assert.deepEqual(await host.run(job), { throughput: 2, seconds: 0 }, "the second job found the first one's worker");
+  assert.equal(host.threadsStarted, 1);
+  host.stop();
+  assert.deepEqual(await host.run(job), { throughput: 1, seconds: 0 }, "a stopped worker is replaced by a fresh one");
+  assert.equal(host.threadsStarted, 2);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(await host.run(job), { throughput: 1, seconds: 0 }, "an idle worker stopped itself");
+  assert.equal(host.threadsStarted, 3);
+  host.stop();
+});
+
 test(
   "the bundled worker (dist/trainWorker.js) keeps every backend: a gradient-flow job runs on cpu and on wasm",
   { timeout: 120_000 },

@@ -197,7 +197,11 @@ class DiagramPanel {
       .toString();
     panel.webview.html = webviewHtml({ cspSource: panel.webview.cspSource, nonce, scriptUri, title: "ResNet Diagram" });
     // Gradient flow is one click away from the diagram: have its worker and backend ready.
-    ctx.gradients.warmUp(backendSetting(), path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep);
+    ctx.gradients.warmUp(
+      backendSetting(),
+      path.join(ctx.extension.extensionPath, "dist", "wasm") + path.sep,
+      torchSettings(),
+    );
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => {
         // Field by field: only a checked copy reaches the handlers; a bad request is still answered, with ok: false.

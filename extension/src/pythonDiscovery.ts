@@ -6,15 +6,7 @@
  */
 import * as vscode from "vscode";
 import { describePython, resolvePython } from "resnet-studio/runtime/torchBackend";
-
-/** The slice of ms-python.python's exported API used here (its `environments` API, 2023+). */
-interface PythonExtensionApi {
-  environments?: {
-    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string };
-    resolveEnvironment(path: string): Promise<{ executable: { uri?: vscode.Uri } } | undefined>;
-    onDidChangeActiveEnvironmentPath?: vscode.Event<unknown>;
-  };
-}
+import { followInterpreter, type PythonExtensionApi } from "./pure/pythonInterpreter";
 
 let interpreter: string | undefined;
 const described = new Set<string>();
@@ -24,30 +16,16 @@ export function pythonExtensionInterpreter(): string | undefined {
   return interpreter;
 }
 
-async function readInterpreter(api: PythonExtensionApi): Promise<string | undefined> {
-  const environments = api.environments;
-  if (!environments) return undefined;
-  const active = environments.getActiveEnvironmentPath(vscode.workspace.workspaceFolders?.[0]?.uri);
-  const resolved = await environments.resolveEnvironment(active.path);
-  return resolved?.executable.uri?.fsPath ?? active.path;
-}
-
 /** Follows the Python extension's active interpreter, if that extension is installed. */
 export async function watchPythonExtension(context: vscode.ExtensionContext, log: vscode.OutputChannel): Promise<void> {
-  const extension = vscode.extensions.getExtension<PythonExtensionApi>("ms-python.python");
+  const extension = vscode.extensions.getExtension<PythonExtensionApi<vscode.Uri>>("ms-python.python");
   if (!extension) return;
   try {
     const api = extension.isActive ? extension.exports : await extension.activate();
-    interpreter = await readInterpreter(api);
-    const event = api.environments?.onDidChangeActiveEnvironmentPath;
-    if (event)
-      context.subscriptions.push(
-        event(() => {
-          void readInterpreter(api).then((path) => {
-            interpreter = path;
-          });
-        }),
-      );
+    const following = await followInterpreter(api, vscode.workspace.workspaceFolders?.[0]?.uri, (path) => {
+      interpreter = path;
+    });
+    context.subscriptions.push(following);
   } catch (err) {
     log.appendLine(
       `The Python extension's interpreter could not be read (${err instanceof Error ? err.message : String(err)}); using resnetStudio.python or python3.`,

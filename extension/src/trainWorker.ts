@@ -10,13 +10,9 @@ import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, type BackendChoice } from "resnet-studio/runtime/backend";
-import { buildModel, type TfModel } from "resnet-studio/runtime/model";
-import { gradientFlow } from "resnet-studio/runtime/gradflow";
-import { backendLimitBytes, checkPassMemory, passBatch } from "resnet-studio/runtime/memoryGuard";
-import { train } from "resnet-studio/runtime/train";
-import { calibrateThroughput } from "resnet-studio/runtime/calibrate";
-import { lrRangeTest, suggestLearningRate, type LrPoint, type LrRangeResult } from "resnet-studio/runtime/lrFinder";
+import { backendFor, type Backend } from "resnet-studio/runtime/backends";
+import type { PlainFlowBatch } from "resnet-studio/runtime/gradflow";
+import { suggestLearningRate, type LrPoint, type LrRangeResult } from "resnet-studio/runtime/lrFinder";
 import {
   DEFAULT_TRAIN_CONFIG,
   type TrainConfig,
@@ -24,18 +20,17 @@ import {
   type TrainResult,
 } from "resnet-studio/runtime/trainTypes";
 import { loadMnist, MNIST_FILE_NAME } from "resnet-studio/data/mnist";
-import { BatchAdapter, type ImageDataset } from "resnet-studio/data/dataset";
 import { datasetTarget, resolveDataset } from "resnet-studio/data/resolve";
 import { previewForView } from "resnet-studio/data/preview";
 import { experimentTarget, runExperiment } from "resnet-studio/experiment/run";
 import { SeededRng } from "resnet-studio/data/rng";
 import type { ModelGraph } from "resnet-studio/analysis/graph";
-import { networkId } from "resnet-studio/spec/identity";
 import type { GradientFlowResult } from "resnet-studio/analysis/gradflow";
 import type { GradientPair, TrainingEvent } from "resnet-studio/protocol";
 import { serveRequests } from "resnet-studio/rpcWorker";
 import type {
   BackendSetting,
+  TorchSettings,
   TrainJob,
   TrainJobResults,
   TrainWorkerNote,
@@ -43,19 +38,17 @@ import type {
 } from "./pure/workerProtocol";
 import { toTrainingEvent } from "./pure/trainEvents";
 import { recordedTraining } from "resnet-studio/runs/recorder";
-import {
-  calibrateOnTorch,
-  gradientFlowOnTorch,
-  lrRangeOnTorch,
-  resolvePython,
-  trainOnTorch,
-} from "resnet-studio/runtime/torchBackend";
+import { resolvePython } from "resnet-studio/runtime/torchBackend";
 
 const port = parentPort;
 
-/** The tfjs backend a job initialises: on torch, tfjs only draws the seeded weights and inputs, on cpu. */
-function tfjsBackendOf(setting: BackendSetting): BackendChoice {
-  return setting === "torch" ? "cpu" : setting;
+/** The job's backend, with its Python settings (read only by the PyTorch backend). */
+function backendOf(job: { backend: BackendSetting } & TorchSettings, threads = job.threads): Backend {
+  return backendFor(job.backend, {
+    python: resolvePython(undefined, job.python, job.pythonExtension),
+    device: job.device ?? "auto",
+    threads,
+  });
 }
 let abort: AbortController | null = null;
 
@@ -74,82 +67,17 @@ function trainOutcome(result: TrainResult): TrainJobResults["train"] {
   return { cancelled: result.reason === "aborted", millis: result.seconds * 1000 };
 }
 
-/**
- * Built models by network identity (spec hash) and seed, so a repeated gradient-flow request skips building and
- * initialising them. A gradient pass changes no weights and, in training mode, no BN running statistics. The last
- * request's pair (network and plain twin) is kept; older models are disposed.
- */
-const MODEL_CACHE_SIZE = 2;
-const builtModels = new Map<string, TfModel>();
-function cachedModel(graph: ModelGraph, seed: number, backend: string): TfModel {
-  const key = `${networkId(graph.spec)}:${seed}:${backend}`;
-  const hit = builtModels.get(key);
-  if (hit) {
-    builtModels.delete(key);
-    builtModels.set(key, hit);
-    return hit;
-  }
-  const model = buildModel(graph, { seed });
-  builtModels.set(key, model);
-  while (builtModels.size > MODEL_CACHE_SIZE) {
-    const [oldest, old] = builtModels.entries().next().value as [string, TfModel];
-    builtModels.delete(oldest);
-    old.dispose();
-  }
-  return model;
-}
-
-/** He et al.'s comparison setting: a seeded standard-normal batch with random labels, BN in training mode. */
-async function flowOnRandomBatch(graph: ModelGraph, batch: number, seed: number): Promise<GradientFlowResult> {
+/** He et al.'s comparison setting: a seeded standard-normal batch with random labels (BN in training mode). */
+async function randomBatch(graph: ModelGraph, batch: number, seed: number): Promise<PlainFlowBatch> {
   const [c, h, w] = graph.input as [number, number, number];
   const rng = new SeededRng(seed);
   const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * graph.output[0]));
   const x = tf.randomNormal<tf.Rank.R4>([batch, h, w, c], 0, 1, "float32", seed);
   try {
-    return await gradientFlow(cachedModel(graph, seed, tf.getBackend()), { x, labels });
+    return { x: (await x.data()) as Float32Array, shape: [batch, h, w, c], labels };
   } finally {
     x.dispose();
   }
-}
-
-/** The same few real images every epoch, so snapshots are comparable. */
-function fixedBatch(dataset: ImageDataset, graph: ModelGraph, count: number): { x: tf.Tensor4D; labels: number[] } {
-  const [c, h, w] = graph.input as [number, number, number];
-  const adapter = new BatchAdapter(dataset, [c, h, w]);
-  const n = Math.min(count, dataset.count);
-  const indices = Array.from({ length: n }, (_, i) => i);
-  const pixels = new Float32Array(n * adapter.sampleSize);
-  adapter.fill(indices, 0, n, pixels);
-  const labels = new Int32Array(n);
-  adapter.labels(indices, 0, n, labels);
-  return { x: tf.tensor4d(pixels, [n, h, w, c]), labels: Array.from(labels) };
-}
-
-/** The same seeded batch as flowOnRandomBatch, measured by PyTorch (tfjs only draws the inputs and the initial weights). */
-async function flowOnTorch(
-  job: Extract<TrainJob, { kind: "gradientFlow" }>,
-  graph: ModelGraph,
-): Promise<GradientFlowResult> {
-  await initBackend("cpu");
-  const [c, h, w] = graph.input as [number, number, number];
-  const rng = new SeededRng(job.seed);
-  const labels = Array.from({ length: job.batch }, () => Math.floor(rng.next() * graph.output[0]));
-  const x = tf.randomNormal([job.batch, h, w, c], 0, 1, "float32", job.seed);
-  const values = (await x.data()) as Float32Array;
-  x.dispose();
-  return gradientFlowOnTorch({
-    graph,
-    x: values,
-    shape: [job.batch, h, w, c],
-    labels,
-    mode: "train",
-    weights: { seed: job.seed },
-    python: resolvePython(undefined, job.python, job.pythonExtension),
-    device: job.device ?? "auto",
-    // The network and its twin run at once, one worker each: half the cores each, or their OpenMP threads spin
-    // against each other (warm ResNet-56 pair at load 10-13 on 2 cores: 11.2 s with 2 threads each, 483 ms with 1).
-    threads: job.threads ?? Math.max(1, Math.floor(availableParallelism() / 2)),
-  });
 }
 
 /**
@@ -173,9 +101,10 @@ async function trainingConfigAndData(job: Extract<TrainJob, { kind: "train" }>) 
   return { config, data };
 }
 
-/** Train Small Model on PyTorch: the runner streams the events and a gradient snapshot per epoch. */
-async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Promise<TrainJobResults["train"]> {
-  await initBackend("cpu");
+/** Train Small Model: the backend streams the events, with a gradient snapshot on a few fixed images per epoch. */
+async function runTraining(job: Extract<TrainJob, { kind: "train" }>): Promise<TrainJobResults["train"]> {
+  const backend = backendOf(job);
+  const { name } = await backend.ready();
   const { config, data } = await trainingConfigAndData(job);
   // Another job may have started on this worker meanwhile: clear `abort` only if it is still this run's.
   const controller = new AbortController();
@@ -183,25 +112,15 @@ async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Pr
   const started = performance.now();
   let gradients: GradientFlowResult | null = null;
   try {
-    const onEvent = (event: TrainEvent) =>
-      pushProgress(
-        toTrainingEvent(event, {
-          backend: "torch",
-          gradients: event.type === "epoch" ? gradients : null,
-          millis: performance.now() - started,
-        }),
-      );
-    const what = { spec: job.graph.spec, data, config, backend: "torch", device: job.device ?? "auto" };
+    const what = { spec: job.graph.spec, data, config, backend: name, device: name };
     const result = await recordedTraining(
       job.run,
       what,
       (hooks) =>
-        trainOnTorch({
+        backend.train({
           graph: job.graph,
           data,
           config,
-          python: resolvePython(undefined, job.python, job.pythonExtension),
-          device: job.device ?? "auto",
           signal: controller.signal,
           checkpoint: hooks.checkpoint,
           resumeFrom: job.resumeFrom,
@@ -213,7 +132,13 @@ async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Pr
           },
           onEvent: hooks.onEvent,
         }),
-      onEvent,
+      (event: TrainEvent) => {
+        const epochGradients = event.type === "epoch" ? gradients : null;
+        if (event.type === "epoch") gradients = null;
+        pushProgress(
+          toTrainingEvent(event, { backend: name, gradients: epochGradients, millis: performance.now() - started }),
+        );
+      },
     );
     return trainOutcome(result);
   } finally {
@@ -221,76 +146,18 @@ async function runTrainingOnTorch(job: Extract<TrainJob, { kind: "train" }>): Pr
   }
 }
 
-async function runTraining(job: Extract<TrainJob, { kind: "train" }>): Promise<TrainJobResults["train"]> {
-  const backend = await initBackend(tfjsBackendOf(job.backend));
-  const { config, data } = await trainingConfigAndData(job);
-  const dataset = data.train;
-  const model: TfModel = buildModel(job.graph, { seed: config.seed });
-  const probe = fixedBatch(dataset, job.graph, job.gradientBatch);
-  const controller = new AbortController();
-  abort = controller;
-  const started = performance.now();
-  // Snapshots are taken as each epoch ends, between training steps; events keep their order.
-  let chain: Promise<void> = Promise.resolve();
-  try {
-    const what = { spec: job.graph.spec, data, config, backend: backend.name, device: backend.name };
-    const trainer = (hooks: { checkpoint?: string; onEvent: (event: TrainEvent) => void }) =>
-      train({
-        model,
-        data,
-        config,
-        signal: controller.signal,
-        checkpoint: hooks.checkpoint,
-        resumeFrom: job.resumeFrom,
-        onEvent: hooks.onEvent,
-      });
-    const result = await recordedTraining(job.run, what, trainer, (event: TrainEvent) => {
-      if (event.type === "epoch") {
-        chain = chain.then(async () => {
-          let gradients: GradientFlowResult | null = null;
-          // The snapshot is skipped when its pass would not fit the backend (a wasm abort cannot be caught).
-          const fits = checkPassMemory({
-            graph: job.graph,
-            batch: probe.labels.length,
-            kind: "gradflow",
-            limitBytes: backendLimitBytes(backend.name),
-          }).fits;
-          try {
-            gradients = fits ? await gradientFlow(model, probe) : null;
-          } catch {
-            gradients = null;
-          }
-          pushProgress(
-            toTrainingEvent(event, { backend: backend.name, gradients, millis: performance.now() - started }),
-          );
-        });
-      } else {
-        chain = chain.then(() =>
-          pushProgress(
-            toTrainingEvent(event, { backend: backend.name, gradients: null, millis: performance.now() - started }),
-          ),
-        );
-      }
-    });
-    await chain;
-    return trainOutcome(result);
-  } finally {
-    probe.x.dispose();
-    model.dispose();
-    if (abort === controller) abort = null;
-  }
-}
-
 /** Find Learning Rate: the range test on a fresh model, pushing every few steps so the chart fills in live. */
 async function runLrRange(job: Extract<TrainJob, { kind: "lrRange" }>): Promise<LrRangeResult> {
-  await initBackend(tfjsBackendOf(job.backend));
+  const backend = backendOf(job);
+  await backend.ready();
   const [c, h, w] = job.graph.input as [number, number, number];
   const file = join(job.dataDir, MNIST_FILE_NAME);
   const dataset =
     job.dataset === "mnist" && existsSync(file)
       ? loadMnist(file)
       : (await resolveDataset(job.dataset, { input: [c, h, w], classes: job.graph.output[0], seed: 1 })).train;
-  abort = new AbortController();
+  const controller = new AbortController();
+  abort = controller;
   const points: LrPoint[] = [];
   const onPoint = (p: LrPoint, i: number) => {
     points.push(p);
@@ -300,56 +167,46 @@ async function runLrRange(job: Extract<TrainJob, { kind: "lrRange" }>): Promise<
         result: { model: job.graph.name, points: [...points], suggested: suggestLearningRate(points), diverged: false },
       });
   };
-  if (job.backend === "torch") {
-    try {
-      return await lrRangeOnTorch({
-        graph: job.graph,
-        dataset,
-        options: job.options,
-        python: resolvePython(undefined, job.python, job.pythonExtension),
-        device: job.device ?? "auto",
-        threads: job.threads,
-        signal: abort.signal,
-        onPoint,
-      });
-    } finally {
-      abort = null;
-    }
-  }
-  const model: TfModel = buildModel(job.graph, { seed: job.options.seed ?? 1 });
   try {
-    return await lrRangeTest(model, dataset, job.options, abort.signal, onPoint);
+    return await backend.lrRange({
+      graph: job.graph,
+      dataset,
+      options: job.options,
+      signal: controller.signal,
+      onPoint,
+    });
   } finally {
-    model.dispose();
-    abort = null;
+    if (abort === controller) abort = null;
   }
 }
 
 /** Show Gradient Flow: the network's pass and its plain twin's, on the job's backend. */
 async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>): Promise<GradientPair> {
-  if (job.backend === "torch") {
-    const residual = await flowOnTorch(job, job.graph);
-    const plain = job.plain ? await flowOnTorch(job, job.plain) : null;
-    return { residual, plain };
-  }
-  const backend = await initBackend(job.backend);
+  // The host runs the network and its twin at once, one worker each: half the cores each for torch's threads, or
+  // their OpenMP threads spin against each other (warm ResNet-56 pair at load 10-13 on 2 cores: 11.2 s with 2
+  // threads each, 483 ms with 1).
+  const backend = backendOf(job, job.threads ?? Math.max(1, Math.floor(availableParallelism() / 2)));
+  await backend.ready();
   // Estimate first: the configured batch shrinks to one that fits, or the pass is refused with the estimate.
   // The view says why, beside the batch it shows.
   const notes: string[] = [];
-  const batchFor = (graph: ModelGraph) => {
-    const chosen = passBatch({
+  const flow = async (graph: ModelGraph): Promise<GradientFlowResult> => {
+    const { batch, note } = await backend.fitBatch({
       graph,
       kind: "gradflow",
-      backend: backend.name,
       requested: null,
       preferred: job.batch,
       what: "a gradient-flow pass",
     });
-    if (chosen.note) notes.push(chosen.note);
-    return chosen.batch;
+    if (note) notes.push(note);
+    return backend.gradientFlow({
+      graph,
+      batch: await randomBatch(graph, batch, job.seed),
+      weights: { seed: job.seed },
+    });
   };
-  const residual = await flowOnRandomBatch(job.graph, batchFor(job.graph), job.seed);
-  const plain = job.plain ? await flowOnRandomBatch(job.plain, batchFor(job.plain), job.seed) : null;
+  const residual = await flow(job.graph);
+  const plain = job.plain ? await flow(job.plain) : null;
   return notes.length ? { residual, plain, notes } : { residual, plain };
 }
 
@@ -357,8 +214,8 @@ async function runGradientFlow(job: Extract<TrainJob, { kind: "gradientFlow" }>)
 async function runExperimentJob(
   job: Extract<TrainJob, { kind: "experiment" }>,
 ): Promise<TrainJobResults["experiment"]> {
-  const onTorch = job.backend === "torch";
-  const backend = await initBackend(onTorch ? "cpu" : (job.backend as BackendChoice));
+  const backend = backendOf(job);
+  const { name } = await backend.ready();
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...job.config };
   const known = datasetTarget(job.dataset, config.valFraction);
   const file = join(job.dataDir, MNIST_FILE_NAME);
@@ -381,8 +238,8 @@ async function runExperimentJob(
       data,
       config,
       out: job.out,
-      torch: onTorch ? { python: resolvePython(undefined, job.python), device: job.device ?? "auto" } : null,
-      backendName: onTorch ? "torch" : backend.name,
+      backend,
+      backendName: name,
       signal: controller.signal,
       onState: (state) => push({ type: "experiment", state }),
     });
@@ -393,15 +250,7 @@ async function runExperimentJob(
 }
 
 async function runCalibration(job: Extract<TrainJob, { kind: "calibrate" }>): Promise<TrainJobResults["calibrate"]> {
-  if (job.backend !== "torch") await initBackend(job.backend);
-  const calibration =
-    job.backend === "torch"
-      ? await calibrateOnTorch({
-          python: resolvePython(undefined, job.python, job.pythonExtension),
-          device: job.device ?? "auto",
-          batchSize: job.batchSize,
-        })
-      : await calibrateThroughput({ batchSize: job.batchSize, workers: job.workers });
+  const calibration = await backendOf(job).calibrate({ batchSize: job.batchSize, workers: job.workers });
   return { throughput: calibration.throughput, seconds: calibration.seconds };
 }
 
@@ -411,7 +260,7 @@ if (port)
     port,
     {
       gradientFlow: runGradientFlow,
-      train: (job) => (job.backend === "torch" ? runTrainingOnTorch(job) : runTraining(job)),
+      train: runTraining,
       calibrate: runCalibration,
       lrRange: runLrRange,
       experiment: runExperimentJob,
@@ -419,7 +268,11 @@ if (port)
     {
       onNote: (note) => {
         if (note.type === "cancel") abort?.abort();
-        else void initBackend(tfjsBackendOf(note.backend)).catch(() => undefined);
+        // Starts the backend ahead of the first job: a tfjs backend's kernels, or the warm Python worker.
+        else
+          void backendOf(note)
+            .ready()
+            .catch(() => undefined);
       },
     },
   );

@@ -7,7 +7,7 @@
 import type { Worker } from "node:worker_threads";
 import type { GradientPair } from "resnet-studio/protocol";
 import { WorkerClient } from "resnet-studio/rpcWorker";
-import type { TrainJob, TrainJobResults, TrainWorkerNote, TrainWorkerPush } from "./pure/workerProtocol";
+import type { TorchSettings, TrainJob, TrainJobResults, TrainWorkerNote, TrainWorkerPush } from "./pure/workerProtocol";
 
 export type GradientJob = Extract<TrainJob, { kind: "gradientFlow" }>;
 
@@ -38,9 +38,9 @@ export class WarmGradientWorker {
     });
   }
 
-  /** Start the worker and its backend ahead of the first request. */
-  warmUp(backend: GradientJob["backend"], wasmDir: string): void {
-    this.worker.notify({ type: "warmUp", backend, wasmDir });
+  /** Start the worker and its backend (on torch, its Python) ahead of the first request. */
+  warmUp(backend: GradientJob["backend"], wasmDir: string, torch: TorchSettings = {}): void {
+    this.worker.notify({ type: "warmUp", backend, wasmDir, ...torch });
   }
 
   /** One job at a time, in order. */
@@ -106,9 +106,9 @@ export class WarmGradientPair {
     this.twin = new WarmGradientWorker(spawn);
   }
 
-  warmUp(backend: GradientJob["backend"], wasmDir: string): void {
-    this.network.warmUp(backend, wasmDir);
-    this.twin.warmUp(backend, wasmDir);
+  warmUp(backend: GradientJob["backend"], wasmDir: string, torch: TorchSettings = {}): void {
+    this.network.warmUp(backend, wasmDir, torch);
+    this.twin.warmUp(backend, wasmDir, torch);
   }
 
   async run(job: GradientJob): Promise<GradientPair> {

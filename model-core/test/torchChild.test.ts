@@ -158,12 +158,12 @@ test("torch versions below 1.13 are too old; threads default to the cores unless
   }
 });
 
-test("when the chosen Python lacks torch and a known one has it, the message names that one", () => {
+test("when the chosen Python lacks torch and a known one has it, the message names that one", async () => {
   const withTorch = writeFake(sh("echo 9.9.0"));
   const saved = process.env.RESNET_STUDIO_PYTHON;
   try {
     process.env.RESNET_STUDIO_PYTHON = withTorch;
-    const hint = otherPythonHint({ command: "/no/such/python", origin: "--python" });
+    const hint = await otherPythonHint({ command: "/no/such/python", origin: "--python" });
     assert.match(hint, new RegExp(`Note: ${withTorch} has torch 9\\.9\\.0; use it with --python`));
     assert.equal(existsSync(withTorch), true);
   } finally {

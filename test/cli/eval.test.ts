@@ -91,5 +91,8 @@ test("a truncated run.json is named with the problem, never a stack trace", () =
   assert.equal(run.status, 1);
   assert.match(run.stderr, /broken[\\/]run\.json: .*cut short or not valid JSON/);
   writeFileSync(join(broken, "run.json"), JSON.stringify({ version: 1, specText: "x" }));
-  assert.match(runCliFromSource(["eval", broken]).stderr, /run\.json: field "status" must be one of running, completed/);
+  assert.match(
+    runCliFromSource(["eval", broken]).stderr,
+    /run\.json: field "status" must be one of running, completed/,
+  );
 });

@@ -105,8 +105,8 @@ export type TrainingProgressEvent = Exclude<TrainingEvent, { kind: "finished" } 
 export type TrainWorkerNote =
   /** Stop the running training or range test between steps; its job then answers (cancelled, or the points so far). */
   | { type: "cancel" }
-  /** Start the backend now, so the first gradient-flow job finds it ready. */
-  | { type: "warmUp"; backend: BackendSetting; wasmDir: string };
+  /** Start the backend now (on torch, the Python worker), so the first gradient-flow job finds it ready. */
+  | ({ type: "warmUp"; backend: BackendSetting; wasmDir: string } & TorchSettings);
 
 /** State the worker streams while a job runs. */
 export type TrainWorkerPush =

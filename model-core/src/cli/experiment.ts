@@ -9,9 +9,7 @@ import type { Command } from "commander";
 import { parseShapeArg } from "../load";
 import { printable } from "../diagnostics";
 import { datasetTarget, resolveDataset } from "../data/resolve";
-import { initBackend, parseBackendChoice } from "../runtime/backend";
-import { calibrateThroughput } from "../runtime/calibrate";
-import { calibrateOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
+import { backendFromOptions } from "./backendOption";
 import type { Throughput } from "../analysis/estimate";
 import { formatCount, formatDuration, formatPercent } from "../presentation/format";
 import {
@@ -27,7 +25,7 @@ import {
   type ExperimentState,
 } from "../experiment/plainVsResidual";
 import { EXPERIMENT_FILES, experimentData, experimentTarget, runExperiment } from "../experiment/run";
-import { buildTrainConfig, isTorchBackend, UsageError, type TrainCliOptions } from "./train";
+import { buildTrainConfig, UsageError, type TrainCliOptions } from "./train";
 import { writeStdout } from "./summary";
 
 export interface ExperimentCliOptions {
@@ -137,13 +135,8 @@ export async function runPlainVsResidual(options: ExperimentCliOptions): Promise
     workers: options.workers,
   };
   const config = buildTrainConfig(trainOptions, null);
-  const onTorch = isTorchBackend(options.backend);
-  const torch = onTorch
-    ? { python: resolvePython(options.python), device: parseDevice(options.device ?? "auto") }
-    : null;
-  if (torch) await probeTorch(torch.python);
-  const tfjs = await initBackend(onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend"));
-  const backendName = onTorch ? "torch" : tfjs.name;
+  const backend = backendFromOptions(options);
+  const backendName = (await backend.ready()).name;
 
   // The nets take the dataset's image shape and class count (synthetic data takes --input, default CIFAR's 3×32×32).
   const known = datasetTarget(dataset, config.valFraction);
@@ -176,9 +169,7 @@ export async function runPlainVsResidual(options: ExperimentCliOptions): Promise
     say("no estimate on the cpu backend (too slow to calibrate in seconds)\n");
   } else {
     say(`measuring ${backendName}'s speed for the estimate (a few seconds)…\n`);
-    throughput = torch
-      ? (await calibrateOnTorch({ ...torch, batchSize: config.batchSize })).throughput
-      : (await calibrateThroughput({ batchSize: config.batchSize, workers: config.workers })).throughput;
+    throughput = (await backend.calibrate({ batchSize: config.batchSize, workers: config.workers })).throughput;
   }
   let scale = asked;
   if (throughput) {
@@ -213,7 +204,7 @@ export async function runPlainVsResidual(options: ExperimentCliOptions): Promise
       data: loaded,
       config,
       out,
-      torch,
+      backend,
       backendName,
       signal: controller.signal,
       onEvent: (net, event) => {

@@ -3,22 +3,17 @@
  * inputs and random labels, printed as a per-block table (or one GradientFlowResult JSON object with --json).
  */
 import type { Command } from "commander";
-import * as tf from "@tensorflow/tfjs-core";
 import { SpecError, formatDiagnostic, printable, printableJson } from "../diagnostics";
 import type { ModelGraph } from "../analysis/graph";
 import type { GradientFlowResult } from "../analysis/gradflow";
 import { analyze } from "../analysis/analyze";
 import { loadSpec, parseShapeArg } from "../load";
 import { SeededRng } from "../data/rng";
-import { initBackend, parseBackendChoice } from "../runtime/backend";
 import { backendChoicesText } from "../runtime/backendNames";
-import { buildModel, type ApplyMode } from "../runtime/model";
-import { gradientFlow, gradientFlowTable, seededFlowBatch } from "../runtime/gradflow";
-import { loadCheckpointInto } from "../runtime/checkpoint";
-import { gradientFlowOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
-import { passBatch } from "../runtime/memoryGuard";
+import type { ApplyMode } from "../runtime/model";
+import { gradientFlowTable, seededFlowBatch } from "../runtime/gradflow";
 import { parseIntegerOption, writeStdout } from "./summary";
-import { isTorchBackend, parseThreads, type TrainBackend } from "./train";
+import { backendFromOptions } from "./backendOption";
 
 export interface GradflowCliOptions {
   batch?: string;
@@ -70,55 +65,28 @@ export async function runGradflow(arg: string, options: GradflowCliOptions): Pro
   const seed = options.seed === undefined ? 1 : parseIntegerOption(options.seed, "--seed", 0);
   const mode = (options.mode ?? "train") as ApplyMode;
   if (mode !== "train" && mode !== "eval") throw new Error(`--mode must be train or eval, got "${options.mode}"`);
-  const onTorch = isTorchBackend(options.backend);
-  const backend: TrainBackend = onTorch
-    ? { name: "torch", detail: "PyTorch in a child process" }
-    : await initBackend(parseBackendChoice(options.backend ?? "auto", "--backend"));
-  const python = onTorch ? resolvePython(options.python) : null;
-  if (python) await probeTorch(python);
+  const backend = backendFromOptions(options);
+  const described = await backend.ready();
+  // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
   const preferred = h * w > LARGE_INPUT_PIXELS ? LARGE_INPUT_BATCH : DEFAULT_BATCH;
-  let batch: number;
-  if (backend.name === "torch")
-    batch = requested ?? preferred; // PyTorch reports its own out-of-memory errors
-  else {
-    // Estimate before allocating: refuse a --batch that would exhaust the backend, or shrink the default batch.
-    const chosen = passBatch({
-      graph,
-      kind: "gradflow",
-      backend: backend.name,
-      requested,
-      preferred,
-      what: "a gradient-flow pass",
-    });
-    batch = chosen.batch;
-    if (chosen.note) process.stderr.write(chosen.note + "\n");
-  }
+  const chosen = await backend.fitBatch({
+    graph,
+    kind: "gradflow",
+    requested,
+    preferred,
+    what: "a gradient-flow pass",
+  });
+  const batch = chosen.batch;
+  if (chosen.note) process.stderr.write(chosen.note + "\n");
 
-  const input = seededFlowBatch(graph, batch, new SeededRng(seed + 1));
-  if (python) {
-    const result = await gradientFlowOnTorch({
-      graph,
-      ...input,
-      mode,
-      python,
-      device: parseDevice(options.device ?? "auto"),
-      threads: options.threads === undefined ? undefined : parseThreads(options.threads),
-      weights: options.weights ? { checkpoint: options.weights } : { seed },
-    });
-    await report(result, backend.name, result.backend);
-    return result;
-  }
-  const model = buildModel(graph, { seed });
-  const x = tf.tensor4d(input.x, input.shape);
-  try {
-    if (options.weights) loadCheckpointInto(model, options.weights);
-    const result = await gradientFlow(model, { x, labels: input.labels }, { mode });
-    await report(result, backend.name, backend.detail);
-    return result;
-  } finally {
-    x.dispose();
-    model.dispose();
-  }
+  const result = await backend.gradientFlow({
+    graph,
+    batch: seededFlowBatch(graph, batch, new SeededRng(seed + 1)),
+    mode,
+    weights: options.weights ? { checkpoint: options.weights } : { seed },
+  });
+  await report(result, described.name, described.detail);
+  return result;
 
   async function report(result: GradientFlowResult, name: string, detail: string): Promise<void> {
     if (options.json) {

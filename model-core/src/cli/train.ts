@@ -16,36 +16,19 @@ import { SingleBar } from "cli-progress";
 import { parseShapeArg } from "../load";
 import type { ModelGraph } from "../analysis/graph";
 import { loadAnalyzed, writeStdout } from "./summary";
-import { initBackend, parseBackendChoice, type BackendInfo } from "../runtime/backend";
+import type { Backend, BackendDescription } from "../runtime/backends";
 import { backendChoicesText, parseBackendSetting } from "../runtime/backendNames";
 import { buildModel, type TfModel } from "../runtime/model";
-import { train } from "../runtime/train";
 import { resolveWorkerCount } from "../runtime/parallel";
-import { backendLimitBytes, checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
+import { checkPassMemory, passMemoryMessage } from "../runtime/memoryGuard";
 import { formatBytes, formatCount, formatDuration, formatPercent } from "../presentation/format";
-import {
-  assertResumable,
-  CHECKPOINT_FILE_NAME,
-  loadCheckpointInto,
-  specHash,
-} from "../runtime/checkpoint";
+import { assertResumable, CHECKPOINT_FILE_NAME, specHash } from "../runtime/checkpoint";
 import { readWeights } from "../runtime/weightsFile";
-import {
-  calibrateOnTorch,
-  parseDevice,
-  probeTorch,
-  resolvePython,
-  trainOnTorch,
-  type PythonChoice,
-} from "../runtime/torchBackend";
-import type { TorchDevice } from "../runtime/torchProtocol";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { datasetTarget, resolveDataset, type ResolvedDataset } from "../data/resolve";
 import { splitDataset } from "../data/dataset";
 import { adaptToDataset, smallVariant, specSourceText, type DatasetTarget } from "../analysis/adapt";
 import { estimateTraining, type Throughput, type TrainingEstimate } from "../analysis/estimate";
-import { calibrateThroughput } from "../runtime/calibrate";
+import { backendFromOptions } from "./backendOption";
 import { stepProgress } from "../runtime/progress";
 import {
   DEFAULT_TRAIN_CONFIG,
@@ -236,11 +219,8 @@ export interface TrainRun {
   model: TfModel;
   graph: ModelGraph;
   data: ResolvedDataset;
-  backend: TrainBackend;
+  backend: BackendDescription;
 }
-
-/** A tfjs backend, or PyTorch in a child process (--backend torch). */
-export type TrainBackend = BackendInfo | { name: "torch"; detail: string };
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -252,13 +232,9 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   const started = performance.now();
   const dataset = options.dataset ?? "mnist";
   const input = options.input === undefined ? undefined : parseShapeArg(options.input);
-  const onTorch = isTorchBackend(options.backend);
-  const backendChoice = onTorch ? "cpu" : parseBackendChoice(options.backend ?? "auto", "--backend");
-  const python = onTorch ? resolvePython(options.python) : null;
-  const device = parseDevice(options.device ?? "auto");
-  const threads = options.threads === undefined ? undefined : parseThreads(options.threads);
-  // Fail fast, before the dataset loads, with what to install.
-  if (python) await probeTorch(python);
+  const backend = backendFromOptions(options);
+  // Fail fast, before the dataset loads (on PyTorch: with what to install).
+  const described = await backend.ready();
   if (options.small && options.resume) {
     throw new UsageError(
       "--small picks its variant by this machine's measured speed, so it can't resume; train the variant's saved spec (small-variant.resnet.ts in the --out folder) with --resume instead",
@@ -276,26 +252,22 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
 
   const loaded = loadAnalyzed(specArg, input, { errorsOnly: true });
   if (!loaded) return null;
-  // On torch, tfjs only makes the seeded initial weights and holds the trained ones afterwards.
-  const backend: TrainBackend = onTorch
-    ? { name: "torch", detail: "PyTorch in a child process" }
-    : await initBackend(backendChoice);
-  if (onTorch) await initBackend("cpu");
   const adapted = adaptForDataset(loaded.graph, dataset, config, options);
   if (!adapted) {
     process.exitCode = 1;
     return null;
   }
-  if (backend.name !== "torch") {
+  const limitBytes = await backend.memoryLimitBytes();
+  if (limitBytes !== null) {
     // Estimate before allocating anything big (the dataset included): the dataset's default batch gives way to the
     // largest one that fits the backend; an explicit or resumed batch that doesn't fit is refused with the estimate.
-    const workers = resolveWorkerCount(config.workers, backend.name, config.batchSize);
+    const workers = resolveWorkerCount(config.workers, described.name, config.batchSize);
     const memory = checkPassMemory({
       graph: adapted.graph,
       batch: Math.ceil(config.batchSize / workers),
       kind: "train",
       optimizer: config.optimizer,
-      limitBytes: backendLimitBytes(backend.name),
+      limitBytes,
     });
     if (!memory.fits) {
       if (options.batch !== undefined || resumed || memory.largestBatch < 2) {
@@ -304,7 +276,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
       if (!options.quiet) {
         process.stderr.write(
           `note: batch ${memory.largestBatch} instead of ${config.batchSize}: a training step would need about ` +
-            `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${backend.name} backend can hold\n`,
+            `${formatBytes(memory.estimateBytes)}, more than the ${formatBytes(memory.limitBytes)} the ${described.name} backend can hold\n`,
         );
       }
       config.batchSize = memory.largestBatch;
@@ -336,8 +308,8 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     data.train.count - held,
     config,
     backend,
+    described,
     options,
-    python ? { python, device, threads } : null,
   );
   if (!plan) {
     process.exitCode = 1;
@@ -387,8 +359,9 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
         specText: trainedSpecText(options.input === undefined ? loaded.file : null, graph, loaded.graph, dataset),
         specFile: loaded.file ? resolve(loaded.file) : null,
         dataset: { arg: dataset, sha256: datasetSha256(data), valFraction: config.valFraction },
-        backend: backend.name,
-        device: onTorch ? device : backend.name,
+        // Refined from the started event's backend line (the device PyTorch chose).
+        backend: described.name,
+        device: described.name,
         config,
         previous: options.resume && resolve(options.resume) === resolve(runDir) ? readRunRecord(runDir) : null,
       })
@@ -396,47 +369,21 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   if (recorder && !options.json && !options.quiet) process.stderr.write(`run: ${printable(runDir!)}\n`);
   const record = (event: TrainEvent) => recorder?.onEvent(event);
   let result: TrainResult;
-  // With --no-save, a torch run still checkpoints (to a temp folder) so that the trained weights come back.
-  const scratch = onTorch && !checkpointPath ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
-  const removeScratch = () => {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
-  };
-  process.on("exit", removeScratch);
   try {
-    if (python) {
-      const target = checkpointPath ?? join(scratch!, CHECKPOINT_FILE_NAME);
-      result = await trainOnTorch({
-        graph,
-        data,
-        config,
-        python,
-        device,
-        threads,
-        signal: controller.signal,
-        checkpoint: target,
-        resumeFrom: resumed ? resumed.path : undefined,
-        initialWeights,
-        onEvent: (event) => {
-          record(event);
-          if (!(scratch && event.type === "checkpoint")) reporter(event);
-        },
-      });
-      if (existsSync(target)) loadCheckpointInto(model, target);
-    } else {
-      result = await train({
-        model,
-        data,
-        config,
-        signal: controller.signal,
-        checkpoint: checkpointPath,
-        resumeFrom: resumed ? resumed.path : undefined,
-        initialWeights,
-        onEvent: (event) => {
-          record(event);
-          reporter(event);
-        },
-      });
-    }
+    result = await backend.train({
+      graph,
+      model,
+      data,
+      config,
+      signal: controller.signal,
+      checkpoint: checkpointPath,
+      resumeFrom: resumed ? resumed.path : undefined,
+      initialWeights,
+      onEvent: (event) => {
+        record(event);
+        reporter(event);
+      },
+    });
     recorder?.finish(result);
   } catch (err) {
     recorder?.fail(err instanceof Error ? err.message : String(err));
@@ -444,8 +391,6 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     throw err;
   } finally {
     process.removeListener("SIGINT", onSigint);
-    process.removeListener("exit", removeScratch);
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
   const trainSeconds = result.history.reduce((s, e) => s + e.trainSamples / Math.max(1e-9, e.imagesPerSecond), 0);
   const trainImages = result.history.reduce((s, e) => s + e.trainSamples, 0);
@@ -453,7 +398,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
     type: "summary",
     model: graph.spec.name,
     dataset: data.train.name,
-    backend: backend.name,
+    backend: described.name,
     workers: result.workers ?? 1,
     reason: result.reason,
     ...(result.message ? { message: result.message } : {}),
@@ -475,7 +420,7 @@ export async function runTrain(specArg: string, options: TrainCliOptions): Promi
   } else if (result.reason === "aborted") {
     process.exitCode = 130;
   }
-  return { result, summary, model, graph, data, backend };
+  return { result, summary, model, graph, data, backend: described };
 }
 
 /**
@@ -553,14 +498,14 @@ async function planTraining(
   dataset: string,
   datasetSamples: number,
   config: TrainConfig,
-  backend: { name: string },
+  backend: Backend,
+  described: BackendDescription,
   options: TrainCliOptions,
-  torch: { python: PythonChoice; device: TorchDevice; threads?: number } | null,
 ): Promise<{ graph: ModelGraph; estimate: TrainingEstimate | null } | null> {
-  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && backend.name !== "cpu";
+  const calibrate = (options.small || (options.estimate !== false && !options.quiet)) && described.name !== "cpu";
   if (options.small && !calibrate) {
     throw new UsageError(
-      `--small needs a measured speed, and the ${backend.name} backend can't be calibrated here: use --backend wasm`,
+      `--small needs a measured speed, and the ${described.name} backend can't be calibrated here: use --backend wasm`,
     );
   }
   let throughput: Throughput | null = null;
@@ -568,11 +513,9 @@ async function planTraining(
   if (calibrate) {
     if (!options.json && !options.quiet)
       process.stderr.write(
-        `measuring ${backend.name}'s speed for the estimate (a few seconds; --no-estimate skips it)…\n`,
+        `measuring ${described.name}'s speed for the estimate (a few seconds; --no-estimate skips it)…\n`,
       );
-    const calibration = torch
-      ? await calibrateOnTorch({ ...torch, batchSize: config.batchSize })
-      : await calibrateThroughput({ batchSize: config.batchSize, workers: config.workers });
+    const calibration = await backend.calibrate({ batchSize: config.batchSize, workers: config.workers });
     throughput = calibration.throughput;
     calibrationSeconds = calibration.seconds;
   }

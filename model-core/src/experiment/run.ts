@@ -13,10 +13,7 @@ import { DatasetError, SPLIT_SEED, splitDataset, type ImageDataset } from "../da
 import { SeededRng, shuffledIndices } from "../data/rng";
 import type { ResolvedDataset } from "../data/resolve";
 import { errorCurvesSvg } from "../render/errorCurves";
-import { buildModel } from "../runtime/model";
-import { train } from "../runtime/train";
-import { trainOnTorch, type PythonChoice } from "../runtime/torchBackend";
-import type { TorchDevice } from "../runtime/torchProtocol";
+import type { Backend } from "../runtime/backends";
 import type { TrainConfig, TrainEvent, TrainResult } from "../runtime/trainTypes";
 import { networkId } from "../spec/identity";
 import {
@@ -70,8 +67,8 @@ export interface ExperimentRunOptions {
   config: TrainConfig;
   /** The experiment's folder: created, one sub-folder per net. */
   out: string;
-  /** null: the current tfjs backend (`backendName`); else PyTorch in a child process. */
-  torch: { python: PythonChoice; device: TorchDevice } | null;
+  /** Trains every net (a tfjs backend, or PyTorch in its worker); `backendName` is its name. */
+  backend: Backend;
   backendName: string;
   signal?: AbortSignal;
   /** The state after every change (a net started, an epoch finished, a net ended). */
@@ -237,25 +234,14 @@ export async function runExperiment(options: ExperimentRunOptions): Promise<Expe
       publish();
     };
     try {
-      let result: TrainResult;
-      if (options.torch) {
-        result = await trainOnTorch({
-          graph: net.graph,
-          data,
-          config,
-          ...options.torch,
-          signal: options.signal,
-          checkpoint: dir,
-          onEvent,
-        });
-      } else {
-        const model = buildModel(net.graph, { seed: config.seed });
-        try {
-          result = await train({ model, data, config, signal: options.signal, checkpoint: dir, onEvent });
-        } finally {
-          model.dispose();
-        }
-      }
+      const result: TrainResult = await options.backend.train({
+        graph: net.graph,
+        data,
+        config,
+        signal: options.signal,
+        checkpoint: dir,
+        onEvent,
+      });
       series.status = record.status = statusOf(result.reason);
       if (result.message) series.message = record.message = result.message;
     } catch (err) {

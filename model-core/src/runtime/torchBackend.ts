@@ -5,7 +5,7 @@
  * Initial weights come from the tfjs runtime's seeded initialisation, and the data through the same normalisation
  * tables and split, so a seed means the same run on both backends; checkpoints are the shared safetensors format.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,10 +19,13 @@ import { BatchAdapter, DatasetError, type ImageDataset } from "../data/dataset";
 import { SeededRng } from "../data/rng";
 import { exportPytorch } from "../export/pytorch";
 import { currentBackend, initBackend } from "./backend";
+import type { Backend, BackendDescription } from "./backends";
 import {
   assertResumable,
   assertSameSpec,
+  CHECKPOINT_FILE_NAME,
   encodeSafetensors,
+  loadCheckpointInto,
   readCheckpoint,
   removeStaleTempFiles,
   resolveCheckpointPath,
@@ -93,31 +96,50 @@ export function torchThreads(requested?: number): number {
 
 /** Pythons worth naming when the chosen one lacks torch. */
 const KNOWN_PYTHONS = ["/usr/bin/python3", "/usr/local/bin/python3", "python3"];
-const torchOf = new Map<string, string | null>();
+const torchOf = new Map<string, Promise<string | null>>();
 
-/** torch.__version__ of `command`, or null; checked once per command, bounded to 20 s. */
-function torchVersionOf(command: string): string | null {
-  if (!torchOf.has(command)) {
-    const r = spawnSync(command, ["-c", "import torch; print(torch.__version__)"], {
-      encoding: "utf8",
-      timeout: 20_000,
-      killSignal: "SIGKILL",
-      stdio: ["ignore", "pipe", "ignore"],
-      maxBuffer: 64 * 1024,
+/** Runs `command args` detached, bounded to `timeoutMs` and 4 KB of output; its stdout, or null when it failed. */
+function outputOf(command: string, args: string[], timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "ignore"], detached: true });
+    let out = "";
+    const done = (text: string | null) => {
+      clearTimeout(timer);
+      if (child.pid !== undefined)
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      resolve(text);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4096)));
+    child.on("error", () => done(null));
+    child.on("close", (code) => done(code === 0 ? out : null));
+  });
+}
+
+/** torch.__version__ of `command`, or null; checked once per command, bounded to 20 s, never blocking the thread. */
+function torchVersionOf(command: string): Promise<string | null> {
+  let version = torchOf.get(command);
+  if (!version) {
+    version = outputOf(command, ["-c", "import torch; print(torch.__version__)"], 20_000).then((out) => {
+      const last = out?.trim().split("\n").pop() ?? "";
+      return /^\d+\.\d+/.test(last) ? last : null;
     });
-    const version = r.status === 0 ? (r.stdout.trim().split("\n").pop() ?? "") : "";
-    torchOf.set(command, /^\d+\.\d+/.test(version) ? version : null);
+    torchOf.set(command, version);
   }
-  return torchOf.get(command) ?? null;
+  return version;
 }
 
 /** " /usr/bin/python3 has torch 1.13.0: …" when another known Python has torch, else "". */
-export function otherPythonHint(chosen: PythonChoice): string {
+export async function otherPythonHint(chosen: PythonChoice): Promise<string> {
   const candidates = [process.env.RESNET_STUDIO_PYTHON?.trim(), ...KNOWN_PYTHONS].filter(
     (c): c is string => Boolean(c) && c !== chosen.command,
   );
   for (const command of new Set(candidates)) {
-    const version = torchVersionOf(command);
+    const version = await torchVersionOf(command);
     if (version)
       return ` Note: ${command} has torch ${version}; use it with --python ${command}, RESNET_STUDIO_PYTHON or the setting resnetStudio.python.`;
   }
@@ -158,8 +180,13 @@ export function describePython(python: PythonChoice): Promise<string> {
       const timer = setTimeout(() => done(`${who} did not answer within 20 s`), 20_000);
       child.stdout.on("data", (c: Buffer) => (out = (out + c.toString()).slice(-4096)));
       child.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-4096)));
-      child.on("error", (e) => done(`${who} could not be started (${e.message}).${otherPythonHint(python)}`));
+      let failedToStart = false;
+      child.on("error", (e) => {
+        failedToStart = true;
+        void otherPythonHint(python).then((hint) => done(`${who} could not be started (${e.message}).${hint}`));
+      });
       child.on("close", (code) => {
+        if (failedToStart) return;
         try {
           const [executable, version, torch, cuda] = JSON.parse(out.trim()) as [string, string, string, boolean];
           done(
@@ -167,7 +194,9 @@ export function describePython(python: PythonChoice): Promise<string> {
           );
         } catch {
           const last = err.trim().split("\n").pop() ?? "";
-          done(`${who} cannot import torch (exit code ${code}${last ? `: ${last}` : ""}).${otherPythonHint(python)}`);
+          void otherPythonHint(python).then((hint) =>
+            done(`${who} cannot import torch (exit code ${code}${last ? `: ${last}` : ""}).${hint}`),
+          );
         }
       });
     });
@@ -189,7 +218,8 @@ export async function probeTorch(python: PythonChoice): Promise<TorchHello> {
   try {
     return await torchWorker(python).start();
   } catch (err) {
-    if (err instanceof TorchUnavailableError) throw new TorchUnavailableError(err.message + otherPythonHint(python));
+    if (err instanceof TorchUnavailableError)
+      throw new TorchUnavailableError(err.message + (await otherPythonHint(python)));
     throw err;
   }
 }
@@ -921,4 +951,79 @@ export async function evaluateOnTorch(options: {
     rmSync(dir, { recursive: true, force: true });
     rmSync(out, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Backend (backends.ts) on PyTorch
+
+/** Which Python, on which device, with how many torch threads (default: one per core). */
+export interface TorchSettings {
+  python: PythonChoice;
+  device: TorchDevice;
+  threads?: number;
+}
+
+/** The Backend on the warm worker of `settings.python`; tfjs (on cpu) only draws the seeded weights. */
+export function torchBackend(settings: TorchSettings): Backend {
+  const ready = async (): Promise<BackendDescription & { hello: TorchHello }> => {
+    if (!currentBackend()) await initBackend("cpu");
+    const { hello } = await readyWorker(settings.python, settings.device);
+    const device = settings.device === "auto" ? (hello.cuda ? "cuda" : "cpu") : settings.device;
+    return { name: "torch", detail: describeTorch(hello, device, torchThreads(settings.threads)), hello };
+  };
+  return {
+    ready: async () => {
+      const { name, detail } = await ready();
+      return { name, detail };
+    },
+    // PyTorch reports its own out-of-memory errors.
+    fitBatch: (request) => Promise.resolve({ batch: request.requested ?? request.preferred, note: null }),
+    memoryLimitBytes: () => Promise.resolve(null),
+    train: async (options) => {
+      await ready();
+      // Without a checkpoint of the caller's, a run that must hand back its weights checkpoints to a scratch folder.
+      const scratch = options.model && !options.checkpoint ? mkdtempSync(join(tmpdir(), "resnet-studio-run-")) : null;
+      const removeScratch = () => {
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+      };
+      process.on("exit", removeScratch);
+      try {
+        const target = options.checkpoint ?? (scratch ? join(scratch, CHECKPOINT_FILE_NAME) : undefined);
+        const result = await trainOnTorch({
+          graph: options.graph,
+          data: options.data,
+          config: options.config,
+          ...settings,
+          signal: options.signal,
+          snapshot: options.snapshot,
+          checkpoint: target,
+          resumeFrom: options.resumeFrom,
+          initialWeights: options.initialWeights,
+          onEvent: (event) => (scratch && event.type === "checkpoint" ? undefined : options.onEvent?.(event)),
+        });
+        if (options.model && target && existsSync(resolveCheckpointPath(target)))
+          loadCheckpointInto(options.model, target);
+        return result;
+      } finally {
+        process.removeListener("exit", removeScratch);
+        removeScratch();
+      }
+    },
+    gradientFlow: async (options) =>
+      gradientFlowOnTorch({
+        graph: options.graph,
+        ...options.batch,
+        mode: options.mode ?? "train",
+        weights: options.weights,
+        ...settings,
+      }),
+    calibrate: async (options) =>
+      calibrateOnTorch({
+        ...settings,
+        batchSize: options.batchSize,
+        timedSteps: options.timedSteps,
+        signal: options.signal,
+      }),
+    lrRange: async (options) => lrRangeOnTorch({ ...options, ...settings }),
+  };
 }
