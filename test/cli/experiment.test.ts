@@ -1,11 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExperimentState } from "../../model-core/src/experiment/plainVsResidual";
 import type { RunRecord } from "../../model-core/src/experiment/run";
 import { readCheckpoint } from "../../model-core/src/runtime/checkpoint";
+import { listRunsPage, type Liveness } from "../../model-core/src/runs/listing";
 import { runCliFromSource } from "./harness";
 
 const tiny = [
@@ -30,7 +31,9 @@ const tiny = [
 ];
 
 test("experiment plain-vs-residual on a tiny budget: estimate, a run folder per net, the chart, the table and the verdict", () => {
-  const out = mkdtempSync(join(tmpdir(), "rs-cli-experiment-"));
+  // Laid out as the default folder is: <runs root>/plain-vs-residual/<UTC time>/<net>/.
+  const root = mkdtempSync(join(tmpdir(), "rs-cli-experiment-"));
+  const out = join(root, "plain-vs-residual", "2026-12-08T00-00-00-000Z");
   try {
     const run = runCliFromSource([...tiny, "--json", "--out", out]);
     assert.equal(run.status, 0, run.stderr);
@@ -96,8 +99,19 @@ test("experiment plain-vs-residual on a tiny budget: estimate, a run folder per 
       (k) => (JSON.parse(readFileSync(join(out, k, "run.json"), "utf8")) as RunRecord).config,
     );
     assert.deepEqual(configs[0], configs[1]);
+    // The Runs view and `runs list` show each net as a run of the experiment's group.
+    const live: Liveness = { now: new Date(), hostname: hostname(), isAlive: () => false };
+    const listed = listRunsPage(root, "plain-vs-residual", live);
+    assert.deepEqual(
+      listed.entries.map((e) => [e.name, e.kind, e.kind === "run" ? e.state : e.error]),
+      ["plain-14", "plain-8", "resnet-14", "resnet-8"].map((k) => [
+        `2026-12-08T00-00-00-000Z/${k}`,
+        "run",
+        "completed",
+      ]),
+    );
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

@@ -168,15 +168,21 @@ export function listRunsPage(
   const groupDir = join(root, group);
   const names = fs.folders(groupDir).sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
   const entries: RunEntry[] = [];
-  for (const name of names.slice(offset, offset + limit)) {
-    const dir = join(groupDir, name);
+  const add = (dir: string, name: string): boolean => {
     try {
       const record = readRunRecord(dir, fs);
       if (record) entries.push({ kind: "run", ...summarizeRun(dir, group, name, record, live) });
+      return record !== null;
     } catch (err) {
       if (!(err instanceof RunRecordError || err instanceof FileError)) throw err;
       entries.push({ kind: "broken", dir, group, name, error: err.message });
+      return true;
     }
+  };
+  for (const name of names.slice(offset, offset + limit)) {
+    const dir = join(groupDir, name);
+    // An experiment's folder (plain-vs-residual/<UTC time>/<net>/) holds one run per net: listed as `<time>/<net>`.
+    if (!add(dir, name)) for (const net of fs.folders(dir).sort()) add(join(dir, net), `${name}/${net}`);
   }
   return { entries, total: names.length, next: offset + limit < names.length ? offset + limit : null };
 }
