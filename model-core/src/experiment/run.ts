@@ -5,7 +5,6 @@
  * history, timings and status), and the chart, the page and experiment.json beside them, rewritten after every epoch so
  * that a stopped experiment leaves what it measured.
  */
-import { createHash } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { specSourceText } from "../analysis/adapt";
@@ -13,6 +12,7 @@ import { DatasetError, SPLIT_SEED, splitDataset, type ImageDataset } from "../da
 import { SeededRng, shuffledIndices } from "../data/rng";
 import type { ResolvedDataset } from "../data/resolve";
 import { errorCurvesSvg } from "../render/errorCurves";
+import { datasetSha256 } from "../runs/record";
 import type { Backend } from "../runtime/backends";
 import type { TrainConfig, TrainEvent, TrainResult } from "../runtime/trainTypes";
 import { networkId } from "../spec/identity";
@@ -135,16 +135,6 @@ function writeTextAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-function datasetHash(data: ResolvedDataset): string {
-  const hash = createHash("sha256");
-  for (const set of [data.train, data.val]) {
-    if (!set) continue;
-    hash.update(set.images);
-    hash.update(set.labels);
-  }
-  return hash.digest("hex");
-}
-
 const statusOf = (reason: TrainResult["reason"]): RunStatus =>
   reason === "aborted" ? "cancelled" : reason === "diverged" ? "diverged" : "completed";
 
@@ -172,7 +162,7 @@ export async function runExperiment(options: ExperimentRunOptions): Promise<Expe
     trainSamples: Math.min(options.scale.samplesPerEpoch, data.train.count),
     valSamples: data.val.count,
   });
-  const sha256 = datasetHash(data);
+  const sha256 = datasetSha256(data);
   mkdirSync(options.out, { recursive: true });
   const publish = () => {
     state.seconds = (performance.now() - started) / 1000;

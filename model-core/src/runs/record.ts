@@ -89,7 +89,7 @@ export class RunRecordError extends Error {
   }
 }
 
-/** sha256 of the images and labels a run trained and validated on (the same digest the experiment records). */
+/** sha256 of the images and labels a run trained and validated on. */
 export function datasetSha256(data: ResolvedDataset): string {
   const hash = createHash("sha256");
   for (const set of [data.train, data.val]) {
