@@ -5,7 +5,7 @@
  * history, timings and status), and the chart, the page and experiment.json beside them, rewritten after every epoch so
  * that a stopped experiment leaves what it measured.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { specSourceText } from "../analysis/adapt";
 import { DatasetError, SPLIT_SEED, splitDataset, type ImageDataset } from "../data/dataset";
@@ -13,6 +13,7 @@ import { SeededRng, shuffledIndices } from "../data/rng";
 import type { ResolvedDataset } from "../data/resolve";
 import { errorCurvesSvg } from "../render/errorCurves";
 import { datasetSha256 } from "../runs/record";
+import { writeFileAtomic } from "../safeFiles";
 import type { Backend } from "../runtime/backends";
 import type { TrainConfig, TrainEvent, TrainResult } from "../runtime/trainTypes";
 import { networkId } from "../spec/identity";
@@ -124,15 +125,7 @@ export function experimentData(
 }
 
 function writeJsonAtomically(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
-  renameSync(tmp, file);
-}
-
-function writeTextAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
 }
 
 const statusOf = (reason: TrainResult["reason"]): RunStatus =>
@@ -140,8 +133,8 @@ const statusOf = (reason: TrainResult["reason"]): RunStatus =>
 
 /** Writes chart.svg, chart.html and experiment.json for `state` into `out`. */
 export function writeExperimentFiles(out: string, state: ExperimentState): void {
-  writeTextAtomically(join(out, EXPERIMENT_FILES.chart), errorCurvesSvg(state) + "\n");
-  writeTextAtomically(join(out, EXPERIMENT_FILES.page), experimentReportHtml(state));
+  writeFileAtomic(join(out, EXPERIMENT_FILES.chart), errorCurvesSvg(state) + "\n");
+  writeFileAtomic(join(out, EXPERIMENT_FILES.page), experimentReportHtml(state));
   writeJsonAtomically(join(out, EXPERIMENT_FILES.record), { format: "resnet-studio-experiment", version: 1, ...state });
 }
 
