@@ -112,6 +112,35 @@ describe("import of torchvision's ResNets", { skip }, () => {
     assert.ok((r.maxLogitDiff ?? Infinity) <= LOGIT_ATOL, `max |Δlogit| ${r.maxLogitDiff} > ${LOGIT_ATOL}`);
   });
 
+  test("eval reads a .pth through torch.load(weights_only=True) and names the .pth, never the converted copy", async () => {
+    const plain = await importWeights(join(dir, "resnet18_10.pth"), opts);
+    const spec = join(dir, "resnet18_10.resnet.ts");
+    writeFileSync(spec, plain.text);
+    const pth = join(dir, "resnet18_10.pth");
+    const args = ["eval", pth, "--spec", spec, "--dataset", "synthetic:count=20:classes=10", "--python", PYTHON];
+    const run = runCliFromSource([...args, "--json"]);
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { weights: string; loss: number; accuracy: number };
+    assert.equal(result.weights, pth);
+    assert.ok(Number.isFinite(result.loss) && result.accuracy >= 0 && result.accuracy <= 1, run.stdout);
+    const table = runCliFromSource(args);
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stderr, /resnet18_10\.pth: read through torch\.load\(weights_only=True\)/);
+    const wrong = runCliFromSource([
+      "eval",
+      pth,
+      "--spec",
+      "resnet34",
+      "--dataset",
+      "synthetic:count=20:classes=10",
+      "--python",
+      PYTHON,
+    ]);
+    assert.equal(wrong.status, 1);
+    assert.ok(wrong.stderr.includes(pth), wrong.stderr);
+    assert.doesNotMatch(wrong.stderr, /rs-weights-|\n\s+at /, "the user's file, no stack trace");
+  });
+
   test("a pickled module is refused by weights_only with one clear line; other networks name what is missing", async () => {
     await assert.rejects(importWeights(join(dir, "resnet18_10_module.pth"), opts), (e: Error) => {
       assert.match(

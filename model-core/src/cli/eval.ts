@@ -18,6 +18,7 @@ import {
 import { buildModel } from "../runtime/model";
 import { evaluateOnTorch, parseDevice, probeTorch, resolvePython } from "../runtime/torchBackend";
 import { loadWeightsInto } from "../runtime/weightsFile";
+import { convertTorchWeights } from "../weights/torchWeights";
 import { writeStdout } from "./summary";
 import { isTorchBackend, parseThreads } from "./train";
 
@@ -47,7 +48,26 @@ export async function evaluateTargetOnTfjs(
 }
 
 export async function runEval(arg: string, options: EvalCliOptions): Promise<EvaluationResult> {
+  // A pickle is never read here: torch.load(weights_only=True) in the user's Python converts it to safetensors.
+  const converted = /\.(pt|pth)$/i.test(arg)
+    ? await convertTorchWeights(arg, resolvePython(options.python).command)
+    : null;
+  try {
+    return await evaluateArg(converted?.file ?? arg, options, converted ? arg : null);
+  } catch (err) {
+    if (converted && err instanceof Error) err.message = err.message.split(converted.file).join(arg);
+    throw err;
+  } finally {
+    converted?.dispose();
+  }
+}
+
+async function evaluateArg(arg: string, options: EvalCliOptions, torchFile: string | null): Promise<EvaluationResult> {
   const target = resolveEvaluationTarget(arg, { spec: options.spec, dataset: options.dataset });
+  if (torchFile) {
+    target.notes.push(`${torchFile}: read through torch.load(weights_only=True)`);
+    if (target.weights) target.weights = { ...target.weights, path: torchFile };
+  }
   const set = await evaluationSet(target.datasetArg, target.graph, target.valFraction);
   let result: EvaluationResult;
   if (isTorchBackend(options.backend)) {
