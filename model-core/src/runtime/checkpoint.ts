@@ -583,7 +583,10 @@ export function assertSameSpec(checkpoint: Checkpoint, spec: ResNetSpec): void {
   const expected = specHash(spec);
   if (checkpoint.header.specHash === expected) return;
   const stored = checkpoint.header.spec;
-  const prefix = `${checkpoint.path}: checkpoint is for spec "${checkpoint.header.model}", not for "${spec.name}"`;
+  const prefix =
+    checkpoint.header.model === spec.name
+      ? `${checkpoint.path}: checkpoint is for another network named "${spec.name}"`
+      : `${checkpoint.path}: checkpoint is for spec "${checkpoint.header.model}", not for "${spec.name}"`;
   const graph = analyze(spec).graph;
   if (graph) {
     const fileShapes = [...checkpoint.tensors.values()]
