@@ -19,7 +19,7 @@ import { BatchAdapter, DatasetError, type ImageDataset } from "../data/dataset";
 import { SeededRng } from "../data/rng";
 import { exportPytorch } from "../export/pytorch";
 import { currentBackend, initBackend } from "./backend";
-import type { Backend, BackendDescription } from "./backends";
+import type { Backend, BackendDescription, BackendTrainOptions } from "./backends";
 import {
   assertResumable,
   assertSameSpec,
@@ -38,7 +38,6 @@ import { outputClassNames, type EvaluationSet } from "./evaluate";
 import { assertWeightsFit, expectedStateDict, readWeights, type LoadedWeights } from "./weightsFile";
 import { assembleGradientFlow, laneEdges } from "./gradflow";
 import { buildModel, isGraphModel } from "./model";
-import type { TrainData } from "./train";
 import { SHUFFLE_SEED_SALT, trainValIndices } from "./train";
 import {
   type DatasetFiles,
@@ -50,7 +49,7 @@ import {
   type TorchHello,
   type TrainJob,
 } from "./torchProtocol";
-import { validateConfig, type TrainConfig, type TrainEvent, type TrainResult } from "./trainTypes";
+import { validateConfig, type TrainEvent, type TrainResult } from "./trainTypes";
 import {
   TorchRunError,
   TorchUnavailableError,
@@ -395,23 +394,8 @@ function writeIndices(indices: Uint32Array, file: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Train
 
-export interface TorchTrainOptions {
-  graph: ModelGraph;
-  data: TrainData;
-  config: TrainConfig;
-  python: PythonChoice;
-  device: TorchDevice;
-  /** torch.set_num_threads: default one per core. */
-  threads?: number;
-  signal?: AbortSignal;
-  onEvent?: (event: TrainEvent) => void;
-  /** A gradient-flow snapshot on the first `count` training images after every epoch, delivered before its epoch event. */
-  snapshot?: { count: number; onGradients: (epoch: number, result: GradientFlowResult) => void };
-  checkpoint?: string;
-  resumeFrom?: string;
-  /** Start from a weights-only state_dict at epoch 0 with a fresh optimiser (as train()'s initialWeights). */
-  initialWeights?: string;
-}
+/** A training run on PyTorch: the Backend's options (no tfjs model to fill) with the Python settings. */
+export type TorchTrainOptions = Omit<BackendTrainOptions, "model"> & TorchSettings;
 
 /** train() on PyTorch: same config, data order, events, checkpoints and stop reasons. */
 export async function trainOnTorch(options: TorchTrainOptions): Promise<TrainResult> {
